@@ -1,0 +1,40 @@
+# LeadGuard: `make demo` and `make test` set everything up themselves.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= .leadguard-demo
+DEMO_ARGS ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast test-slow lint bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/leadguard demo --workspace $(WORKSPACE) $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/enroll_throughput.py
+	$(BIN)/python benchmarks/search_latency.py
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE) .pytest_cache

@@ -1,0 +1,224 @@
+"""The ``leadguard`` command. Thin: parse, call one library function, render."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from leadguard import __version__
+from leadguard.cli import render
+from leadguard.errors import LeadGuardError, SeveralFaces
+from leadguard.pipeline.compose import detection_lines
+from leadguard.workspace import Workspace, resolve_path
+
+app = typer.Typer(
+    help="LeadGuard face search: returns candidates for investigation, never verdicts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+gallery_app = typer.Typer(help="Inspect and maintain the enrolled gallery.", no_args_is_help=True)
+index_app = typer.Typer(help="Check or rebuild the vector index.", no_args_is_help=True)
+app.add_typer(gallery_app, name="gallery")
+app.add_typer(index_app, name="index")
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (default: $LEADGUARD_WORKSPACE, else the current directory).",
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INPUT = 2
+
+
+def _out() -> Console:
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+def handles_errors(fn: F) -> F:
+    """Turn LeadGuard errors into a clear message and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SeveralFaces as exc:
+            err = _err()
+            err.print(f"[red]error:[/red] {exc.source}: {len(exc.detections)} faces in the image.")
+            for line in detection_lines(exc.detections):
+                err.print(f"  {line}")
+            err.print("Choose one with --face I.")
+            raise typer.Exit(EXIT_INPUT) from exc
+        except LeadGuardError as exc:
+            _err().print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_INPUT) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(workspace: Path | None, **overrides: Any) -> Workspace:
+    return Workspace.open(resolve_path(workspace), **overrides)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the software version."""
+    _out().print(f"leadguard {__version__}")
+
+
+@app.command()
+@handles_errors
+def init(
+    path: Annotated[Path | None, typer.Argument(help="Folder for the new workspace.")] = None,
+) -> None:
+    """Create a workspace: settings file, database (migrated) and index folder."""
+    root = resolve_path(path)
+    ws = Workspace.init(root)
+    _out().print(f"workspace ready at {ws.root} (settings: {ws.root / 'leadguard.toml'})")
+
+
+@app.command()
+@handles_errors
+def enroll(
+    source: Annotated[Path, typer.Argument(help="Folder of <subject>/<image> files, or a CSV.")],
+    workspace: WorkspaceOpt = None,
+    multiple_faces: Annotated[
+        str | None,
+        typer.Option(help="Images with several faces: 'reject' (default) or 'central'."),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (0 = all cores).")] = None,
+    retry_failed: Annotated[
+        bool, typer.Option(help="Try again images that failed in an earlier run.")
+    ] = False,
+) -> None:
+    """Enroll a gallery. Idempotent and resumable: re-running enrolls only what is missing."""
+    from leadguard.enroll import enroll as run_enroll
+
+    ws = _open(workspace, multiple_faces=multiple_faces, workers=workers)
+    console = _out()
+    try:
+        with render.enroll_progress(console) as progress:
+            report = run_enroll(ws, source, progress=progress, retry_failed=retry_failed)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: work committed so far is kept; re-run to resume[/]")
+        raise typer.Exit(130) from None
+    render.enroll_report(console, report)
+
+
+@app.command()
+@handles_errors
+def search(
+    probe: Annotated[Path, typer.Argument(help="The probe image.")],
+    workspace: WorkspaceOpt = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="Candidates to list.")] = None,
+    face: Annotated[
+        int | None, typer.Option("--face", min=0, help="Which face (when the probe has several).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search the gallery with a probe image and print the ranked candidate list."""
+    from leadguard.search import search as run_search
+
+    ws = _open(workspace)
+    result = run_search(ws, probe, top_k=top_k, face=face)
+    render.candidate_list(_out(), result, as_json=json_out)
+
+
+@gallery_app.command("stats")
+@handles_errors
+def gallery_stats(workspace: WorkspaceOpt = None) -> None:
+    """Counts of subjects, images, faces, templates per embedding space, and failures."""
+    from leadguard.backends import create_model
+    from leadguard.storage.repository import gallery_stats as stats
+
+    ws = _open(workspace)
+    with ws.session() as s:
+        result = stats(s)
+    render.gallery_stats(_out(), result, create_model(ws.settings).space.key)
+
+
+@gallery_app.command("remove")
+@handles_errors
+def gallery_remove(
+    subject: Annotated[str, typer.Argument(help="The subject id to remove.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Remove a subject: database rows and their templates in every index."""
+    from leadguard.gallery import remove_subject
+
+    ws = _open(workspace)
+    n = remove_subject(ws, subject)
+    _out().print(f"removed subject {subject!r} and {n} template(s) from the database and index")
+
+
+def _current_space(ws: Workspace) -> Any:
+    from leadguard.backends import create_model
+
+    return create_model(ws.settings).space
+
+
+@index_app.command("check")
+@handles_errors
+def index_check(workspace: WorkspaceOpt = None) -> None:
+    """Say whether the index agrees with the database (exit status 1 if not)."""
+    from leadguard.gallery import check_index
+
+    ws = _open(workspace)
+    result = check_index(ws, _current_space(ws))
+    render.index_check(_out(), result)
+    if not result.consistent:
+        raise typer.Exit(1)
+
+
+@index_app.command("rebuild")
+@handles_errors
+def index_rebuild(workspace: WorkspaceOpt = None) -> None:
+    """Rebuild the current space's index from the database."""
+    from leadguard.gallery import rebuild_index
+
+    ws = _open(workspace)
+    index = rebuild_index(ws, _current_space(ws))
+    _out().print(f"index rebuilt: {len(index)} templates in space {index.space_key}")
+
+
+@app.command()
+@handles_errors
+def demo(
+    workspace: WorkspaceOpt = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="LFW folder, a manifest, or a folder of <subject>/<image> photos."),
+    ] = None,
+    full: Annotated[bool, typer.Option(help="Enroll the whole source, not a part.")] = False,
+    subjects: Annotated[int, typer.Option(help="Identities to enroll (not with --full).")] = 150,
+) -> None:
+    """Set up a workspace, enroll a gallery and run two probe searches."""
+    from leadguard.demo import run_demo
+
+    root = resolve_path(workspace)
+    run_demo(root, _out(), source=source, full=full, subjects=subjects)

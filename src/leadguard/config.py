@@ -1,0 +1,153 @@
+"""One Settings class, built at the entry point and passed down (never a global).
+
+Precedence, highest first: explicit overrides from the caller (e.g. CLI options),
+``LEADGUARD_*`` environment variables, the workspace's ``leadguard.toml``, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from leadguard.errors import WorkspaceError
+
+SETTINGS_FILE = "leadguard.toml"
+SHARED_LFW = Path("../shared/datasets/lfw")
+
+
+class Settings(BaseSettings):
+    """LeadGuard settings. Every field can be set in ``leadguard.toml`` or as LEADGUARD_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADGUARD_", extra="forbid")
+
+    # --- face pipeline (every one of these is part of the embedding space) ---
+    detector_upsample: int = Field(
+        1, ge=0, le=3, description="HOG detector upsampling passes (finds smaller faces, slower)."
+    )
+    landmarks: Literal["68", "5"] = Field(
+        "68", description="dlib landmark model used to align the face: 68- or 5-point."
+    )
+    chip_size: int = Field(150, description="Aligned face chip size in pixels (dlib ResNet: 150).")
+    chip_padding: float = Field(
+        0.25, ge=0.0, le=1.0, description="Padding around the aligned face chip."
+    )
+    mirror: bool = Field(
+        False,
+        description=(
+            "Average the descriptors of the chip and its mirror image (2x descriptor cost)."
+        ),
+    )
+
+    # --- input acceptance ---
+    min_face_size: int = Field(
+        40,
+        ge=1,
+        description=(
+            "Smallest face box side in pixels that may be enrolled or searched. Provisional "
+            "until the quality gate's measurements set it."
+        ),
+    )
+    multiple_faces: Literal["reject", "central"] = Field(
+        "reject",
+        description=(
+            "Enrollment of an image with several faces: 'reject' it, or take the face whose box "
+            "contains the image centre ('central', the convention of centred datasets like LFW)."
+        ),
+    )
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="Refuse images with more pixels (decompression bombs)."
+    )
+    max_image_bytes: int = Field(
+        64 * 1024 * 1024, ge=1, description="Refuse image files larger than this many bytes."
+    )
+
+    # --- enrollment ---
+    workers: int = Field(0, ge=0, description="Worker processes for enrollment; 0 = all cores.")
+    commit_every: int = Field(
+        64, ge=1, description="Enrollment commits to the database after this many images."
+    )
+
+    # --- search ---
+    top_k: int = Field(10, ge=1, description="Default number of candidates in a list.")
+    max_candidates: int = Field(
+        50, ge=1, description="Cap on candidate list length, whatever is asked for."
+    )
+
+    # --- demo ---
+    gallery_source: Path | None = Field(
+        None,
+        description="Folder or manifest that the demo enrolls; default ../shared/datasets/lfw.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init kwargs carry the workspace file's values; the environment overrides them.
+        return (env_settings, init_settings)
+
+    def effective_workers(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
+    def resolved_gallery_source(self) -> Path | None:
+        if self.gallery_source is not None:
+            return self.gallery_source
+        return SHARED_LFW if SHARED_LFW.exists() else None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise WorkspaceError(f"{path}: cannot read settings file ({exc})") from exc
+    section = data.get("leadguard", data)
+    if not isinstance(section, dict):
+        raise WorkspaceError(f"{path}: [leadguard] must be a table")
+    return section
+
+
+def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
+    """Build settings for a workspace: file < environment < explicit overrides."""
+    file_values = read_settings_file(workspace / SETTINGS_FILE) if workspace else {}
+    try:
+        settings = Settings(**file_values)
+    except ValueError as exc:
+        raise WorkspaceError(f"invalid settings: {exc}") from exc
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if clean:
+        settings = Settings.model_validate({**settings.model_dump(), **clean})
+    return settings
+
+
+def default_settings_toml() -> str:
+    """The commented settings file written by ``leadguard init``."""
+    lines = [
+        "# LeadGuard workspace settings. Environment variables LEADGUARD_<NAME> override.",
+        "[leadguard]",
+    ]
+    for name, info in Settings.model_fields.items():
+        if name == "gallery_source":
+            continue
+        lines.append(f"# {info.description}")
+        value = info.default
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, str):
+            rendered = f'"{value}"'
+        else:
+            rendered = str(value)
+        lines.append(f"# {name} = {rendered}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,120 @@
+"""`make demo`: a workspace, a gallery from LFW (or any photo folder), two probe searches.
+
+Probe 1 is a held-out photo of an enrolled person; probe 2 is a person who is not enrolled.
+Both are searched exactly as ``leadguard search`` would; the second shows that a search
+always returns the most similar people, whether or not the person sought is there.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+
+from leadguard.cli import render
+from leadguard.enroll import enroll
+from leadguard.errors import WorkspaceError
+from leadguard.search import search
+from leadguard.sources import EnrollItem, read_source
+from leadguard.workspace import Workspace
+
+SEED = 20261126
+MAX_IMAGES_PER_SUBJECT = 8
+HOW_TO_POINT = (
+    "No gallery source found. The demo enrolls LFW from ../shared/datasets/lfw when that "
+    "folder exists. Point it at a local copy of LFW (the folder holding images/ and "
+    "manifest.csv, or the images/ folder itself) or at any folder of <subject>/<image> "
+    "photos with one of:\n"
+    "  make demo DEMO_ARGS='--source /path/to/lfw'\n"
+    "  LEADGUARD_GALLERY_SOURCE=/path/to/photos make demo\n"
+    "Nothing is downloaded."
+)
+
+
+def plan_demo(
+    items: list[EnrollItem], subjects: int, full: bool
+) -> tuple[list[EnrollItem], EnrollItem, EnrollItem]:
+    """Choose the gallery, a held-out probe of an enrolled person, and a non-enrolled probe."""
+    by_subject: dict[str, list[EnrollItem]] = defaultdict(list)
+    for item in items:
+        by_subject[item.info.external_id].append(item)
+    multi = sorted(s for s, imgs in by_subject.items() if len(imgs) >= 2)
+    if len(multi) < 2:
+        raise WorkspaceError("the demo needs at least two subjects with two or more photos each")
+    rng = random.Random(SEED)
+    mated_subject, absent_subject = rng.sample(multi, 2)
+    mated_probe = by_subject[mated_subject][-1]
+    absent_probe = by_subject[absent_subject][0]
+    if full:
+        chosen = [s for s in by_subject if s != absent_subject]
+    else:
+        others = [s for s in multi if s not in (mated_subject, absent_subject)]
+        singles = sorted(s for s, imgs in by_subject.items() if len(imgs) == 1)
+        n_multi = min(len(others), max(subjects // 2, 1) - 1)
+        n_single = min(len(singles), subjects - n_multi - 1)
+        chosen = [mated_subject, *rng.sample(others, n_multi), *rng.sample(singles, n_single)]
+    gallery: list[EnrollItem] = []
+    for s in chosen:
+        imgs = [i for i in by_subject[s] if i is not mated_probe]
+        gallery.extend(imgs if full else imgs[:MAX_IMAGES_PER_SUBJECT])
+    return gallery, mated_probe, absent_probe
+
+
+def write_manifest(path: Path, items: list[EnrollItem]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "subject_id", "sex", "race"])
+        for i in items:
+            w.writerow(
+                [str(i.path.resolve()), i.info.external_id, i.info.sex or "", i.info.race or ""]
+            )
+
+
+def run_demo(root: Path, console: Console, source: Path | None, full: bool, subjects: int) -> None:
+    ws = Workspace.init(root, multiple_faces="central")
+    src = source or ws.settings.resolved_gallery_source()
+    if src is None or not src.exists():
+        raise WorkspaceError(
+            HOW_TO_POINT if src is None else f"{src} does not exist.\n{HOW_TO_POINT}"
+        )
+    if src.is_dir() and (src / "images").is_dir() and not (src / "manifest.csv").exists():
+        src = src / "images"
+    console.rule("LeadGuard demo")
+    console.print(f"workspace: {ws.root.resolve()}   gallery source: {src}")
+    items = read_source(src).items
+    gallery, mated_probe, absent_probe = plan_demo(items, subjects, full)
+    manifest = ws.root / "demo_gallery.csv"
+    write_manifest(manifest, gallery)
+    n_subjects = len({i.info.external_id for i in gallery})
+    console.print(
+        f"enrolling {len(gallery)} photos of {n_subjects} people "
+        f"({'the whole source' if full else 'a part; --full enrolls everything'}). Images with "
+        "several faces use the face at the image centre (LFW's convention)."
+    )
+    with render.enroll_progress(console) as progress:
+        report = enroll(ws, manifest, progress=progress)
+    render.enroll_report(console, report)
+
+    probes = (
+        (
+            "Probe 1: a photo of someone who IS enrolled (this photo itself was held back)",
+            mated_probe,
+        ),
+        (
+            "Probe 2: someone who is NOT enrolled: every name below is the wrong person",
+            absent_probe,
+        ),
+    )
+    for title, probe in probes:
+        console.rule(title)
+        console.print(f"(person in the photo: {probe.info.external_id})")
+        result = search(ws, probe.path, top_k=5)
+        render.candidate_list(console, result)
+    console.rule()
+    console.print(
+        "Both lists look alike: a search always returns the most similar enrolled people. "
+        "Only examination and independent evidence can tell a lead from a look-alike."
+    )

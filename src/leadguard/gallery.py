@@ -1,0 +1,100 @@
+"""Gallery maintenance: the index derived from the database, its checks, removal, stats."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from leadguard.index.faiss_index import FaissExactIndex
+from leadguard.storage import repository as repo
+from leadguard.types import EmbeddingSpace
+from leadguard.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    space_key: str
+    database_templates: int
+    index_templates: int
+    missing_from_index: int
+    not_in_database: int
+    readable: bool
+    problem: str = ""
+
+    @property
+    def consistent(self) -> bool:
+        return self.readable and self.missing_from_index == 0 and self.not_in_database == 0
+
+
+def open_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
+    """The space's saved index, or an empty one if none was saved yet."""
+    path = ws.index_path(space.key)
+    if not path.exists():
+        return FaissExactIndex(space.key, space.dim)
+    return FaissExactIndex.load(path, space.key, space.dim)
+
+
+def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
+    with ws.session() as s:
+        db_ids = repo.template_ids(s, space.key)
+    try:
+        index = open_index(ws, space)
+    except Exception as exc:  # a damaged file is a finding of the check, not a crash
+        return IndexCheck(space.key, int(db_ids.size), 0, int(db_ids.size), 0, False, str(exc))
+    idx_ids = index.ids()
+    missing = np.setdiff1d(db_ids, idx_ids).size
+    extra = np.setdiff1d(idx_ids, db_ids).size
+    return IndexCheck(
+        space.key, int(db_ids.size), int(idx_ids.size), int(missing), int(extra), True
+    )
+
+
+def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
+    """Recreate the space's index from the database (the source of truth) and save it."""
+    with ws.session() as s:
+        ids, vectors = repo.template_vectors(s, space.key)
+    index = FaissExactIndex(space.key, space.dim)
+    if ids.size:
+        index.add(ids, vectors)
+    index.save(ws.index_path(space.key))
+    return index
+
+
+def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex, IndexCheck]:
+    """The index brought into agreement with the database; repairs and saves if needed."""
+    check = check_index(ws, space)
+    if check.consistent:
+        return open_index(ws, space), check
+    log.warning(
+        "index for space %s disagreed with the database (%d missing, %d extra%s); rebuilt",
+        space.key,
+        check.missing_from_index,
+        check.not_in_database,
+        f", {check.problem}" if check.problem else "",
+    )
+    return rebuild_index(ws, space), check
+
+
+def remove_subject(ws: Workspace, external_id: str) -> int:
+    """Remove a subject from the database and every index; returns templates removed."""
+    with ws.session() as s:
+        removed = repo.remove_subject(s, external_id)
+        spaces = {key: repo.get_space(s, key) for key in removed}
+    total = 0
+    for key, ids in removed.items():
+        space = spaces[key]
+        if space is None:
+            continue
+        try:
+            index = open_index(ws, space)
+        except Exception:
+            index = rebuild_index(ws, space)
+        index.remove(np.asarray(ids, dtype=np.int64))
+        index.save(ws.index_path(key))
+        synced_index(ws, space)  # repairs any older disagreement too
+        total += len(ids)
+    return total

@@ -1,0 +1,1 @@
+"""Vector indexes: one per embedding space, exact search by default."""

@@ -1,0 +1,49 @@
+"""The VectorIndex protocol. ``ExactIndex`` is the reference and the test fake."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from leadguard.errors import SpaceMismatch
+
+IdArray = npt.NDArray[np.int64]
+ScoreArray = npt.NDArray[np.float32]
+
+
+class VectorIndex(Protocol):
+    """Inner-product search over unit vectors of one embedding space, keyed by template id."""
+
+    space_key: str
+    dim: int
+
+    def __len__(self) -> int: ...
+
+    def add(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> None: ...
+
+    def remove(self, ids: IdArray) -> int: ...
+
+    def ids(self) -> IdArray: ...
+
+    def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[ScoreArray, IdArray]:
+        """Top-k (scores, ids) for each row of ``query``; missing slots have id -1."""
+        ...
+
+
+def check_space(index_space: str, template_space: str) -> None:
+    if index_space != template_space:
+        raise SpaceMismatch(
+            f"template from embedding space {template_space} cannot be searched in the index "
+            f"of space {index_space}; re-enroll or search with the gallery's settings"
+        )
+
+
+def as_matrix(vectors: npt.NDArray[np.float32], dim: int) -> npt.NDArray[np.float32]:
+    arr = np.ascontiguousarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise ValueError(f"expected vectors of dimension {dim}, got shape {arr.shape}")
+    return arr

@@ -1,0 +1,98 @@
+"""Exact FAISS index (IndexFlatIP inside IndexIDMap2), persisted to disk atomically.
+
+Exact is the default on purpose: an investigator must be able to say that every template
+in the gallery was compared with the probe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from leadguard.errors import IndexError_
+from leadguard.index.base import IdArray, ScoreArray, as_matrix
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+class FaissExactIndex:
+    def __init__(self, space_key: str, dim: int) -> None:
+        self.space_key = space_key
+        self.dim = dim
+        faiss = _faiss()
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> None:
+        mat = as_matrix(vectors, self.dim)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.size != mat.shape[0]:
+            raise ValueError("ids and vectors differ in length")
+        if ids.size:
+            self._index.add_with_ids(mat, ids)
+
+    def remove(self, ids: IdArray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not ids.size:
+            return 0
+        return int(self._index.remove_ids(_faiss().IDSelectorBatch(ids)))
+
+    def ids(self) -> IdArray:
+        return _faiss().vector_to_array(self._index.id_map).astype(np.int64)
+
+    def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[ScoreArray, IdArray]:
+        q = as_matrix(query, self.dim)
+        if k <= 0:
+            raise ValueError("k must be positive")
+        scores, ids = self._index.search(q, k)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    # --- persistence ---
+    @staticmethod
+    def meta_path(path: Path) -> Path:
+        return path.with_suffix(".json")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".faiss.tmp")
+        _faiss().write_index(self._index, str(tmp))
+        meta = {"space_key": self.space_key, "dim": self.dim, "count": len(self)}
+        meta_tmp = self.meta_path(path).with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps(meta))
+        os.replace(tmp, path)
+        os.replace(meta_tmp, self.meta_path(path))
+
+    @classmethod
+    def load(cls, path: Path, space_key: str, dim: int) -> FaissExactIndex:
+        meta_file = cls.meta_path(path)
+        try:
+            meta = json.loads(meta_file.read_text())
+            raw = _faiss().read_index(str(path))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise IndexError_(
+                f"index {path} cannot be read ({exc}); run: leadguard index rebuild"
+            ) from exc
+        if meta.get("space_key") != space_key or raw.d != dim:
+            raise IndexError_(
+                f"index {path} belongs to space {meta.get('space_key')} (dim {raw.d}), "
+                f"not {space_key} (dim {dim}); run: leadguard index rebuild"
+            )
+        obj = cls(space_key, dim)
+        # read_index already returns the concrete class; keep that object (it owns the memory)
+        if not isinstance(raw, _faiss().IndexIDMap2):
+            raise IndexError_(
+                f"index {path} is not an id-mapped index; run: leadguard index rebuild"
+            )
+        obj._index = raw
+        return obj

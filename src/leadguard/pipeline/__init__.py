@@ -1,0 +1,1 @@
+"""Pure compute: decode -> detect -> align -> embed. No storage, no CLI."""

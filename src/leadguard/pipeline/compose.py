@@ -1,0 +1,109 @@
+"""The face pipeline: bytes -> decoded image -> chosen face -> template.
+
+Enrollment and search use this same pipeline; only the rule that picks a face when an
+image holds several differs (a setting for enrollment, the user's ``--face`` for search).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from leadguard.errors import FaceTooSmall, NoFace, SeveralFaces
+from leadguard.pipeline.decode import decode_image
+from leadguard.types import DecodedImage, Detection, FaceTemplate
+
+if TYPE_CHECKING:
+    from leadguard.backends.base import FaceModel
+
+
+@dataclass(frozen=True)
+class FaceSelection:
+    """How to choose one face: by index (0-based, largest first) or by policy."""
+
+    policy: str = "reject"  # "reject" | "central"
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    image: DecodedImage
+    detections: tuple[Detection, ...]
+    template: FaceTemplate
+
+
+def detection_lines(detections: tuple[Detection, ...] | list[Detection]) -> list[str]:
+    return [
+        f"face {i}: box ({d.box.left},{d.box.top})-({d.box.right},{d.box.bottom}), "
+        f"{d.box.width}x{d.box.height} px"
+        for i, d in enumerate(detections)
+    ]
+
+
+def describe_detections(detections: tuple[Detection, ...] | list[Detection]) -> str:
+    return "; ".join(detection_lines(detections))
+
+
+def choose_face(
+    detections: list[Detection], image: DecodedImage, selection: FaceSelection
+) -> Detection:
+    """Pick one face or raise a FaceError that says why not."""
+    if not detections:
+        raise NoFace(image.source, "no face was found in the image")
+    found = tuple(detections)
+    if selection.index is not None:
+        if not 0 <= selection.index < len(found):
+            raise SeveralFaces(
+                image.source,
+                f"face {selection.index} does not exist; the image has {len(found)} "
+                f"face(s): {describe_detections(found)}",
+                found,
+            )
+        return found[selection.index]
+    if len(found) == 1:
+        return found[0]
+    if selection.policy == "central":
+        cx, cy = image.width / 2, image.height / 2
+        holding = [
+            d for d in found if d.box.left <= cx <= d.box.right and d.box.top <= cy <= d.box.bottom
+        ]
+        if holding:
+            return min(
+                holding,
+                key=lambda d: (d.box.centre[0] - cx) ** 2 + (d.box.centre[1] - cy) ** 2,
+            )
+    raise SeveralFaces(
+        image.source,
+        f"{len(found)} faces found; choose one: {describe_detections(found)}",
+        found,
+    )
+
+
+class FacePipeline:
+    """Runs a loaded FaceModel over image bytes, enforcing the input rules."""
+
+    def __init__(self, model: FaceModel, min_face_size: int, max_image_pixels: int) -> None:
+        self.model = model
+        self.min_face_size = min_face_size
+        self.max_image_pixels = max_image_pixels
+
+    def check_size(self, face: Detection, source: str) -> None:
+        side = min(face.box.width, face.box.height)
+        if side < self.min_face_size:
+            raise FaceTooSmall(
+                source,
+                f"face is {face.box.width}x{face.box.height} px, smaller than the minimum "
+                f"of {self.min_face_size} px",
+            )
+
+    def decode(self, data: bytes, source: str) -> DecodedImage:
+        return decode_image(data, source, self.max_image_pixels)
+
+    def process(self, data: bytes, source: str, selection: FaceSelection) -> ProcessedImage:
+        image = self.decode(data, source)
+        detections = self.model.detect(image.pixels)
+        face = choose_face(detections, image, selection)
+        self.check_size(face, source)
+        vector = self.model.embed(image.pixels, face)
+        template = FaceTemplate(detection=face, vector=vector, space_key=self.model.space.key)
+        return ProcessedImage(image=image, detections=tuple(detections), template=template)

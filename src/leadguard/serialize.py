@@ -1,0 +1,45 @@
+"""Plain-data (JSON-ready) forms of domain values, shared by the CLI and the later API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadguard.types import CandidateList, Detection
+
+
+def detection_dict(d: Detection) -> dict[str, Any]:
+    b = d.box
+    return {
+        "box": {"left": b.left, "top": b.top, "right": b.right, "bottom": b.bottom},
+        "size_px": [b.width, b.height],
+        "detector_score": round(d.score, 4),
+    }
+
+
+def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
+    return {
+        "kind": "candidate_list",
+        "probe": {
+            "source": cl.probe_source,
+            "sha256": cl.probe_sha256,
+            "face": detection_dict(cl.probe_face),
+        },
+        "embedding_space": cl.space.to_dict(),
+        "score": "cosine similarity of unit templates; higher = more alike; not a probability",
+        "gallery_searched": {"subjects": cl.gallery_subjects, "templates": cl.gallery_templates},
+        "search": "exact (every template in the gallery compared)",
+        "list_length": cl.top_k,
+        "candidates": [
+            {
+                "rank": c.rank,
+                "subject": c.subject,
+                "score": round(c.score, 6),
+                "image": c.image_path,
+                "image_sha256": c.image_sha256,
+                "template_id": c.template_id,
+                "encounter_date": c.encounter_date.isoformat() if c.encounter_date else None,
+            }
+            for c in cl.candidates
+        ],
+        "notices": list(cl.notices),
+    }

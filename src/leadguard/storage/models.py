@@ -1,0 +1,141 @@
+"""Tables. The database is the source of truth; vector indexes are derived from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Subject(Base):
+    __tablename__ = "subjects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    sex: Mapped[str | None] = mapped_column(String(32))
+    race: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    encounters: Mapped[list[Encounter]] = relationship(
+        back_populates="subject", cascade="all, delete-orphan"
+    )
+
+
+class Encounter(Base):
+    """One occasion on which a subject was photographed (e.g. a booking), with its date."""
+
+    __tablename__ = "encounters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    encounter_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    subject: Mapped[Subject] = relationship(back_populates="encounters")
+    images: Mapped[list[ImageRecord]] = relationship(
+        back_populates="encounter", cascade="all, delete-orphan"
+    )
+
+
+class ImageRecord(Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    encounter_id: Mapped[int] = mapped_column(
+        ForeignKey("encounters.id", ondelete="CASCADE"), index=True
+    )
+    source_path: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    encounter: Mapped[Encounter] = relationship(back_populates="images")
+    faces: Mapped[list[FaceRecord]] = relationship(
+        back_populates="image", cascade="all, delete-orphan"
+    )
+
+
+class EmbeddingSpaceRecord(Base):
+    __tablename__ = "embedding_spaces"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    descriptor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FaceRecord(Base):
+    """A detected face: which detector (via the space), where, and its landmarks."""
+
+    __tablename__ = "faces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    space_key: Mapped[str] = mapped_column(ForeignKey("embedding_spaces.key"), index=True)
+    left: Mapped[int] = mapped_column(Integer)
+    top: Mapped[int] = mapped_column(Integer)
+    right: Mapped[int] = mapped_column(Integer)
+    bottom: Mapped[int] = mapped_column(Integer)
+    detector_score: Mapped[float] = mapped_column(Float)
+    faces_in_image: Mapped[int] = mapped_column(Integer)
+    landmarks: Mapped[list[list[int]]] = mapped_column(JSON)
+
+    image: Mapped[ImageRecord] = relationship(back_populates="faces")
+    templates: Mapped[list[TemplateRecord]] = relationship(
+        back_populates="face", cascade="all, delete-orphan"
+    )
+
+
+class TemplateRecord(Base):
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("face_id", "space_key", name="uq_template_face_space"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
+    space_key: Mapped[str] = mapped_column(ForeignKey("embedding_spaces.key"), index=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    face: Mapped[FaceRecord] = relationship(back_populates="templates")
+
+
+class EnrollFailure(Base):
+    """An image that could not be enrolled in a space, and why (so a re-run skips it)."""
+
+    __tablename__ = "enroll_failures"
+    __table_args__ = (UniqueConstraint("sha256", "space_key", name="uq_failure_image_space"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    space_key: Mapped[str] = mapped_column(String(32))
+    source_path: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,293 @@
+"""Queries and writes for the gallery. Functions take a Session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from leadguard.errors import LeadGuardError
+from leadguard.storage.models import (
+    EmbeddingSpaceRecord,
+    Encounter,
+    EnrollFailure,
+    FaceRecord,
+    ImageRecord,
+    Subject,
+    TemplateRecord,
+)
+from leadguard.types import EmbeddingSpace, FaceTemplate, ImageMeta
+
+
+def ensure_space(session: Session, space: EmbeddingSpace) -> None:
+    if session.get(EmbeddingSpaceRecord, space.key) is None:
+        session.add(EmbeddingSpaceRecord(key=space.key, descriptor=space.to_dict()))
+        session.flush()
+
+
+def get_space(session: Session, key: str) -> EmbeddingSpace | None:
+    rec = session.get(EmbeddingSpaceRecord, key)
+    return EmbeddingSpace.from_dict(rec.descriptor) if rec else None
+
+
+@dataclass(frozen=True)
+class KnownImage:
+    subject: str
+    has_template: bool
+
+
+def known_images(session: Session, space_key: str) -> dict[str, KnownImage]:
+    """Every enrolled image hash -> its subject, and whether it has a template in the space."""
+    with_template = set(
+        session.scalars(
+            select(ImageRecord.sha256)
+            .join(FaceRecord, FaceRecord.image_id == ImageRecord.id)
+            .join(TemplateRecord, TemplateRecord.face_id == FaceRecord.id)
+            .where(TemplateRecord.space_key == space_key)
+        )
+    )
+    rows = session.execute(
+        select(ImageRecord.sha256, Subject.external_id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .join(Subject, Encounter.subject_id == Subject.id)
+    )
+    return {sha: KnownImage(subject, sha in with_template) for sha, subject in rows}
+
+
+def known_failures(session: Session, space_key: str) -> dict[str, EnrollFailure]:
+    rows = session.scalars(select(EnrollFailure).where(EnrollFailure.space_key == space_key))
+    return {r.sha256: r for r in rows}
+
+
+@dataclass(frozen=True)
+class SubjectInfo:
+    external_id: str
+    encounter_date: date | None = None
+    sex: str | None = None
+    race: str | None = None
+    attributes: dict[str, Any] | None = None
+
+
+def _subject(session: Session, info: SubjectInfo) -> Subject:
+    subject = session.scalar(select(Subject).where(Subject.external_id == info.external_id))
+    if subject is None:
+        subject = Subject(external_id=info.external_id, sex=info.sex, race=info.race)
+        session.add(subject)
+        session.flush()
+    else:
+        subject.sex = subject.sex or info.sex
+        subject.race = subject.race or info.race
+    return subject
+
+
+def _encounter(session: Session, subject: Subject, when: date | None) -> Encounter:
+    cond = Encounter.encounter_date.is_(None) if when is None else Encounter.encounter_date == when
+    enc = session.scalar(select(Encounter).where(Encounter.subject_id == subject.id, cond))
+    if enc is None:
+        enc = Encounter(subject_id=subject.id, encounter_date=when)
+        session.add(enc)
+        session.flush()
+    return enc
+
+
+def save_template(
+    session: Session,
+    info: SubjectInfo,
+    image: ImageMeta,
+    template: FaceTemplate,
+    faces_in_image: int,
+) -> int:
+    """Store subject/encounter/image/face/template; returns the template id."""
+    img = session.scalar(select(ImageRecord).where(ImageRecord.sha256 == image.sha256))
+    if img is None:
+        subject = _subject(session, info)
+        enc = _encounter(session, subject, info.encounter_date)
+        img = ImageRecord(
+            sha256=image.sha256,
+            encounter_id=enc.id,
+            source_path=image.source,
+            format=image.format,
+            width=image.width,
+            height=image.height,
+            byte_size=image.byte_size,
+            attributes=info.attributes or {},
+        )
+        session.add(img)
+        session.flush()
+    det = template.detection
+    face = FaceRecord(
+        image_id=img.id,
+        space_key=template.space_key,
+        left=det.box.left,
+        top=det.box.top,
+        right=det.box.right,
+        bottom=det.box.bottom,
+        detector_score=det.score,
+        faces_in_image=faces_in_image,
+        landmarks=[list(p) for p in det.landmarks],
+    )
+    session.add(face)
+    session.flush()
+    vec = np.ascontiguousarray(template.vector, dtype=np.float32)
+    rec = TemplateRecord(
+        face_id=face.id, space_key=template.space_key, dim=int(vec.size), vector=vec.tobytes()
+    )
+    session.add(rec)
+    session.flush()
+    session.execute(
+        delete(EnrollFailure).where(
+            EnrollFailure.sha256 == image.sha256, EnrollFailure.space_key == template.space_key
+        )
+    )
+    return rec.id
+
+
+def save_failure(
+    session: Session, sha256: str, space_key: str, source: str, code: str, message: str
+) -> None:
+    existing = session.scalar(
+        select(EnrollFailure).where(
+            EnrollFailure.sha256 == sha256, EnrollFailure.space_key == space_key
+        )
+    )
+    if existing is None:
+        session.add(
+            EnrollFailure(
+                sha256=sha256,
+                space_key=space_key,
+                source_path=source,
+                reason_code=code,
+                message=message,
+            )
+        )
+    else:
+        existing.reason_code, existing.message, existing.source_path = code, message, source
+
+
+def template_vectors(
+    session: Session, space_key: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    rows = session.execute(
+        select(TemplateRecord.id, TemplateRecord.dim, TemplateRecord.vector)
+        .where(TemplateRecord.space_key == space_key)
+        .order_by(TemplateRecord.id)
+    ).all()
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    dim = rows[0][1]
+    mat = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+    return ids, mat.copy()
+
+
+def template_ids(session: Session, space_key: str) -> npt.NDArray[np.int64]:
+    ids = session.scalars(select(TemplateRecord.id).where(TemplateRecord.space_key == space_key))
+    return np.fromiter(ids, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    template_id: int
+    subject: str
+    image_path: str
+    image_sha256: str
+    encounter_date: date | None
+
+
+def template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            TemplateRecord.id,
+            Subject.external_id,
+            ImageRecord.source_path,
+            ImageRecord.sha256,
+            Encounter.encounter_date,
+        )
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .join(Subject, Encounter.subject_id == Subject.id)
+        .where(TemplateRecord.id.in_(ids))
+    )
+    return {r[0]: TemplateInfo(*r) for r in rows}
+
+
+def gallery_counts(session: Session, space_key: str) -> tuple[int, int]:
+    """(subjects, templates) searchable in a space."""
+    templates = session.scalar(
+        select(func.count(TemplateRecord.id)).where(TemplateRecord.space_key == space_key)
+    )
+    subjects = session.scalar(
+        select(func.count(func.distinct(Encounter.subject_id)))
+        .select_from(TemplateRecord)
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .where(TemplateRecord.space_key == space_key)
+    )
+    return int(subjects or 0), int(templates or 0)
+
+
+class UnknownSubject(LeadGuardError):
+    pass
+
+
+def remove_subject(session: Session, external_id: str) -> dict[str, list[int]]:
+    """Delete a subject and everything under it; returns removed template ids per space."""
+    subject = session.scalar(select(Subject).where(Subject.external_id == external_id))
+    if subject is None:
+        raise UnknownSubject(f"subject {external_id!r} is not in the gallery")
+    rows = session.execute(
+        select(TemplateRecord.space_key, TemplateRecord.id)
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .where(Encounter.subject_id == subject.id)
+    ).all()
+    removed: dict[str, list[int]] = {}
+    for key, tid in rows:
+        removed.setdefault(key, []).append(tid)
+    session.delete(subject)
+    session.flush()
+    return removed
+
+
+@dataclass(frozen=True)
+class GalleryStats:
+    subjects: int
+    encounters: int
+    images: int
+    faces: int
+    templates_by_space: dict[str, int]
+    failures_by_reason: dict[str, int]
+
+
+def gallery_stats(session: Session) -> GalleryStats:
+    def count(model: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    by_space = dict(
+        session.execute(
+            select(TemplateRecord.space_key, func.count()).group_by(TemplateRecord.space_key)
+        ).all()
+    )
+    by_reason = dict(
+        session.execute(
+            select(EnrollFailure.reason_code, func.count()).group_by(EnrollFailure.reason_code)
+        ).all()
+    )
+    return GalleryStats(
+        subjects=count(Subject),
+        encounters=count(Encounter),
+        images=count(ImageRecord),
+        faces=count(FaceRecord),
+        templates_by_space=by_space,
+        failures_by_reason=by_reason,
+    )

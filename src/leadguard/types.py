@@ -1,0 +1,165 @@
+"""Frozen domain values. NumPy arrays are checked at construction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatVector = npt.NDArray[np.float32]
+RGBImage = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class EmbeddingSpace:
+    """Everything that determines what a template vector means.
+
+    Two templates are comparable only if their spaces have the same ``key``. The key
+    covers every field that changes the vectors; ``software_version`` is recorded for
+    provenance but is not part of the key, so upgrading LeadGuard without changing
+    the pipeline does not orphan a gallery (``pipeline_revision`` is bumped instead
+    whenever the code's output changes).
+    """
+
+    model_name: str
+    model_version: str
+    weights_sha256: str
+    detector: str
+    landmark_model: str
+    landmark_sha256: str
+    alignment: str
+    normalisation: str
+    dim: int
+    pipeline_revision: int
+    software_version: str
+
+    def key_fields(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("software_version")
+        return d
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.key_fields(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmbeddingSpace:
+        return cls(**{k: v for k, v in data.items() if k != "key"})
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What is kept about an image: where it came from, its hash and its size."""
+
+    source: str
+    sha256: str
+    format: str
+    width: int
+    height: int
+    byte_size: int
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image decoded to 8-bit RGB, EXIF orientation applied."""
+
+    source: str
+    sha256: str
+    format: str
+    width: int
+    height: int
+    byte_size: int
+    pixels: RGBImage = field(repr=False)
+
+    def __post_init__(self) -> None:
+        p = self.pixels
+        if p.dtype != np.uint8 or p.ndim != 3 or p.shape[2] != 3:
+            raise ValueError(f"pixels must be HxWx3 uint8, got {p.dtype} {p.shape}")
+        if p.shape[:2] != (self.height, self.width):
+            raise ValueError("pixels shape does not agree with width/height")
+
+    @property
+    def meta(self) -> ImageMeta:
+        return ImageMeta(
+            self.source, self.sha256, self.format, self.width, self.height, self.byte_size
+        )
+
+
+@dataclass(frozen=True)
+class Box:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.left + self.right) / 2, (self.top + self.bottom) / 2)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detected face: box, detector score, and landmarks (x, y) in image pixels."""
+
+    box: Box
+    score: float
+    landmarks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class FaceTemplate:
+    """A face's template: a unit vector in one embedding space."""
+
+    detection: Detection
+    vector: FloatVector = field(repr=False)
+    space_key: str
+
+    def __post_init__(self) -> None:
+        v = self.vector
+        if v.dtype != np.float32 or v.ndim != 1:
+            raise ValueError(f"template vector must be 1-d float32, got {v.dtype} {v.shape}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One entry of a candidate list. A candidate is a lead to check, not an identification."""
+
+    rank: int
+    subject: str
+    score: float
+    image_path: str
+    image_sha256: str
+    template_id: int
+    encounter_date: date | None
+
+
+@dataclass(frozen=True)
+class CandidateList:
+    """The answer to a search: ranked candidates, with what was searched."""
+
+    probe_source: str
+    probe_sha256: str
+    probe_face: Detection
+    space: EmbeddingSpace
+    gallery_subjects: int
+    gallery_templates: int
+    top_k: int
+    candidates: tuple[Candidate, ...]
+    notices: tuple[str, ...] = ()

@@ -1,0 +1,88 @@
+"""A workspace: settings file, SQLite database and vector indexes under one folder.
+
+Found from ``--workspace``, else ``LEADGUARD_WORKSPACE``, else the current directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadguard.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
+from leadguard.errors import WorkspaceError
+from leadguard.storage import db
+
+DB_FILE = "leadguard.db"
+INDEX_DIR = "index"
+ENV_VAR = "LEADGUARD_WORKSPACE"
+
+
+def resolve_path(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else Path.cwd()
+
+
+class Workspace:
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    # --- creation and opening ---
+    @classmethod
+    def init(cls, root: Path, **overrides: Any) -> Workspace:
+        root.mkdir(parents=True, exist_ok=True)
+        settings_file = root / SETTINGS_FILE
+        if not settings_file.exists():
+            settings_file.write_text(default_settings_toml())
+        (root / INDEX_DIR).mkdir(exist_ok=True)
+        ws = cls(root, load_settings(root, **overrides))
+        db.upgrade(ws.engine)
+        return ws
+
+    @classmethod
+    def open(cls, root: Path, **overrides: Any) -> Workspace:
+        if not (root / SETTINGS_FILE).is_file() or not (root / DB_FILE).is_file():
+            raise WorkspaceError(
+                f"{root} is not a LeadGuard workspace (no {SETTINGS_FILE} or {DB_FILE}); "
+                f"create one with: leadguard init {root}"
+            )
+        ws = cls(root, load_settings(root, **overrides))
+        db.upgrade(ws.engine)  # a no-op when current; applies new migrations after an upgrade
+        return ws
+
+    # --- storage ---
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_FILE
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = db.make_engine(db.sqlite_url(self.db_path))
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        if self._sessions is None:
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def index_path(self, space_key: str) -> Path:
+        return self.root / INDEX_DIR / f"{space_key}.faiss"
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
