@@ -1,7 +1,8 @@
 """One Settings class, built at the entry point and passed down (never a global).
 
 Precedence, highest first: explicit overrides from the caller (e.g. CLI options),
-``LEADGUARD_*`` environment variables, the workspace's ``leadguard.toml``, defaults.
+``LEADGUARD_*`` environment variables, the workspace's ``leadguard.toml``, defaults
+(``load_settings`` does the merging).
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init kwargs carry the workspace file's values; the environment overrides them.
-        return (env_settings, init_settings)
+        # load_settings() merges file < environment < overrides into the init kwargs.
+        return (init_settings, env_settings)
 
     def effective_workers(self) -> int:
         return self.workers or (os.cpu_count() or 1)
@@ -122,14 +123,13 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
     """Build settings for a workspace: file < environment < explicit overrides."""
     file_values = read_settings_file(workspace / SETTINGS_FILE) if workspace else {}
+    clean = {k: v for k, v in overrides.items() if v is not None}
     try:
-        settings = Settings(**file_values)
+        from_env = Settings()  # environment over defaults; model_fields_set = what env set
+        env_values = {k: getattr(from_env, k) for k in from_env.model_fields_set}
+        return Settings(**{**file_values, **env_values, **clean})
     except ValueError as exc:
         raise WorkspaceError(f"invalid settings: {exc}") from exc
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    if clean:
-        settings = Settings.model_validate({**settings.model_dump(), **clean})
-    return settings
 
 
 def default_settings_toml() -> str:

@@ -9,25 +9,22 @@ only what is missing. The same image bytes are never enrolled twice.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from leadguard.backends import create_model
-from leadguard.config import Settings
-from leadguard.errors import ImageError, UnreadableImage
+from leadguard.errors import UnreadableImage
 from leadguard.gallery import synced_index
-from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.pipeline.decode import read_file, sha256_bytes
-from leadguard.sources import EnrollItem, read_source
+from leadguard.pipeline.worker import Result, Task, WorkerPool
+from leadguard.sources import EnrollItem, Source, read_source
 from leadguard.storage import repository as repo
 from leadguard.storage.models import EnrollFailure
-from leadguard.types import Detection, FaceTemplate, ImageMeta
+from leadguard.types import EmbeddingSpace, FaceTemplate
 from leadguard.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -63,117 +60,35 @@ class EnrollReport:
         return out
 
 
-@dataclass(frozen=True)
-class _Task:
-    position: int
-    data: bytes
-    source: str
-    policy: str
-
-
-@dataclass(frozen=True)
-class _Done:
-    position: int
-    source: str
-    sha256: str
-    image: ImageMeta | None = None
-    detection: Detection | None = None
-    vector: np.ndarray | None = None
-    faces_in_image: int = 0
-    error_code: str = ""
-    error: str = ""
-
-
-# --- worker side (one model per process) -------------------------------------------------
-
-_PIPELINE: FacePipeline | None = None
-
-
-def _build_pipeline(settings: Settings) -> FacePipeline:
-    model = create_model(settings)
-    model.load()
-    return FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
-
-
-def _init_worker(settings_json: str) -> None:
-    global _PIPELINE
-    _PIPELINE = _build_pipeline(Settings.model_validate_json(settings_json))
-
-
-def _run_task(task: _Task, pipeline: FacePipeline | None = None) -> _Done:
-    pipe = pipeline or _PIPELINE
-    if pipe is None:
-        raise RuntimeError("worker pipeline was not initialised")
-    sha = sha256_bytes(task.data)
-    try:
-        processed = pipe.process(task.data, task.source, FaceSelection(policy=task.policy))
-    except ImageError as exc:
-        return _Done(task.position, task.source, sha, error_code=exc.code, error=exc.reason)
-    except Exception as exc:  # a model crash on one file must not stop the batch
-        log.exception("unexpected error on %s", task.source)
-        return _Done(task.position, task.source, sha, error_code="error", error=repr(exc))
-    return _Done(
-        task.position,
-        task.source,
-        sha,
-        image=processed.image.meta,
-        detection=processed.template.detection,
-        vector=processed.template.vector,
-        faces_in_image=len(processed.detections),
-    )
-
-
-# --- main side ---------------------------------------------------------------------------
-
-
-def _results(tasks: Iterator[_Task], settings: Settings, workers: int) -> Iterator[_Done]:
-    """Run tasks on ``workers`` processes (or in-process for 1), at most a few in flight."""
-    if workers <= 1:
-        pipeline = _build_pipeline(settings)
-        for task in tasks:
-            yield _run_task(task, pipeline)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    in_flight: set[Future[_Done]] = set()
-    limit = workers * 4
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(settings.model_dump_json(),)
-    ) as pool:
-        try:
-            for task in tasks:
-                in_flight.add(pool.submit(_run_task, task))
-                if len(in_flight) >= limit:
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            for fut in _as_done(in_flight):
-                yield fut
-        finally:
-            for fut in in_flight:
-                fut.cancel()
-
-
-def _as_done(futures: set[Future[_Done]]) -> Iterator[_Done]:
-    pending = futures
-    while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for fut in done:
-            yield fut.result()
-
-
 def enroll(
     ws: Workspace,
     source: Path,
     progress: ProgressCallback | None = None,
     retry_failed: bool = False,
 ) -> EnrollReport:
+    started = time.perf_counter()
     settings = ws.settings
-    model = create_model(settings)
-    space = model.space
+    space = create_model(settings).space
     src = read_source(source)
+    workers = min(settings.effective_workers(), max(len(src.items), 1))
+    with WorkerPool(settings, space.key, workers) as pool:
+        report = _enroll(ws, src, space, pool, progress, retry_failed, started)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _enroll(
+    ws: Workspace,
+    src: Source,
+    space: EmbeddingSpace,
+    pool: WorkerPool,
+    progress: ProgressCallback | None,
+    retry_failed: bool,
+    started: float,
+) -> EnrollReport:
+    settings = ws.settings
     report = EnrollReport(total=len(src.items) + len(src.problems), space_key=space.key)
     report.failed.extend(Failure(p.where, "bad_row", p.reason) for p in src.problems)
-
     with ws.session() as s:
         repo.ensure_space(s, space)
         known = repo.known_images(s, space.key)
@@ -182,54 +97,54 @@ def enroll(
 
     items = src.items
     done_count = len(src.problems)
-    started = time.perf_counter()
     seen: dict[str, str] = {}
 
     def tick() -> None:
         if progress:
             progress(done_count, report.total, report.enrolled)
 
-    def tasks() -> Iterator[_Task]:
+    def tasks() -> Iterator[Task]:
         nonlocal done_count
         for pos, item in enumerate(items):
-            skip = _precheck(item, settings.max_image_bytes, known, failures, seen, report)
-            if isinstance(skip, bytes):
-                yield _Task(pos, skip, str(item.path), settings.multiple_faces)
+            data = _precheck(item, settings.max_image_bytes, known, failures, seen, report)
+            if data is not None:
+                yield Task(pos, data, str(item.path), settings.multiple_faces)
             else:
                 done_count += 1
                 tick()
 
-    pending: list[_Done] = []
+    pending: list[Result] = []
 
     def flush() -> None:
         if not pending:
             return
-        new_ids: list[int] = []
-        new_vecs: list[np.ndarray] = []
+        rows: list[repo.NewTemplate] = []
         with ws.session() as s:
             for r in pending:
-                item = items[r.position]
                 if r.error_code:
                     repo.save_failure(s, r.sha256, space.key, r.source, r.error_code, r.error)
                     continue
                 assert r.image is not None and r.detection is not None and r.vector is not None
                 tmpl = FaceTemplate(r.detection, r.vector, space.key)
-                new_ids.append(repo.save_template(s, item.info, r.image, tmpl, r.faces_in_image))
-                new_vecs.append(r.vector)
+                info = items[r.position].info
+                rows.append(repo.NewTemplate(info, r.image, tmpl, r.faces_in_image))
+            new_ids = repo.save_templates(s, rows)
         if new_ids:
-            index.add(np.asarray(new_ids, dtype=np.int64), np.vstack(new_vecs))
+            index.add(
+                np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows])
+            )
         pending.clear()
 
+    tick()
     try:
-        for result in _results(tasks(), settings, min(settings.effective_workers(), len(items))):
+        for result in pool.map(tasks()):
             done_count += 1
             if result.error_code:
                 report.failed.append(Failure(result.source, result.error_code, result.error))
             else:
                 report.enrolled += 1
-                known[result.sha256] = repo.KnownImage(
-                    items[result.position].info.external_id, True
-                )
+                subject = items[result.position].info.external_id
+                known[result.sha256] = repo.KnownImage(subject, True)
             pending.append(result)
             if len(pending) >= settings.commit_every:
                 flush()

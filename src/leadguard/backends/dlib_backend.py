@@ -121,7 +121,6 @@ class DlibFaceModel:
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(_weights(LANDMARK_FILES[self.landmarks])))
         self._descriptor = dlib.face_recognition_model_v1(str(_weights(DESCRIPTOR_FILE)))
-        _ = self.space
 
     def _require_loaded(self) -> None:
         if not self.loaded:

@@ -82,10 +82,24 @@ def choose_face(
 class FacePipeline:
     """Runs a loaded FaceModel over image bytes, enforcing the input rules."""
 
-    def __init__(self, model: FaceModel, min_face_size: int, max_image_pixels: int) -> None:
+    def __init__(
+        self,
+        model: FaceModel,
+        min_face_size: int,
+        max_image_pixels: int,
+        space_key: str | None = None,
+    ) -> None:
         self.model = model
         self.min_face_size = min_face_size
         self.max_image_pixels = max_image_pixels
+        # a worker can be handed the key so that it need not hash the weights again
+        self._space_key = space_key
+
+    @property
+    def space_key(self) -> str:
+        if self._space_key is None:
+            self._space_key = self.model.space.key
+        return self._space_key
 
     def check_size(self, face: Detection, source: str) -> None:
         side = min(face.box.width, face.box.height)
@@ -105,5 +119,5 @@ class FacePipeline:
         face = choose_face(detections, image, selection)
         self.check_size(face, source)
         vector = self.model.embed(image.pixels, face)
-        template = FaceTemplate(detection=face, vector=vector, space_key=self.model.space.key)
+        template = FaceTemplate(detection=face, vector=vector, space_key=self.space_key)
         return ProcessedImage(image=image, detections=tuple(detections), template=template)

@@ -73,78 +73,116 @@ class SubjectInfo:
     attributes: dict[str, Any] | None = None
 
 
-def _subject(session: Session, info: SubjectInfo) -> Subject:
-    subject = session.scalar(select(Subject).where(Subject.external_id == info.external_id))
-    if subject is None:
-        subject = Subject(external_id=info.external_id, sex=info.sex, race=info.race)
-        session.add(subject)
-        session.flush()
-    else:
-        subject.sex = subject.sex or info.sex
-        subject.race = subject.race or info.race
-    return subject
+@dataclass(frozen=True)
+class NewTemplate:
+    info: SubjectInfo
+    image: ImageMeta
+    template: FaceTemplate
+    faces_in_image: int
 
 
-def _encounter(session: Session, subject: Subject, when: date | None) -> Encounter:
-    cond = Encounter.encounter_date.is_(None) if when is None else Encounter.encounter_date == when
-    enc = session.scalar(select(Encounter).where(Encounter.subject_id == subject.id, cond))
-    if enc is None:
-        enc = Encounter(subject_id=subject.id, encounter_date=when)
-        session.add(enc)
-        session.flush()
-    return enc
+def _subjects(session: Session, infos: list[SubjectInfo]) -> dict[str, Subject]:
+    wanted = {i.external_id for i in infos}
+    found = {
+        s.external_id: s
+        for s in session.scalars(select(Subject).where(Subject.external_id.in_(wanted)))
+    }
+    for info in infos:
+        subject = found.get(info.external_id)
+        if subject is None:
+            subject = Subject(external_id=info.external_id, sex=info.sex, race=info.race)
+            session.add(subject)
+            found[info.external_id] = subject
+        else:
+            subject.sex = subject.sex or info.sex
+            subject.race = subject.race or info.race
+    session.flush()
+    return found
 
 
-def save_template(
-    session: Session,
-    info: SubjectInfo,
-    image: ImageMeta,
-    template: FaceTemplate,
-    faces_in_image: int,
-) -> int:
-    """Store subject/encounter/image/face/template; returns the template id."""
-    img = session.scalar(select(ImageRecord).where(ImageRecord.sha256 == image.sha256))
-    if img is None:
-        subject = _subject(session, info)
-        enc = _encounter(session, subject, info.encounter_date)
+def _encounters(
+    session: Session, subjects: dict[str, Subject], infos: list[SubjectInfo]
+) -> dict[tuple[int, date | None], Encounter]:
+    ids = [s.id for s in subjects.values()]
+    found = {
+        (e.subject_id, e.encounter_date): e
+        for e in session.scalars(select(Encounter).where(Encounter.subject_id.in_(ids)))
+    }
+    for info in infos:
+        key = (subjects[info.external_id].id, info.encounter_date)
+        if key not in found:
+            found[key] = Encounter(subject_id=key[0], encounter_date=key[1])
+            session.add(found[key])
+    session.flush()
+    return found
+
+
+def save_templates(session: Session, rows: list[NewTemplate]) -> list[int]:
+    """Store subjects, encounters, images, faces and templates for a batch; returns template ids.
+
+    A handful of statements per batch rather than per image, so that the enrolling process
+    leaves the cores to the model.
+    """
+    if not rows:
+        return []
+    infos = [r.info for r in rows]
+    subjects = _subjects(session, infos)
+    encounters = _encounters(session, subjects, infos)
+    shas = [r.image.sha256 for r in rows]
+    images = {
+        i.sha256: i
+        for i in session.scalars(select(ImageRecord).where(ImageRecord.sha256.in_(shas)))
+    }
+    for r in rows:
+        if r.image.sha256 in images:
+            continue
+        enc = encounters[(subjects[r.info.external_id].id, r.info.encounter_date)]
         img = ImageRecord(
-            sha256=image.sha256,
+            sha256=r.image.sha256,
             encounter_id=enc.id,
-            source_path=image.source,
-            format=image.format,
-            width=image.width,
-            height=image.height,
-            byte_size=image.byte_size,
-            attributes=info.attributes or {},
+            source_path=r.image.source,
+            format=r.image.format,
+            width=r.image.width,
+            height=r.image.height,
+            byte_size=r.image.byte_size,
+            attributes=r.info.attributes or {},
         )
         session.add(img)
-        session.flush()
-    det = template.detection
-    face = FaceRecord(
-        image_id=img.id,
-        space_key=template.space_key,
-        left=det.box.left,
-        top=det.box.top,
-        right=det.box.right,
-        bottom=det.box.bottom,
-        detector_score=det.score,
-        faces_in_image=faces_in_image,
-        landmarks=[list(p) for p in det.landmarks],
-    )
-    session.add(face)
+        images[r.image.sha256] = img
     session.flush()
-    vec = np.ascontiguousarray(template.vector, dtype=np.float32)
-    rec = TemplateRecord(
-        face_id=face.id, space_key=template.space_key, dim=int(vec.size), vector=vec.tobytes()
-    )
-    session.add(rec)
-    session.flush()
-    session.execute(
-        delete(EnrollFailure).where(
-            EnrollFailure.sha256 == image.sha256, EnrollFailure.space_key == template.space_key
+    faces = []
+    for r in rows:
+        det = r.template.detection
+        face = FaceRecord(
+            image_id=images[r.image.sha256].id,
+            space_key=r.template.space_key,
+            left=det.box.left,
+            top=det.box.top,
+            right=det.box.right,
+            bottom=det.box.bottom,
+            detector_score=det.score,
+            faces_in_image=r.faces_in_image,
+            landmarks=[list(p) for p in det.landmarks],
         )
-    )
-    return rec.id
+        session.add(face)
+        faces.append(face)
+    session.flush()
+    templates = []
+    for r, face in zip(rows, faces, strict=True):
+        vec = np.ascontiguousarray(r.template.vector, dtype=np.float32)
+        rec = TemplateRecord(
+            face_id=face.id, space_key=r.template.space_key, dim=int(vec.size), vector=vec.tobytes()
+        )
+        session.add(rec)
+        templates.append(rec)
+    session.flush()
+    for key in {r.template.space_key for r in rows}:
+        session.execute(
+            delete(EnrollFailure).where(
+                EnrollFailure.space_key == key, EnrollFailure.sha256.in_(shas)
+            )
+        )
+    return [t.id for t in templates]
 
 
 def save_failure(

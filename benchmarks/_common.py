@@ -1,0 +1,49 @@
+"""Shared helpers for benchmark scripts (not part of the test run)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+
+LFW = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "lfw"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def lfw_paths(n: int, offset: int = 0) -> list[tuple[Path, str]]:
+    """The first n images of the LFW manifest after offset (deterministic)."""
+    with (LFW / "manifest.csv").open() as fh:
+        rows = list(csv.DictReader(fh))[offset : offset + n]
+    return [(LFW / r["path"], r["identity"]) for r in rows]
+
+
+def write_manifest(path: Path, rows: list[tuple[Path, str]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "subject_id"])
+        w.writerows([str(p), s] for p, s in rows)
+
+
+def machine() -> dict[str, str]:
+    import os
+
+    return {
+        "cpu_count": str(os.cpu_count()),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def save(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    payload = {"measured_at": datetime.now(UTC).isoformat(), "machine": machine(), **payload}
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(payload, indent=2))
+    return out
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)

@@ -1,0 +1,140 @@
+"""Run the face pipeline over many images on worker processes, one loaded model each.
+
+Kept light on imports (no storage, no CLI) because every worker process imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+import numpy as np
+
+from leadguard.backends import create_model
+from leadguard.config import Settings
+from leadguard.errors import ImageError
+from leadguard.pipeline.compose import FacePipeline, FaceSelection
+from leadguard.pipeline.decode import sha256_bytes
+from leadguard.types import Detection, ImageMeta
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    position: int
+    data: bytes
+    source: str
+    policy: str = "reject"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome for one image: a template, or an error code and reason."""
+
+    position: int
+    source: str
+    sha256: str
+    image: ImageMeta | None = None
+    detection: Detection | None = None
+    vector: np.ndarray | None = None
+    faces_in_image: int = 0
+    error_code: str = ""
+    error: str = ""
+
+
+_PIPELINE: FacePipeline | None = None
+
+
+def build_pipeline(settings: Settings, space_key: str | None = None) -> FacePipeline:
+    model = create_model(settings)
+    model.load()
+    return FacePipeline(model, settings.min_face_size, settings.max_image_pixels, space_key)
+
+
+def _init_worker(settings_json: str, space_key: str) -> None:
+    global _PIPELINE
+    _PIPELINE = build_pipeline(Settings.model_validate_json(settings_json), space_key)
+
+
+def run_task(task: Task, pipeline: FacePipeline | None = None) -> Result:
+    pipe = pipeline or _PIPELINE
+    if pipe is None:
+        raise RuntimeError("worker pipeline was not initialised")
+    sha = sha256_bytes(task.data)
+    try:
+        processed = pipe.process(task.data, task.source, FaceSelection(policy=task.policy))
+    except ImageError as exc:
+        return Result(task.position, task.source, sha, error_code=exc.code, error=exc.reason)
+    except Exception as exc:  # a model crash on one file must not stop the batch
+        log.exception("unexpected error on %s", task.source)
+        return Result(task.position, task.source, sha, error_code="error", error=repr(exc))
+    return Result(
+        task.position,
+        task.source,
+        sha,
+        image=processed.image.meta,
+        detection=processed.template.detection,
+        vector=processed.template.vector,
+        faces_in_image=len(processed.detections),
+    )
+
+
+class WorkerPool:
+    """Start workers early (their model load overlaps the caller's setup), then map tasks.
+
+    With one worker everything runs in this process.
+    """
+
+    def __init__(self, settings: Settings, space_key: str, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._settings = settings
+        self._space_key = space_key
+        self._pool: ProcessPoolExecutor | None = None
+        self._local: FacePipeline | None = None
+
+    def __enter__(self) -> WorkerPool:
+        if self.workers == 1:
+            self._local = build_pipeline(self._settings, self._space_key)
+        else:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._settings.model_dump_json(), self._space_key),
+            )
+            # start every worker now, so the model loads while the caller prepares tasks
+            for _ in range(self.workers):
+                self._pool.submit(int, 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, tasks: Iterator[Task]) -> Iterator[Result]:
+        """Results in completion order, with a bounded number of tasks in flight."""
+        if self._pool is None:
+            assert self._local is not None
+            for task in tasks:
+                yield run_task(task, self._local)
+            return
+        in_flight: set[Future[Result]] = set()
+        limit = self.workers * 4
+        try:
+            for task in tasks:
+                in_flight.add(self._pool.submit(run_task, task))
+                while len(in_flight) >= limit:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            while in_flight:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        finally:
+            for fut in in_flight:
+                fut.cancel()
