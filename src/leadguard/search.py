@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from leadguard.backends import create_model
 from leadguard.backends.base import FaceModel
 from leadguard.errors import SpaceMismatch
 from leadguard.gallery import synced_index
@@ -61,8 +60,7 @@ def search(
     model: FaceModel | None = None,
 ) -> CandidateList:
     settings = ws.settings
-    model = model or create_model(settings)
-    model.load()
+    model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
     space = model.space
     image, detections = detect_probe(pipeline, probe, settings.max_image_bytes)

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadguard.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
 from leadguard.errors import WorkspaceError
 from leadguard.storage import db
+
+if TYPE_CHECKING:
+    from leadguard.backends.base import FaceModel
 
 DB_FILE = "leadguard.db"
 INDEX_DIR = "index"
@@ -36,6 +39,7 @@ class Workspace:
         self.settings = settings
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._model: FaceModel | None = None
 
     # --- creation and opening ---
     @classmethod
@@ -78,6 +82,16 @@ class Workspace:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self._sessions() as session, session.begin():
             yield session
+
+    def face_model(self) -> FaceModel:
+        """The face model these settings describe, loaded once per workspace object."""
+        if self._model is None:
+            from leadguard.backends import create_model
+
+            model = create_model(self.settings)
+            model.load()
+            self._model = model
+        return self._model
 
     def index_path(self, space_key: str) -> Path:
         return self.root / INDEX_DIR / f"{space_key}.faiss"

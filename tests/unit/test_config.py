@@ -18,7 +18,7 @@ def test_precedence_file_env_override(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_invalid_settings_are_named(tmp_path: Path) -> None:
-    (tmp_path / "leadguard.toml").write_text("[leadguard]\nlandmarks = \"12\"\n")
+    (tmp_path / "leadguard.toml").write_text('[leadguard]\nlandmarks = "12"\n')
     with pytest.raises(WorkspaceError, match="landmarks"):
         load_settings(tmp_path)
     (tmp_path / "leadguard.toml").write_text("[leadguard]\nno_such_setting = 1\n")

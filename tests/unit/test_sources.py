@@ -51,7 +51,7 @@ def test_bad_sources_are_named(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="no such folder or file"):
         read_source(tmp_path / "nope")
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(ManifestError, match="must be a folder or a .csv"):
+    with pytest.raises(ManifestError, match=r"must be a folder or a \.csv"):
         read_source(tmp_path / "x.txt")
     bad = tmp_path / "bad.csv"
     bad.write_text("file,name\na,b\n")

@@ -58,13 +58,16 @@ def handles_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SeveralFaces as exc:
             err = _err()
-            err.print(f"[red]error:[/red] {exc.source}: {len(exc.detections)} faces in the image.")
+            err.print(
+                f"[red]error:[/red] {exc.source}: {len(exc.detections)} faces in the image.",
+                soft_wrap=True,
+            )
             for line in detection_lines(exc.detections):
                 err.print(f"  {line}")
             err.print("Choose one with --face I.")
             raise typer.Exit(EXIT_INPUT) from exc
         except LeadGuardError as exc:
-            _err().print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            _err().print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INPUT) from exc
 
     return wrapper  # type: ignore[return-value]

@@ -1,0 +1,92 @@
+"""The leadguard command, run in-process on the real model."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leadguard.cli.main import app
+from tests.conftest import FIXTURES
+from tests.integration.conftest import write_manifest
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+VERDICT = re.compile(r"match", re.IGNORECASE)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_cli_workflow(tmp_path: Path, johns_split) -> None:
+    enrolled, probes = johns_split
+    ws = tmp_path / "ws"
+    code, out = run("init", str(ws))
+    assert code == 0 and (ws / "leadguard.toml").exists() and (ws / "leadguard.db").exists()
+
+    rows = [r for r in enrolled if r[1] in (probes[0][1], probes[2][1])]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    code, out = run("enroll", str(manifest), "--workspace", str(ws), "--workers", "1")
+    assert code == 0, out
+    assert "enrolled now" in out and "faces/s" in out
+
+    # workspace from the environment variable
+    code, out = run("search", str(probes[0][0]), env={"LEADGUARD_WORKSPACE": str(ws)})
+    assert code == 0, out
+    assert probes[0][1] in out and "investigative lead" in out
+    assert not VERDICT.search(out)
+
+    code, out = run("search", str(probes[0][0]), "-w", str(ws), "--json", "--top-k", "2")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["candidates"][0]["subject"] == probes[0][1]
+    assert data["candidates"][0]["rank"] == 1
+    assert data["gallery_searched"]["subjects"] == 2
+    assert data["embedding_space"]["model_name"] == "dlib_face_recognition_resnet_model_v1"
+    assert not VERDICT.search(out)
+
+    code, out = run("gallery", "stats", "-w", str(ws))
+    assert code == 0 and "subjects" in out
+
+    code, out = run("index", "check", "-w", str(ws))
+    assert code == 0 and "consistent" in out
+    for f in (ws / "index").glob("*.faiss"):
+        f.unlink()
+    code, out = run("index", "check", "-w", str(ws))
+    assert code == 1 and "INCONSISTENT" in out
+    code, out = run("index", "rebuild", "-w", str(ws))
+    assert code == 0 and "index rebuilt" in out
+
+    code, out = run("gallery", "remove", probes[0][1], "-w", str(ws))
+    assert code == 0 and "removed subject" in out
+    code, out = run("search", str(probes[0][0]), "-w", str(ws), "--json")
+    assert probes[0][1] not in {c["subject"] for c in json.loads(out)["candidates"]}
+
+
+def test_cli_errors_are_clear(tmp_path: Path, johns) -> None:
+    code, out = run("search", str(tmp_path / "nope.jpg"), "-w", str(johns.ws.root))
+    assert code == 2 and "nope.jpg: file not found" in out
+    code, out = run("search", "x.jpg", "-w", str(tmp_path / "not-a-ws"))
+    assert code == 2 and "not a LeadGuard workspace" in out
+    multi = FIXTURES / "face_recognition_examples" / "_unlabelled" / "obama_and_biden.jpg"
+    code, out = run("search", str(multi), "-w", str(johns.ws.root))
+    assert code == 2 and "face 2:" in out and "--face" in out
+
+
+def test_demo_runs_on_a_small_part_of_lfw(tmp_path: Path, datasets: Path) -> None:
+    code, out = run("demo", "-w", str(tmp_path / "demo"), "--subjects", "6")
+    assert code == 0, out
+    assert out.count("Candidate list") == 2
+    assert "NOT enrolled" in out
+    assert not VERDICT.search(out)
+
+
+def test_demo_without_a_source_says_how_to_point_it(tmp_path: Path) -> None:
+    code, out = run("demo", "-w", str(tmp_path / "d"), "--source", str(tmp_path / "no-lfw"))
+    assert code == 2
+    assert "DEMO_ARGS='--source" in out and "Nothing is downloaded" in out

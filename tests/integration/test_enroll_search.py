@@ -1,0 +1,165 @@
+"""Enrollment and search end to end, on the real model and real faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leadguard.enroll import enroll
+from leadguard.errors import NoFace, SeveralFaces, SpaceMismatch, UnreadableImage
+from leadguard.gallery import check_index, remove_subject
+from leadguard.pipeline.decode import sha256_bytes
+from leadguard.search import search
+from leadguard.storage import repository as repo
+from leadguard.workspace import Workspace
+from tests.conftest import FIXTURES
+from tests.integration.conftest import write_manifest
+
+pytestmark = pytest.mark.integration
+MULTI = FIXTURES / "face_recognition_examples" / "_unlabelled" / "obama_and_biden.jpg"
+
+
+def distinct_images(rows: list[tuple[Path, str]]) -> int:
+    return len({sha256_bytes(p.read_bytes()) for p, _ in rows})
+
+
+def test_gallery_enrolled_every_distinct_image(johns) -> None:
+    distinct = distinct_images(johns.enrolled)
+    assert distinct == 49  # the fixture holds one photo twice under two names
+    assert johns.report.enrolled == distinct
+    assert johns.report.failed == []
+    assert len(johns.report.skipped) == 1
+    assert "same image bytes as" in johns.report.skipped[0][1]
+    with johns.ws.session() as s:
+        assert repo.gallery_counts(s, johns.report.space_key) == (5, distinct)
+    assert check_index(johns.ws, _space(johns.ws)).consistent
+
+
+def _space(ws: Workspace):
+    from leadguard.backends import create_model
+
+    return create_model(ws.settings).space
+
+
+def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
+    for probe, subject in johns.mated_probes:
+        result = search(johns.ws, probe, top_k=5)
+        assert result.candidates[0].subject == subject, probe
+        assert result.gallery_subjects == 5 and result.gallery_templates == 49
+        # one entry per subject, ranked by score
+        subjects = [c.subject for c in result.candidates]
+        assert len(subjects) == len(set(subjects)) == 5
+        scores = [c.score for c in result.candidates]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_non_enrolled_people_score_below_every_mated_probe(johns, non_enrolled_probes) -> None:
+    mated = [search(johns.ws, p, top_k=1).candidates[0].score for p, _ in johns.mated_probes]
+    for probe, name in non_enrolled_probes:
+        result = search(johns.ws, probe, top_k=1)
+        top = result.candidates[0]
+        assert top.score < min(mated), (name, top.subject, top.score, min(mated))
+
+
+def test_reenrolling_is_a_no_op(johns, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "again.csv", johns.enrolled)
+    report = enroll(johns.ws, manifest)
+    assert report.enrolled == 0 and report.failed == []
+    assert [why for _, why in report.skipped] == ["already enrolled"] * 50
+    with johns.ws.session() as s:
+        assert repo.gallery_counts(s, report.space_key) == (5, 49)
+
+
+def test_same_bytes_under_another_subject_are_not_enrolled_twice(johns, tmp_path: Path) -> None:
+    path, subject = johns.enrolled[0]
+    manifest = write_manifest(tmp_path / "dup.csv", [(path, "someone_else")])
+    report = enroll(johns.ws, manifest)
+    assert report.enrolled == 0
+    assert report.skipped == [
+        (str(path), f"the same image bytes are already enrolled under subject {subject!r}")
+    ]
+
+
+def test_several_faces_in_a_probe_must_be_chosen(johns) -> None:
+    with pytest.raises(SeveralFaces) as exc:
+        search(johns.ws, MULTI)
+    assert len(exc.value.detections) == 3
+    assert "choose one" in str(exc.value)
+    chosen = search(johns.ws, MULTI, face=1)
+    assert chosen.probe_face == exc.value.detections[1]
+    assert any("holds 3 faces" in n for n in chosen.notices)
+    with pytest.raises(SeveralFaces, match="face 7 does not exist"):
+        search(johns.ws, MULTI, face=7)
+
+
+def test_bad_probes_get_named_errors(johns, tmp_path: Path) -> None:
+    blank = tmp_path / "blank.png"
+    from PIL import Image
+
+    Image.new("RGB", (300, 300), (40, 90, 160)).save(blank)
+    with pytest.raises(NoFace, match=r"blank\.png: no face"):
+        search(johns.ws, blank)
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(UnreadableImage, match=r"junk\.jpg"):
+        search(johns.ws, junk)
+
+
+def test_searching_with_another_embedding_space_is_an_error(johns) -> None:
+    other = Workspace.open(johns.ws.root, landmarks="5")
+    with pytest.raises(SpaceMismatch, match="embedding space"):
+        search(other, johns.mated_probes[0][0])
+
+
+def test_top_k_is_capped(johns) -> None:
+    capped = Workspace.open(johns.ws.root, max_candidates=2)
+    result = search(capped, johns.mated_probes[0][0], top_k=4)
+    assert len(result.candidates) == 2
+    assert any("capped at 2" in n for n in result.notices)
+
+
+def test_index_is_derived_and_repairable(johns) -> None:
+    space = _space(johns.ws)
+    path = johns.ws.index_path(space.key)
+    saved = path.read_bytes()
+    try:
+        path.write_bytes(b"damaged")
+        check = check_index(johns.ws, space)
+        assert not check.consistent and check.problem
+        result = search(johns.ws, johns.mated_probes[0][0])
+        assert any("rebuilt" in n for n in result.notices)
+        assert result.candidates[0].subject == johns.mated_probes[0][1]
+        assert check_index(johns.ws, space).consistent
+    finally:
+        path.write_bytes(saved)
+
+
+def test_remove_takes_subject_out_of_database_and_index(tmp_path: Path, johns_split) -> None:
+    enrolled, probes = johns_split
+    rows = [r for r in enrolled if r[1] in (probes[0][1], probes[1][1])]
+    ws = Workspace.init(tmp_path / "ws", workers=1)
+    enroll(ws, write_manifest(tmp_path / "m.csv", rows))
+    gone, kept = probes[0][1], probes[1][1]
+    n_gone = distinct_images([r for r in rows if r[1] == gone])
+    n_kept = distinct_images([r for r in rows if r[1] == kept])
+    assert search(ws, probes[0][0]).candidates[0].subject == gone
+    assert remove_subject(ws, gone) == n_gone
+    space = _space(ws)
+    check = check_index(ws, space)
+    assert check.consistent and check.index_templates == n_kept
+    result = search(ws, probes[0][0])
+    assert [c.subject for c in result.candidates] == [probes[1][1]]
+    with ws.session() as s:
+        stats = repo.gallery_stats(s)
+    assert (stats.subjects, stats.images, stats.faces) == (1, n_kept, n_kept)
+    _, vectors = _index_vectors(ws, space)
+    assert vectors == n_kept
+
+
+def _index_vectors(ws: Workspace, space) -> tuple[np.ndarray, int]:
+    from leadguard.gallery import open_index
+
+    index = open_index(ws, space)
+    return index.ids(), len(index)
