@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadguard.index.faiss_index import FaissExactIndex
+from leadguard.errors import IndexError_
+from leadguard.index.faiss_index import FaissExactIndex, read_meta
 from leadguard.storage import repository as repo
 from leadguard.types import EmbeddingSpace
 from leadguard.workspace import Workspace
@@ -65,7 +66,23 @@ def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
 
 
 def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex, IndexCheck]:
-    """The index brought into agreement with the database; repairs and saves if needed."""
+    """The index brought into agreement with the database; repairs and saves if needed.
+
+    A cheap fingerprint (count, sum and maximum of the template ids, kept beside the index
+    file) is compared first; only when it differs are the id sets compared in full.
+    """
+    path = ws.index_path(space.key)
+    with ws.session() as s:
+        summary = repo.template_id_summary(s, space.key)
+    meta = read_meta(path)
+    if meta is not None and all(meta.get(k) == v for k, v in summary.items()):
+        try:
+            index = open_index(ws, space)
+        except IndexError_:
+            index = None
+        if index is not None and len(index) == summary["count"]:
+            n = summary["count"]
+            return index, IndexCheck(space.key, n, n, 0, 0, True)
     check = check_index(ws, space)
     if check.consistent:
         return open_index(ws, space), check

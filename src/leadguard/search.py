@@ -70,9 +70,11 @@ def search(
 
     with ws.session() as s:
         subjects, templates = repo.gallery_counts(s, space.key)
-        stats = repo.gallery_stats(s)
-    other = {k: n for k, n in stats.templates_by_space.items() if k != space.key and n}
-    if templates == 0 and other:
+        stats = repo.gallery_stats(s) if templates == 0 else None
+    other = (
+        {k: n for k, n in stats.templates_by_space.items() if k != space.key and n} if stats else {}
+    )
+    if other:
         raise SpaceMismatch(
             f"the gallery's templates are in embedding space(s) {sorted(other)}, but the current "
             f"settings produce space {space.key}; search with the settings the gallery was "

@@ -24,6 +24,23 @@ def _faiss() -> Any:
     return faiss
 
 
+def id_summary(ids: IdArray) -> dict[str, int]:
+    """Count, sum and maximum of the ids: a cheap fingerprint to compare with the database."""
+    return {
+        "count": int(ids.size),
+        "id_sum": int(ids.sum()) if ids.size else 0,
+        "id_max": int(ids.max()) if ids.size else 0,
+    }
+
+
+def read_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads(FaissExactIndex.meta_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 class FaissExactIndex:
     def __init__(self, space_key: str, dim: int) -> None:
         self.space_key = space_key
@@ -67,7 +84,7 @@ class FaissExactIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".faiss.tmp")
         _faiss().write_index(self._index, str(tmp))
-        meta = {"space_key": self.space_key, "dim": self.dim, "count": len(self)}
+        meta = {"space_key": self.space_key, "dim": self.dim, **id_summary(self.ids())}
         meta_tmp = self.meta_path(path).with_suffix(".json.tmp")
         meta_tmp.write_text(json.dumps(meta))
         os.replace(tmp, path)

@@ -223,6 +223,16 @@ def template_vectors(
     return ids, mat.copy()
 
 
+def template_id_summary(session: Session, space_key: str) -> dict[str, int]:
+    """Count, sum and maximum of a space's template ids, computed by the database."""
+    count, total, top = session.execute(
+        select(
+            func.count(TemplateRecord.id), func.sum(TemplateRecord.id), func.max(TemplateRecord.id)
+        ).where(TemplateRecord.space_key == space_key)
+    ).one()
+    return {"count": int(count or 0), "id_sum": int(total or 0), "id_max": int(top or 0)}
+
+
 def template_ids(session: Session, space_key: str) -> npt.NDArray[np.int64]:
     ids = session.scalars(select(TemplateRecord.id).where(TemplateRecord.space_key == space_key))
     return np.fromiter(ids, dtype=np.int64)

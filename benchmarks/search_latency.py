@@ -1,0 +1,110 @@
+"""Search latency at gallery sizes of 10k and 100k templates.
+
+The gallery templates are synthetic unit vectors (LFW has only 13k faces, and enrolling
+100k real faces would take hours here); exact search costs the same whatever the vectors
+hold. The probe is a real LFW photo searched through ``leadguard.search.search``.
+
+Reported (medians of --repeats searches, model already loaded):
+  total      the whole search call: decode, detect, embed, index, database look-ups
+  probe      decode + detect + embed alone
+  gallery    total - probe: exact index search plus candidate look-ups
+
+Usage: python benchmarks/search_latency.py [--sizes 10000 100000] [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import LFW, median, save
+from leadguard.gallery import rebuild_index
+from leadguard.pipeline.compose import FaceSelection
+from leadguard.search import search
+from leadguard.storage import repository as repo
+from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.workspace import Workspace
+
+PROBE = LFW / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg"
+
+
+def fill(ws: Workspace, n: int, seed: int = 0) -> None:
+    space = ws.face_model().space
+    rng = np.random.default_rng(seed)
+    det = Detection(Box(0, 0, 100, 100), 1.0, ())
+    with ws.session() as s:
+        repo.ensure_space(s, space)
+    batch = 5000
+    for start in range(0, n, batch):
+        vecs = rng.normal(size=(min(batch, n - start), space.dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        rows = []
+        for j, v in enumerate(vecs):
+            i = start + j
+            sha = hashlib.sha256(f"synthetic-{i}".encode()).hexdigest()
+            meta = ImageMeta(f"synthetic/{i}.jpg", sha, "JPEG", 250, 250, 10_000)
+            info = repo.SubjectInfo(external_id=f"S{i // 2:06d}")
+            rows.append(repo.NewTemplate(info, meta, FaceTemplate(det, v, space.key), 1))
+        with ws.session() as s:
+            repo.save_templates(s, rows)
+    rebuild_index(ws, space)
+
+
+def measure(n: int, repeats: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.init(Path(tmp) / "ws")
+        t0 = time.perf_counter()
+        fill(ws, n)
+        fill_s = time.perf_counter() - t0
+        model = ws.face_model()
+        pipe_times, totals = [], []
+        from leadguard.pipeline.compose import FacePipeline
+
+        pipeline = FacePipeline(model, 1, 10**9)
+        data = PROBE.read_bytes()
+        search(ws, PROBE)  # warm: index file read, caches
+        for _ in range(repeats):
+            t = time.perf_counter()
+            pipeline.process(data, str(PROBE), FaceSelection())
+            pipe_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            result = search(ws, PROBE, top_k=10)
+            totals.append(time.perf_counter() - t)
+        assert result.gallery_templates == n
+        ws.close()
+    total, probe = median(totals), median(pipe_times)
+    return {
+        "templates": n,
+        "fill_s": fill_s,
+        "total_s": total,
+        "probe_s": probe,
+        "gallery_s": total - probe,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--repeats", type=int, default=15)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    rows = []
+    for n in args.sizes:
+        r = measure(n, args.repeats)
+        rows.append(r)
+        print(
+            f"{n:>7} templates: total {r['total_s'] * 1000:.0f} ms = probe "
+            f"{r['probe_s'] * 1000:.0f} ms + gallery {r['gallery_s'] * 1000:.0f} ms"
+        )
+    out = save("search_latency", {"repeats": args.repeats, "results": rows})
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()
