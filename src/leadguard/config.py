@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     detector_upsample: int = Field(
         1, ge=0, le=3, description="HOG detector upsampling passes (finds smaller faces, slower)."
     )
+    detector_fallback_adjust: float = Field(
+        -0.5,
+        le=0.0,
+        description=(
+            "When the detector finds no face, look again with this (negative) dlib "
+            "adjust_threshold; 0 = no second pass. Measured in docs/accuracy.md."
+        ),
+    )
     landmarks: Literal["68", "5"] = Field(
         "68", description="dlib landmark model used to align the face: 68- or 5-point."
     )

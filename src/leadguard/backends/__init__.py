@@ -20,5 +20,6 @@ def create_model(settings: Settings, name: str = "dlib") -> FaceModel:
             chip_size=settings.chip_size,
             chip_padding=settings.chip_padding,
             mirror=settings.mirror,
+            fallback_adjust=settings.detector_fallback_adjust,
         )
     raise ValueError(f"unknown face model backend {name!r} (available: dlib)")

@@ -70,6 +70,7 @@ class DlibFaceModel:
         chip_size: int = 150,
         chip_padding: float = 0.25,
         mirror: bool = False,
+        fallback_adjust: float = -0.5,
     ) -> None:
         if landmarks not in LANDMARK_FILES:
             raise ValueError(f"landmarks must be one of {sorted(LANDMARK_FILES)}, not {landmarks}")
@@ -78,6 +79,7 @@ class DlibFaceModel:
         self.chip_size = chip_size
         self.chip_padding = chip_padding
         self.mirror = mirror
+        self.fallback_adjust = fallback_adjust
         self._dlib: Any = None
         self._detector: Any = None
         self._predictor: Any = None
@@ -99,7 +101,7 @@ class DlibFaceModel:
             model_name="dlib_face_recognition_resnet_model_v1",
             model_version=f"dlib {dlib.__version__}",
             weights_sha256=file_sha256(_weights(DESCRIPTOR_FILE)),
-            detector=f"dlib-hog(upsample={self.detector_upsample})",
+            detector=self._detector_name(),
             landmark_model=LANDMARK_FILES[self.landmarks].removesuffix(".dat"),
             landmark_sha256=file_sha256(_weights(LANDMARK_FILES[self.landmarks])),
             alignment=align,
@@ -108,6 +110,12 @@ class DlibFaceModel:
             pipeline_revision=PIPELINE_REVISION,
             software_version=__version__,
         )
+
+    def _detector_name(self) -> str:
+        name = f"dlib-hog(upsample={self.detector_upsample}"
+        if self.fallback_adjust < 0:
+            name += f",fallback-adjust={self.fallback_adjust:g}"
+        return name + ")"
 
     @property
     def loaded(self) -> bool:
@@ -129,6 +137,12 @@ class DlibFaceModel:
     def detect(self, pixels: RGBImage) -> list[Detection]:
         self._require_loaded()
         rects, scores, _ = self._detector.run(pixels, self.detector_upsample, 0.0)
+        if not rects and self.fallback_adjust < 0:
+            # second pass with a lower detection threshold, only when the first found nothing;
+            # the detector score of such a face is below 0 and is kept with the detection
+            rects, scores, _ = self._detector.run(
+                pixels, self.detector_upsample, self.fallback_adjust
+            )
         found = []
         for rect, score in zip(rects, scores, strict=True):
             shape = self._predictor(pixels, rect)

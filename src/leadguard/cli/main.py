@@ -26,7 +26,11 @@ app = typer.Typer(
 gallery_app = typer.Typer(help="Inspect and maintain the enrolled gallery.", no_args_is_help=True)
 index_app = typer.Typer(help="Check or rebuild the vector index.", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
+eval_app = typer.Typer(
+    help="Measure accuracy (NIST terms) and store accuracy records.", no_args_is_help=True
+)
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -225,3 +229,96 @@ def demo(
 
     root = resolve_path(workspace)
     run_demo(root, _out(), source=source, full=full, subjects=subjects)
+
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Report folder (default: <workspace>/reports/...).")
+]
+
+
+def _eval_done(result: Any) -> None:
+    console = _out()
+    console.print(
+        f"accuracy record {result.record_id} stored; report: {result.report_dir / 'report.html'}"
+    )
+
+
+@eval_app.command("verify")
+@handles_errors
+def eval_verify(
+    protocol: Annotated[str, typer.Option(help="Verification protocol.")] = "lfw-pairs",
+    data: Annotated[Path, typer.Option(help="LFW folder.")] = Path("../shared/datasets/lfw"),
+    workspace: WorkspaceOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """LFW View 2: 10-fold accuracy, ROC/DET, EER, FNMR at FMR 1e-2/1e-3/1e-4."""
+    from leadguard.evaluation.run import verify_lfw
+
+    if protocol != "lfw-pairs":
+        raise typer.BadParameter("only lfw-pairs is available", param_hint="--protocol")
+    ws = _open(workspace)
+    with render.task_progress(_out(), "templates") as progress:
+        result = verify_lfw(ws, data, out, progress)
+    render.verification_summary(_out(), result.metrics)
+    _eval_done(result)
+
+
+@eval_app.command("identify")
+@handles_errors
+def eval_identify(
+    protocol: Annotated[str, typer.Option(help="Identification protocol.")] = "blufr",
+    data: Annotated[Path, typer.Option(help="LFW folder.")] = Path("../shared/datasets/lfw"),
+    splits: Annotated[
+        list[int] | None, typer.Option("--split", help="Only these splits (repeatable).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """BLUFR open-set 1:N: CMC rank 1/5/20 and FNIR at FPIR 0.01/0.001 over the splits."""
+    from leadguard.evaluation.run import identify_blufr
+
+    if protocol != "blufr":
+        raise typer.BadParameter("only blufr is available", param_hint="--protocol")
+    ws = _open(workspace)
+    with render.task_progress(_out(), "templates") as progress:
+        result = identify_blufr(ws, data, out, splits or None, progress)
+    render.identification_summary(_out(), result.metrics)
+    _eval_done(result)
+
+
+@eval_app.command("manifest")
+@handles_errors
+def eval_manifest(
+    manifest: Annotated[Path, typer.Argument(help="CSV: path,identity[,sex,race,age].")],
+    workspace: WorkspaceOpt = None,
+    out: OutOpt = None,
+    nonmated: Annotated[int, typer.Option(help="Random non-mated pairs.")] = 20000,
+    within_group: Annotated[int, typer.Option(help="Non-mated pairs inside each group.")] = 5000,
+    fmr: Annotated[float, typer.Option(help="Overall FMR that fixes the threshold.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Seed for the non-mated sample.")] = 0,
+) -> None:
+    """All mated pairs, seeded non-mated pairs, per-group FMR/FNMR at one threshold."""
+    from leadguard.evaluation.run import evaluate_manifest
+
+    ws = _open(workspace)
+    with render.task_progress(_out(), "templates") as progress:
+        result = evaluate_manifest(ws, manifest, out, nonmated, within_group, fmr, seed, progress)
+    render.verification_summary(_out(), result.metrics)
+    _eval_done(result)
+
+
+@eval_app.command("records")
+@handles_errors
+def eval_records(workspace: WorkspaceOpt = None) -> None:
+    """List the accuracy records stored in the workspace."""
+    from sqlalchemy import select
+
+    from leadguard.storage.models import AccuracyRecord
+
+    ws = _open(workspace)
+    with ws.session() as s:
+        recs = s.scalars(select(AccuracyRecord).order_by(AccuracyRecord.id)).all()
+        rows = [
+            (r.id, r.created_at, r.protocol, r.space_key, r.dataset, r.report_dir) for r in recs
+        ]
+    render.records(_out(), rows)

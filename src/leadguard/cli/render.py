@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -142,3 +142,96 @@ def index_check(console: Console, check: IndexCheck) -> None:
 
 def as_json(console: Console, data: dict[str, Any]) -> None:
     console.print_json(json.dumps(data))
+
+
+@contextmanager
+def task_progress(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
+    progress = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task_id = progress.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task_id, completed=done, total=total)
+
+    with progress:
+        yield update
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.3f}%"
+
+
+def verification_summary(console: Console, metrics: dict[str, Any]) -> None:
+    table = Table(title="Verification", show_header=False)
+    if "lfw_10fold" in metrics:
+        t = metrics["lfw_10fold"]
+        table.add_row(
+            "LFW 10-fold accuracy",
+            f"{100 * t['mean_accuracy']:.2f}% ± {100 * t['std_accuracy']:.2f}",
+        )
+    table.add_row(
+        "mated / non-mated pairs", f"{metrics['mated_pairs']} / {metrics['nonmated_pairs']}"
+    )
+    table.add_row(
+        "pairs with a failure to acquire", str(metrics["pairs_with_a_failure_to_acquire"])
+    )
+    table.add_row("EER", _pct(metrics["eer"]["eer"]))
+    for row in metrics["fnmr_at_fmr"]:
+        note = "" if row["supported"] else " (too few non-mated pairs to support this FMR)"
+        table.add_row(
+            f"FNMR at FMR {row['target_fmr']:g}",
+            f"{_pct(row['fnmr'])} (threshold {row['threshold']:.4f}){note}",
+        )
+    console.print(table)
+    demo = metrics.get("demographics")
+    if demo:
+        g = Table(
+            title=f"Per group at one threshold ({demo['threshold']:.4f}, overall FMR "
+            f"{demo['overall_fmr']:.2g})"
+        )
+        for col in ("group", "mated", "non-mated", "FMR", "FMR × lowest", "FNMR", "note"):
+            g.add_column(col)
+        for name, v in demo["groups"].items():
+            ratio = v["fmr_ratio_to_lowest"]
+            g.add_row(
+                name,
+                str(v["mated_pairs"]),
+                str(v["nonmated_pairs_within_group"]),
+                _pct(v["fmr"]),
+                "-" if ratio is None else f"{ratio:.1f}",
+                _pct(v["fnmr"]),
+                "too small to say" if v["too_small"] else "",
+            )
+        console.print(g)
+        small = [name for name, v in demo["groups"].items() if v["too_small"]]
+        if small:
+            console.print(
+                f"groups too small to say anything (fewer than {demo['min_pairs_rule']['mated']} "
+                f"mated or {demo['min_pairs_rule']['nonmated_within_group']} non-mated pairs): "
+                + ", ".join(small),
+                soft_wrap=True,
+            )
+
+
+def identification_summary(console: Console, metrics: dict[str, Any]) -> None:
+    table = Table(title="Identification (mean ± sd over splits)", show_header=False)
+    for key, v in metrics["summary"].items():
+        table.add_row(key, f"{100 * v['mean']:.2f}% ± {100 * v['std']:.2f}")
+    console.print(table)
+
+
+def records(console: Console, rows: list[tuple[Any, ...]]) -> None:
+    table = Table(title="Accuracy records")
+    for col in ("id", "created", "protocol", "space", "dataset", "report"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(x) for x in r])
+    console.print(table)

@@ -139,3 +139,37 @@ class EnrollFailure(Base):
     reason_code: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TemplateCache(Base):
+    """Evaluation templates keyed by image hash and embedding space (a failure is kept too)."""
+
+    __tablename__ = "template_cache"
+    __table_args__ = (UniqueConstraint("sha256", "space_key", name="uq_cache_image_space"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    space_key: Mapped[str] = mapped_column(String(32), index=True)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    faces_in_image: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str] = mapped_column(String(32), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccuracyRecord(Base):
+    """One evaluation run: what was measured, on what, with what; the source of thresholds."""
+
+    __tablename__ = "accuracy_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    space_key: Mapped[str] = mapped_column(String(32), index=True)
+    space: Mapped[dict[str, Any]] = mapped_column(JSON)
+    protocol: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(Text)
+    dataset_checksum: Mapped[str] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(Text)
+    software_version: Mapped[str] = mapped_column(String(32))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report_dir: Mapped[str] = mapped_column(Text)
+    score_files: Mapped[list[str]] = mapped_column(JSON)

@@ -1,0 +1,111 @@
+"""Templates for evaluation, computed by the enrollment pipeline and cached per image hash
+and embedding space in the workspace database, so a second run recomputes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from leadguard.errors import UnreadableImage
+from leadguard.pipeline.decode import read_file, sha256_bytes
+from leadguard.pipeline.worker import Task, WorkerPool
+from leadguard.storage.models import TemplateCache
+from leadguard.types import EmbeddingSpace
+from leadguard.workspace import Workspace
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """A template, or the reason there is none (failure to acquire is data, not an error)."""
+
+    sha256: str
+    vector: np.ndarray | None
+    error_code: str = ""
+    error: str = ""
+
+
+def compute_templates(
+    ws: Workspace,
+    space: EmbeddingSpace,
+    paths: list[Path],
+    progress: Progress | None = None,
+    policy: str = "central",
+) -> dict[Path, Acquired]:
+    """Templates for every distinct path. Datasets like LFW are centred, hence ``central``."""
+    unique = list(dict.fromkeys(paths))
+    out: dict[Path, Acquired] = {}
+    hashes: dict[Path, str] = {}
+    for p in unique:
+        try:
+            hashes[p] = sha256_bytes(read_file(p, ws.settings.max_image_bytes))
+        except UnreadableImage as exc:
+            out[p] = Acquired("", None, exc.code, exc.reason)
+    with ws.session() as s:
+        cached = {
+            c.sha256: c
+            for c in s.scalars(select(TemplateCache).where(TemplateCache.space_key == space.key))
+        }
+    todo = []
+    for p, sha in hashes.items():
+        c = cached.get(sha)
+        if c is None:
+            todo.append(p)
+        else:
+            vec = np.frombuffer(c.vector, np.float32).copy() if c.vector else None
+            out[p] = Acquired(sha, vec, c.error_code, c.error)
+    done = len(unique) - len(todo)
+    if progress:
+        progress(done, len(unique))
+    if not todo:
+        return out
+
+    def tasks() -> Iterator[Task]:
+        for i, p in enumerate(todo):
+            yield Task(i, read_file(p, ws.settings.max_image_bytes), str(p), policy)
+
+    batch: list[TemplateCache] = []
+    workers = min(ws.settings.effective_workers(), len(todo))
+    with WorkerPool(ws.settings, space.key, workers) as pool:
+        for r in pool.map(tasks()):
+            p = todo[r.position]
+            vec = None if r.vector is None else np.asarray(r.vector, np.float32)
+            out[p] = Acquired(r.sha256, vec, r.error_code, r.error)
+            batch.append(
+                TemplateCache(
+                    sha256=r.sha256,
+                    space_key=space.key,
+                    vector=None if vec is None else vec.tobytes(),
+                    faces_in_image=r.faces_in_image,
+                    error_code=r.error_code,
+                    error=r.error,
+                )
+            )
+            done += 1
+            if len(batch) >= 256:
+                _store(ws, batch)
+            if progress:
+                progress(done, len(unique))
+        _store(ws, batch)
+    return out
+
+
+def _store(ws: Workspace, batch: list[TemplateCache]) -> None:
+    if batch:
+        with ws.session() as s:
+            s.add_all(batch)
+        batch.clear()
+
+
+def dataset_checksum(acquired: dict[Path, Acquired], extra: bytes = b"") -> str:
+    """SHA-256 over the protocol file(s) and the sorted hashes of every image used."""
+    h = hashlib.sha256(extra)
+    for sha in sorted(a.sha256 for a in acquired.values()):
+        h.update(sha.encode())
+    return h.hexdigest()
