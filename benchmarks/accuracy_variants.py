@@ -85,9 +85,11 @@ def main() -> None:
         return np.array(out)
 
     variants = {
-        "cosine, chip (default)": lambda a, b: float(unit(a[0]) @ unit(b[0])),
+        "cosine, chip (no mirroring)": lambda a, b: float(unit(a[0]) @ unit(b[0])),
         "-euclidean, raw chip (dlib convention)": lambda a, b: -float(np.linalg.norm(a[0] - b[0])),
-        "cosine, mirror-averaged": lambda a, b: float(unit(a[0] + a[1]) @ unit(b[0] + b[1])),
+        "cosine, mirror-averaged (default)": lambda a, b: float(
+            unit(a[0] + a[1]) @ unit(b[0] + b[1])
+        ),
         "-euclidean, mirror-averaged raw": lambda a, b: (
             -float(np.linalg.norm((a[0] + a[1]) / 2 - (b[0] + b[1]) / 2))
         ),

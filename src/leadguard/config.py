@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         0.25, ge=0.0, le=1.0, description="Padding around the aligned face chip."
     )
     mirror: bool = Field(
-        False,
+        True,
         description=(
             "Average the descriptors of the chip and its mirror image (2x descriptor cost)."
         ),

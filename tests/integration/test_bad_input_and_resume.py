@@ -85,6 +85,7 @@ def test_bad_manifest_rows_do_not_stop_the_rest(tmp_path: Path) -> None:
     assert info.subject == "aaron" and info.encounter_date.isoformat() == "2003-04-05"
 
 
+@pytest.mark.slow
 def test_interrupted_enrollment_resumes_with_only_what_is_missing(
     tmp_path: Path, johns_split
 ) -> None:

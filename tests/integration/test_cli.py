@@ -78,6 +78,7 @@ def test_cli_errors_are_clear(tmp_path: Path, johns) -> None:
     assert code == 2 and "face 2:" in out and "--face" in out
 
 
+@pytest.mark.slow
 def test_demo_runs_on_a_small_part_of_lfw(tmp_path: Path, datasets: Path) -> None:
     code, out = run("demo", "-w", str(tmp_path / "demo"), "--subjects", "6")
     assert code == 0, out

@@ -40,24 +40,8 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def enroll_progress(console: Console) -> Iterator[ProgressCallback]:
-    progress = Progress(
-        TextColumn("enrolling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-    task_id = progress.add_task("enroll", total=None)
-
-    def update(done: int, total: int, enrolled: int) -> None:
-        progress.update(task_id, completed=done, total=total)
-
-    with progress:
-        yield update
+    with task_progress(console, "enrolling") as update:
+        yield lambda done, total, _enrolled: update(done, total)
 
 
 def enroll_report(console: Console, report: EnrollReport) -> None:
@@ -146,6 +130,7 @@ def as_json(console: Console, data: dict[str, Any]) -> None:
 
 @contextmanager
 def task_progress(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with count, rate and ETA; yields update(done, total)."""
     progress = Progress(
         TextColumn(label),
         BarColumn(),
@@ -195,20 +180,20 @@ def verification_summary(console: Console, metrics: dict[str, Any]) -> None:
     if demo:
         g = Table(
             title=f"Per group at one threshold ({demo['threshold']:.4f}, overall FMR "
-            f"{demo['overall_fmr']:.2g})"
+            f"{demo['overall_fmr']:.2g}); * = too small to say anything"
         )
-        for col in ("group", "mated", "non-mated", "FMR", "FMR × lowest", "FNMR", "note"):
-            g.add_column(col)
+        g.add_column("group (sex/race)", overflow="fold")
+        for col in ("mated", "non-mated", "FMR", "× lowest", "FNMR"):
+            g.add_column(col, justify="right")
         for name, v in demo["groups"].items():
             ratio = v["fmr_ratio_to_lowest"]
             g.add_row(
-                name,
+                name + (" *" if v["too_small"] else ""),
                 str(v["mated_pairs"]),
                 str(v["nonmated_pairs_within_group"]),
                 _pct(v["fmr"]),
                 "-" if ratio is None else f"{ratio:.1f}",
                 _pct(v["fnmr"]),
-                "too small to say" if v["too_small"] else "",
             )
         console.print(g)
         small = [name for name, v in demo["groups"].items() if v["too_small"]]

@@ -80,7 +80,9 @@ def fnmr_at_fmr(genuine: npt.ArrayLike, impostor: npt.ArrayLike, target: float) 
         "threshold": t,
         "fmr": fmr_at(impostor, t),
         "fnmr": fnmr_at(genuine, t),
-        "supported": bool(n * target >= 10),  # fewer than 10 expected false matches: weak
+        # the "rule of three": fewer than 3 non-mated comparisons expected above t cannot
+        # distinguish this FMR from zero
+        "supported": bool(n * target >= 3),
     }
 
 
@@ -166,7 +168,7 @@ def fnir_at_fpir(s: Searches, target: float, max_rank: int) -> dict:
         "threshold": t,
         "fpir": fpir_at(s.nonmated_top, t),
         "fnir": fnir_at(s, t, max_rank),
-        "supported": bool(s.nonmated_top.size * target >= 10),
+        "supported": bool(s.nonmated_top.size * target >= 3),
     }
 
 

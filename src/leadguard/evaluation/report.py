@@ -28,27 +28,20 @@ def plot_verification(out: Path, genuine: np.ndarray, impostor: np.ndarray) -> l
     names = []
     fmr = np.clip(c.fmr, 1e-6, 1)
     fnmr = np.clip(c.fnmr, 1e-6, 1)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.loglog(fmr, fnmr)
-    ax.set_xlabel("FMR (false match rate)")
-    ax.set_ylabel("FNMR (false non-match rate)")
-    ax.set_title("DET")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "det.png", dpi=110)
-    names.append("det.png")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.semilogx(fmr, 1 - c.fnmr)
-    ax.set_xlabel("FMR")
-    ax.set_ylabel("true match rate (1 - FNMR)")
-    ax.set_title("ROC")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "roc.png", dpi=110)
-    names.append("roc.png")
-    plt.close(fig)
+    for name, ys, ylabel, log_y in (
+        ("det", fnmr, "FNMR (false non-match rate)", True),
+        ("roc", 1 - c.fnmr, "true match rate (1 - FNMR)", False),
+    ):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        (ax.loglog if log_y else ax.semilogx)(fmr, ys)
+        ax.set_xlabel("FMR (false match rate)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(name.upper())
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png", dpi=110)
+        names.append(f"{name}.png")
+        plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4))
     bins = np.linspace(-0.2, 1.0, 121)
