@@ -115,6 +115,8 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
         render.candidate_list(console, result)
     console.rule()
     console.print(
-        "Both lists look alike: a search always returns the most similar enrolled people. "
-        "Only examination and independent evidence can tell a lead from a look-alike."
+        "The second list is full of names and none of them is the person in the photo: a "
+        "search always returns the most similar enrolled people, whether or not the person "
+        "sought is enrolled. Only examination and independent evidence can tell a lead from "
+        "a look-alike."
     )

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,7 +28,7 @@ from leadguard.serialize import candidate_list_dict
 from leadguard.storage.repository import GalleryStats
 from leadguard.types import CandidateList
 
-MAX_LISTED_FAILURES = 25
+MAX_LISTED_FAILURES = 200
 
 
 class RateColumn(ProgressColumn):
@@ -56,15 +57,23 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
     table.add_row("time", f"{report.elapsed_s:.1f} s ({report.faces_per_second:.1f} faces/s)")
     console.print(table)
     if report.failed:
-        console.print(f"[bold]Failures[/bold] (first {MAX_LISTED_FAILURES} shown):")
+        console.print("[bold]Failures[/bold] (file: reason):")
         for f in report.failed[:MAX_LISTED_FAILURES]:
-            console.print(f"  [red]{f.code}[/red] {f.source}: {f.message}", markup=True)
+            console.print(
+                f"  [red]{f.code}[/red] {escape(f.source)}: {escape(f.message)}", soft_wrap=True
+            )
+        more = len(report.failed) - MAX_LISTED_FAILURES
+        if more > 0:
+            console.print(
+                f"  ... and {more} more; every failure with an image hash is kept in the "
+                "workspace (table enroll_failures) and skipped on re-runs unless --retry-failed"
+            )
     reasons: dict[str, int] = {}
     for _, why in report.skipped:
         key = "failed before" if why.startswith("failed before") else why.split(" under ")[0]
         reasons[key] = reasons.get(key, 0) + 1
     for why, n in sorted(reasons.items()):
-        console.print(f"  skipped {n}: {why}")
+        console.print(f"  skipped {n}: {escape(why)}")
 
 
 def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -> None:
@@ -72,7 +81,9 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         console.print_json(json.dumps(candidate_list_dict(cl)))
         return
     face = cl.probe_face.box
-    console.print(f"[bold]Probe[/bold] {cl.probe_source} (sha256 {cl.probe_sha256[:16]}...)")
+    console.print(
+        f"[bold]Probe[/bold] {escape(cl.probe_source)} (sha256 {cl.probe_sha256[:16]}...)"
+    )
     console.print(f"  face searched: ({face.left},{face.top})-({face.right},{face.bottom})")
     console.print(
         f"  gallery searched: {cl.gallery_subjects} subjects, {cl.gallery_templates} templates "
