@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/leadguard
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -31,6 +32,7 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/leadguard
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/enroll_throughput.py

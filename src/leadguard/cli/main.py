@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from leadguard import __version__
 from leadguard.cli import render
@@ -71,7 +72,7 @@ def handles_errors(fn: F) -> F:
             err.print("Choose one with --face I.")
             raise typer.Exit(EXIT_INPUT) from exc
         except LeadGuardError as exc:
-            _err().print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            _err().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INPUT) from exc
 
     return wrapper  # type: ignore[return-value]

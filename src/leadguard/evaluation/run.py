@@ -200,7 +200,8 @@ def _search_rows(
 ) -> Iterator[dict[str, Any]]:
     for sp in splits:
         gal = [(p, i) for p, i in sp.gallery if acq[p].vector is not None]
-        mat = np.vstack([acq[p].vector for p, _ in gal]) if gal else np.empty((0, 128))
+        vectors = [v for p, _ in gal if (v := acq[p].vector) is not None]
+        mat = np.vstack(vectors) if vectors else np.empty((0, 128))
         enrolled = {i for _, i in sp.gallery}
         for probe, ident in sp.probes:
             base = {

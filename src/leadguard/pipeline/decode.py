@@ -89,8 +89,8 @@ def decode_image(data: bytes, source: str, max_pixels: int) -> DecodedImage:
                     f"{max_pixels} (possible decompression bomb)",
                 )
             img.load()
-            img = ImageOps.exif_transpose(img)
-            pixels = _to_rgb8(img)
+            oriented: Image.Image = ImageOps.exif_transpose(img)
+            pixels = _to_rgb8(oriented)
     except UnreadableImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
