@@ -248,8 +248,13 @@ class TemplateInfo:
 
 
 def template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
-    if not ids:
-        return {}
+    out: dict[int, TemplateInfo] = {}
+    for start in range(0, len(ids), 5000):  # stay far below SQLite's bound-parameter limit
+        out.update(_template_info(session, ids[start : start + 5000]))
+    return out
+
+
+def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
     rows = session.execute(
         select(
             TemplateRecord.id,
