@@ -26,11 +26,12 @@ def plot_verification(out: Path, genuine: np.ndarray, impostor: np.ndarray) -> l
     plt = _plt()
     c = m.error_curve(genuine, impostor)
     names = []
-    fmr = np.clip(c.fmr, 1e-6, 1)
-    fnmr = np.clip(c.fnmr, 1e-6, 1)
+    # a rate of 0 cannot be drawn on a log axis (and was not measured as a rate): leave it out
+    shown = (c.fmr > 0) & (c.fnmr > 0)
+    fmr, fnmr, tmr = c.fmr[shown], c.fnmr[shown], 1 - c.fnmr[shown]
     for name, ys, ylabel, log_y in (
         ("det", fnmr, "FNMR (false non-match rate)", True),
-        ("roc", 1 - c.fnmr, "true match rate (1 - FNMR)", False),
+        ("roc", tmr, "true match rate (1 - FNMR)", False),
     ):
         fig, ax = plt.subplots(figsize=(5, 4))
         (ax.loglog if log_y else ax.semilogx)(fmr, ys)
@@ -80,8 +81,10 @@ def plot_cmc(out: Path, curves: list[np.ndarray]) -> str:
 
 
 def plot_groups(out: Path, groups: dict[str, dict[str, Any]]) -> str:
+    """FMR and FNMR per group with intervals; groups too small to say anything are left to
+    the table (their intervals span most of [0, 1] and would hide the rest)."""
     plt = _plt()
-    names = list(groups)
+    names = [g for g, v in groups.items() if not v["too_small"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, max(3, 0.35 * len(names) + 1.5)))
     for ax, key in zip(axes, ("fmr", "fnmr"), strict=True):
         vals = [groups[g][key] or 0.0 for g in names]
@@ -91,9 +94,9 @@ def plot_groups(out: Path, groups: dict[str, dict[str, Any]]) -> str:
             [max(v - a, 0) for v, a in zip(vals, lo, strict=True)],
             [max(b - v, 0) for v, b in zip(vals, hi, strict=True)],
         ]
-        colors = ["lightgrey" if groups[g]["too_small"] else "tab:blue" for g in names]
-        ax.barh(names, vals, xerr=err, color=colors, capsize=3)
-        ax.set_xlabel(key.upper() + " at the fixed threshold (95% interval)")
+        ax.barh(names, vals, xerr=err, color="tab:blue", capsize=3)
+        ax.set_xlim(0, max([*hi, 1e-6]) * 1.1)
+        ax.set_xlabel(key.upper() + " (95% exact interval)")
     axes[0].set_title("False match rate within group")
     axes[1].set_title("False non-match rate")
     fig.tight_layout()
