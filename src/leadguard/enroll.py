@@ -8,7 +8,6 @@ only what is missing. The same image bytes are never enrolled twice.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,8 +25,6 @@ from leadguard.storage import repository as repo
 from leadguard.storage.models import EnrollFailure
 from leadguard.types import EmbeddingSpace, FaceTemplate
 from leadguard.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, int], None]  # (done, total, enrolled)
 
@@ -72,7 +69,7 @@ def enroll(
     src = read_source(source)
     workers = min(settings.effective_workers(), max(len(src.items), 1))
     with WorkerPool(settings, space.key, workers) as pool:
-        report = _enroll(ws, src, space, pool, progress, retry_failed, started)
+        report = _enroll(ws, src, space, pool, progress, retry_failed)
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -84,7 +81,6 @@ def _enroll(
     pool: WorkerPool,
     progress: ProgressCallback | None,
     retry_failed: bool,
-    started: float,
 ) -> EnrollReport:
     settings = ws.settings
     report = EnrollReport(total=len(src.items) + len(src.problems), space_key=space.key)
@@ -155,7 +151,6 @@ def _enroll(
     finally:
         flush()
         index.save(ws.index_path(space.key))
-        report.elapsed_s = time.perf_counter() - started
     return report
 
 

@@ -10,10 +10,10 @@ from leadguard.backends.base import FaceModel
 from leadguard.errors import SpaceMismatch
 from leadguard.gallery import synced_index
 from leadguard.index.base import VectorIndex, check_space
-from leadguard.pipeline.compose import FacePipeline, FaceSelection, choose_face
+from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.pipeline.decode import read_file
 from leadguard.storage import repository as repo
-from leadguard.types import Candidate, CandidateList, DecodedImage, Detection
+from leadguard.types import Candidate, CandidateList
 from leadguard.workspace import Workspace
 
 LEAD_NOTICE = (
@@ -24,32 +24,22 @@ LEAD_NOTICE = (
 
 def best_per_subject(
     index: VectorIndex, query: np.ndarray, k: int, ws: Workspace
-) -> list[tuple[int, float, str]]:
+) -> list[tuple[float, repo.TemplateInfo]]:
     """Top-k subjects by their best template score (exact: widens until k subjects are found)."""
     total = len(index)
-    want = min(total, max(k * 4, k))
+    want = min(total, k * 4)
     while True:
         scores, ids = index.search(query, max(want, 1))
         valid = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         with ws.session() as s:
             info = repo.template_info(s, [i for i, _ in valid])
-        best: dict[str, tuple[int, float]] = {}
-        for tid, score in valid:
-            subject = info[tid].subject
-            if subject not in best:
-                best[subject] = (tid, score)
+        best: dict[str, tuple[float, repo.TemplateInfo]] = {}
+        for tid, score in valid:  # scores arrive best first: a subject's first hit is its best
+            best.setdefault(info[tid].subject, (score, info[tid]))
         if len(best) >= k or want >= total:
-            ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[1][0]))[:k]
-            return [(tid, score, subj) for subj, (tid, score) in ranked]
+            ranked = sorted(best.values(), key=lambda b: (-b[0], b[1].template_id))
+            return ranked[:k]
         want = min(total, want * 2)
-
-
-def detect_probe(
-    pipeline: FacePipeline, probe: Path, max_bytes: int
-) -> tuple[DecodedImage, list[Detection]]:
-    data = read_file(probe, max_bytes)
-    image = pipeline.decode(data, str(probe))
-    return image, pipeline.model.detect(image.pixels)
 
 
 def search(
@@ -63,10 +53,9 @@ def search(
     model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
     space = model.space
-    image, detections = detect_probe(pipeline, probe, settings.max_image_bytes)
-    chosen = choose_face(detections, image, FaceSelection(policy="reject", index=face))
-    pipeline.check_size(chosen, str(probe))
-    vector = model.embed(image.pixels, chosen)
+    data = read_file(probe, settings.max_image_bytes)
+    processed = pipeline.process(data, str(probe), FaceSelection(policy="reject", index=face))
+    detections, chosen = processed.detections, processed.template.detection
 
     with ws.session() as s:
         subjects, templates = repo.gallery_counts(s, space.key)
@@ -95,24 +84,22 @@ def search(
     if templates == 0:
         notices.append("the gallery is empty: nobody was searched")
 
-    ranked = best_per_subject(index, vector, k, ws) if templates else []
-    with ws.session() as s:
-        info = repo.template_info(s, [tid for tid, _, _ in ranked])
+    ranked = best_per_subject(index, processed.template.vector, k, ws) if templates else []
     candidates = tuple(
         Candidate(
             rank=r,
-            subject=subj,
+            subject=info.subject,
             score=score,
-            image_path=info[tid].image_path,
-            image_sha256=info[tid].image_sha256,
-            template_id=tid,
-            encounter_date=info[tid].encounter_date,
+            image_path=info.image_path,
+            image_sha256=info.image_sha256,
+            template_id=info.template_id,
+            encounter_date=info.encounter_date,
         )
-        for r, (tid, score, subj) in enumerate(ranked, start=1)
+        for r, (score, info) in enumerate(ranked, start=1)
     )
     return CandidateList(
         probe_source=str(probe),
-        probe_sha256=image.sha256,
+        probe_sha256=processed.image.sha256,
         probe_face=chosen,
         space=space,
         gallery_subjects=subjects,

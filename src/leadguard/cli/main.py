@@ -161,13 +161,12 @@ def search(
 @handles_errors
 def gallery_stats(workspace: WorkspaceOpt = None) -> None:
     """Counts of subjects, images, faces, templates per embedding space, and failures."""
-    from leadguard.backends import create_model
     from leadguard.storage.repository import gallery_stats as stats
 
     ws = _open(workspace)
     with ws.session() as s:
         result = stats(s)
-    render.gallery_stats(_out(), result, create_model(ws.settings).space.key)
+    render.gallery_stats(_out(), result, _current_space(ws).key)
 
 
 @gallery_app.command("remove")

@@ -135,10 +135,6 @@ def index_check(console: Console, check: IndexCheck) -> None:
         console.print("  repair with: leadguard index rebuild")
 
 
-def as_json(console: Console, data: dict[str, Any]) -> None:
-    console.print_json(json.dumps(data))
-
-
 @contextmanager
 def task_progress(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar with count, rate and ETA; yields update(done, total)."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from leadguard import __version__
 from leadguard.evaluation import analysis, protocols, report
+from leadguard.evaluation import metrics as m
 from leadguard.evaluation.protocols import Pair
 from leadguard.evaluation.scores import IDENTIFY_COLUMNS, VERIFY_COLUMNS, write_rows
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
@@ -177,8 +178,6 @@ def identify_blufr(
     write_rows(score_file, IDENTIFY_COLUMNS, _search_rows(chosen, acq, space.key))
     per_split = analysis.load_searches(score_file)
     metrics = analysis.identification_metrics(per_split, LIST_LENGTH)
-    import leadguard.evaluation.metrics as m
-
     curves = [m.cmc(s.mated_rank, LIST_LENGTH) for _, s in sorted(per_split.items())]
     plots = [report.plot_cmc(out, curves)]
     extra = b"".join(
