@@ -185,3 +185,54 @@ def test_eval_manifest_per_group(tmp_path: Path, eval_ws: Workspace, datasets: P
     assert (out / "groups.png").exists()
     result = runner.invoke(app, ["eval", "records", "-w", str(eval_ws.root)])
     assert result.exit_code == 0 and "manifest" in result.output
+
+
+def test_eval_evidence_fits_on_half_the_people_and_validates_on_the_rest(
+    tmp_path: Path, eval_ws: Workspace, datasets: Path
+) -> None:
+    """Forty LFW people with at least four photos (four each): fitted, validated, stored."""
+    with (LFW / "manifest.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    by_id: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_id.setdefault(r["identity"], []).append(r)
+    people = sorted(i for i, imgs in by_id.items() if len(imgs) >= 4)[:40]
+    manifest = tmp_path / "people.csv"
+    with manifest.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "identity", "sex", "race", "age"])
+        for ident in people:
+            for r in by_id[ident][:4]:
+                w.writerow([str(LFW / r["path"]), ident, r["sex"], r["race"], ""])
+    out = eval_ws.root / "evidence"
+    args = ["eval", "evidence", str(manifest), "-w", str(eval_ws.root), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--bootstraps", "5", "--repeats", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Cllr" in result.output and "calibration loss" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    cal, held = metrics["calibration"], metrics["held_out"]
+    assert cal["identities"] + held["identities"] == 40
+    assert cal["nonmated_pairs"] > 0
+    lr = metrics["likelihood_ratio"]
+    assert 0 <= lr["cllr_min"] <= lr["cllr"] < 1.0  # informative, and worse when miscalibrated
+    assert metrics["fpir"] and all(r["searches"] > 0 for r in metrics["fpir"])
+    for name in (
+        "lr.png",
+        "ece.png",
+        "fpir.png",
+        "counts.png",
+        "report.html",
+        "evidence-model.npz",
+    ):
+        assert (out / name).exists(), name
+    from leadguard.evidence.model import latest
+    from leadguard.storage.models import EvidenceModelRecord
+
+    with eval_ws.session() as s:
+        rec = s.scalars(select(EvidenceModelRecord)).one()
+        record = s.get(AccuracyRecord, rec.record_id)
+        assert rec.source == "measured" and record is not None
+        assert record.protocol == "evidence"
+    stored = latest(eval_ws, rec.space_key)
+    assert stored is not None and stored.source == "measured"
+    assert stored.model.meta["calibration"]["identity_digest"] == cal["identity_digest"]

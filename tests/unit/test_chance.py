@@ -14,6 +14,7 @@ from leadguard.evidence.chance import (
     p_at_least_one,
     threshold_for_gallery,
 )
+from leadguard.evidence.distribution import ProbeTails, ScoreHistogram
 
 # 10,000 non-mated scores 0.0000, 0.0001, ..., 0.9999
 NONMATED = np.arange(10_000) / 10_000
@@ -46,24 +47,65 @@ def test_expected_innocents_and_chance_of_at_least_one() -> None:
     assert p_at_least_one(0.0, 10**9) == 0.0 and p_at_least_one(1.0, 3) == 1.0
 
 
+def _tails(per_probe: list[list[float]], comparisons: int) -> ProbeTails:
+    arrays = [np.array(p) for p in per_probe]
+    return ProbeTails.from_lists(0.5, arrays, [comparisons] * len(per_probe))
+
+
+def test_per_probe_fpir_is_the_mean_of_each_probes_chance() -> None:
+    # probe 0 resembles 10 of 1,000 strangers above 0.9, probe 1 none: a "wolf" and a lamb
+    tails = _tails([[0.95] * 10, []], 1000)
+    assert tails.fpir(0.9, 1) == pytest.approx(0.5 * 0.01)
+    assert tails.fpir(0.9, 100) == pytest.approx(0.5 * (1 - 0.99**100))
+    # independence with the pooled FMR (5 in 1,000) would overstate it
+    assert p_at_least_one(0.005, 100) > tails.fpir(0.9, 100)
+    with pytest.raises(ValueError, match="below the floor"):
+        tails.hits(0.4)
+
+
 def test_the_threshold_moves_up_as_the_gallery_grows() -> None:
     assert fmr_for_fpir(0.01, 1) == pytest.approx(0.01)
     assert fmr_for_fpir(0.01, 100) == pytest.approx(1 - 0.99 ** (1 / 100))
-    small = threshold_for_gallery(NONMATED, 0.01, 1)
-    large = threshold_for_gallery(NONMATED, 0.01, 10)
+    rng = np.random.default_rng(0)
+    per_probe = [list(0.5 + 0.5 * rng.random(20)) for _ in range(200)]
+    tails = _tails(per_probe, 10_000)
+    hist = ScoreHistogram.of(np.concatenate(per_probe))
+    small = threshold_for_gallery(tails, hist, 0.01, 10)
+    large = threshold_for_gallery(tails, hist, 0.01, 1000)
     assert small.threshold < large.threshold
-    # at the chosen threshold the measured FMR does not exceed what the gallery needs
-    for g in (small, large):
-        assert fmr_at_score(NONMATED, g.threshold).fmr <= g.fmr_needed
-        assert g.measurable
-    assert p_at_least_one(fmr_at_score(NONMATED, large.threshold).fmr, 10) <= 0.01
+    for g in (small, large):  # the threshold meets the target; a bin lower, it would not
+        assert tails.fpir(g.threshold, g.gallery_size) <= 0.01
+        assert tails.fpir(g.threshold - 2e-4, g.gallery_size) > 0.01
+        assert g.predicted_fpir == pytest.approx(tails.fpir(g.threshold, g.gallery_size))
 
 
 def test_a_gallery_too_large_for_the_measurements_is_flagged() -> None:
-    g = threshold_for_gallery(NONMATED, 0.01, 1_000_000)
-    assert not g.measurable
-    assert g.threshold > NONMATED.max()
-    assert "cannot be verified" in g.statement()
+    tails = _tails([[0.9, 0.8], [0.7]], 3)
+    hist = ScoreHistogram.of([0.9, 0.8, 0.7, 0.1, 0.2, 0.3])
+    g = threshold_for_gallery(tails, hist, 0.01, 1_000_000)
+    assert g.threshold > 0.9 and not g.measurable
+    assert g.method == "pooled"  # 1,000,000 templates: beyond the 3 comparisons per probe
+    assert "cannot be verified" in g.statement() and "pooled" in g.statement()
+    assert threshold_for_gallery(tails, hist, 0.5, 2).method == "per-probe"
+
+
+def test_histogram_counts_are_conservative_by_less_than_one_bin() -> None:
+    scores = np.array([0.12345, 0.5, 0.99999, -0.3])
+    h = ScoreHistogram.of(scores)
+    assert h.comparisons == 4
+    assert h.at_least(0.5) == 2 and h.at_least(0.50001) == 2  # same bin as 0.5: counted
+    assert h.at_least(0.5001) == 1
+    assert h.threshold_for_fmr(0.25) == pytest.approx(0.5001)
+    assert h.threshold_for_fmr(0.0) == pytest.approx(1.0)
+
+
+def test_design_effect_widens_the_interval_not_the_rate() -> None:
+    plain = fmr_at_score(NONMATED, 0.999)
+    clustered = fmr_at_score(NONMATED, 0.999, design_effect=10.0)
+    assert clustered.fmr == plain.fmr
+    assert clustered.ci[0] < plain.ci[0] and clustered.ci[1] > plain.ci[1]
+    with pytest.raises(ValueError, match="design effect"):
+        fmr_at_score(NONMATED, 0.999, design_effect=0.5)
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -9,6 +9,7 @@ A failure to make a template scores -inf: it can only add to FNMR/FNIR, never to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -192,7 +193,7 @@ def bootstrap_ci(
     return float(lo), float(hi)
 
 
-def rate_ci(count: int, n: int, level: float = 0.95) -> tuple[float, float]:
+def rate_ci(count: float, n: float, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) interval for a proportion; honest when count is 0."""
     from scipy.stats import beta
 
@@ -202,3 +203,23 @@ def rate_ci(count: int, n: int, level: float = 0.95) -> tuple[float, float]:
     lo = 0.0 if count == 0 else float(beta.ppf(a / 2, count, n - count + 1))
     hi = 1.0 if count == n else float(beta.ppf(1 - a / 2, count + 1, n - count))
     return lo, hi
+
+
+def cluster_mean_ci(
+    values: npt.ArrayLike, clusters: npt.ArrayLike, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean of per-item values with a cluster-robust (sandwich) normal interval: items that
+    share a cluster (photos of one person) are not counted as independent evidence."""
+    from scipy.stats import norm
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    _, idx = np.unique(np.asarray(clusters), return_inverse=True)
+    m = float(v.mean())
+    sums = np.bincount(idx, weights=v)
+    sizes = np.bincount(idx)
+    c = sizes.size
+    var = c / (c - 1) * float(np.sum((sums - m * sizes) ** 2)) / v.size**2 if c > 1 else 0.0
+    half = float(norm.ppf(0.5 + level / 2)) * math.sqrt(var)
+    return m, max(0.0, m - half), min(1.0, m + half)

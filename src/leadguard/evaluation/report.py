@@ -13,7 +13,7 @@ import numpy as np
 from leadguard.evaluation import metrics as m
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +23,7 @@ def _plt() -> Any:
 
 
 def plot_verification(out: Path, genuine: np.ndarray, impostor: np.ndarray) -> list[str]:
-    plt = _plt()
+    plt = pyplot()
     c = m.error_curve(genuine, impostor)
     names = []
     # a rate of 0 cannot be drawn on a log axis (and was not measured as a rate): leave it out
@@ -66,7 +66,7 @@ def plot_verification(out: Path, genuine: np.ndarray, impostor: np.ndarray) -> l
 
 
 def plot_cmc(out: Path, curves: list[np.ndarray]) -> str:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     for i, curve in enumerate(curves):
         ax.plot(np.arange(1, curve.size + 1), curve, alpha=0.6, label=f"split {i + 1}")
@@ -83,7 +83,7 @@ def plot_cmc(out: Path, curves: list[np.ndarray]) -> str:
 def plot_groups(out: Path, groups: dict[str, dict[str, Any]]) -> str:
     """FMR and FNMR per group with intervals; groups too small to say anything are left to
     the table (their intervals span most of [0, 1] and would hide the rest)."""
-    plt = _plt()
+    plt = pyplot()
     names = [g for g, v in groups.items() if not v["too_small"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, max(3, 0.35 * len(names) + 1.5)))
     for ax, key in zip(axes, ("fmr", "fnmr"), strict=True):

@@ -38,7 +38,7 @@ def default_out(ws: Workspace, protocol: str) -> Path:
     return ws.root / "reports" / f"{protocol}-{stamp}"
 
 
-def _provenance(
+def provenance(
     space: EmbeddingSpace, protocol: str, dataset: Path, checksum: str, acquired: dict
 ) -> dict[str, Any]:
     failures: dict[str, int] = {}
@@ -58,7 +58,7 @@ def _provenance(
     }
 
 
-def _record(
+def save_record(
     ws: Workspace, prov: dict[str, Any], metrics: dict[str, Any], out: Path, files: list[Path]
 ) -> int:
     with ws.session() as s:
@@ -154,9 +154,9 @@ def _finish_verify(
     if target_fmr is not None and (loaded["probe_group"] != "").any():
         metrics["demographics"] = analysis.demographic_metrics(loaded, target_fmr)
         plots.append(report.plot_groups(out, metrics["demographics"]["groups"]))
-    prov = _provenance(space, protocol, data, dataset_checksum(acq, extra), acq)
+    prov = provenance(space, protocol, data, dataset_checksum(acq, extra), acq)
     report.write_report(out, f"LeadGuard evaluation: {protocol}", prov, metrics, plots)
-    rid = _record(ws, prov, metrics, out, [score_file])
+    rid = save_record(ws, prov, metrics, out, [score_file])
     return EvalResult(rid, out, metrics)
 
 
@@ -185,12 +185,12 @@ def identify_blufr(
         for sp in chosen
         for k in ("gallery", "probe")
     )
-    prov = _provenance(space, "blufr", data, dataset_checksum(acq, extra), acq)
+    prov = provenance(space, "blufr", data, dataset_checksum(acq, extra), acq)
     prov["splits"] = [sp.number for sp in chosen]
     report.write_report(
         out, "LeadGuard evaluation: BLUFR open-set identification", prov, metrics, plots
     )
-    rid = _record(ws, prov, metrics, out, [score_file])
+    rid = save_record(ws, prov, metrics, out, [score_file])
     return EvalResult(rid, out, metrics)
 
 

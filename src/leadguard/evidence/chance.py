@@ -4,8 +4,12 @@ For a search of N gallery templates, each non-mated comparison clears a threshol
 probability FMR, so (treating comparisons as independent) the expected number of innocent
 people above it is N x FMR and the probability that at least one is 1 - (1 - FMR)^N.
 Solving the latter for a target false-positive identification rate gives the FMR a
-threshold must reach: FMR = 1 - (1 - FPIR)^(1/N). Independence is an approximation that
-the validation in docs/evidence.md must check against measured open-set searches.
+threshold must reach: FMR = 1 - (1 - FPIR)^(1/N).
+
+Independence overstates how often a search returns anyone: some probes resemble many
+strangers and most resemble none. The open-set threshold is therefore chosen from the
+per-probe model in ``distribution.ProbeTails``; docs/evidence.md compares both with
+measured open-set searches.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from leadguard.evaluation.metrics import rate_ci, threshold_at_fmr
+from leadguard.evaluation.metrics import rate_ci
+from leadguard.evidence.distribution import ProbeTails, ScoreHistogram, edge_at_or_above
 
 
-def _sorted_finite(nonmated: npt.ArrayLike) -> np.ndarray:
-    arr = np.asarray(nonmated, dtype=np.float64)
-    return np.sort(arr[np.isfinite(arr)])
+def _histogram(nonmated: ScoreHistogram | npt.ArrayLike) -> ScoreHistogram:
+    return nonmated if isinstance(nonmated, ScoreHistogram) else ScoreHistogram.of(nonmated)
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class FmrAtScore:
     score: float
     count: int  # non-mated comparisons at or above the score
     comparisons: int  # non-mated comparisons measured
-    ci: tuple[float, float]  # exact 95 % interval of the rate
+    ci: tuple[float, float]  # 95 % interval of the rate
+    design_effect: float = 1.0  # the interval is as wide as for comparisons / design_effect
 
     @property
     def fmr(self) -> float:
@@ -46,21 +51,37 @@ class FmrAtScore:
         if self.beyond_measured_range:
             return (
                 f"below 1 in {self.comparisons:,}, the smallest rate we could measure "
-                f"(95 % upper bound 1 in {1 / self.ci[1]:,.0f})"
+                f"(95 % upper bound {rate_words(self.ci[1])})"
             )
         return (
-            f"about 1 in {1 / self.fmr:,.0f} ({self.count:,} of {self.comparisons:,} "
-            f"comparisons of different people; 95 % interval 1 in {1 / self.ci[1]:,.0f} to "
-            f"1 in {1 / self.ci[0]:,.0f})"
+            f"about {rate_words(self.fmr)} ({self.count:,} of {self.comparisons:,} comparisons "
+            f"of different people; 95 % interval {rate_words(self.ci[0])} to "
+            f"{rate_words(self.ci[1])})"
         )
 
 
-def fmr_at_score(nonmated: npt.ArrayLike, score: float) -> FmrAtScore:
-    s = _sorted_finite(nonmated)
-    if s.size == 0:
+def rate_words(rate: float) -> str:
+    """A rate as people read it: a percentage from 1 % up, "1 in N" below."""
+    if rate >= 0.01:
+        return f"{rate:.1%}"
+    if rate < 1e-9:
+        return "below 1 in a billion"
+    return f"1 in {1 / rate:,.0f}"
+
+
+def fmr_at_score(
+    nonmated: ScoreHistogram | npt.ArrayLike, score: float, design_effect: float = 1.0
+) -> FmrAtScore:
+    """FMR at a score with a Clopper-Pearson interval on the effective number of
+    comparisons (comparisons / design effect; 1 = comparisons treated as independent)."""
+    h = _histogram(nonmated)
+    if h.comparisons == 0:
         raise ValueError("no non-mated scores: the false match rate cannot be stated")
-    count = int(s.size - np.searchsorted(s, score, side="left"))
-    return FmrAtScore(score, count, int(s.size), rate_ci(count, int(s.size)))
+    if design_effect < 1.0:
+        raise ValueError(f"a design effect is at least 1, got {design_effect}")
+    count = h.at_least(score)
+    ci = rate_ci(count / design_effect, h.comparisons / design_effect)
+    return FmrAtScore(score, count, h.comparisons, ci, design_effect)
 
 
 def p_at_least_one(fmr: float, gallery_size: int) -> float:
@@ -115,37 +136,57 @@ def fmr_for_fpir(fpir: float, gallery_size: int) -> float:
 
 @dataclass(frozen=True)
 class GalleryThreshold:
+    """The open-set threshold for one gallery size, and what it is expected to do."""
+
     target_fpir: float
     gallery_size: int
-    fmr_needed: float
     threshold: float
-    comparisons: int
-    measurable: bool  # enough non-mated comparisons to observe an FMR this small
+    predicted_fpir: float
+    fmr: FmrAtScore  # the pooled FMR at the threshold
+    fmr_needed_if_independent: float  # 1 - (1 - FPIR)^(1/N)
+    method: str = "per-probe"  # or "pooled" for galleries beyond the per-probe measurements
+
+    @property
+    def measurable(self) -> bool:
+        """At least one measured non-mated comparison reached the threshold."""
+        return not self.fmr.beyond_measured_range
 
     def statement(self) -> str:
-        if self.measurable:
-            return (
-                f"threshold {self.threshold:.4f}: set so that about {self.target_fpir:g} of "
-                f"searches for people not enrolled in a gallery of {self.gallery_size:,} "
-                "return anyone above it"
-            )
-        return (
-            f"threshold {self.threshold:.4f} is above every one of the {self.comparisons:,} "
-            f"measured non-mated scores, but the FMR this gallery needs "
-            f"({self.fmr_needed:.2g}) is smaller than 1 in {self.comparisons:,}: the target "
-            "FPIR cannot be verified with the measurements held"
+        text = (
+            f"threshold {self.threshold:.4f}, set so that about {self.target_fpir:g} of searches "
+            f"for people who are not enrolled return anyone from a gallery of "
+            f"{self.gallery_size:,} templates (predicted {self.predicted_fpir:.3g})"
         )
+        if self.method == "pooled":
+            text += (
+                "; the gallery is larger than the number of strangers each calibration probe "
+                "was compared with, so the threshold comes from the pooled false match rate, "
+                "treating comparisons as independent (this overstates chance candidates)"
+            )
+        if not self.measurable:
+            text += (
+                f"; no measured non-mated comparison reached it, so the rate is known only to "
+                f"be below 1 in {self.fmr.comparisons:,} and the target cannot be verified"
+            )
+        return text
 
 
 def threshold_for_gallery(
-    nonmated: npt.ArrayLike, target_fpir: float, gallery_size: int
+    tails: ProbeTails, nonmated: ScoreHistogram, target_fpir: float, gallery_size: int
 ) -> GalleryThreshold:
-    """The open-set threshold for a gallery of this size, read from measured scores."""
-    s = _sorted_finite(nonmated)
-    if s.size == 0:
-        raise ValueError("no non-mated scores: no threshold can be chosen")
+    """The open-set threshold for a gallery of this size, read from measured scores.
+
+    Up to the number of strangers each calibration probe was compared with, the per-probe
+    model (validated in docs/evidence.md); beyond it a probe's own rate cannot be resolved,
+    so the pooled FMR with independence, which errs towards a higher threshold."""
+    if gallery_size < 1:
+        raise ValueError("gallery size must be at least 1")
     need = fmr_for_fpir(target_fpir, gallery_size)
-    t = threshold_at_fmr(s, need)
-    return GalleryThreshold(
-        target_fpir, gallery_size, need, t, int(s.size), measurable=bool(s.size * need >= 1.0)
-    )
+    if gallery_size <= float(np.median(tails.comparisons)):
+        t = edge_at_or_above(tails.threshold_for_fpir(target_fpir, gallery_size))
+        at = fmr_at_score(nonmated, t)
+        return GalleryThreshold(target_fpir, gallery_size, t, tails.fpir(t, gallery_size), at, need)
+    t = nonmated.threshold_for_fmr(need)
+    at = fmr_at_score(nonmated, t)
+    predicted = p_at_least_one(at.fmr, gallery_size)
+    return GalleryThreshold(target_fpir, gallery_size, t, predicted, at, need, "pooled")

@@ -173,3 +173,41 @@ class AccuracyRecord(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     report_dir: Mapped[str] = mapped_column(Text)
     score_files: Mapped[list[str]] = mapped_column(JSON)
+
+
+class EvidenceModelRecord(Base):
+    """A fitted evidence model (score distributions and LR table) for one embedding space.
+
+    ``payload`` is the model's own serialisation (``leadguard.evidence.model``); its SHA-256
+    is kept so that a model quoted in a report can be shown to be the one used."""
+
+    __tablename__ = "evidence_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    space_key: Mapped[str] = mapped_column(String(32), index=True)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("accuracy_records.id"))
+    source: Mapped[str] = mapped_column(String(16))  # "measured" here or "shipped" with LeadGuard
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class SearchLog(Base):
+    """Every search, including those that returned nobody: what was searched, how, and why."""
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    probe_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    probe_source: Mapped[str] = mapped_column(Text)
+    space_key: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))  # "open-set" or "investigation"
+    gallery_subjects: Mapped[int] = mapped_column(Integer)
+    gallery_templates: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    target_fpir: Mapped[float | None] = mapped_column(Float)
+    evidence_model_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_models.id"))
+    candidates: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))  # candidates | no_candidate | empty_gallery
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -344,3 +344,20 @@ def gallery_stats(session: Session) -> GalleryStats:
         templates_by_space=by_space,
         failures_by_reason=by_reason,
     )
+
+
+def latest_encounters(session: Session, subjects: list[str], space_key: str) -> dict[str, date]:
+    """Per subject, the date of its most recent dated encounter that has a template in
+    this space (subjects with no dated encounter are absent)."""
+    if not subjects:
+        return {}
+    rows = session.execute(
+        select(Subject.external_id, func.max(Encounter.encounter_date))
+        .join(Encounter, Encounter.subject_id == Subject.id)
+        .join(ImageRecord, ImageRecord.encounter_id == Encounter.id)
+        .join(FaceRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(TemplateRecord, TemplateRecord.face_id == FaceRecord.id)
+        .where(Subject.external_id.in_(subjects), TemplateRecord.space_key == space_key)
+        .group_by(Subject.external_id)
+    )
+    return {r[0]: r[1] for r in rows if r[1] is not None}

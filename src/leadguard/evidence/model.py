@@ -1,0 +1,208 @@
+"""The evidence model of one embedding space: what its scores are worth, as measured.
+
+It holds the calibration set's non-mated score histogram (overall and within each
+demographic group), the per-probe tails used for open-set thresholds, and the likelihood
+ratio table, with the provenance needed to quote it. It is stored in the workspace database
+(``evidence_models``); LeadGuard also ships the model it measured on LFW, which a workspace
+takes up when it has none of its own for the space in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from leadguard.evidence.calibration import LrTable
+from leadguard.evidence.chance import (
+    FmrAtScore,
+    GalleryThreshold,
+    fmr_at_score,
+    threshold_for_gallery,
+)
+from leadguard.evidence.distribution import BINS, ProbeTails, ScoreHistogram
+from leadguard.storage.models import EvidenceModelRecord
+from leadguard.workspace import Workspace
+
+FORMAT = 1
+MIN_GROUP_COMPARISONS = 300  # fewer within-group non-mated pairs: the group is not compared
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    space_key: str
+    nonmated: ScoreHistogram
+    groups: dict[str, ScoreHistogram]
+    tails: ProbeTails
+    lr: LrTable
+    meta: dict[str, Any] = field(default_factory=dict)  # provenance, partition, validation
+
+    def design_effect(self, score: float, group: str | None = None) -> float:
+        """Measured design effect at this score, overall or within a group (nearest
+        measured level beyond the ends; the group's fallback where none was measurable)."""
+        if group is None:
+            d = self.meta.get("design_effect") or {}
+        else:
+            d = (self.meta.get("group_design_effects") or {}).get(group) or {}
+        ts, fx = d.get("thresholds") or [], d.get("effects") or []
+        if not ts:
+            return float(d.get("fallback", 1.0))
+        return float(np.interp(score, ts, fx))
+
+    def fmr(self, score: float) -> FmrAtScore:
+        return fmr_at_score(self.nonmated, score, self.design_effect(score))
+
+    def gallery_threshold(self, target_fpir: float, gallery_size: int) -> GalleryThreshold:
+        g = threshold_for_gallery(self.tails, self.nonmated, target_fpir, gallery_size)
+        return replace(g, fmr=self.fmr(g.threshold))
+
+    def measured_groups(self) -> dict[str, ScoreHistogram]:
+        return {g: h for g, h in self.groups.items() if h.comparisons >= MIN_GROUP_COMPARISONS}
+
+    def worst_group(self, score: float) -> tuple[str, FmrAtScore] | None:
+        """The group with the highest within-group FMR at this score (ties: the one whose
+        interval reaches highest, i.e. the least measured), among groups large enough."""
+        rates = [
+            (g, fmr_at_score(h, score, self.design_effect(score, g)))
+            for g, h in self.measured_groups().items()
+        ]
+        if not rates:
+            return None
+        return max(rates, key=lambda r: (r[1].fmr, r[1].ci[1]))
+
+    def to_bytes(self) -> bytes:
+        arrays: dict[str, np.ndarray] = {}
+        for name, hist in {"all": self.nonmated, **self.groups}.items():
+            nz = np.flatnonzero(hist.counts)
+            arrays[f"h:{name}:idx"] = nz.astype(np.int32)
+            arrays[f"h:{name}:n"] = hist.counts[nz]
+        arrays["t:comparisons"] = self.tails.comparisons
+        arrays["t:offsets"] = self.tails.offsets
+        arrays["t:scores"] = self.tails.scores
+        arrays["t:people"] = self.tails.people
+        for k in ("grid", "llr", "low", "high"):
+            arrays[f"lr:{k}"] = getattr(self.lr, k)
+        meta = {
+            "format": FORMAT,
+            "space_key": self.space_key,
+            "groups": sorted(self.groups),
+            "tails_floor": self.tails.floor,
+            "lr": {
+                "bounds": list(self.lr.bounds),
+                "mated_pairs": self.lr.mated_pairs,
+                "nonmated_pairs": self.lr.nonmated_pairs,
+                "bootstraps": self.lr.bootstraps,
+            },
+            **self.meta,
+        }
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EvidenceModel:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"evidence model format {meta.get('format')} is not {FORMAT}")
+
+            def hist(name: str) -> ScoreHistogram:
+                counts = np.zeros(BINS, dtype=np.int64)
+                counts[z[f"h:{name}:idx"]] = z[f"h:{name}:n"]
+                return ScoreHistogram(counts)
+
+            tails = ProbeTails(
+                float(meta["tails_floor"]),
+                z["t:comparisons"],
+                z["t:offsets"],
+                z["t:scores"],
+                z["t:people"],
+            )
+            lrm = meta["lr"]
+            lr = LrTable(
+                z["lr:grid"],
+                z["lr:llr"],
+                z["lr:low"],
+                z["lr:high"],
+                (float(lrm["bounds"][0]), float(lrm["bounds"][1])),
+                int(lrm["mated_pairs"]),
+                int(lrm["nonmated_pairs"]),
+                int(lrm["bootstraps"]),
+            )
+            groups = {g: hist(g) for g in meta["groups"]}
+            return cls(meta["space_key"], hist("all"), groups, tails, lr, meta)
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    id: int
+    source: str
+    sha256: str
+    model: EvidenceModel
+
+    def describe(self) -> dict[str, Any]:
+        """What a candidate list says about the model behind its statements."""
+        meta = self.model.meta
+        prov = meta.get("provenance", {})
+        return {
+            "id": self.id,
+            "source": self.source,
+            "payload_sha256": self.sha256,
+            "measured_on": prov.get("dataset"),
+            "measured_at": prov.get("created_at"),
+            "command": prov.get("command"),
+            "calibration": meta.get("calibration"),
+        }
+
+
+def save(ws: Workspace, model: EvidenceModel, source: str, record_id: int | None) -> StoredModel:
+    return store(ws, model.to_bytes(), model, source, record_id)
+
+
+def store(
+    ws: Workspace, payload: bytes, model: EvidenceModel, source: str, record_id: int | None
+) -> StoredModel:
+    sha = hashlib.sha256(payload).hexdigest()
+    with ws.session() as s:
+        rec = EvidenceModelRecord(
+            space_key=model.space_key,
+            record_id=record_id,
+            source=source,
+            payload=payload,
+            payload_sha256=sha,
+        )
+        s.add(rec)
+        s.flush()
+        return StoredModel(rec.id, source, sha, model)
+
+
+def shipped_payload(space_key: str) -> bytes | None:
+    """The model LeadGuard ships for this space, if it ships one."""
+    f = resources.files("leadguard.evidence").joinpath("data", f"{space_key}.npz")
+    return f.read_bytes() if f.is_file() else None
+
+
+def latest(ws: Workspace, space_key: str) -> StoredModel | None:
+    """The newest evidence model for this space; the shipped one is taken up if none."""
+    with ws.session() as s:
+        rec = s.scalars(
+            select(EvidenceModelRecord)
+            .where(EvidenceModelRecord.space_key == space_key)
+            .order_by(EvidenceModelRecord.id.desc())
+            .limit(1)
+        ).first()
+        if rec is not None:
+            return StoredModel(
+                rec.id, rec.source, rec.payload_sha256, EvidenceModel.from_bytes(rec.payload)
+            )
+    payload = shipped_payload(space_key)
+    if payload is None:
+        return None
+    return store(ws, payload, EvidenceModel.from_bytes(payload), "shipped", None)

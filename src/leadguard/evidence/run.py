@@ -1,0 +1,142 @@
+"""``leadguard eval evidence``: fit the evidence model on half of a labelled dataset's people,
+validate it on the other half, and store model, report and accuracy record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leadguard.evaluation import protocols, report
+from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
+from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
+from leadguard.evidence import model as em
+from leadguard.evidence import plots, validate
+from leadguard.evidence.fit import Labelled, check_disjoint, fit_model, split_by_identity
+from leadguard.workspace import Workspace
+
+MODEL_FILE = "evidence-model.npz"
+
+
+def _stack(acq: dict[Path, Acquired], paths: list[Path]) -> np.ndarray:
+    return np.vstack([v for p in paths if (v := acq[p].vector) is not None]).astype(np.float32)
+
+
+def image_groups(demo: dict[str, str]) -> tuple[str, ...]:
+    """Groups an image is compared within: its sex, and its sex/race where both are known."""
+    sex, race = demo.get("sex", ""), demo.get("race", "")
+    out = [f"sex {sex}"] if sex else []
+    if sex and race:
+        out.append(f"{sex}/{race}")
+    return tuple(out)
+
+
+def _labelled(
+    images: list[protocols.LabelledImage], acq: dict[Path, Acquired]
+) -> tuple[Labelled, list[Path]]:
+    kept = [im for im in images if acq[im.path].vector is not None]
+    vectors = _stack(acq, [im.path for im in kept])
+    data = Labelled(
+        vectors,
+        np.array([im.identity for im in kept]),
+        [image_groups(im.demographics) for im in kept],
+    )
+    return data, [im.path for im in kept]
+
+
+def _blufr_held_out(
+    data: Path, held_out_ids: set[str], acq: dict[Path, Acquired]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each BLUFR split's gallery and non-enrolled probes, restricted to held-out people."""
+    out = []
+    for sp in protocols.blufr_splits(data):
+        gal = [(p, i) for p, i in sp.gallery if i in held_out_ids and acq[p].vector is not None]
+        enrolled = {i for _, i in sp.gallery}
+        probes = [
+            (p, i)
+            for p, i in sp.probes
+            if i in held_out_ids and i not in enrolled and p in acq and acq[p].vector is not None
+        ]
+        out.append(
+            (
+                _stack(acq, [p for p, _ in gal]),
+                _stack(acq, [p for p, _ in probes]),
+                np.array([i for _, i in probes]),
+            )
+        )
+    return out
+
+
+def evaluate_evidence(
+    ws: Workspace,
+    manifest: Path,
+    blufr: Path | None = None,
+    out: Path | None = None,
+    seed: int = 0,
+    bootstraps: int = 200,
+    repeats: int = validate.REPEATS,
+    progress: Progress | None = None,
+) -> EvalResult:
+    space = ws.face_model().space
+    images = protocols.read_labelled_manifest(manifest)
+    paths = [im.path for im in images]
+    if blufr is not None:
+        paths += [p for sp in protocols.blufr_splits(blufr) for p, _ in (*sp.gallery, *sp.probes)]
+    acq = compute_templates(ws, space, paths, progress)
+    data, _ = _labelled(images, acq)
+    calibration, held_out = split_by_identity(data, seed)
+    check_disjoint(calibration, held_out)
+    model = fit_model(space.key, calibration, seed, bootstraps)
+
+    lr_check = validate.lr_check(model, calibration, held_out, seed)
+    held_ids = set(held_out.identities.tolist())
+    sizes = validate.gallery_sizes(len(held_ids))
+    fpir_rows = [
+        {**r, "source": "own draws"}
+        for r in validate.fpir_by_gallery_size(model, held_out, sizes, repeats=repeats, seed=seed)
+    ]
+    if blufr is not None:
+        fpir_rows += [
+            {**r, "source": "BLUFR"}
+            for r in validate.blufr_fpir(model, _blufr_held_out(blufr, held_ids, acq))
+        ]
+    counts = validate.counts_by_gallery_size(
+        model, held_out, sizes=sizes, repeats=repeats, seed=seed
+    )
+    group_sizes = {g: h.comparisons for g, h in sorted(model.groups.items())}
+    metrics: dict[str, Any] = {
+        "calibration": model.meta["calibration"],
+        "held_out": {
+            "images": len(held_out.vectors),
+            "identities": len(held_ids),
+        },
+        "likelihood_ratio": {**lr_check.summary(), "elub_bounds": list(model.lr.bounds)},
+        "fpir": fpir_rows,
+        "chance_candidates": counts,
+        "groups_within_group_nonmated_pairs": group_sizes,
+    }
+    out = out or default_out(ws, "evidence")
+    out.mkdir(parents=True, exist_ok=True)
+    figs = [
+        plots.plot_lr(out, model.lr),
+        plots.plot_ece(out, lr_check),
+        plots.plot_fpir(out, fpir_rows),
+        plots.plot_counts(out, counts),
+    ]
+    extra = manifest.read_bytes() + f"seed={seed}".encode()
+    prov = provenance(space, "evidence", manifest, dataset_checksum(acq, extra), acq)
+    model = em.EvidenceModel(
+        model.space_key,
+        model.nonmated,
+        model.groups,
+        model.tails,
+        model.lr,
+        {**model.meta, "provenance": prov, "validation": metrics},
+    )
+    payload = model.to_bytes()
+    (out / MODEL_FILE).write_bytes(payload)
+    report.write_report(out, "LeadGuard evidence model: fit and validation", prov, metrics, figs)
+    rid = save_record(ws, prov, metrics, out, [out / MODEL_FILE])
+    em.store(ws, payload, model, "measured", rid)
+    return EvalResult(rid, out, metrics)
