@@ -82,7 +82,20 @@ class Settings(BaseSettings):
     )
 
     # --- search ---
-    top_k: int = Field(10, ge=1, description="Default number of candidates in a list.")
+    top_k: int = Field(
+        10, ge=1, description="Most candidates an open-set list shows (above the threshold)."
+    )
+    target_fpir: float = Field(
+        0.01,
+        gt=0.0,
+        lt=1.0,
+        description="Open-set threshold: the share of searches for people not enrolled that "
+        "may return anyone; the score threshold is read from the evidence model for the "
+        "gallery size searched.",
+    )
+    investigation_length: int = Field(
+        50, ge=1, description="Length of an investigation-mode list (no threshold)."
+    )
     max_candidates: int = Field(
         50, ge=1, description="Cap on candidate list length, whatever is asked for."
     )

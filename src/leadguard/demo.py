@@ -1,8 +1,10 @@
 """`make demo`: a workspace, a gallery from LFW (or any photo folder), two probe searches.
 
 Probe 1 is a held-out photo of an enrolled person; probe 2 is a person who is not enrolled.
-Both are searched exactly as ``leadguard search`` would; the second shows that a search
-always returns the most similar people, whether or not the person sought is there.
+Both are searched exactly as ``leadguard search`` would (open-set: only candidates above the
+threshold measured for this gallery size, each with what its score is worth). Probe 2 is
+then searched once more in investigation mode, which always returns a full list: every name
+on it is the wrong person.
 """
 
 from __future__ import annotations
@@ -111,12 +113,15 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     for title, probe in probes:
         console.rule(title)
         console.print(f"(person in the photo: {probe.info.external_id})")
-        result = search(ws, probe.path, top_k=5)
-        render.candidate_list(console, result)
+        render.candidate_list(console, search(ws, probe.path))
+    console.rule("Probe 2 again, in investigation mode (a fixed-length list, no threshold)")
+    render.candidate_list(console, search(ws, absent_probe.path, investigation=5))
     console.rule()
     console.print(
-        "The second list is full of names and none of them is the person in the photo: a "
-        "search always returns the most similar enrolled people, whether or not the person "
-        "sought is enrolled. Only examination and independent evidence can tell a lead from "
-        "a look-alike."
+        "The investigation list is full of names and none of them is the person in the photo: "
+        "a fixed-length list always returns the most similar enrolled people, whether or not "
+        "the person sought is enrolled. The open-set search above answers that honestly, and "
+        "even a candidate above its threshold is only a lead: examination and independent "
+        "evidence must tell a lead from a look-alike.",
+        soft_wrap=True,
     )

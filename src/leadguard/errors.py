@@ -90,3 +90,7 @@ class SpaceMismatch(LeadGuardError):
 
 class IndexError_(LeadGuardError):
     """The vector index is damaged or disagrees with the database."""
+
+
+class EvidenceUnavailable(LeadGuardError):
+    """No measured evidence model for the embedding space: no threshold can be set."""

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from leadguard.backends.base import FaceModel
-from leadguard.errors import SpaceMismatch
+from leadguard.errors import EvidenceUnavailable, SpaceMismatch
+from leadguard.evidence import model as evidence_model
+from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, candidate_evidence
 from leadguard.gallery import synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.pipeline.decode import read_file
+from leadguard.serialize import candidate_list_dict
 from leadguard.storage import repository as repo
+from leadguard.storage.models import SearchLog
 from leadguard.types import Candidate, CandidateList
 from leadguard.workspace import Workspace
 
@@ -48,7 +54,11 @@ def search(
     top_k: int | None = None,
     face: int | None = None,
     model: FaceModel | None = None,
+    investigation: int | None = None,
+    incident_date: date | None = None,
 ) -> CandidateList:
+    """Open-set by default: only subjects at or above the threshold measured for this gallery
+    size; ``investigation=N`` returns N people with no threshold, and says so."""
     settings = ws.settings
     model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
@@ -69,10 +79,17 @@ def search(
             f"settings produce space {space.key}; search with the settings the gallery was "
             "enrolled with, or re-enroll"
         )
+    stored = evidence_model.latest(ws, space.key)
+    if stored is None and investigation is None:
+        raise EvidenceUnavailable(
+            f"no evidence model has been measured for embedding space {space.key}, so no "
+            "threshold can be set and no score can be given a meaning; run `leadguard eval "
+            "evidence` on a labelled dataset first, or ask for an investigation-mode list"
+        )
     index, check = synced_index(ws, space)
     check_space(index.space_key, space.key)
 
-    requested = top_k or settings.top_k
+    requested = investigation or top_k or settings.top_k
     k = min(requested, settings.max_candidates)
     notices = [LEAD_NOTICE]
     if requested > k:
@@ -83,8 +100,28 @@ def search(
         notices.append(f"the probe holds {len(detections)} faces; face {face} was searched")
     if templates == 0:
         notices.append("the gallery is empty: nobody was searched")
+    if stored is None:
+        notices.append(
+            "no evidence model for this embedding space: scores are given without any statement "
+            "of what they are worth"
+        )
 
     ranked = best_per_subject(index, processed.template.vector, k, ws) if templates else []
+    threshold = None
+    if investigation is not None:
+        notices.insert(0, INVESTIGATION_NOTICE.format(n=k))
+    elif stored is not None and templates:
+        threshold = stored.model.gallery_threshold(settings.target_fpir, templates)
+        above = [r for r in ranked if r[0] >= threshold.threshold]
+        if len(above) == len(ranked) == k and k < subjects:
+            notices.append(
+                f"at least {k} people scored above the threshold; only the top {k} are listed"
+            )
+        ranked = above
+        if not ranked:
+            notices.append(NO_CANDIDATE)
+    with ws.session() as s:
+        latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
     candidates = tuple(
         Candidate(
             rank=r,
@@ -94,10 +131,20 @@ def search(
             image_sha256=info.image_sha256,
             template_id=info.template_id,
             encounter_date=info.encounter_date,
+            evidence=candidate_evidence(
+                stored.model,
+                score,
+                templates,
+                info.encounter_date,
+                latest_dates.get(info.subject),
+                incident_date,
+            )
+            if stored
+            else None,
         )
         for r, (score, info) in enumerate(ranked, start=1)
     )
-    return CandidateList(
+    result = CandidateList(
         probe_source=str(probe),
         probe_sha256=processed.image.sha256,
         probe_face=chosen,
@@ -107,4 +154,31 @@ def search(
         top_k=k,
         candidates=candidates,
         notices=tuple(notices),
+        mode="investigation" if investigation is not None else "open-set",
+        threshold=threshold,
+        evidence_model=stored.describe() if stored else None,
+        incident_date=incident_date,
     )
+    return log_search(ws, result, stored.id if stored else None)
+
+
+def log_search(ws: Workspace, cl: CandidateList, model_id: int | None) -> CandidateList:
+    """Record the search (a "no candidate" answer too) and return the list with its log id."""
+    with ws.session() as s:
+        row = SearchLog(
+            probe_sha256=cl.probe_sha256,
+            probe_source=cl.probe_source,
+            space_key=cl.space.key,
+            mode=cl.mode,
+            gallery_subjects=cl.gallery_subjects,
+            gallery_templates=cl.gallery_templates,
+            threshold=cl.threshold.threshold if cl.threshold else None,
+            target_fpir=cl.threshold.target_fpir if cl.threshold else None,
+            evidence_model_id=model_id,
+            candidates=len(cl.candidates),
+            outcome=cl.outcome,
+            result=candidate_list_dict(cl),
+        )
+        s.add(row)
+        s.flush()
+        return replace(cl, search_id=row.id)

@@ -28,6 +28,12 @@ def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
         "score": "cosine similarity of unit templates; higher = more alike; not a probability",
         "gallery_searched": {"subjects": cl.gallery_subjects, "templates": cl.gallery_templates},
         "search": "exact (every template in the gallery compared)",
+        "mode": cl.mode,
+        "outcome": cl.outcome,
+        "threshold": _threshold(cl),
+        "evidence_model": cl.evidence_model,
+        "incident_date": cl.incident_date.isoformat() if cl.incident_date else None,
+        "search_id": cl.search_id,
         "list_length": cl.top_k,
         "candidates": [
             {
@@ -38,8 +44,24 @@ def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
                 "image_sha256": c.image_sha256,
                 "template_id": c.template_id,
                 "encounter_date": c.encounter_date.isoformat() if c.encounter_date else None,
+                "evidence": c.evidence.to_dict() if c.evidence else None,
             }
             for c in cl.candidates
         ],
         "notices": list(cl.notices),
+    }
+
+
+def _threshold(cl: CandidateList) -> dict[str, Any] | None:
+    t = cl.threshold
+    if t is None:
+        return None
+    return {
+        "score": t.threshold,
+        "target_fpir": t.target_fpir,
+        "predicted_fpir": t.predicted_fpir,
+        "gallery_templates": t.gallery_size,
+        "false_match_rate_at_threshold": t.fmr.fmr,
+        "measurable": t.measurable,
+        "statement": t.statement(),
     }

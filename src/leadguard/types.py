@@ -6,10 +6,14 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from leadguard.evidence.chance import GalleryThreshold
+    from leadguard.evidence.statements import CandidateEvidence
 
 FloatVector = npt.NDArray[np.float32]
 RGBImage = npt.NDArray[np.uint8]
@@ -148,6 +152,7 @@ class Candidate:
     image_sha256: str
     template_id: int
     encounter_date: date | None
+    evidence: CandidateEvidence | None = None
 
 
 @dataclass(frozen=True)
@@ -163,3 +168,14 @@ class CandidateList:
     top_k: int
     candidates: tuple[Candidate, ...]
     notices: tuple[str, ...] = ()
+    mode: str = "open-set"  # or "investigation" (fixed length, no threshold)
+    threshold: GalleryThreshold | None = None
+    evidence_model: dict[str, Any] | None = None  # which measured model the statements use
+    incident_date: date | None = None
+    search_id: int | None = None  # the search log entry
+
+    @property
+    def outcome(self) -> str:
+        if self.gallery_templates == 0:
+            return "empty_gallery"
+        return "candidates" if self.candidates else "no_candidate"

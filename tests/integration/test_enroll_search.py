@@ -45,7 +45,7 @@ def _space(ws: Workspace):
 
 def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
     for probe, subject in johns.mated_probes:
-        result = search(johns.ws, probe, top_k=5)
+        result = search(johns.ws, probe, investigation=5)
         assert result.candidates[0].subject == subject, probe
         assert result.gallery_subjects == 5 and result.gallery_templates == 49
         # one entry per subject, ranked by score
@@ -56,9 +56,11 @@ def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
 
 
 def test_non_enrolled_people_score_below_every_mated_probe(johns, non_enrolled_probes) -> None:
-    mated = [search(johns.ws, p, top_k=1).candidates[0].score for p, _ in johns.mated_probes]
+    mated = [
+        search(johns.ws, p, investigation=1).candidates[0].score for p, _ in johns.mated_probes
+    ]
     for probe, name in non_enrolled_probes:
-        result = search(johns.ws, probe, top_k=1)
+        result = search(johns.ws, probe, investigation=1)
         top = result.candidates[0]
         assert top.score < min(mated), (name, top.subject, top.score, min(mated))
 
@@ -115,7 +117,7 @@ def test_searching_with_another_embedding_space_is_an_error(johns) -> None:
 
 def test_top_k_is_capped(johns) -> None:
     capped = Workspace.open(johns.ws.root, max_candidates=2)
-    result = search(capped, johns.mated_probes[0][0], top_k=4)
+    result = search(capped, johns.mated_probes[0][0], investigation=4)
     assert len(result.candidates) == 2
     assert any("capped at 2" in n for n in result.notices)
 
@@ -144,12 +146,12 @@ def test_remove_takes_subject_out_of_database_and_index(tmp_path: Path, johns_sp
     gone, kept = probes[0][1], probes[1][1]
     n_gone = distinct_images([r for r in rows if r[1] == gone])
     n_kept = distinct_images([r for r in rows if r[1] == kept])
-    assert search(ws, probes[0][0]).candidates[0].subject == gone
+    assert search(ws, probes[0][0], investigation=1).candidates[0].subject == gone
     assert remove_subject(ws, gone) == n_gone
     space = _space(ws)
     check = check_index(ws, space)
     assert check.consistent and check.index_templates == n_kept
-    result = search(ws, probes[0][0])
+    result = search(ws, probes[0][0], investigation=5)
     assert [c.subject for c in result.candidates] == [probes[1][1]]
     with ws.session() as s:
         stats = repo.gallery_stats(s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -15,7 +16,7 @@ from rich.markup import escape
 
 from leadguard import __version__
 from leadguard.cli import render
-from leadguard.errors import LeadGuardError, SeveralFaces
+from leadguard.errors import InputError, LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
 from leadguard.workspace import Workspace, resolve_path
 
@@ -148,13 +149,73 @@ def search(
         int | None, typer.Option("--face", min=0, help="Which face (when the probe has several).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    investigation: Annotated[
+        bool,
+        typer.Option(
+            "--investigation",
+            help="Fixed-length list with no threshold (length: --top-k or the "
+            "investigation_length setting); it is labelled as such.",
+        ),
+    ] = False,
+    incident_date: Annotated[
+        str | None,
+        typer.Option("--incident-date", help="YYYY-MM-DD: states each gallery photo's age."),
+    ] = None,
 ) -> None:
-    """Search the gallery with a probe image and print the ranked candidate list."""
+    """Search the gallery with a probe image. Open-set by default: only candidates at or above
+    the threshold measured for this gallery size, each with what its score is worth."""
     from leadguard.search import search as run_search
 
     ws = _open(workspace)
-    result = run_search(ws, probe, top_k=top_k, face=face)
+    length = (top_k or ws.settings.investigation_length) if investigation else None
+    result = run_search(
+        ws,
+        probe,
+        top_k=top_k,
+        face=face,
+        investigation=length,
+        incident_date=_parse_date(incident_date, "--incident-date"),
+    )
     render.candidate_list(_out(), result, as_json=json_out)
+
+
+def _parse_date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{option} {text!r}: not a date in the form YYYY-MM-DD") from exc
+
+
+@app.command()
+@handles_errors
+def searches(
+    workspace: WorkspaceOpt = None,
+    last: Annotated[int, typer.Option(min=1, help="How many of the latest searches.")] = 20,
+) -> None:
+    """The search log: every search, including those that returned no candidate."""
+    from sqlalchemy import select
+
+    from leadguard.storage.models import SearchLog
+
+    ws = _open(workspace)
+    with ws.session() as s:
+        rows = s.scalars(select(SearchLog).order_by(SearchLog.id.desc()).limit(last)).all()
+        table = [
+            (
+                r.id,
+                r.created_at.strftime("%Y-%m-%d %H:%M"),
+                r.mode,
+                r.outcome,
+                r.candidates,
+                r.gallery_templates,
+                None if r.threshold is None else f"{r.threshold:.4f}",
+                Path(r.probe_source).name,
+            )
+            for r in rows
+        ]
+    render.search_log(_out(), table)
 
 
 @gallery_app.command("stats")
@@ -304,6 +365,30 @@ def eval_manifest(
     with render.task_progress(_out(), "templates") as progress:
         result = evaluate_manifest(ws, manifest, out, nonmated, within_group, fmr, seed, progress)
     render.verification_summary(_out(), result.metrics)
+    _eval_done(result)
+
+
+@eval_app.command("evidence")
+@handles_errors
+def eval_evidence(
+    manifest: Annotated[Path, typer.Argument(help="CSV: path,identity[,sex,race,age].")],
+    workspace: WorkspaceOpt = None,
+    out: OutOpt = None,
+    blufr: Annotated[
+        Path | None, typer.Option(help="LFW folder with protocols/blufr: also validate on BLUFR.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the identity split and samples.")] = 0,
+    bootstraps: Annotated[int, typer.Option(min=2, help="Bootstrap refits for intervals.")] = 200,
+    repeats: Annotated[int, typer.Option(min=1, help="Gallery draws per validation size.")] = 20,
+) -> None:
+    """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
+    on half of the people in a labelled dataset and validate it on the other half."""
+    from leadguard.evidence.run import evaluate_evidence
+
+    ws = _open(workspace)
+    with render.task_progress(_out(), "templates") as progress:
+        result = evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
+    render.evidence_summary(_out(), result.metrics)
     _eval_done(result)
 
 

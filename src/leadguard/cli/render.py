@@ -89,23 +89,48 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         f"  gallery searched: {cl.gallery_subjects} subjects, {cl.gallery_templates} templates "
         f"(exact search), embedding space {cl.space.key}"
     )
-    if not cl.candidates:
-        console.print("  [yellow]No candidates: the gallery holds no templates.[/yellow]")
+    if cl.threshold is not None:
+        console.print(f"  mode: open-set; {escape(cl.threshold.statement())}")
     else:
-        table = Table(title=f"Candidate list (top {cl.top_k}; score = cosine similarity)")
-        for col in ("rank", "subject", "score", "encounter date", "image"):
+        console.print(f"  mode: {cl.mode}")
+    if cl.evidence_model:
+        em = cl.evidence_model
+        console.print(
+            f"  statements from evidence model {em['id']} ({em['source']}, measured on "
+            f"{escape(str(em.get('measured_on')))}, sha256 {str(em['payload_sha256'])[:16]}...)"
+        )
+    if cl.incident_date:
+        console.print(f"  incident date: {cl.incident_date.isoformat()}")
+    if cl.candidates:
+        title = (
+            f"Investigation list ({cl.top_k} people, no threshold)"
+            if cl.mode == "investigation"
+            else "Candidates at or above the threshold"
+        )
+        table = Table(title=f"{title}; score = cosine similarity, not a probability")
+        for col in ("rank", "subject", "score", "FMR at score", "log10 LR", "photo date", "image"):
             table.add_column(col, justify="right" if col in ("rank", "score") else "left")
         for c in cl.candidates:
+            ev = c.evidence
             table.add_row(
                 str(c.rank),
                 c.subject,
                 f"{c.score:.4f}",
+                f"{ev.fmr.fmr:.2g}" if ev else "-",
+                f"{ev.llr[0]:+.2f}" if ev else "-",
                 c.encounter_date.isoformat() if c.encounter_date else "-",
                 c.image_path,
             )
         console.print(table)
+        for c in cl.candidates:
+            if c.evidence:
+                console.print(f"[bold]#{c.rank} {escape(c.subject)}[/bold]")
+                for line in c.evidence.lines():
+                    console.print(f"  - {escape(line)}", soft_wrap=True)
     for notice in cl.notices:
-        console.print(f"[italic]{notice}[/italic]")
+        console.print(f"[italic]{escape(notice)}[/italic]", soft_wrap=True)
+    if cl.search_id is not None:
+        console.print(f"  recorded as search {cl.search_id} ({cl.outcome})")
 
 
 def gallery_stats(console: Console, stats: GalleryStats, current_space: str) -> None:
@@ -220,10 +245,62 @@ def identification_summary(console: Console, metrics: dict[str, Any]) -> None:
     console.print(table)
 
 
-def records(console: Console, rows: list[tuple[Any, ...]]) -> None:
-    table = Table(title="Accuracy records")
-    for col in ("id", "created", "protocol", "space", "dataset", "report"):
+def _rows_table(
+    console: Console, title: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    table = Table(title=title, box=None)
+    for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*[str(x) for x in r])
+        table.add_row(*["-" if x is None else str(x) for x in r])
+    console.print(table)
+
+
+def records(console: Console, rows: list[tuple[Any, ...]]) -> None:
+    _rows_table(
+        console,
+        "Accuracy records",
+        ("id", "created", "protocol", "space", "dataset", "report"),
+        rows,
+    )
+
+
+def search_log(console: Console, rows: list[tuple[Any, ...]]) -> None:
+    console.print("[bold]Search log (latest first)[/bold]")
+    for sid, when, mode, outcome, n, gallery, threshold, probe in rows:
+        console.print(
+            f"#{sid} {when} {mode}: {outcome}, {n} candidate(s) from {gallery} templates, "
+            f"threshold {threshold or 'none'}, probe {escape(str(probe))}",
+            soft_wrap=True,
+        )
+
+
+def evidence_summary(console: Console, metrics: dict[str, Any]) -> None:
+    lr = metrics["likelihood_ratio"]
+    cal, held = metrics["calibration"], metrics["held_out"]
+    console.print(
+        f"calibration: {cal['identities']} people, {cal['images']} images, "
+        f"{cal['nonmated_pairs']:,} non-mated pairs; held out: {held['identities']} people, "
+        f"{held['images']} images",
+        soft_wrap=True,
+    )
+    console.print(
+        f"likelihood ratios on held-out pairs: Cllr {lr['cllr']:.4f}, Cllr-min "
+        f"{lr['cllr_min']:.4f}, calibration loss {lr['cllr_cal']:.4f}",
+        soft_wrap=True,
+    )
+    table = Table(title="Open-set FPIR: predicted vs measured on held-out people", box=None)
+    for col in ("source", "gallery", "target", "threshold", "predicted", "measured", "agree"):
+        table.add_column(col)
+    for r in metrics["fpir"]:
+        p, m = r["predicted_fpir_ci"], r["measured_fpir_ci"]
+        table.add_row(
+            r["source"],
+            str(r["gallery_size"]),
+            f"{r['target_fpir']:g}",
+            f"{r['threshold']:.4f}",
+            f"{r['predicted_fpir']:.4f} [{p[0]:.4f},{p[1]:.4f}]",
+            f"{r['measured_fpir']:.4f} [{m[0]:.4f},{m[1]:.4f}]",
+            "yes" if r["agree"] else "NO",
+        )
     console.print(table)
