@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         50, ge=1, description="Cap on candidate list length, whatever is asked for."
     )
 
+    # --- quality gate ---
+    quality_policy: Path | None = Field(
+        None,
+        description="Quality gate policy (TOML: refusal floors, warning bands, prohibited "
+        "probe kinds); default: the policy LeadGuard ships, derived from measured error "
+        "(docs/quality.md). A relative path is read from the workspace folder.",
+    )
+
     # --- demo ---
     gallery_source: Path | None = Field(
         None,

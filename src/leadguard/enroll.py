@@ -20,6 +20,7 @@ from leadguard.errors import UnreadableImage
 from leadguard.gallery import synced_index
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
+from leadguard.quality.gate import assess
 from leadguard.sources import EnrollItem, Source, read_source
 from leadguard.storage import repository as repo
 from leadguard.storage.models import EnrollFailure
@@ -45,6 +46,8 @@ class EnrollReport:
     elapsed_s: float = 0.0
     space_key: str = ""
     interrupted: bool = False
+    # gallery photos below the quality policy: enrolled, stored with the verdict, flagged
+    low_quality: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def faces_per_second(self) -> float:
@@ -109,6 +112,7 @@ def _enroll(
                 done_count += 1
                 tick()
 
+    policy = ws.quality_policy()
     pending: list[Result] = []
 
     def flush() -> None:
@@ -123,7 +127,13 @@ def _enroll(
                 assert r.image is not None and r.detection is not None and r.vector is not None
                 tmpl = FaceTemplate(r.detection, r.vector, space.key)
                 info = items[r.position].info
-                rows.append(repo.NewTemplate(info, r.image, tmpl, r.faces_in_image))
+                verdict = assess(r.quality, policy)
+                if verdict.decision != "pass":
+                    why = "; ".join(f.text() for f in verdict.findings)
+                    report.low_quality.append((r.source, f"{verdict.decision}: {why}"))
+                rows.append(
+                    repo.NewTemplate(info, r.image, tmpl, r.faces_in_image, verdict.to_dict())
+                )
             new_ids = repo.save_templates(s, rows)
         if new_ids:
             index.add(

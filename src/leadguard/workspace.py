@@ -20,6 +20,7 @@ from leadguard.storage import db
 
 if TYPE_CHECKING:
     from leadguard.backends.base import FaceModel
+    from leadguard.quality.gate import Policy
 
 DB_FILE = "leadguard.db"
 INDEX_DIR = "index"
@@ -92,6 +93,15 @@ class Workspace:
             model.load()
             self._model = model
         return self._model
+
+    def quality_policy(self) -> Policy:
+        """The quality gate's policy: the settings' file, else the shipped one."""
+        from leadguard.quality.gate import load_policy
+
+        path = self.settings.quality_policy
+        if path is not None and not path.is_absolute():
+            path = self.root / path
+        return load_policy(path)
 
     def index_path(self, space_key: str) -> Path:
         return self.root / INDEX_DIR / f"{space_key}.faiss"

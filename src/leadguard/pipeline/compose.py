@@ -6,11 +6,12 @@ image holds several differs (a setting for enrollment, the user's ``--face`` for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from leadguard.errors import FaceTooSmall, NoFace, SeveralFaces
 from leadguard.pipeline.decode import decode_image
+from leadguard.quality.measures import Measure, measure_face
 from leadguard.types import DecodedImage, Detection, FaceTemplate
 
 if TYPE_CHECKING:
@@ -30,6 +31,17 @@ class ProcessedImage:
     image: DecodedImage
     detections: tuple[Detection, ...]
     template: FaceTemplate
+    quality: dict[str, Measure] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasuredFace:
+    """A chosen face and its quality measures, without a template (quality studies)."""
+
+    image: DecodedImage
+    detections: tuple[Detection, ...]
+    face: Detection
+    quality: dict[str, Measure]
 
 
 def detection_lines(detections: tuple[Detection, ...] | list[Detection]) -> list[str]:
@@ -113,11 +125,22 @@ class FacePipeline:
     def decode(self, data: bytes, source: str) -> DecodedImage:
         return decode_image(data, source, self.max_image_pixels)
 
-    def process(self, data: bytes, source: str, selection: FaceSelection) -> ProcessedImage:
+    def measure(self, data: bytes, source: str, selection: FaceSelection) -> MeasuredFace:
+        """Decode, detect, choose the face and measure its quality (no size check, no
+        template: a face too small to search is still measured)."""
         image = self.decode(data, source)
         detections = self.model.detect(image.pixels)
         face = choose_face(detections, image, selection)
+        quality = measure_face(image.pixels, face, len(detections))
+        return MeasuredFace(image, tuple(detections), face, quality)
+
+    def process(self, data: bytes, source: str, selection: FaceSelection) -> ProcessedImage:
+        return self.complete(self.measure(data, source, selection), source)
+
+    def complete(self, measured: MeasuredFace, source: str) -> ProcessedImage:
+        """Size check and template for a measured face."""
+        face = measured.face
         self.check_size(face, source)
-        vector = self.model.embed(image.pixels, face)
+        vector = self.model.embed(measured.image.pixels, face)
         template = FaceTemplate(detection=face, vector=vector, space_key=self.space_key)
-        return ProcessedImage(image=image, detections=tuple(detections), template=template)
+        return ProcessedImage(measured.image, measured.detections, template, measured.quality)

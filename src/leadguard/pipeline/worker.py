@@ -9,7 +9,7 @@ import logging
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from leadguard.config import Settings
 from leadguard.errors import ImageError
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.pipeline.decode import sha256_bytes
+from leadguard.quality.measures import Measure
 from leadguard.types import Detection, ImageMeta
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Task:
     data: bytes
     source: str
     policy: str = "reject"
+    measure_only: bool = False  # quality measures without a template
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Result:
     faces_in_image: int = 0
     error_code: str = ""
     error: str = ""
+    quality: dict[str, Measure] = field(default_factory=dict)
 
 
 _PIPELINE: FacePipeline | None = None
@@ -66,6 +69,17 @@ def run_task(task: Task, pipeline: FacePipeline | None = None) -> Result:
         raise RuntimeError("worker pipeline was not initialised")
     sha = sha256_bytes(task.data)
     try:
+        if task.measure_only:
+            m = pipe.measure(task.data, task.source, FaceSelection(policy=task.policy))
+            return Result(
+                task.position,
+                task.source,
+                sha,
+                image=m.image.meta,
+                detection=m.face,
+                faces_in_image=len(m.detections),
+                quality=m.quality,
+            )
         processed = pipe.process(task.data, task.source, FaceSelection(policy=task.policy))
     except ImageError as exc:
         return Result(task.position, task.source, sha, error_code=exc.code, error=exc.reason)
@@ -80,6 +94,7 @@ def run_task(task: Task, pipeline: FacePipeline | None = None) -> Result:
         detection=processed.template.detection,
         vector=processed.template.vector,
         faces_in_image=len(processed.detections),
+        quality=processed.quality,
     )
 
 

@@ -105,6 +105,8 @@ class FaceRecord(Base):
     detector_score: Mapped[float] = mapped_column(Float)
     faces_in_image: Mapped[int] = mapped_column(Integer)
     landmarks: Mapped[list[list[int]]] = mapped_column(JSON)
+    # quality measures, unified score and the gate's verdict at enrollment (None: before 0004)
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     image: Mapped[ImageRecord] = relationship(back_populates="faces")
     templates: Mapped[list[TemplateRecord]] = relationship(
@@ -201,6 +203,7 @@ class SearchLog(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     probe_sha256: Mapped[str] = mapped_column(String(64), index=True)
     probe_source: Mapped[str] = mapped_column(Text)
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id"))
     space_key: Mapped[str] = mapped_column(String(32))
     mode: Mapped[str] = mapped_column(String(16))  # "open-set" or "investigation"
     gallery_subjects: Mapped[int] = mapped_column(Integer)
@@ -211,3 +214,21 @@ class SearchLog(Base):
     candidates: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(32))  # candidates | no_candidate | empty_gallery
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ProbeRecord(Base):
+    """A probe as received (bytes, SHA-256, EXIF, declared source type), or an edited probe
+    derived from its parent by an ordered edit list that LeadGuard applied itself."""
+
+    __tablename__ = "probes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id"))
+    source_type: Mapped[str] = mapped_column(String(32))
+    original_name: Mapped[str] = mapped_column(Text)
+    exif: Mapped[dict[str, Any]] = mapped_column(JSON)
+    editor: Mapped[str | None] = mapped_column(String(64))  # image editor named in EXIF
+    edits: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

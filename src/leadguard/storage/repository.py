@@ -79,6 +79,7 @@ class NewTemplate:
     image: ImageMeta
     template: FaceTemplate
     faces_in_image: int
+    quality: dict[str, Any] | None = None
 
 
 def _subjects(session: Session, infos: list[SubjectInfo]) -> dict[str, Subject]:
@@ -163,6 +164,7 @@ def save_templates(session: Session, rows: list[NewTemplate]) -> list[int]:
             detector_score=det.score,
             faces_in_image=r.faces_in_image,
             landmarks=[list(p) for p in det.landmarks],
+            quality=r.quality,
         )
         session.add(face)
         faces.append(face)
@@ -320,6 +322,7 @@ class GalleryStats:
     faces: int
     templates_by_space: dict[str, int]
     failures_by_reason: dict[str, int]
+    quality_by_decision: dict[str, int]  # gallery faces by the gate's verdict at enrollment
 
 
 def gallery_stats(session: Session) -> GalleryStats:
@@ -336,7 +339,12 @@ def gallery_stats(session: Session) -> GalleryStats:
             select(EnrollFailure.reason_code, func.count()).group_by(EnrollFailure.reason_code)
         ).all()
     )
+    decisions: dict[str, int] = {}
+    for (q,) in session.execute(select(FaceRecord.quality)):
+        key = (q or {}).get("decision", "not measured")
+        decisions[key] = decisions.get(key, 0) + 1
     return GalleryStats(
+        quality_by_decision=decisions,
         subjects=count(Subject),
         encounters=count(Encounter),
         images=count(ImageRecord),

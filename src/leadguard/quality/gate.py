@@ -1,0 +1,183 @@
+"""The quality gate: a policy file (TOML) of refusal floors and warning bands per measure,
+the unified quality score, and the verdict for one face.
+
+The policy LeadGuard ships (``quality/data/policy.toml``) was written by ``leadguard eval
+quality`` from measured error (docs/quality.md); a workspace can use its own with the
+``quality_policy`` setting. Nothing here decides a number.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leadguard.errors import InputError
+from leadguard.quality.measures import Measure
+
+SOURCE_TYPES = (
+    "surveillance_still",
+    "video_frame",
+    "phone_photo",
+    "social_media",
+    "booking_photo",
+    "other",
+)
+PROHIBITED_SOURCE_TYPES = (
+    "sketch",
+    "composite",
+    "artist_rendering",
+    "computer_generated",
+    "lookalike",
+)
+
+
+class QualityRefused(InputError):
+    """The probe cannot support a lead: the message names the failing measures."""
+
+
+class PolicyError(InputError):
+    """A quality policy file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    refuse_below: float | None = None  # score (0-100)
+    warn_below: float | None = None
+
+
+@dataclass(frozen=True)
+class Unified:
+    """Unified quality: a logistic model of the measure scores, fitted to predict whether a
+    mated comparison falls below the threshold (so it predicts recognition error);
+    100 x (1 - the predicted chance of such a miss, with both outcomes weighted equally)."""
+
+    intercept: float
+    weights: dict[str, float]
+
+    def score(self, measures: dict[str, Measure]) -> int:
+        z = self.intercept
+        for name, w in self.weights.items():
+            m = measures.get(name)
+            z += w * (m.score if m is not None else 0.0)
+        return round(100 / (1 + math.exp(min(50.0, max(-50.0, z)))))
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: dict[str, Rule]
+    unified: Unified | None
+    prohibited_source_types: tuple[str, ...] = PROHIBITED_SOURCE_TYPES
+    source: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def _rule(name: str, raw: Any) -> Rule:
+    if not isinstance(raw, dict):
+        raise PolicyError(f"quality policy: [{name}] must be a table")
+    vals = {k: raw.get(k) for k in ("refuse_below", "warn_below")}
+    for k, v in vals.items():
+        if v is not None and not (isinstance(v, int | float) and 0 <= v <= 100):
+            raise PolicyError(f"quality policy: {name}.{k} must be a score from 0 to 100")
+    r, w = vals["refuse_below"], vals["warn_below"]
+    if r is not None and w is not None and w < r:
+        raise PolicyError(f"quality policy: {name}.warn_below is below its refuse_below")
+    return Rule(r, w)
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML ({exc})") from exc
+    rules = {n: _rule(n, r) for n, r in (data.get("measures") or {}).items()}
+    unified = None
+    if "unified" in data:
+        u = data["unified"]
+        rules["unified"] = _rule("unified", u)
+        model = u.get("model")
+        if model:
+            unified = Unified(
+                float(model["intercept"]), {k: float(v) for k, v in model["weights"].items()}
+            )
+    prohibited = tuple(data.get("provenance", {}).get("prohibited_source_types", ()))
+    missing = set(PROHIBITED_SOURCE_TYPES) - set(prohibited)
+    if missing:
+        raise PolicyError(
+            f"{source}: prohibited_source_types must keep {sorted(missing)}: searches on "
+            "sketches, composites, renderings, generated faces or look-alikes are not allowed"
+        )
+    return Policy(rules, unified, prohibited, source, data.get("provenance_of_defaults", {}))
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    if path is not None:
+        try:
+            return parse_policy(path.read_text(), str(path))
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read the quality policy ({exc})") from exc
+    f = resources.files("leadguard.quality").joinpath("data", "policy.toml")
+    return parse_policy(f.read_text(), "leadguard/quality/data/policy.toml (shipped)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    measure: str
+    raw: float
+    unit: str
+    score: int
+    limit: float
+    level: str  # "refuse" | "warn"
+
+    def text(self) -> str:
+        limit = "refusal floor" if self.level == "refuse" else "warning band"
+        return (
+            f"{self.measure} = {self.raw:.3g} {self.unit} (score {self.score}, "
+            f"{limit} {self.limit:g})"
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str  # "pass" | "warn" | "refuse"
+    findings: tuple[Finding, ...]
+    measures: dict[str, Measure]
+    unified: int | None
+    policy: str
+
+    def warnings(self) -> list[str]:
+        return [f"probe quality warning: {f.text()}" for f in self.findings if f.level == "warn"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "unified_score": self.unified,
+            "findings": [f.text() for f in self.findings],
+            "measures": {n: m.to_dict() for n, m in self.measures.items()},
+            "policy": self.policy,
+        }
+
+
+def assess(measures: dict[str, Measure], policy: Policy) -> Verdict:
+    unified = policy.unified.score(measures) if policy.unified else None
+    values = dict(measures)
+    if unified is not None:
+        values["unified"] = Measure("unified", float(unified), "score", unified, "")
+    findings: list[Finding] = []
+    for name, rule in policy.rules.items():
+        m = values.get(name)
+        if m is None or np.isnan(m.raw):
+            continue
+        if rule.refuse_below is not None and m.score < rule.refuse_below:
+            findings.append(Finding(name, m.raw, m.unit, m.score, rule.refuse_below, "refuse"))
+        elif rule.warn_below is not None and m.score < rule.warn_below:
+            findings.append(Finding(name, m.raw, m.unit, m.score, rule.warn_below, "warn"))
+    decision = (
+        "refuse" if any(f.level == "refuse" for f in findings) else "warn" if findings else "pass"
+    )
+    return Verdict(decision, tuple(findings), measures, unified, policy.source)

@@ -1,0 +1,321 @@
+"""``leadguard eval quality``: measures on LFW, unified score, EDC, degradations, policy."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leadguard.errors import EvidenceUnavailable
+from leadguard.evaluation import report
+from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
+from leadguard.evaluation.templates import compute_templates, dataset_checksum
+from leadguard.evidence import model as evidence_model
+from leadguard.quality import study
+from leadguard.quality.gate import PROHIBITED_SOURCE_TYPES, Unified
+from leadguard.quality.measures import Measure
+from leadguard.workspace import Workspace
+
+POLICY_FILE = "quality-policy.toml"
+YAW_BINS = (0.0, 10.0, 20.0, 30.0, 180.0)
+MAX_PHOTOS = 10
+DISTRACTORS = 1000
+
+
+def _misses(scores: np.ndarray, threshold: float) -> np.ndarray:
+    return ~(scores >= threshold)
+
+
+def _measure_table(
+    ws: Workspace, paths: list[Path], progress: Progress | None
+) -> dict[Path, dict[str, Measure]]:
+    jobs = [(study.read(p, ws), str(p)) for p in paths]
+    results = study._run(ws, jobs, True, progress)
+    return {paths[r.position]: r.quality for r in results if not r.error_code}
+
+
+def _pair_min(q: dict[Path, dict[str, Measure]], pairs: list[Any], name: str) -> np.ndarray:
+    out = []
+    for p in pairs:
+        a, b = q.get(p.probe, {}).get(name), q.get(p.reference, {}).get(name)
+        out.append(min(a.score if a else 0, b.score if b else 0))
+    return np.array(out, dtype=np.float64)
+
+
+def _unified(
+    q: dict[Path, dict[str, Measure]],
+    vec: dict[Path, np.ndarray | None],
+    identity: dict[Path, str],
+    names: list[str],
+    seed: int,
+    threshold: float,
+) -> Unified:
+    """Fit on calibration-half people: every pair of their measured photos (at most ten
+    photos a person), labelled by whether its mated score fell below the threshold."""
+    rng = np.random.default_rng(seed)
+    by_id: dict[str, list[Path]] = {}
+    for p, i in sorted(identity.items()):
+        if vec.get(p) is not None and p in q and not study.held_out(i, seed):
+            by_id.setdefault(i, []).append(p)
+    xs, ys = [], []
+    for members in by_id.values():
+        if len(members) > MAX_PHOTOS:
+            members = [members[k] for k in rng.choice(len(members), MAX_PHOTOS, replace=False)]
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                pa, pb = members[a], members[b]
+                xs.append([min(_score(q[pa], n), _score(q[pb], n)) for n in names])
+                ys.append(float(vec[pa] @ vec[pb]) < threshold)  # type: ignore[operator]
+    if len(ys) < 50:
+        raise ValueError(f"only {len(ys)} calibration pairs: too few to fit quality")
+    return study.fit_unified(np.array(xs, dtype=np.float64), np.array(ys), names)
+
+
+def _score(m: dict[str, Measure], name: str) -> int:
+    return m[name].score if name in m else 0
+
+
+def _ceil5(x: float) -> int:
+    """The next multiple of 5 strictly above x: a floor that catches a face scoring x."""
+    return int(5 * math.floor(x / 5) + 5)
+
+
+def _degradations(
+    ws: Workspace,
+    data: Path,
+    seed: int,
+    people: int,
+    threshold: float,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    """Held-out people with two photos: photo 2 degraded and searched against photo 1 of
+    each of them plus one photo of up to 1,000 other held-out people."""
+    with (data / "manifest.csv").open() as fh:
+        listed = list(csv.DictReader(fh))
+    by_id: dict[str, list[Path]] = {}
+    for row in listed:
+        if study.held_out(row["identity"], seed):
+            by_id.setdefault(row["identity"], []).append(data / row["path"])
+    names = sorted(by_id)
+    rng = np.random.default_rng(seed)
+    twice = [n for n in names if len(by_id[n]) >= 2]
+    chosen = sorted(rng.choice(twice, min(people, len(twice)), replace=False).tolist())
+    others = [n for n in names if n not in set(chosen)]
+    distract = sorted(rng.choice(others, min(DISTRACTORS, len(others)), replace=False).tolist())
+    refs = [sorted(by_id[n])[0] for n in chosen]
+    probes = [sorted(by_id[n])[1] for n in chosen]
+    gallery_paths = refs + [sorted(by_id[n])[0] for n in distract]
+    vec = study.vectors(ws, gallery_paths)
+    gallery = np.vstack(
+        [v if v is not None else np.zeros(128, np.float32) for v in (vec[p] for p in gallery_paths)]
+    )
+    clean = {
+        r.position: r
+        for r in study._run(ws, [(study.read(p, ws), str(p)) for p in probes], False, None)
+    }
+    ied = [
+        c.quality["inter_eye_distance"].raw if "inter_eye_distance" in c.quality else 40.0
+        for c in (clean[i] for i in range(len(probes)))
+    ]
+    boxes = [d.box if (d := clean[i].detection) else None for i in range(len(probes))]
+    out = []
+    todo = [(k, lvl) for k, (_, levels) in study.DEGRADATIONS.items() for lvl in levels[1:]]
+    for step, (kind, level) in enumerate([("clean", 0.0), *todo], start=1):
+        if kind == "clean":
+            results = clean
+        else:
+            jobs = [
+                (
+                    study.degrade(study.read(p, ws), kind, level, ied[i], boxes[i]),
+                    f"{p}#{kind}{level}",
+                )
+                for i, p in enumerate(probes)
+            ]
+            results = {r.position: r for r in study._run(ws, jobs, False, None)}
+        mated: list[float] = []
+        rank1: list[bool] = []
+        measures: dict[str, list[int]] = {n: [] for n, _ in study.DEGRADATIONS.values()}
+        for i in range(len(probes)):
+            r = results[i]
+            for n in measures:
+                if n in r.quality:
+                    measures[n].append(r.quality[n].score)
+            if r.vector is None:
+                mated.append(-np.inf)
+                rank1.append(False)
+                continue
+            s = gallery @ r.vector
+            mated.append(float(s[i]))
+            rank1.append(int(np.argmax(s)) == i)
+        m = np.array(mated)
+        out.append(
+            {
+                "kind": kind,
+                "level": level,
+                "faces": len(probes),
+                "failures_to_acquire": int(np.sum(~np.isfinite(m))),
+                "fnmr": float(np.mean(_misses(m, threshold))),
+                "rank1": float(np.mean(rank1)),
+                "median_score": {
+                    n: float(np.median(v)) if v else None for n, v in measures.items()
+                },
+            }
+        )
+        if progress:
+            progress(step, len(todo) + 1)
+    return out
+
+
+def _floors(deg: list[dict[str, Any]], clean_fnmr: float) -> dict[str, dict[str, int | None]]:
+    """Per degraded measure: warn below the median score at the first level whose FNMR is
+    at least twice the clean rate; refuse below it at the first level reaching 50 %."""
+    out: dict[str, dict[str, int | None]] = {}
+    for kind, (name, _) in study.DEGRADATIONS.items():
+        rows = [r for r in deg if r["kind"] == kind]
+        warn = next((r for r in rows if r["fnmr"] >= max(2 * clean_fnmr, 0.02)), None)
+        refuse = next((r for r in rows if r["fnmr"] >= 0.5), None)
+        out[name] = {
+            "warn_below": _ceil5(warn["median_score"][name]) if warn else None,
+            "refuse_below": _ceil5(refuse["median_score"][name]) if refuse else None,
+        }
+    return out
+
+
+def policy_toml(
+    rules: dict[str, dict[str, int | None]], unified: Unified, prov: dict[str, Any]
+) -> str:
+    lines = [
+        "# LeadGuard quality gate policy, written by `leadguard eval quality` from measured",
+        "# error (docs/quality.md). Scores are 0-100 (higher = better). A probe scoring below",
+        "# a refuse_below floor is refused; below warn_below it is searched with a warning",
+        "# that travels with the candidate list.",
+        f"# command: {prov['command']}",
+        f"# measured: {prov['created_at']}  dataset checksum: {prov['dataset_checksum']}",
+        "",
+        "[provenance]",
+        "prohibited_source_types = [" + ", ".join(f'"{t}"' for t in PROHIBITED_SOURCE_TYPES) + "]",
+        "",
+    ]
+    for name in sorted(rules):
+        r = {k: v for k, v in rules[name].items() if v is not None}
+        if not r or name == "unified":
+            continue
+        lines.append(f"[measures.{name}]")
+        lines += [f"{k} = {v}" for k, v in sorted(r.items())]
+        lines.append("")
+    u = {k: v for k, v in rules.get("unified", {}).items() if v is not None}
+    lines.append("[unified]")
+    lines += [f"{k} = {v}" for k, v in sorted(u.items())]
+    lines += [
+        "",
+        "[unified.model]  # logistic: chance that a mated comparison misses the threshold",
+        f"intercept = {unified.intercept!r}",
+        "",
+        "[unified.model.weights]",
+        *[f"{n} = {w!r}" for n, w in sorted(unified.weights.items())],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def evaluate_quality(
+    ws: Workspace,
+    data: Path,
+    out: Path | None = None,
+    seed: int = 0,
+    people: int = 150,
+    progress: Progress | None = None,
+) -> EvalResult:
+    space = ws.face_model().space
+    stored = evidence_model.latest(ws, space.key)
+    if stored is None:
+        raise EvidenceUnavailable(f"no evidence model for space {space.key}: no fixed threshold")
+    threshold = stored.model.nonmated.threshold_for_fmr(1e-3)
+    pairs = study.load_pairs(data)
+    identity = {}
+    for p in pairs:
+        identity[p.probe] = p.probe_identity
+        identity[p.reference] = p.reference_identity
+    paths = sorted(identity)
+    q = _measure_table(ws, paths, progress)
+    acq = compute_templates(ws, space, paths)
+    vec = {p: a.vector for p, a in acq.items()}
+    names = sorted({n for m in q.values() for n in m})
+    unified = _unified(q, vec, identity, names, seed, threshold)
+    for m in q.values():
+        u = unified.score(m)
+        m["unified"] = Measure("unified", float(u), "score", u, "unified quality")
+
+    held = [p for p in pairs if study.held_out(p.probe_identity, seed)]
+    scores = np.array(
+        [
+            float(a @ b)
+            if (a := vec.get(p.probe)) is not None and (b := vec.get(p.reference)) is not None
+            else -np.inf
+            for p in held
+        ]
+    )
+    misses = _misses(scores, threshold)
+    overall = float(misses.mean())
+    edc = {n: study.edc(_pair_min(q, held, n), scores, threshold) for n in [*names, "unified"]}
+    rules: dict[str, dict[str, int | None]] = {
+        n: {"warn_below": study.warn_band(_pair_min(q, held, n), misses, overall)}
+        for n in [*names, "unified"]
+    }
+    yaw = np.array(
+        [
+            max(
+                abs(q.get(p.probe, {}).get("yaw", Measure("", 90.0, "", 0, "")).raw),
+                abs(q.get(p.reference, {}).get("yaw", Measure("", 90.0, "", 0, "")).raw),
+            )
+            for p in held
+        ]
+    )
+    yaw_bins = [
+        {
+            "max_abs_yaw": [lo, hi],
+            "pairs": int(sel.sum()),
+            "fnmr": float(misses[sel].mean()) if sel.any() else None,
+        }
+        for lo, hi in itertools.pairwise(YAW_BINS)
+        if (sel := (yaw >= lo) & (yaw < hi)) is not None
+    ]
+    deg = _degradations(ws, data, seed, people, threshold, None)
+    clean = next(r for r in deg if r["kind"] == "clean")
+    for name, fl in _floors(deg, clean["fnmr"]).items():
+        rules[name] = {
+            "warn_below": max(
+                v for v in (fl["warn_below"], rules[name]["warn_below"], 0) if v is not None
+            )
+            or None,
+            "refuse_below": fl["refuse_below"],
+        }
+    rules["single_face"] = {"warn_below": 50}  # a fact, not a level: several faces in the probe
+    metrics: dict[str, Any] = {
+        "threshold": threshold,
+        "threshold_rule": "pooled FMR 1e-3 of the evidence model's calibration half",
+        "held_out_mated_pairs": len(held),
+        "fnmr_all_held_out_pairs": overall,
+        "unified_model": {"intercept": unified.intercept, "weights": unified.weights},
+        "edc": edc,
+        "yaw_bins": yaw_bins,
+        "degradations": deg,
+        "policy_rules": rules,
+        "images_measured": len(q),
+        "images_not_measured": len(paths) - len(q),
+    }
+    out = out or default_out(ws, "quality")
+    out.mkdir(parents=True, exist_ok=True)
+    extra = (data / "protocols" / "pairs.txt").read_bytes() + f"seed={seed}".encode()
+    prov = provenance(space, "quality", data, dataset_checksum(acq, extra), acq)
+    prov["created_at"] = datetime.now(UTC).isoformat()
+    (out / POLICY_FILE).write_text(policy_toml(rules, unified, prov))
+    figs = [study.plot_edc(out, edc, overall), study.plot_degradations(out, deg)]
+    report.write_report(out, "LeadGuard quality: EDC, degradations, policy", prov, metrics, figs)
+    rid = save_record(ws, prov, metrics, out, [out / POLICY_FILE])
+    return EvalResult(rid, out, metrics)
