@@ -113,9 +113,11 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     for title, probe in probes:
         console.rule(title)
         console.print(f"(person in the photo: {probe.info.external_id})")
-        render.candidate_list(console, search(ws, probe.path))
+        render.candidate_list(console, search(ws, probe.path, source_type="other"))
     console.rule("Probe 2 again, in investigation mode (a fixed-length list, no threshold)")
-    render.candidate_list(console, search(ws, absent_probe.path, investigation=5))
+    render.candidate_list(
+        console, search(ws, absent_probe.path, investigation=5, source_type="other")
+    )
     console.rule()
     console.print(
         "The investigation list is full of names and none of them is the person in the photo: "

@@ -14,8 +14,9 @@ from leadguard.evidence import model as evidence_model
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, candidate_evidence
 from leadguard.gallery import synced_index
 from leadguard.index.base import VectorIndex, check_space
+from leadguard.intake import gate, receive_probe
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
-from leadguard.pipeline.decode import read_file
+from leadguard.quality.provenance import Edit
 from leadguard.serialize import candidate_list_dict
 from leadguard.storage import repository as repo
 from leadguard.storage.models import SearchLog
@@ -56,6 +57,8 @@ def search(
     model: FaceModel | None = None,
     investigation: int | None = None,
     incident_date: date | None = None,
+    source_type: str = "other",
+    edits: tuple[Edit, ...] = (),
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so."""
@@ -63,8 +66,10 @@ def search(
     model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
     space = model.space
-    data = read_file(probe, settings.max_image_bytes)
-    processed = pipeline.process(data, str(probe), FaceSelection(policy="reject", index=face))
+    intake = receive_probe(ws, probe, source_type, edits)
+    measured = pipeline.measure(intake.data, str(probe), FaceSelection("reject", face))
+    verdict = gate(ws, intake, measured.quality, str(probe))  # before the size check
+    processed = pipeline.complete(measured, str(probe))
     detections, chosen = processed.detections, processed.template.detection
 
     with ws.session() as s:
@@ -91,7 +96,7 @@ def search(
 
     requested = investigation or top_k or settings.top_k
     k = min(requested, settings.max_candidates)
-    notices = [LEAD_NOTICE]
+    notices = [LEAD_NOTICE, *intake.notices, *verdict.warnings()]
     if requested > k:
         notices.append(f"list length capped at {k} by the max_candidates setting")
     if not check.consistent:
@@ -158,16 +163,21 @@ def search(
         threshold=threshold,
         evidence_model=stored.describe() if stored else None,
         incident_date=incident_date,
+        quality=verdict.to_dict(),
+        provenance=intake.provenance(),
     )
-    return log_search(ws, result, stored.id if stored else None)
+    return log_search(ws, result, stored.id if stored else None, intake.probe_id)
 
 
-def log_search(ws: Workspace, cl: CandidateList, model_id: int | None) -> CandidateList:
+def log_search(
+    ws: Workspace, cl: CandidateList, model_id: int | None, probe_id: int | None = None
+) -> CandidateList:
     """Record the search (a "no candidate" answer too) and return the list with its log id."""
     with ws.session() as s:
         row = SearchLog(
             probe_sha256=cl.probe_sha256,
             probe_source=cl.probe_source,
+            probe_id=probe_id,
             space_key=cl.space.key,
             mode=cl.mode,
             gallery_subjects=cl.gallery_subjects,

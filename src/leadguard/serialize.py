@@ -34,6 +34,8 @@ def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
         "evidence_model": cl.evidence_model,
         "incident_date": cl.incident_date.isoformat() if cl.incident_date else None,
         "search_id": cl.search_id,
+        "probe_quality": cl.quality,
+        "probe_provenance": cl.provenance,
         "list_length": cl.top_k,
         "candidates": [
             {

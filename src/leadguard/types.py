@@ -173,6 +173,8 @@ class CandidateList:
     evidence_model: dict[str, Any] | None = None  # which measured model the statements use
     incident_date: date | None = None
     search_id: int | None = None  # the search log entry
+    quality: dict[str, Any] | None = None  # the probe's measures and the gate's verdict
+    provenance: dict[str, Any] | None = None  # source type, EXIF, hashes, LeadGuard's edits
 
     @property
     def outcome(self) -> str:

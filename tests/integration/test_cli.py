@@ -37,12 +37,24 @@ def test_cli_workflow(tmp_path: Path, johns_split) -> None:
     assert "enrolled now" in out and "faces/s" in out
 
     # workspace from the environment variable
-    code, out = run("search", str(probes[0][0]), env={"LEADGUARD_WORKSPACE": str(ws)})
+    code, out = run(
+        "search", str(probes[0][0]), "--source-type", "other", env={"LEADGUARD_WORKSPACE": str(ws)}
+    )
     assert code == 0, out
     assert probes[0][1] in out and "investigative lead" in out
     assert not VERDICT.search(out)
 
-    code, out = run("search", str(probes[0][0]), "-w", str(ws), "--json", "--top-k", "2")
+    code, out = run(
+        "search",
+        str(probes[0][0]),
+        "--source-type",
+        "other",
+        "-w",
+        str(ws),
+        "--json",
+        "--top-k",
+        "2",
+    )
     assert code == 0, out
     data = json.loads(out)
     assert data["candidates"][0]["subject"] == probes[0][1]
@@ -65,17 +77,19 @@ def test_cli_workflow(tmp_path: Path, johns_split) -> None:
 
     code, out = run("gallery", "remove", probes[0][1], "-w", str(ws))
     assert code == 0 and "removed subject" in out
-    code, out = run("search", str(probes[0][0]), "-w", str(ws), "--json")
+    code, out = run("search", str(probes[0][0]), "--source-type", "other", "-w", str(ws), "--json")
     assert probes[0][1] not in {c["subject"] for c in json.loads(out)["candidates"]}
 
 
 def test_cli_errors_are_clear(tmp_path: Path, johns) -> None:
-    code, out = run("search", str(tmp_path / "nope.jpg"), "-w", str(johns.ws.root))
+    code, out = run(
+        "search", str(tmp_path / "nope.jpg"), "--source-type", "other", "-w", str(johns.ws.root)
+    )
     assert code == 2 and "nope.jpg: file not found" in out
-    code, out = run("search", "x.jpg", "-w", str(tmp_path / "not-a-ws"))
+    code, out = run("search", "x.jpg", "--source-type", "other", "-w", str(tmp_path / "not-a-ws"))
     assert code == 2 and "not a LeadGuard workspace" in out
     multi = FIXTURES / "face_recognition_examples" / "_unlabelled" / "obama_and_biden.jpg"
-    code, out = run("search", str(multi), "-w", str(johns.ws.root))
+    code, out = run("search", str(multi), "--source-type", "other", "-w", str(johns.ws.root))
     assert code == 2 and "face 2:" in out and "--face" in out
 
 

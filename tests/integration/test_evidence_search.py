@@ -109,13 +109,16 @@ def test_without_an_evidence_model_only_investigation_mode_runs(tmp_path: Path, 
 def test_cli_human_and_json_lists_carry_the_statements(johns) -> None:
     probe, subject = johns.mated_probes[1]
     ws = str(johns.ws.root)
-    res = runner.invoke(app, ["search", str(probe), "-w", ws, "--incident-date", "2031-01-01"])
+    res = runner.invoke(
+        app,
+        ["search", str(probe), "--source-type", "other", "-w", ws, "--incident-date", "2031-01-01"],
+    )
     assert res.exit_code == 0, res.output
     out = res.output
     assert "open-set; threshold" in out and "False match rate at this score" in out
     assert "innocent people" in out and "Likelihood ratio" in out and "investigative lead" in out
     assert not VERDICT.search(out)
-    res = runner.invoke(app, ["search", str(probe), "-w", ws, "--json"])
+    res = runner.invoke(app, ["search", str(probe), "--source-type", "other", "-w", ws, "--json"])
     data = json.loads(res.output)
     assert data["mode"] == "open-set" and data["threshold"]["target_fpir"] == 0.01
     assert data["evidence_model"]["source"] == "shipped"
@@ -132,9 +135,25 @@ def test_cli_human_and_json_lists_carry_the_statements(johns) -> None:
         "log10_likelihood_ratio_ci95",
     ):
         assert key in ev
-    res = runner.invoke(app, ["search", str(probe), "-w", ws, "--investigation", "--top-k", "2"])
+    res = runner.invoke(
+        app,
+        [
+            "search",
+            str(probe),
+            "--source-type",
+            "other",
+            "-w",
+            ws,
+            "--investigation",
+            "--top-k",
+            "2",
+        ],
+    )
     assert res.exit_code == 0 and "INVESTIGATION MODE" in res.output
-    res = runner.invoke(app, ["search", str(probe), "-w", ws, "--incident-date", "yesterday"])
+    res = runner.invoke(
+        app,
+        ["search", str(probe), "--source-type", "other", "-w", ws, "--incident-date", "yesterday"],
+    )
     assert res.exit_code == 2 and "--incident-date 'yesterday'" in res.output
     res = runner.invoke(app, ["searches", "-w", ws, "--last", "3"])
     assert res.exit_code == 0 and "Search log" in res.output and "investigation" in res.output

@@ -161,11 +161,34 @@ def search(
         str | None,
         typer.Option("--incident-date", help="YYYY-MM-DD: states each gallery photo's age."),
     ] = None,
+    source_type: Annotated[
+        str | None,
+        typer.Option(
+            "--source-type",
+            help="Where the probe came from (required): surveillance_still, video_frame, "
+            "phone_photo, social_media, booking_photo, other.",
+        ),
+    ] = None,
+    edit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--edit",
+            help="An edit LeadGuard applies and records, in order: crop:L,T,R,B rotate:DEG "
+            "resize:SCALE brightness:F contrast:F deblur:RADIUS,PERCENT (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Search the gallery with a probe image. Open-set by default: only candidates at or above
     the threshold measured for this gallery size, each with what its score is worth."""
+    from leadguard.quality.provenance import Edit
     from leadguard.search import search as run_search
 
+    if source_type is None:
+        raise InputError(
+            f"{probe}: declare where the probe came from with --source-type (surveillance_still, "
+            "video_frame, phone_photo, social_media, booking_photo or other)"
+        )
+    edits = tuple(Edit.parse(e) for e in edit or [])
     ws = _open(workspace)
     length = (top_k or ws.settings.investigation_length) if investigation else None
     result = run_search(
@@ -175,6 +198,8 @@ def search(
         face=face,
         investigation=length,
         incident_date=_parse_date(incident_date, "--incident-date"),
+        source_type=source_type,
+        edits=edits,
     )
     render.candidate_list(_out(), result, as_json=json_out)
 
@@ -297,6 +322,20 @@ OutOpt = Annotated[
 ]
 
 
+def _run_eval(
+    workspace: Path | None,
+    label: str,
+    run: Callable[[Workspace, Callable[[int, int], None]], Any],
+    summary: Callable[[Console, dict[str, Any]], None],
+) -> None:
+    """An evaluation command: progress bar, summary, where the report and record went."""
+    ws = _open(workspace)
+    with render.task_progress(_out(), label) as progress:
+        result = run(ws, progress)
+    summary(_out(), result.metrics)
+    _eval_done(result)
+
+
 def _eval_done(result: Any) -> None:
     console = _out()
     console.print(
@@ -317,11 +356,12 @@ def eval_verify(
 
     if protocol != "lfw-pairs":
         raise typer.BadParameter("only lfw-pairs is available", param_hint="--protocol")
-    ws = _open(workspace)
-    with render.task_progress(_out(), "templates") as progress:
-        result = verify_lfw(ws, data, out, progress)
-    render.verification_summary(_out(), result.metrics)
-    _eval_done(result)
+    _run_eval(
+        workspace,
+        "templates",
+        lambda ws, progress: verify_lfw(ws, data, out, progress),
+        render.verification_summary,
+    )
 
 
 @eval_app.command("identify")
@@ -340,11 +380,12 @@ def eval_identify(
 
     if protocol != "blufr":
         raise typer.BadParameter("only blufr is available", param_hint="--protocol")
-    ws = _open(workspace)
-    with render.task_progress(_out(), "templates") as progress:
-        result = identify_blufr(ws, data, out, splits or None, progress)
-    render.identification_summary(_out(), result.metrics)
-    _eval_done(result)
+    _run_eval(
+        workspace,
+        "templates",
+        lambda ws, progress: identify_blufr(ws, data, out, splits or None, progress),
+        render.identification_summary,
+    )
 
 
 @eval_app.command("manifest")
@@ -361,11 +402,14 @@ def eval_manifest(
     """All mated pairs, seeded non-mated pairs, per-group FMR/FNMR at one threshold."""
     from leadguard.evaluation.run import evaluate_manifest
 
-    ws = _open(workspace)
-    with render.task_progress(_out(), "templates") as progress:
-        result = evaluate_manifest(ws, manifest, out, nonmated, within_group, fmr, seed, progress)
-    render.verification_summary(_out(), result.metrics)
-    _eval_done(result)
+    _run_eval(
+        workspace,
+        "templates",
+        lambda ws, progress: evaluate_manifest(
+            ws, manifest, out, nonmated, within_group, fmr, seed, progress
+        ),
+        render.verification_summary,
+    )
 
 
 @eval_app.command("evidence")
@@ -385,11 +429,58 @@ def eval_evidence(
     on half of the people in a labelled dataset and validate it on the other half."""
     from leadguard.evidence.run import evaluate_evidence
 
+    _run_eval(
+        workspace,
+        "templates",
+        lambda ws, progress: evaluate_evidence(
+            ws, manifest, blufr, out, seed, bootstraps, repeats, progress
+        ),
+        render.evidence_summary,
+    )
+
+
+@eval_app.command("quality")
+@handles_errors
+def eval_quality(
+    data: Annotated[Path, typer.Option(help="LFW folder (images/, manifest.csv, protocols/).")],
+    workspace: WorkspaceOpt = None,
+    out: OutOpt = None,
+    people: Annotated[int, typer.Option(min=2, help="Held-out people for degradations.")] = 150,
+    seed: Annotated[int, typer.Option(help="Seed of the identity split and samples.")] = 0,
+) -> None:
+    """Quality measures on LFW View 2: unified score, error-versus-discard, controlled
+    degradations, and a policy file with the floors and bands they support."""
+    from leadguard.quality.run import evaluate_quality
+
+    _run_eval(
+        workspace,
+        "quality measures",
+        lambda ws, progress: evaluate_quality(ws, data, out, seed, people, progress),
+        render.quality_study,
+    )
+
+
+@app.command()
+@handles_errors
+def quality(
+    image: Annotated[Path, typer.Argument(help="The image to measure.")],
+    workspace: WorkspaceOpt = None,
+    face: Annotated[int | None, typer.Option("--face", min=0, help="Which face.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every quality measure of the face, the unified score and the gate's verdict."""
+    from leadguard.pipeline.compose import FacePipeline, FaceSelection
+    from leadguard.pipeline.decode import read_file
+    from leadguard.quality.gate import assess
+
     ws = _open(workspace)
-    with render.task_progress(_out(), "templates") as progress:
-        result = evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
-    render.evidence_summary(_out(), result.metrics)
-    _eval_done(result)
+    s = ws.settings
+    pipeline = FacePipeline(ws.face_model(), s.min_face_size, s.max_image_pixels)
+    measured = pipeline.measure(
+        read_file(image, s.max_image_bytes), str(image), FaceSelection("reject", face)
+    )
+    verdict = assess(measured.quality, ws.quality_policy())
+    render.quality_verdict(_out(), str(image), verdict, as_json=json_out)
 
 
 @eval_app.command("records")

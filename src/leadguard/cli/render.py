@@ -55,7 +55,18 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
     for code, n in sorted(report.failures_by_code().items()):
         table.add_row(f"  failed: {code}", str(n))
     table.add_row("time", f"{report.elapsed_s:.1f} s ({report.faces_per_second:.1f} faces/s)")
+    table.add_row("flagged low quality (enrolled)", str(len(report.low_quality)))
     console.print(table)
+    if report.low_quality:
+        console.print(
+            "[bold]Low-quality gallery photos[/bold] (enrolled and flagged; candidate lists "
+            "show the flag):"
+        )
+        for src, why in report.low_quality[:MAX_LISTED_FAILURES]:
+            console.print(f"  [yellow]{escape(src)}[/yellow]: {escape(why)}", soft_wrap=True)
+        more = len(report.low_quality) - MAX_LISTED_FAILURES
+        if more > 0:
+            console.print(f"  ... and {more} more (stored per face in the workspace)")
     if report.failed:
         console.print("[bold]Failures[/bold] (file: reason):")
         for f in report.failed[:MAX_LISTED_FAILURES]:
@@ -144,6 +155,9 @@ def gallery_stats(console: Console, stats: GalleryStats, current_space: str) -> 
         table.add_row(f"templates in space {key}{mark}", str(n))
     for code, n in sorted(stats.failures_by_reason.items()):
         table.add_row(f"images that failed: {code}", str(n))
+    for decision, n in sorted(stats.quality_by_decision.items()):
+        flag = " (flagged)" if decision in ("warn", "refuse") else ""
+        table.add_row(f"faces with quality verdict {decision}{flag}", str(n))
     console.print(table)
 
 
@@ -273,6 +287,53 @@ def search_log(console: Console, rows: list[tuple[Any, ...]]) -> None:
             f"threshold {threshold or 'none'}, probe {escape(str(probe))}",
             soft_wrap=True,
         )
+
+
+def quality_verdict(console: Console, source: str, verdict: Any, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps({"image": source, **verdict.to_dict()}))
+        return
+    table = Table(title=f"Quality of {source}", box=None)
+    for col in ("measure", "raw", "unit", "score"):
+        table.add_column(col)
+    for name, m in sorted(verdict.measures.items()):
+        table.add_row(name, f"{m.raw:.4g}", m.unit, str(m.score))
+    if verdict.unified is not None:
+        table.add_row("unified", "", "0-100", str(verdict.unified))
+    console.print(table)
+    colour = {"pass": "green", "warn": "yellow", "refuse": "red"}[verdict.decision]
+    console.print(f"verdict: [{colour}]{verdict.decision.upper()}[/{colour}] ({verdict.policy})")
+    for f in verdict.findings:
+        console.print(f"  {f.level}: {escape(f.text())}", soft_wrap=True)
+
+
+def quality_study(console: Console, metrics: dict[str, Any]) -> None:
+    console.print(
+        f"held-out mated pairs: {metrics['held_out_mated_pairs']}, FNMR at threshold "
+        f"{metrics['threshold']:.4f}: {metrics['fnmr_all_held_out_pairs']:.2%}",
+        soft_wrap=True,
+    )
+    edc = metrics["edc"]["unified"]
+    console.print(
+        "EDC (unified): " + ", ".join(f"{r['discarded']:.0%}→{r['fnmr']:.2%}" for r in edc),
+        soft_wrap=True,
+    )
+    table = Table(title="Controlled degradations (held-out people)", box=None)
+    for col in ("kind", "level", "FNMR", "rank-1", "no template"):
+        table.add_column(col)
+    for r in metrics["degradations"]:
+        table.add_row(
+            r["kind"],
+            f"{r['level']:g}",
+            f"{r['fnmr']:.1%}",
+            f"{r['rank1']:.1%}",
+            str(r["failures_to_acquire"]),
+        )
+    console.print(table)
+    for name, rule in sorted(metrics["policy_rules"].items()):
+        set_ = {k: v for k, v in rule.items() if v is not None}
+        if set_:
+            console.print(f"  policy {name}: {set_}")
 
 
 def evidence_summary(console: Console, metrics: dict[str, Any]) -> None:

@@ -1,0 +1,154 @@
+"""Probe intake: provenance recorded, prohibited kinds refused, edits applied by LeadGuard,
+quality gate applied. Every probe is stored as received before anything else happens."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leadguard.pipeline.decode import read_file
+from leadguard.quality.gate import QualityRefused, Verdict, assess
+from leadguard.quality.measures import Measure
+from leadguard.quality.provenance import (
+    Edit,
+    ProbeRefused,
+    apply_edits,
+    check_source_type,
+    editor_flag,
+    read_exif,
+)
+from leadguard.storage.models import ProbeRecord, SearchLog
+from leadguard.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Intake:
+    probe_id: int  # the row of the image searched (the edited one when there are edits)
+    original_sha256: str
+    data: bytes  # what is searched
+    source_type: str
+    exif: dict[str, str]
+    editor: str | None
+    edits: tuple[Edit, ...]
+    notices: list[str] = field(default_factory=list)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "probe_id": self.probe_id,
+            "original_sha256": self.original_sha256,
+            "searched_sha256": hashlib.sha256(self.data).hexdigest(),
+            "source_type": self.source_type,
+            "exif": self.exif,
+            "edited_by_software_before_intake": self.editor,
+            "edits_by_leadguard": [e.to_dict() for e in self.edits],
+        }
+
+
+def _store(
+    ws: Workspace,
+    data: bytes,
+    name: str,
+    source_type: str,
+    exif: dict[str, str],
+    editor: str | None,
+    parent: int | None,
+    edits: list[dict[str, Any]],
+) -> int:
+    with ws.session() as s:
+        row = ProbeRecord(
+            sha256=hashlib.sha256(data).hexdigest(),
+            parent_id=parent,
+            source_type=source_type,
+            original_name=name,
+            exif=exif,
+            editor=editor,
+            edits=edits,
+            data=data,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def log_refusal(
+    ws: Workspace,
+    probe_id: int,
+    sha: str,
+    source: str,
+    outcome: str,
+    why: str,
+    details: dict[str, Any],
+) -> None:
+    with ws.session() as s:
+        s.add(
+            SearchLog(
+                probe_sha256=sha,
+                probe_source=source,
+                probe_id=probe_id,
+                space_key="",
+                mode="refused",
+                gallery_subjects=0,
+                gallery_templates=0,
+                candidates=0,
+                outcome=outcome,
+                result={"refused": why, **details},
+            )
+        )
+
+
+def receive_probe(
+    ws: Workspace, path: Path, source_type: str, edits: tuple[Edit, ...] = ()
+) -> Intake:
+    """Store the probe as received, refuse prohibited kinds, apply LeadGuard's edits."""
+    original = read_file(path, ws.settings.max_image_bytes)
+    sha = hashlib.sha256(original).hexdigest()
+    exif = read_exif(original)
+    editor = editor_flag(exif)
+    pid = _store(ws, original, str(path), source_type, exif, editor, None, [])
+    try:
+        check_source_type(source_type, ws.quality_policy().prohibited_source_types)
+    except ProbeRefused as exc:
+        log_refusal(ws, pid, sha, str(path), "refused_source_type", str(exc), {})
+        raise
+    notices = []
+    if editor:
+        notices.append(
+            f"the probe's EXIF says it was saved by an image editor ({exif.get('software')}): "
+            "it may have been altered before it reached LeadGuard"
+        )
+    data = original
+    if edits:
+        data = apply_edits(original, list(edits), str(path))
+        pid = _store(
+            ws, data, str(path), source_type, exif, editor, pid, [e.to_dict() for e in edits]
+        )
+        notices.append(
+            "searched the probe as edited by LeadGuard: "
+            + ", ".join(f"{e.op}{list(e.args)}" for e in edits)
+        )
+    return Intake(pid, sha, data, source_type, exif, editor, edits, notices)
+
+
+def gate(ws: Workspace, intake: Intake, quality: dict[str, Measure], source: str) -> Verdict:
+    """Apply the quality policy to the searched face; a refusal is recorded, then raised."""
+    policy = ws.quality_policy()
+    verdict = assess(quality, policy)
+    if verdict.decision == "refuse":
+        failing = "; ".join(f.text() for f in verdict.findings if f.level == "refuse")
+        why = (
+            f"{source}: refused by the quality gate ({policy.source}): {failing}. This probe "
+            "cannot support a lead."
+        )
+        log_refusal(
+            ws,
+            intake.probe_id,
+            intake.original_sha256,
+            source,
+            "refused_quality",
+            why,
+            {"quality": verdict.to_dict()},
+        )
+        raise QualityRefused(why)
+    return verdict
