@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -136,6 +137,7 @@ def search(
             image_sha256=info.image_sha256,
             template_id=info.template_id,
             encounter_date=info.encounter_date,
+            photo_quality=_photo_quality(info.quality),
             evidence=candidate_evidence(
                 stored.model,
                 score,
@@ -167,6 +169,12 @@ def search(
         provenance=intake.provenance(),
     )
     return log_search(ws, result, stored.id if stored else None, intake.probe_id)
+
+
+def _photo_quality(q: dict[str, Any] | None) -> dict[str, Any] | None:
+    if q is None:
+        return None
+    return {"decision": q.get("decision"), "findings": q.get("findings", [])}
 
 
 def log_search(

@@ -47,6 +47,7 @@ def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
                 "template_id": c.template_id,
                 "encounter_date": c.encounter_date.isoformat() if c.encounter_date else None,
                 "evidence": c.evidence.to_dict() if c.evidence else None,
+                "gallery_photo_quality": c.photo_quality,
             }
             for c in cl.candidates
         ],

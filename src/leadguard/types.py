@@ -153,6 +153,7 @@ class Candidate:
     template_id: int
     encounter_date: date | None
     evidence: CandidateEvidence | None = None
+    photo_quality: dict[str, Any] | None = None  # gate verdict of the gallery photo
 
 
 @dataclass(frozen=True)

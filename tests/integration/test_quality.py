@@ -146,6 +146,10 @@ def test_gallery_faces_carry_their_quality(johns) -> None:
         assert faces and all(f.quality and "measures" in f.quality for f in faces)
         assert all(f.quality["decision"] in ("pass", "warn", "refuse") for f in faces)
     assert len(johns.report.low_quality) == sum(f.quality["decision"] != "pass" for f in faces)
+    result = search(johns.ws, johns.mated_probes[0][0], investigation=5)
+    for c in result.candidates:  # each candidate says how good its gallery photo is
+        assert c.photo_quality is not None
+        assert c.photo_quality["decision"] in ("pass", "warn", "refuse")
 
 
 def test_cli_quality_and_search_declare_the_source(johns, tmp_path: Path) -> None:

@@ -138,6 +138,13 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
                 console.print(f"[bold]#{c.rank} {escape(c.subject)}[/bold]")
                 for line in c.evidence.lines():
                     console.print(f"  - {escape(line)}", soft_wrap=True)
+            pq = c.photo_quality or {}
+            if pq.get("decision") in ("warn", "refuse"):
+                console.print(
+                    f"  - [yellow]gallery photo flagged for quality ({pq['decision']}): "
+                    f"{escape('; '.join(pq.get('findings', [])))}[/yellow]",
+                    soft_wrap=True,
+                )
     for notice in cl.notices:
         console.print(f"[italic]{escape(notice)}[/italic]", soft_wrap=True)
     if cl.search_id is not None:

@@ -247,6 +247,7 @@ class TemplateInfo:
     image_path: str
     image_sha256: str
     encounter_date: date | None
+    quality: dict[str, Any] | None = None  # the gallery face's verdict at enrollment
 
 
 def template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
@@ -264,6 +265,7 @@ def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
             ImageRecord.source_path,
             ImageRecord.sha256,
             Encounter.encounter_date,
+            FaceRecord.quality,
         )
         .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
         .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
