@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from leadguard import audit
 from leadguard.backends import create_model
 from leadguard.errors import UnreadableImage
 from leadguard.gallery import synced_index
@@ -135,6 +136,16 @@ def _enroll(
                     repo.NewTemplate(info, r.image, tmpl, r.faces_in_image, verdict.to_dict())
                 )
             new_ids = repo.save_templates(s, rows)
+            audit.append(
+                s,
+                "enroll_batch",
+                f"gallery:{space.key}",
+                {
+                    "templates": new_ids,
+                    "images": [r.image.sha256 for r in rows],
+                    "failed": [r.source for r in pending if r.error_code],
+                },
+            )
         if new_ids:
             index.add(
                 np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows])

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
-from leadguard.errors import IndexError_
+from leadguard import audit
+from leadguard.errors import IndexError_, InputError
 from leadguard.index.faiss_index import FaissExactIndex, read_meta
 from leadguard.storage import repository as repo
+from leadguard.storage.models import ImageRecord, Subject, TemplateCache
 from leadguard.types import EmbeddingSpace
 from leadguard.workspace import Workspace
 
@@ -96,11 +100,36 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex,
     return rebuild_index(ws, space), check
 
 
-def remove_subject(ws: Workspace, external_id: str) -> int:
-    """Remove a subject from the database and every index; returns templates removed."""
+def remove_subject(
+    ws: Workspace,
+    external_id: str,
+    action: str = "gallery_remove",
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Remove a subject from the database and every index; returns templates removed.
+    The audit entry is written in the same transaction as the deletion."""
     with ws.session() as s:
+        images = repo.subject_images(s, external_id)
         removed = repo.remove_subject(s, external_id)
         spaces = {key: repo.get_space(s, key) for key in removed}
+        extra = details or {}
+        if action == "gallery_expunge":
+            extra = {
+                **extra,
+                "cached_templates_purged": repo.purge_cached_templates(
+                    s, [sha for sha, _ in images]
+                ),
+            }
+        audit.append(
+            s,
+            action,
+            f"subject:{external_id}",
+            {
+                **extra,
+                "images": [sha for sha, _ in images],
+                "templates": {k: len(v) for k, v in removed.items()},
+            },
+        )
     total = 0
     for key, ids in removed.items():
         space = spaces[key]
@@ -115,3 +144,44 @@ def remove_subject(ws: Workspace, external_id: str) -> int:
         synced_index(ws, space)  # repairs any older disagreement too
         total += len(ids)
     return total
+
+
+@dataclass(frozen=True)
+class Expungement:
+    subject: str
+    order: str
+    templates: int
+    images: list[tuple[str, str]]  # (SHA-256, source path) of what was removed
+    checks: list[tuple[str, bool]]
+
+    @property
+    def verified(self) -> bool:
+        return all(ok for _, ok in self.checks)
+
+
+def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:
+    """Remove a subject under a court order (database, every index, cached evaluation
+    templates of its images), log who did it under which order, then prove it is gone."""
+    if not order.strip():
+        raise InputError("an expungement needs the reference of the order (--order)")
+    with ws.session() as s:
+        images = repo.subject_images(s, external_id)
+    n = remove_subject(ws, external_id, "gallery_expunge", {"order": order})
+    shas = [sha for sha, _ in images]
+    with ws.session() as s:
+        gone_subject = s.scalar(select(Subject).where(Subject.external_id == external_id)) is None
+        left_images = s.scalars(select(ImageRecord.id).where(ImageRecord.sha256.in_(shas))).all()
+        left_cache = s.scalars(select(TemplateCache.id).where(TemplateCache.sha256.in_(shas))).all()
+        spaces = [
+            sp for key in repo.gallery_stats(s).templates_by_space if (sp := repo.get_space(s, key))
+        ]
+    checks = [
+        ("no subject row", gone_subject),
+        ("no image, face or template rows for its images", not left_images),
+        ("no cached evaluation templates of its images", not left_cache),
+    ]
+    checks += [
+        (f"index {sp.key} agrees with the database", check_index(ws, sp).consistent)
+        for sp in spaces
+    ]
+    return Expungement(external_id, order, n, images, checks)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leadguard import audit
 from leadguard.pipeline.decode import read_file
 from leadguard.quality.gate import QualityRefused, Verdict, assess
 from leadguard.quality.measures import Measure
@@ -69,6 +70,12 @@ def _store(
         )
         s.add(row)
         s.flush()
+        audit.append(
+            s,
+            "probe_edited" if parent else "probe_received",
+            f"probe:{row.id}",
+            {"sha256": row.sha256, "source_type": source_type, "parent": parent, "edits": edits},
+        )
         return row.id
 
 
@@ -82,6 +89,7 @@ def log_refusal(
     details: dict[str, Any],
 ) -> None:
     with ws.session() as s:
+        audit.append(s, "search_refused", f"probe:{probe_id}", {"outcome": outcome, "why": why})
         s.add(
             SearchLog(
                 probe_sha256=sha,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from leadguard import audit
 from leadguard.backends.base import FaceModel
 from leadguard.errors import EvidenceUnavailable, SpaceMismatch
 from leadguard.evidence import model as evidence_model
@@ -199,4 +200,19 @@ def log_search(
         )
         s.add(row)
         s.flush()
+        audit.append(
+            s,
+            "search",
+            f"search:{row.id}",
+            {
+                "probe_sha256": cl.probe_sha256,
+                "probe_id": probe_id,
+                "space": cl.space.key,
+                "gallery_templates": cl.gallery_templates,
+                "mode": cl.mode,
+                "outcome": cl.outcome,
+                "threshold": row.threshold,
+                "candidates": [c.subject for c in cl.candidates],
+            },
+        )
         return replace(cl, search_id=row.id)

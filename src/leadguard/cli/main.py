@@ -33,6 +33,8 @@ eval_app = typer.Typer(
 )
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -267,6 +269,65 @@ def gallery_remove(
     ws = _open(workspace)
     n = remove_subject(ws, subject)
     _out().print(f"removed subject {subject!r} and {n} template(s) from the database and index")
+
+
+@gallery_app.command("expunge")
+@handles_errors
+def gallery_expunge(
+    subject: Annotated[str, typer.Argument(help="The subject id to expunge.")],
+    order: Annotated[str, typer.Option("--order", help="Reference of the court order.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Remove a subject under a court order (database, indexes, cached templates), log it
+    with the order, and check that nothing of it remains searchable (exit 1 if not)."""
+    from leadguard.gallery import expunge_subject
+
+    ws = _open(workspace)
+    result = expunge_subject(ws, subject, order)
+    render.expungement(_out(), result)
+    if not result.verified:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(workspace: WorkspaceOpt = None) -> None:
+    """Check the whole hash chain; name the first broken entry (exit 1 if broken)."""
+    from sqlalchemy import select
+
+    from leadguard.audit import verify
+    from leadguard.storage.models import AuditEntry
+
+    ws = _open(workspace)
+    with ws.session() as s:
+        check = verify(s)
+        head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+    render.audit_check(_out(), check, head)
+    if not check.intact:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+@handles_errors
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="JSON Lines file to write.")],
+    workspace: WorkspaceOpt = None,
+    object_prefix: Annotated[
+        str, typer.Option("--object", help="Only entries whose object starts with this.")
+    ] = "",
+) -> None:
+    """Write the audit trail (entries with their chain hashes) for disclosure."""
+    import json
+
+    from leadguard.audit import export
+
+    ws = _open(workspace)
+    with ws.session() as s, out.open("w") as fh:
+        n = 0
+        for entry in export(s, object_prefix):
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+            n += 1
+    _out().print(f"wrote {n} audit entries to {out}")
 
 
 def _current_space(ws: Workspace) -> Any:

@@ -296,6 +296,36 @@ def search_log(console: Console, rows: list[tuple[Any, ...]]) -> None:
         )
 
 
+def expungement(console: Console, e: Any) -> None:
+    console.print(
+        f"expunged subject {escape(e.subject)} under order {escape(e.order)}: "
+        f"{len(e.images)} image(s), {e.templates} template(s)",
+        soft_wrap=True,
+    )
+    for what, ok in e.checks:
+        console.print(f"  [{'green' if ok else 'red'}]{'ok' if ok else 'FAILED'}[/] {what}")
+    if e.images:
+        console.print(
+            "LeadGuard keeps no copy of gallery photos; the files it read are outside it and "
+            "must be removed by their custodian:",
+            soft_wrap=True,
+        )
+        for _, path in e.images:
+            console.print(f"  {escape(path)}", soft_wrap=True)
+
+
+def audit_check(console: Console, check: Any, head: str | None) -> None:
+    if check.intact:
+        console.print(
+            f"audit log intact: {check.entries} entries; head hash {head or '-'} (record it "
+            "outside LeadGuard: a chain rewritten from the start can only be caught against "
+            "a head recorded elsewhere)",
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"[red]audit log BROKEN[/red] at entry {check.broken_at}: {check.reason}")
+
+
 def quality_verdict(console: Console, source: str, verdict: Any, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps({"image": source, **verdict.to_dict()}))

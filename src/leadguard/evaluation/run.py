@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from leadguard import __version__
+from leadguard import __version__, audit
 from leadguard.evaluation import analysis, protocols, report
 from leadguard.evaluation import metrics as m
 from leadguard.evaluation.protocols import Pair
@@ -76,6 +76,12 @@ def save_record(
         )
         s.add(rec)
         s.flush()
+        audit.append(
+            s,
+            "accuracy_record",
+            f"accuracy_record:{rec.id}",
+            {"protocol": rec.protocol, "space": rec.space_key, "command": rec.command},
+        )
         return rec.id
 
 

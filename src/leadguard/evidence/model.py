@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from leadguard import audit
 from leadguard.evidence.calibration import LrTable
 from leadguard.evidence.chance import (
     FmrAtScore,
@@ -180,6 +181,8 @@ def store(
         )
         s.add(rec)
         s.flush()
+        details = {"source": source, "payload_sha256": sha, "record": record_id}
+        audit.append(s, "evidence_model_stored", f"evidence_model:{rec.id}", details)
         return StoredModel(rec.id, source, sha, model)
 
 

@@ -232,3 +232,21 @@ class ProbeRecord(Base):
     editor: Mapped[str | None] = mapped_column(String(64))  # image editor named in EXIF
     edits: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only audit log. ``hash`` = SHA-256 of the previous entry's
+    hash and this entry's canonical content, so that any edit, deletion, insertion or
+    reordering of past entries breaks the chain (``leadguard audit verify``)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[str] = mapped_column(String(40))  # ISO 8601, UTC, as hashed
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object: Mapped[str] = mapped_column(String(255), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

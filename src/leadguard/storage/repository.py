@@ -19,6 +19,7 @@ from leadguard.storage.models import (
     FaceRecord,
     ImageRecord,
     Subject,
+    TemplateCache,
     TemplateRecord,
 )
 from leadguard.types import EmbeddingSpace, FaceTemplate, ImageMeta
@@ -371,3 +372,26 @@ def latest_encounters(session: Session, subjects: list[str], space_key: str) -> 
         .group_by(Subject.external_id)
     )
     return {r[0]: r[1] for r in rows if r[1] is not None}
+
+
+def subject_images(session: Session, external_id: str) -> list[tuple[str, str]]:
+    """(SHA-256, source path) of every image of a subject."""
+    rows = session.execute(
+        select(ImageRecord.sha256, ImageRecord.source_path)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .join(Subject, Encounter.subject_id == Subject.id)
+        .where(Subject.external_id == external_id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def purge_cached_templates(session: Session, shas: list[str]) -> int:
+    """Delete evaluation-cache templates derived from these images; returns rows deleted."""
+    n = 0
+    for start in range(0, len(shas), 5000):
+        part = shas[start : start + 5000]
+        n += len(
+            session.scalars(select(TemplateCache.id).where(TemplateCache.sha256.in_(part))).all()
+        )
+        session.execute(delete(TemplateCache).where(TemplateCache.sha256.in_(part)))
+    return n

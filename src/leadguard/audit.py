@@ -1,0 +1,122 @@
+"""The tamper-evident audit log: append-only, hash-chained, written in the same database
+transaction as the change it records.
+
+Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical
+content (sequence number, time, actor, action, object, details). ``verify`` walks the chain
+in sequence order and names the first entry where it breaks: an edited entry no longer
+matches its hash, a deleted one leaves a gap, an inserted or reordered one no longer
+follows its predecessor's hash.
+
+Until accounts exist (the casework layer), the actor is ``LEADGUARD_ACTOR`` or the
+operating-system user running the command.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadguard.storage.models import AuditEntry
+
+GENESIS = "0" * 64
+
+
+def current_actor() -> str:
+    return os.environ.get("LEADGUARD_ACTOR") or f"os:{getpass.getuser()}"
+
+
+def content_hash(
+    prev: str, seq: int, at: str, actor: str, action: str, obj: str, details: dict[str, Any]
+) -> str:
+    body = json.dumps(
+        [seq, at, actor, action, obj, details],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+def append(
+    session: Session, action: str, obj: str, details: dict[str, Any], actor: str | None = None
+) -> AuditEntry:
+    """Add an entry in the caller's transaction (it commits or rolls back with the change)."""
+    last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else GENESIS
+    at = datetime.now(UTC).isoformat()
+    who = actor or current_actor()
+    clean = json.loads(json.dumps(details, default=str))  # what is stored is what is hashed
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=who,
+        action=action,
+        object=obj,
+        details=clean,
+        prev_hash=prev,
+        hash=content_hash(prev, seq, at, who, action, obj, clean),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    entries: int
+    broken_at: int | None  # sequence number (or row id, for a row out of sequence)
+    reason: str
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def verify(session: Session) -> ChainCheck:
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq, AuditEntry.id)).all()
+    prev = GENESIS
+    for expected, e in enumerate(rows, start=1):
+        if e.seq != expected:
+            what = "missing (deleted)" if e.seq > expected else "out of sequence (inserted)"
+            return ChainCheck(len(rows), expected, f"entry {expected} is {what}")
+        if e.prev_hash != prev:
+            return ChainCheck(
+                len(rows),
+                e.seq,
+                f"entry {e.seq} does not follow entry {e.seq - 1} (inserted or reordered)",
+            )
+        h = content_hash(e.prev_hash, e.seq, e.at, e.actor, e.action, e.object, e.details)
+        if h != e.hash:
+            return ChainCheck(len(rows), e.seq, f"entry {e.seq} was altered after it was written")
+        prev = e.hash
+    return ChainCheck(len(rows), None, "intact")
+
+
+def export(session: Session, object_prefix: str = "") -> Iterator[dict[str, Any]]:
+    """Entries (all, or those whose object starts with the prefix) with their chain fields,
+    so that a recipient can recompute every hash."""
+    q = select(AuditEntry).order_by(AuditEntry.seq)
+    if object_prefix:
+        q = q.where(AuditEntry.object.startswith(object_prefix))
+    for e in session.scalars(q):
+        yield {
+            "seq": e.seq,
+            "at": e.at,
+            "actor": e.actor,
+            "action": e.action,
+            "object": e.object,
+            "details": e.details,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }

@@ -1,0 +1,73 @@
+"""Expungement under a court order, and the audit trail of real enrollments and searches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from leadguard.cli.main import app
+from leadguard.enroll import enroll
+from leadguard.evaluation.templates import compute_templates
+from leadguard.search import search
+from leadguard.storage.models import AuditEntry, ImageRecord, TemplateCache
+from leadguard.workspace import Workspace
+from tests.integration.conftest import write_manifest
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+def test_expunged_subject_leaves_storage_and_search_and_is_logged(
+    tmp_path: Path, johns_split
+) -> None:
+    enrolled, probes = johns_split
+    gone, kept = probes[0][1], probes[1][1]
+    rows = [r for r in enrolled if r[1] in (gone, kept)]
+    ws = Workspace.init(tmp_path / "ws", workers=1)
+    enroll(ws, write_manifest(tmp_path / "m.csv", rows))
+    gone_paths = [p for p, s in rows if s == gone]
+    compute_templates(ws, ws.face_model().space, gone_paths[:2])  # an evaluation cache too
+    assert search(ws, probes[0][0], investigation=2).candidates[0].subject == gone
+
+    res = runner.invoke(
+        app, ["gallery", "expunge", gone, "--order", "CO-2026-117", "-w", str(ws.root)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "under order CO-2026-117" in res.output and "FAILED" not in res.output
+    after = search(ws, probes[0][0], investigation=5)
+    assert gone not in {c.subject for c in after.candidates}
+    with ws.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery_expunge")).one()
+        assert entry.object == f"subject:{gone}" and entry.details["order"] == "CO-2026-117"
+        assert entry.details["cached_templates_purged"] == 2
+        shas = entry.details["images"]
+        assert shas and not s.scalars(select(ImageRecord).where(ImageRecord.sha256.in_(shas))).all()
+        assert not s.scalars(select(TemplateCache).where(TemplateCache.sha256.in_(shas))).all()
+        actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+    assert actions.count("enroll_batch") >= 1 and actions.count("search") == 2
+    assert "probe_received" in actions and "evidence_model_stored" in actions
+
+    res = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    assert res.exit_code == 0 and "audit log intact" in res.output
+    out = tmp_path / "trail.jsonl"
+    res = runner.invoke(
+        app,
+        ["audit", "export", "--out", str(out), "--object", f"subject:{gone}", "-w", str(ws.root)],
+    )
+    assert res.exit_code == 0
+    lines = [json.loads(ln) for ln in out.read_text().splitlines()]
+    assert [ln["action"] for ln in lines] == ["gallery_expunge"]
+
+    with ws.engine.begin() as conn:  # an insider edits the record of the expungement
+        conn.exec_driver_sql(
+            "UPDATE audit_log SET details = json_set(details, '$.order', 'none') "
+            "WHERE action = 'gallery_expunge'"
+        )
+    res = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    assert res.exit_code == 1 and "BROKEN" in res.output and "altered" in res.output
+    res = runner.invoke(app, ["gallery", "expunge", kept, "--order", " ", "-w", str(ws.root)])
+    assert res.exit_code == 2 and "--order" in res.output
