@@ -7,8 +7,8 @@ in sequence order and names the first entry where it breaks: an edited entry no 
 matches its hash, a deleted one leaves a gap, an inserted or reordered one no longer
 follows its predecessor's hash.
 
-Until accounts exist (the casework layer), the actor is ``LEADGUARD_ACTOR`` or the
-operating-system user running the command.
+The actor is the LeadGuard user acting (casework commands), else ``LEADGUARD_ACTOR``, else
+the operating-system user running the command.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,8 +32,21 @@ from leadguard.storage.models import AuditEntry
 GENESIS = "0" * 64
 
 
+_ACTOR: ContextVar[str | None] = ContextVar("leadguard_actor", default=None)
+
+
 def current_actor() -> str:
-    return os.environ.get("LEADGUARD_ACTOR") or f"os:{getpass.getuser()}"
+    return _ACTOR.get() or os.environ.get("LEADGUARD_ACTOR") or f"os:{getpass.getuser()}"
+
+
+@contextmanager
+def acting_as(username: str) -> Iterator[None]:
+    """Entries written inside are attributed to this LeadGuard user."""
+    token = _ACTOR.set(username)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
 
 
 def content_hash(

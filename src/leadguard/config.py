@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         "(docs/quality.md). A relative path is read from the workspace folder.",
     )
 
+    casework_policy: Path | None = Field(
+        None,
+        description="Casework policy (TOML: eligible offences, approval, examiners, "
+        "corroboration); default: the shipped policy, after the Detroit settlement.",
+    )
+
     # --- demo ---
     gallery_source: Path | None = Field(
         None,

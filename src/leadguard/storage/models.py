@@ -250,3 +250,87 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- casework (issue 6) ---
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2
+    role: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    offence: Mapped[str] = mapped_column(String(128))
+    incident_date: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)  # of the person sought
+    requesting_officer: Mapped[str] = mapped_column(String(128))
+    legal_authority: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseAssignment(Base):
+    __tablename__ = "case_assignments"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_assignment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+
+class SearchRequest(Base):
+    __tablename__ = "search_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    probe_path: Mapped[str] = mapped_column(Text)
+    source_type: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    searched_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
+    adjudications: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("request_id", "examiner_id", name="uq_review"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("search_requests.id"), index=True)
+    examiner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decisions: Mapped[dict[str, Any]] = mapped_column(JSON)  # per subject
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("search_requests.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    released_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    basis: Mapped[str] = mapped_column(String(32))  # "concurring" | "adjudicated"
+    adjudication: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    corroboration: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    lineup_recorded: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    outcome_details: Mapped[str | None] = mapped_column(Text)
+    released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,76 @@
+"""One authorization check, keyed by named actions; the same names appear in the audit log.
+
+A user acts only on cases they are assigned to, except auditors (read actions on every
+case) and supervisors (every case of their unit). Admins manage users and nothing else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from leadguard.errors import LeadGuardError
+
+if TYPE_CHECKING:
+    from leadguard.storage.models import Case, User
+
+ROLES = ("examiner", "reviewer", "supervisor", "auditor", "admin")
+READ_ACTIONS = frozenset({"case.view", "review.reveal", "lead.stats", "audit.read"})
+ALLOWED: dict[str, frozenset[str]] = {
+    "examiner": frozenset(
+        {
+            "case.open",
+            "case.view",
+            "request.create",
+            "search.run",
+            "review.packet",
+            "review.submit",
+            "review.reveal",
+            "lead.corroborate",
+            "lead.lineup",
+            "lead.outcome",
+        }
+    ),
+    "reviewer": frozenset({"case.view", "review.packet", "review.submit", "review.reveal"}),
+    "supervisor": frozenset(
+        {
+            "case.open",
+            "case.view",
+            "case.assign",
+            "case.suspect",
+            "request.approve",
+            "review.reveal",
+            "lead.release",
+            "lead.adjudicate",
+            "lead.corroborate",
+            "lead.lineup",
+            "lead.outcome",
+            "lead.stats",
+            "audit.read",
+        }
+    ),
+    "auditor": READ_ACTIONS,
+    "admin": frozenset({"user.create", "user.deactivate"}),
+}
+ACTIONS = frozenset().union(*ALLOWED.values())
+
+
+class NotAllowed(LeadGuardError):
+    """The user's role or assignment does not allow the action."""
+
+
+def authorize(user: User, action: str, case: Case | None = None, assigned: bool = False) -> None:
+    """Raise NotAllowed unless ``user`` may do ``action`` (on ``case``, if given)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    who = f"{user.username} ({user.role})"
+    if not user.active:
+        raise NotAllowed(f"{who}: the account is deactivated")
+    if action not in ALLOWED.get(user.role, frozenset()):
+        raise NotAllowed(f"{who} may not {action}")
+    if case is None:
+        return
+    if user.role == "auditor":
+        return  # read actions only, already checked
+    if user.role == "supervisor" and case.unit == user.unit:
+        return
+    if not assigned:
+        raise NotAllowed(f"{who} may not {action} on case {case.number}: not assigned to it")

@@ -1,0 +1,56 @@
+"""The casework policy file (TOML) and the refusals that name its rules."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from leadguard.errors import InputError, LeadGuardError
+
+
+class PolicyRefused(LeadGuardError):
+    """An action the casework policy forbids; ``rule`` names the rule."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        super().__init__(f"refused by policy rule {rule!r}: {message}")
+
+
+@dataclass(frozen=True)
+class CaseworkPolicy:
+    eligible_offences: tuple[str, ...]
+    supervisor_approval_required: bool
+    examiners_required: int
+    searcher_may_review: bool
+    list_length: int
+    corroboration_required: bool
+    source: str
+
+
+def load_casework_policy(path: Path | None = None) -> CaseworkPolicy:
+    if path is None:
+        f = resources.files("leadguard.casework").joinpath("data", "policy.toml")
+        text, source = f.read_text(), "leadguard/casework/data/policy.toml (shipped)"
+    else:
+        try:
+            text, source = path.read_text(), str(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the casework policy ({exc})") from exc
+    try:
+        d = tomllib.loads(text)
+        policy = CaseworkPolicy(
+            tuple(o.lower() for o in d["eligible_offences"]),
+            bool(d["supervisor_approval_required"]),
+            int(d["examiners_required"]),
+            bool(d["searcher_may_review"]),
+            int(d["list_length"]),
+            bool(d["corroboration_required"]),
+            source,
+        )
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{source}: not a valid casework policy ({exc!r})") from exc
+    if policy.examiners_required < 2:
+        raise InputError(f"{source}: examiners_required must be at least 2")
+    return policy
