@@ -6,18 +6,16 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import date
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from leadguard import __version__
-from leadguard.cli import render
-from leadguard.errors import InputError, LeadGuardError, SeveralFaces
-from leadguard.pipeline.compose import detection_lines
+from leadguard.cli import casework, render
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws, out
+from leadguard.errors import InputError
 from leadguard.workspace import Workspace, resolve_path
 
 app = typer.Typer(
@@ -35,54 +33,14 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(casework.user_app, name="user")
+app.add_typer(casework.case_app, name="case")
+app.add_typer(casework.request_app, name="request")
+app.add_typer(casework.review_app, name="review")
+app.add_typer(casework.lead_app, name="lead")
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help="Workspace folder (default: $LEADGUARD_WORKSPACE, else the current directory).",
-    ),
-]
-
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_INPUT = 2
-
-
-def _out() -> Console:
-    return Console()
-
-
-def _err() -> Console:
-    return Console(stderr=True)
-
-
-def handles_errors(fn: F) -> F:
-    """Turn LeadGuard errors into a clear message and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SeveralFaces as exc:
-            err = _err()
-            err.print(
-                f"[red]error:[/red] {exc.source}: {len(exc.detections)} faces in the image.",
-                soft_wrap=True,
-            )
-            for line in detection_lines(exc.detections):
-                err.print(f"  {line}")
-            err.print("Choose one with --face I.")
-            raise typer.Exit(EXIT_INPUT) from exc
-        except LeadGuardError as exc:
-            _err().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_INPUT) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _open(workspace: Path | None, **overrides: Any) -> Workspace:
-    return Workspace.open(resolve_path(workspace), **overrides)
+_out = out
+_open = open_ws
 
 
 @app.callback()
