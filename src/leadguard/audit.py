@@ -125,13 +125,17 @@ def export(session: Session, object_prefix: str = "") -> Iterator[dict[str, Any]
     if object_prefix:
         q = q.where(AuditEntry.object.startswith(object_prefix))
     for e in session.scalars(q):
-        yield {
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "object": e.object,
-            "details": e.details,
-            "prev_hash": e.prev_hash,
-            "hash": e.hash,
-        }
+        yield entry_dict(e)
+
+
+def entry_dict(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "at": e.at,
+        "actor": e.actor,
+        "action": e.action,
+        "object": e.object,
+        "details": e.details,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    }

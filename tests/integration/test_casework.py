@@ -234,8 +234,22 @@ def test_cli_acts_as_a_logged_in_user(desk, tmp_path: Path) -> None:
     res = runner.invoke(app, ["lead", "stats", "-w", ws], env={**env, "LEADGUARD_USER": "rev"})
     assert res.exit_code == 2 and "may not lead.stats" in res.output
     out = tmp_path / "c1.jsonl"
-    res = runner.invoke(
-        app, ["audit", "export", "--out", str(out), "--object", "case:C-1", "-w", ws]
-    )
+    res = runner.invoke(app, ["audit", "export", "C-1", "--out", str(out), "-w", ws])
+    assert res.exit_code == 2 and "needs a login" in res.output
+    aud = {**env, "LEADGUARD_USER": "aud"}
+    res = runner.invoke(app, ["audit", "export", "C-1", "--out", str(out), "-w", ws], env=aud)
+    assert res.exit_code == 0, res.output
+    actions = {json.loads(ln)["action"] for ln in out.read_text().splitlines()}
+    # the case's own entries and those of the search and probe its request ran
+    assert {"case.open", "lead.release", "search", "probe_received"} <= actions
+    res = runner.invoke(app, ["audit", "verify", "-w", ws], env=aud)
+    assert res.exit_code == 0 and "intact" in res.output
+    res = runner.invoke(app, ["audit", "verify", "-w", ws], env={**env, "LEADGUARD_USER": "rev"})
+    assert res.exit_code == 2 and "may not audit.read" in res.output
+    res = runner.invoke(app, ["gallery", "expunge", "x", "--order", "CO-1", "-w", ws], env=env)
+    assert res.exit_code == 2 and "may not gallery.expunge" in res.output
+    admin = {**env, "LEADGUARD_USER": "admin"}
+    res = runner.invoke(app, ["user", "deactivate", "stranger", "-w", ws], env=admin)
     assert res.exit_code == 0
-    assert "lead.release" in {json.loads(ln)["action"] for ln in out.read_text().splitlines()}
+    with pytest.raises(NotAllowed, match="failed"):
+        cw.login(desk["ws"], "stranger", PW)

@@ -40,7 +40,7 @@ SPEC: dict[str, set[str]] = {
         "audit.read",
     },
     "auditor": {"case.view", "review.reveal", "lead.stats", "audit.read"},
-    "admin": {"user.create", "user.deactivate"},
+    "admin": {"user.create", "user.deactivate", "gallery.expunge"},
 }
 
 

@@ -48,7 +48,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         }
     ),
     "auditor": READ_ACTIONS,
-    "admin": frozenset({"user.create", "user.deactivate"}),
+    "admin": frozenset({"user.create", "user.deactivate", "gallery.expunge"}),
 }
 ACTIONS = frozenset().union(*ALLOWED.values())
 

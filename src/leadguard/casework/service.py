@@ -91,6 +91,73 @@ def add_user(
         return user
 
 
+def deactivate_user(ws: Workspace, actor: User, username: str) -> None:
+    authorize(actor, "user.deactivate")
+    with ws.session() as s:
+        target = s.scalars(select(User).where(User.username == username)).first()
+        if target is None:
+            raise InputError(f"user {username!r} does not exist")
+        target.active = False
+        _log(s, actor, "user.deactivate", f"user:{username}", {})
+
+
+def has_accounts(ws: Workspace) -> bool:
+    with ws.session() as s:
+        return s.scalars(select(User).limit(1)).first() is not None
+
+
+def operator_check(ws: Workspace, user: User | None, action: str) -> None:
+    """Workspace-wide commands (audit, expungement): once a workspace has accounts, they
+    need a login whose role allows the action."""
+    if not has_accounts(ws):
+        return
+    if user is None:
+        raise NotAllowed(f"{action} needs a login (--user) in a workspace with accounts")
+    authorize(user, action)
+
+
+def trail(
+    ws: Workspace, user: User | None, number: str | None, prefix: str
+) -> list[dict[str, Any]]:
+    """Audit entries for disclosure: a case's whole trail (its own entries and those of the
+    searches and probes its requests ran), or every entry whose object starts with
+    ``prefix``. The export itself is audited."""
+    from sqlalchemy import or_
+
+    from leadguard.storage.models import AuditEntry
+
+    operator_check(ws, user, "audit.read")
+    with ws.session() as s:
+        q = select(AuditEntry).order_by(AuditEntry.seq)
+        if number is not None:
+            case = _case(s, number)
+            objects = []
+            for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case.id)):
+                if req.search_id is not None:
+                    objects.append(f"search:{req.search_id}")
+                    row = s.get(SearchLog, req.search_id)
+                    if row is not None and row.probe_id is not None:
+                        objects.append(f"probe:{row.probe_id}")
+            q = q.where(
+                or_(
+                    AuditEntry.object == f"case:{number}",
+                    AuditEntry.object.startswith(f"case:{number}/"),
+                    AuditEntry.object.in_(objects),
+                )
+            )
+        elif prefix:
+            q = q.where(AuditEntry.object.startswith(prefix))
+        rows = [audit.entry_dict(e) for e in s.scalars(q)]
+        _log(
+            s,
+            user,
+            "audit.export",
+            f"case:{number}" if number else "audit",
+            {"entries": len(rows), "prefix": prefix},
+        )
+        return rows
+
+
 def login(ws: Workspace, username: str, password: str) -> User:
     with ws.session() as s:
         user = s.scalars(select(User).where(User.username == username)).first()

@@ -40,6 +40,11 @@ def _login(ws: Workspace, user: str | None) -> Any:
     return login(ws, user, password)
 
 
+def login_if(ws: Workspace, user: str | None) -> Any:
+    """Log in when a user is named (workspace-wide commands check the role)."""
+    return _login(ws, user) if user else None
+
+
 def _date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -70,6 +75,21 @@ def user_add(
     )
     add_user(ws, actor, username, password, role, unit)
     out().print(f"user {username} added as {role}")
+
+
+@user_app.command("deactivate")
+@handles_errors
+def user_deactivate(
+    username: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+    user: UserOpt = None,
+) -> None:
+    """Deactivate an account (admin); it can no longer log in or act."""
+    from leadguard.casework.service import deactivate_user
+
+    ws = open_ws(workspace)
+    deactivate_user(ws, _login(ws, user), username)
+    out().print(f"user {username} deactivated")
 
 
 @case_app.command("open")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -235,13 +236,19 @@ def gallery_expunge(
     subject: Annotated[str, typer.Argument(help="The subject id to expunge.")],
     order: Annotated[str, typer.Option("--order", help="Reference of the court order.")],
     workspace: WorkspaceOpt = None,
+    user: casework.UserOpt = None,
 ) -> None:
     """Remove a subject under a court order (database, indexes, cached templates), log it
     with the order, and check that nothing of it remains searchable (exit 1 if not)."""
+    from leadguard import audit
+    from leadguard.casework.service import operator_check
     from leadguard.gallery import expunge_subject
 
     ws = _open(workspace)
-    result = expunge_subject(ws, subject, order)
+    actor = casework.login_if(ws, user)
+    operator_check(ws, actor, "gallery.expunge")
+    with audit.acting_as(actor.username) if actor else nullcontext():
+        result = expunge_subject(ws, subject, order)
     render.expungement(_out(), result)
     if not result.verified:
         raise typer.Exit(1)
@@ -249,14 +256,16 @@ def gallery_expunge(
 
 @audit_app.command("verify")
 @handles_errors
-def audit_verify(workspace: WorkspaceOpt = None) -> None:
+def audit_verify(workspace: WorkspaceOpt = None, user: casework.UserOpt = None) -> None:
     """Check the whole hash chain; name the first broken entry (exit 1 if broken)."""
     from sqlalchemy import select
 
     from leadguard.audit import verify
+    from leadguard.casework.service import operator_check
     from leadguard.storage.models import AuditEntry
 
     ws = _open(workspace)
+    operator_check(ws, casework.login_if(ws, user), "audit.read")
     with ws.session() as s:
         check = verify(s)
         head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
@@ -269,23 +278,25 @@ def audit_verify(workspace: WorkspaceOpt = None) -> None:
 @handles_errors
 def audit_export(
     out: Annotated[Path, typer.Option("--out", help="JSON Lines file to write.")],
+    case: Annotated[str | None, typer.Argument(help="A case number: its whole trail.")] = None,
     workspace: WorkspaceOpt = None,
     object_prefix: Annotated[
         str, typer.Option("--object", help="Only entries whose object starts with this.")
     ] = "",
+    user: casework.UserOpt = None,
 ) -> None:
-    """Write the audit trail (entries with their chain hashes) for disclosure."""
+    """Write the audit trail (entries with their chain hashes) for disclosure: a case's
+    whole trail, or every entry (of an object prefix)."""
     import json
 
-    from leadguard.audit import export
+    from leadguard.casework.service import trail
 
     ws = _open(workspace)
-    with ws.session() as s, out.open("w") as fh:
-        n = 0
-        for entry in export(s, object_prefix):
+    rows = trail(ws, casework.login_if(ws, user), case, object_prefix)
+    with out.open("w") as fh:
+        for entry in rows:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
-            n += 1
-    _out().print(f"wrote {n} audit entries to {out}")
+    _out().print(f"wrote {len(rows)} audit entries to {out}")
 
 
 def _current_space(ws: Workspace) -> Any:
