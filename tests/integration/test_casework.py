@@ -187,49 +187,15 @@ def test_cli_acts_as_a_logged_in_user(desk, tmp_path: Path) -> None:
     ws = str(desk["ws"].root)
     env = {"LEADGUARD_PASSWORD": PW, "LEADGUARD_USER": "sup"}
     runner = CliRunner()
-    res = runner.invoke(
-        app,
-        [
-            "case",
-            "open",
-            "C-3",
-            "--offence",
-            "homicide",
-            "--incident-date",
-            "2026-02-02",
-            "--description",
-            "d",
-            "--officer",
-            "o",
-            "--authority",
-            "warrant",
-            "-w",
-            ws,
-        ],
-        env=env,
-    )
+
+    def case_open(number: str, offence: str) -> Any:
+        args = ["case", "open", number, "--offence", offence, "--incident-date", "2026-02-02"]
+        args += ["--description", "d", "--officer", "o", "--authority", "warrant", "-w", ws]
+        return runner.invoke(app, args, env=env)
+
+    res = case_open("C-3", "homicide")
     assert res.exit_code == 0, res.output
-    res = runner.invoke(
-        app,
-        [
-            "case",
-            "open",
-            "C-4",
-            "--offence",
-            "littering",
-            "--incident-date",
-            "2026-02-02",
-            "--description",
-            "d",
-            "--officer",
-            "o",
-            "--authority",
-            "warrant",
-            "-w",
-            ws,
-        ],
-        env=env,
-    )
+    res = case_open("C-4", "littering")
     assert res.exit_code == 2 and "eligible_offences" in res.output
     res = runner.invoke(app, ["lead", "stats", "-w", ws], env={**env, "LEADGUARD_USER": "rev"})
     assert res.exit_code == 2 and "may not lead.stats" in res.output
