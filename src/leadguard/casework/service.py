@@ -5,6 +5,7 @@ later the API and web UI) only call these functions."""
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,11 @@ FEATURES = (
     "marks_scars_tattoos",
     "other",
 )
-_hasher = PasswordHasher()
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
 
 
 def policy(ws: Workspace) -> CaseworkPolicy:
@@ -83,7 +88,7 @@ def add_user(
             authorize(actor, "user.create")
         if s.scalars(select(User).where(User.username == username)).first():
             raise InputError(f"user {username!r} already exists")
-        user = User(username=username, password_hash=_hasher.hash(password), role=role, unit=unit)
+        user = User(username=username, password_hash=_hasher().hash(password), role=role, unit=unit)
         s.add(user)
         s.flush()
         _log(s, actor, "user.create", f"user:{username}", {"role": role, "unit": unit})
@@ -164,7 +169,7 @@ def login(ws: Workspace, username: str, password: str) -> User:
         ok = False
         if user is not None and user.active:
             try:
-                ok = _hasher.verify(user.password_hash, password)
+                ok = _hasher().verify(user.password_hash, password)
             except (VerifyMismatchError, VerificationError):
                 ok = False
         _log(s, None, "login" if ok else "login.failed", f"user:{username}", {})
