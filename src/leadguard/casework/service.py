@@ -5,8 +5,8 @@ later the API and web UI) only call these functions."""
 from __future__ import annotations
 
 import hashlib
-from functools import cache
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
