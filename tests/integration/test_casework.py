@@ -219,3 +219,19 @@ def test_cli_acts_as_a_logged_in_user(desk, tmp_path: Path) -> None:
     assert res.exit_code == 0
     with pytest.raises(NotAllowed, match="failed"):
         cw.login(desk["ws"], "stranger", PW)
+
+
+def test_settings_and_policy_changes_are_audited(desk) -> None:
+    ws = desk["ws"]
+    cw.policy(ws)  # the configuration in force has been observed
+    settings = ws.root / "leadguard.toml"
+    settings.write_text(settings.read_text() + "\ntop_k = 7\n")
+    cw.policy(ws)  # the next casework action notices the change
+    with ws.session() as s:
+        change = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "config.changed")
+            .order_by(AuditEntry.seq.desc())
+        ).first()
+        assert change is not None and change.details["changed"] == ["settings"]
+        assert audit.verify(s).intact

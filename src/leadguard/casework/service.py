@@ -57,10 +57,60 @@ def _hasher() -> PasswordHasher:
 
 
 def policy(ws: Workspace) -> CaseworkPolicy:
+    """The casework policy in force; a change to it, to the quality policy or to the
+    workspace settings since the last casework action is recorded in the audit log."""
     path = ws.settings.casework_policy
     if path is not None and not path.is_absolute():
         path = ws.root / path
-    return load_casework_policy(path)
+    pol = load_casework_policy(path)
+    _observe_config(ws, pol)
+    return pol
+
+
+def _observe_config(ws: Workspace, pol: CaseworkPolicy) -> None:
+    from importlib import resources
+
+    from leadguard.config import SETTINGS_FILE
+    from leadguard.storage.models import AuditEntry
+
+    def digest(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    settings = ws.root / SETTINGS_FILE
+    quality = ws.settings.quality_policy
+    if quality is not None and not quality.is_absolute():
+        quality = ws.root / quality
+    shipped = resources.files("leadguard")
+    casework_bytes = (
+        Path(pol.source).read_bytes()
+        if "(shipped)" not in pol.source
+        else shipped.joinpath("casework", "data", "policy.toml").read_bytes()
+    )
+    quality_bytes = (
+        quality.read_bytes()
+        if quality is not None and quality.exists()
+        else shipped.joinpath("quality", "data", "policy.toml").read_bytes()
+    )
+    now = {
+        "settings": digest(settings.read_bytes()) if settings.exists() else "",
+        "casework_policy": f"{pol.source} {digest(casework_bytes)}",
+        "quality_policy": f"{quality or 'shipped'} {digest(quality_bytes)}",
+    }
+    with ws.session() as s:
+        last = s.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(("config.observed", "config.changed")))
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        ).first()
+        if last is None:
+            audit.append(s, "config.observed", "config", {"now": now})
+        elif last.details.get("now") != now:
+            before = last.details.get("now", {})
+            changed = sorted(k for k in now if before.get(k) != now[k])
+            audit.append(
+                s, "config.changed", "config", {"now": now, "before": before, "changed": changed}
+            )
 
 
 def _log(s: Session, user: User | None, action: str, obj: str, details: dict[str, Any]) -> None:
