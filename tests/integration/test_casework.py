@@ -130,6 +130,8 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
     assert len(shown["reviews"]) == 2 and "score" in shown["candidates"][0]
 
     lead = leads.release(ws, u["sup"], rid, subject)
+    with pytest.raises(Exception, match="already been released"):
+        leads.release(ws, u["sup"], rid, subject)
     with pytest.raises(NotAllowed):
         leads.release(ws, u["ex2"], rid, subject)
     with pytest.raises(PolicyRefused, match="corroboration_before_lineup"):

@@ -49,6 +49,9 @@ def _new_lead(
     basis: str,
     adjudication: dict[str, Any] | None,
 ) -> Lead:
+    q = select(Lead).where(Lead.request_id == req.id, Lead.subject == subject)
+    if s.scalars(q).first() is not None:
+        raise InputError(f"{subject!r} has already been released as a lead of request {req.id}")
     lead = Lead(
         request_id=req.id,
         subject=subject,
