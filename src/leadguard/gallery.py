@@ -100,36 +100,23 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex,
     return rebuild_index(ws, space), check
 
 
-def remove_subject(
-    ws: Workspace,
-    external_id: str,
-    action: str = "gallery_remove",
-    details: dict[str, Any] | None = None,
-) -> int:
+def remove_subject(ws: Workspace, external_id: str, order: str | None = None) -> int:
     """Remove a subject from the database and every index; returns templates removed.
-    The audit entry is written in the same transaction as the deletion."""
+    Under a court ``order`` (expungement) the evaluation cache of its images goes too. The
+    audit entry is written in the same transaction as the deletion."""
     with ws.session() as s:
-        images = repo.subject_images(s, external_id)
+        shas = [sha for sha, _ in repo.subject_images(s, external_id)]
         removed = repo.remove_subject(s, external_id)
         spaces = {key: repo.get_space(s, key) for key in removed}
-        extra = details or {}
-        if action == "gallery_expunge":
-            extra = {
-                **extra,
-                "cached_templates_purged": repo.purge_cached_templates(
-                    s, [sha for sha, _ in images]
-                ),
-            }
-        audit.append(
-            s,
-            action,
-            f"subject:{external_id}",
-            {
-                **extra,
-                "images": [sha for sha, _ in images],
-                "templates": {k: len(v) for k, v in removed.items()},
-            },
-        )
+        details: dict[str, Any] = {
+            "images": shas,
+            "templates": {k: len(v) for k, v in removed.items()},
+        }
+        if order is not None:
+            details["order"] = order
+            details["cached_templates_purged"] = repo.purge_cached_templates(s, shas)
+        action = "gallery_remove" if order is None else "gallery_expunge"
+        audit.append(s, action, f"subject:{external_id}", details)
     total = 0
     for key, ids in removed.items():
         space = spaces[key]
@@ -166,7 +153,7 @@ def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:
         raise InputError("an expungement needs the reference of the order (--order)")
     with ws.session() as s:
         images = repo.subject_images(s, external_id)
-    n = remove_subject(ws, external_id, "gallery_expunge", {"order": order})
+    n = remove_subject(ws, external_id, order)
     shas = [sha for sha, _ in images]
     with ws.session() as s:
         gone_subject = s.scalar(select(Subject).where(Subject.external_id == external_id)) is None

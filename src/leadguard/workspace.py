@@ -41,6 +41,7 @@ class Workspace:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._model: FaceModel | None = None
+        self._quality_policy: Policy | None = None
 
     # --- creation and opening ---
     @classmethod
@@ -95,13 +96,16 @@ class Workspace:
         return self._model
 
     def quality_policy(self) -> Policy:
-        """The quality gate's policy: the settings' file, else the shipped one."""
-        from leadguard.quality.gate import load_policy
+        """The quality gate's policy (the settings' file, else the shipped one), read once
+        per workspace object."""
+        if self._quality_policy is None:
+            from leadguard.quality.gate import load_policy
 
-        path = self.settings.quality_policy
-        if path is not None and not path.is_absolute():
-            path = self.root / path
-        return load_policy(path)
+            path = self.settings.quality_policy
+            if path is not None and not path.is_absolute():
+                path = self.root / path
+            self._quality_policy = load_policy(path)
+        return self._quality_policy
 
     def index_path(self, space_key: str) -> Path:
         return self.root / INDEX_DIR / f"{space_key}.faiss"

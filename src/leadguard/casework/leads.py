@@ -13,11 +13,11 @@ from leadguard.casework.authz import authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.casework.service import (
     OUTCOMES,
-    _check,
-    _log,
-    _request,
-    _reviews,
+    audit_log,
+    check_case,
+    get_request,
     policy,
+    reviews_of,
 )
 from leadguard.errors import InputError
 from leadguard.storage.models import Case, Lead, SearchRequest, Subject, User
@@ -25,7 +25,7 @@ from leadguard.workspace import Workspace
 
 
 def _decisions(s: Session, req: SearchRequest, subject: str, pol: CaseworkPolicy) -> list[str]:
-    reviews = _reviews(s, req)[: pol.examiners_required]
+    reviews = reviews_of(s, req)[: pol.examiners_required]
     if len(reviews) < pol.examiners_required:
         raise PolicyRefused(
             "examiners_required",
@@ -62,7 +62,7 @@ def _new_lead(
     )
     s.add(lead)
     s.flush()
-    _log(
+    audit_log(
         s,
         user,
         "lead.release",
@@ -77,8 +77,8 @@ def release(ws: Workspace, user: User, request_id: int, subject: str) -> Lead:
     """A lead leaves the unit only when every required examiner said "possible lead"."""
     pol = policy(ws)
     with ws.session() as s:
-        req, case = _request(s, request_id)
-        _check(s, user, "lead.release", case)
+        req, case = get_request(s, request_id)
+        check_case(s, user, "lead.release", case)
         decisions = _decisions(s, req, subject, pol)
         if any(d != "possible_lead" for d in decisions):
             raise PolicyRefused(
@@ -98,8 +98,8 @@ def adjudicate(
     if not note.strip():
         raise InputError("an adjudication needs its reasons (--note)")
     with ws.session() as s:
-        req, case = _request(s, request_id)
-        _check(s, user, "lead.adjudicate", case)
+        req, case = get_request(s, request_id)
+        check_case(s, user, "lead.adjudicate", case)
         decisions = _decisions(s, req, subject, pol)
         if len(set(decisions)) == 1:
             raise InputError(
@@ -114,7 +114,7 @@ def adjudicate(
             "on": date.today().isoformat(),
         }
         req.adjudications = [*req.adjudications, ruling]
-        _log(s, user, "lead.adjudicate", f"case:{case.number}/request:{req.id}", ruling)
+        audit_log(s, user, "lead.adjudicate", f"case:{case.number}/request:{req.id}", ruling)
         return (
             _new_lead(s, user, req, case, subject, "adjudicated", ruling) if release_lead else None
         )
@@ -140,7 +140,7 @@ def corroborate(
         raise InputError("corroboration needs what the evidence is and who obtained it")
     with ws.session() as s:
         lead, case = _lead(s, lead_id)
-        _check(s, user, "lead.corroborate", case)
+        check_case(s, user, "lead.corroborate", case)
         item = {
             "what": what,
             "obtained_by": obtained_by,
@@ -148,7 +148,7 @@ def corroborate(
             "recorded_by": user.username,
         }
         lead.corroboration = [*lead.corroboration, item]
-        _log(s, user, "lead.corroborate", f"case:{case.number}/lead:{lead.id}", item)
+        audit_log(s, user, "lead.corroborate", f"case:{case.number}/lead:{lead.id}", item)
 
 
 def _needs_corroboration(lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
@@ -164,10 +164,10 @@ def record_lineup(ws: Workspace, user: User, lead_id: int) -> None:
     pol = policy(ws)
     with ws.session() as s:
         lead, case = _lead(s, lead_id)
-        _check(s, user, "lead.lineup", case)
+        check_case(s, user, "lead.lineup", case)
         _needs_corroboration(lead, pol, "corroboration_before_lineup", "a photo lineup")
         lead.lineup_recorded = True
-        _log(s, user, "lead.lineup", f"case:{case.number}/lead:{lead.id}", {})
+        audit_log(s, user, "lead.lineup", f"case:{case.number}/lead:{lead.id}", {})
 
 
 def suspect_identified(ws: Workspace, user: User, number: str, lead_id: int) -> None:
@@ -176,10 +176,10 @@ def suspect_identified(ws: Workspace, user: User, number: str, lead_id: int) -> 
         lead, case = _lead(s, lead_id)
         if case.number != number:
             raise InputError(f"lead {lead_id} belongs to case {case.number}, not {number}")
-        _check(s, user, "case.suspect", case)
+        check_case(s, user, "case.suspect", case)
         _needs_corroboration(lead, pol, "corroboration_before_suspect", "'suspect identified'")
         case.status = "suspect_identified"
-        _log(s, user, "case.suspect", f"case:{case.number}", {"lead": lead.id})
+        audit_log(s, user, "case.suspect", f"case:{case.number}", {"lead": lead.id})
 
 
 def record_outcome(ws: Workspace, user: User, lead_id: int, outcome: str, details: str) -> None:
@@ -187,11 +187,11 @@ def record_outcome(ws: Workspace, user: User, lead_id: int, outcome: str, detail
         raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}")
     with ws.session() as s:
         lead, case = _lead(s, lead_id)
-        _check(s, user, "lead.outcome", case)
+        check_case(s, user, "lead.outcome", case)
         if outcome == "corroborated" and not lead.corroboration:
             raise InputError("'corroborated' needs the corroborating evidence recorded first")
         lead.outcome, lead.outcome_details = outcome, details
-        _log(
+        audit_log(
             s,
             user,
             "lead.outcome",
@@ -212,5 +212,5 @@ def outcome_stats(ws: Workspace, user: User) -> dict[str, dict[str, int]]:
             row = out.setdefault(group, {"released": 0, **{o: 0 for o in OUTCOMES}, "open": 0})
             row["released"] += 1
             row[lead.outcome or "open"] += 1
-        _log(s, user, "lead.stats", "leads", {"groups": len(out)})
+        audit_log(s, user, "lead.stats", "leads", {"groups": len(out)})
         return out

@@ -113,7 +113,9 @@ def _observe_config(ws: Workspace, pol: CaseworkPolicy) -> None:
             )
 
 
-def _log(s: Session, user: User | None, action: str, obj: str, details: dict[str, Any]) -> None:
+def audit_log(
+    s: Session, user: User | None, action: str, obj: str, details: dict[str, Any]
+) -> None:
     audit.append(s, action, obj, details, actor=user.username if user else None)
 
 
@@ -141,7 +143,7 @@ def add_user(
         user = User(username=username, password_hash=_hasher().hash(password), role=role, unit=unit)
         s.add(user)
         s.flush()
-        _log(s, actor, "user.create", f"user:{username}", {"role": role, "unit": unit})
+        audit_log(s, actor, "user.create", f"user:{username}", {"role": role, "unit": unit})
         s.expunge(user)
         return user
 
@@ -153,7 +155,7 @@ def deactivate_user(ws: Workspace, actor: User, username: str) -> None:
         if target is None:
             raise InputError(f"user {username!r} does not exist")
         target.active = False
-        _log(s, actor, "user.deactivate", f"user:{username}", {})
+        audit_log(s, actor, "user.deactivate", f"user:{username}", {})
 
 
 def has_accounts(ws: Workspace) -> bool:
@@ -203,7 +205,7 @@ def trail(
         elif prefix:
             q = q.where(AuditEntry.object.startswith(prefix))
         rows = [audit.entry_dict(e) for e in s.scalars(q)]
-        _log(
+        audit_log(
             s,
             user,
             "audit.export",
@@ -222,7 +224,7 @@ def login(ws: Workspace, username: str, password: str) -> User:
                 ok = _hasher().verify(user.password_hash, password)
             except (VerifyMismatchError, VerificationError):
                 ok = False
-        _log(s, None, "login" if ok else "login.failed", f"user:{username}", {})
+        audit_log(s, None, "login" if ok else "login.failed", f"user:{username}", {})
     if not ok or user is None:
         raise NotAllowed(f"login as {username!r} failed: unknown user, wrong password or inactive")
     return user
@@ -245,7 +247,7 @@ def _assigned(s: Session, user: User, case: Case) -> bool:
     return s.scalars(q).first() is not None
 
 
-def _check(s: Session, user: User, action: str, case: Case) -> None:
+def check_case(s: Session, user: User, action: str, case: Case) -> None:
     authorize(user, action, case, _assigned(s, user, case))
 
 
@@ -287,7 +289,7 @@ def open_case(
         s.add(case)
         s.flush()
         s.add(CaseAssignment(case_id=case.id, user_id=user.id))
-        _log(
+        audit_log(
             s,
             user,
             "case.open",
@@ -301,13 +303,13 @@ def open_case(
 def assign(ws: Workspace, user: User, number: str, username: str) -> None:
     with ws.session() as s:
         case = _case(s, number)
-        _check(s, user, "case.assign", case)
+        check_case(s, user, "case.assign", case)
         target = s.scalars(select(User).where(User.username == username)).first()
         if target is None:
             raise InputError(f"user {username!r} does not exist")
         if not _assigned(s, target, case):
             s.add(CaseAssignment(case_id=case.id, user_id=target.id))
-        _log(s, user, "case.assign", f"case:{number}", {"user": username})
+        audit_log(s, user, "case.assign", f"case:{number}", {"user": username})
 
 
 def request_search(
@@ -317,7 +319,7 @@ def request_search(
         raise InputError("a search request needs its purpose")
     with ws.session() as s:
         case = _case(s, number)
-        _check(s, user, "request.create", case)
+        check_case(s, user, "request.create", case)
         req = SearchRequest(
             case_id=case.id,
             probe_path=str(probe),
@@ -328,7 +330,7 @@ def request_search(
         )
         s.add(req)
         s.flush()
-        _log(
+        audit_log(
             s,
             user,
             "request.create",
@@ -338,7 +340,7 @@ def request_search(
         return req.id
 
 
-def _request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
+def get_request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
     req = s.get(SearchRequest, request_id)
     if req is None:
         raise InputError(f"search request {request_id} does not exist")
@@ -349,12 +351,12 @@ def _request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
 
 def approve(ws: Workspace, user: User, request_id: int) -> None:
     with ws.session() as s:
-        req, case = _request(s, request_id)
-        _check(s, user, "request.approve", case)
+        req, case = get_request(s, request_id)
+        check_case(s, user, "request.approve", case)
         if req.status != "pending":
             raise InputError(f"request {request_id} is {req.status}, not pending")
         req.status, req.approved_by = "approved", user.id
-        _log(s, user, "request.approve", f"case:{case.number}/request:{req.id}", {})
+        audit_log(s, user, "request.approve", f"case:{case.number}/request:{req.id}", {})
 
 
 def run_search(ws: Workspace, user: User, request_id: int) -> Any:
@@ -363,8 +365,8 @@ def run_search(ws: Workspace, user: User, request_id: int) -> Any:
 
     pol = policy(ws)
     with ws.session() as s:
-        req, case = _request(s, request_id)
-        _check(s, user, "search.run", case)
+        req, case = get_request(s, request_id)
+        check_case(s, user, "search.run", case)
         if req.status != "approved":
             raise PolicyRefused(
                 "supervisor_approval_required",
@@ -386,7 +388,7 @@ def run_search(ws: Workspace, user: User, request_id: int) -> Any:
         done = s.get(SearchRequest, request_id)
         assert done is not None
         done.status, done.search_id, done.searched_by = "searched", result.search_id, user.id
-        _log(
+        audit_log(
             s,
             user,
             "search.run",
@@ -411,7 +413,7 @@ def _candidates(s: Session, req: SearchRequest) -> list[dict[str, Any]]:
     return list(row.result.get("candidates", []))
 
 
-def _reviews(s: Session, req: SearchRequest) -> list[Review]:
+def reviews_of(s: Session, req: SearchRequest) -> list[Review]:
     q = select(Review).where(Review.request_id == req.id).order_by(Review.id)
     return list(s.scalars(q))
 
@@ -419,7 +421,7 @@ def _reviews(s: Session, req: SearchRequest) -> list[Review]:
 def _may_review(
     s: Session, user: User, req: SearchRequest, case: Case, action: str, pol: CaseworkPolicy
 ) -> None:
-    _check(s, user, action, case)
+    check_case(s, user, action, case)
     if not pol.searcher_may_review and req.searched_by == user.id:
         raise PolicyRefused(
             "searcher_may_review", "the examiner who ran the search may not review it"
@@ -431,10 +433,10 @@ def blind_packet(ws: Workspace, user: User, request_id: int) -> dict[str, Any]:
     order of their own, with no score, rank, evidence or anyone else's decision."""
     pol = policy(ws)
     with ws.session() as s:
-        req, case = _request(s, request_id)
+        req, case = get_request(s, request_id)
         _may_review(s, user, req, case, "review.packet", pol)
         cands = _candidates(s, req)
-        _log(
+        audit_log(
             s,
             user,
             "review.packet",
@@ -460,7 +462,7 @@ def blind_packet(ws: Workspace, user: User, request_id: int) -> dict[str, Any]:
 def submit_review(ws: Workspace, user: User, request_id: int, decisions: dict[str, Any]) -> None:
     pol = policy(ws)
     with ws.session() as s:
-        req, case = _request(s, request_id)
+        req, case = get_request(s, request_id)
         _may_review(s, user, req, case, "review.submit", pol)
         subjects = {c["subject"] for c in _candidates(s, req)}
         if set(decisions) != subjects:
@@ -478,10 +480,10 @@ def submit_review(ws: Workspace, user: User, request_id: int, decisions: dict[st
                 raise InputError(f"{subj}: unknown features {sorted(unknown)}")
             if not isinstance(d.get("exculpatory", []), list):
                 raise InputError(f"{subj}: exculpatory must be a list of attribute checks")
-        if any(r.examiner_id == user.id for r in _reviews(s, req)):
+        if any(r.examiner_id == user.id for r in reviews_of(s, req)):
             raise InputError(f"{user.username} has already submitted a review of request {req.id}")
         s.add(Review(request_id=req.id, examiner_id=user.id, decisions=decisions))
-        _log(
+        audit_log(
             s,
             user,
             "review.submit",
@@ -494,9 +496,9 @@ def reveal(ws: Workspace, user: User, request_id: int) -> dict[str, Any]:
     """Scores, ranks and every examiner's decisions: only once enough examiners submitted."""
     pol = policy(ws)
     with ws.session() as s:
-        req, case = _request(s, request_id)
-        _check(s, user, "review.reveal", case)
-        reviews = _reviews(s, req)
+        req, case = get_request(s, request_id)
+        check_case(s, user, "review.reveal", case)
+        reviews = reviews_of(s, req)
         if len(reviews) < pol.examiners_required:
             raise PolicyRefused(
                 "examiners_required",
@@ -504,7 +506,7 @@ def reveal(ws: Workspace, user: User, request_id: int) -> dict[str, Any]:
                 "nothing is revealed before all are in",
             )
         names = {u.id: u.username for u in s.scalars(select(User))}
-        _log(s, user, "review.reveal", f"case:{case.number}/request:{req.id}", {})
+        audit_log(s, user, "review.reveal", f"case:{case.number}/request:{req.id}", {})
         return {
             "candidates": _candidates(s, req),
             "reviews": [

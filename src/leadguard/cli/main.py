@@ -15,7 +15,8 @@ from rich.console import Console
 
 from leadguard import __version__
 from leadguard.cli import casework, render
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws, out
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws
+from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
 from leadguard.workspace import Workspace, resolve_path
 
@@ -39,9 +40,6 @@ app.add_typer(casework.case_app, name="case")
 app.add_typer(casework.request_app, name="request")
 app.add_typer(casework.review_app, name="review")
 app.add_typer(casework.lead_app, name="lead")
-
-_out = out
-_open = open_ws
 
 
 @app.callback()
@@ -89,7 +87,7 @@ def enroll(
     """Enroll a gallery. Idempotent and resumable: re-running enrolls only what is missing."""
     from leadguard.enroll import enroll as run_enroll
 
-    ws = _open(workspace, multiple_faces=multiple_faces, workers=workers)
+    ws = open_ws(workspace, multiple_faces=multiple_faces, workers=workers)
     console = _out()
     try:
         with render.enroll_progress(console) as progress:
@@ -150,7 +148,7 @@ def search(
             "video_frame, phone_photo, social_media, booking_photo or other)"
         )
     edits = tuple(Edit.parse(e) for e in edit or [])
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     length = (top_k or ws.settings.investigation_length) if investigation else None
     result = run_search(
         ws,
@@ -185,7 +183,7 @@ def searches(
 
     from leadguard.storage.models import SearchLog
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     with ws.session() as s:
         rows = s.scalars(select(SearchLog).order_by(SearchLog.id.desc()).limit(last)).all()
         table = [
@@ -210,7 +208,7 @@ def gallery_stats(workspace: WorkspaceOpt = None) -> None:
     """Counts of subjects, images, faces, templates per embedding space, and failures."""
     from leadguard.storage.repository import gallery_stats as stats
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     with ws.session() as s:
         result = stats(s)
     render.gallery_stats(_out(), result, _current_space(ws).key)
@@ -225,7 +223,7 @@ def gallery_remove(
     """Remove a subject: database rows and their templates in every index."""
     from leadguard.gallery import remove_subject
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     n = remove_subject(ws, subject)
     _out().print(f"removed subject {subject!r} and {n} template(s) from the database and index")
 
@@ -244,7 +242,7 @@ def gallery_expunge(
     from leadguard.casework.service import operator_check
     from leadguard.gallery import expunge_subject
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     actor = casework.login_if(ws, user)
     operator_check(ws, actor, "gallery.expunge")
     with audit.acting_as(actor.username) if actor else nullcontext():
@@ -264,7 +262,7 @@ def audit_verify(workspace: WorkspaceOpt = None, user: casework.UserOpt = None) 
     from leadguard.casework.service import operator_check
     from leadguard.storage.models import AuditEntry
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     operator_check(ws, casework.login_if(ws, user), "audit.read")
     with ws.session() as s:
         check = verify(s)
@@ -291,7 +289,7 @@ def audit_export(
 
     from leadguard.casework.service import trail
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     rows = trail(ws, casework.login_if(ws, user), case, object_prefix)
     with out.open("w") as fh:
         for entry in rows:
@@ -311,7 +309,7 @@ def index_check(workspace: WorkspaceOpt = None) -> None:
     """Say whether the index agrees with the database (exit status 1 if not)."""
     from leadguard.gallery import check_index
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     result = check_index(ws, _current_space(ws))
     render.index_check(_out(), result)
     if not result.consistent:
@@ -324,7 +322,7 @@ def index_rebuild(workspace: WorkspaceOpt = None) -> None:
     """Rebuild the current space's index from the database."""
     from leadguard.gallery import rebuild_index
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     index = rebuild_index(ws, _current_space(ws))
     _out().print(f"index rebuilt: {len(index)} templates in space {index.space_key}")
 
@@ -359,7 +357,7 @@ def _run_eval(
     summary: Callable[[Console, dict[str, Any]], None],
 ) -> None:
     """An evaluation command: progress bar, summary, where the report and record went."""
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     with render.task_progress(_out(), label) as progress:
         result = run(ws, progress)
     summary(_out(), result.metrics)
@@ -503,7 +501,7 @@ def quality(
     from leadguard.pipeline.decode import read_file
     from leadguard.quality.gate import assess
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     s = ws.settings
     pipeline = FacePipeline(ws.face_model(), s.min_face_size, s.max_image_pixels)
     measured = pipeline.measure(
@@ -521,7 +519,7 @@ def eval_records(workspace: WorkspaceOpt = None) -> None:
 
     from leadguard.storage.models import AccuracyRecord
 
-    ws = _open(workspace)
+    ws = open_ws(workspace)
     with ws.session() as s:
         recs = s.scalars(select(AccuracyRecord).order_by(AccuracyRecord.id)).all()
         rows = [

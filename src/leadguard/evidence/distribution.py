@@ -14,7 +14,7 @@ as independent with one shared FMR overstates it (docs/evidence.md shows both).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ class ScoreHistogram:
     """Counts of non-mated scores per bin; ``tail[i]`` = comparisons in bin i or above."""
 
     counts: np.ndarray  # int64, BINS long
+    tail: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.counts.shape != (BINS,):
@@ -66,22 +67,15 @@ class ScoreHistogram:
 
     @property
     def comparisons(self) -> int:
-        return int(self.tail[0])  # type: ignore[attr-defined]
+        return int(self.tail[0])
 
     def at_least(self, score: float) -> int:
         """Comparisons in the bin holding ``score`` or above (conservative by < 1 bin)."""
-        return int(self.tail[_bin(score)])  # type: ignore[attr-defined]
-
-    @property
-    def highest(self) -> float:
-        nz = np.flatnonzero(self.counts)
-        return bin_edge(int(nz[-1]) + 1) if nz.size else LOW
+        return int(self.tail[_bin(score)])
 
     def threshold_for_fmr(self, fmr: float) -> float:
         """The lowest bin edge t with at_least(t) <= fmr x comparisons."""
-        allowed = fmr * self.comparisons
-        tail: np.ndarray = self.tail  # type: ignore[attr-defined]
-        ok = np.flatnonzero(tail <= allowed)
+        ok = np.flatnonzero(self.tail <= fmr * self.comparisons)
         return bin_edge(int(ok[0])) if ok.size else bin_edge(BINS - 1)
 
 
@@ -94,6 +88,17 @@ class ProbeTails:
     offsets: np.ndarray  # int64, probes + 1; scores of probe p are scores[offsets[p]:offsets[p+1]]
     scores: np.ndarray  # float32, each probe's scores in no particular order
     people: np.ndarray  # int64 per probe: which person it shows (for clustered intervals)
+    # derived once: all stored scores ascending, the probe each belongs to, distinct values
+    _sorted: np.ndarray = field(init=False, repr=False, compare=False)
+    _owner: np.ndarray = field(init=False, repr=False, compare=False)
+    _distinct: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        owner = np.repeat(np.arange(self.comparisons.size), np.diff(self.offsets))
+        order = np.argsort(self.scores, kind="stable")
+        object.__setattr__(self, "_sorted", self.scores[order].astype(np.float64))
+        object.__setattr__(self, "_owner", owner[order])
+        object.__setattr__(self, "_distinct", np.unique(self.scores))
 
     @classmethod
     def from_lists(
@@ -124,10 +129,8 @@ class ProbeTails:
                 f"threshold {threshold:.4f} is below the floor {self.floor:.4f} these probe "
                 "tails were kept from"
             )
-        probe_of = np.repeat(np.arange(self.probes), np.diff(self.offsets))
-        return np.bincount(
-            probe_of[self.scores.astype(np.float64) >= threshold], minlength=self.probes
-        )
+        first = int(np.searchsorted(self._sorted, threshold, side="left"))
+        return np.bincount(self._owner[first:], minlength=self.probes)
 
     def per_probe_fpir(self, threshold: float, gallery_size: int) -> np.ndarray:
         q = np.minimum(self.hits(threshold) / self.comparisons, 1.0 - 1e-15)
@@ -149,7 +152,7 @@ class ProbeTails:
         meets the target, the floor (stricter than needed: below it nothing was kept)."""
         if self.fpir(self.floor, gallery_size) <= target:
             return self.floor
-        cands = np.unique(self.scores)
+        cands = self._distinct
         lo, hi = 0, cands.size  # above every stored score no probe has a hit: fpir = 0
         while lo < hi:
             mid = (lo + hi) // 2

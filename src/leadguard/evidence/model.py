@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -163,10 +164,6 @@ class StoredModel:
         }
 
 
-def save(ws: Workspace, model: EvidenceModel, source: str, record_id: int | None) -> StoredModel:
-    return store(ws, model.to_bytes(), model, source, record_id)
-
-
 def store(
     ws: Workspace, payload: bytes, model: EvidenceModel, source: str, record_id: int | None
 ) -> StoredModel:
@@ -186,6 +183,12 @@ def store(
         return StoredModel(rec.id, source, sha, model)
 
 
+@lru_cache(maxsize=4)
+def _decoded(sha256: str, payload: bytes) -> EvidenceModel:
+    """Decode a stored model once per process (keyed by its hash)."""
+    return EvidenceModel.from_bytes(payload)
+
+
 def shipped_payload(space_key: str) -> bytes | None:
     """The model LeadGuard ships for this space, if it ships one."""
     f = resources.files("leadguard.evidence").joinpath("data", f"{space_key}.npz")
@@ -203,7 +206,7 @@ def latest(ws: Workspace, space_key: str) -> StoredModel | None:
         ).first()
         if rec is not None:
             return StoredModel(
-                rec.id, rec.source, rec.payload_sha256, EvidenceModel.from_bytes(rec.payload)
+                rec.id, rec.source, rec.payload_sha256, _decoded(rec.payload_sha256, rec.payload)
             )
     payload = shipped_payload(space_key)
     if payload is None:

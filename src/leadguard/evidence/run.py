@@ -3,6 +3,7 @@ validate it on the other half, and store model, report and accuracy record."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +127,7 @@ def evaluate_evidence(
     ]
     extra = manifest.read_bytes() + f"seed={seed}".encode()
     prov = provenance(space, "evidence", manifest, dataset_checksum(acq, extra), acq)
-    model = em.EvidenceModel(
-        model.space_key,
-        model.nonmated,
-        model.groups,
-        model.tails,
-        model.lr,
-        {**model.meta, "provenance": prov, "validation": metrics},
-    )
+    model = replace(model, meta={**model.meta, "provenance": prov, "validation": metrics})
     payload = model.to_bytes()
     (out / MODEL_FILE).write_bytes(payload)
     report.write_report(out, "LeadGuard evidence model: fit and validation", prov, metrics, figs)

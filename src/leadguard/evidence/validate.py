@@ -68,14 +68,28 @@ def lr_check(model: EvidenceModel, calibration: Labelled, held_out: Labelled, se
     return LrCheck(cllr(data), cllr_min(data), mated.size, imp.size, llrs, labels)
 
 
-def _one_per_identity(
-    data: Labelled, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, int]]:
-    rows: dict[str, list[int]] = {}
-    for i, ident in enumerate(data.identities.tolist()):
-        rows.setdefault(ident, []).append(i)
-    names = np.array(sorted(rows))
-    return names, {n: int(rng.choice(rows[n])) for n in names}
+class _Draws:
+    """Random open-set trials on held-out people: a gallery of one photo each of ``size``
+    people, and one photo of every other person as a probe (nobody searched is enrolled)."""
+
+    def __init__(self, data: Labelled, rng: np.random.Generator) -> None:
+        self.data, self.rng = data, rng
+        self.rows: dict[str, list[int]] = {}
+        for i, ident in enumerate(data.identities.tolist()):
+            self.rows.setdefault(ident, []).append(i)
+        self.names = np.array(sorted(self.rows))
+        self._pick()  # an unused first pick: the random stream the published figures used
+
+    def _pick(self) -> dict[str, int]:
+        return {n: int(self.rng.choice(self.rows[n])) for n in self.names}
+
+    def draw(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(gallery vectors, probe vectors, the person each probe shows)."""
+        pick = self._pick()
+        enrolled = set(self.rng.choice(self.names, size, replace=False).tolist())
+        gallery = self.data.vectors[[pick[n] for n in self.names if n in enrolled]]
+        people = np.array([n for n in self.names if n not in enrolled])
+        return gallery, self.data.vectors[[pick[n] for n in people]], people
 
 
 def _search_trial(
@@ -134,19 +148,14 @@ def fpir_by_gallery_size(
 ) -> list[dict[str, Any]]:
     """Galleries of one photo per held-out person; one photo of each other held-out person
     searched against it (none of them is enrolled)."""
-    rng = np.random.default_rng(seed)
-    names, _ = _one_per_identity(held_out, rng)
+    draws = _Draws(held_out, np.random.default_rng(seed))
     out = []
     for size in sizes:
-        if size >= len(names):
+        if size >= len(draws.names):
             continue
         trials: dict[float, list[dict[str, Any]]] = {t: [] for t in targets}
         for _ in range(repeats):
-            _, pick = _one_per_identity(held_out, rng)
-            enrolled = set(rng.choice(names, size, replace=False).tolist())
-            gal = held_out.vectors[[pick[n] for n in names if n in enrolled]]
-            people = np.array([n for n in names if n not in enrolled])
-            probes = held_out.vectors[[pick[n] for n in people]]
+            gal, probes, people = draws.draw(size)
             for t in targets:
                 trials[t].append(_search_trial(model, gal, probes, people, t))
         out += [_pool(trials[t], model, size, t) for t in targets]
@@ -167,18 +176,14 @@ def counts_by_gallery_size(
     against the prediction N x FMR(threshold)."""
     t = model.nonmated.threshold_for_fmr(fmr)
     at = model.fmr(t)
-    rng = np.random.default_rng(seed + 7)
-    names, _ = _one_per_identity(held_out, rng)
+    draws = _Draws(held_out, np.random.default_rng(seed + 7))
     points = []
     for size in sizes:
-        if size >= len(names):
+        if size >= len(draws.names):
             continue
         total, searches = 0, 0
         for _ in range(repeats):
-            _, pick = _one_per_identity(held_out, rng)
-            enrolled = set(rng.choice(names, size, replace=False).tolist())
-            gal = held_out.vectors[[pick[n] for n in names if n in enrolled]]
-            probes = held_out.vectors[[pick[n] for n in names if n not in enrolled]]
+            gal, probes, _ = draws.draw(size)
             total += int((probes @ gal.T >= t).sum())
             searches += len(probes)
         lo, hi = rate_ci(total, searches * size)

@@ -16,6 +16,7 @@ from leadguard.evaluation import report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import compute_templates, dataset_checksum
 from leadguard.evidence import model as evidence_model
+from leadguard.pipeline.worker import WorkerPool
 from leadguard.quality import study
 from leadguard.quality.gate import PROHIBITED_SOURCE_TYPES, Unified
 from leadguard.quality.measures import Measure
@@ -32,10 +33,10 @@ def _misses(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def _measure_table(
-    ws: Workspace, paths: list[Path], progress: Progress | None
+    ws: Workspace, pool: WorkerPool, paths: list[Path], progress: Progress | None
 ) -> dict[Path, dict[str, Measure]]:
     jobs = [(study.read(p, ws), str(p)) for p in paths]
-    results = study._run(ws, jobs, True, progress)
+    results = study.run_pipeline(pool, jobs, True, progress)
     return {paths[r.position]: r.quality for r in results if not r.error_code}
 
 
@@ -80,6 +81,24 @@ def _score(m: dict[str, Measure], name: str) -> int:
     return m[name].score if name in m else 0
 
 
+def _yaw_bins(
+    q: dict[Path, dict[str, Measure]], pairs: list[Any], misses: np.ndarray
+) -> list[dict[str, Any]]:
+    """FNMR by the larger |yaw| of a pair (a face without a pose counts as 90 degrees)."""
+
+    def abs_yaw(path: Path) -> float:
+        m = q.get(path, {}).get("yaw")
+        return abs(m.raw) if m is not None else 90.0
+
+    yaw = np.array([max(abs_yaw(p.probe), abs_yaw(p.reference)) for p in pairs])
+    out = []
+    for lo, hi in itertools.pairwise(YAW_BINS):
+        sel = (yaw >= lo) & (yaw < hi)
+        fnmr = float(misses[sel].mean()) if sel.any() else None
+        out.append({"max_abs_yaw": [lo, hi], "pairs": int(sel.sum()), "fnmr": fnmr})
+    return out
+
+
 def _ceil5(x: float) -> int:
     """The next multiple of 5 strictly above x: a floor that catches a face scoring x."""
     return int(5 * math.floor(x / 5) + 5)
@@ -87,11 +106,11 @@ def _ceil5(x: float) -> int:
 
 def _degradations(
     ws: Workspace,
+    pool: WorkerPool,
     data: Path,
     seed: int,
     people: int,
     threshold: float,
-    progress: Progress | None,
 ) -> list[dict[str, Any]]:
     """Held-out people with two photos: photo 2 degraded and searched against photo 1 of
     each of them plus one photo of up to 1,000 other held-out people."""
@@ -101,42 +120,44 @@ def _degradations(
     for row in listed:
         if study.held_out(row["identity"], seed):
             by_id.setdefault(row["identity"], []).append(data / row["path"])
+    for photos in by_id.values():
+        photos.sort()
     names = sorted(by_id)
     rng = np.random.default_rng(seed)
     twice = [n for n in names if len(by_id[n]) >= 2]
     chosen = sorted(rng.choice(twice, min(people, len(twice)), replace=False).tolist())
     others = [n for n in names if n not in set(chosen)]
     distract = sorted(rng.choice(others, min(DISTRACTORS, len(others)), replace=False).tolist())
-    refs = [sorted(by_id[n])[0] for n in chosen]
-    probes = [sorted(by_id[n])[1] for n in chosen]
-    gallery_paths = refs + [sorted(by_id[n])[0] for n in distract]
+    probes = [by_id[n][1] for n in chosen]
+    gallery_paths = [by_id[n][0] for n in [*chosen, *distract]]
     vec = study.vectors(ws, gallery_paths)
+    dim = ws.face_model().space.dim
     gallery = np.vstack(
-        [v if v is not None else np.zeros(128, np.float32) for v in (vec[p] for p in gallery_paths)]
+        [v if v is not None else np.zeros(dim, np.float32) for v in (vec[p] for p in gallery_paths)]
     )
-    clean = {
-        r.position: r
-        for r in study._run(ws, [(study.read(p, ws), str(p)) for p in probes], False, None)
-    }
+    originals = [study.read(p, ws) for p in probes]
+    clean = study.run_pipeline(
+        pool, [(b, str(p)) for b, p in zip(originals, probes, strict=True)], False
+    )
     ied = [
         c.quality["inter_eye_distance"].raw if "inter_eye_distance" in c.quality else 40.0
-        for c in (clean[i] for i in range(len(probes)))
+        for c in clean
     ]
-    boxes = [d.box if (d := clean[i].detection) else None for i in range(len(probes))]
+    boxes = [c.detection.box if c.detection else None for c in clean]
     out = []
     todo = [(k, lvl) for k, (_, levels) in study.DEGRADATIONS.items() for lvl in levels[1:]]
-    for step, (kind, level) in enumerate([("clean", 0.0), *todo], start=1):
+    for kind, level in [("clean", 0.0), *todo]:
         if kind == "clean":
             results = clean
         else:
             jobs = [
                 (
-                    study.degrade(study.read(p, ws), kind, level, ied[i], boxes[i]),
+                    study.degrade(originals[i], kind, level, ied[i], boxes[i]),
                     f"{p}#{kind}{level}",
                 )
                 for i, p in enumerate(probes)
             ]
-            results = {r.position: r for r in study._run(ws, jobs, False, None)}
+            results = study.run_pipeline(pool, jobs, False)
         mated: list[float] = []
         rank1: list[bool] = []
         measures: dict[str, list[int]] = {n: [] for n, _ in study.DEGRADATIONS.values()}
@@ -166,8 +187,6 @@ def _degradations(
                 },
             }
         )
-        if progress:
-            progress(step, len(todo) + 1)
     return out
 
 
@@ -242,7 +261,9 @@ def evaluate_quality(
         identity[p.probe] = p.probe_identity
         identity[p.reference] = p.reference_identity
     paths = sorted(identity)
-    q = _measure_table(ws, paths, progress)
+    with study.worker_pool(ws) as pool:
+        q = _measure_table(ws, pool, paths, progress)
+        deg = _degradations(ws, pool, data, seed, people, threshold)
     acq = compute_templates(ws, space, paths)
     vec = {p: a.vector for p, a in acq.items()}
     names = sorted({n for m in q.values() for n in m})
@@ -267,34 +288,10 @@ def evaluate_quality(
         n: {"warn_below": study.warn_band(_pair_min(q, held, n), misses, overall)}
         for n in [*names, "unified"]
     }
-    yaw = np.array(
-        [
-            max(
-                abs(q.get(p.probe, {}).get("yaw", Measure("", 90.0, "", 0, "")).raw),
-                abs(q.get(p.reference, {}).get("yaw", Measure("", 90.0, "", 0, "")).raw),
-            )
-            for p in held
-        ]
-    )
-    yaw_bins = [
-        {
-            "max_abs_yaw": [lo, hi],
-            "pairs": int(sel.sum()),
-            "fnmr": float(misses[sel].mean()) if sel.any() else None,
-        }
-        for lo, hi in itertools.pairwise(YAW_BINS)
-        if (sel := (yaw >= lo) & (yaw < hi)) is not None
-    ]
-    deg = _degradations(ws, data, seed, people, threshold, None)
     clean = next(r for r in deg if r["kind"] == "clean")
     for name, fl in _floors(deg, clean["fnmr"]).items():
-        rules[name] = {
-            "warn_below": max(
-                v for v in (fl["warn_below"], rules[name]["warn_below"], 0) if v is not None
-            )
-            or None,
-            "refuse_below": fl["refuse_below"],
-        }
+        bands = [b for b in (fl["warn_below"], rules[name]["warn_below"]) if b is not None]
+        rules[name] = {"warn_below": max(bands, default=None), "refuse_below": fl["refuse_below"]}
     rules["single_face"] = {"warn_below": 50}  # a fact, not a level: several faces in the probe
     metrics: dict[str, Any] = {
         "threshold": threshold,
@@ -303,7 +300,7 @@ def evaluate_quality(
         "fnmr_all_held_out_pairs": overall,
         "unified_model": {"intercept": unified.intercept, "weights": unified.weights},
         "edc": edc,
-        "yaw_bins": yaw_bins,
+        "yaw_bins": _yaw_bins(q, held, misses),
         "degradations": deg,
         "policy_rules": rules,
         "images_measured": len(q),

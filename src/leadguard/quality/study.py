@@ -74,21 +74,28 @@ class Measured:
     vector: np.ndarray | None
 
 
-def _run(
-    ws: Workspace, jobs: list[tuple[bytes, str]], measure_only: bool, progress: Progress | None
+def worker_pool(ws: Workspace) -> WorkerPool:
+    """One pool (model loaded once per worker) for every pass of a quality study."""
+    return WorkerPool(ws.settings, ws.face_model().space.key, ws.settings.effective_workers())
+
+
+def run_pipeline(
+    pool: WorkerPool,
+    jobs: list[tuple[bytes, str]],
+    measure_only: bool,
+    progress: Progress | None = None,
 ) -> list[Result]:
+    """Results in the order of ``jobs`` (LFW's centred-face convention)."""
     out: list[Result | None] = [None] * len(jobs)
-    space = ws.face_model().space
 
     def tasks() -> Iterator[Task]:
         for i, (data, source) in enumerate(jobs):
             yield Task(i, data, source, "central", measure_only)
 
-    with WorkerPool(ws.settings, space.key, ws.settings.workers or 2) as pool:
-        for n, r in enumerate(pool.map(tasks()), start=1):
-            out[r.position] = r
-            if progress:
-                progress(n, len(jobs))
+    for n, r in enumerate(pool.map(tasks()), start=1):
+        out[r.position] = r
+        if progress:
+            progress(n, len(jobs))
     return [r for r in out if r is not None]
 
 
