@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -62,10 +63,39 @@ def content_hash(
     return hashlib.sha256((prev + body).encode()).hexdigest()
 
 
+def row_digest(row: Any) -> dict[str, Any]:
+    """``{"table", "id", "sha256"}`` of one stored row: SHA-256 over its column values
+    (bytes by their own SHA-256), so that an entry that names a record proves its content."""
+    mapper = sa_inspect(row).mapper
+    values: dict[str, Any] = {}
+    for attr in mapper.column_attrs:
+        v = getattr(row, attr.key)
+        values[attr.key] = hashlib.sha256(v).hexdigest() if isinstance(v, bytes) else v
+    body = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    ident = sa_inspect(row).identity
+    return {
+        "table": mapper.local_table.name,
+        "id": ident[0] if ident and len(ident) == 1 else list(ident or ()),
+        "sha256": hashlib.sha256(body.encode()).hexdigest(),
+    }
+
+
 def append(
-    session: Session, action: str, obj: str, details: dict[str, Any], actor: str | None = None
+    session: Session,
+    action: str,
+    obj: str,
+    details: dict[str, Any],
+    actor: str | None = None,
+    records: tuple[Any, ...] | list[Any] = (),
 ) -> AuditEntry:
-    """Add an entry in the caller's transaction (it commits or rolls back with the change)."""
+    """Add an entry in the caller's transaction (it commits or rolls back with the change).
+
+    ``records``: the stored rows this change created or changed; their content hashes
+    (``row_digest``) go into the entry's details under ``"records"``, so that ``verify`` can
+    name a record edited or deleted after the entry was written."""
+    if records:
+        session.flush()
+        details = {**details, "records": [row_digest(r) for r in records]}
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS

@@ -94,3 +94,20 @@ def test_export_carries_the_chain(ws: Workspace) -> None:
         )
         assert r["prev_hash"] == prev and r["hash"] == h
         prev = h
+
+
+def test_an_entry_records_the_content_hash_of_the_rows_it_names(tmp_path: Path) -> None:
+    from leadguard.storage.models import AuditEntry, User
+
+    w = Workspace.init(tmp_path / "ws2")
+    with w.session() as s:
+        u = User(username="ana", password_hash="x", role="examiner", active=True)
+        s.add(u)
+        e = audit.append(s, "user_added", "user:ana", {}, actor="admin", records=[u])
+        rec = e.details["records"][0]
+        assert rec["table"] == "users" and rec["id"] == u.id
+        assert rec == audit.row_digest(u)
+        u.role = "supervisor"
+        s.flush()
+        assert audit.row_digest(u)["sha256"] != rec["sha256"]
+        assert s.get(AuditEntry, e.id) is not None
