@@ -7,8 +7,9 @@ in sequence order and names the first entry where it breaks: an edited entry no 
 matches its hash, a deleted one leaves a gap, an inserted or reordered one no longer
 follows its predecessor's hash.
 
-The actor is the LeadGuard user acting (casework commands), else ``LEADGUARD_ACTOR``, else
-the operating-system user running the command.
+The actor is the LeadGuard user acting, from a login (services pass it or set it with
+``acting_as``); in a workspace without accounts, the operating-system user running the
+command. Never an environment variable.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,7 +37,7 @@ _ACTOR: ContextVar[str | None] = ContextVar("leadguard_actor", default=None)
 
 
 def current_actor() -> str:
-    return _ACTOR.get() or os.environ.get("LEADGUARD_ACTOR") or f"os:{getpass.getuser()}"
+    return _ACTOR.get() or f"os:{getpass.getuser()}"
 
 
 @contextmanager

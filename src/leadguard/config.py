@@ -114,6 +114,19 @@ class Settings(BaseSettings):
         "corroboration); default: the shipped policy, after the Detroit settlement.",
     )
 
+    # --- accounts and safeguards (issue 10) ---
+    allow_unprotected: bool = Field(
+        True,
+        description="Allow searches in a workspace with no accounts (evaluation, demo); each "
+        "says it is unprotected. false: a search needs accounts and an approved request.",
+    )
+    session_hours: float = Field(
+        8.0, gt=0.0, le=24.0, description="Hours a login token (`leadguard login`) stays valid."
+    )
+    login_attempts: int = Field(
+        5, ge=1, description="Failed logins before the account is locked (then backoff doubles)."
+    )
+
     # --- demo ---
     gallery_source: Path | None = Field(
         None,
@@ -139,6 +152,30 @@ class Settings(BaseSettings):
         if self.gallery_source is not None:
             return self.gallery_source
         return SHARED_LFW if SHARED_LFW.exists() else None
+
+
+# Settings that govern safeguards: in a workspace with accounts they are read only from the
+# workspace's settings file and changed only by an admin (`leadguard settings set`).
+SAFEGUARDS = frozenset(
+    {
+        "casework_policy",
+        "quality_policy",
+        "target_fpir",
+        "top_k",
+        "max_candidates",
+        "investigation_length",
+        "min_face_size",
+        "allow_unprotected",
+        "session_hours",
+        "login_attempts",
+    }
+)
+
+
+def safeguard_env_overrides() -> list[str]:
+    """The LEADGUARD_<NAME> environment variables set for safeguard settings."""
+    names = (f"LEADGUARD_{k.upper()}" for k in SAFEGUARDS)
+    return sorted(n for n in names if n in os.environ)
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

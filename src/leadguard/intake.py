@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from leadguard import audit
+from leadguard.errors import InputError
 from leadguard.pipeline.decode import read_file
 from leadguard.quality.gate import QualityRefused, Verdict, assess
 from leadguard.quality.measures import Measure
@@ -47,6 +50,40 @@ class Intake:
         }
 
 
+def store_probe(
+    s: Session,
+    data: bytes,
+    name: str,
+    source_type: str,
+    exif: dict[str, str],
+    editor: str | None,
+    parent: int | None,
+    edits: list[dict[str, Any]],
+) -> ProbeRecord:
+    """Store a probe (as received, or as edited by LeadGuard) in the caller's transaction,
+    with its audit entry (which carries the row's content hash)."""
+    row = ProbeRecord(
+        sha256=hashlib.sha256(data).hexdigest(),
+        parent_id=parent,
+        source_type=source_type,
+        original_name=name,
+        exif=exif,
+        editor=editor,
+        edits=edits,
+        data=data,
+    )
+    s.add(row)
+    s.flush()
+    audit.append(
+        s,
+        "probe_edited" if parent else "probe_received",
+        f"probe:{row.id}",
+        {"sha256": row.sha256, "source_type": source_type, "parent": parent, "edits": edits},
+        records=[row],
+    )
+    return row
+
+
 def _store(
     ws: Workspace,
     data: bytes,
@@ -58,25 +95,7 @@ def _store(
     edits: list[dict[str, Any]],
 ) -> int:
     with ws.session() as s:
-        row = ProbeRecord(
-            sha256=hashlib.sha256(data).hexdigest(),
-            parent_id=parent,
-            source_type=source_type,
-            original_name=name,
-            exif=exif,
-            editor=editor,
-            edits=edits,
-            data=data,
-        )
-        s.add(row)
-        s.flush()
-        audit.append(
-            s,
-            "probe_edited" if parent else "probe_received",
-            f"probe:{row.id}",
-            {"sha256": row.sha256, "source_type": source_type, "parent": parent, "edits": edits},
-        )
-        return row.id
+        return store_probe(s, data, name, source_type, exif, editor, parent, edits).id
 
 
 def log_refusal(
@@ -89,32 +108,50 @@ def log_refusal(
     details: dict[str, Any],
 ) -> None:
     with ws.session() as s:
-        audit.append(s, "search_refused", f"probe:{probe_id}", {"outcome": outcome, "why": why})
-        s.add(
-            SearchLog(
-                probe_sha256=sha,
-                probe_source=source,
-                probe_id=probe_id,
-                space_key="",
-                mode="refused",
-                gallery_subjects=0,
-                gallery_templates=0,
-                candidates=0,
-                outcome=outcome,
-                result={"refused": why, **details},
-            )
+        row = SearchLog(
+            probe_sha256=sha,
+            probe_source=source,
+            probe_id=probe_id,
+            space_key="",
+            mode="refused",
+            gallery_subjects=0,
+            gallery_templates=0,
+            candidates=0,
+            outcome=outcome,
+            result={"refused": why, **details},
+        )
+        s.add(row)
+        audit.append(
+            s,
+            "search_refused",
+            f"probe:{probe_id}",
+            {"outcome": outcome, "why": why},
+            records=[row],
         )
 
 
 def receive_probe(
-    ws: Workspace, path: Path, source_type: str, edits: tuple[Edit, ...] = ()
+    ws: Workspace,
+    path: Path,
+    source_type: str,
+    edits: tuple[Edit, ...] = (),
+    stored: int | None = None,
 ) -> Intake:
-    """Store the probe as received, refuse prohibited kinds, apply LeadGuard's edits."""
-    original = read_file(path, ws.settings.max_image_bytes)
+    """Store the probe as received, refuse prohibited kinds, apply LeadGuard's edits.
+    ``stored``: a probe already received (with a search request): its stored bytes are
+    searched, never the file at ``path``."""
+    if stored is None:
+        original = read_file(path, ws.settings.max_image_bytes)
+        exif = read_exif(original)
+        editor = editor_flag(exif)
+        pid = _store(ws, original, str(path), source_type, exif, editor, None, [])
+    else:
+        with ws.session() as s:
+            rec = s.get(ProbeRecord, stored)
+            if rec is None:
+                raise InputError(f"stored probe {stored} does not exist")
+            original, exif, editor, pid = rec.data, dict(rec.exif), rec.editor, rec.id
     sha = hashlib.sha256(original).hexdigest()
-    exif = read_exif(original)
-    editor = editor_flag(exif)
-    pid = _store(ws, original, str(path), source_type, exif, editor, None, [])
     try:
         check_source_type(source_type, ws.quality_policy().prohibited_source_types)
     except ProbeRefused as exc:

@@ -61,6 +61,7 @@ def search(
     incident_date: date | None = None,
     source_type: str = "other",
     edits: tuple[Edit, ...] = (),
+    stored_probe: int | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so."""
@@ -68,7 +69,7 @@ def search(
     model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
     space = model.space
-    intake = receive_probe(ws, probe, source_type, edits)
+    intake = receive_probe(ws, probe, source_type, edits, stored_probe)
     measured = pipeline.measure(intake.data, str(probe), FaceSelection("reject", face))
     verdict = gate(ws, intake, measured.quality, str(probe))  # before the size check
     processed = pipeline.complete(measured, str(probe))
@@ -214,5 +215,6 @@ def log_search(
                 "threshold": row.threshold,
                 "candidates": [c.subject for c in cl.candidates],
             },
+            records=[row],
         )
         return replace(cl, search_id=row.id)

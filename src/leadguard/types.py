@@ -6,14 +6,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:
-    from leadguard.evidence.chance import GalleryThreshold
-    from leadguard.evidence.statements import CandidateEvidence
 
 FloatVector = npt.NDArray[np.float32]
 RGBImage = npt.NDArray[np.uint8]
@@ -152,7 +148,7 @@ class Candidate:
     image_sha256: str
     template_id: int
     encounter_date: date | None
-    evidence: CandidateEvidence | None = None
+    evidence: Any = None  # leadguard.evidence.statements.CandidateEvidence
     photo_quality: dict[str, Any] | None = None  # gate verdict of the gallery photo
 
 
@@ -170,7 +166,7 @@ class CandidateList:
     candidates: tuple[Candidate, ...]
     notices: tuple[str, ...] = ()
     mode: str = "open-set"  # or "investigation" (fixed length, no threshold)
-    threshold: GalleryThreshold | None = None
+    threshold: Any = None  # leadguard.evidence.chance.GalleryThreshold
     evidence_model: dict[str, Any] | None = None  # which measured model the statements use
     incident_date: date | None = None
     search_id: int | None = None  # the search log entry
@@ -182,3 +178,14 @@ class CandidateList:
         if self.gallery_templates == 0:
             return "empty_gallery"
         return "candidates" if self.candidates else "no_candidate"
+
+
+@dataclass(frozen=True)
+class GalleryStats:
+    subjects: int
+    encounters: int
+    images: int
+    faces: int
+    templates_by_space: dict[str, int]
+    failures_by_reason: dict[str, int]
+    quality_by_decision: dict[str, int]  # gallery faces by the gate's verdict at enrollment

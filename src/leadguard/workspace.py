@@ -53,7 +53,17 @@ class Workspace:
         (root / INDEX_DIR).mkdir(exist_ok=True)
         ws = cls(root, load_settings(root, **overrides))
         db.upgrade(ws.engine)
+        ws.restrict()
         return ws
+
+    def restrict(self) -> None:
+        """Only the owner may enter the workspace (0700) or read its files (0600): it holds
+        probe images, scores and password hashes."""
+        self.root.chmod(0o700)
+        for path in (self.root / SETTINGS_FILE, self.db_path):
+            if path.exists():
+                path.chmod(0o600)
+        (self.root / INDEX_DIR).chmod(0o700)
 
     @classmethod
     def open(cls, root: Path, **overrides: Any) -> Workspace:

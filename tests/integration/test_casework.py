@@ -1,25 +1,28 @@
-"""The casework workflow on the real model: approval, blind review, release, corroboration,
-outcomes, audit, through the service layer (the CLI and a later API only call it)."""
+"""The casework workflow on the real model, through the services: approval of the probe's
+exact bytes, blind review, release, corroboration, outcomes, refusals in the audit trail."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from leadguard import audit
-from leadguard.casework import leads
+from leadguard.casework import leads, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
 from leadguard.casework.policy import PolicyRefused
-from leadguard.cli.main import app
 from leadguard.enroll import enroll
-from leadguard.storage.models import AuditEntry, Case
+from leadguard.errors import InputError
+from leadguard.quality.provenance import ProbeRefused
+from leadguard.services import accounts
+from leadguard.services.audit import trail
+from leadguard.services.context import Context
+from leadguard.storage.models import AuditEntry, Case, SearchLog
 from leadguard.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
@@ -34,24 +37,29 @@ def desk(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any
     root = tmp_path_factory.mktemp("casework")
     ws = Workspace.init(root / "ws", workers=1)
     enroll(ws, write_manifest(root / "m.csv", enrolled))
-    admin = cw.add_user(ws, None, "admin", PW, "admin")
+    ctx = Context(ws)
+    accounts.add_user(ctx, None, "admin", PW, "admin")
+    admin = accounts.login(ctx, "admin", PW).actor
     users = {"admin": admin}
     for name, role, unit in (
         ("sup", "supervisor", "north"),
+        ("sup2", "supervisor", "north"),
         ("ex1", "examiner", "north"),
         ("ex2", "examiner", "north"),
+        ("ex3", "examiner", "north"),
         ("rev", "reviewer", "north"),
         ("aud", "auditor", ""),
         ("stranger", "examiner", "south"),
     ):
-        users[name] = cw.add_user(ws, admin, name, PW, role, unit)
-    return {"ws": ws, "u": users, "probe": probes[0]}
+        accounts.add_user(ctx, admin, name, PW, role, unit)
+        users[name] = accounts.login(ctx, name, PW).actor
+    return {"ctx": ctx, "u": users, "probe": probes[0], "probes": probes, "root": root}
 
 
-def open_case(desk: dict[str, Any], number: str) -> int:
-    ws, u = desk["ws"], desk["u"]
+def open_case(desk: dict[str, Any], number: str, probe: Path | None = None) -> int:
+    ctx, u = desk["ctx"], desk["u"]
     cw.open_case(
-        ws,
+        ctx,
         u["sup"],
         number,
         "Robbery",
@@ -61,99 +69,141 @@ def open_case(desk: dict[str, Any], number: str) -> int:
         "Det. Rivera",
         "warrant 26-117",
     )
-    for name in ("ex1", "ex2", "rev"):
-        cw.assign(ws, u["sup"], number, name)
-    return cw.request_search(
-        ws, u["ex1"], number, desk["probe"][0], "surveillance_still", "identify the robber"
+    for name in ("ex1", "ex2", "ex3", "rev"):
+        cw.assign(ctx, u["sup"], number, name)
+    req = cw.request_search(
+        ctx, u["ex1"], number, probe or desk["probe"][0], "surveillance_still", "find the robber"
     )
+    return req.id
 
 
-def decide(packet: dict[str, Any], lead_subject: str | None) -> dict[str, Any]:
+def decide(packet: review.Packet, lead_subject: str | None) -> dict[str, Any]:
     return {
-        c["subject"]: {
-            "decision": "possible_lead" if c["subject"] == lead_subject else "exclusion",
+        c.subject: {
+            "decision": "possible_lead" if c.subject == lead_subject else "exclusion",
             "confidence": 3,
             "features": {"nose": "similar bridge", "ears": "lobes differ"},
             "exculpatory": [{"attribute": "glasses", "consistent": True, "note": ""}],
         }
-        for c in packet["candidates"]
+        for c in packet.candidates
     }
 
 
-def test_accounts_logins_and_refused_offences(desk) -> None:
-    ws, u = desk["ws"], desk["u"]
-    assert cw.login(ws, "ex1", PW).role == "examiner"
-    with pytest.raises(NotAllowed, match="login as 'ex1' failed"):
-        cw.login(ws, "ex1", "wrong password here")
+def export(desk: dict[str, Any], number: str) -> list[dict[str, Any]]:
+    return trail(desk["ctx"], desk["u"]["aud"], number)
+
+
+def test_refused_offences_are_audited_with_the_case(desk) -> None:
+    ctx, u = desk["ctx"], desk["u"]
     with pytest.raises(NotAllowed, match=r"may not user\.create"):
-        cw.add_user(ws, u["sup"], "x", PW, "examiner")
+        accounts.add_user(ctx, u["sup"], "x", PW, "examiner")
     with pytest.raises(PolicyRefused, match="eligible_offences"):
-        cw.open_case(ws, u["sup"], "C-0", "shoplifting", date(2026, 1, 1), "d", {}, "o", "a")
+        cw.open_case(ctx, u["sup"], "C-0", "shoplifting", date(2026, 1, 1), "d", {}, "o", "a")
+    with pytest.raises(NotAllowed):  # an admin cannot act in casework
+        cw.open_case(ctx, u["admin"], "C-0", "robbery", date(2026, 1, 1), "d", {}, "o", "a")
+    refusals = [e for e in export(desk, "C-0") if e["action"] == "refused"]
+    assert [e["details"]["refused"] for e in refusals] == ["case.open", "case.open"]
 
 
 def test_the_whole_way_from_request_to_outcome(desk) -> None:
-    ws, u = desk["ws"], desk["u"]
+    ctx, u = desk["ctx"], desk["u"]
     rid = open_case(desk, "C-1")
     with pytest.raises(PolicyRefused, match="supervisor_approval_required"):
-        cw.run_search(ws, u["ex1"], rid)
+        cw.run_search(ctx, u["ex1"], rid)
     with pytest.raises(NotAllowed):  # an examiner cannot approve
-        cw.approve(ws, u["ex1"], rid)
-    cw.approve(ws, u["sup"], rid)
+        cw.approve(ctx, u["ex1"], rid)
+    approved = cw.approve(ctx, u["sup"], rid)
+    assert approved.probe_sha256 and approved.approved_by == "sup"
     with pytest.raises(NotAllowed, match="not assigned"):
-        cw.run_search(ws, u["stranger"], rid)
+        cw.run_search(ctx, u["stranger"], rid)
     with pytest.raises(NotAllowed):
-        cw.run_search(ws, u["aud"], rid)
-    result = cw.run_search(ws, u["ex1"], rid)
-    assert result.candidates, "the enrolled John should clear the open-set threshold"
+        cw.run_search(ctx, u["aud"], rid)
+    run = cw.run_search(ctx, u["ex1"], rid)
+    assert run.candidates, "the enrolled John should clear the open-set threshold"
     subject = desk["probe"][1]
 
     with pytest.raises(PolicyRefused, match="searcher_may_review"):
-        cw.blind_packet(ws, u["ex1"], rid)
-    p_rev, p_ex2 = cw.blind_packet(ws, u["rev"], rid), cw.blind_packet(ws, u["ex2"], rid)
+        review.blind_packet(ctx, u["ex1"], rid)
+    p_rev, p_ex2 = review.blind_packet(ctx, u["rev"], rid), review.blind_packet(ctx, u["ex2"], rid)
+    assert [q.request for q in review.queue(ctx, u["rev"])] == [rid]
     for packet in (p_rev, p_ex2):  # nothing that could anchor the examiner
-        assert all(set(c) == {"subject", "image"} for c in packet["candidates"])
-        text = json.dumps(packet)
+        text = json.dumps([c.__dict__ for c in packet.candidates])
         assert "score" not in text and "rank" not in text and "evidence" not in text
-        assert packet["person_sought"] == INCIDENT
+        assert packet.person_sought == INCIDENT and packet.probe_sha256 == approved.probe_sha256
     with pytest.raises(PolicyRefused, match="examiners_required"):
-        cw.reveal(ws, u["sup"], rid)
+        review.reveal(ctx, u["sup"], rid)
 
-    cw.submit_review(ws, u["rev"], rid, decide(p_rev, subject))
+    bare = decide(p_rev, subject)
+    bare[subject] = {**bare[subject], "features": {}, "exculpatory": []}
+    with pytest.raises(InputError, match="FISWG feature notes"):
+        review.submit_review(ctx, u["rev"], rid, bare)
+    review.submit_review(ctx, u["rev"], rid, decide(p_rev, subject))
+    assert review.queue(ctx, u["rev"]) == []
     with pytest.raises(PolicyRefused, match="examiners_required"):  # still blind for ex2
-        cw.reveal(ws, u["ex2"], rid)
+        review.reveal(ctx, u["ex2"], rid)
     with pytest.raises(PolicyRefused, match="examiners_required"):
-        leads.release(ws, u["sup"], rid, subject)
-    with pytest.raises(Exception, match="already submitted"):
-        cw.submit_review(ws, u["rev"], rid, decide(p_rev, subject))
-    cw.submit_review(ws, u["ex2"], rid, decide(p_ex2, subject))
-    shown = cw.reveal(ws, u["aud"], rid)
-    assert len(shown["reviews"]) == 2 and "score" in shown["candidates"][0]
+        leads.release(ctx, u["sup2"], rid, subject)
+    with pytest.raises(InputError, match="already submitted"):
+        review.submit_review(ctx, u["rev"], rid, decide(p_rev, subject))
+    review.submit_review(ctx, u["ex2"], rid, decide(p_ex2, subject))
+    shown = review.reveal(ctx, u["aud"], rid)
+    assert len(shown.reviews) == 2 and "score" in shown.candidates[0]
 
-    lead = leads.release(ws, u["sup"], rid, subject)
-    with pytest.raises(Exception, match="already been released"):
-        leads.release(ws, u["sup"], rid, subject)
-    with pytest.raises(NotAllowed):
-        leads.release(ws, u["ex2"], rid, subject)
+    with pytest.raises(NotAllowed):  # an examiner cannot release
+        leads.release(ctx, u["ex2"], rid, subject)
+    lead = leads.release(ctx, u["sup"], rid, subject)
+    with pytest.raises(InputError, match="already been released"):
+        leads.release(ctx, u["sup"], rid, subject)
     with pytest.raises(PolicyRefused, match="corroboration_before_lineup"):
-        leads.record_lineup(ws, u["ex2"], lead.id)
+        leads.record_lineup(ctx, u["ex2"], lead.id)
     with pytest.raises(PolicyRefused, match="corroboration_before_suspect"):
-        leads.suspect_identified(ws, u["sup"], "C-1", lead.id)
+        leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
+    for category, what, on, match in (
+        ("resemblance", "phone records", date(2026, 3, 9), "not one of"),
+        (
+            "other_independent",
+            "she looks like the person in the video",
+            date(2026, 3, 9),
+            "not corroboration",
+        ),
+        ("phone_or_location", "phone at the scene", date.today() + timedelta(days=30), "future"),
+        ("phone_or_location", "phone at the scene", date(2026, 2, 1), "before the incident"),
+    ):
+        with pytest.raises((InputError, PolicyRefused), match=match):
+            leads.corroborate(ctx, u["ex2"], lead.id, category, what, "Det. Rivera", on)
     leads.corroborate(
-        ws, u["ex2"], lead.id, "phone location at the scene", "Det. Rivera", date(2026, 3, 9)
+        ctx,
+        u["ex2"],
+        lead.id,
+        "phone_or_location",
+        "phone at the scene",
+        "Det. Rivera",
+        date(2026, 3, 9),
     )
-    leads.record_lineup(ws, u["ex2"], lead.id)
-    leads.suspect_identified(ws, u["sup"], "C-1", lead.id)
-    leads.record_outcome(ws, u["sup"], lead.id, "corroborated", "charged after interview")
-    stats = leads.outcome_stats(ws, u["aud"])
-    assert sum(g["corroborated"] for g in stats.values()) == 1
-    with ws.session() as s:
+    leads.record_lineup(ctx, u["ex2"], lead.id)
+    leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
+    leads.record_outcome(ctx, u["sup"], lead.id, "corroborated", "charged after interview")
+    leads.record_outcome(ctx, u["sup"], lead.id, "refuted", "alibi confirmed later")
+    with pytest.raises(PolicyRefused, match="refuted"):
+        leads.record_lineup(ctx, u["ex2"], lead.id)
+    with pytest.raises(PolicyRefused, match="refuted"):
+        leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
+    (listed,) = [x for x in leads_of(desk, "C-1") if x.id == lead.id]
+    assert [o["outcome"] for o in listed.outcomes] == ["corroborated", "refuted"]
+    stats = leads.outcome_stats(ctx, u["aud"])
+    assert sum(g["refuted"] for g in stats.values()) == 1
+    with ctx.session() as s:
         assert s.scalars(select(Case).where(Case.number == "C-1")).one().status == (
             "suspect_identified"
         )
         assert audit.verify(s).intact
-        actions = [e.action for e in s.scalars(select(AuditEntry))]
+    trail_ = export(desk, "C-1")
+    actions = [e["action"] for e in trail_]
     for a in (
+        "request.create",
+        "probe_received",
         "request.approve",
+        "search",
         "search.run",
         "review.packet",
         "review.submit",
@@ -163,77 +213,89 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
         "lead.lineup",
         "case.suspect",
         "lead.outcome",
-        "login.failed",
-        "search",
+        "refused",
     ):
         assert a in actions, a
+    refused = {e["details"]["refused"] for e in trail_ if e["action"] == "refused"}
+    assert {
+        "search.run",
+        "request.approve",
+        "lead.lineup",
+        "case.suspect",
+        "lead.corroborate",
+        "review.submit",
+        "lead.release",
+    } <= refused
+    submits = [e for e in trail_ if e["action"] == "review.submit"]
+    assert all(e["details"]["records"][0]["table"] == "reviews" for e in submits)
 
 
-def test_disagreement_needs_adjudication_and_stays_on_record(desk) -> None:
-    ws, u = desk["ws"], desk["u"]
+def leads_of(desk: dict[str, Any], number: str) -> tuple[Any, ...]:
+    from leadguard.casework.views import show_case
+
+    return show_case(desk["ctx"], desk["u"]["sup"], number).leads
+
+
+def test_adjudication_is_final_unless_a_third_review_reverses_it(desk) -> None:
+    ctx, u = desk["ctx"], desk["u"]
     rid = open_case(desk, "C-2")
-    cw.approve(ws, u["sup"], rid)
-    cw.run_search(ws, u["ex1"], rid)
+    cw.approve(ctx, u["sup"], rid)
+    cw.run_search(ctx, u["ex1"], rid)
     subject = desk["probe"][1]
-    cw.submit_review(ws, u["rev"], rid, decide(cw.blind_packet(ws, u["rev"], rid), subject))
-    cw.submit_review(ws, u["ex2"], rid, decide(cw.blind_packet(ws, u["ex2"], rid), None))
+    review.submit_review(
+        ctx, u["rev"], rid, decide(review.blind_packet(ctx, u["rev"], rid), subject)
+    )
+    review.submit_review(ctx, u["ex2"], rid, decide(review.blind_packet(ctx, u["ex2"], rid), None))
     with pytest.raises(PolicyRefused, match="two_concurring_examiners"):
-        leads.release(ws, u["sup"], rid, subject)
-    assert leads.adjudicate(ws, u["sup"], rid, subject, False, "ears differ; not enough") is None
-    shown = cw.reveal(ws, u["sup"], rid)
-    assert shown["adjudications"][0]["decisions"] == ["possible_lead", "exclusion"]
-    assert shown["adjudications"][0]["release"] is False
+        leads.release(ctx, u["sup"], rid, subject)
+    assert leads.adjudicate(ctx, u["sup"], rid, subject, False, "ears differ; not enough") is None
+    with pytest.raises(PolicyRefused, match="adjudication_final"):
+        leads.adjudicate(ctx, u["sup"], rid, subject, True, "changed my mind")
+    review.submit_review(
+        ctx, u["ex3"], rid, decide(review.blind_packet(ctx, u["ex3"], rid), subject)
+    )
+    lead = leads.adjudicate(ctx, u["sup"], rid, subject, True, "third review: ear detail fits")
+    assert lead is not None and lead.basis == "adjudicated"
+    shown = review.reveal(ctx, u["sup"], rid)
+    assert [a["release"] for a in shown.adjudications] == [False, True]
+    assert shown.adjudications[1]["third_review"]["examiner"] == "ex3"
 
 
-def test_cli_acts_as_a_logged_in_user(desk, tmp_path: Path) -> None:
-    ws = str(desk["ws"].root)
-    env = {"LEADGUARD_PASSWORD": PW, "LEADGUARD_USER": "sup"}
-    runner = CliRunner()
-
-    def case_open(number: str, offence: str) -> Any:
-        args = ["case", "open", number, "--offence", offence, "--incident-date", "2026-02-02"]
-        args += ["--description", "d", "--officer", "o", "--authority", "warrant", "-w", ws]
-        return runner.invoke(app, args, env=env)
-
-    res = case_open("C-3", "homicide")
-    assert res.exit_code == 0, res.output
-    res = case_open("C-4", "littering")
-    assert res.exit_code == 2 and "eligible_offences" in res.output
-    res = runner.invoke(app, ["lead", "stats", "-w", ws], env={**env, "LEADGUARD_USER": "rev"})
-    assert res.exit_code == 2 and "may not lead.stats" in res.output
-    out = tmp_path / "c1.jsonl"
-    res = runner.invoke(app, ["audit", "export", "C-1", "--out", str(out), "-w", ws])
-    assert res.exit_code == 2 and "needs a login" in res.output
-    aud = {**env, "LEADGUARD_USER": "aud"}
-    res = runner.invoke(app, ["audit", "export", "C-1", "--out", str(out), "-w", ws], env=aud)
-    assert res.exit_code == 0, res.output
-    actions = {json.loads(ln)["action"] for ln in out.read_text().splitlines()}
-    # the case's own entries and those of the search and probe its request ran
-    assert {"case.open", "lead.release", "search", "probe_received"} <= actions
-    res = runner.invoke(app, ["audit", "verify", "-w", ws], env=aud)
-    assert res.exit_code == 0 and "intact" in res.output
-    res = runner.invoke(app, ["audit", "verify", "-w", ws], env={**env, "LEADGUARD_USER": "rev"})
-    assert res.exit_code == 2 and "may not audit.read" in res.output
-    res = runner.invoke(app, ["gallery", "expunge", "x", "--order", "CO-1", "-w", ws], env=env)
-    assert res.exit_code == 2 and "may not gallery.expunge" in res.output
-    admin = {**env, "LEADGUARD_USER": "admin"}
-    res = runner.invoke(app, ["user", "deactivate", "stranger", "-w", ws], env=admin)
-    assert res.exit_code == 0
-    with pytest.raises(NotAllowed, match="failed"):
-        cw.login(desk["ws"], "stranger", PW)
+def test_the_approved_bytes_are_searched_not_the_file_now_at_the_path(desk, tmp_path) -> None:
+    ctx, u = desk["ctx"], desk["u"]
+    probe = tmp_path / "probe.jpg"
+    probe.write_bytes(desk["probes"][0][0].read_bytes())
+    rid = open_case(desk, "C-3", probe)
+    approved = cw.approve(ctx, u["sup"], rid)
+    probe.write_bytes(desk["probes"][2][0].read_bytes())  # swapped after approval
+    run = cw.run_search(ctx, u["ex1"], rid)
+    with ctx.session() as s:
+        row = s.get(SearchLog, run.search_id)
+        assert row is not None and row.probe_sha256 == approved.probe_sha256
+        assert row.result["candidates"][0]["subject"] == desk["probes"][0][1]
 
 
-def test_settings_and_policy_changes_are_audited(desk) -> None:
-    ws = desk["ws"]
-    cw.policy(ws)  # the configuration in force has been observed
-    settings = ws.root / "leadguard.toml"
-    settings.write_text(settings.read_text() + "\ntop_k = 7\n")
-    cw.policy(ws)  # the next casework action notices the change
-    with ws.session() as s:
-        change = s.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action == "config.changed")
-            .order_by(AuditEntry.seq.desc())
-        ).first()
-        assert change is not None and change.details["changed"] == ["settings"]
-        assert audit.verify(s).intact
+def test_missing_files_and_prohibited_kinds_are_refused_at_the_request(desk, tmp_path) -> None:
+    ctx, u = desk["ctx"], desk["u"]
+    open_case(desk, "C-4")
+    with pytest.raises(InputError, match="not found"):
+        cw.request_search(ctx, u["ex1"], "C-4", tmp_path / "gone.jpg", "other", "p")
+    with pytest.raises(ProbeRefused, match="prohibited"):
+        cw.request_search(ctx, u["ex1"], "C-4", desk["probe"][0], "sketch", "p")
+    refused = [e for e in export(desk, "C-4") if e["action"] == "refused"]
+    assert [e["details"]["kind"] for e in refused] == ["UnreadableImage", "ProbeRefused"]
+
+
+def test_a_probe_without_a_face_leaves_a_search_log_row(desk, tmp_path) -> None:
+    from PIL import Image
+
+    ctx, u = desk["ctx"], desk["u"]
+    blank = tmp_path / "blank.jpg"
+    Image.new("RGB", (300, 300), (120, 130, 140)).save(blank)
+    rid = open_case(desk, "C-5", blank)
+    cw.approve(ctx, u["sup"], rid)
+    with pytest.raises(InputError):
+        cw.run_search(ctx, u["ex1"], rid)
+    trail_ = export(desk, "C-5")
+    assert any(e["action"] == "search_refused" for e in trail_)
+    assert any(e["action"] == "refused" and e["details"]["refused"] == "search.run" for e in trail_)

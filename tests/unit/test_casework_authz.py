@@ -14,22 +14,39 @@ SPEC: dict[str, set[str]] = {
     "examiner": {
         "case.open",
         "case.view",
+        "case.list",
+        "request.list",
+        "lead.list",
         "request.create",
         "search.run",
         "review.packet",
+        "review.queue",
         "review.submit",
         "review.reveal",
         "lead.corroborate",
         "lead.lineup",
         "lead.outcome",
     },
-    "reviewer": {"case.view", "review.packet", "review.submit", "review.reveal"},
+    "reviewer": {
+        "case.view",
+        "case.list",
+        "request.list",
+        "review.packet",
+        "review.queue",
+        "review.submit",
+        "review.reveal",
+    },
     "supervisor": {
         "case.open",
         "case.view",
+        "case.list",
+        "request.list",
+        "lead.list",
         "case.assign",
         "case.suspect",
         "request.approve",
+        "search.override",
+        "gallery.read",
         "review.reveal",
         "lead.release",
         "lead.adjudicate",
@@ -39,8 +56,30 @@ SPEC: dict[str, set[str]] = {
         "lead.stats",
         "audit.read",
     },
-    "auditor": {"case.view", "review.reveal", "lead.stats", "audit.read"},
-    "admin": {"user.create", "user.deactivate", "gallery.expunge"},
+    "auditor": {
+        "case.view",
+        "case.list",
+        "request.list",
+        "lead.list",
+        "review.reveal",
+        "lead.stats",
+        "audit.read",
+        "gallery.read",
+        "user.list",
+    },
+    # an admin administers accounts, settings and the gallery, and never acts in casework
+    "admin": {
+        "user.create",
+        "user.deactivate",
+        "user.list",
+        "settings.set",
+        "gallery.enroll",
+        "gallery.remove",
+        "gallery.expunge",
+        "gallery.read",
+        "index.maintain",
+        "eval.run",
+    },
 }
 
 
@@ -59,7 +98,9 @@ def test_role_action_matrix(role: str, action: str) -> None:
 
 
 def test_admins_cannot_run_or_review_searches() -> None:
-    for action in ("search.run", "review.submit", "review.packet", "lead.release"):
+    casework = {a for a in ACTIONS if a.split(".")[0] in ("case", "request", "search", "review", "lead")}
+    assert casework and not casework & SPEC["admin"]
+    for action in sorted(casework):
         with pytest.raises(NotAllowed):
             authorize(user("admin"), action)
 

@@ -5,23 +5,53 @@ case) and supervisors (every case of their unit). Admins manage users and nothin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from leadguard.errors import LeadGuardError
 
 if TYPE_CHECKING:
-    from leadguard.storage.models import Case, User
+    from leadguard.storage.models import Case
+
+
+class Account(Protocol):
+    """What authorisation reads of a user: a services ``Actor`` or a stored row."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
 
 ROLES = ("examiner", "reviewer", "supervisor", "auditor", "admin")
-READ_ACTIONS = frozenset({"case.view", "review.reveal", "lead.stats", "audit.read"})
+READ_ACTIONS = frozenset(
+    {
+        "case.view",
+        "case.list",
+        "request.list",
+        "lead.list",
+        "review.reveal",
+        "lead.stats",
+        "audit.read",
+        "gallery.read",
+        "user.list",
+    }
+)
 ALLOWED: dict[str, frozenset[str]] = {
     "examiner": frozenset(
         {
             "case.open",
             "case.view",
+            "case.list",
+            "request.list",
+            "lead.list",
             "request.create",
             "search.run",
             "review.packet",
+            "review.queue",
             "review.submit",
             "review.reveal",
             "lead.corroborate",
@@ -29,12 +59,27 @@ ALLOWED: dict[str, frozenset[str]] = {
             "lead.outcome",
         }
     ),
-    "reviewer": frozenset({"case.view", "review.packet", "review.submit", "review.reveal"}),
+    "reviewer": frozenset(
+        {
+            "case.view",
+            "case.list",
+            "request.list",
+            "review.packet",
+            "review.queue",
+            "review.submit",
+            "review.reveal",
+        }
+    ),
     "supervisor": frozenset(
         {
             "case.open",
             "case.view",
+            "case.list",
+            "request.list",
+            "lead.list",
             "case.assign",
+            "search.override",
+            "gallery.read",
             "case.suspect",
             "request.approve",
             "review.reveal",
@@ -48,7 +93,21 @@ ALLOWED: dict[str, frozenset[str]] = {
         }
     ),
     "auditor": READ_ACTIONS,
-    "admin": frozenset({"user.create", "user.deactivate", "gallery.expunge"}),
+    # an admin administers accounts, settings and the gallery; never casework
+    "admin": frozenset(
+        {
+            "user.create",
+            "user.deactivate",
+            "user.list",
+            "settings.set",
+            "gallery.enroll",
+            "gallery.remove",
+            "gallery.expunge",
+            "gallery.read",
+            "index.maintain",
+            "eval.run",
+        }
+    ),
 }
 ACTIONS = frozenset().union(*ALLOWED.values())
 
@@ -57,7 +116,7 @@ class NotAllowed(LeadGuardError):
     """The user's role or assignment does not allow the action."""
 
 
-def authorize(user: User, action: str, case: Case | None = None, assigned: bool = False) -> None:
+def authorize(user: Account, action: str, case: Case | None = None, assigned: bool = False) -> None:
     """Raise NotAllowed unless ``user`` may do ``action`` (on ``case``, if given)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")

@@ -1,73 +1,83 @@
-"""The casework service layer. Every function takes the acting user, checks authorization
-and policy, makes its change and writes its audit entry in one transaction. The CLI (and
-later the API and web UI) only call these functions."""
+"""Casework services: cases, search requests bound to the probe's bytes as received, and the
+search that runs only from an approved request. Every function takes the explicit context
+and the acting user, checks authorisation and policy, makes its change and writes its audit
+entry in one transaction; a refusal is an audit entry of its own, tied to the case."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
-from functools import cache
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
-from leadguard.casework.authz import ROLES, NotAllowed, authorize
+from leadguard.casework.authz import Account, authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
-from leadguard.errors import InputError
-from leadguard.storage.models import (
-    Case,
-    CaseAssignment,
-    Review,
-    SearchLog,
-    SearchRequest,
-    User,
-)
-from leadguard.workspace import Workspace
+from leadguard.errors import ImageError, InputError
+from leadguard.quality.provenance import Edit
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.storage.models import Case, CaseAssignment, SearchLog, SearchRequest, User
 
-DECISIONS = ("exclusion", "inconclusive", "possible_lead")
 OUTCOMES = ("corroborated", "refuted", "no_further_action")
-# FISWG facial image comparison feature list (abridged to its component groups)
-FEATURES = (
-    "face_shape",
-    "hairline",
-    "forehead",
-    "eyebrows",
-    "eyes",
-    "cheeks",
-    "nose",
-    "ears",
-    "mouth",
-    "chin",
-    "jawline",
-    "neck",
-    "facial_hair",
-    "marks_scars_tattoos",
-    "other",
-)
 
 
-@cache
-def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+@dataclass(frozen=True)
+class CaseInfo:
+    number: str
+    offence: str
+    incident_date: date
+    description: str
+    attributes: dict[str, Any]
+    officer: str
+    authority: str
+    unit: str
+    status: str
+    created_at: datetime
+    assigned: tuple[str, ...] = ()
 
 
-def policy(ws: Workspace) -> CaseworkPolicy:
+@dataclass(frozen=True)
+class RequestInfo:
+    id: int
+    case: str
+    status: str
+    source_type: str
+    probe_sha256: str | None
+    purpose: str
+    requested_by: str
+    approved_by: str | None
+    searched_by: str | None
+    search_id: int | None
+    face: int | None
+    edits: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """What the examiner who runs a request learns: that it ran, not the list (blind)."""
+
+    request_id: int
+    search_id: int
+    outcome: str
+    candidates: int
+
+
+def policy(ctx: Context) -> CaseworkPolicy:
     """The casework policy in force; a change to it, to the quality policy or to the
     workspace settings since the last casework action is recorded in the audit log."""
-    path = ws.settings.casework_policy
+    path = ctx.settings.casework_policy
     if path is not None and not path.is_absolute():
-        path = ws.root / path
+        path = ctx.root / path
     pol = load_casework_policy(path)
-    _observe_config(ws, pol)
+    _observe_config(ctx, pol)
     return pol
 
 
-def _observe_config(ws: Workspace, pol: CaseworkPolicy) -> None:
+def _observe_config(ctx: Context, pol: CaseworkPolicy) -> None:
     from importlib import resources
 
     from leadguard.config import SETTINGS_FILE
@@ -76,10 +86,10 @@ def _observe_config(ws: Workspace, pol: CaseworkPolicy) -> None:
     def digest(data: bytes) -> str:
         return hashlib.sha256(data).hexdigest()
 
-    settings = ws.root / SETTINGS_FILE
-    quality = ws.settings.quality_policy
+    settings = ctx.root / SETTINGS_FILE
+    quality = ctx.settings.quality_policy
     if quality is not None and not quality.is_absolute():
-        quality = ws.root / quality
+        quality = ctx.root / quality
     shipped = resources.files("leadguard")
     casework_bytes = (
         Path(pol.source).read_bytes()
@@ -96,7 +106,7 @@ def _observe_config(ws: Workspace, pol: CaseworkPolicy) -> None:
         "casework_policy": f"{pol.source} {digest(casework_bytes)}",
         "quality_policy": f"{quality or 'shipped'} {digest(quality_bytes)}",
     }
-    with ws.session() as s:
+    with ctx.session() as s:
         last = s.scalars(
             select(AuditEntry)
             .where(AuditEntry.action.in_(("config.observed", "config.changed")))
@@ -113,124 +123,47 @@ def _observe_config(ws: Workspace, pol: CaseworkPolicy) -> None:
             )
 
 
-def audit_log(
-    s: Session, user: User | None, action: str, obj: str, details: dict[str, Any]
-) -> None:
-    audit.append(s, action, obj, details, actor=user.username if user else None)
+def case_info(s: Session, case: Case) -> CaseInfo:
+    q = (
+        select(User.username)
+        .join(CaseAssignment, CaseAssignment.user_id == User.id)
+        .where(CaseAssignment.case_id == case.id)
+        .order_by(User.username)
+    )
+    return CaseInfo(
+        case.number,
+        case.offence,
+        case.incident_date,
+        case.description,
+        dict(case.attributes),
+        case.requesting_officer,
+        case.legal_authority,
+        case.unit,
+        case.status,
+        case.created_at,
+        tuple(s.scalars(q)),
+    )
 
 
-# --- accounts -------------------------------------------------------------------------
+def request_info(s: Session, req: SearchRequest, number: str) -> RequestInfo:
+    def name(uid: int | None) -> str | None:
+        user = s.get(User, uid) if uid is not None else None
+        return user.username if user else None
 
-
-def add_user(
-    ws: Workspace, actor: User | None, username: str, password: str, role: str, unit: str = ""
-) -> User:
-    """Admins add users; the very first user of a workspace (an admin) needs no login."""
-    if role not in ROLES:
-        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    if len(password) < 12:
-        raise InputError("a password needs at least 12 characters")
-    with ws.session() as s:
-        first = s.scalars(select(User).limit(1)).first() is None
-        if first and role != "admin":
-            raise InputError("the first account of a workspace must be an admin")
-        if not first:
-            if actor is None:
-                raise NotAllowed("adding a user needs an admin's login")
-            authorize(actor, "user.create")
-        if s.scalars(select(User).where(User.username == username)).first():
-            raise InputError(f"user {username!r} already exists")
-        user = User(username=username, password_hash=_hasher().hash(password), role=role, unit=unit)
-        s.add(user)
-        s.flush()
-        audit_log(s, actor, "user.create", f"user:{username}", {"role": role, "unit": unit})
-        s.expunge(user)
-        return user
-
-
-def deactivate_user(ws: Workspace, actor: User, username: str) -> None:
-    authorize(actor, "user.deactivate")
-    with ws.session() as s:
-        target = s.scalars(select(User).where(User.username == username)).first()
-        if target is None:
-            raise InputError(f"user {username!r} does not exist")
-        target.active = False
-        audit_log(s, actor, "user.deactivate", f"user:{username}", {})
-
-
-def has_accounts(ws: Workspace) -> bool:
-    with ws.session() as s:
-        return s.scalars(select(User).limit(1)).first() is not None
-
-
-def operator_check(ws: Workspace, user: User | None, action: str) -> None:
-    """Workspace-wide commands (audit, expungement): once a workspace has accounts, they
-    need a login whose role allows the action."""
-    if not has_accounts(ws):
-        return
-    if user is None:
-        raise NotAllowed(f"{action} needs a login (--user) in a workspace with accounts")
-    authorize(user, action)
-
-
-def trail(
-    ws: Workspace, user: User | None, number: str | None, prefix: str
-) -> list[dict[str, Any]]:
-    """Audit entries for disclosure: a case's whole trail (its own entries and those of the
-    searches and probes its requests ran), or every entry whose object starts with
-    ``prefix``. The export itself is audited."""
-    from sqlalchemy import or_
-
-    from leadguard.storage.models import AuditEntry
-
-    operator_check(ws, user, "audit.read")
-    with ws.session() as s:
-        q = select(AuditEntry).order_by(AuditEntry.seq)
-        if number is not None:
-            case = _case(s, number)
-            objects = []
-            for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case.id)):
-                if req.search_id is not None:
-                    objects.append(f"search:{req.search_id}")
-                    row = s.get(SearchLog, req.search_id)
-                    if row is not None and row.probe_id is not None:
-                        objects.append(f"probe:{row.probe_id}")
-            q = q.where(
-                or_(
-                    AuditEntry.object == f"case:{number}",
-                    AuditEntry.object.startswith(f"case:{number}/"),
-                    AuditEntry.object.in_(objects),
-                )
-            )
-        elif prefix:
-            q = q.where(AuditEntry.object.startswith(prefix))
-        rows = [audit.entry_dict(e) for e in s.scalars(q)]
-        audit_log(
-            s,
-            user,
-            "audit.export",
-            f"case:{number}" if number else "audit",
-            {"entries": len(rows), "prefix": prefix},
-        )
-        return rows
-
-
-def login(ws: Workspace, username: str, password: str) -> User:
-    with ws.session() as s:
-        user = s.scalars(select(User).where(User.username == username)).first()
-        ok = False
-        if user is not None and user.active:
-            try:
-                ok = _hasher().verify(user.password_hash, password)
-            except (VerifyMismatchError, VerificationError):
-                ok = False
-        audit_log(s, None, "login" if ok else "login.failed", f"user:{username}", {})
-    if not ok or user is None:
-        raise NotAllowed(f"login as {username!r} failed: unknown user, wrong password or inactive")
-    return user
-
-
-# --- cases and requests ---------------------------------------------------------------
+    return RequestInfo(
+        req.id,
+        number,
+        req.status,
+        req.source_type,
+        req.probe_sha256,
+        req.purpose,
+        name(req.requested_by) or "?",
+        name(req.approved_by),
+        name(req.searched_by),
+        req.search_id,
+        req.face,
+        tuple(req.edits or ()),
+    )
 
 
 def _case(s: Session, number: str) -> Case:
@@ -240,9 +173,10 @@ def _case(s: Session, number: str) -> Case:
     return case
 
 
-def _assigned(s: Session, user: User, case: Case) -> bool:
+def _assigned(s: Session, user: Account | User, case: Case) -> bool:
+    uid = getattr(user, "id", None)
     q = select(CaseAssignment).where(
-        CaseAssignment.case_id == case.id, CaseAssignment.user_id == user.id
+        CaseAssignment.case_id == case.id, CaseAssignment.user_id == uid
     )
     return s.scalars(q).first() is not None
 
@@ -251,9 +185,24 @@ def check_case(s: Session, user: User, action: str, case: Case) -> None:
     authorize(user, action, case, _assigned(s, user, case))
 
 
+def request_object(s: Session | None, request_id: int, ctx: Context | None = None) -> str:
+    """``case:N/request:R`` for a request (the audit object of refusals too)."""
+
+    def find(sess: Session) -> str:
+        req = sess.get(SearchRequest, request_id)
+        case = sess.get(Case, req.case_id) if req else None
+        return f"case:{case.number}/request:{request_id}" if case else f"request:{request_id}"
+
+    if s is not None:
+        return find(s)
+    assert ctx is not None
+    with ctx.session() as sess:
+        return find(sess)
+
+
 def open_case(
-    ws: Workspace,
-    user: User,
+    ctx: Context,
+    actor: Actor,
     number: str,
     offence: str,
     incident_date: date,
@@ -262,82 +211,130 @@ def open_case(
     officer: str,
     authority: str,
     unit: str | None = None,
-) -> Case:
-    authorize(user, "case.open")
-    pol = policy(ws)
-    if offence.lower() not in pol.eligible_offences:
-        raise PolicyRefused(
-            "eligible_offences",
-            f"{offence!r} is not an offence for which face search may be used "
-            f"({', '.join(pol.eligible_offences)})",
-        )
-    if not authority.strip():
-        raise InputError("a case needs the legal authority for the search")
-    with ws.session() as s:
-        if s.scalars(select(Case).where(Case.number == number)).first():
-            raise InputError(f"case {number!r} already exists")
-        case = Case(
-            number=number,
-            offence=offence.lower(),
-            incident_date=incident_date,
-            description=description,
-            attributes=attributes,
-            requesting_officer=officer,
-            legal_authority=authority,
-            unit=unit or user.unit,
-        )
-        s.add(case)
-        s.flush()
-        s.add(CaseAssignment(case_id=case.id, user_id=user.id))
-        audit_log(
-            s,
-            user,
-            "case.open",
-            f"case:{number}",
-            {"offence": case.offence, "incident_date": str(incident_date), "unit": case.unit},
-        )
-        s.expunge(case)
-        return case
+) -> CaseInfo:
+    with refusals(ctx, actor, "case.open", f"case:{number}"):
+        pol = policy(ctx)
+        with ctx.session() as s:
+            user = current_user(s, actor)
+            authorize(user, "case.open")
+            if offence.lower() not in pol.eligible_offences:
+                raise PolicyRefused(
+                    "eligible_offences",
+                    f"{offence!r} is not an offence for which face search may be used "
+                    f"({', '.join(pol.eligible_offences)})",
+                )
+            if not authority.strip():
+                raise InputError("a case needs the legal authority for the search")
+            if s.scalars(select(Case).where(Case.number == number)).first():
+                raise InputError(f"case {number!r} already exists")
+            case = Case(
+                number=number,
+                offence=offence.lower(),
+                incident_date=incident_date,
+                description=description,
+                attributes=attributes,
+                requesting_officer=officer,
+                legal_authority=authority,
+                unit=unit or user.unit,
+            )
+            s.add(case)
+            s.flush()
+            s.add(CaseAssignment(case_id=case.id, user_id=user.id))
+            audit.append(
+                s,
+                "case.open",
+                f"case:{number}",
+                {"offence": case.offence, "incident_date": str(incident_date), "unit": case.unit},
+                actor=actor.username,
+                records=[case],
+            )
+            return case_info(s, case)
 
 
-def assign(ws: Workspace, user: User, number: str, username: str) -> None:
-    with ws.session() as s:
+def assign(ctx: Context, actor: Actor, number: str, username: str) -> None:
+    with refusals(ctx, actor, "case.assign", f"case:{number}"), ctx.session() as s:
         case = _case(s, number)
-        check_case(s, user, "case.assign", case)
+        check_case(s, current_user(s, actor), "case.assign", case)
         target = s.scalars(select(User).where(User.username == username)).first()
         if target is None:
             raise InputError(f"user {username!r} does not exist")
+        if target.role == "admin":
+            raise PolicyRefused("separation_of_duties", "an admin cannot act in casework")
+        rows = []
         if not _assigned(s, target, case):
-            s.add(CaseAssignment(case_id=case.id, user_id=target.id))
-        audit_log(s, user, "case.assign", f"case:{number}", {"user": username})
+            row = CaseAssignment(case_id=case.id, user_id=target.id)
+            s.add(row)
+            rows.append(row)
+        audit.append(
+            s,
+            "case.assign",
+            f"case:{number}",
+            {"user": username},
+            actor=actor.username,
+            records=rows,
+        )
 
 
 def request_search(
-    ws: Workspace, user: User, number: str, probe: Path, source_type: str, purpose: str
-) -> int:
-    if not purpose.strip():
-        raise InputError("a search request needs its purpose")
-    with ws.session() as s:
-        case = _case(s, number)
-        check_case(s, user, "request.create", case)
-        req = SearchRequest(
-            case_id=case.id,
-            probe_path=str(probe),
-            source_type=source_type,
-            purpose=purpose,
-            requested_by=user.id,
-            status="pending" if policy(ws).supervisor_approval_required else "approved",
-        )
-        s.add(req)
-        s.flush()
-        audit_log(
-            s,
-            user,
-            "request.create",
-            f"case:{number}/request:{req.id}",
-            {"probe": str(probe), "source_type": source_type, "purpose": purpose},
-        )
-        return req.id
+    ctx: Context,
+    actor: Actor,
+    number: str,
+    probe: Path,
+    source_type: str,
+    purpose: str,
+    face: int | None = None,
+    edits: tuple[Edit, ...] = (),
+) -> RequestInfo:
+    """The probe is stored as received (bytes, SHA-256, EXIF, source type) with the request;
+    a missing file or a prohibited kind is refused here, before anyone can approve it."""
+    from leadguard.intake import store_probe
+    from leadguard.pipeline.decode import read_file
+    from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
+
+    with refusals(ctx, actor, "request.create", f"case:{number}"):
+        if not purpose.strip():
+            raise InputError("a search request needs its purpose")
+        pol = policy(ctx)
+        with ctx.session() as s:
+            case = _case(s, number)
+            check_case(s, current_user(s, actor), "request.create", case)
+        data = read_file(probe, ctx.settings.max_image_bytes)
+        check_source_type(source_type, ctx.ws.quality_policy().prohibited_source_types)
+        exif = read_exif(data)
+        with ctx.session() as s:
+            case = _case(s, number)
+            row = store_probe(s, data, str(probe), source_type, exif, editor_flag(exif), None, [])
+            req = SearchRequest(
+                case_id=case.id,
+                probe_path=str(probe),
+                probe_id=row.id,
+                probe_sha256=row.sha256,
+                face=face,
+                edits=[e.to_dict() for e in edits],
+                source_type=source_type,
+                purpose=purpose,
+                requested_by=actor.id,
+                status="pending" if pol.supervisor_approval_required else "approved",
+            )
+            s.add(req)
+            s.flush()
+            audit.append(
+                s,
+                "request.create",
+                f"case:{number}/request:{req.id}",
+                {
+                    "probe": str(probe),
+                    "probe_id": row.id,
+                    "probe_sha256": row.sha256,
+                    "source_type": source_type,
+                    "purpose": purpose,
+                    "face": face,
+                    "edits": req.edits,
+                },
+                actor=actor.username,
+                records=[req],
+            )
+            return request_info(s, req, number)
 
 
 def get_request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
@@ -349,63 +346,96 @@ def get_request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
     return req, case
 
 
-def approve(ws: Workspace, user: User, request_id: int) -> None:
-    with ws.session() as s:
+def approve(ctx: Context, actor: Actor, request_id: int) -> RequestInfo:
+    """The approval names the SHA-256 of the stored probe: that is what will be searched."""
+    obj = request_object(None, request_id, ctx)
+    with refusals(ctx, actor, "request.approve", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
-        check_case(s, user, "request.approve", case)
+        check_case(s, current_user(s, actor), "request.approve", case)
         if req.status != "pending":
             raise InputError(f"request {request_id} is {req.status}, not pending")
-        req.status, req.approved_by = "approved", user.id
-        audit_log(s, user, "request.approve", f"case:{case.number}/request:{req.id}", {})
+        if req.requested_by == actor.id:
+            raise PolicyRefused(
+                "separation_of_duties", "the requester of a search may not approve it"
+            )
+        req.status, req.approved_by = "approved", actor.id
+        audit.append(
+            s,
+            "request.approve",
+            obj,
+            {"probe_sha256": req.probe_sha256},
+            actor=actor.username,
+            records=[req],
+        )
+        return request_info(s, req, case.number)
 
 
-def run_search(ws: Workspace, user: User, request_id: int) -> Any:
-    """The only way casework searches: an approved request on an eligible case."""
+def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
+    """The casework search: an approved request on an eligible case, on the probe bytes
+    stored with the request (never the file at its path now)."""
+    from leadguard.intake import log_refusal
     from leadguard.search import search
 
-    pol = policy(ws)
-    with ws.session() as s:
-        req, case = get_request(s, request_id)
-        check_case(s, user, "search.run", case)
-        if req.status != "approved":
-            raise PolicyRefused(
-                "supervisor_approval_required",
-                f"request {request_id} is {req.status}: no search runs outside an approved request",
+    obj = request_object(None, request_id, ctx)
+    with refusals(ctx, actor, "search.run", obj):
+        pol = policy(ctx)
+        with ctx.session() as s:
+            req, case = get_request(s, request_id)
+            check_case(s, current_user(s, actor), "search.run", case)
+            if req.status != "approved":
+                raise PolicyRefused(
+                    "supervisor_approval_required",
+                    f"request {request_id} is {req.status}: no search runs outside an approved "
+                    "request",
+                )
+            if case.offence not in pol.eligible_offences:
+                raise PolicyRefused("eligible_offences", f"{case.offence!r} is not eligible")
+            if req.probe_id is None:
+                raise InputError(
+                    f"request {request_id} has no stored probe (made before probes were kept "
+                    "with requests): file a new request"
+                )
+            probe, source_type, incident = Path(req.probe_path), req.source_type, case.incident_date
+            stored, sha, face = req.probe_id, req.probe_sha256 or "", req.face
+            edits = tuple(Edit(e["op"], tuple(e["args"])) for e in req.edits or ())
+        try:
+            with audit.acting_as(actor.username):
+                result = search(
+                    ctx.ws,
+                    probe,
+                    top_k=pol.list_length,
+                    face=face,
+                    source_type=source_type,
+                    incident_date=incident,
+                    edits=edits,
+                    stored_probe=stored,
+                )
+        except ImageError as exc:  # no face, several faces: a failed search is logged too
+            with audit.acting_as(actor.username):
+                log_refusal(ctx.ws, stored, sha, str(probe), exc.code, str(exc), {})
+            raise
+        with ctx.session() as s:
+            done = s.get(SearchRequest, request_id)
+            assert done is not None
+            done.status, done.search_id, done.searched_by = "searched", result.search_id, actor.id
+            audit.append(
+                s,
+                "search.run",
+                obj,
+                {
+                    "search": result.search_id,
+                    "probe_sha256": sha,
+                    "outcome": result.outcome,
+                    "candidates": len(result.candidates),
+                },
+                actor=actor.username,
+                records=[done],
             )
-        if case.offence not in pol.eligible_offences:
-            raise PolicyRefused("eligible_offences", f"{case.offence!r} is not eligible")
-        probe, source_type, number = Path(req.probe_path), req.source_type, case.number
-        incident = case.incident_date
-    with audit.acting_as(user.username):
-        result = search(
-            ws,
-            probe,
-            top_k=pol.list_length,
-            source_type=source_type,
-            incident_date=incident,
-        )
-    with ws.session() as s:
-        done = s.get(SearchRequest, request_id)
-        assert done is not None
-        done.status, done.search_id, done.searched_by = "searched", result.search_id, user.id
-        audit_log(
-            s,
-            user,
-            "search.run",
-            f"case:{number}/request:{request_id}",
-            {
-                "search": result.search_id,
-                "outcome": result.outcome,
-                "candidates": len(result.candidates),
-            },
-        )
-    return result
+        assert result.search_id is not None
+        return SearchRun(request_id, result.search_id, result.outcome, len(result.candidates))
 
 
-# --- blind review ---------------------------------------------------------------------
-
-
-def _candidates(s: Session, req: SearchRequest) -> list[dict[str, Any]]:
+def candidates_of(s: Session, req: SearchRequest) -> list[dict[str, Any]]:
     if req.search_id is None:
         raise InputError(f"request {req.id} has not been searched yet")
     row = s.get(SearchLog, req.search_id)
@@ -413,104 +443,5 @@ def _candidates(s: Session, req: SearchRequest) -> list[dict[str, Any]]:
     return list(row.result.get("candidates", []))
 
 
-def reviews_of(s: Session, req: SearchRequest) -> list[Review]:
-    q = select(Review).where(Review.request_id == req.id).order_by(Review.id)
-    return list(s.scalars(q))
-
-
-def _may_review(
-    s: Session, user: User, req: SearchRequest, case: Case, action: str, pol: CaseworkPolicy
-) -> None:
-    check_case(s, user, action, case)
-    if not pol.searcher_may_review and req.searched_by == user.id:
-        raise PolicyRefused(
-            "searcher_may_review", "the examiner who ran the search may not review it"
-        )
-
-
-def blind_packet(ws: Workspace, user: User, request_id: int) -> dict[str, Any]:
-    """What an examiner sees: the probe, the incident description, and the candidates in an
-    order of their own, with no score, rank, evidence or anyone else's decision."""
-    pol = policy(ws)
-    with ws.session() as s:
-        req, case = get_request(s, request_id)
-        _may_review(s, user, req, case, "review.packet", pol)
-        cands = _candidates(s, req)
-        audit_log(
-            s,
-            user,
-            "review.packet",
-            f"case:{case.number}/request:{req.id}",
-            {"candidates_viewed": len(cands)},
-        )
-        order = sorted(
-            cands,
-            key=lambda c: hashlib.sha256(f"{req.id}:{user.id}:{c['subject']}".encode()).hexdigest(),
-        )
-        return {
-            "request": req.id,
-            "case": case.number,
-            "probe": req.probe_path,
-            "incident_description": case.description,
-            "person_sought": case.attributes,
-            "candidates": [{"subject": c["subject"], "image": c["image"]} for c in order],
-            "decisions": list(DECISIONS),
-            "features": list(FEATURES),
-        }
-
-
-def submit_review(ws: Workspace, user: User, request_id: int, decisions: dict[str, Any]) -> None:
-    pol = policy(ws)
-    with ws.session() as s:
-        req, case = get_request(s, request_id)
-        _may_review(s, user, req, case, "review.submit", pol)
-        subjects = {c["subject"] for c in _candidates(s, req)}
-        if set(decisions) != subjects:
-            raise InputError(
-                f"a review must decide on every candidate and no one else: missing "
-                f"{sorted(subjects - set(decisions))}, unknown {sorted(set(decisions) - subjects)}"
-            )
-        for subj, d in decisions.items():
-            if d.get("decision") not in DECISIONS:
-                raise InputError(f"{subj}: decision must be one of {', '.join(DECISIONS)}")
-            if not isinstance(d.get("confidence"), int) or not 1 <= d["confidence"] <= 5:
-                raise InputError(f"{subj}: confidence must be a whole number from 1 to 5")
-            unknown = set(d.get("features", {})) - set(FEATURES)
-            if unknown:
-                raise InputError(f"{subj}: unknown features {sorted(unknown)}")
-            if not isinstance(d.get("exculpatory", []), list):
-                raise InputError(f"{subj}: exculpatory must be a list of attribute checks")
-        if any(r.examiner_id == user.id for r in reviews_of(s, req)):
-            raise InputError(f"{user.username} has already submitted a review of request {req.id}")
-        s.add(Review(request_id=req.id, examiner_id=user.id, decisions=decisions))
-        audit_log(
-            s,
-            user,
-            "review.submit",
-            f"case:{case.number}/request:{req.id}",
-            {"decisions": {k: v["decision"] for k, v in decisions.items()}},
-        )
-
-
-def reveal(ws: Workspace, user: User, request_id: int) -> dict[str, Any]:
-    """Scores, ranks and every examiner's decisions: only once enough examiners submitted."""
-    pol = policy(ws)
-    with ws.session() as s:
-        req, case = get_request(s, request_id)
-        check_case(s, user, "review.reveal", case)
-        reviews = reviews_of(s, req)
-        if len(reviews) < pol.examiners_required:
-            raise PolicyRefused(
-                "examiners_required",
-                f"{len(reviews)} of {pol.examiners_required} independent reviews submitted: "
-                "nothing is revealed before all are in",
-            )
-        names = {u.id: u.username for u in s.scalars(select(User))}
-        audit_log(s, user, "review.reveal", f"case:{case.number}/request:{req.id}", {})
-        return {
-            "candidates": _candidates(s, req),
-            "reviews": [
-                {"examiner": names[r.examiner_id], "decisions": r.decisions} for r in reviews
-            ],
-            "adjudications": req.adjudications,
-        }
+def blind_order(request_id: int, user_id: int, subject: str) -> str:
+    return hashlib.sha256(f"{request_id}:{user_id}:{subject}".encode()).hexdigest()

@@ -1,20 +1,19 @@
-"""Casework commands: thin wrappers over ``leadguard.casework``. Every command but the
-first account's creation acts as a LeadGuard user: ``--user`` (or ``LEADGUARD_USER``) and
-the password from ``LEADGUARD_PASSWORD`` or a prompt."""
+"""Casework commands: parse, call one service, render. Each acts as the user logged in with
+``leadguard login`` (a token kept for this workspace); no password or user comes from an
+environment variable."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws, out
+from leadguard.cli import session, views
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
 from leadguard.errors import InputError
-from leadguard.workspace import Workspace
 
 user_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 case_app = typer.Typer(help="Cases and their status.", no_args_is_help=True)
@@ -24,36 +23,12 @@ lead_app = typer.Typer(
     help="Leads: release, corroboration, lineups, outcomes.", no_args_is_help=True
 )
 
-UserOpt = Annotated[
-    str | None, typer.Option("--user", envvar="LEADGUARD_USER", help="Acting user.")
-]
 
-
-def _login(ws: Workspace, user: str | None) -> Any:
-    from leadguard.casework.service import login
-
-    if not user:
-        raise InputError("name the acting user with --user (or LEADGUARD_USER)")
-    password = os.environ.get("LEADGUARD_PASSWORD") or typer.prompt(
-        f"password for {user}", hide_input=True
-    )
-    return login(ws, user, password)
-
-
-def login_if(ws: Workspace, user: str | None) -> Any:
-    """Log in when a user is named (workspace-wide commands check the role)."""
-    return _login(ws, user) if user else None
-
-
-def _date(text: str, option: str) -> date:
+def parse_date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise InputError(f"{option} {text!r}: not a date in the form YYYY-MM-DD") from exc
-
-
-def _json(data: Any) -> None:
-    out().print_json(json.dumps(data, default=str))
 
 
 @user_app.command("add")
@@ -62,34 +37,43 @@ def user_add(
     username: Annotated[str, typer.Argument()],
     role: Annotated[str, typer.Option(help="examiner, reviewer, supervisor, auditor or admin")],
     unit: Annotated[str, typer.Option(help="Unit (supervisors oversee their unit).")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
     """Add an account (an admin's login, except for a workspace's first account)."""
-    from leadguard.casework.service import add_user
+    from leadguard.cli.accounts import read_password
+    from leadguard.services.accounts import add_user
 
-    ws = open_ws(workspace)
-    actor = _login(ws, user) if user else None
-    password = os.environ.get("LEADGUARD_NEW_PASSWORD") or typer.prompt(
-        f"new password for {username}", hide_input=True, confirmation_prompt=True
-    )
-    add_user(ws, actor, username, password, role, unit)
+    ctx = open_ctx(workspace)
+    actor = session.actor(ctx)
+    password = read_password(f"new password for {username}", password_stdin, confirm=True)
+    add_user(ctx, actor, username, password, role, unit)
     out().print(f"user {username} added as {role}")
 
 
 @user_app.command("deactivate")
 @handles_errors
 def user_deactivate(
-    username: Annotated[str, typer.Argument()],
-    workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
+    username: Annotated[str, typer.Argument()], workspace: WorkspaceOpt = None
 ) -> None:
-    """Deactivate an account (admin); it can no longer log in or act."""
-    from leadguard.casework.service import deactivate_user
+    """Deactivate an account (admin): it can no longer log in or act; its logins are revoked."""
+    from leadguard.services.accounts import deactivate_user
 
-    ws = open_ws(workspace)
-    deactivate_user(ws, _login(ws, user), username)
+    ctx = open_ctx(workspace)
+    deactivate_user(ctx, session.require(ctx, "user.deactivate"), username)
     out().print(f"user {username} deactivated")
+
+
+@user_app.command("list")
+@handles_errors
+def user_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """The accounts, their roles and whether they are active or locked."""
+    from leadguard.services.accounts import list_users
+
+    ctx = open_ctx(workspace)
+    views.show(out(), list_users(ctx, session.require(ctx, "user.list")), json_out, views.users)
 
 
 @case_app.command("open")
@@ -106,7 +90,6 @@ def case_open(
     ] = "{}",
     unit: Annotated[str | None, typer.Option(help="Unit (default: yours).")] = None,
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
     """Open a case (refused for an offence the policy does not allow)."""
     from leadguard.casework.service import open_case
@@ -115,10 +98,10 @@ def case_open(
         attrs = json.loads(attributes)
     except json.JSONDecodeError as exc:
         raise InputError(f"--attributes: not valid JSON ({exc})") from exc
-    ws = open_ws(workspace)
-    actor = _login(ws, user)
-    d = _date(incident_date, "--incident-date")
-    open_case(ws, actor, number, offence, d, description, attrs, officer, authority, unit)
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "case.open")
+    d = parse_date(incident_date, "--incident-date")
+    open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit)
     out().print(f"case {number} opened")
 
 
@@ -128,13 +111,12 @@ def case_assign(
     number: Annotated[str, typer.Argument()],
     username: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
     """Assign a user to a case."""
     from leadguard.casework.service import assign
 
-    ws = open_ws(workspace)
-    assign(ws, _login(ws, user), number, username)
+    ctx = open_ctx(workspace)
+    assign(ctx, session.require(ctx, "case.assign"), number, username)
     out().print(f"{username} assigned to case {number}")
 
 
@@ -144,65 +126,112 @@ def case_suspect(
     number: Annotated[str, typer.Argument()],
     lead: Annotated[int, typer.Option(help="The corroborated lead.")],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
     """Move a case to "suspect identified" (needs corroboration of the lead on record)."""
     from leadguard.casework.leads import suspect_identified
 
-    ws = open_ws(workspace)
-    suspect_identified(ws, _login(ws, user), number, lead)
+    ctx = open_ctx(workspace)
+    suspect_identified(ctx, session.require(ctx, "case.suspect"), number, lead)
     out().print(f"case {number}: suspect identified (lead {lead})")
+
+
+@case_app.command("list")
+@handles_errors
+def case_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """The cases you may see."""
+    from leadguard.casework.views import list_cases
+
+    ctx = open_ctx(workspace)
+    views.show(out(), list_cases(ctx, session.require(ctx, "case.list")), json_out, views.cases)
+
+
+@case_app.command("show")
+@handles_errors
+def case_show(
+    number: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A case with its requests and leads."""
+    from leadguard.casework.views import show_case
+
+    ctx = open_ctx(workspace)
+    detail = show_case(ctx, session.require(ctx, "case.view"), number)
+    views.show(out(), detail, json_out, views.case_detail)
 
 
 @request_app.command("add")
 @handles_errors
 def request_add(
     number: Annotated[str, typer.Argument(help="Case number.")],
-    probe: Annotated[Path, typer.Argument(help="The probe image.")],
+    probe: Annotated[Path, typer.Argument(help="The probe image (stored as received).")],
     source_type: Annotated[str, typer.Option("--source-type", help="Where the probe came from.")],
     purpose: Annotated[str, typer.Option(help="Why this search is needed.")],
+    face: Annotated[
+        int | None, typer.Option("--face", min=0, help="Which face (when the probe has several).")
+    ] = None,
+    edit: Annotated[
+        list[str] | None,
+        typer.Option("--edit", help="An edit LeadGuard applies and records (as in search)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
-    """Request a search under a case."""
+    """Request a search under a case; the probe's bytes are stored with the request."""
     from leadguard.casework.service import request_search
+    from leadguard.quality.provenance import Edit
 
-    ws = open_ws(workspace)
-    rid = request_search(ws, _login(ws, user), number, probe, source_type, purpose)
-    out().print(f"search request {rid} created")
+    edits = tuple(Edit.parse(e) for e in edit or [])
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "request.create")
+    req = request_search(ctx, actor, number, probe, source_type, purpose, face, edits)
+    out().print(f"search request {req.id} created (probe sha256 {req.probe_sha256})")
 
 
 @request_app.command("approve")
 @handles_errors
 def request_approve(
-    request_id: Annotated[int, typer.Argument()],
-    workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
+    request_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None
 ) -> None:
-    """Approve a search request (supervisor)."""
+    """Approve a search request (supervisor); the approval names the stored probe's hash."""
     from leadguard.casework.service import approve
 
-    ws = open_ws(workspace)
-    approve(ws, _login(ws, user), request_id)
-    out().print(f"search request {request_id} approved")
+    ctx = open_ctx(workspace)
+    req = approve(ctx, session.require(ctx, "request.approve"), request_id)
+    out().print(f"search request {request_id} approved (probe sha256 {req.probe_sha256})")
 
 
 @request_app.command("run")
 @handles_errors
 def request_run(
-    request_id: Annotated[int, typer.Argument()],
-    workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
+    request_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None
 ) -> None:
-    """Run an approved request's search. The list goes to blind review; it is not shown."""
+    """Run an approved request's search on its stored probe. The list goes to blind review;
+    it is not shown."""
     from leadguard.casework.service import run_search
 
-    ws = open_ws(workspace)
-    result = run_search(ws, _login(ws, user), request_id)
+    ctx = open_ctx(workspace)
+    run = run_search(ctx, session.require(ctx, "search.run"), request_id)
     out().print(
-        f"search {result.search_id} done ({result.outcome}, {len(result.candidates)} "
-        "candidate(s)); the list is now with the examiners for blind review"
+        f"search {run.search_id} done ({run.outcome}, {run.candidates} candidate(s)); the list "
+        "is now with the examiners for blind review"
     )
+
+
+@request_app.command("list")
+@handles_errors
+def request_list(
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Only those awaiting approval.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search requests on the cases you may see."""
+    from leadguard.casework.views import list_requests
+
+    ctx = open_ctx(workspace)
+    rows = list_requests(ctx, session.require(ctx, "request.list"), pending)
+    views.show(out(), rows, json_out, views.requests)
 
 
 @review_app.command("packet")
@@ -210,13 +239,14 @@ def request_run(
 def review_packet(
     request_id: Annotated[int, typer.Argument()],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Your blind packet: probe, incident description, candidates in your own order."""
-    from leadguard.casework.service import blind_packet
+    from leadguard.casework.review import blind_packet
 
-    ws = open_ws(workspace)
-    _json(blind_packet(ws, _login(ws, user), request_id))
+    ctx = open_ctx(workspace)
+    p = blind_packet(ctx, session.require(ctx, "review.packet"), request_id)
+    views.show(out(), p, json_out, views.packet)
 
 
 @review_app.command("submit")
@@ -225,17 +255,17 @@ def review_submit(
     request_id: Annotated[int, typer.Argument()],
     file: Annotated[Path, typer.Option("--file", help="JSON: decisions per candidate.")],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
-    """Submit your decisions (exclusion / inconclusive / possible_lead per candidate)."""
-    from leadguard.casework.service import submit_review
+    """Submit your decisions (exclusion / inconclusive / possible_lead per candidate; a
+    possible_lead needs FISWG feature notes and the exculpatory checklist)."""
+    from leadguard.casework.review import submit_review
 
     try:
         decisions = json.loads(file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{file}: cannot read the decisions ({exc})") from exc
-    ws = open_ws(workspace)
-    submit_review(ws, _login(ws, user), request_id, decisions)
+    ctx = open_ctx(workspace)
+    submit_review(ctx, session.require(ctx, "review.submit"), request_id, decisions)
     out().print(f"review of request {request_id} submitted")
 
 
@@ -244,13 +274,24 @@ def review_submit(
 def review_reveal(
     request_id: Annotated[int, typer.Argument()],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Scores, ranks and every examiner's decisions, once all reviews are in."""
-    from leadguard.casework.service import reveal
+    from leadguard.casework.review import reveal
 
-    ws = open_ws(workspace)
-    _json(reveal(ws, _login(ws, user), request_id))
+    ctx = open_ctx(workspace)
+    r = reveal(ctx, session.require(ctx, "review.reveal"), request_id)
+    views.show(out(), r, json_out, views.reveal)
+
+
+@review_app.command("queue")
+@handles_errors
+def review_queue(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """My pending reviews."""
+    from leadguard.casework.review import queue
+
+    ctx = open_ctx(workspace)
+    views.show(out(), queue(ctx, session.require(ctx, "review.queue")), json_out, views.queue)
 
 
 @lead_app.command("release")
@@ -259,13 +300,12 @@ def lead_release(
     request_id: Annotated[int, typer.Argument()],
     subject: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
     """Release a lead that the examiners concur on (supervisor)."""
     from leadguard.casework.leads import release
 
-    ws = open_ws(workspace)
-    lead = release(ws, _login(ws, user), request_id, subject)
+    ctx = open_ctx(workspace)
+    lead = release(ctx, session.require(ctx, "lead.release"), request_id, subject)
     out().print(f"lead {lead.id} released: {subject} (an investigative lead only)")
 
 
@@ -277,13 +317,14 @@ def lead_adjudicate(
     note: Annotated[str, typer.Option(help="The reasons.")],
     release_lead: Annotated[bool, typer.Option("--release/--no-release")] = False,
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
-    """Settle the examiners' disagreement on a candidate (supervisor); kept on record."""
+    """Settle the examiners' disagreement on a candidate (supervisor). Final: a reversal
+    needs an independent third review; every ruling stays on record."""
     from leadguard.casework.leads import adjudicate
 
-    ws = open_ws(workspace)
-    lead = adjudicate(ws, _login(ws, user), request_id, subject, release_lead, note)
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "lead.adjudicate")
+    lead = adjudicate(ctx, actor, request_id, subject, release_lead, note)
     out().print(f"adjudicated: {'lead ' + str(lead.id) + ' released' if lead else 'not released'}")
 
 
@@ -291,34 +332,36 @@ def lead_adjudicate(
 @handles_errors
 def lead_corroborate(
     lead_id: Annotated[int, typer.Argument()],
+    category: Annotated[
+        str,
+        typer.Option(
+            help="alibi_checked, physical_or_forensic, phone_or_location, "
+            "independent_witness_knows_person, admission or other_independent"
+        ),
+    ],
     what: Annotated[str, typer.Option(help="The independent evidence.")],
     obtained_by: Annotated[str, typer.Option(help="Who obtained it.")],
-    obtained_on: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    obtained_on: Annotated[str, typer.Option(help="YYYY-MM-DD (not before the incident).")],
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
-    """Record independent corroborating evidence for a lead."""
+    """Record independent corroborating evidence for a lead (never a resemblance)."""
     from leadguard.casework.leads import corroborate
 
-    ws = open_ws(workspace)
-    corroborate(
-        ws, _login(ws, user), lead_id, what, obtained_by, _date(obtained_on, "--obtained-on")
-    )
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "lead.corroborate")
+    on = parse_date(obtained_on, "--obtained-on")
+    corroborate(ctx, actor, lead_id, category, what, obtained_by, on)
     out().print(f"corroboration recorded for lead {lead_id}")
 
 
 @lead_app.command("lineup")
 @handles_errors
-def lead_lineup(
-    lead_id: Annotated[int, typer.Argument()],
-    workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
-) -> None:
-    """Record a photo lineup for a lead (needs corroboration on record)."""
+def lead_lineup(lead_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None) -> None:
+    """Record a photo lineup for a lead (needs corroboration on record; never a refuted lead)."""
     from leadguard.casework.leads import record_lineup
 
-    ws = open_ws(workspace)
-    record_lineup(ws, _login(ws, user), lead_id)
+    ctx = open_ctx(workspace)
+    record_lineup(ctx, session.require(ctx, "lead.lineup"), lead_id)
     out().print(f"lineup recorded for lead {lead_id}")
 
 
@@ -329,21 +372,31 @@ def lead_outcome(
     outcome: Annotated[str, typer.Option(help="corroborated, refuted or no_further_action")],
     details: Annotated[str, typer.Option(help="What happened.")] = "",
     workspace: WorkspaceOpt = None,
-    user: UserOpt = None,
 ) -> None:
-    """Record how a released lead ended."""
+    """Add to a released lead's outcome history."""
     from leadguard.casework.leads import record_outcome
 
-    ws = open_ws(workspace)
-    record_outcome(ws, _login(ws, user), lead_id, outcome, details)
+    ctx = open_ctx(workspace)
+    record_outcome(ctx, session.require(ctx, "lead.outcome"), lead_id, outcome, details)
     out().print(f"lead {lead_id}: {outcome}")
+
+
+@lead_app.command("list")
+@handles_errors
+def lead_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """Leads on the cases you may see."""
+    from leadguard.casework.views import list_leads
+
+    ctx = open_ctx(workspace)
+    views.show(out(), list_leads(ctx, session.require(ctx, "lead.list")), json_out, views.leads)
 
 
 @lead_app.command("stats")
 @handles_errors
-def lead_stats(workspace: WorkspaceOpt = None, user: UserOpt = None) -> None:
+def lead_stats(workspace: WorkspaceOpt = None) -> None:
     """Released leads and their outcomes by the candidate's demographic group."""
     from leadguard.casework.leads import outcome_stats
 
-    ws = open_ws(workspace)
-    _json(outcome_stats(ws, _login(ws, user)))
+    ctx = open_ctx(workspace)
+    stats: Any = outcome_stats(ctx, session.require(ctx, "lead.stats"))
+    views.as_json(out(), stats)

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from leadguard.errors import LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
+from leadguard.services.context import Context
 from leadguard.workspace import Workspace, resolve_path
 
 WorkspaceOpt = Annotated[
@@ -23,6 +24,8 @@ WorkspaceOpt = Annotated[
         help="Workspace folder (default: $LEADGUARD_WORKSPACE, else the current directory).",
     ),
 ]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INPUT = 2
@@ -62,3 +65,8 @@ def handles_errors(fn: F) -> F:
 
 def open_ws(workspace: Path | None, **overrides: Any) -> Workspace:
     return Workspace.open(resolve_path(workspace), **overrides)
+
+
+def open_ctx(workspace: Path | None, **overrides: Any) -> Context:
+    """The services' context for a workspace (safeguard environment overrides refused)."""
+    return Context.open(resolve_path(workspace), **overrides)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,8 +13,8 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import casework, render
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws
+from leadguard.cli import accounts, casework, render, session
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
 from leadguard.workspace import Workspace, resolve_path
@@ -40,6 +39,10 @@ app.add_typer(casework.case_app, name="case")
 app.add_typer(casework.request_app, name="request")
 app.add_typer(casework.review_app, name="review")
 app.add_typer(casework.lead_app, name="lead")
+app.add_typer(accounts.settings_app, name="settings")
+app.command("login")(accounts.login)
+app.command("logout")(accounts.logout)
+app.command("passwd")(accounts.passwd)
 
 
 @app.callback()
@@ -85,13 +88,14 @@ def enroll(
     ] = False,
 ) -> None:
     """Enroll a gallery. Idempotent and resumable: re-running enrolls only what is missing."""
-    from leadguard.enroll import enroll as run_enroll
+    from leadguard.services.gallery import enroll as run_enroll
 
-    ws = open_ws(workspace, multiple_faces=multiple_faces, workers=workers)
+    ctx = open_ctx(workspace, multiple_faces=multiple_faces, workers=workers)
+    actor = session.actor(ctx)
     console = _out()
     try:
         with render.enroll_progress(console) as progress:
-            report = run_enroll(ws, source, progress=progress, retry_failed=retry_failed)
+            report = run_enroll(ctx, actor, source, progress=progress, retry_failed=retry_failed)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: work committed so far is kept; re-run to resume[/]")
         raise typer.Exit(130) from None
@@ -136,30 +140,42 @@ def search(
             "resize:SCALE brightness:F contrast:F deblur:RADIUS,PERCENT (repeatable).",
         ),
     ] = None,
+    urgent: Annotated[
+        bool, typer.Option("--urgent", help="Supervisor's urgent override (audited, flagged).")
+    ] = False,
+    case: Annotated[str | None, typer.Option("--case", help="The case (with --urgent).")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Written reason (with --urgent).")
+    ] = None,
 ) -> None:
     """Search the gallery with a probe image. Open-set by default: only candidates at or above
-    the threshold measured for this gallery size, each with what its score is worth."""
+    the threshold measured for this gallery size, each with what its score is worth. In a
+    workspace with accounts only a supervisor's --urgent override runs here (audited, flagged
+    for review); every other search runs from an approved request (`request run`)."""
     from leadguard.quality.provenance import Edit
-    from leadguard.search import search as run_search
+    from leadguard.services.search import Override, SearchOptions
+    from leadguard.services.search import search as run_search
 
+    if urgent and (not case or not reason):
+        raise InputError("--urgent needs the case (--case) and a written reason (--reason)")
     if source_type is None:
         raise InputError(
             f"{probe}: declare where the probe came from with --source-type (surveillance_still, "
             "video_frame, phone_photo, social_media, booking_photo or other)"
         )
     edits = tuple(Edit.parse(e) for e in edit or [])
-    ws = open_ws(workspace)
-    length = (top_k or ws.settings.investigation_length) if investigation else None
-    result = run_search(
-        ws,
-        probe,
+    ctx = open_ctx(workspace)
+    length = (top_k or ctx.settings.investigation_length) if investigation else None
+    options = SearchOptions(
+        source_type=source_type,
         top_k=top_k,
         face=face,
         investigation=length,
         incident_date=_parse_date(incident_date, "--incident-date"),
-        source_type=source_type,
         edits=edits,
     )
+    override = Override(case or "", reason or "") if urgent else None
+    result = run_search(ctx, session.actor(ctx), probe, options, override)
     render.candidate_list(_out(), result, as_json=json_out)
 
 
@@ -179,26 +195,22 @@ def searches(
     last: Annotated[int, typer.Option(min=1, help="How many of the latest searches.")] = 20,
 ) -> None:
     """The search log: every search, including those that returned no candidate."""
-    from sqlalchemy import select
+    from leadguard.services.gallery import search_log
 
-    from leadguard.storage.models import SearchLog
-
-    ws = open_ws(workspace)
-    with ws.session() as s:
-        rows = s.scalars(select(SearchLog).order_by(SearchLog.id.desc()).limit(last)).all()
-        table = [
-            (
-                r.id,
-                r.created_at.strftime("%Y-%m-%d %H:%M"),
-                r.mode,
-                r.outcome,
-                r.candidates,
-                r.gallery_templates,
-                None if r.threshold is None else f"{r.threshold:.4f}",
-                Path(r.probe_source).name,
-            )
-            for r in rows
-        ]
+    ctx = open_ctx(workspace)
+    table = [
+        (
+            r.id,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            r.mode,
+            r.outcome,
+            r.candidates,
+            r.gallery_templates,
+            None if r.threshold is None else f"{r.threshold:.4f}",
+            r.probe_name,
+        )
+        for r in search_log(ctx, session.actor(ctx), last)
+    ]
     render.search_log(_out(), table)
 
 
@@ -206,12 +218,11 @@ def searches(
 @handles_errors
 def gallery_stats(workspace: WorkspaceOpt = None) -> None:
     """Counts of subjects, images, faces, templates per embedding space, and failures."""
-    from leadguard.storage.repository import gallery_stats as stats
+    from leadguard.services.gallery import current_space, gallery_stats
 
-    ws = open_ws(workspace)
-    with ws.session() as s:
-        result = stats(s)
-    render.gallery_stats(_out(), result, _current_space(ws).key)
+    ctx = open_ctx(workspace)
+    result = gallery_stats(ctx, session.actor(ctx))
+    render.gallery_stats(_out(), result, current_space(ctx).key)
 
 
 @gallery_app.command("remove")
@@ -221,10 +232,10 @@ def gallery_remove(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Remove a subject: database rows and their templates in every index."""
-    from leadguard.gallery import remove_subject
+    from leadguard.services.gallery import remove_subject
 
-    ws = open_ws(workspace)
-    n = remove_subject(ws, subject)
+    ctx = open_ctx(workspace)
+    n = remove_subject(ctx, session.actor(ctx), subject)
     _out().print(f"removed subject {subject!r} and {n} template(s) from the database and index")
 
 
@@ -234,19 +245,13 @@ def gallery_expunge(
     subject: Annotated[str, typer.Argument(help="The subject id to expunge.")],
     order: Annotated[str, typer.Option("--order", help="Reference of the court order.")],
     workspace: WorkspaceOpt = None,
-    user: casework.UserOpt = None,
 ) -> None:
     """Remove a subject under a court order (database, indexes, cached templates), log it
     with the order, and check that nothing of it remains searchable (exit 1 if not)."""
-    from leadguard import audit
-    from leadguard.casework.service import operator_check
-    from leadguard.gallery import expunge_subject
+    from leadguard.services.gallery import expunge_subject
 
-    ws = open_ws(workspace)
-    actor = casework.login_if(ws, user)
-    operator_check(ws, actor, "gallery.expunge")
-    with audit.acting_as(actor.username) if actor else nullcontext():
-        result = expunge_subject(ws, subject, order)
+    ctx = open_ctx(workspace)
+    result = expunge_subject(ctx, session.actor(ctx), subject, order)
     render.expungement(_out(), result)
     if not result.verified:
         raise typer.Exit(1)
@@ -254,20 +259,14 @@ def gallery_expunge(
 
 @audit_app.command("verify")
 @handles_errors
-def audit_verify(workspace: WorkspaceOpt = None, user: casework.UserOpt = None) -> None:
+def audit_verify(workspace: WorkspaceOpt = None) -> None:
     """Check the whole hash chain; name the first broken entry (exit 1 if broken)."""
-    from sqlalchemy import select
+    from leadguard.services.audit import verify
 
-    from leadguard.audit import verify
-    from leadguard.casework.service import operator_check
-    from leadguard.storage.models import AuditEntry
-
-    ws = open_ws(workspace)
-    operator_check(ws, casework.login_if(ws, user), "audit.read")
-    with ws.session() as s:
-        check = verify(s)
-        head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    render.audit_check(_out(), check, head)
+    ctx = open_ctx(workspace)
+    result = verify(ctx, session.actor(ctx))
+    check = result.check
+    render.audit_check(_out(), check, result.head)
     if not check.intact:
         raise typer.Exit(1)
 
@@ -281,36 +280,29 @@ def audit_export(
     object_prefix: Annotated[
         str, typer.Option("--object", help="Only entries whose object starts with this.")
     ] = "",
-    user: casework.UserOpt = None,
 ) -> None:
     """Write the audit trail (entries with their chain hashes) for disclosure: a case's
     whole trail, or every entry (of an object prefix)."""
     import json
 
-    from leadguard.casework.service import trail
+    from leadguard.services.audit import trail
 
-    ws = open_ws(workspace)
-    rows = trail(ws, casework.login_if(ws, user), case, object_prefix)
+    ctx = open_ctx(workspace)
+    rows = trail(ctx, session.actor(ctx), case, object_prefix)
     with out.open("w") as fh:
         for entry in rows:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
     _out().print(f"wrote {len(rows)} audit entries to {out}")
 
 
-def _current_space(ws: Workspace) -> Any:
-    from leadguard.backends import create_model
-
-    return create_model(ws.settings).space
-
-
 @index_app.command("check")
 @handles_errors
 def index_check(workspace: WorkspaceOpt = None) -> None:
     """Say whether the index agrees with the database (exit status 1 if not)."""
-    from leadguard.gallery import check_index
+    from leadguard.services.gallery import check_index
 
-    ws = open_ws(workspace)
-    result = check_index(ws, _current_space(ws))
+    ctx = open_ctx(workspace)
+    result = check_index(ctx, session.actor(ctx))
     render.index_check(_out(), result)
     if not result.consistent:
         raise typer.Exit(1)
@@ -320,11 +312,11 @@ def index_check(workspace: WorkspaceOpt = None) -> None:
 @handles_errors
 def index_rebuild(workspace: WorkspaceOpt = None) -> None:
     """Rebuild the current space's index from the database."""
-    from leadguard.gallery import rebuild_index
+    from leadguard.services.gallery import rebuild_index
 
-    ws = open_ws(workspace)
-    index = rebuild_index(ws, _current_space(ws))
-    _out().print(f"index rebuilt: {len(index)} templates in space {index.space_key}")
+    ctx = open_ctx(workspace)
+    n, key = rebuild_index(ctx, session.actor(ctx))
+    _out().print(f"index rebuilt: {n} templates in space {key}")
 
 
 @app.command()
@@ -357,9 +349,12 @@ def _run_eval(
     summary: Callable[[Console, dict[str, Any]], None],
 ) -> None:
     """An evaluation command: progress bar, summary, where the report and record went."""
-    ws = open_ws(workspace)
+    from leadguard.services.gallery import evaluation
+
+    ctx = open_ctx(workspace)
+    actor = session.actor(ctx)
     with render.task_progress(_out(), label) as progress:
-        result = run(ws, progress)
+        result = evaluation(ctx, actor, lambda ws: run(ws, progress))
     summary(_out(), result.metrics)
     _eval_done(result)
 
@@ -515,14 +510,11 @@ def quality(
 @handles_errors
 def eval_records(workspace: WorkspaceOpt = None) -> None:
     """List the accuracy records stored in the workspace."""
-    from sqlalchemy import select
+    from leadguard.services.gallery import accuracy_records
 
-    from leadguard.storage.models import AccuracyRecord
-
-    ws = open_ws(workspace)
-    with ws.session() as s:
-        recs = s.scalars(select(AccuracyRecord).order_by(AccuracyRecord.id)).all()
-        rows = [
-            (r.id, r.created_at, r.protocol, r.space_key, r.dataset, r.report_dir) for r in recs
-        ]
+    ctx = open_ctx(workspace)
+    rows = [
+        (r.id, r.created_at, r.protocol, r.space_key, r.dataset, r.report_dir)
+        for r in accuracy_records(ctx, session.actor(ctx))
+    ]
     render.records(_out(), rows)

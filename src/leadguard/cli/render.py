@@ -25,8 +25,7 @@ from rich.text import Text
 from leadguard.enroll import EnrollReport, ProgressCallback
 from leadguard.gallery import IndexCheck
 from leadguard.serialize import candidate_list_dict
-from leadguard.storage.repository import GalleryStats
-from leadguard.types import CandidateList
+from leadguard.types import CandidateList, GalleryStats
 
 MAX_LISTED_FAILURES = 200
 

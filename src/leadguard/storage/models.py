@@ -265,6 +265,21 @@ class User(Base):
     unit: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuthToken(Base):
+    """A login session: only the SHA-256 of the token is stored; revocable, expiring."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(default=False)
 
 
 class Case(Base):
@@ -305,6 +320,11 @@ class SearchRequest(Base):
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     searched_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
+    # the probe as received with the request: what the approval names and the search reads
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", name="fk_request_probe"))
+    probe_sha256: Mapped[str | None] = mapped_column(String(64))
+    face: Mapped[int | None] = mapped_column(Integer)
+    edits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     adjudications: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -333,4 +353,5 @@ class Lead(Base):
     lineup_recorded: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(String(32))
     outcome_details: Mapped[str | None] = mapped_column(Text)
+    outcomes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -22,7 +22,7 @@ from leadguard.storage.models import (
     TemplateCache,
     TemplateRecord,
 )
-from leadguard.types import EmbeddingSpace, FaceTemplate, ImageMeta
+from leadguard.types import EmbeddingSpace, FaceTemplate, GalleryStats, ImageMeta
 
 
 def ensure_space(session: Session, space: EmbeddingSpace) -> None:
@@ -315,17 +315,6 @@ def remove_subject(session: Session, external_id: str) -> dict[str, list[int]]:
     session.delete(subject)
     session.flush()
     return removed
-
-
-@dataclass(frozen=True)
-class GalleryStats:
-    subjects: int
-    encounters: int
-    images: int
-    faces: int
-    templates_by_space: dict[str, int]
-    failures_by_reason: dict[str, int]
-    quality_by_decision: dict[str, int]  # gallery faces by the gate's verdict at enrollment
 
 
 def gallery_stats(session: Session) -> GalleryStats:

@@ -1,0 +1,238 @@
+"""Blind, independent review: packets without scores, decisions with FISWG feature notes and
+the exculpatory checklist, reveal only once every required examiner has submitted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadguard import audit
+from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
+from leadguard.casework.service import (
+    blind_order,
+    candidates_of,
+    check_case,
+    get_request,
+    policy,
+    request_object,
+)
+from leadguard.errors import InputError
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.storage.models import Case, Review, SearchRequest, User
+
+DECISIONS = ("exclusion", "inconclusive", "possible_lead")
+# FISWG facial image comparison feature list (abridged to its component groups)
+FEATURES = (
+    "face_shape",
+    "hairline",
+    "forehead",
+    "eyebrows",
+    "eyes",
+    "cheeks",
+    "nose",
+    "ears",
+    "mouth",
+    "chin",
+    "jawline",
+    "neck",
+    "facial_hair",
+    "marks_scars_tattoos",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class PacketCandidate:
+    subject: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Packet:
+    """What an examiner sees: no score, rank, evidence or anyone else's decision."""
+
+    request: int
+    case: str
+    probe_id: int | None
+    probe_sha256: str | None
+    incident_description: str
+    person_sought: dict[str, Any]
+    candidates: tuple[PacketCandidate, ...]
+    decisions: tuple[str, ...] = DECISIONS
+    features: tuple[str, ...] = FEATURES
+
+
+@dataclass(frozen=True)
+class ExaminerReview:
+    examiner: str
+    decisions: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reveal:
+    request: int
+    case: str
+    candidates: tuple[dict[str, Any], ...]  # as logged with the search (score, rank, evidence)
+    reviews: tuple[ExaminerReview, ...]
+    adjudications: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    request: int
+    case: str
+    candidates: int
+
+
+def reviews_of(s: Session, req: SearchRequest) -> list[Review]:
+    q = select(Review).where(Review.request_id == req.id).order_by(Review.id)
+    return list(s.scalars(q))
+
+
+def _may_review(
+    s: Session, user: User, req: SearchRequest, case: Case, action: str, pol: CaseworkPolicy
+) -> None:
+    check_case(s, user, action, case)
+    if not pol.searcher_may_review and req.searched_by == user.id:
+        raise PolicyRefused(
+            "searcher_may_review", "the examiner who ran the search may not review it"
+        )
+    if user.id in (req.requested_by, req.approved_by):
+        raise PolicyRefused(
+            "separation_of_duties", "the requester or approver of a search may not review it"
+        )
+
+
+def blind_packet(ctx: Context, actor: Actor, request_id: int) -> Packet:
+    pol = policy(ctx)
+    obj = request_object(None, request_id, ctx)
+    with refusals(ctx, actor, "review.packet", obj), ctx.session() as s:
+        req, case = get_request(s, request_id)
+        _may_review(s, current_user(s, actor), req, case, "review.packet", pol)
+        cands = candidates_of(s, req)
+        audit.append(
+            s, "review.packet", obj, {"candidates_viewed": len(cands)}, actor=actor.username
+        )
+        order = sorted(cands, key=lambda c: blind_order(req.id, actor.id, c["subject"]))
+        return Packet(
+            req.id,
+            case.number,
+            req.probe_id,
+            req.probe_sha256,
+            case.description,
+            dict(case.attributes),
+            tuple(PacketCandidate(c["subject"], c["image"]) for c in order),
+        )
+
+
+def check_decision(subject: str, d: Any) -> None:
+    if not isinstance(d, dict) or d.get("decision") not in DECISIONS:
+        raise InputError(f"{subject}: decision must be one of {', '.join(DECISIONS)}")
+    if not isinstance(d.get("confidence"), int) or not 1 <= d["confidence"] <= 5:
+        raise InputError(f"{subject}: confidence must be a whole number from 1 to 5")
+    features = d.get("features", {})
+    if not isinstance(features, dict):
+        raise InputError(f"{subject}: features must map FISWG features to notes")
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        raise InputError(f"{subject}: unknown features {sorted(unknown)}")
+    checks = d.get("exculpatory", [])
+    if not isinstance(checks, list) or not all(
+        isinstance(c, dict) and c.get("attribute") and isinstance(c.get("consistent"), bool)
+        for c in checks
+    ):
+        raise InputError(
+            f"{subject}: exculpatory must be a list of {{attribute, consistent, note}} checks"
+        )
+    if d["decision"] == "possible_lead":
+        if not any(str(v).strip() for v in features.values()):
+            raise InputError(f"{subject}: a possible_lead needs the FISWG feature notes")
+        if not checks:
+            raise InputError(
+                f"{subject}: a possible_lead needs the exculpatory checklist (each attribute of "
+                "the person sought checked against the candidate)"
+            )
+
+
+def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[str, Any]) -> None:
+    pol = policy(ctx)
+    obj = request_object(None, request_id, ctx)
+    with refusals(ctx, actor, "review.submit", obj), ctx.session() as s:
+        req, case = get_request(s, request_id)
+        _may_review(s, current_user(s, actor), req, case, "review.submit", pol)
+        subjects = {c["subject"] for c in candidates_of(s, req)}
+        if set(decisions) != subjects:
+            raise InputError(
+                f"a review must decide on every candidate and no one else: missing "
+                f"{sorted(subjects - set(decisions))}, unknown {sorted(set(decisions) - subjects)}"
+            )
+        for subj, d in decisions.items():
+            check_decision(subj, d)
+        if any(r.examiner_id == actor.id for r in reviews_of(s, req)):
+            raise InputError(f"{actor.username} has already submitted a review of request {req.id}")
+        row = Review(request_id=req.id, examiner_id=actor.id, decisions=decisions)
+        s.add(row)
+        audit.append(
+            s,
+            "review.submit",
+            obj,
+            {"decisions": {k: v["decision"] for k, v in decisions.items()}},
+            actor=actor.username,
+            records=[row],
+        )
+
+
+def reveal(ctx: Context, actor: Actor, request_id: int) -> Reveal:
+    """Scores, ranks and every examiner's decisions: only once enough examiners submitted."""
+    pol = policy(ctx)
+    obj = request_object(None, request_id, ctx)
+    with refusals(ctx, actor, "review.reveal", obj), ctx.session() as s:
+        req, case = get_request(s, request_id)
+        check_case(s, current_user(s, actor), "review.reveal", case)
+        reviews = reviews_of(s, req)
+        if len(reviews) < pol.examiners_required:
+            raise PolicyRefused(
+                "examiners_required",
+                f"{len(reviews)} of {pol.examiners_required} independent reviews submitted: "
+                "nothing is revealed before all are in",
+            )
+        names = {u.id: u.username for u in s.scalars(select(User))}
+        audit.append(s, "review.reveal", obj, {}, actor=actor.username)
+        return Reveal(
+            req.id,
+            case.number,
+            tuple(candidates_of(s, req)),
+            tuple(ExaminerReview(names[r.examiner_id], dict(r.decisions)) for r in reviews),
+            tuple(req.adjudications or ()),
+        )
+
+
+def queue(ctx: Context, actor: Actor) -> list[QueueItem]:
+    """My pending reviews: searched requests on my cases that I may review and have not."""
+    pol = policy(ctx)
+    with refusals(ctx, actor, "review.queue", "reviews"), ctx.session() as s:
+        user = current_user(s, actor)
+        from leadguard.casework.authz import authorize
+
+        authorize(user, "review.queue")
+        out = []
+        for req in s.scalars(
+            select(SearchRequest)
+            .where(SearchRequest.status == "searched")
+            .order_by(SearchRequest.id)
+        ):
+            case = s.get(Case, req.case_id)
+            assert case is not None
+            try:
+                _may_review(s, user, req, case, "review.queue", pol)
+            except Exception:
+                continue
+            if any(r.examiner_id == actor.id for r in reviews_of(s, req)):
+                continue
+            if len(reviews_of(s, req)) >= pol.examiners_required:
+                continue
+            out.append(QueueItem(req.id, case.number, len(candidates_of(s, req))))
+        return out

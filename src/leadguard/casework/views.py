@@ -1,0 +1,88 @@
+"""Read-only views of casework: cases, requests, leads. A read writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadguard.casework.authz import NotAllowed, authorize
+from leadguard.casework.leads import LeadInfo, lead_info
+from leadguard.casework.service import (
+    CaseInfo,
+    RequestInfo,
+    _assigned,
+    _case,
+    case_info,
+    request_info,
+)
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.storage.models import Case, Lead, SearchRequest, User
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: CaseInfo
+    requests: tuple[RequestInfo, ...]
+    leads: tuple[LeadInfo, ...]
+
+
+def _visible(s: Session, user: User, action: str) -> list[Case]:
+    authorize(user, action)
+    out = []
+    for case in s.scalars(select(Case).order_by(Case.number)):
+        try:
+            authorize(user, action, case, _assigned(s, user, case))
+        except NotAllowed:
+            continue
+        out.append(case)
+    return out
+
+
+def list_cases(ctx: Context, actor: Actor) -> list[CaseInfo]:
+    with refusals(ctx, actor, "case.list", "cases"), ctx.session() as s:
+        return [case_info(s, c) for c in _visible(s, current_user(s, actor), "case.list")]
+
+
+def _requests(s: Session, case: Case) -> list[SearchRequest]:
+    q = select(SearchRequest).where(SearchRequest.case_id == case.id).order_by(SearchRequest.id)
+    return list(s.scalars(q))
+
+
+def _leads(s: Session, case: Case) -> list[LeadInfo]:
+    ids = [r.id for r in _requests(s, case)]
+    q = select(Lead).where(Lead.request_id.in_(ids)).order_by(Lead.id)
+    return [lead_info(s, lead, case.number) for lead in s.scalars(q)]
+
+
+def show_case(ctx: Context, actor: Actor, number: str) -> CaseDetail:
+    with refusals(ctx, actor, "case.view", f"case:{number}"), ctx.session() as s:
+        case = _case(s, number)
+        user = current_user(s, actor)
+        authorize(user, "case.view", case, _assigned(s, user, case))
+        return CaseDetail(
+            case_info(s, case),
+            tuple(request_info(s, r, number) for r in _requests(s, case)),
+            tuple(_leads(s, case)),
+        )
+
+
+def list_requests(ctx: Context, actor: Actor, pending: bool = False) -> list[RequestInfo]:
+    with refusals(ctx, actor, "request.list", "requests"), ctx.session() as s:
+        out = []
+        for case in _visible(s, current_user(s, actor), "request.list"):
+            out += [
+                request_info(s, r, case.number)
+                for r in _requests(s, case)
+                if not pending or r.status == "pending"
+            ]
+        return sorted(out, key=lambda r: r.id)
+
+
+def list_leads(ctx: Context, actor: Actor) -> list[LeadInfo]:
+    with refusals(ctx, actor, "lead.list", "leads"), ctx.session() as s:
+        out: list[LeadInfo] = []
+        for case in _visible(s, current_user(s, actor), "lead.list"):
+            out += _leads(s, case)
+        return sorted(out, key=lambda lead: lead.id)

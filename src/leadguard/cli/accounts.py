@@ -1,0 +1,87 @@
+"""Login sessions and workspace settings: ``login``, ``logout``, ``passwd``, ``settings set``.
+A password is read from a hidden prompt or stdin, never from the command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from leadguard.cli import session
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.errors import InputError
+
+settings_app = typer.Typer(help="Workspace settings (admin, audited).", no_args_is_help=True)
+StdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password(s) from stdin, one a line.")
+]
+
+
+def read_password(prompt: str, stdin: bool, confirm: bool = False) -> str:
+    if stdin:
+        line = sys.stdin.readline().rstrip("\n")
+        if not line:
+            raise InputError("no password on stdin")
+        return line
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+@handles_errors
+def login(
+    username: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+    password_stdin: StdinOpt = False,
+) -> None:
+    """Log in: a short-lived, revocable token kept (mode 0600) in your config folder."""
+    from leadguard.services.accounts import login as do_login
+
+    ctx = open_ctx(workspace)
+    password = read_password(f"password for {username}", password_stdin)
+    result = do_login(ctx, username, password)
+    where = session.save_token(ctx, result.token)
+    out().print(
+        f"logged in as {username} ({result.actor.role}) until "
+        f"{result.expires_at:%Y-%m-%d %H:%M} UTC; token in {where}"
+    )
+
+
+@handles_errors
+def logout(workspace: WorkspaceOpt = None) -> None:
+    """Revoke this workspace's login token and forget it."""
+    from leadguard.services.accounts import logout as do_logout
+
+    ctx = open_ctx(workspace)
+    token = session.forget(ctx)
+    if token is not None:
+        do_logout(ctx, token)
+    out().print("logged out")
+
+
+@handles_errors
+def passwd(workspace: WorkspaceOpt = None, password_stdin: StdinOpt = False) -> None:
+    """Change your password; every login of yours is revoked (log in again)."""
+    from leadguard.services.accounts import change_password
+
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "user.password")
+    old = read_password("current password", password_stdin)
+    new = read_password("new password", password_stdin, confirm=not password_stdin)
+    change_password(ctx, actor, old, new)
+    session.forget(ctx)
+    out().print("password changed; log in again")
+
+
+@settings_app.command("set")
+@handles_errors
+def settings_set(
+    key: Annotated[str, typer.Argument()],
+    value: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Change a workspace setting (admin); the audit log records the old and new value."""
+    from leadguard.services.settings import set_setting
+
+    ctx = open_ctx(workspace)
+    change = set_setting(ctx, session.require(ctx, "settings.set"), key, value)
+    out().print(f"{change.key}: {change.old!r} -> {change.new!r}")

@@ -1,0 +1,163 @@
+"""Readable renderings of casework values, and ``--json`` for every one of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
+
+
+def as_json(console: Console, value: Any) -> None:
+    console.print_json(json.dumps(plain(value), default=str))
+
+
+def table(console: Console, title: str, head: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    t = Table(title=title, title_justify="left")
+    for h in head:
+        t.add_column(h, overflow="fold")
+    for r in rows:
+        t.add_row(*("" if v is None else escape(str(v)) for v in r))
+    console.print(t)
+
+
+def show(console: Console, value: Any, as_json_out: bool, render: Any) -> None:
+    if as_json_out:
+        as_json(console, value)
+    else:
+        render(console, value)
+
+
+def cases(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "Cases",
+        ["case", "offence", "incident", "unit", "status", "assigned"],
+        [
+            (c.number, c.offence, c.incident_date, c.unit, c.status, ", ".join(c.assigned))
+            for c in rows
+        ],
+    )
+
+
+def requests(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "Search requests",
+        ["id", "case", "status", "source", "probe sha256", "requested by", "approved by"],
+        [
+            (
+                r.id,
+                r.case,
+                r.status,
+                r.source_type,
+                (r.probe_sha256 or "")[:12],
+                r.requested_by,
+                r.approved_by,
+            )
+            for r in rows
+        ],
+    )
+
+
+def leads(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "Leads",
+        ["id", "case", "request", "subject", "basis", "corroboration", "lineup", "outcome"],
+        [
+            (
+                lead.id,
+                lead.case,
+                lead.request,
+                lead.subject,
+                lead.basis,
+                len(lead.corroboration),
+                "yes" if lead.lineup_recorded else "no",
+                lead.outcome or "open",
+            )
+            for lead in rows
+        ],
+    )
+
+
+def case_detail(console: Console, d: Any) -> None:
+    c = d.case
+    console.print(
+        f"[bold]Case {escape(c.number)}[/]: {escape(c.offence)}, incident "
+        f"{c.incident_date}, unit {escape(c.unit)}, status {c.status}"
+    )
+    console.print(f"  {escape(c.description)}")
+    console.print(
+        f"  officer {escape(c.officer)}; authority {escape(c.authority)}; "
+        f"assigned: {escape(', '.join(c.assigned))}"
+    )
+    requests(console, d.requests)
+    leads(console, d.leads)
+
+
+def users(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "Users",
+        ["user", "role", "unit", "active", "locked"],
+        [
+            (u.username, u.role, u.unit, "yes" if u.active else "no", "yes" if u.locked else "")
+            for u in rows
+        ],
+    )
+
+
+def queue(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "My pending reviews",
+        ["request", "case", "candidates"],
+        [(q.request, q.case, q.candidates) for q in rows],
+    )
+
+
+def packet(console: Console, p: Any) -> None:
+    console.print(f"[bold]Blind packet[/] for request {p.request} (case {escape(p.case)})")
+    console.print(f"  probe: stored probe {p.probe_id} (sha256 {(p.probe_sha256 or '')[:16]})")
+    console.print(f"  incident: {escape(p.incident_description)}")
+    console.print(f"  person sought: {escape(json.dumps(p.person_sought))}")
+    table(
+        console,
+        "Candidates (your own order; no scores)",
+        ["subject", "image"],
+        [(c.subject, c.image) for c in p.candidates],
+    )
+    console.print(f"  decisions: {', '.join(p.decisions)}")
+
+
+def reveal(console: Console, r: Any) -> None:
+    console.print(f"[bold]Request {r.request}[/] (case {escape(r.case)}): scores and decisions")
+    names = [rv.examiner for rv in r.reviews]
+    rows = []
+    for c in r.candidates:
+        ds = [rv.decisions.get(c["subject"], {}).get("decision", "-") for rv in r.reviews]
+        rows.append((c.get("rank"), c["subject"], f"{c.get('score', 0):.4f}", *ds))
+    table(console, "Candidates", ["rank", "subject", "score", *names], rows)
+    for a in r.adjudications:
+        console.print(
+            f"  adjudicated {escape(a['subject'])} on {a['on']} by {escape(a['by'])}: "
+            f"{'release' if a['release'] else 'no release'} ({escape(a['note'])})"
+        )

@@ -1,0 +1,239 @@
+"""Accounts and login sessions: argon2 passwords, short-lived revocable tokens (only their
+SHA-256 is stored), lockout with exponential backoff, the same work for unknown users."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from leadguard import audit
+from leadguard.casework.authz import ROLES, NotAllowed, authorize
+from leadguard.errors import InputError
+from leadguard.services.context import Actor, Context, actor_of, current_user, refusals
+from leadguard.storage.models import AuthToken, User
+
+MIN_PASSWORD = 12
+BACKOFF_SECONDS = 30  # first lockout; doubles with every further failure
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against for unknown or locked users, so that a refusal takes as long."""
+    return _hasher().hash(secrets.token_hex(16))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check(hashed: str, password: str) -> bool:
+    try:
+        return _hasher().verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    role: str
+    unit: str
+    active: bool
+    created_at: datetime
+    locked: bool
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    actor: Actor
+    token: str  # shown once, to be kept by the shell (never stored here)
+    expires_at: datetime
+
+
+def _user(s: Session, username: str) -> User | None:
+    return s.scalars(select(User).where(User.username == username)).first()
+
+
+def login(ctx: Context, username: str, password: str) -> LoginSession:
+    """A token valid for ``session_hours``. Failures count towards a lockout whose length
+    doubles with every further failure; unknown users cost the same argon2 work."""
+    hours = ctx.settings.session_hours
+    now = _now()
+    reason = ""
+    with ctx.session() as s:
+        user = _user(s, username)
+        locked = user is not None and user.locked_until and _aware(user.locked_until) > now
+        if user is None or locked or not user.active:
+            _check(_dummy_hash(), password)
+            ok = False
+            reason = "locked" if locked else "unknown or inactive"
+        else:
+            ok = _check(user.password_hash, password)
+            reason = "" if ok else "wrong password"
+        if user is not None and not ok and not locked:
+            user.failed_logins += 1
+            over = user.failed_logins - ctx.settings.login_attempts
+            if over >= 0:
+                user.locked_until = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** min(over, 12))
+        if not ok:
+            audit.append(s, "login.failed", f"user:{username}", {"reason": reason}, actor=username)
+        else:
+            assert user is not None
+            user.failed_logins, user.locked_until = 0, None
+            token = secrets.token_urlsafe(32)
+            row = AuthToken(
+                user_id=user.id, token_sha256=_sha(token), expires_at=now + timedelta(hours=hours)
+            )
+            s.add(row)
+            audit.append(
+                s,
+                "login",
+                f"user:{username}",
+                {"expires_at": row.expires_at.isoformat()},
+                actor=username,
+                records=[row],
+            )
+            return LoginSession(actor_of(user), token, row.expires_at)
+    if reason == "locked":
+        raise NotAllowed(f"login as {username!r} refused: too many failed logins, try later")
+    raise NotAllowed(f"login as {username!r} failed: unknown user, wrong password or inactive")
+
+
+def authenticate(ctx: Context, token: str) -> Actor:
+    """The user a token belongs to, if it is neither expired nor revoked."""
+    with ctx.session() as s:
+        row = s.scalars(select(AuthToken).where(AuthToken.token_sha256 == _sha(token))).first()
+        user = s.get(User, row.user_id) if row is not None else None
+        if row is None or row.revoked or _aware(row.expires_at) <= _now() or user is None:
+            raise NotAllowed(
+                "not logged in (or the login expired or was revoked): run `leadguard login USER`"
+            )
+        if not user.active:
+            raise NotAllowed(f"{user.username}: the account is deactivated")
+        return actor_of(user)
+
+
+def logout(ctx: Context, token: str) -> None:
+    with ctx.session() as s:
+        row = s.scalars(select(AuthToken).where(AuthToken.token_sha256 == _sha(token))).first()
+        if row is None or row.revoked:
+            return
+        row.revoked = True
+        user = s.get(User, row.user_id)
+        audit.append(
+            s,
+            "logout",
+            f"user:{user.username if user else row.user_id}",
+            {},
+            actor=user.username if user else None,
+            records=[row],
+        )
+
+
+def _revoke_all(s: Session, user_id: int) -> None:
+    s.execute(update(AuthToken).where(AuthToken.user_id == user_id).values(revoked=True))
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def change_password(ctx: Context, actor: Actor, old: str, new: str) -> None:
+    """A user changes their own password; every token of theirs is revoked."""
+    _check_password(new)
+    with refusals(ctx, actor, "user.password", f"user:{actor.username}"), ctx.session() as s:
+        user = current_user(s, actor)
+        if not _check(user.password_hash, old):
+            raise NotAllowed(f"{actor.username}: the current password is wrong")
+        user.password_hash = _hasher().hash(new)
+        _revoke_all(s, user.id)
+        audit.append(
+            s, "user.password", f"user:{actor.username}", {}, actor=actor.username, records=[user]
+        )
+
+
+def add_user(
+    ctx: Context, actor: Actor | None, username: str, password: str, role: str, unit: str = ""
+) -> UserInfo:
+    """Admins add users; the very first user of a workspace (an admin) needs no login."""
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    _check_password(password)
+    with refusals(ctx, actor, "user.create", f"user:{username}"), ctx.session() as s:
+        first = s.scalars(select(User.id).limit(1)).first() is None
+        if first and role != "admin":
+            raise InputError("the first account of a workspace must be an admin")
+        if not first:
+            if actor is None:
+                raise NotAllowed("adding a user needs an admin's login")
+            authorize(current_user(s, actor), "user.create")
+        if _user(s, username) is not None:
+            raise InputError(f"user {username!r} already exists")
+        user = User(username=username, password_hash=_hasher().hash(password), role=role, unit=unit)
+        s.add(user)
+        s.flush()
+        audit.append(
+            s,
+            "user.create",
+            f"user:{username}",
+            {"role": role, "unit": unit},
+            actor=actor.username if actor else username,
+            records=[user],
+        )
+        return _info(user)
+
+
+def _info(u: User) -> UserInfo:
+    locked = bool(u.locked_until and _aware(u.locked_until) > _now())
+    return UserInfo(u.username, u.role, u.unit, u.active, _aware(u.created_at), locked)
+
+
+def deactivate_user(ctx: Context, actor: Actor, username: str) -> None:
+    """The account can no longer log in or act; its tokens are revoked."""
+    with refusals(ctx, actor, "user.deactivate", f"user:{username}"), ctx.session() as s:
+        authorize(current_user(s, actor), "user.deactivate")
+        target = _user(s, username)
+        if target is None:
+            raise InputError(f"user {username!r} does not exist")
+        target.active = False
+        _revoke_all(s, target.id)
+        audit.append(
+            s, "user.deactivate", f"user:{username}", {}, actor=actor.username, records=[target]
+        )
+
+
+def list_users(ctx: Context, actor: Actor) -> list[UserInfo]:
+    with refusals(ctx, actor, "user.list", "users"), ctx.session() as s:
+        authorize(current_user(s, actor), "user.list")
+        return [_info(u) for u in s.scalars(select(User).order_by(User.username))]
+
+
+def actor_by_name(ctx: Context, username: str) -> Actor:
+    """For tests and in-process callers that have already authenticated the user."""
+    with ctx.session() as s:
+        user = _user(s, username)
+        if user is None:
+            raise InputError(f"user {username!r} does not exist")
+        return actor_of(user)

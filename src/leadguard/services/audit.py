@@ -1,0 +1,74 @@
+"""Audit reads: chain verification and disclosure exports (the export is itself audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from leadguard import audit
+from leadguard.errors import InputError
+from leadguard.audit import ChainCheck
+from leadguard.services.context import Actor, Context
+from leadguard.services.gallery import operator_check
+from leadguard.storage.models import AuditEntry, Case, SearchLog, SearchRequest
+
+
+@dataclass(frozen=True)
+class Verification:
+    check: ChainCheck
+    head: str | None
+
+
+def verify(ctx: Context, actor: Actor | None) -> Verification:
+    """A read: checks the chain and writes nothing."""
+    operator_check(ctx, actor, "audit.read", "audit")
+    with ctx.session() as s:
+        check = audit.verify(s)
+        head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+    return Verification(check, head)
+
+
+def trail(
+    ctx: Context, actor: Actor | None, number: str | None, prefix: str = ""
+) -> list[dict[str, Any]]:
+    """Audit entries for disclosure: a case's whole trail (its own entries, refusals
+    included, and those of the searches and probes its requests ran), or every entry whose
+    object starts with ``prefix``. The export itself is audited."""
+    from leadguard.errors import InputError
+
+    operator_check(ctx, actor, "audit.read", f"case:{number}" if number else "audit")
+    with ctx.session() as s:
+        q = select(AuditEntry).order_by(AuditEntry.seq)
+        if number is not None:
+            case = s.scalars(select(Case).where(Case.number == number)).first()
+            objects = []  # a case refused at opening has entries but no row
+            case_id = case.id if case is not None else -1
+            for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case_id)):
+                if req.probe_id is not None:
+                    objects.append(f"probe:{req.probe_id}")
+                if req.search_id is not None:
+                    objects.append(f"search:{req.search_id}")
+                for row in s.scalars(select(SearchLog).where(SearchLog.probe_id == req.probe_id)):
+                    objects.append(f"search:{row.id}")
+            q = q.where(
+                or_(
+                    AuditEntry.object == f"case:{number}",
+                    AuditEntry.object.startswith(f"case:{number}/"),
+                    AuditEntry.object.in_(objects),
+                )
+            )
+        elif prefix:
+            q = q.where(AuditEntry.object.startswith(prefix))
+        rows = [audit.entry_dict(e) for e in s.scalars(q)]
+        if number is not None and case is None and not rows:
+            raise InputError(f"case {number!r} does not exist and has no audit entries")
+        audit.append(
+            s,
+            "audit.export",
+            f"case:{number}" if number else "audit",
+            {"entries": len(rows), "prefix": prefix},
+            actor=actor.username if actor else None,
+        )
+        return rows

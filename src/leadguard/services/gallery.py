@@ -1,0 +1,158 @@
+"""Gallery, index, evaluation and search-log services. Once a workspace has accounts, each
+needs a login whose role allows it (an admin maintains the gallery; supervisors, auditors
+and admins read it); a workspace with no accounts is the evaluation and demo mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from leadguard import audit
+from leadguard.casework.authz import NotAllowed, authorize
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.storage.models import AccuracyRecord, SearchLog
+
+T = TypeVar("T")
+
+
+def operator_check(ctx: Context, actor: Actor | None, action: str, obj: str = "workspace") -> None:
+    """Workspace-wide actions: once a workspace has accounts, a login whose role allows it.
+    A refusal is recorded."""
+    with refusals(ctx, actor, action, obj):
+        if not ctx.has_accounts():
+            return
+        if actor is None:
+            raise NotAllowed(
+                f"{action} needs a login in a workspace with accounts (`leadguard login USER`)"
+            )
+        with ctx.session() as s:
+            authorize(current_user(s, actor), action)
+
+
+def _as(actor: Actor | None, fn: Callable[[], T]) -> T:
+    if actor is None:
+        return fn()
+    with audit.acting_as(actor.username):
+        return fn()
+
+
+def enroll(
+    ctx: Context,
+    actor: Actor | None,
+    source: Path,
+    progress: Callable[[int, int, int], None] | None = None,
+    retry_failed: bool = False,
+) -> Any:
+    """Enroll a gallery (``leadguard.enroll.EnrollReport``)."""
+    from leadguard.enroll import enroll as run
+
+    operator_check(ctx, actor, "gallery.enroll", "gallery")
+    return _as(actor, lambda: run(ctx.ws, source, progress=progress, retry_failed=retry_failed))
+
+
+def remove_subject(ctx: Context, actor: Actor | None, subject: str) -> int:
+    from leadguard.gallery import remove_subject as run
+
+    operator_check(ctx, actor, "gallery.remove", f"subject:{subject}")
+    return _as(actor, lambda: run(ctx.ws, subject))
+
+
+def expunge_subject(ctx: Context, actor: Actor | None, subject: str, order: str) -> Any:
+    """Remove under a court order and prove it (``leadguard.gallery.Expungement``)."""
+    from leadguard.gallery import expunge_subject as run
+
+    operator_check(ctx, actor, "gallery.expunge", f"subject:{subject}")
+    return _as(actor, lambda: run(ctx.ws, subject, order))
+
+
+def gallery_stats(ctx: Context, actor: Actor | None) -> Any:
+    """Counts (``storage.repository.GalleryStats``: plain values, no rows)."""
+    from leadguard.storage.repository import gallery_stats as stats
+
+    operator_check(ctx, actor, "gallery.read", "gallery")
+    with ctx.session() as s:
+        return stats(s)
+
+
+def current_space(ctx: Context) -> Any:
+    from leadguard.backends import create_model
+
+    return create_model(ctx.settings).space
+
+
+def check_index(ctx: Context, actor: Actor | None) -> Any:
+    from leadguard.gallery import check_index as run
+
+    operator_check(ctx, actor, "gallery.read", "index")
+    return run(ctx.ws, current_space(ctx))
+
+
+def rebuild_index(ctx: Context, actor: Actor | None) -> tuple[int, str]:
+    from leadguard.gallery import rebuild_index as run
+
+    operator_check(ctx, actor, "index.maintain", "index")
+    index = run(ctx.ws, current_space(ctx))
+    return len(index), index.space_key
+
+
+@dataclass(frozen=True)
+class SearchLogEntry:
+    id: int
+    created_at: datetime
+    mode: str
+    outcome: str
+    candidates: int
+    gallery_templates: int
+    threshold: float | None
+    probe_name: str
+
+
+def search_log(ctx: Context, actor: Actor | None, last: int) -> list[SearchLogEntry]:
+    operator_check(ctx, actor, "gallery.read", "search_log")
+    with ctx.session() as s:
+        rows = s.scalars(select(SearchLog).order_by(SearchLog.id.desc()).limit(last)).all()
+        return [
+            SearchLogEntry(
+                r.id,
+                r.created_at,
+                r.mode,
+                r.outcome,
+                r.candidates,
+                r.gallery_templates,
+                r.threshold,
+                Path(r.probe_source).name,
+            )
+            for r in rows
+        ]
+
+
+@dataclass(frozen=True)
+class AccuracyRecordInfo:
+    id: int
+    created_at: datetime
+    protocol: str
+    space_key: str
+    dataset: str
+    report_dir: str
+
+
+def accuracy_records(ctx: Context, actor: Actor | None) -> list[AccuracyRecordInfo]:
+    operator_check(ctx, actor, "gallery.read", "records")
+    with ctx.session() as s:
+        recs = s.scalars(select(AccuracyRecord).order_by(AccuracyRecord.id)).all()
+        return [
+            AccuracyRecordInfo(r.id, r.created_at, r.protocol, r.space_key, r.dataset, r.report_dir)
+            for r in recs
+        ]
+
+
+def evaluation(ctx: Context, actor: Actor | None, run: Callable[[Any], T]) -> T:
+    """An evaluation run that stores accuracy records and models (evidence model, quality
+    policy): an admin's in a workspace with accounts."""
+    operator_check(ctx, actor, "eval.run", "evaluation")
+    return _as(actor, lambda: run(ctx.ws))

@@ -1,0 +1,68 @@
+"""Workspace settings changed by an admin through an audited command (old and new value)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leadguard import audit
+from leadguard.casework.authz import authorize
+from leadguard.config import SAFEGUARDS, SETTINGS_FILE, Settings, read_settings_file
+from leadguard.errors import InputError
+from leadguard.services.context import Actor, Context, current_user, refusals
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    key: str
+    old: Any
+    new: Any
+    safeguard: bool
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+def set_setting(ctx: Context, actor: Actor, key: str, value: str) -> SettingChange:
+    """Write ``key = value`` to the workspace's settings file (validated first)."""
+    with refusals(ctx, actor, "settings.set", f"settings:{key}"):
+        if key not in Settings.model_fields:
+            names = ", ".join(sorted(Settings.model_fields))
+            raise InputError(f"{key!r} is not a setting ({names})")
+        with ctx.session() as s:
+            authorize(current_user(s, actor), "settings.set")
+        path: Path = ctx.root / SETTINGS_FILE
+        current = read_settings_file(path)
+        try:
+            new = getattr(Settings(**{**current, key: value}), key)
+        except ValueError as exc:
+            raise InputError(f"{key} = {value!r}: not a valid value ({exc})") from exc
+        old = current.get(key, Settings.model_fields[key].default)
+        text = path.read_text() if path.exists() else "[leadguard]\n"
+        line = f"{key} = {_render(new)}"
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
+        if pattern.search(text):
+            text = pattern.sub(line, text, count=1)
+        elif "[leadguard]" in text:
+            text = text.replace("[leadguard]", f"[leadguard]\n{line}", 1)
+        else:
+            text = f"{line}\n{text}"
+        with ctx.session() as s:
+            change = SettingChange(key, old, new, key in SAFEGUARDS)
+            audit.append(
+                s,
+                "settings.set",
+                f"settings:{key}",
+                {"old": old, "new": new, "safeguard": change.safeguard},
+                actor=actor.username,
+            )
+            path.write_text(text)  # inside the transaction: a failed write rolls the entry back
+        return change
