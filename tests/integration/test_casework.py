@@ -299,3 +299,82 @@ def test_a_probe_without_a_face_leaves_a_search_log_row(desk, tmp_path) -> None:
     trail_ = export(desk, "C-5")
     assert any(e["action"] == "search_refused" for e in trail_)
     assert any(e["action"] == "refused" and e["details"]["refused"] == "search.run" for e in trail_)
+
+
+# written out from the issue, independently of authz.ALLOWED: which roles get past each
+# service's authorisation (a later input error still counts as "allowed")
+SERVICE_MATRIX: dict[str, set[str]] = {
+    "gallery.stats": {"supervisor", "auditor", "admin"},
+    "gallery.searches": {"supervisor", "auditor", "admin"},
+    "gallery.remove": {"admin"},
+    "gallery.expunge": {"admin"},
+    "index.rebuild": {"admin"},
+    "user.list": {"auditor", "admin"},
+    "settings.set": {"admin"},
+    "case.list": {"examiner", "reviewer", "supervisor", "auditor"},
+    "request.list": {"examiner", "reviewer", "supervisor", "auditor"},
+    "lead.list": {"examiner", "supervisor", "auditor"},
+    "review.queue": {"examiner", "reviewer"},
+    "lead.stats": {"supervisor", "auditor"},
+    "audit.verify": {"supervisor", "auditor"},
+    "audit.export": {"supervisor", "auditor"},
+    "search.override": {"supervisor"},
+    "case.open": {"examiner", "supervisor"},
+}
+
+
+def test_role_by_service_matrix(desk) -> None:
+    from leadguard.casework import views
+    from leadguard.errors import LeadGuardError
+    from leadguard.services import audit as audit_svc
+    from leadguard.services import gallery, settings
+    from leadguard.services.search import Override, SearchOptions, search
+
+    ctx, u = desk["ctx"], desk["u"]
+    top_k = str(ctx.settings.top_k)
+    calls = {
+        "gallery.stats": lambda a: gallery.gallery_stats(ctx, a),
+        "gallery.searches": lambda a: gallery.search_log(ctx, a, 1),
+        "gallery.remove": lambda a: gallery.remove_subject(ctx, a, "nobody-enrolled"),
+        "gallery.expunge": lambda a: gallery.expunge_subject(ctx, a, "nobody-enrolled", ""),
+        "index.rebuild": lambda a: gallery.rebuild_index(ctx, a),
+        "user.list": lambda a: accounts.list_users(ctx, a),
+        "settings.set": lambda a: settings.set_setting(ctx, a, "top_k", top_k),
+        "case.list": lambda a: views.list_cases(ctx, a),
+        "request.list": lambda a: views.list_requests(ctx, a),
+        "lead.list": lambda a: views.list_leads(ctx, a),
+        "review.queue": lambda a: review.queue(ctx, a),
+        "lead.stats": lambda a: leads.outcome_stats(ctx, a),
+        "audit.verify": lambda a: audit_svc.verify(ctx, a),
+        "audit.export": lambda a: audit_svc.trail(ctx, a, None, "case:none"),
+        "search.override": lambda a: search(
+            ctx, a, desk["probe"][0], SearchOptions("other"), Override("C-M", "urgent: test")
+        ),
+        "case.open": lambda a: cw.open_case(
+            ctx, a, f"C-M-{a.username}", "robbery", date(2026, 1, 1), "d", {}, "o", "w"
+        ),
+    }
+    cw.open_case(ctx, u["sup"], "C-M", "robbery", date(2026, 1, 1), "d", {}, "o", "w")
+    by_role = {
+        "examiner": "ex1",
+        "reviewer": "rev",
+        "supervisor": "sup",
+        "auditor": "aud",
+        "admin": "admin",
+    }
+    got: dict[str, set[str]] = {k: set() for k in calls}
+    for role, name in by_role.items():
+        for service, call in calls.items():
+            try:
+                call(u[name])
+            except NotAllowed:
+                continue
+            except LeadGuardError:
+                pass
+            got[service].add(role)
+    assert got == SERVICE_MATRIX
+    for service, call in calls.items():  # nobody logged in: refused everywhere
+        if service in ("case.open", "search.override"):
+            continue
+        with pytest.raises(NotAllowed):
+            call(None)

@@ -85,10 +85,12 @@ class Context:
         self.ws.close()
 
 
-def current_user(s: Session, actor: Actor) -> User:
+def current_user(s: Session, actor: Actor | None) -> User:
     """The actor's row as it is now (a deactivated account no longer acts)."""
     from leadguard.casework.authz import NotAllowed
 
+    if actor is None:
+        raise NotAllowed("this needs a login (`leadguard login USER`)")
     user = s.get(User, actor.id)
     if user is None or not user.active:
         raise NotAllowed(f"{actor.username}: the account is deactivated or gone")
