@@ -19,11 +19,14 @@ from rich.console import Console
 from leadguard.cli import render
 from leadguard.enroll import enroll
 from leadguard.errors import WorkspaceError
-from leadguard.search import search
+from leadguard.services.context import Context
+from leadguard.services.search import SearchOptions
+from leadguard.services.search import search as one_door
 from leadguard.sources import EnrollItem, read_source
 from leadguard.workspace import Workspace
 
 SEED = 20261126
+CASEWORK_DIR = "casework"
 MAX_IMAGES_PER_SUBJECT = 8
 HOW_TO_POINT = (
     "No gallery source found. The demo enrolls LFW from ../shared/datasets/lfw when that "
@@ -77,6 +80,12 @@ def write_manifest(path: Path, items: list[EnrollItem]) -> None:
 
 def run_demo(root: Path, console: Console, source: Path | None, full: bool, subjects: int) -> None:
     ws = Workspace.init(root, multiple_faces="central")
+    ctx = Context(ws)
+    if ctx.has_accounts():
+        raise WorkspaceError(
+            f"{root} has accounts: the demo's own workspace has none (its casework part runs "
+            f"in {root / CASEWORK_DIR}); give the demo a folder of its own"
+        )
     src = source or ws.settings.resolved_gallery_source()
     if src is None or not src.exists():
         raise WorkspaceError(
@@ -113,10 +122,11 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     for title, probe in probes:
         console.rule(title)
         console.print(f"(person in the photo: {probe.info.external_id})")
-        render.candidate_list(console, search(ws, probe.path, source_type="other"))
+        render.candidate_list(console, one_door(ctx, None, probe.path, SearchOptions("other")))
     console.rule("Probe 2 again, in investigation mode (a fixed-length list, no threshold)")
     render.candidate_list(
-        console, search(ws, absent_probe.path, investigation=5, source_type="other")
+        console,
+        one_door(ctx, None, absent_probe.path, SearchOptions("other", investigation=5)),
     )
     console.rule()
     console.print(
@@ -127,3 +137,18 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
         "evidence must tell a lead from a look-alike.",
         soft_wrap=True,
     )
+    from leadguard.demo_casework import walk
+
+    walk(casework_copy(ws), console, mated_probe.path, mated_probe.info.external_id)
+
+
+def casework_copy(ws: Workspace) -> Context:
+    """A fresh copy of the demo workspace for the casework walk: once a workspace has
+    accounts, nothing runs there without a login, and the demo stays re-runnable."""
+    import shutil
+
+    target = ws.root / CASEWORK_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    ws.close()  # the database file is complete on disk
+    shutil.copytree(ws.root, target, ignore=shutil.ignore_patterns(CASEWORK_DIR, "*.csv"))
+    return Context(Workspace.open(target))

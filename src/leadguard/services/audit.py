@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from leadguard import audit
-from leadguard.errors import InputError
 from leadguard.audit import ChainCheck
+from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context
 from leadguard.services.gallery import operator_check
 from leadguard.storage.models import AuditEntry, Case, SearchLog, SearchRequest
@@ -36,7 +36,6 @@ def trail(
     """Audit entries for disclosure: a case's whole trail (its own entries, refusals
     included, and those of the searches and probes its requests ran), or every entry whose
     object starts with ``prefix``. The export itself is audited."""
-    from leadguard.errors import InputError
 
     operator_check(ctx, actor, "audit.read", f"case:{number}" if number else "audit")
     with ctx.session() as s:

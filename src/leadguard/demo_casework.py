@@ -1,0 +1,94 @@
+"""The casework part of `make demo`: accounts, a case, an approved request, the search from
+it, two blind reviews, a lineup refused before corroboration, the audit chain verified. All
+through the services, as the CLI would call them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+
+from leadguard.casework import leads, review, service
+from leadguard.errors import LeadGuardError
+from leadguard.services import accounts
+from leadguard.services import audit as audit_svc
+from leadguard.services.context import Context
+
+
+def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
+    say = console.print
+    console.rule("Casework: from request to lead, one door")
+    password = secrets.token_urlsafe(16)  # demo accounts; nobody needs to log in again
+    accounts.add_user(ctx, None, "admin", password, "admin")
+    admin = accounts.login(ctx, "admin", password).actor
+    for name, role in (
+        ("sup", "supervisor"),
+        ("ex1", "examiner"),
+        ("ex2", "examiner"),
+        ("rev", "reviewer"),
+    ):
+        accounts.add_user(ctx, admin, name, password, role, "north")
+    u = {n: accounts.login(ctx, n, password).actor for n in ("sup", "ex1", "ex2", "rev")}
+    say("accounts: admin (accounts only), sup, ex1, ex2 (examiners), rev")
+    service.open_case(
+        ctx,
+        u["sup"],
+        "DEMO-1",
+        "robbery",
+        date(2026, 3, 1),
+        "street robbery",
+        {"sex": "?"},
+        "Det. Demo",
+        "warrant DEMO",
+    )
+    for n in ("ex1", "ex2", "rev"):
+        service.assign(ctx, u["sup"], "DEMO-1", n)
+    say("case DEMO-1 (robbery) opened by sup; ex1, ex2, rev assigned")
+    req = service.request_search(
+        ctx, u["ex1"], "DEMO-1", probe, "surveillance_still", "identify the robber"
+    )
+    service.approve(ctx, u["sup"], req.id)
+    say(
+        f"request {req.id} by ex1, approved by sup: probe {(req.probe_sha256 or '')[:12]}... stored"
+    )
+    try:
+        run = service.run_search(ctx, u["ex1"], req.id)
+    except LeadGuardError as exc:
+        say(f"search refused: {exc}", soft_wrap=True)
+        return
+    say(
+        f"search {run.search_id} from the request: {run.candidates} candidate(s), "
+        "hidden until the blind reviews are in"
+    )
+    if not run.candidates:
+        say("no candidate above the threshold: nothing to review")
+        return
+    for n in ("ex2", "rev"):
+        packet = review.blind_packet(ctx, u[n], req.id)
+        decisions = {
+            c.subject: {
+                "decision": "possible_lead" if c.subject == person else "exclusion",
+                "confidence": 3,
+                "features": {"eyebrows": "same arch", "nose": "same bridge"},
+                "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
+            }
+            for c in packet.candidates
+        }
+        review.submit_review(ctx, u[n], req.id, decisions)
+    say("two blind reviews (ex2, rev): no scores or ranks shown to either")
+    try:
+        lead = leads.release(ctx, u["sup"], req.id, person)
+    except LeadGuardError as exc:
+        say(f"no lead released: {exc}", soft_wrap=True)
+        lead = None
+    if lead is not None:
+        say(f"lead {lead.id} released by sup: {person} (an investigative lead only)")
+        try:
+            leads.record_lineup(ctx, u["ex2"], lead.id)
+        except LeadGuardError as exc:
+            rule = getattr(exc, "rule", "refused")
+            say(f"lineup refused ({rule}): no corroboration yet")
+    check = audit_svc.verify(ctx, u["sup"]).check
+    say(f"audit chain: {check.entries} entries, {check.reason}; every refusal above is one of them")
