@@ -75,6 +75,9 @@ def enroll(
     with WorkerPool(settings, space.key, workers) as pool:
         report = _enroll(ws, src, space, pool, progress, retry_failed)
     report.elapsed_s = time.perf_counter() - started
+    from leadguard.evidence.model import adopt_shipped
+
+    adopt_shipped(ws, space.key)  # searches read the evidence model; reads write nothing
     return report
 
 

@@ -84,54 +84,42 @@ def store_probe(
     return row
 
 
-def _store(
-    ws: Workspace,
-    data: bytes,
-    name: str,
-    source_type: str,
-    exif: dict[str, str],
-    editor: str | None,
-    parent: int | None,
-    edits: list[dict[str, Any]],
-) -> int:
-    with ws.session() as s:
-        return store_probe(s, data, name, source_type, exif, editor, parent, edits).id
-
-
 def log_refusal(
-    ws: Workspace,
-    probe_id: int,
+    s: Session,
+    probe_id: int | None,
     sha: str,
     source: str,
     outcome: str,
     why: str,
     details: dict[str, Any],
 ) -> None:
-    with ws.session() as s:
-        row = SearchLog(
-            probe_sha256=sha,
-            probe_source=source,
-            probe_id=probe_id,
-            space_key="",
-            mode="refused",
-            gallery_subjects=0,
-            gallery_templates=0,
-            candidates=0,
-            outcome=outcome,
-            result={"refused": why, **details},
-        )
-        s.add(row)
-        audit.append(
-            s,
-            "search_refused",
-            f"probe:{probe_id}",
-            {"outcome": outcome, "why": why},
-            records=[row],
-        )
+    """A refused or failed search: its search-log row and audit entry, in the caller's
+    transaction (the search's own)."""
+    row = SearchLog(
+        probe_sha256=sha,
+        probe_source=source,
+        probe_id=probe_id,
+        space_key="",
+        mode="refused",
+        gallery_subjects=0,
+        gallery_templates=0,
+        candidates=0,
+        outcome=outcome,
+        result={"refused": why, **details},
+    )
+    s.add(row)
+    audit.append(
+        s,
+        "search_refused",
+        f"probe:{probe_id}",
+        {"outcome": outcome, "why": why},
+        records=[row],
+    )
 
 
 def receive_probe(
     ws: Workspace,
+    s: Session,
     path: Path,
     source_type: str,
     edits: tuple[Edit, ...] = (),
@@ -144,18 +132,17 @@ def receive_probe(
         original = read_file(path, ws.settings.max_image_bytes)
         exif = read_exif(original)
         editor = editor_flag(exif)
-        pid = _store(ws, original, str(path), source_type, exif, editor, None, [])
+        pid = store_probe(s, original, str(path), source_type, exif, editor, None, []).id
     else:
-        with ws.session() as s:
-            rec = s.get(ProbeRecord, stored)
-            if rec is None:
-                raise InputError(f"stored probe {stored} does not exist")
-            original, exif, editor, pid = rec.data, dict(rec.exif), rec.editor, rec.id
+        rec = s.get(ProbeRecord, stored)
+        if rec is None:
+            raise InputError(f"stored probe {stored} does not exist")
+        original, exif, editor, pid = rec.data, dict(rec.exif), rec.editor, rec.id
     sha = hashlib.sha256(original).hexdigest()
     try:
         check_source_type(source_type, ws.quality_policy().prohibited_source_types)
     except ProbeRefused as exc:
-        log_refusal(ws, pid, sha, str(path), "refused_source_type", str(exc), {})
+        log_refusal(s, pid, sha, str(path), "refused_source_type", str(exc), {})
         raise
     notices = []
     if editor:
@@ -166,9 +153,8 @@ def receive_probe(
     data = original
     if edits:
         data = apply_edits(original, list(edits), str(path))
-        pid = _store(
-            ws, data, str(path), source_type, exif, editor, pid, [e.to_dict() for e in edits]
-        )
+        edit_list = [e.to_dict() for e in edits]
+        pid = store_probe(s, data, str(path), source_type, exif, editor, pid, edit_list).id
         notices.append(
             "searched the probe as edited by LeadGuard: "
             + ", ".join(f"{e.op}{list(e.args)}" for e in edits)
@@ -176,7 +162,9 @@ def receive_probe(
     return Intake(pid, sha, data, source_type, exif, editor, edits, notices)
 
 
-def gate(ws: Workspace, intake: Intake, quality: dict[str, Measure], source: str) -> Verdict:
+def gate(
+    ws: Workspace, s: Session, intake: Intake, quality: dict[str, Measure], source: str
+) -> Verdict:
     """Apply the quality policy to the searched face; a refusal is recorded, then raised."""
     policy = ws.quality_policy()
     verdict = assess(quality, policy)
@@ -187,7 +175,7 @@ def gate(ws: Workspace, intake: Intake, quality: dict[str, Measure], source: str
             "cannot support a lead."
         )
         log_refusal(
-            ws,
+            s,
             intake.probe_id,
             intake.original_sha256,
             source,

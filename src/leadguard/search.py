@@ -8,17 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from leadguard import audit
 from leadguard.backends.base import FaceModel
-from leadguard.errors import EvidenceUnavailable, SpaceMismatch
+from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, candidate_evidence
 from leadguard.gallery import synced_index
 from leadguard.index.base import VectorIndex, check_space
-from leadguard.intake import gate, receive_probe
+from leadguard.intake import Intake, gate, log_refusal, receive_probe
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
-from leadguard.quality.provenance import Edit
+from leadguard.quality.gate import QualityRefused
+from leadguard.quality.provenance import Edit, ProbeRefused
 from leadguard.serialize import candidate_list_dict
 from leadguard.storage import repository as repo
 from leadguard.storage.models import SearchLog
@@ -64,20 +66,74 @@ def search(
     stored_probe: int | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
-    size; ``investigation=N`` returns N people with no threshold, and says so."""
+    size; ``investigation=N`` returns N people with no threshold, and says so.
+
+    Intake, search, search log and audit are one transaction. A refused or failed search
+    (prohibited source, quality gate, no face, ...) commits its probe, its search-log row and
+    its audit entries, then raises."""
+    failure: LeadGuardError | None = None
+    with ws.session() as s:
+        intakes: list[Intake] = []
+        try:
+            return _search(
+                ws,
+                s,
+                intakes,
+                probe,
+                top_k,
+                face,
+                model,
+                investigation,
+                incident_date,
+                source_type,
+                edits,
+                stored_probe,
+            )
+        except (ProbeRefused, QualityRefused) as exc:
+            failure = exc  # recorded where it was refused
+        except LeadGuardError as exc:
+            intake = intakes[0] if intakes else None
+            code = getattr(exc, "code", type(exc).__name__.lower())
+            log_refusal(
+                s,
+                intake.probe_id if intake else None,
+                intake.original_sha256 if intake else "",
+                str(probe),
+                code,
+                str(exc),
+                {},
+            )
+            failure = exc
+    raise failure
+
+
+def _search(
+    ws: Workspace,
+    s: Session,
+    intakes: list[Intake],
+    probe: Path,
+    top_k: int | None,
+    face: int | None,
+    model: FaceModel | None,
+    investigation: int | None,
+    incident_date: date | None,
+    source_type: str,
+    edits: tuple[Edit, ...],
+    stored_probe: int | None,
+) -> CandidateList:
     settings = ws.settings
     model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
     space = model.space
-    intake = receive_probe(ws, probe, source_type, edits, stored_probe)
+    intake = receive_probe(ws, s, probe, source_type, edits, stored_probe)
+    intakes.append(intake)
     measured = pipeline.measure(intake.data, str(probe), FaceSelection("reject", face))
-    verdict = gate(ws, intake, measured.quality, str(probe))  # before the size check
+    verdict = gate(ws, s, intake, measured.quality, str(probe))  # before the size check
     processed = pipeline.complete(measured, str(probe))
     detections, chosen = processed.detections, processed.template.detection
 
-    with ws.session() as s:
-        subjects, templates = repo.gallery_counts(s, space.key)
-        stats = repo.gallery_stats(s) if templates == 0 else None
+    subjects, templates = repo.gallery_counts(s, space.key)
+    stats = repo.gallery_stats(s) if templates == 0 else None
     other = (
         {k: n for k, n in stats.templates_by_space.items() if k != space.key and n} if stats else {}
     )
@@ -128,8 +184,7 @@ def search(
         ranked = above
         if not ranked:
             notices.append(NO_CANDIDATE)
-    with ws.session() as s:
-        latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
+    latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
     candidates = tuple(
         Candidate(
             rank=r,
@@ -170,7 +225,7 @@ def search(
         quality=verdict.to_dict(),
         provenance=intake.provenance(),
     )
-    return log_search(ws, result, stored.id if stored else None, intake.probe_id)
+    return log_search(s, result, stored.id if stored else None, intake.probe_id)
 
 
 def _photo_quality(q: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -180,41 +235,41 @@ def _photo_quality(q: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def log_search(
-    ws: Workspace, cl: CandidateList, model_id: int | None, probe_id: int | None = None
+    s: Session, cl: CandidateList, model_id: int | None, probe_id: int | None = None
 ) -> CandidateList:
-    """Record the search (a "no candidate" answer too) and return the list with its log id."""
-    with ws.session() as s:
-        row = SearchLog(
-            probe_sha256=cl.probe_sha256,
-            probe_source=cl.probe_source,
-            probe_id=probe_id,
-            space_key=cl.space.key,
-            mode=cl.mode,
-            gallery_subjects=cl.gallery_subjects,
-            gallery_templates=cl.gallery_templates,
-            threshold=cl.threshold.threshold if cl.threshold else None,
-            target_fpir=cl.threshold.target_fpir if cl.threshold else None,
-            evidence_model_id=model_id,
-            candidates=len(cl.candidates),
-            outcome=cl.outcome,
-            result=candidate_list_dict(cl),
-        )
-        s.add(row)
-        s.flush()
-        audit.append(
-            s,
-            "search",
-            f"search:{row.id}",
-            {
-                "probe_sha256": cl.probe_sha256,
-                "probe_id": probe_id,
-                "space": cl.space.key,
-                "gallery_templates": cl.gallery_templates,
-                "mode": cl.mode,
-                "outcome": cl.outcome,
-                "threshold": row.threshold,
-                "candidates": [c.subject for c in cl.candidates],
-            },
-            records=[row],
-        )
-        return replace(cl, search_id=row.id)
+    """Record the search (a "no candidate" answer too) in the search's transaction and
+    return the list with its log id."""
+    row = SearchLog(
+        probe_sha256=cl.probe_sha256,
+        probe_source=cl.probe_source,
+        probe_id=probe_id,
+        space_key=cl.space.key,
+        mode=cl.mode,
+        gallery_subjects=cl.gallery_subjects,
+        gallery_templates=cl.gallery_templates,
+        threshold=cl.threshold.threshold if cl.threshold else None,
+        target_fpir=cl.threshold.target_fpir if cl.threshold else None,
+        evidence_model_id=model_id,
+        candidates=len(cl.candidates),
+        outcome=cl.outcome,
+        result=candidate_list_dict(cl),
+    )
+    s.add(row)
+    s.flush()
+    audit.append(
+        s,
+        "search",
+        f"search:{row.id}",
+        {
+            "probe_sha256": cl.probe_sha256,
+            "probe_id": probe_id,
+            "space": cl.space.key,
+            "gallery_templates": cl.gallery_templates,
+            "mode": cl.mode,
+            "outcome": cl.outcome,
+            "threshold": row.threshold,
+            "candidates": [c.subject for c in cl.candidates],
+        },
+        records=[row],
+    )
+    return replace(cl, search_id=row.id)

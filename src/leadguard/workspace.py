@@ -5,6 +5,7 @@ Found from ``--workspace``, else ``LEADGUARD_WORKSPACE``, else the current direc
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from leadguard.backends.base import FaceModel
     from leadguard.quality.gate import Policy
 
+log = logging.getLogger(__name__)
 DB_FILE = "leadguard.db"
 INDEX_DIR = "index"
 ENV_VAR = "LEADGUARD_WORKSPACE"
@@ -59,11 +61,15 @@ class Workspace:
     def restrict(self) -> None:
         """Only the owner may enter the workspace (0700) or read its files (0600): it holds
         probe images, scores and password hashes."""
-        self.root.chmod(0o700)
-        for path in (self.root / SETTINGS_FILE, self.db_path):
-            if path.exists():
-                path.chmod(0o600)
-        (self.root / INDEX_DIR).chmod(0o700)
+        try:
+            self.root.chmod(0o700)
+            for path in (self.root / SETTINGS_FILE, self.db_path):
+                if path.exists():
+                    path.chmod(0o600)
+            if (self.root / INDEX_DIR).is_dir():
+                (self.root / INDEX_DIR).chmod(0o700)
+        except OSError as exc:  # not the owner: say so, do not stop
+            log.warning("%s: cannot make the workspace private (%s)", self.root, exc)
 
     @classmethod
     def open(cls, root: Path, **overrides: Any) -> Workspace:
@@ -74,6 +80,7 @@ class Workspace:
             )
         ws = cls(root, load_settings(root, **overrides))
         db.upgrade(ws.engine)  # a no-op when current; applies new migrations after an upgrade
+        ws.restrict()  # workspaces made before it was private become private
         return ws
 
     # --- storage ---

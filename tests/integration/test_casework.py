@@ -22,7 +22,7 @@ from leadguard.quality.provenance import ProbeRefused
 from leadguard.services import accounts
 from leadguard.services.audit import trail
 from leadguard.services.context import Context
-from leadguard.storage.models import AuditEntry, Case, SearchLog
+from leadguard.storage.models import Case, SearchLog
 from leadguard.workspace import Workspace
 from tests.integration.conftest import write_manifest
 

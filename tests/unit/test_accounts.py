@@ -113,7 +113,7 @@ def test_safeguard_settings_come_only_from_the_workspace(ctx: Context, monkeypat
     with ctx.session() as s:
         assert audit.append(s, "x", "y", {}).actor.startswith("os:")
     ex1 = accounts.login(ctx, "ex1", PW).actor
-    with pytest.raises(NotAllowed, match="may not settings.set"):
+    with pytest.raises(NotAllowed, match=r"may not settings\.set"):
         set_setting(ctx, ex1, "target_fpir", "0.5")
     admin = accounts.login(ctx, "admin", PW).actor
     change = set_setting(ctx, admin, "target_fpir", "0.005")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from leadguard import audit
 from leadguard.casework.authz import Account, authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
-from leadguard.errors import ImageError, InputError
+from leadguard.errors import InputError
 from leadguard.quality.provenance import Edit
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import Case, CaseAssignment, SearchLog, SearchRequest, User
@@ -66,14 +66,16 @@ class SearchRun:
     candidates: int
 
 
-def policy(ctx: Context) -> CaseworkPolicy:
+def policy(ctx: Context, observe: bool = True) -> CaseworkPolicy:
     """The casework policy in force; a change to it, to the quality policy or to the
-    workspace settings since the last casework action is recorded in the audit log."""
+    workspace settings since the last casework action is recorded in the audit log
+    (``observe=False`` for reads, which write nothing)."""
     path = ctx.settings.casework_policy
     if path is not None and not path.is_absolute():
         path = ctx.root / path
     pol = load_casework_policy(path)
-    _observe_config(ctx, pol)
+    if observe:
+        _observe_config(ctx, pol)
     return pol
 
 
@@ -373,7 +375,6 @@ def approve(ctx: Context, actor: Actor, request_id: int) -> RequestInfo:
 def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
     """The casework search: an approved request on an eligible case, on the probe bytes
     stored with the request (never the file at its path now)."""
-    from leadguard.intake import log_refusal
     from leadguard.search import search
 
     obj = request_object(None, request_id, ctx)
@@ -398,22 +399,17 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
             probe, source_type, incident = Path(req.probe_path), req.source_type, case.incident_date
             stored, sha, face = req.probe_id, req.probe_sha256 or "", req.face
             edits = tuple(Edit(e["op"], tuple(e["args"])) for e in req.edits or ())
-        try:
-            with audit.acting_as(actor.username):
-                result = search(
-                    ctx.ws,
-                    probe,
-                    top_k=pol.list_length,
-                    face=face,
-                    source_type=source_type,
-                    incident_date=incident,
-                    edits=edits,
-                    stored_probe=stored,
-                )
-        except ImageError as exc:  # no face, several faces: a failed search is logged too
-            with audit.acting_as(actor.username):
-                log_refusal(ctx.ws, stored, sha, str(probe), exc.code, str(exc), {})
-            raise
+        with audit.acting_as(actor.username):  # a failed search logs itself
+            result = search(
+                ctx.ws,
+                probe,
+                top_k=pol.list_length,
+                face=face,
+                source_type=source_type,
+                incident_date=incident,
+                edits=edits,
+                stored_probe=stored,
+            )
         with ctx.session() as s:
             done = s.get(SearchRequest, request_id)
             assert done is not None

@@ -144,7 +144,7 @@ class EvidenceModel:
 
 @dataclass(frozen=True)
 class StoredModel:
-    id: int
+    id: int | None  # None: the shipped model, not yet taken up by this workspace
     source: str
     sha256: str
     model: EvidenceModel
@@ -196,7 +196,8 @@ def shipped_payload(space_key: str) -> bytes | None:
 
 
 def latest(ws: Workspace, space_key: str) -> StoredModel | None:
-    """The newest evidence model for this space; the shipped one is taken up if none."""
+    """The newest evidence model for this space, else the shipped one (a read: it writes
+    nothing; ``adopt_shipped`` stores the shipped model, at enrollment)."""
     with ws.session() as s:
         rec = s.scalars(
             select(EvidenceModelRecord)
@@ -211,4 +212,13 @@ def latest(ws: Workspace, space_key: str) -> StoredModel | None:
     payload = shipped_payload(space_key)
     if payload is None:
         return None
-    return store(ws, payload, EvidenceModel.from_bytes(payload), "shipped", None)
+    sha = hashlib.sha256(payload).hexdigest()
+    return StoredModel(None, "shipped", sha, _decoded(sha, payload))
+
+
+def adopt_shipped(ws: Workspace, space_key: str) -> StoredModel | None:
+    """Store the shipped model for this space if the workspace has none (a write)."""
+    current = latest(ws, space_key)
+    if current is None or current.id is not None:
+        return current
+    return store(ws, shipped_payload(space_key) or b"", current.model, "shipped", None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from leadguard import audit
 from leadguard.casework.authz import NotAllowed
-from leadguard.errors import ImageError, InputError
+from leadguard.errors import InputError
 from leadguard.quality.provenance import Edit
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.types import CandidateList
@@ -112,34 +112,7 @@ def _run(ctx: Context, actor: Actor | None, probe: Path, o: SearchOptions) -> Ca
             edits=o.edits,
         )
 
-    try:
-        if actor is None:
-            return go()
-        with audit.acting_as(actor.username):
-            return go()
-    except ImageError as exc:  # no face etc.: the failed search leaves a search-log row
-        if exc.code != "unreadable":
-            _log_failed(ctx, probe, exc)
-        raise
-
-
-def _log_failed(ctx: Context, probe: Path, exc: ImageError) -> None:
-    import hashlib
-
-    from leadguard.intake import log_refusal
-
-    with ctx.session() as s:
-        from sqlalchemy import select
-
-        from leadguard.storage.models import ProbeRecord
-
-        data = probe.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        pid = s.scalars(
-            select(ProbeRecord.id)
-            .where(ProbeRecord.sha256 == sha)
-            .order_by(ProbeRecord.id.desc())
-            .limit(1)
-        ).first()
-    if pid is not None:
-        log_refusal(ctx.ws, pid, sha, str(probe), exc.code, str(exc), {})
+    if actor is None:  # a failed search logs itself (search-log row, audit entry)
+        return go()
+    with audit.acting_as(actor.username):
+        return go()
