@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from leadguard import audit
 from leadguard.casework.authz import authorize
 from leadguard.config import SAFEGUARDS, SETTINGS_FILE, Settings, read_settings_file
@@ -43,8 +45,9 @@ def set_setting(ctx: Context, actor: Actor, key: str, value: str) -> SettingChan
         current = read_settings_file(path)
         try:
             new = getattr(Settings(**{**current, key: value}), key)
-        except ValueError as exc:
-            raise InputError(f"{key} = {value!r}: not a valid value ({exc})") from exc
+        except ValidationError as exc:
+            why = "; ".join(e["msg"] for e in exc.errors())
+            raise InputError(f"{key} = {value!r}: not a valid value ({why})") from exc
         old = current.get(key, Settings.model_fields[key].default)
         text = path.read_text() if path.exists() else "[leadguard]\n"
         line = f"{key} = {_render(new)}"
