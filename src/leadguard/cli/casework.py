@@ -99,7 +99,7 @@ def case_open(
     except json.JSONDecodeError as exc:
         raise InputError(f"--attributes: not valid JSON ({exc})") from exc
     ctx = open_ctx(workspace)
-    actor = session.require(ctx, "case.open")
+    actor = session.require(ctx, "case.open", f"case:{number}")
     d = parse_date(incident_date, "--incident-date")
     open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit)
     out().print(f"case {number} opened")
@@ -116,7 +116,7 @@ def case_assign(
     from leadguard.casework.service import assign
 
     ctx = open_ctx(workspace)
-    assign(ctx, session.require(ctx, "case.assign"), number, username)
+    assign(ctx, session.require(ctx, "case.assign", f"case:{number}"), number, username)
     out().print(f"{username} assigned to case {number}")
 
 
@@ -131,7 +131,7 @@ def case_suspect(
     from leadguard.casework.leads import suspect_identified
 
     ctx = open_ctx(workspace)
-    suspect_identified(ctx, session.require(ctx, "case.suspect"), number, lead)
+    suspect_identified(ctx, session.require(ctx, "case.suspect", f"case:{number}"), number, lead)
     out().print(f"case {number}: suspect identified (lead {lead})")
 
 
@@ -156,7 +156,7 @@ def case_show(
     from leadguard.casework.views import show_case
 
     ctx = open_ctx(workspace)
-    detail = show_case(ctx, session.require(ctx, "case.view"), number)
+    detail = show_case(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
     views.show(out(), detail, json_out, views.case_detail)
 
 
@@ -182,7 +182,7 @@ def request_add(
 
     edits = tuple(Edit.parse(e) for e in edit or [])
     ctx = open_ctx(workspace)
-    actor = session.require(ctx, "request.create")
+    actor = session.require(ctx, "request.create", f"case:{number}")
     req = request_search(ctx, actor, number, probe, source_type, purpose, face, edits)
     out().print(f"search request {req.id} created (probe sha256 {req.probe_sha256})")
 

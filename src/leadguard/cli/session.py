@@ -73,14 +73,14 @@ def actor(ctx: Context) -> Actor | None:
         return None
 
 
-def require(ctx: Context, action: str) -> Actor:
-    """The logged-in user, or a recorded refusal."""
+def require(ctx: Context, action: str, obj: str = "session") -> Actor:
+    """The logged-in user, or a recorded refusal (tied to ``obj``, e.g. ``case:N``)."""
     who = actor(ctx)
     if who is None:
         exc = NotAllowed(
             f"{action} needs a login: run `leadguard login USER` (the login may "
             "have expired or been revoked)"
         )
-        record_refusal(ctx, None, action, "session", exc)
+        record_refusal(ctx, None, action, obj, exc)
         raise exc
     return who

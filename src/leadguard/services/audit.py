@@ -12,7 +12,7 @@ from leadguard.audit import ChainCheck
 from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context
 from leadguard.services.gallery import operator_check
-from leadguard.storage.models import AuditEntry, Case, SearchLog, SearchRequest
+from leadguard.storage.models import AuditEntry, Case, ProbeRecord, SearchLog, SearchRequest
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,16 @@ def trail(
             objects = []  # a case refused at opening has entries but no row
             case_id = case.id if case is not None else -1
             for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case_id)):
-                if req.probe_id is not None:
-                    objects.append(f"probe:{req.probe_id}")
                 if req.search_id is not None:
                     objects.append(f"search:{req.search_id}")
-                for row in s.scalars(select(SearchLog).where(SearchLog.probe_id == req.probe_id)):
+                if req.probe_id is None:
+                    continue
+                probes = [req.probe_id]  # the probe as received and LeadGuard's edits of it
+                probes += s.scalars(
+                    select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id)
+                ).all()
+                objects += [f"probe:{p}" for p in probes]
+                for row in s.scalars(select(SearchLog).where(SearchLog.probe_id.in_(probes))):
                     objects.append(f"search:{row.id}")
             q = q.where(
                 or_(
