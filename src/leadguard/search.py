@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -64,18 +65,20 @@ def search(
     source_type: str = "other",
     edits: tuple[Edit, ...] = (),
     stored_probe: int | None = None,
+    then: Callable[[Session, CandidateList], None] | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so.
 
     Intake, search, search log and audit are one transaction. A refused or failed search
     (prohibited source, quality gate, no face, ...) commits its probe, its search-log row and
-    its audit entries, then raises."""
+    its audit entries, then raises. ``then(session, result)`` runs in the same transaction
+    (a casework request is marked searched with it)."""
     failure: LeadGuardError | None = None
     with ws.session() as s:
         intakes: list[Intake] = []
         try:
-            return _search(
+            result = _search(
                 ws,
                 s,
                 intakes,
@@ -89,6 +92,9 @@ def search(
                 edits,
                 stored_probe,
             )
+            if then is not None:
+                then(s, result)
+            return result
         except (ProbeRefused, QualityRefused) as exc:
             failure = exc  # recorded where it was refused
         except LeadGuardError as exc:

@@ -154,3 +154,36 @@ def test_unprotected_mode_can_be_forbidden(tmp_path: Path, johns) -> None:
     (ws / "leadguard.toml").write_text("[leadguard]\nallow_unprotected = false\n")
     code, out = run(ws, "search", str(johns.mated_probes[0][0]), "--source-type", "other")
     assert code == 2 and "allow_unprotected is false" in out
+
+
+def test_a_failed_search_commits_its_probe_log_row_and_audit(tmp_path: Path, johns) -> None:
+    from PIL import Image
+    from sqlalchemy import func, select
+
+    from leadguard import audit
+    from leadguard.errors import NoFace
+    from leadguard.services.context import Context
+    from leadguard.services.search import SearchOptions, search
+    from leadguard.storage.models import AuditEntry, ProbeRecord, SearchLog
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (320, 320), (90, 100, 110)).save(blank)
+    ctx = Context(johns.ws)
+
+    def count(table: type) -> int:
+        with ctx.session() as s:
+            return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+    before = (count(ProbeRecord), count(SearchLog), count(AuditEntry))
+    with pytest.raises(NoFace):
+        search(ctx, None, blank, SearchOptions("other"))
+    after = (count(ProbeRecord), count(SearchLog), count(AuditEntry))
+    assert after[0] == before[0] + 1 and after[1] == before[1] + 1
+    with ctx.session() as s:
+        row = s.scalars(select(SearchLog).order_by(SearchLog.id.desc())).first()
+        assert row is not None and row.outcome == "no_face" and row.mode == "refused"
+        actions = s.scalars(
+            select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(3)
+        ).all()
+        assert {"probe_received", "search_refused", "refused"} == set(actions)
+        assert audit.verify(s).intact

@@ -21,6 +21,7 @@ from leadguard.errors import InputError
 from leadguard.quality.provenance import Edit
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import Case, CaseAssignment, SearchLog, SearchRequest, User
+from leadguard.types import CandidateList
 
 OUTCOMES = ("corroborated", "refuted", "no_further_action")
 
@@ -399,18 +400,8 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
             probe, source_type, incident = Path(req.probe_path), req.source_type, case.incident_date
             stored, sha, face = req.probe_id, req.probe_sha256 or "", req.face
             edits = tuple(Edit(e["op"], tuple(e["args"])) for e in req.edits or ())
-        with audit.acting_as(actor.username):  # a failed search logs itself
-            result = search(
-                ctx.ws,
-                probe,
-                top_k=pol.list_length,
-                face=face,
-                source_type=source_type,
-                incident_date=incident,
-                edits=edits,
-                stored_probe=stored,
-            )
-        with ctx.session() as s:
+
+        def mark(s: Session, result: CandidateList) -> None:  # in the search's transaction
             done = s.get(SearchRequest, request_id)
             assert done is not None
             done.status, done.search_id, done.searched_by = "searched", result.search_id, actor.id
@@ -426,6 +417,19 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
                 },
                 actor=actor.username,
                 records=[done],
+            )
+
+        with audit.acting_as(actor.username):  # a failed search logs itself
+            result = search(
+                ctx.ws,
+                probe,
+                top_k=pol.list_length,
+                face=face,
+                source_type=source_type,
+                incident_date=incident,
+                edits=edits,
+                stored_probe=stored,
+                then=mark,
             )
         assert result.search_id is not None
         return SearchRun(request_id, result.search_id, result.outcome, len(result.candidates))
