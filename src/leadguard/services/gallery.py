@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
@@ -16,6 +16,11 @@ from leadguard import audit
 from leadguard.casework.authz import NotAllowed, authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import AccuracyRecord, SearchLog
+
+if TYPE_CHECKING:
+    from leadguard.enroll import EnrollReport
+    from leadguard.gallery import Expungement, IndexCheck
+    from leadguard.types import EmbeddingSpace, GalleryStats
 
 T = TypeVar("T")
 
@@ -47,8 +52,8 @@ def enroll(
     source: Path,
     progress: Callable[[int, int, int], None] | None = None,
     retry_failed: bool = False,
-) -> Any:
-    """Enroll a gallery (``leadguard.enroll.EnrollReport``)."""
+) -> EnrollReport:
+    """Enroll a gallery."""
     from leadguard.enroll import enroll as run
 
     operator_check(ctx, actor, "gallery.enroll", "gallery")
@@ -62,16 +67,16 @@ def remove_subject(ctx: Context, actor: Actor | None, subject: str) -> int:
     return _as(actor, lambda: run(ctx.ws, subject))
 
 
-def expunge_subject(ctx: Context, actor: Actor | None, subject: str, order: str) -> Any:
-    """Remove under a court order and prove it (``leadguard.gallery.Expungement``)."""
+def expunge_subject(ctx: Context, actor: Actor | None, subject: str, order: str) -> Expungement:
+    """Remove under a court order and prove it."""
     from leadguard.gallery import expunge_subject as run
 
     operator_check(ctx, actor, "gallery.expunge", f"subject:{subject}")
     return _as(actor, lambda: run(ctx.ws, subject, order))
 
 
-def gallery_stats(ctx: Context, actor: Actor | None) -> Any:
-    """Counts (``storage.repository.GalleryStats``: plain values, no rows)."""
+def gallery_stats(ctx: Context, actor: Actor | None) -> GalleryStats:
+    """Counts (plain values, no rows)."""
     from leadguard.storage.repository import gallery_stats as stats
 
     operator_check(ctx, actor, "gallery.read", "gallery")
@@ -79,13 +84,13 @@ def gallery_stats(ctx: Context, actor: Actor | None) -> Any:
         return stats(s)
 
 
-def current_space(ctx: Context) -> Any:
+def current_space(ctx: Context) -> EmbeddingSpace:
     from leadguard.backends import create_model
 
     return create_model(ctx.settings).space
 
 
-def check_index(ctx: Context, actor: Actor | None) -> Any:
+def check_index(ctx: Context, actor: Actor | None) -> IndexCheck:
     from leadguard.gallery import check_index as run
 
     operator_check(ctx, actor, "gallery.read", "index")
