@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import casework, render
+from leadguard.cli import audit_cmds, casework, render
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
@@ -33,8 +33,7 @@ eval_app = typer.Typer(
 )
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
+app.add_typer(audit_cmds.audit_app, name="audit")
 app.add_typer(casework.user_app, name="user")
 app.add_typer(casework.case_app, name="case")
 app.add_typer(casework.request_app, name="request")
@@ -250,51 +249,6 @@ def gallery_expunge(
     render.expungement(_out(), result)
     if not result.verified:
         raise typer.Exit(1)
-
-
-@audit_app.command("verify")
-@handles_errors
-def audit_verify(workspace: WorkspaceOpt = None, user: casework.UserOpt = None) -> None:
-    """Check the whole hash chain; name the first broken entry (exit 1 if broken)."""
-    from sqlalchemy import select
-
-    from leadguard.audit import verify
-    from leadguard.casework.service import operator_check
-    from leadguard.storage.models import AuditEntry
-
-    ws = open_ws(workspace)
-    operator_check(ws, casework.login_if(ws, user), "audit.read")
-    with ws.session() as s:
-        check = verify(s)
-        head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    render.audit_check(_out(), check, head)
-    if not check.intact:
-        raise typer.Exit(1)
-
-
-@audit_app.command("export")
-@handles_errors
-def audit_export(
-    out: Annotated[Path, typer.Option("--out", help="JSON Lines file to write.")],
-    case: Annotated[str | None, typer.Argument(help="A case number: its whole trail.")] = None,
-    workspace: WorkspaceOpt = None,
-    object_prefix: Annotated[
-        str, typer.Option("--object", help="Only entries whose object starts with this.")
-    ] = "",
-    user: casework.UserOpt = None,
-) -> None:
-    """Write the audit trail (entries with their chain hashes) for disclosure: a case's
-    whole trail, or every entry (of an object prefix)."""
-    import json
-
-    from leadguard.casework.service import trail
-
-    ws = open_ws(workspace)
-    rows = trail(ws, casework.login_if(ws, user), case, object_prefix)
-    with out.open("w") as fh:
-        for entry in rows:
-            fh.write(json.dumps(entry, sort_keys=True) + "\n")
-    _out().print(f"wrote {len(rows)} audit entries to {out}")
 
 
 def _current_space(ws: Workspace) -> Any:
