@@ -163,6 +163,10 @@ def verify(session: Session) -> ChainCheck:
             broken = (r.seq, f"entry {r.seq} was altered after it was written")
         else:
             prev = r.hash
+    misplaced = [r for r in rows if not isinstance(r.seq, int)]  # cannot be put in order
+    if misplaced and (broken is None or "missing" in broken[1]):
+        at = broken[0] if broken else len(rows)
+        broken = (at, f"audit_log row id {misplaced[0].row_id}: {misplaced[0].problem}")
     checked, problems = check_records(session, trusted)
     last = rows[-1] if rows else None
     return ChainCheck(

@@ -157,20 +157,21 @@ def check_records(
         current = _current_digests(session, tab.mapper, list(tab.expect), problems)
         for ident, exp in sorted(tab.expect.items(), key=lambda kv: str(kv[0])):
             checked += 1
+            exists = ident in current
             now = current.get(ident)
             if exp.sha256 is None:
-                if now is not None:
+                if exists:
                     problems.append(
                         f"{name} row {_show(ident)} exists although audit entry {exp.seq} "
                         "recorded its deletion"
                     )
-            elif now is None:
+            elif not exists:
                 problems.append(
                     f"{name} row {_show(ident)} was deleted after audit entry {exp.seq}"
                 )
-            elif now == "unreadable":
-                continue  # already named by _current_digests
-            elif now != exp.sha256:
+            elif now is None:
+                continue  # unreadable: already named by _current_digests
+            elif exp.sha256 not in now:
                 problems.append(
                     f"{name} row {_show(ident)} was changed after audit entry {exp.seq}"
                 )
@@ -183,14 +184,15 @@ def _show(ident: Any) -> str:
 
 def _current_digests(
     session: Session, mapper: Mapper[Any], idents: list[Any], problems: list[str]
-) -> dict[Any, str]:
-    """Current content hash of each existing row, or "unreadable" (and a named problem)."""
+) -> dict[Any, frozenset[str] | None]:
+    """Current content hashes of each existing row, or None for one that cannot be read
+    (and a named problem)."""
     from leadguard.audit import row_digest
 
     cls = mapper.class_
     pk = mapper.primary_key
     name = _table_name(mapper)
-    out: dict[Any, str] = {}
+    out: dict[Any, frozenset[str] | None] = {}
     if len(pk) != 1:  # composite keys: one lookup per row (no such table is recorded today)
         for ident in idents:
             row = session.get(cls, ident)
@@ -211,7 +213,7 @@ def _current_digests(
                     row = session.scalars(select(cls).where(col == ident)).first()
                 except (ValueError, TypeError) as exc:
                     problems.append(f"{name} row {ident} cannot be read: {exc}")
-                    out[ident] = "unreadable"
+                    out[ident] = None
                     continue
                 if row is not None:
                     rows.append(row)
@@ -220,14 +222,22 @@ def _current_digests(
     return out
 
 
-def _digest(row: Any, mapper: Mapper[Any], row_digest: Any) -> str:
-    """``row_digest`` of a row as it was when written: SQLite hands back timezone-aware
-    times (stored in UTC) without their zone, so they get UTC back first (without marking
-    the row changed)."""
+def _digest(row: Any, mapper: Mapper[Any], row_digest: Any) -> frozenset[str]:
+    """The content hashes ``row_digest`` may have given this row when it was written.
+
+    SQLite hands timezone-aware times (stored in UTC) back without their zone, so a row
+    hashed right after it was created (time with its zone) and one hashed after being read
+    back (time without) give different digests of the same stored value. Both readings of
+    the stored row are accepted; nothing else is (the row is not marked changed)."""
+    found = {str(row_digest(row)["sha256"])}
+    naive = False
     for attr in mapper.column_attrs:
         col = attr.columns[0]
         if isinstance(col.type, DateTime) and col.type.timezone:
             v = getattr(row, attr.key)
             if isinstance(v, datetime) and v.tzinfo is None:
                 set_committed_value(row, attr.key, v.replace(tzinfo=UTC))
-    return str(row_digest(row)["sha256"])
+                naive = True
+    if naive:
+        found.add(str(row_digest(row)["sha256"]))
+    return frozenset(found)
