@@ -69,7 +69,7 @@ def audit_verify(
 def _render_chain(console: Console, chain: Any) -> None:
     if chain.broken_at is None:
         console.print(
-            f"audit chain intact: {chain.entries} entries; head entry {chain.head_seq or '-'} "
+            f"audit log intact: {chain.entries} entries; head entry {chain.head_seq or '-'} "
             f"hash {chain.head_hash or '-'}",
             soft_wrap=True,
         )
