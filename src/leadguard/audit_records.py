@@ -132,6 +132,8 @@ def check_records(
 ) -> tuple[int, list[str]]:
     """(records checked, problems) for the records named by these (seq, details) entries:
     the latest entry naming a record decides what it must be now."""
+    from leadguard.audit import row_digest
+
     problems: list[str] = []
     tables: dict[str, _Table] = {}
     for seq, details in sorted(entries, key=lambda e: e[0]):
@@ -146,7 +148,9 @@ def check_records(
                 if not ok:
                     problems.append(f"entry {seq}: malformed item in {listed}: {item!r}")
                     continue
-                tab = tables.setdefault(item["table"], _Table(_mapper_for(item["table"])))
+                tab = tables.get(item["table"])
+                if tab is None:
+                    tab = tables[item["table"]] = _Table(_mapper_for(item["table"]))
                 sha = None if deleted else item["sha256"]
                 tab.expect[_key(item["id"])] = _Expect(seq, sha)
     checked = 0
@@ -154,7 +158,8 @@ def check_records(
         if tab.mapper is None:
             problems.append(f"entries name table {name!r}, which LeadGuard does not have")
             continue
-        current = _current_digests(session, tab.mapper, list(tab.expect), problems)
+        current = _current_rows(session, tab.mapper, list(tab.expect), problems)
+        zone_first = [True]
         for ident, exp in sorted(tab.expect.items(), key=lambda kv: str(kv[0])):
             checked += 1
             exists = ident in current
@@ -170,8 +175,8 @@ def check_records(
                     f"{name} row {_show(ident)} was deleted after audit entry {exp.seq}"
                 )
             elif now is None:
-                continue  # unreadable: already named by _current_digests
-            elif exp.sha256 not in now:
+                continue  # unreadable: already named by _current_rows
+            elif not _matches(now, tab.mapper, exp.sha256, row_digest, zone_first):
                 problems.append(
                     f"{name} row {_show(ident)} was changed after audit entry {exp.seq}"
                 )
@@ -182,22 +187,20 @@ def _show(ident: Any) -> str:
     return "/".join(map(str, ident)) if isinstance(ident, tuple) else str(ident)
 
 
-def _current_digests(
+def _current_rows(
     session: Session, mapper: Mapper[Any], idents: list[Any], problems: list[str]
-) -> dict[Any, frozenset[str] | None]:
-    """Current content hashes of each existing row, or None for one that cannot be read
-    (and a named problem)."""
-    from leadguard.audit import row_digest
-
+) -> dict[Any, Any]:
+    """Each existing row by its id, or None for one that cannot be read (and a named
+    problem); one query per table (per chunk of ids)."""
     cls = mapper.class_
     pk = mapper.primary_key
     name = _table_name(mapper)
-    out: dict[Any, frozenset[str] | None] = {}
+    out: dict[Any, Any] = {}
     if len(pk) != 1:  # composite keys: one lookup per row (no such table is recorded today)
         for ident in idents:
             row = session.get(cls, ident)
             if row is not None:
-                out[ident] = _digest(row, mapper, row_digest)
+                out[ident] = row
         return out
     col = pk[0]
     key = mapper.get_property_by_column(col).key
@@ -218,26 +221,35 @@ def _current_digests(
                 if row is not None:
                     rows.append(row)
         for row in rows:
-            out[getattr(row, key)] = _digest(row, mapper, row_digest)
+            out[getattr(row, key)] = row
     return out
 
 
-def _digest(row: Any, mapper: Mapper[Any], row_digest: Any) -> frozenset[str]:
-    """The content hashes ``row_digest`` may have given this row when it was written.
+def _matches(
+    row: Any, mapper: Mapper[Any], expected: str, row_digest: Any, zone_first: list[bool]
+) -> bool:
+    """Whether the row's content hash (``row_digest``) is the expected one.
 
-    SQLite hands timezone-aware times (stored in UTC) back without their zone, so a row
-    hashed right after it was created (time with its zone) and one hashed after being read
-    back (time without) give different digests of the same stored value. Both readings of
-    the stored row are accepted; nothing else is (the row is not marked changed)."""
-    found = {str(row_digest(row)["sha256"])}
-    naive = False
+    SQLite hands timezone-aware times (stored in UTC) back without their zone, and a row
+    may have been hashed either way when its entry was written (with the zone right after
+    it was created, without it once read back). Both readings of the same stored row are
+    accepted; nothing else is, and the row is never marked changed. ``zone_first`` (one
+    flag per table) remembers which reading matched last, to try that one first."""
+    naive = {}
     for attr in mapper.column_attrs:
         col = attr.columns[0]
         if isinstance(col.type, DateTime) and col.type.timezone:
             v = getattr(row, attr.key)
             if isinstance(v, datetime) and v.tzinfo is None:
-                set_committed_value(row, attr.key, v.replace(tzinfo=UTC))
-                naive = True
-    if naive:
-        found.add(str(row_digest(row)["sha256"]))
-    return frozenset(found)
+                naive[attr.key] = v
+    if not naive:
+        return bool(row_digest(row)["sha256"] == expected)
+    aware = {k: v.replace(tzinfo=UTC) for k, v in naive.items()}
+    order = [aware, naive] if zone_first[0] else [naive, aware]
+    for values in order:
+        for key, v in values.items():
+            set_committed_value(row, key, v)
+        if row_digest(row)["sha256"] == expected:
+            zone_first[0] = values is aware
+            return True
+    return False
