@@ -217,3 +217,14 @@ def test_verify_writes_nothing(ws: Workspace) -> None:
     for _ in range(2):
         assert check(ws).intact
     assert snapshot() == before
+
+
+def test_null_fields_in_a_row_are_named() -> None:
+    """The schema forbids NULL hashes, but a table rebuilt by hand need not: the reader
+    names such a row too."""
+    from leadguard.audit_records import _parse
+
+    row = _parse(7, 3, "2026-01-01", "ana", "search", "search:3", "{}", None, "a" * 64)
+    assert row.problem == "entry 3: previous hash is None, not a SHA-256 hex digest"
+    row = _parse(8, None, None, None, None, None, None, None, None)
+    assert row.problem == "sequence number None is not a whole number"
