@@ -70,7 +70,11 @@ def row_digest(row: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for attr in mapper.column_attrs:
         v = getattr(row, attr.key)
-        values[attr.key] = hashlib.sha256(v).hexdigest() if isinstance(v, bytes) else v
+        if isinstance(v, bytes):
+            v = hashlib.sha256(v).hexdigest()
+        elif isinstance(v, datetime):  # SQLite gives stored UTC times back without a zone
+            v = (v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)).isoformat()
+        values[attr.key] = v
     body = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     ident = sa_inspect(row).identity
     return {
@@ -120,32 +124,89 @@ def append(
 @dataclass(frozen=True)
 class ChainCheck:
     entries: int
-    broken_at: int | None  # sequence number (or row id, for a row out of sequence)
+    broken_at: int | None  # sequence number (or position, for a damaged or misplaced row)
     reason: str
+    head_seq: int | None = None  # the last entry, as read (trusted only if the chain is intact)
+    head_hash: str | None = None
+    records_checked: int = 0  # working records named by entries and checked against them
+    record_problems: tuple[str, ...] = ()  # edited, deleted or reappeared working records
 
     @property
     def intact(self) -> bool:
-        return self.broken_at is None
+        return self.broken_at is None and not self.record_problems
 
 
 def verify(session: Session) -> ChainCheck:
-    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq, AuditEntry.id)).all()
+    """Walk the chain from genesis and check every working record the entries name.
+
+    Reads only (writes nothing, not even an entry of its own). A damaged row (unreadable
+    details, a sequence number that is not a number, a missing hash) is named with the
+    reason, never raised. Each record named by an entry's ``records`` must still exist with
+    the content hash of the latest entry naming it; one named by ``deleted_records`` must be
+    gone."""
+    from leadguard.audit_records import check_records, read_chain
+
+    rows = read_chain(session)
     prev = GENESIS
-    for expected, e in enumerate(rows, start=1):
-        if e.seq != expected:
-            what = "missing (deleted)" if e.seq > expected else "out of sequence (inserted)"
-            return ChainCheck(len(rows), expected, f"entry {expected} is {what}")
-        if e.prev_hash != prev:
-            return ChainCheck(
-                len(rows),
-                e.seq,
-                f"entry {e.seq} does not follow entry {e.seq - 1} (inserted or reordered)",
-            )
-        h = content_hash(e.prev_hash, e.seq, e.at, e.actor, e.action, e.object, e.details)
-        if h != e.hash:
-            return ChainCheck(len(rows), e.seq, f"entry {e.seq} was altered after it was written")
-        prev = e.hash
-    return ChainCheck(len(rows), None, "intact")
+    broken: tuple[int, str] | None = None
+    trusted: list[tuple[int, dict[str, Any]]] = []  # (seq, details) of readable entries
+    for expected, r in enumerate(rows, start=1):
+        if r.problem:
+            broken = broken or (expected, f"audit_log row id {r.row_id}: {r.problem}")
+            continue
+        trusted.append((r.seq, r.details))
+        if broken:
+            continue
+        if r.seq != expected:
+            what = "missing (deleted)" if r.seq > expected else "out of sequence (inserted)"
+            broken = (expected, f"entry {expected} is {what}")
+        elif r.prev_hash != prev:
+            after = f"entry {r.seq - 1}"
+            broken = (r.seq, f"entry {r.seq} does not follow {after} (inserted or reordered)")
+        elif _hash_of(r) != r.hash:
+            broken = (r.seq, f"entry {r.seq} was altered after it was written")
+        else:
+            prev = r.hash
+    misplaced = [r for r in rows if not isinstance(r.seq, int)]  # cannot be put in order
+    if misplaced and (broken is None or "missing" in broken[1]):
+        at = broken[0] if broken else len(rows)
+        broken = (at, f"audit_log row id {misplaced[0].row_id}: {misplaced[0].problem}")
+    checked, problems = check_records(session, trusted)
+    last = rows[-1] if rows else None
+    return ChainCheck(
+        entries=len(rows),
+        broken_at=broken[0] if broken else None,
+        reason=broken[1] if broken else "intact",
+        head_seq=last.seq if last and not last.problem else None,
+        head_hash=last.hash if last and not last.problem else None,
+        records_checked=checked,
+        record_problems=tuple(problems),
+    )
+
+
+def hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of the entry with this sequence number (None if there is none)."""
+    return session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq).limit(1))
+
+
+def _hash_of(r: Any) -> str:
+    return content_hash(r.prev_hash, r.seq, r.at, r.actor, r.action, r.object, r.details)
+
+
+def deleted_records(rows: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
+    """``{"table", "id"}`` of rows a change deletes: put them in the entry's details under
+    ``"deleted_records"`` (before deleting), so that ``verify`` expects them gone."""
+    out = []
+    for row in rows:
+        state = sa_inspect(row)
+        ident = state.identity
+        out.append(
+            {
+                "table": state.mapper.local_table.name,
+                "id": ident[0] if ident and len(ident) == 1 else list(ident or ()),
+            }
+        )
+    return out
 
 
 def export(session: Session, object_prefix: str = "") -> Iterator[dict[str, Any]]:

@@ -148,6 +148,7 @@ def _enroll(
                     "images": [r.image.sha256 for r in rows],
                     "failed": [r.source for r in pending if r.error_code],
                 },
+                records=repo.audited_rows(s, new_ids, [r.image.sha256 for r in rows]),
             )
         if new_ids:
             index.add(

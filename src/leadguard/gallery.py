@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import select
 
 from leadguard import audit
@@ -29,10 +31,49 @@ class IndexCheck:
     not_in_database: int
     readable: bool
     problem: str = ""
+    vectors_differ: int = 0  # ids in both whose vector in the index is not the database's
+    differing_ids: tuple[int, ...] = ()  # the first few of them
 
     @property
     def consistent(self) -> bool:
-        return self.readable and self.missing_from_index == 0 and self.not_in_database == 0
+        return (
+            self.readable
+            and self.missing_from_index == 0
+            and self.not_in_database == 0
+            and self.vectors_differ == 0
+        )
+
+
+def _row_digest(ident: int, vector: bytes) -> int:
+    h = hashlib.sha256(ident.to_bytes(8, "little", signed=True) + vector).digest()
+    return int.from_bytes(h[:8], "little")
+
+
+def _digests(
+    pairs: list[tuple[int, bytes]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    ids = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+    dig = np.fromiter((_row_digest(i, v) for i, v in pairs), dtype=np.uint64, count=len(pairs))
+    return ids, dig
+
+
+def _index_digests(index: FaissExactIndex) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    parts = [
+        _digests([(int(i), v.tobytes()) for i, v in zip(ids, vecs, strict=True)])
+        for ids, vecs in index.stored()
+    ]
+    return _join(parts)
+
+
+def _join(
+    parts: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+    ids = np.concatenate([p[0] for p in parts])
+    dig = np.concatenate([p[1] for p in parts])
+    order = np.argsort(ids, kind="stable")
+    return ids[order], dig[order]
 
 
 def open_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
@@ -44,17 +85,29 @@ def open_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
 
 
 def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
+    """Compare the index with the database thoroughly: the ids, and for every id the
+    vector itself (a digest of id and vector bytes, computed chunk by chunk), so that
+    vectors swapped or altered inside the index file are found and named."""
     with ws.session() as s:
-        db_ids = repo.template_ids(s, space.key)
+        db_ids, db_dig = _join([_digests(c) for c in repo.template_vector_chunks(s, space.key)])
     try:
         index = open_index(ws, space)
+        idx_ids, idx_dig = _index_digests(index)
     except Exception as exc:  # a damaged file is a finding of the check, not a crash
         return IndexCheck(space.key, int(db_ids.size), 0, int(db_ids.size), 0, False, str(exc))
-    idx_ids = index.ids()
     missing = np.setdiff1d(db_ids, idx_ids).size
     extra = np.setdiff1d(idx_ids, db_ids).size
+    both, in_db, in_idx = np.intersect1d(db_ids, idx_ids, assume_unique=True, return_indices=True)
+    differ = both[db_dig[in_db] != idx_dig[in_idx]]
     return IndexCheck(
-        space.key, int(db_ids.size), int(idx_ids.size), int(missing), int(extra), True
+        space.key,
+        int(db_ids.size),
+        int(idx_ids.size),
+        int(missing),
+        int(extra),
+        True,
+        vectors_differ=int(differ.size),
+        differing_ids=tuple(int(i) for i in differ[:20]),
     )
 
 
@@ -91,10 +144,12 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex,
     if check.consistent:
         return open_index(ws, space), check
     log.warning(
-        "index for space %s disagreed with the database (%d missing, %d extra%s); rebuilt",
+        "index for space %s disagreed with the database (%d missing, %d extra, %d vectors "
+        "differ%s); rebuilt",
         space.key,
         check.missing_from_index,
         check.not_in_database,
+        check.vectors_differ,
         f", {check.problem}" if check.problem else "",
     )
     return rebuild_index(ws, space), check
@@ -106,11 +161,13 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
     audit entry is written in the same transaction as the deletion."""
     with ws.session() as s:
         shas = [sha for sha, _ in repo.subject_images(s, external_id)]
+        going = audit.deleted_records(repo.subject_rows(s, external_id))
         removed = repo.remove_subject(s, external_id)
         spaces = {key: repo.get_space(s, key) for key in removed}
         details: dict[str, Any] = {
             "images": shas,
             "templates": {k: len(v) for k, v in removed.items()},
+            "deleted_records": going,
         }
         if order is not None:
             details["order"] = order

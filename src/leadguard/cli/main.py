@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import accounts, casework, render, session
+from leadguard.cli import accounts, audit_cmds, casework, render, session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
@@ -32,8 +32,7 @@ eval_app = typer.Typer(
 )
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
+app.add_typer(audit_cmds.audit_app, name="audit")
 app.add_typer(casework.user_app, name="user")
 app.add_typer(casework.case_app, name="case")
 app.add_typer(casework.request_app, name="request")
@@ -255,44 +254,6 @@ def gallery_expunge(
     render.expungement(_out(), result)
     if not result.verified:
         raise typer.Exit(1)
-
-
-@audit_app.command("verify")
-@handles_errors
-def audit_verify(workspace: WorkspaceOpt = None) -> None:
-    """Check the whole hash chain; name the first broken entry (exit 1 if broken)."""
-    from leadguard.services.audit import verify
-
-    ctx = open_ctx(workspace)
-    result = verify(ctx, session.actor(ctx))
-    check = result.check
-    render.audit_check(_out(), check, result.head)
-    if not check.intact:
-        raise typer.Exit(1)
-
-
-@audit_app.command("export")
-@handles_errors
-def audit_export(
-    out: Annotated[Path, typer.Option("--out", help="JSON Lines file to write.")],
-    case: Annotated[str | None, typer.Argument(help="A case number: its whole trail.")] = None,
-    workspace: WorkspaceOpt = None,
-    object_prefix: Annotated[
-        str, typer.Option("--object", help="Only entries whose object starts with this.")
-    ] = "",
-) -> None:
-    """Write the audit trail (entries with their chain hashes) for disclosure: a case's
-    whole trail, or every entry (of an object prefix)."""
-    import json
-
-    from leadguard.services.audit import trail
-
-    ctx = open_ctx(workspace)
-    rows = trail(ctx, session.actor(ctx), case, object_prefix)
-    with out.open("w") as fh:
-        for entry in rows:
-            fh.write(json.dumps(entry, sort_keys=True) + "\n")
-    _out().print(f"wrote {len(rows)} audit entries to {out}")
 
 
 @index_app.command("check")

@@ -175,6 +175,13 @@ def index_check(console: Console, check: IndexCheck) -> None:
     if not check.consistent:
         console.print(f"  missing from index: {check.missing_from_index}")
         console.print(f"  in index but not in database: {check.not_in_database}")
+        if check.vectors_differ:
+            ids = ", ".join(map(str, check.differing_ids))
+            more = " ..." if check.vectors_differ > len(check.differing_ids) else ""
+            console.print(
+                f"  vectors differing from the database: {check.vectors_differ} "
+                f"(template ids {ids}{more})"
+            )
         if check.problem:
             console.print(f"  problem: {check.problem}")
         console.print("  repair with: leadguard index rebuild")
@@ -311,18 +318,6 @@ def expungement(console: Console, e: Any) -> None:
         )
         for _, path in e.images:
             console.print(f"  {escape(path)}", soft_wrap=True)
-
-
-def audit_check(console: Console, check: Any, head: str | None) -> None:
-    if check.intact:
-        console.print(
-            f"audit log intact: {check.entries} entries; head hash {head or '-'} (record it "
-            "outside LeadGuard: a chain rewritten from the start can only be caught against "
-            "a head recorded elsewhere)",
-            soft_wrap=True,
-        )
-    else:
-        console.print(f"[red]audit log BROKEN[/red] at entry {check.broken_at}: {check.reason}")
 
 
 def quality_verdict(console: Console, source: str, verdict: Any, as_json: bool) -> None:

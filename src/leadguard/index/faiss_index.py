@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,15 @@ class FaissExactIndex:
 
     def ids(self) -> IdArray:
         return _faiss().vector_to_array(self._index.id_map).astype(np.int64)
+
+    def stored(self, chunk: int = 65536) -> Iterator[tuple[IdArray, npt.NDArray[np.float32]]]:
+        """(ids, vectors) exactly as held in the index, in storage order, chunk by chunk (for
+        a thorough check against the database)."""
+        ids = self.ids()
+        flat = self._index.index
+        for start in range(0, int(ids.size), chunk):
+            n = min(chunk, int(ids.size) - start)
+            yield ids[start : start + n], np.asarray(flat.reconstruct_n(start, n), np.float32)
 
     def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[ScoreArray, IdArray]:
         q = as_matrix(query, self.dim)

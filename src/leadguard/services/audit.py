@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from leadguard import anchor as anchors
 from leadguard import audit
 from leadguard.audit import ChainCheck
 from leadguard.errors import InputError
@@ -19,15 +21,38 @@ from leadguard.storage.models import AuditEntry, Case, ProbeRecord, SearchLog, S
 class Verification:
     check: ChainCheck
     head: str | None
+    anchors: list[anchors.AnchorCheck] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return self.check.intact and all(a.ok for a in self.anchors)
 
 
-def verify(ctx: Context, actor: Actor | None) -> Verification:
-    """A read: checks the chain and writes nothing."""
+def verify(
+    ctx: Context,
+    actor: Actor | None,
+    anchor_files: list[Path] | None = None,
+    public_key: Path | None = None,
+) -> Verification:
+    """A read: checks the chain, the working records its entries name and the log against
+    each signed anchor (a forged anchor is refused before anything is read). Writes nothing
+    (a refusal of the actor is recorded)."""
+    pub = anchors.load_public_key(public_key) if public_key else None
+    loaded = [anchors.load(p, pub) for p in anchor_files or []]
     operator_check(ctx, actor, "audit.read", "audit")
     with ctx.session() as s:
-        check = audit.verify(s)
+        check, results = anchors.verify(s, loaded)
         head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    return Verification(check, head)
+    return Verification(check, head, results)
+
+
+def anchor(ctx: Context, actor: Actor | None, key: Path, out: Path) -> dict[str, Any]:
+    """Write a signed receipt of the log's head to ``out`` (outside the workspace)."""
+    operator_check(ctx, actor, "audit.read", "audit")
+    with ctx.session() as s:
+        signed = anchors.make(s, key, ctx.root)
+    anchors.write(signed, out, ctx.root)
+    return signed
 
 
 def trail(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -384,3 +385,60 @@ def purge_cached_templates(session: Session, shas: list[str]) -> int:
         )
         session.execute(delete(TemplateCache).where(TemplateCache.sha256.in_(part)))
     return n
+
+
+def audited_rows(
+    session: Session, template_ids: list[int], image_shas: list[str]
+) -> list[Any]:
+    """The template and image rows of an enrollment batch, for the content hashes in its
+    audit entry (``audit.append(records=...)``)."""
+    rows: list[Any] = []
+    for start in range(0, len(template_ids), 5000):
+        part = template_ids[start : start + 5000]
+        rows += session.scalars(select(TemplateRecord).where(TemplateRecord.id.in_(part)))
+    for start in range(0, len(image_shas), 5000):
+        shas = image_shas[start : start + 5000]
+        rows += session.scalars(select(ImageRecord).where(ImageRecord.sha256.in_(shas)))
+    return rows
+
+
+def subject_rows(session: Session, external_id: str) -> list[Any]:
+    """A subject's template and image rows (those its removal deletes and its audit entry
+    names under ``deleted_records``)."""
+    subject = session.scalar(select(Subject).where(Subject.external_id == external_id))
+    if subject is None:
+        return []
+    images = list(
+        session.scalars(
+            select(ImageRecord)
+            .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+            .where(Encounter.subject_id == subject.id)
+        )
+    )
+    image_ids = [i.id for i in images]
+    templates = list(
+        session.scalars(
+            select(TemplateRecord)
+            .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+            .where(FaceRecord.image_id.in_(image_ids))
+        )
+    )
+    return [*templates, *images]
+
+
+def template_vector_chunks(
+    session: Session, space_key: str, chunk: int = 20000
+) -> Iterator[list[tuple[int, bytes]]]:
+    """A space's (template id, vector bytes) in id order, ``chunk`` rows at a time."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(TemplateRecord.id, TemplateRecord.vector)
+            .where(TemplateRecord.space_key == space_key, TemplateRecord.id > last)
+            .order_by(TemplateRecord.id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield [(int(r[0]), bytes(r[1])) for r in rows]
+        last = int(rows[-1][0])

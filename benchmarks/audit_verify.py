@@ -1,0 +1,111 @@
+"""How long ``audit verify`` (chain + working-record coverage) and the thorough
+``index check`` (ids and vectors) take as the gallery grows.
+
+The gallery is synthetic (unit vectors, as in search_latency.py): enrolled in batches of
+500 templates, each batch's audit entry hashing its templates and images as enrollment
+does (``audit.append(records=...)``), so every template and image row is checked by
+verify. Reported: medians of --repeats runs, in seconds.
+
+Usage: python benchmarks/audit_verify.py [--sizes 10000 40000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import median, save
+from leadguard import audit
+from leadguard.gallery import check_index, rebuild_index
+from leadguard.storage import repository as repo
+from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.workspace import Workspace
+
+
+def fill(ws: Workspace, n: int, batch: int = 500) -> None:
+    space = ws.face_model().space
+    rng = np.random.default_rng(0)
+    det = Detection(Box(0, 0, 100, 100), 1.0, ())
+    with ws.session() as s:
+        repo.ensure_space(s, space)
+    for start in range(0, n, batch):
+        vecs = rng.normal(size=(min(batch, n - start), space.dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        rows = []
+        for j, v in enumerate(vecs):
+            i = start + j
+            sha = hashlib.sha256(f"synthetic-{i}".encode()).hexdigest()
+            meta = ImageMeta(f"synthetic/{i}.jpg", sha, "JPEG", 250, 250, 10_000)
+            info = repo.SubjectInfo(external_id=f"S{i // 2:06d}")
+            rows.append(repo.NewTemplate(info, meta, FaceTemplate(det, v, space.key), 1))
+        with ws.session() as s:
+            ids = repo.save_templates(s, rows)
+            shas = [r.image.sha256 for r in rows]
+            audit.append(
+                s,
+                "enroll_batch",
+                f"gallery:{space.key}",
+                {"templates": ids, "images": shas},
+                records=repo.audited_rows(s, ids, shas),
+            )
+    rebuild_index(ws, space)
+
+
+def timed(fn: object, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t)
+    return median(times)
+
+
+def measure(n: int, repeats: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.init(Path(tmp) / "ws")
+        fill(ws, n)
+        space = ws.face_model().space
+
+        def verify() -> None:
+            with ws.session() as s:
+                c = audit.verify(s)
+            assert c.intact and c.records_checked == 2 * n, c.record_problems
+
+        def index() -> None:
+            assert check_index(ws, space).consistent
+
+        result = {
+            "templates": n,
+            "verify_s": timed(verify, repeats),
+            "index_check_s": timed(index, repeats),
+        }
+        ws.close()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 40_000])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    rows = []
+    for n in args.sizes:
+        r = measure(n, args.repeats)
+        rows.append(r)
+        print(
+            f"{n:>7} templates: audit verify {r['verify_s']:.2f} s "
+            f"({2 * n} records), index check {r['index_check_s']:.2f} s"
+        )
+    out = save("audit_verify", {"repeats": args.repeats, "results": rows})
+    print(f"saved {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Reading the audit log defensively and checking the working records its entries name
+(the record-coverage half of ``audit.verify``).
+
+The chain is read as raw column values, so that a damaged row (invalid JSON in ``details``,
+a sequence number stored as text, a NULL hash) becomes a finding that names the row instead
+of an exception. Working records are read one query per table (in chunks of ids, to stay
+below SQLite's bound-parameter limit) and hashed with ``audit.row_digest``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Text, select, type_coerce
+from sqlalchemy.orm import Mapper, Session
+
+from leadguard.storage.models import AuditEntry, Base
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    row_id: int
+    seq: Any
+    at: Any
+    actor: Any
+    action: Any
+    object: Any
+    details: Any
+    prev_hash: Any
+    hash: Any
+    problem: str = ""
+
+
+def read_chain(session: Session) -> list[RawEntry]:
+    """Every audit_log row in chain order (readable rows by sequence number, then damaged
+    ones), each with ``problem`` set when the row cannot be part of a valid chain."""
+    t = AuditEntry.__table__
+    rows = session.execute(
+        select(
+            t.c.id,
+            type_coerce(t.c.seq, Text),
+            t.c.at,
+            t.c.actor,
+            t.c.action,
+            t.c.object,
+            type_coerce(t.c.details, Text),
+            t.c.prev_hash,
+            t.c.hash,
+        )
+    ).all()
+    out = [_parse(*r) for r in rows]
+    out.sort(key=lambda e: (0, e.seq, e.row_id) if isinstance(e.seq, int) else (1, 0, e.row_id))
+    return out
+
+
+def _parse(
+    row_id: int,
+    seq: Any,
+    at: Any,
+    actor: Any,
+    action: Any,
+    obj: Any,
+    details: Any,
+    prev_hash: Any,
+    hash_: Any,
+) -> RawEntry:
+    problem = ""
+    n: Any = seq
+    if isinstance(seq, str) and re.fullmatch(r"-?\d+", seq.strip()):
+        n = int(seq)
+    elif not isinstance(seq, int) or isinstance(seq, bool):
+        problem = f"sequence number {seq!r} is not a whole number"
+    parsed: Any = details
+    if not problem:
+        try:
+            parsed = json.loads(details) if isinstance(details, str | bytes) else details
+        except ValueError as exc:
+            problem = f"entry {n}: details are not valid JSON ({exc})"
+        else:
+            if not isinstance(parsed, dict):
+                problem = f"entry {n}: details are {type(parsed).__name__}, not an object"
+    if not problem:
+        for name, value in (("time", at), ("actor", actor), ("action", action), ("object", obj)):
+            if not isinstance(value, str):
+                problem = f"entry {n}: {name} is {value!r}, not text"
+                break
+    if not problem:
+        for name, value in (("previous hash", prev_hash), ("hash", hash_)):
+            if not isinstance(value, str) or not _HEX64.fullmatch(value):
+                problem = f"entry {n}: {name} is {value!r}, not a SHA-256 hex digest"
+                break
+    return RawEntry(row_id, n, at, actor, action, obj, parsed, prev_hash, hash_, problem)
+
+
+@dataclass
+class _Expect:
+    seq: int
+    sha256: str | None  # None: recorded as deleted
+
+
+@dataclass
+class _Table:
+    mapper: Mapper[Any] | None
+    expect: dict[Any, _Expect] = field(default_factory=dict)
+
+
+def _mapper_for(table: str) -> Mapper[Any] | None:
+    for m in Base.registry.mappers:
+        if _table_name(m) == table:
+            return m
+    return None
+
+
+def _table_name(mapper: Mapper[Any]) -> str:
+    return str(getattr(mapper.local_table, "name", ""))
+
+
+def _key(ident: Any) -> Any:
+    return tuple(ident) if isinstance(ident, list) else ident
+
+
+def check_records(
+    session: Session, entries: list[tuple[int, dict[str, Any]]]
+) -> tuple[int, list[str]]:
+    """(records checked, problems) for the records named by these (seq, details) entries:
+    the latest entry naming a record decides what it must be now."""
+    from leadguard.audit import row_digest
+
+    problems: list[str] = []
+    tables: dict[str, _Table] = {}
+    for seq, details in sorted(entries, key=lambda e: e[0]):
+        for listed, deleted in (("records", False), ("deleted_records", True)):
+            items = details.get(listed, [])
+            if not isinstance(items, list):
+                problems.append(f"entry {seq}: {listed} is not a list")
+                continue
+            for item in items:
+                ok = isinstance(item, dict) and isinstance(item.get("table"), str)
+                ok = ok and "id" in item and (deleted or isinstance(item.get("sha256"), str))
+                if not ok:
+                    problems.append(f"entry {seq}: malformed item in {listed}: {item!r}")
+                    continue
+                tab = tables.get(item["table"])
+                if tab is None:
+                    tab = tables[item["table"]] = _Table(_mapper_for(item["table"]))
+                sha = None if deleted else item["sha256"]
+                tab.expect[_key(item["id"])] = _Expect(seq, sha)
+    checked = 0
+    for name, tab in sorted(tables.items()):
+        if tab.mapper is None:
+            problems.append(f"entries name table {name!r}, which LeadGuard does not have")
+            continue
+        current = _current_rows(session, tab.mapper, list(tab.expect), problems)
+        for ident, exp in sorted(tab.expect.items(), key=lambda kv: str(kv[0])):
+            checked += 1
+            exists = ident in current
+            now = current.get(ident)
+            if exp.sha256 is None:
+                if exists:
+                    problems.append(
+                        f"{name} row {_show(ident)} exists although audit entry {exp.seq} "
+                        "recorded its deletion"
+                    )
+            elif not exists:
+                problems.append(
+                    f"{name} row {_show(ident)} was deleted after audit entry {exp.seq}"
+                )
+            elif now is None:
+                continue  # unreadable: already named by _current_rows
+            elif row_digest(now)["sha256"] != exp.sha256:
+                problems.append(
+                    f"{name} row {_show(ident)} was changed after audit entry {exp.seq}"
+                )
+    return checked, problems
+
+
+def _show(ident: Any) -> str:
+    return "/".join(map(str, ident)) if isinstance(ident, tuple) else str(ident)
+
+
+def _current_rows(
+    session: Session, mapper: Mapper[Any], idents: list[Any], problems: list[str]
+) -> dict[Any, Any]:
+    """Each existing row by its id, or None for one that cannot be read (and a named
+    problem); one query per table (per chunk of ids)."""
+    cls = mapper.class_
+    pk = mapper.primary_key
+    name = _table_name(mapper)
+    out: dict[Any, Any] = {}
+    if len(pk) != 1:  # composite keys: one lookup per row (no such table is recorded today)
+        for ident in idents:
+            row = session.get(cls, ident)
+            if row is not None:
+                out[ident] = row
+        return out
+    col = pk[0]
+    key = mapper.get_property_by_column(col).key
+    wanted = [i for i in idents if not isinstance(i, tuple)]
+    for start in range(0, len(wanted), _CHUNK):
+        part = wanted[start : start + _CHUNK]
+        try:
+            rows = list(session.scalars(select(cls).where(col.in_(part))))
+        except (ValueError, TypeError):  # a damaged value in some row: find it row by row
+            rows = []
+            for ident in part:
+                try:
+                    row = session.scalars(select(cls).where(col == ident)).first()
+                except (ValueError, TypeError) as exc:
+                    problems.append(f"{name} row {ident} cannot be read: {exc}")
+                    out[ident] = None
+                    continue
+                if row is not None:
+                    rows.append(row)
+        for row in rows:
+            out[getattr(row, key)] = row
+    return out

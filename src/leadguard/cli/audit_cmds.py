@@ -1,0 +1,149 @@
+"""``leadguard audit``: verify the chain and the records it covers, anchor its head, export."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from leadguard.cli import session
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.errors import InputError
+from leadguard.workspace import resolve_path
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(
+    workspace: WorkspaceOpt = None,
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option("--anchor", help="A signed anchor file to check the log against (repeat)."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="The anchor key's public half (KEYFILE.pub)."),
+    ] = None,
+) -> None:
+    """Check the whole hash chain and every working record its entries name, and the log
+    against signed anchors; name each problem (exit 1 if any). Writes nothing."""
+    from leadguard.services.audit import verify
+
+    ctx = open_ctx(workspace)
+    result = verify(ctx, session.actor(ctx), anchor, public_key)
+    console = out()
+    _render_chain(console, result.check)
+    for r in result.anchors:
+        a = r.anchor
+        state = "[green]ok[/green]" if r.ok else "[red]FAILED[/red]"
+        console.print(
+            f"anchor entry {a.seq} ({a.at}, key {a.key_id}, checked with {a.key_source}): "
+            f"{state}: {escape(r.reason)}",
+            soft_wrap=True,
+        )
+        if r.ok and r.after:
+            console.print(f"  {r.after} entries after it are covered by the chain only")
+    if not anchor:
+        console.print(
+            "no anchor given: a log cut off at the end or rewritten from some entry on is "
+            "only caught against a signed anchor (leadguard audit anchor)",
+            soft_wrap=True,
+        )
+    if not result.intact:
+        raise typer.Exit(1)
+
+
+def _render_chain(console: Console, chain: Any) -> None:
+    if chain.broken_at is None:
+        console.print(
+            f"audit log intact: {chain.entries} entries; head entry {chain.head_seq or '-'} "
+            f"hash {chain.head_hash or '-'}",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[red]audit log BROKEN[/red] at entry {chain.broken_at}: {escape(chain.reason)}",
+            soft_wrap=True,
+        )
+    bad = len(chain.record_problems)
+    state = "[green]unchanged[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
+    console.print(f"working records named by entries: {chain.records_checked} checked, {state}")
+    for p in chain.record_problems:
+        console.print(f"  {escape(p)}", soft_wrap=True)
+
+
+@audit_app.command("keygen")
+@handles_errors
+def audit_keygen(
+    out_file: Annotated[Path, typer.Option("--out", help="Private key file to create.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create an Ed25519 signing key for anchors (private key mode 0600, public key beside
+    it as KEYFILE.pub). Keep it outside the workspace; refused inside it."""
+    from leadguard import anchor as anchors
+
+    pub, kid = anchors.keygen(out_file, resolve_path(workspace))
+    out().print(f"wrote private key {out_file} (mode 0600) and public key {pub}; key id {kid}")
+
+
+@audit_app.command("anchor")
+@handles_errors
+def audit_anchor(
+    key: Annotated[Path, typer.Option("--key", help="Private key (from audit keygen).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Anchor file to write.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write a signed receipt of the log's head (entry number, hash, time, workspace) to a
+    place outside the workspace; later `audit verify --anchor FILE` proves the log was not
+    cut off or rewritten up to it."""
+    from leadguard.services.audit import anchor
+
+    ctx = open_ctx(workspace)
+    signed = anchor(ctx, session.actor(ctx), key, out_file)
+    a = signed["anchor"]
+    out().print(
+        f"anchored entry {a['seq']} (hash {a['hash']}) with key {signed['key_id']} in {out_file}",
+        soft_wrap=True,
+    )
+
+
+@audit_app.command("export")
+@handles_errors
+def audit_export(
+    out_file: Annotated[Path, typer.Option("--out", help="JSON Lines file to write.")],
+    case: Annotated[str | None, typer.Argument(help="A case number: its whole trail.")] = None,
+    workspace: WorkspaceOpt = None,
+    object_prefix: Annotated[
+        str, typer.Option("--object", help="Only entries whose object starts with this.")
+    ] = "",
+) -> None:
+    """Write the audit trail (entries with their chain hashes) for disclosure: a case's
+    whole trail, or every entry (of an object prefix)."""
+    from leadguard.services.audit import trail
+
+    if out_file.is_dir():
+        raise InputError(f"--out {out_file} is a folder; name the JSON Lines file to write")
+    if not out_file.parent.is_dir():
+        raise InputError(f"--out {out_file}: folder {out_file.parent} does not exist")
+    ctx = open_ctx(workspace)
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    try:
+        fh = tmp.open("w")  # before the export is logged: a place we cannot write stops here
+    except OSError as exc:
+        raise InputError(f"--out {out_file} cannot be written ({exc.strerror})") from exc
+    try:
+        with fh:
+            rows = trail(ctx, session.actor(ctx), case, object_prefix)
+            for entry in rows:
+                fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        os.replace(tmp, out_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    out().print(f"wrote {len(rows)} audit entries to {out_file}")

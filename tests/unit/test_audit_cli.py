@@ -1,0 +1,81 @@
+"""``leadguard audit``: bad output paths and damaged rows give a clear one-line answer,
+never a traceback, and a refused export logs nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from leadguard import audit
+from leadguard.cli.main import app
+from leadguard.storage.models import AuditEntry
+from leadguard.workspace import Workspace
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    w = Workspace.init(tmp_path / "ws")
+    with w.session() as s:
+        for i in range(1, 4):
+            audit.append(s, "search", f"search:{i}", {"n": i}, actor="examiner-a")
+    return w
+
+
+def entries(ws: Workspace) -> int:
+    with ws.session() as s:
+        return int(s.scalar(select(func.count(AuditEntry.id))) or 0)
+
+
+def test_export_to_a_folder_is_refused_before_anything_is_logged(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    before = entries(ws)
+    res = runner.invoke(app, ["audit", "export", "--out", str(tmp_path), "-w", str(ws.root)])
+    assert res.exit_code == 2 and "is a folder" in res.output
+    assert "Traceback" not in res.output
+    res = runner.invoke(
+        app, ["audit", "export", "--out", str(tmp_path / "no" / "t.jsonl"), "-w", str(ws.root)]
+    )
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert entries(ws) == before
+
+
+def test_export_writes_the_trail(ws: Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "t.jsonl"
+    res = runner.invoke(app, ["audit", "export", "--out", str(out), "-w", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(ln)["seq"] for ln in out.read_text().splitlines()] == [1, 2, 3]
+    assert not (tmp_path / "t.jsonl.tmp").exists()
+
+
+def test_verify_names_a_damaged_row_without_a_traceback(ws: Workspace) -> None:
+    with ws.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET details = '{oops' WHERE seq = 2"))
+    before = entries(ws)
+    res = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit | None)
+    assert "BROKEN" in res.output and "audit_log row id 2" in res.output
+    assert "not valid JSON" in res.output and "Traceback" not in res.output
+    assert entries(ws) == before  # verify wrote nothing
+
+
+def test_verify_without_an_anchor_says_what_it_cannot_see(ws: Workspace) -> None:
+    res = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    assert res.exit_code == 0 and "audit log intact: 3 entries" in res.output
+    assert "only caught against a signed anchor" in res.output
+
+
+def test_a_missing_anchor_or_key_is_a_clear_error(ws: Workspace, tmp_path: Path) -> None:
+    w = ["-w", str(ws.root)]
+    res = runner.invoke(app, ["audit", "verify", "--anchor", str(tmp_path / "none"), *w])
+    assert res.exit_code == 2 and "cannot be read" in res.output
+    res = runner.invoke(
+        app, ["audit", "anchor", "--key", str(tmp_path / "k"), "--out", str(tmp_path / "a"), *w]
+    )
+    assert res.exit_code == 2 and "key file" in res.output and "cannot be read" in res.output
