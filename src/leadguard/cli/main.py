@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import casework, render
+from leadguard.cli import casework, models, render
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
@@ -40,6 +40,8 @@ app.add_typer(casework.case_app, name="case")
 app.add_typer(casework.request_app, name="request")
 app.add_typer(casework.review_app, name="review")
 app.add_typer(casework.lead_app, name="lead")
+app.add_typer(models.models_app, name="models")
+gallery_app.command("reembed")(models.gallery_reembed)
 
 
 @app.callback()

@@ -9,6 +9,7 @@ defaults come from measured error (``leadguard eval quality``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,8 +230,23 @@ def single_face(faces_in_image: int) -> Measure:
     )
 
 
-def measure_face(pixels: np.ndarray, det: Detection, faces_in_image: int) -> dict[str, Measure]:
-    """Every measure for one detected face. Landmark measures need the 68-point model."""
+def landmark_source(points: int, source: str) -> Measure:
+    """Which landmarks the pose, eye and inter-eye measures used (recorded with the others;
+    no policy rule reads it)."""
+    return Measure("landmarks", float(points), source, 100, "landmarks behind pose and eyes")
+
+
+def measure_face(
+    pixels: np.ndarray,
+    det: Detection,
+    faces_in_image: int,
+    fallback: Callable[[np.ndarray, Detection], tuple[tuple[int, int], ...]] | None = None,
+    fallback_name: str = "",
+) -> dict[str, Measure]:
+    """Every measure for one detected face. Landmark measures need 68 points: the
+    detection's own, else ``fallback`` (e.g. dlib's 68-point model on the detector's box).
+    The measure ``landmarks`` records which were used; without either the landmark
+    measures are absent and ``landmarks`` says so (never a silent gap)."""
     h, w = pixels.shape[:2]
     face = _face_region(pixels, det)
     out = [
@@ -242,7 +258,16 @@ def measure_face(pixels: np.ndarray, det: Detection, faces_in_image: int) -> dic
         colour(pixels, det),
         single_face(faces_in_image),
     ]
+    points: tuple[tuple[int, int], ...] = ()
     if len(det.landmarks) == 68:
-        pts = np.asarray(det.landmarks, dtype=np.float64)
+        points = det.landmarks
+        out.append(landmark_source(68, "points: the detection's own"))
+    elif fallback is not None:
+        points = fallback(pixels, det)
+        out.append(landmark_source(len(points), f"points: {fallback_name}"))
+    else:
+        out.append(landmark_source(0, f"points: none ({len(det.landmarks)}-point detection)"))
+    if len(points) == 68:
+        pts = np.asarray(points, dtype=np.float64)
         out += [inter_eye_distance(pts), *head_pose(pts, w, h), eyes_open(pts)]
     return {m.name: m for m in out}
