@@ -44,7 +44,7 @@ class MeasuredFace:
     quality: dict[str, Measure]
 
 
-def _dlib_68_on_box(pixels: RGBImage, face: Detection) -> tuple[tuple[int, int], ...]:
+def dlib_68_on_box(pixels: RGBImage, face: Detection) -> tuple[tuple[int, int], ...]:
     from leadguard.backends.dlib_backend import landmarks_68
 
     return landmarks_68(pixels, face.box)
@@ -138,7 +138,7 @@ class FacePipeline:
         detections = self.model.detect(image.pixels)
         face = choose_face(detections, image, selection)
         quality = measure_face(
-            image.pixels, face, len(detections), _dlib_68_on_box, "dlib 68-point model on the box"
+            image.pixels, face, len(detections), dlib_68_on_box, "dlib 68-point model on the box"
         )
         return MeasuredFace(image, tuple(detections), face, quality)
 

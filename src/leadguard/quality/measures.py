@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadguard.types import Detection
+from leadguard.types import Box, Detection
 
 FACE_SIDE = 128  # the face region is resampled to this for sharpness, exposure, blockiness
 # generic 3D face (mm) for head pose: nose tip, chin, eye outer corners, mouth corners
@@ -230,6 +230,11 @@ def single_face(faces_in_image: int) -> Measure:
     )
 
 
+def _points_box(points: tuple[tuple[int, int], ...]) -> Box:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return Box(min(xs), min(ys), max(xs), max(ys))
+
+
 def landmark_source(points: int, source: str) -> Measure:
     """Which landmarks the pose, eye and inter-eye measures used (recorded with the others;
     no policy rule reads it)."""
@@ -248,6 +253,21 @@ def measure_face(
     The measure ``landmarks`` records which were used; without either the landmark
     measures are absent and ``landmarks`` says so (never a silent gap)."""
     h, w = pixels.shape[:2]
+    points: tuple[tuple[int, int], ...] = ()
+    note: Measure
+    if len(det.landmarks) == 68:
+        points = det.landmarks
+        note = landmark_source(68, "points: the detection's own")
+    elif fallback is not None:
+        points = fallback(pixels, det)
+        # the policy's box measures were set on dlib's boxes: another detector's box (YuNet's
+        # takes in the forehead) is replaced by the bounding box of the 68 points
+        det = Detection(_points_box(points), det.score, points)
+        note = landmark_source(
+            len(points), f"points: {fallback_name}; box measures on the points' bounding box"
+        )
+    else:
+        note = landmark_source(0, f"points: none ({len(det.landmarks)}-point detection)")
     face = _face_region(pixels, det)
     out = [
         in_frame(pixels, det),
@@ -257,16 +277,8 @@ def measure_face(
         blockiness(pixels, det),
         colour(pixels, det),
         single_face(faces_in_image),
+        note,
     ]
-    points: tuple[tuple[int, int], ...] = ()
-    if len(det.landmarks) == 68:
-        points = det.landmarks
-        out.append(landmark_source(68, "points: the detection's own"))
-    elif fallback is not None:
-        points = fallback(pixels, det)
-        out.append(landmark_source(len(points), f"points: {fallback_name}"))
-    else:
-        out.append(landmark_source(0, f"points: none ({len(det.landmarks)}-point detection)"))
     if len(points) == 68:
         pts = np.asarray(points, dtype=np.float64)
         out += [inter_eye_distance(pts), *head_pose(pts, w, h), eyes_open(pts)]
