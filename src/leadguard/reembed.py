@@ -15,7 +15,7 @@ from pathlib import Path
 
 from leadguard.backends import create_model
 from leadguard.backends.registry import resolve
-from leadguard.enroll import EnrollReport, Failure, ProgressCallback, _enroll
+from leadguard.enroll import EnrollReport, ProgressCallback, enroll_source
 from leadguard.errors import UnreadableImage
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import WorkerPool
@@ -58,9 +58,6 @@ def reembed(
     src = Source(items, problems)
     workers = min(settings.effective_workers(), max(len(items), 1))
     with WorkerPool(settings, space.key, workers) as pool:
-        report = _enroll(ws, src, space, pool, progress, retry_failed)
+        report = enroll_source(ws, src, space, pool, progress, retry_failed)
     report.elapsed_s = time.perf_counter() - started
     return report
-
-
-__all__ = ["Failure", "reembed"]
