@@ -6,7 +6,11 @@ throughput    = faces enrolled per second by ``leadguard enroll`` (all stages, a
 Also measured: the bare model run in one process per core at once (no LeadGuard around
 it), which shows how far the cores themselves fall short of perfect scaling.
 
+With several ``--model`` names (registered face models) every model is measured in the same
+run, enrollment runs interleaved, and the ratio of their median throughputs is reported.
+
 Usage: python benchmarks/enroll_throughput.py [--images 800] [--runs 3] [--bound-images 150]
+       [--model dlib-resnet --model sface]
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ from _common import lfw_paths, median, save, write_manifest
 from leadguard.backends import create_model
 from leadguard.config import Settings
 from leadguard.enroll import enroll
+from leadguard.pipeline.compose import dlib_68_on_box
 from leadguard.pipeline.decode import decode_image
+from leadguard.quality.measures import measure_face
 from leadguard.workspace import Workspace
 
 
-def stage_times(n: int) -> np.ndarray:
-    """(decode, detect with landmarks, descriptor) seconds for each face in the first n LFW
-    images, one process; images without a face are left out."""
-    settings = Settings()
+def stage_times(n: int, model_name: str = "dlib-resnet") -> np.ndarray:
+    """(decode, detect with landmarks, descriptor, quality measures) seconds for each face in
+    the first n LFW images, one process; images without a face are left out."""
+    settings = Settings(face_model=model_name)
     model = create_model(settings)
     model.load()
     rows = []
@@ -46,48 +52,53 @@ def stage_times(n: int) -> np.ndarray:
         if not faces:
             continue
         model.embed(img.pixels, faces[0])
-        rows.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+        t3 = time.perf_counter()
+        measure_face(img.pixels, faces[0], len(faces), dlib_68_on_box, "dlib 68")
+        rows.append((t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3))
     return np.asarray(rows)
 
 
-def per_face_times(n: int) -> list[float]:
+def per_face_times(n: int, model_name: str = "dlib-resnet") -> list[float]:
     """Detection + descriptor time of each face (the model's own compute), one process."""
-    return stage_times(n)[:, 1:].sum(axis=1).tolist()
+    return stage_times(n, model_name)[:, 1:3].sum(axis=1).tolist()
 
 
-def compute_bound(n: int) -> dict[str, float]:
-    stages = stage_times(n)
-    per_face = stages[:, 1:].sum(axis=1)
+def compute_bound(n: int, model_name: str = "dlib-resnet") -> dict[str, float]:
+    stages = stage_times(n, model_name)
+    per_face = stages[:, 1:3].sum(axis=1)
     t = float(per_face.mean())
     cores = os.cpu_count() or 1
-    decode_ms, detect_ms, descriptor_ms = (float(x) for x in stages.mean(axis=0) * 1000)
+    decode_ms, detect_ms, descriptor_ms, quality_ms = (
+        float(x) for x in stages.mean(axis=0) * 1000
+    )
     return {
         "per_face_s": t,
         "per_face_median_s": float(np.median(per_face)),
         "decode_ms": decode_ms,
         "detect_ms": detect_ms,
         "descriptor_ms": descriptor_ms,
+        "quality_measures_ms": quality_ms,
         "cores": cores,
         "bound_faces_per_s": cores / t,
         "faces": int(per_face.size),
     }
 
 
-def concurrent_bare_rate(n: int) -> float:
+def concurrent_bare_rate(n: int, model_name: str = "dlib-resnet") -> float:
     """Faces/s of the bare model with one process per core running at the same time."""
     cores = os.cpu_count() or 1
     with ProcessPoolExecutor(cores) as pool:
-        runs = list(pool.map(per_face_times, [n] * cores))
+        runs = list(pool.map(per_face_times, [n] * cores, [model_name] * cores))
     return sum(len(r) / sum(r) for r in runs)
 
 
-def enroll_run(n: int) -> float:
+def enroll_run(n: int, model_name: str = "dlib-resnet") -> float:
     rows = lfw_paths(n, offset=0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         manifest = root / "m.csv"
         write_manifest(manifest, rows)
-        ws = Workspace.init(root / "ws", multiple_faces="central")
+        ws = Workspace.init(root / "ws", multiple_faces="central", face_model=model_name)
         report = enroll(ws, manifest)
         ws.close()
     return report.faces_per_second
@@ -98,47 +109,57 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=800)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--bound-images", type=int, default=150)
+    ap.add_argument("--model", action="append", help="registered face model (repeatable)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    bound = compute_bound(args.bound_images)
-    print(
-        f"mean per face: decode {bound['decode_ms']:.1f} ms, detect+landmarks "
-        f"{bound['detect_ms']:.1f} ms, descriptor (chip and mirror) {bound['descriptor_ms']:.1f} ms"
-    )
-    print(
-        f"per-face detect+descriptor: {bound['per_face_s'] * 1000:.1f} ms (mean of "
-        f"{bound['faces']}); bound = {bound['bound_faces_per_s']:.2f} faces/s on "
-        f"{bound['cores']} cores"
-    )
-    bare = concurrent_bare_rate(args.bound_images)
-    print(
-        f"bare model, one process per core at once: {bare:.2f} faces/s "
-        f"({bare / bound['bound_faces_per_s']:.1%} of the bound)"
-    )
-    rates = []
-    for i in range(args.runs):
-        r = enroll_run(args.images)
-        rates.append(r)
-        print(f"run {i + 1}: {r:.2f} faces/s")
-    med = median(rates)
-    ratio = med / bound["bound_faces_per_s"]
-    print(
-        f"enrollment median {med:.2f} faces/s = {ratio:.1%} of the compute bound, "
-        f"{med / bare:.1%} of the bare concurrent model rate"
-    )
-    out = save(
-        "enroll_throughput",
-        {
-            "images_per_run": args.images,
-            "runs_faces_per_s": rates,
-            "median_faces_per_s": med,
-            **bound,
-            "ratio_to_bound": ratio,
-            "bare_concurrent_faces_per_s": bare,
-            "ratio_to_bare_concurrent": med / bare,
-            "spread": float(np.ptp(rates)),
-        },
-    )
+    names = args.model or ["dlib-resnet"]
+    results: dict[str, dict] = {}
+    for name in names:
+        bound = compute_bound(args.bound_images, name)
+        print(
+            f"[{name}] mean per face: decode {bound['decode_ms']:.1f} ms, detect+landmarks "
+            f"{bound['detect_ms']:.1f} ms, descriptor {bound['descriptor_ms']:.1f} ms, "
+            f"quality measures {bound['quality_measures_ms']:.1f} ms"
+        )
+        print(
+            f"[{name}] per-face detect+descriptor: {bound['per_face_s'] * 1000:.1f} ms (mean of "
+            f"{bound['faces']}); bound = {bound['bound_faces_per_s']:.2f} faces/s on "
+            f"{bound['cores']} cores"
+        )
+        bare = concurrent_bare_rate(args.bound_images, name)
+        print(
+            f"[{name}] bare model, one process per core at once: {bare:.2f} faces/s "
+            f"({bare / bound['bound_faces_per_s']:.1%} of the bound)"
+        )
+        results[name] = {**bound, "bare_concurrent_faces_per_s": bare, "runs_faces_per_s": []}
+    for i in range(args.runs):  # interleaved, so that load on the machine hits every model
+        for name in names:
+            r = enroll_run(args.images, name)
+            results[name]["runs_faces_per_s"].append(r)
+            print(f"[{name}] run {i + 1}: {r:.2f} faces/s")
+    for name in names:
+        res = results[name]
+        med = median(res["runs_faces_per_s"])
+        res["median_faces_per_s"] = med
+        res["ratio_to_bound"] = med / res["bound_faces_per_s"]
+        res["ratio_to_bare_concurrent"] = med / res["bare_concurrent_faces_per_s"]
+        res["spread"] = float(np.ptp(res["runs_faces_per_s"]))
+        print(
+            f"[{name}] enrollment median {med:.2f} faces/s = {res['ratio_to_bound']:.1%} of the "
+            f"compute bound, {res['ratio_to_bare_concurrent']:.1%} of the bare concurrent rate"
+        )
+    payload: dict = {"images_per_run": args.images, "models": results}
+    if len(names) > 1:
+        base = results[names[0]]["median_faces_per_s"]
+        payload["throughput_ratio_to_first"] = {
+            n: results[n]["median_faces_per_s"] / base for n in names
+        }
+        for n in names[1:]:
+            ratio = payload["throughput_ratio_to_first"][n]
+            print(f"{n} / {names[0]} median throughput: {ratio:.2f}x")
+    if len(names) == 1:
+        payload = {"images_per_run": args.images, **results[names[0]]}
+    out = save("enroll_throughput" if len(names) == 1 else "enroll_throughput_models", payload)
     print(f"saved {out}")
 
 

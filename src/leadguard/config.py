@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADGUARD_", extra="forbid")
 
     # --- face pipeline (every one of these is part of the embedding space) ---
+    face_model: str = Field(
+        "dlib-resnet",
+        description="Face model backend by registered name ('dlib-resnet', 'sface', plug-ins; "
+        "leadguard models list). Open-set search needs its accepted evaluation (docs/models.md).",
+    )
+    sface_mirror: bool = Field(
+        False, description="SFace only: average the templates of the chip and its mirror image."
+    )
     detector_upsample: int = Field(
         1, ge=0, le=3, description="HOG detector upsampling passes (finds smaller faces, slower)."
     )

@@ -73,7 +73,7 @@ def enroll(
     src = read_source(source)
     workers = min(settings.effective_workers(), max(len(src.items), 1))
     with WorkerPool(settings, space.key, workers) as pool:
-        report = _enroll(ws, src, space, pool, progress, retry_failed)
+        report = enroll_source(ws, src, space, pool, progress, retry_failed)
     report.elapsed_s = time.perf_counter() - started
     from leadguard.evidence.model import adopt_shipped
 
@@ -81,7 +81,7 @@ def enroll(
     return report
 
 
-def _enroll(
+def enroll_source(
     ws: Workspace,
     src: Source,
     space: EmbeddingSpace,
@@ -89,6 +89,7 @@ def _enroll(
     progress: ProgressCallback | None,
     retry_failed: bool,
 ) -> EnrollReport:
+    """Enroll a read source into ``space`` with a started pool (also ``gallery reembed``)."""
     settings = ws.settings
     report = EnrollReport(total=len(src.items) + len(src.problems), space_key=space.key)
     report.failed.extend(Failure(p.where, "bad_row", p.reason) for p in src.problems)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from leadguard import audit
+from leadguard import audit, models_gate
 from leadguard.backends.base import FaceModel
 from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.evidence import model as evidence_model
@@ -156,6 +156,8 @@ def _search(
             "threshold can be set and no score can be given a meaning; run `leadguard eval "
             "evidence` on a labelled dataset first, or ask for an investigation-mode list"
         )
+    if stored is not None and investigation is None:
+        models_gate.require_open_set(s, space)  # an accepted evaluation of this space
     index, check = synced_index(ws, space)
     check_space(index.space_key, space.key)
 

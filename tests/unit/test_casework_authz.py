@@ -79,6 +79,7 @@ SPEC: dict[str, set[str]] = {
         "gallery.read",
         "index.maintain",
         "eval.run",
+        "model.accept",
     },
 }
 

@@ -1,4 +1,4 @@
-"""Face model backends behind one small protocol. Imported lazily by name."""
+"""Face model backends behind one small protocol, registered by name (``registry``)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ if TYPE_CHECKING:
     from leadguard.config import Settings
 
 
-def create_model(settings: Settings, name: str = "dlib") -> FaceModel:
-    """Construct (not load) a face model backend by name."""
-    if name == "dlib":
-        from leadguard.backends.dlib_backend import DlibFaceModel
+def create_model(settings: Settings, name: str | None = None) -> FaceModel:
+    """Construct (not load) a face model backend: ``name``, else the setting ``face_model``."""
+    from leadguard.backends.registry import create
 
-        return DlibFaceModel(
-            detector_upsample=settings.detector_upsample,
-            landmarks=settings.landmarks,
-            chip_size=settings.chip_size,
-            chip_padding=settings.chip_padding,
-            mirror=settings.mirror,
-            fallback_adjust=settings.detector_fallback_adjust,
-        )
-    raise ValueError(f"unknown face model backend {name!r} (available: dlib)")
+    return create(settings, name)

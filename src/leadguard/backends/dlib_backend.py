@@ -60,6 +60,20 @@ def _import_dlib() -> Any:
     return dlib
 
 
+@cache
+def _landmark_predictor() -> Any:
+    return _import_dlib().shape_predictor(str(_weights(LANDMARK_FILES["68"])))
+
+
+def landmarks_68(pixels: RGBImage, box: Box) -> tuple[tuple[int, int], ...]:
+    """dlib's 68 landmarks inside a face box found by any detector: the stated fallback of
+    the quality measures (pose, eyes, inter-eye distance) for backends with fewer points."""
+    dlib = _import_dlib()
+    rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
+    shape = _landmark_predictor()(pixels, rect)
+    return tuple((p.x, p.y) for p in shape.parts())
+
+
 class DlibFaceModel:
     """The default face model. See ``FaceModel`` for the contract."""
 

@@ -106,6 +106,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gallery.read",
             "index.maintain",
             "eval.run",
+            "model.accept",
         }
     ),
 }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from leadguard.errors import FaceTooSmall, NoFace, SeveralFaces
 from leadguard.pipeline.decode import decode_image
 from leadguard.quality.measures import Measure, measure_face
-from leadguard.types import DecodedImage, Detection, FaceTemplate
+from leadguard.types import DecodedImage, Detection, FaceTemplate, RGBImage
 
 if TYPE_CHECKING:
     from leadguard.backends.base import FaceModel
@@ -42,6 +42,12 @@ class MeasuredFace:
     detections: tuple[Detection, ...]
     face: Detection
     quality: dict[str, Measure]
+
+
+def dlib_68_on_box(pixels: RGBImage, face: Detection) -> tuple[tuple[int, int], ...]:
+    from leadguard.backends.dlib_backend import landmarks_68
+
+    return landmarks_68(pixels, face.box)
 
 
 def detection_lines(detections: tuple[Detection, ...] | list[Detection]) -> list[str]:
@@ -131,7 +137,9 @@ class FacePipeline:
         image = self.decode(data, source)
         detections = self.model.detect(image.pixels)
         face = choose_face(detections, image, selection)
-        quality = measure_face(image.pixels, face, len(detections))
+        quality = measure_face(
+            image.pixels, face, len(detections), dlib_68_on_box, "dlib 68-point model on the box"
+        )
         return MeasuredFace(image, tuple(detections), face, quality)
 
     def process(self, data: bytes, source: str, selection: FaceSelection) -> ProcessedImage:

@@ -9,11 +9,12 @@ defaults come from measured error (``leadguard eval quality``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from leadguard.types import Detection
+from leadguard.types import Box, Detection
 
 FACE_SIDE = 128  # the face region is resampled to this for sharpness, exposure, blockiness
 # generic 3D face (mm) for head pose: nose tip, chin, eye outer corners, mouth corners
@@ -229,9 +230,44 @@ def single_face(faces_in_image: int) -> Measure:
     )
 
 
-def measure_face(pixels: np.ndarray, det: Detection, faces_in_image: int) -> dict[str, Measure]:
-    """Every measure for one detected face. Landmark measures need the 68-point model."""
+def _points_box(points: tuple[tuple[int, int], ...]) -> Box:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return Box(min(xs), min(ys), max(xs), max(ys))
+
+
+def landmark_source(points: int, source: str) -> Measure:
+    """Which landmarks the pose, eye and inter-eye measures used (recorded with the others;
+    no policy rule reads it)."""
+    return Measure("landmarks", float(points), source, 100, "landmarks behind pose and eyes")
+
+
+def measure_face(
+    pixels: np.ndarray,
+    det: Detection,
+    faces_in_image: int,
+    fallback: Callable[[np.ndarray, Detection], tuple[tuple[int, int], ...]] | None = None,
+    fallback_name: str = "",
+) -> dict[str, Measure]:
+    """Every measure for one detected face. Landmark measures need 68 points: the
+    detection's own, else ``fallback`` (e.g. dlib's 68-point model on the detector's box).
+    The measure ``landmarks`` records which were used; without either the landmark
+    measures are absent and ``landmarks`` says so (never a silent gap)."""
     h, w = pixels.shape[:2]
+    points: tuple[tuple[int, int], ...] = ()
+    note: Measure
+    if len(det.landmarks) == 68:
+        points = det.landmarks
+        note = landmark_source(68, "points: the detection's own")
+    elif fallback is not None:
+        points = fallback(pixels, det)
+        # the policy's box measures were set on dlib's boxes: another detector's box (YuNet's
+        # takes in the forehead) is replaced by the bounding box of the 68 points
+        det = Detection(_points_box(points), det.score, points)
+        note = landmark_source(
+            len(points), f"points: {fallback_name}; box measures on the points' bounding box"
+        )
+    else:
+        note = landmark_source(0, f"points: none ({len(det.landmarks)}-point detection)")
     face = _face_region(pixels, det)
     out = [
         in_frame(pixels, det),
@@ -241,8 +277,9 @@ def measure_face(pixels: np.ndarray, det: Detection, faces_in_image: int) -> dic
         blockiness(pixels, det),
         colour(pixels, det),
         single_face(faces_in_image),
+        note,
     ]
-    if len(det.landmarks) == 68:
-        pts = np.asarray(det.landmarks, dtype=np.float64)
+    if len(points) == 68:
+        pts = np.asarray(points, dtype=np.float64)
         out += [inter_eye_distance(pts), *head_pose(pts, w, h), eyes_open(pts)]
     return {m.name: m for m in out}

@@ -266,7 +266,8 @@ def evaluate_quality(
         deg = _degradations(ws, pool, data, seed, people, threshold)
     acq = compute_templates(ws, space, paths)
     vec = {p: a.vector for p, a in acq.items()}
-    names = sorted({n for m in q.values() for n in m})
+    # "landmarks" records where the points came from; it is not a quality measure
+    names = sorted({n for m in q.values() for n in m} - {"landmarks"})
     unified = _unified(q, vec, identity, names, seed, threshold)
     for m in q.values():
         u = unified.score(m)

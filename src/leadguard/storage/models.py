@@ -355,3 +355,19 @@ class Lead(Base):
     outcome_details: Mapped[str | None] = mapped_column(Text)
     outcomes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelAcceptance(Base):
+    """An administrator's acceptance of a face model's evaluated embedding space: the
+    evaluation records it rests on and their numbers, copied at the time of acceptance."""
+
+    __tablename__ = "model_acceptances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    space_key: Mapped[str] = mapped_column(String(32), index=True)
+    model_name: Mapped[str] = mapped_column(String(64))
+    space: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    accepted_by: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
