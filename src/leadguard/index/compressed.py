@@ -307,9 +307,17 @@ class CompressedIndex:
         """Write new segments and changed tombstones, then commit by replacing meta.json."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        if self._dir is not None and self._dir != folder:
-            for seg in self._segments:  # saving to another folder: write everything there
-                seg.saved, seg.dead_saved = False, False
+        if self._dir != folder:
+            if self._dir is not None:  # saving to another folder: write everything there
+                for seg in self._segments:
+                    seg.saved, seg.dead_saved = False, False
+            previous = read_meta(folder)
+            if previous is not None:  # never overwrite a file the committed meta.json names
+                self._next = max(self._next, int(previous.get("next", 0)))
+                for seg in self._segments:
+                    if not seg.saved:
+                        seg.name = f"seg-{self._next:06d}"
+                        self._next += 1
         for seg in self._segments:
             if not seg.saved:
                 _write_segment(folder, seg)
