@@ -25,7 +25,8 @@ def test_error_bound_holds_for_every_vector() -> None:
     enc = encode(x[10:], dim)
     enc_all = encode(x, dim)
     for e in (enc, enc_all):
-        assert e["err"].max() == e["err_max"]
+        assert e["err"].dtype == np.float16  # rounded up, so never below the fp64 error
+        assert float(e["err"].max()) >= e["err_max"] > 0
     width = 4 * math.ceil(dim / 4)
     codes = enc_all["codes"].transpose(0, 2, 1, 3).reshape(-1, width)[: len(x)].astype(np.int64)
     c = codes - 128
@@ -38,7 +39,8 @@ def test_error_bound_holds_for_every_vector() -> None:
         p = np.clip(np.rint(w / t), -127, 127)
         a = c @ p.astype(np.int64)
         rnorm = np.linalg.norm(w - t * p)
-        bound = np.linalg.norm(q) * enc_all["err"] + rnorm * enc_all["cnorm"]
+        err = enc_all["err"].astype(np.float64)
+        bound = np.linalg.norm(q) * err + rnorm * enc_all["cnorm"].astype(np.float64)
         exact = x.astype(np.float64) @ q.astype(np.float64)
         assert np.all(np.abs(exact - t * a) <= bound)
 

@@ -9,9 +9,10 @@ a = p.c exactly, and for every stored vector
 
 so t*a +/- that bound brackets the exact score. The k-th largest lower bound L can only be at
 or below the exact k-th score; every vector whose upper bound reaches L is re-scored exactly
-from its fp32 vector (memory-mapped), and the top-k of those is the exact top-k. Exact scores
-are sums of fp32*fp32 products in fp64 (``exact_scores``), ties broken by ascending id, the same
-as the reference ``ExactIndex``; so results are identical to an exact scan, not approximately.
+from its fp32 vector (read by row from disk), and the top-k of those is the exact top-k.
+Exact scores are sums of fp32*fp32 products in fp64 (``exact_scores``), ties broken by
+ascending id, the same as the reference ``ExactIndex``: results are identical to an exact
+scan, not approximately.
 
 Storage (one folder per embedding space): append-only segments (codes, ids, fp32 vectors,
 errors, scales) and per-segment tombstone files; ``meta.json`` is replaced last and is the
@@ -66,9 +67,9 @@ class _Segment:
     ids: IdArray
     codes: npt.NDArray[np.uint8]  # (blocks, groups, 16, 4), unsigned codes c + 128
     scale: npt.NDArray[np.float64]  # (padded dim,)
-    err: npt.NDArray[np.float64]  # (rows,) ||x - s*c||, rounded up
-    cnorm: npt.NDArray[np.float64]  # (rows,) ||c||
-    vectors: npt.NDArray[np.float32]  # (rows, dim) fp32, memory-mapped once saved
+    err: npt.NDArray[np.float16]  # (rows,) ||x - s*c||, rounded up to fp16
+    cnorm: npt.NDArray[np.float16]  # (rows,) ||c||, rounded up to fp16
+    vectors: npt.NDArray[np.float32] | _RowFile  # (rows, dim) fp32, read by row once saved
     dead: npt.NDArray[np.uint8]  # (blocks*16,) 1 = removed or padding
     err_max: float
     cnorm_max: float
@@ -111,12 +112,61 @@ def encode(vectors: npt.NDArray[np.float32], dim: int) -> dict[str, Any]:
     return {
         "codes": codes,
         "scale": scale,
-        "err": err,
-        "cnorm": cnorm,
+        "err": _round_up16(err),
+        "cnorm": _round_up16(cnorm),
         "dead": dead,
         "err_max": float(err.max()) if m else 0.0,
         "cnorm_max": float(cnorm.max()) if m else 0.0,
     }
+
+
+def _round_up16(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float16]:
+    """fp16 values never below x (the bounds stay rigorous at 2 bytes a number)."""
+    h = x.astype(np.float16)
+    low = h.astype(np.float64) < x
+    h[low] = np.nextafter(h[low], np.float16(np.inf))
+    return h
+
+
+class _RowFile:
+    """Rows of a saved .npy matrix read with pread: re-scoring a few hundred vectors touches
+    only those rows (a memory map would let the kernel map whole file folios as resident)."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read(fh)
+            self.offset = fh.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path.name} is not a row-major matrix")
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+        self.row_bytes = int(shape[1]) * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def take(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        out = np.empty((rows.size, self.shape[1]), dtype=self.dtype)
+        buf = out.reshape(-1).view(np.uint8)
+        for j, r in enumerate(rows.tolist()):
+            part = os.pread(self._fd, self.row_bytes, self.offset + r * self.row_bytes)
+            buf[j * self.row_bytes : (j + 1) * self.row_bytes] = np.frombuffer(part, np.uint8)
+        return out
+
+    def all(self) -> npt.NDArray[Any]:
+        return np.asarray(np.load(self.path))
+
+
+def _take(src: npt.NDArray[np.float32] | _RowFile, rows: npt.NDArray[np.int64]) -> Any:
+    return src.take(rows) if isinstance(src, _RowFile) else src[rows]
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -218,7 +268,9 @@ class CompressedIndex:
                 self._dropped.append(seg.name)
         if not ids.size:
             return None
-        mat = np.concatenate([np.asarray(s.vectors[k]) for s, k in zip(segs, keep, strict=True)])
+        mat = np.concatenate(
+            [_take(s.vectors, np.flatnonzero(k)) for s, k in zip(segs, keep, strict=True)]
+        )
         new = self._new_segment(ids, mat)
         self._segments.append(new)
         return new
@@ -288,12 +340,12 @@ class CompressedIndex:
         for job, res in zip(jobs, results, strict=True):
             seg, t, rnorm, _ = plans[job[0]]
             rows = res.rows
-            upper = t * res.scores.astype(np.float64) + qnorm * seg.err[rows]
-            upper += rnorm * seg.cnorm[rows] + _EPS
+            upper = t * res.scores.astype(np.float64) + qnorm * seg.err[rows].astype(np.float64)
+            upper += rnorm * seg.cnorm[rows].astype(np.float64) + _EPS
             rows = rows[upper >= floor]
             if rows.size:
                 cand_ids.append(seg.ids[rows])
-                cand_scores.append(exact_scores(np.asarray(seg.vectors[rows]), q32))
+                cand_scores.append(exact_scores(_take(seg.vectors, rows), q32))
         if not cand_ids:
             return np.empty(0), np.empty(0, dtype=np.int64)
         ids = np.concatenate(cand_ids)
@@ -423,10 +475,8 @@ def _write_segment(folder: Path, seg: _Segment) -> None:
     _write_array(folder / f"{seg.name}.codes.npy", seg.codes)
     _write_array(folder / f"{seg.name}.scale.npy", seg.scale)
     _write_array(folder / f"{seg.name}.err.npy", np.stack([seg.err, seg.cnorm], axis=1))
-    _write_array(folder / f"{seg.name}.vec.npy", np.asarray(seg.vectors))
-    seg.vectors = np.load(folder / f"{seg.name}.vec.npy", mmap_mode="r")
-    errs = np.load(folder / f"{seg.name}.err.npy", mmap_mode="r")
-    seg.err, seg.cnorm = errs[:, 0], errs[:, 1]
+    _write_array(folder / f"{seg.name}.vec.npy", _take(seg.vectors, np.arange(seg.rows)))
+    seg.vectors = _RowFile(folder / f"{seg.name}.vec.npy")
     seg.saved = True
 
 
@@ -434,8 +484,8 @@ def _read_segment(folder: Path, entry: dict[str, Any], dim: int) -> _Segment:
     name = entry["name"]
     ids = np.load(folder / f"{name}.ids.npy")
     codes = np.load(folder / f"{name}.codes.npy")
-    vectors = np.load(folder / f"{name}.vec.npy", mmap_mode="r")
-    errs = np.load(folder / f"{name}.err.npy", mmap_mode="r")
+    vectors = _RowFile(folder / f"{name}.vec.npy")
+    errs = np.load(folder / f"{name}.err.npy")
     rows = int(entry["rows"])
     if ids.size != rows or vectors.shape != (rows, dim) or codes.shape[0] * 16 < rows:
         raise ValueError(f"segment {name} does not match its record")
