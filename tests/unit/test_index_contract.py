@@ -200,3 +200,17 @@ def test_saved_index_loads_with_the_same_results(name: str, tmp_path: Path, milv
     meta = stored_meta(backend, path)
     assert meta is not None
     assert (meta["count"], meta["id_sum"], meta["id_max"]) == (350, int(ids[50:].sum()), 400)
+
+
+def test_milvus_record_behind_the_collection_is_refused(tmp_path: Path, milvus_uri) -> None:
+    from leadguard.errors import IndexError_
+    from leadguard.index.milvus_index import MilvusIndex
+
+    rng = np.random.default_rng(9)
+    index = MilvusIndex("space-behind", 8, milvus_uri, fresh=True)
+    index.add(np.arange(10, dtype=np.int64), unit(rng, 10, 8))
+    record = tmp_path / "behind.milvus.json"
+    index.save(record)
+    index.add(np.arange(10, 15, dtype=np.int64), unit(rng, 5, 8))  # not recorded: a crash
+    with pytest.raises(IndexError_, match="holds 15 templates"):
+        MilvusIndex.load(record, "space-behind", 8, milvus_uri)

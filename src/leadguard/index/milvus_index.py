@@ -6,7 +6,8 @@ re-scores them exactly (``exact_scores``) and widens the fetch until every vecto
 return is provably below the k-th exact score: results equal the reference ``ExactIndex``,
 ties broken by id. Removals are deleted from the collection and compacted (expungement).
 A JSON record beside the workspace's other indexes keeps the collection's fingerprint
-(count, sum and max of ids), updated incrementally, for comparison with the database.
+(count, sum and max of ids), updated incrementally, for comparison with the database;
+opening the index checks only the server's row count against it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,14 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 
 
 class MilvusIndex:
-    def __init__(self, space_key: str, dim: int, uri: str, fresh: bool = False) -> None:
+    def __init__(
+        self,
+        space_key: str,
+        dim: int,
+        uri: str,
+        fresh: bool = False,
+        summary: tuple[int, int, int] | None = None,
+    ) -> None:
         self.space_key = space_key
         self.dim = dim
         self.uri = uri
@@ -69,7 +77,14 @@ class MilvusIndex:
             self._client.drop_collection(self.collection)
         if not self._client.has_collection(self.collection):
             self._create()
-        self._count, self._id_sum, self._id_max = self._summary()
+        self._count, self._id_sum, self._id_max = summary or self._summary()
+
+    def stored_count(self) -> int:
+        """Rows in the collection, counted by the server."""
+        rows = self._client.query(
+            self.collection, filter="", output_fields=["count(*)"], consistency_level="Strong"
+        )
+        return int(rows[0]["count(*)"])
 
     def _create(self) -> None:
         from pymilvus import DataType, MilvusClient
@@ -222,8 +237,15 @@ class MilvusIndex:
                 f"Milvus index record {path} is missing or belongs to another space; "
                 "run: leadguard index rebuild"
             )
+        summary = (int(meta["count"]), int(meta["id_sum"]), int(meta["id_max"]))
         try:
-            obj = cls(space_key, dim, uri)
+            obj = cls(space_key, dim, uri, summary=summary)
+            stored = obj.stored_count()
         except Exception as exc:
             raise IndexError_(f"Milvus at {uri} cannot be reached ({exc})") from exc
+        if stored != summary[0]:
+            raise IndexError_(
+                f"Milvus collection {obj.collection} holds {stored} templates, its record "
+                f"{path} says {summary[0]}; run: leadguard index rebuild"
+            )
         return obj
