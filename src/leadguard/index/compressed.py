@@ -38,6 +38,13 @@ import numpy.typing as npt
 from leadguard.errors import IndexError_
 from leadguard.index import _i8kernel
 from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores
+from leadguard.index.segment_files import (
+    RowFile,
+    fsync_dir,
+    read_meta,
+    take_rows,
+    write_array,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +76,7 @@ class _Segment:
     scale: npt.NDArray[np.float64]  # (padded dim,)
     err: npt.NDArray[np.float16]  # (rows,) ||x - s*c||, rounded up to fp16
     cnorm: npt.NDArray[np.float16]  # (rows,) ||c||, rounded up to fp16
-    vectors: npt.NDArray[np.float32] | _RowFile  # (rows, dim) fp32, read by row once saved
+    vectors: npt.NDArray[np.float32] | RowFile  # (rows, dim) fp32, read by row once saved
     dead: npt.NDArray[np.uint8]  # (blocks*16,) 1 = removed or padding
     err_max: float
     cnorm_max: float
@@ -126,47 +133,6 @@ def _round_up16(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float16]:
     low = h.astype(np.float64) < x
     h[low] = np.nextafter(h[low], np.float16(np.inf))
     return h
-
-
-class _RowFile:
-    """Rows of a saved .npy matrix read with pread: re-scoring a few hundred vectors touches
-    only those rows (a memory map would let the kernel map whole file folios as resident)."""
-
-    def __init__(self, path: Path) -> None:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read(fh)
-            self.offset = fh.tell()
-        if fortran or len(shape) != 2:
-            raise ValueError(f"{path.name} is not a row-major matrix")
-        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
-        self.row_bytes = int(shape[1]) * self.dtype.itemsize
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            os.close(fd)
-
-    def take(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        out = np.empty((rows.size, self.shape[1]), dtype=self.dtype)
-        buf = out.reshape(-1).view(np.uint8)
-        for j, r in enumerate(rows.tolist()):
-            part = os.pread(self._fd, self.row_bytes, self.offset + r * self.row_bytes)
-            buf[j * self.row_bytes : (j + 1) * self.row_bytes] = np.frombuffer(part, np.uint8)
-        return out
-
-    def all(self) -> npt.NDArray[Any]:
-        return np.asarray(np.load(self.path))
-
-
-def _take(src: npt.NDArray[np.float32] | _RowFile, rows: npt.NDArray[np.int64]) -> Any:
-    return src.take(rows) if isinstance(src, _RowFile) else src[rows]
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -269,7 +235,7 @@ class CompressedIndex:
         if not ids.size:
             return None
         mat = np.concatenate(
-            [_take(s.vectors, np.flatnonzero(k)) for s, k in zip(segs, keep, strict=True)]
+            [take_rows(s.vectors, np.flatnonzero(k)) for s, k in zip(segs, keep, strict=True)]
         )
         new = self._new_segment(ids, mat)
         self._segments.append(new)
@@ -345,7 +311,7 @@ class CompressedIndex:
             rows = rows[upper >= floor]
             if rows.size:
                 cand_ids.append(seg.ids[rows])
-                cand_scores.append(exact_scores(_take(seg.vectors, rows), q32))
+                cand_scores.append(exact_scores(take_rows(seg.vectors, rows), q32))
         if not cand_ids:
             return np.empty(0), np.empty(0, dtype=np.int64)
         ids = np.concatenate(cand_ids)
@@ -376,7 +342,7 @@ class CompressedIndex:
             if not seg.dead_saved:
                 seg.dead_file = f"{seg.name}.dead-{self._next:06d}.npy"
                 self._next += 1
-                _write_array(folder / seg.dead_file, np.flatnonzero(seg.dead[: seg.rows]))
+                write_array(folder / seg.dead_file, np.flatnonzero(seg.dead[: seg.rows]))
                 seg.dead_saved = True
         meta = {
             "format": FORMAT,
@@ -401,7 +367,7 @@ class CompressedIndex:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, folder / "meta.json")
-        _fsync_dir(folder)
+        fsync_dir(folder)
         self._dir = folder
         wanted = {"meta.json"} | {s.dead_file for s in self._segments if s.dead_file}
         prefixes = tuple(f"{s.name}." for s in self._segments)
@@ -445,38 +411,13 @@ class CompressedIndex:
         return obj
 
 
-def read_meta(folder: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((Path(folder) / "meta.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) else None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_array(path: Path, arr: npt.NDArray[Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, arr)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _write_segment(folder: Path, seg: _Segment) -> None:
-    _write_array(folder / f"{seg.name}.ids.npy", seg.ids)
-    _write_array(folder / f"{seg.name}.codes.npy", seg.codes)
-    _write_array(folder / f"{seg.name}.scale.npy", seg.scale)
-    _write_array(folder / f"{seg.name}.err.npy", np.stack([seg.err, seg.cnorm], axis=1))
-    _write_array(folder / f"{seg.name}.vec.npy", _take(seg.vectors, np.arange(seg.rows)))
-    seg.vectors = _RowFile(folder / f"{seg.name}.vec.npy")
+    write_array(folder / f"{seg.name}.ids.npy", seg.ids)
+    write_array(folder / f"{seg.name}.codes.npy", seg.codes)
+    write_array(folder / f"{seg.name}.scale.npy", seg.scale)
+    write_array(folder / f"{seg.name}.err.npy", np.stack([seg.err, seg.cnorm], axis=1))
+    write_array(folder / f"{seg.name}.vec.npy", take_rows(seg.vectors, np.arange(seg.rows)))
+    seg.vectors = RowFile(folder / f"{seg.name}.vec.npy")
     seg.saved = True
 
 
@@ -484,7 +425,7 @@ def _read_segment(folder: Path, entry: dict[str, Any], dim: int) -> _Segment:
     name = entry["name"]
     ids = np.load(folder / f"{name}.ids.npy")
     codes = np.load(folder / f"{name}.codes.npy")
-    vectors = _RowFile(folder / f"{name}.vec.npy")
+    vectors = RowFile(folder / f"{name}.vec.npy")
     errs = np.load(folder / f"{name}.err.npy")
     rows = int(entry["rows"])
     if ids.size != rows or vectors.shape != (rows, dim) or codes.shape[0] * 16 < rows:
