@@ -119,3 +119,21 @@ def test_many_small_appends_are_merged_and_removals_compacted() -> None:
     index.remove(np.arange(0, 100, 2, dtype=np.int64))
     assert all(s.live / s.rows >= 0.75 for s in index._segments)
     assert sorted(index.ids().tolist()) == list(range(1, 100, 2))
+
+
+def test_compiled_kernel_loads_where_there_is_a_compiler_and_agrees_with_numpy() -> None:
+    import shutil
+
+    from leadguard.index import _i8kernel
+
+    lib = _i8kernel.native()
+    assert (lib is not None) == (shutil.which("cc") is not None or shutil.which("gcc") is not None)
+    rng = np.random.default_rng(6)
+    enc = encode(unit(rng, 1000, 32), 32)
+    q = rng.integers(-127, 128, size=32).astype(np.int8)
+    fast = _i8kernel.scan(enc["codes"], 0, enc["codes"].shape[0], q, enc["dead"], 10, 50)
+    slow = _i8kernel.scan(enc["codes"], 0, enc["codes"].shape[0], q, enc["dead"], 10, 50, False)
+    assert sorted(fast.top.tolist()) == sorted(slow.top.tolist())
+    keep = set(zip(slow.rows.tolist(), slow.scores.tolist(), strict=True))
+    # the compiled scan may keep a few more early rows (a superset), never fewer
+    assert keep <= set(zip(fast.rows.tolist(), fast.scores.tolist(), strict=True))
