@@ -108,6 +108,18 @@ class Settings(BaseSettings):
         50, ge=1, description="Cap on candidate list length, whatever is asked for."
     )
 
+    # --- vector index ---
+    index_backend: Literal["faiss-flat", "compressed", "milvus"] = Field(
+        "faiss-flat",
+        description="Vector index: faiss-flat (exact FAISS scan), compressed (exact int8 scan "
+        "with error bounds and fp32 re-rank; faster at millions) or milvus (docs/scale.md).",
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Milvus server for index_backend = milvus (e.g. http://host:19530); "
+        "empty = a local milvus-lite file in the workspace's index folder.",
+    )
+
     # --- quality gate ---
     quality_policy: Path | None = Field(
         None,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from leadguard import audit
 from leadguard.errors import IndexError_, InputError
-from leadguard.index.faiss_index import FaissExactIndex, read_meta
+from leadguard.index.backends import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import repository as repo
 from leadguard.storage.models import ImageRecord, Subject, TemplateCache
 from leadguard.types import EmbeddingSpace
@@ -57,7 +57,7 @@ def _digests(
     return ids, dig
 
 
-def _index_digests(index: FaissExactIndex) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+def _index_digests(index: StoredIndex) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
     parts = [
         _digests([(int(i), v.tobytes()) for i, v in zip(ids, vecs, strict=True)])
         for ids, vecs in index.stored()
@@ -76,12 +76,18 @@ def _join(
     return ids[order], dig[order]
 
 
-def open_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
-    """The space's saved index, or an empty one if none was saved yet."""
+def _backend(ws: Workspace) -> tuple[str, str]:
+    backend = ws.settings.index_backend
+    return backend, (ws.milvus_uri() if backend == "milvus" else "")
+
+
+def open_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
+    """The space's saved index (backend: the ``index_backend`` setting), or an empty one."""
     path = ws.index_path(space.key)
+    backend, uri = _backend(ws)
     if not path.exists():
-        return FaissExactIndex(space.key, space.dim)
-    return FaissExactIndex.load(path, space.key, space.dim)
+        return new_index(backend, space.key, space.dim, uri)
+    return load_index(backend, path, space.key, space.dim, uri)
 
 
 def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
@@ -111,18 +117,19 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
     )
 
 
-def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
+def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
     """Recreate the space's index from the database (the source of truth) and save it."""
     with ws.session() as s:
         ids, vectors = repo.template_vectors(s, space.key)
-    index = FaissExactIndex(space.key, space.dim)
+    backend, uri = _backend(ws)
+    index = new_index(backend, space.key, space.dim, uri)
     if ids.size:
         index.add(ids, vectors)
     index.save(ws.index_path(space.key))
     return index
 
 
-def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex, IndexCheck]:
+def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, IndexCheck]:
     """The index brought into agreement with the database; repairs and saves if needed.
 
     A cheap fingerprint (count, sum and maximum of the template ids, kept beside the index
@@ -131,7 +138,7 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[FaissExactIndex,
     path = ws.index_path(space.key)
     with ws.session() as s:
         summary = repo.template_id_summary(s, space.key)
-    meta = read_meta(path)
+    meta = stored_meta(ws.settings.index_backend, path)
     if meta is not None and all(meta.get(k) == v for k, v in summary.items()):
         try:
             index = open_index(ws, space)

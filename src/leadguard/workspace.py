@@ -125,7 +125,13 @@ class Workspace:
         return self._quality_policy
 
     def index_path(self, space_key: str) -> Path:
-        return self.root / INDEX_DIR / f"{space_key}.faiss"
+        from leadguard.index.backends import index_location
+
+        return index_location(self.root / INDEX_DIR, space_key, self.settings.index_backend)
+
+    def milvus_uri(self) -> str:
+        uri = self.settings.milvus_uri
+        return uri or str(self.root / INDEX_DIR / "milvus.db")
 
     def close(self) -> None:
         if self._engine is not None:

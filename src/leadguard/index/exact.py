@@ -1,11 +1,13 @@
-"""Exact in-memory index in NumPy: the reference implementation and the test fake."""
+"""Exact in-memory index in NumPy: the reference implementation and the test fake.
+
+Scores are exact (fp64 sums of fp32 products, ``exact_scores``), ties go to the lower id."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
-from leadguard.index.base import IdArray, ScoreArray, as_matrix
+from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores
 
 
 class ExactIndex:
@@ -39,7 +41,6 @@ class ExactIndex:
 
     def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[ScoreArray, IdArray]:
         q = as_matrix(query, self.dim)
-        scores = q @ self._vectors.T
         n = len(self)
         out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
         out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
@@ -47,7 +48,8 @@ class ExactIndex:
         if take:
             # stable sort on (-score, id) so ties are ordered the same way every time
             for row in range(q.shape[0]):
-                order = np.lexsort((self._ids, -scores[row]))[:take]
-                out_s[row, :take] = scores[row, order]
+                scores = exact_scores(self._vectors, q[row])
+                order = np.lexsort((self._ids, -scores))[:take]
+                out_s[row, :take] = scores[order]
                 out_i[row, :take] = self._ids[order]
         return out_s, out_i

@@ -1,0 +1,460 @@
+"""Exact search over int8-compressed vectors: scan the codes, re-rank the few that can matter.
+
+Every vector x (unit length, fp32) is stored as int8 codes c with a per-dimension scale s
+(x ~ s*c, s trained per segment) and its error e = ||x - s*c|| is kept. A query q is turned
+into int8 p with one scale t (q*s ~ t*p, remainder r = q*s - t*p). The integer scan computes
+a = p.c exactly, and for every stored vector
+
+    |q.x - t*a| <= ||q||*e + ||r||*||c||                       (Cauchy-Schwarz, twice)
+
+so t*a +/- that bound brackets the exact score. The k-th largest lower bound L can only be at
+or below the exact k-th score; every vector whose upper bound reaches L is re-scored exactly
+from its fp32 vector (read by row from disk), and the top-k of those is the exact top-k.
+Exact scores are sums of fp32*fp32 products in fp64 (``exact_scores``), ties broken by
+ascending id, the same as the reference ``ExactIndex``: results are identical to an exact
+scan, not approximately.
+
+Storage (one folder per embedding space): append-only segments (codes, ids, fp32 vectors,
+errors, scales) and per-segment tombstone files; ``meta.json`` is replaced last and is the
+commit point, so a crash leaves the previous state intact. It records the fingerprint of the
+ids it holds (count, sum, max, xor of hashes), kept incrementally, for comparison with the
+database, which stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from leadguard.errors import IndexError_
+from leadguard.index import _i8kernel
+from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores
+from leadguard.index.segment_files import (
+    RowFile,
+    fsync_dir,
+    read_meta,
+    take_rows,
+    write_array,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT = "leadguard-compressed-1"
+SMALL_SEGMENT = 65536  # segments below this many rows are merged once there are too many
+MAX_SMALL_SEGMENTS = 8
+COMPACT_DEAD_FRACTION = 0.25
+_EPS = 1e-9  # covers fp64 rounding in the bound arithmetic (bounds are ~1e-2, errors ~1e-15)
+_ENCODE_ROWS = 131072
+_M64 = (1 << 64) - 1
+
+
+def id_hash(ids: IdArray) -> int:
+    """XOR of a 64-bit mix (splitmix64) of each id: an order-free fingerprint of an id set."""
+    z = ids.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return int(np.bitwise_xor.reduce(z)) if z.size else 0
+
+
+@dataclass
+class _Segment:
+    name: str
+    ids: IdArray
+    codes: npt.NDArray[np.uint8]  # (blocks, groups, 16, 4), unsigned codes c + 128
+    scale: npt.NDArray[np.float64]  # (padded dim,)
+    err: npt.NDArray[np.float16]  # (rows,) ||x - s*c||, rounded up to fp16
+    cnorm: npt.NDArray[np.float16]  # (rows,) ||c||, rounded up to fp16
+    vectors: npt.NDArray[np.float32] | RowFile  # (rows, dim) fp32, read by row once saved
+    dead: npt.NDArray[np.uint8]  # (blocks*16,) 1 = removed or padding
+    err_max: float
+    cnorm_max: float
+    saved: bool = False
+    dead_saved: bool = True
+    dead_file: str | None = None
+
+    @property
+    def rows(self) -> int:
+        return int(self.ids.size)
+
+    @property
+    def live(self) -> int:
+        return self.rows - int(self.dead[: self.rows].sum())
+
+
+def encode(vectors: npt.NDArray[np.float32], dim: int) -> dict[str, Any]:
+    """Codes, scale and per-vector error bounds of one segment."""
+    m = vectors.shape[0]
+    width = 4 * math.ceil(dim / 4)
+    amax = np.zeros(width)
+    for s in range(0, m, _ENCODE_ROWS):
+        amax[:dim] = np.maximum(amax[:dim], np.abs(vectors[s : s + _ENCODE_ROWS]).max(axis=0))
+    scale = np.where(amax > 0, amax / 127.0, 1.0)
+    blocks = math.ceil(m / 16)
+    codes = np.full((blocks, width // 4, 16, 4), 128, dtype=np.uint8)
+    flat = codes.transpose(0, 2, 1, 3).reshape(blocks * 16, width)  # a copy: written back below
+    err, cnorm = np.empty(m), np.empty(m)
+    for s in range(0, m, _ENCODE_ROWS):
+        x = np.zeros((min(m - s, _ENCODE_ROWS), width))
+        x[:, :dim] = vectors[s : s + x.shape[0]]
+        c = np.clip(np.rint(x / scale), -127, 127)
+        # fp64 norms of fp32 data: relative error ~1e-16, covered by rounding up
+        err[s : s + x.shape[0]] = np.linalg.norm(x - c * scale, axis=1) * (1 + 1e-12) + 1e-12
+        cnorm[s : s + x.shape[0]] = np.linalg.norm(c, axis=1)
+        flat[s : s + x.shape[0]] = (c + 128).astype(np.uint8)
+    codes[:] = flat.reshape(blocks, 16, width // 4, 4).transpose(0, 2, 1, 3)
+    dead = np.zeros(blocks * 16, dtype=np.uint8)
+    dead[m:] = 1
+    return {
+        "codes": codes,
+        "scale": scale,
+        "err": _round_up16(err),
+        "cnorm": _round_up16(cnorm),
+        "dead": dead,
+        "err_max": float(err.max()) if m else 0.0,
+        "cnorm_max": float(cnorm.max()) if m else 0.0,
+    }
+
+
+def _round_up16(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float16]:
+    """fp16 values never below x (the bounds stay rigorous at 2 bytes a number)."""
+    h = x.astype(np.float16)
+    low = h.astype(np.float64) < x
+    h[low] = np.nextafter(h[low], np.float16(np.inf))
+    return h
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None or _POOL._max_workers != threads:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lg-scan")
+    return _POOL
+
+
+class CompressedIndex:
+    """Exact top-k by int8 scan with error bounds and fp32 re-rank (see module doc)."""
+
+    def __init__(self, space_key: str, dim: int, threads: int | None = None) -> None:
+        self.space_key = space_key
+        self.dim = dim
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.use_native = True
+        self._segments: list[_Segment] = []
+        self._next = 1
+        self._count = 0
+        self._id_sum = 0
+        self._id_max = 0
+        self._id_xor = 0
+        self._dir: Path | None = None
+        self._dropped: list[str] = []
+        self.last_candidates = 0  # how many vectors the last search re-scored exactly
+
+    def __len__(self) -> int:
+        return self._count
+
+    # --- changes ---
+    def add(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> None:
+        mat = as_matrix(vectors, self.dim)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.size != mat.shape[0]:
+            raise ValueError("ids and vectors differ in length")
+        if not ids.size:
+            return
+        self._segments.append(self._new_segment(ids, mat))
+        self._count += int(ids.size)
+        self._id_sum += int(ids.sum())
+        self._id_max = (
+            max(self._id_max, int(ids.max())) if self._count > ids.size else int(ids.max())
+        )
+        self._id_xor ^= id_hash(ids)
+        self._merge_small()
+
+    def remove(self, ids: IdArray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not ids.size:
+            return 0
+        gone: list[IdArray] = []
+        for seg in self._segments:
+            hit = np.isin(seg.ids, ids) & (seg.dead[: seg.rows] == 0)
+            if hit.any():
+                seg.dead[: seg.rows][hit] = 1
+                seg.dead_saved = False
+                gone.append(seg.ids[hit])
+        if not gone:
+            return 0
+        removed = np.concatenate(gone)
+        self._count -= int(removed.size)
+        self._id_sum -= int(removed.sum())
+        self._id_xor ^= id_hash(removed)
+        if self._id_max in set(removed.tolist()):
+            live = self.ids()
+            self._id_max = int(live.max()) if live.size else 0
+        self._compact()
+        return int(removed.size)
+
+    def ids(self) -> IdArray:
+        parts = [seg.ids[seg.dead[: seg.rows] == 0] for seg in self._segments]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def stored(self, chunk: int = 65536) -> Iterator[tuple[IdArray, npt.NDArray[np.float32]]]:
+        """(ids, fp32 vectors) of the live rows as held for re-ranking, segment by segment
+        (for a thorough check against the database)."""
+        for seg in self._segments:
+            live = np.flatnonzero(seg.dead[: seg.rows] == 0).astype(np.int64)
+            for start in range(0, int(live.size), chunk):
+                rows = live[start : start + chunk]
+                yield seg.ids[rows], np.asarray(take_rows(seg.vectors, rows), np.float32)
+
+    def fingerprint(self) -> dict[str, int]:
+        """Count, sum, max and xor-hash of the live ids, kept incrementally (no scan)."""
+        return {
+            "count": self._count,
+            "id_sum": self._id_sum,
+            "id_max": self._id_max if self._count else 0,
+            "id_xor": self._id_xor,
+        }
+
+    def _new_segment(self, ids: IdArray, mat: npt.NDArray[np.float32]) -> _Segment:
+        name = f"seg-{self._next:06d}"
+        self._next += 1
+        enc = encode(mat, self.dim)
+        return _Segment(name, ids.copy(), vectors=np.array(mat, dtype=np.float32), **enc)
+
+    def _rewrite(self, segs: list[_Segment]) -> _Segment | None:
+        keep = [seg.dead[: seg.rows] == 0 for seg in segs]
+        ids = np.concatenate([s.ids[k] for s, k in zip(segs, keep, strict=True)])
+        for seg in segs:
+            self._segments.remove(seg)
+            if seg.saved:
+                self._dropped.append(seg.name)
+        if not ids.size:
+            return None
+        mat = np.concatenate(
+            [take_rows(s.vectors, np.flatnonzero(k)) for s, k in zip(segs, keep, strict=True)]
+        )
+        new = self._new_segment(ids, mat)
+        self._segments.append(new)
+        return new
+
+    def _merge_small(self) -> None:
+        small = [s for s in self._segments if s.rows < SMALL_SEGMENT]
+        if len(small) > MAX_SMALL_SEGMENTS:
+            self._rewrite(small)
+
+    def _compact(self) -> None:
+        for seg in list(self._segments):
+            if seg.rows and (seg.rows - seg.live) / seg.rows > COMPACT_DEAD_FRACTION:
+                self._rewrite([seg])
+
+    # --- search ---
+    def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[ScoreArray, IdArray]:
+        q = as_matrix(query, self.dim)
+        if k <= 0:
+            raise ValueError("k must be positive")
+        out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
+        out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
+        for row in range(q.shape[0]):
+            scores, ids = self._search_one(q[row], k)
+            out_s[row, : ids.size] = scores
+            out_i[row, : ids.size] = ids
+        return out_s, out_i
+
+    def _search_one(
+        self, q32: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.float64], IdArray]:
+        q = q32.astype(np.float64)
+        qnorm = float(np.linalg.norm(q))
+        width = 4 * math.ceil(self.dim / 4)
+        qp = np.zeros(width)
+        qp[: self.dim] = q
+        plans, jobs = [], []
+        for seg in self._segments:
+            w = qp * seg.scale
+            wmax = float(np.abs(w).max())
+            t = wmax / 127.0 if wmax > 0 else 1.0
+            p = np.clip(np.rint(w / t), -127, 127)
+            rnorm = float(np.linalg.norm(w - t * p)) * (1 + 1e-12)
+            delta = qnorm * seg.err_max + rnorm * seg.cnorm_max + _EPS
+            margin = min(math.ceil(2 * delta / t) + 1, 2**31 - 1)
+            plans.append((seg, t, rnorm, delta))
+            blocks = seg.codes.shape[0]
+            step = max(4096, math.ceil(blocks / self.threads))
+            for b0 in range(0, blocks, step):
+                jobs.append((len(plans) - 1, b0, min(blocks, b0 + step), p.astype(np.int8), margin))
+
+        def run(job: tuple[int, int, int, Any, int]) -> _i8kernel.ScanResult:
+            i, b0, b1, p8, margin = job
+            seg = plans[i][0]
+            return _i8kernel.scan(seg.codes, b0, b1, p8, seg.dead, k, margin, self.use_native)
+
+        if len(jobs) > 1 and self.threads > 1:
+            results = list(_pool(self.threads).map(run, jobs))
+        else:
+            results = [run(job) for job in jobs]
+        lows = [
+            plans[j[0]][1] * r.top.astype(np.float64) - plans[j[0]][3]
+            for j, r in zip(jobs, results, strict=True)
+        ]
+        low = np.concatenate(lows) if lows else np.empty(0)
+        floor = -np.inf if low.size < k else float(np.partition(low, low.size - k)[low.size - k])
+        cand_ids, cand_scores = [], []
+        for job, res in zip(jobs, results, strict=True):
+            seg, t, rnorm, _ = plans[job[0]]
+            rows = res.rows
+            upper = t * res.scores.astype(np.float64) + qnorm * seg.err[rows].astype(np.float64)
+            upper += rnorm * seg.cnorm[rows].astype(np.float64) + _EPS
+            rows = rows[upper >= floor]
+            if rows.size:
+                cand_ids.append(seg.ids[rows])
+                cand_scores.append(exact_scores(take_rows(seg.vectors, rows), q32))
+        if not cand_ids:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        ids = np.concatenate(cand_ids)
+        scores = np.concatenate(cand_scores)
+        self.last_candidates = int(ids.size)
+        order = np.lexsort((ids, -scores))[:k]
+        return scores[order], ids[order]
+
+    # --- persistence ---
+    def save(self, path: Path) -> None:
+        """Write new segments and changed tombstones, then commit by replacing meta.json."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._dir != folder:
+            if self._dir is not None:  # saving to another folder: write everything there
+                for seg in self._segments:
+                    seg.saved, seg.dead_saved = False, False
+            previous = read_meta(folder)
+            if previous is not None:  # never overwrite a file the committed meta.json names
+                self._next = max(self._next, int(previous.get("next", 0)))
+                for seg in self._segments:
+                    if not seg.saved:
+                        seg.name = f"seg-{self._next:06d}"
+                        self._next += 1
+        for seg in self._segments:
+            if not seg.saved:
+                _write_segment(folder, seg)
+            if not seg.dead_saved:
+                seg.dead_file = f"{seg.name}.dead-{self._next:06d}.npy"
+                self._next += 1
+                write_array(folder / seg.dead_file, np.flatnonzero(seg.dead[: seg.rows]))
+                seg.dead_saved = True
+        meta = {
+            "format": FORMAT,
+            "space_key": self.space_key,
+            "dim": self.dim,
+            "next": self._next,
+            **self.fingerprint(),
+            "segments": [
+                {
+                    "name": s.name,
+                    "rows": s.rows,
+                    "err_max": s.err_max,
+                    "cnorm_max": s.cnorm_max,
+                    "dead_file": s.dead_file,
+                }
+                for s in self._segments
+            ],
+        }
+        tmp = folder / "meta.json.tmp"
+        with open(tmp, "w") as fh:
+            json.dump(meta, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / "meta.json")
+        fsync_dir(folder)
+        self._dir = folder
+        wanted = {"meta.json"} | {s.dead_file for s in self._segments if s.dead_file}
+        prefixes = tuple(f"{s.name}." for s in self._segments)
+        for f in folder.iterdir():  # files of dropped segments and older tombstones
+            name = f.name
+            keep = name in wanted or (name.startswith(prefixes) and ".dead-" not in name)
+            if not keep:
+                f.unlink(missing_ok=True)
+        self._dropped.clear()
+
+    @classmethod
+    def load(cls, path: Path, space_key: str, dim: int) -> CompressedIndex:
+        folder = Path(path)
+        meta = read_meta(folder)
+        if meta is None or meta.get("format") != FORMAT:
+            raise IndexError_(
+                f"index {folder} cannot be read (no valid meta.json); run: leadguard index rebuild"
+            )
+        if meta.get("space_key") != space_key or meta.get("dim") != dim:
+            raise IndexError_(
+                f"index {folder} belongs to space {meta.get('space_key')} (dim "
+                f"{meta.get('dim')}), not {space_key} (dim {dim}); run: leadguard index rebuild"
+            )
+        obj = cls(space_key, dim)
+        try:
+            for entry in meta["segments"]:
+                obj._segments.append(_read_segment(folder, entry, dim))
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexError_(
+                f"index {folder} cannot be read ({exc}); run: leadguard index rebuild"
+            ) from exc
+        obj._next = int(meta["next"])
+        obj._count = int(meta["count"])
+        obj._id_sum, obj._id_max = int(meta["id_sum"]), int(meta["id_max"])
+        obj._id_xor = int(meta["id_xor"])
+        if sum(s.live for s in obj._segments) != obj._count:
+            raise IndexError_(
+                f"index {folder} is damaged (counts disagree); run: leadguard index rebuild"
+            )
+        obj._dir = folder
+        return obj
+
+
+def _write_segment(folder: Path, seg: _Segment) -> None:
+    write_array(folder / f"{seg.name}.ids.npy", seg.ids)
+    write_array(folder / f"{seg.name}.codes.npy", seg.codes)
+    write_array(folder / f"{seg.name}.scale.npy", seg.scale)
+    write_array(folder / f"{seg.name}.err.npy", np.stack([seg.err, seg.cnorm], axis=1))
+    write_array(folder / f"{seg.name}.vec.npy", take_rows(seg.vectors, np.arange(seg.rows)))
+    seg.vectors = RowFile(folder / f"{seg.name}.vec.npy")
+    seg.saved = True
+
+
+def _read_segment(folder: Path, entry: dict[str, Any], dim: int) -> _Segment:
+    name = entry["name"]
+    ids = np.load(folder / f"{name}.ids.npy")
+    codes = np.load(folder / f"{name}.codes.npy")
+    vectors = RowFile(folder / f"{name}.vec.npy")
+    errs = np.load(folder / f"{name}.err.npy")
+    rows = int(entry["rows"])
+    if ids.size != rows or vectors.shape != (rows, dim) or codes.shape[0] * 16 < rows:
+        raise ValueError(f"segment {name} does not match its record")
+    dead = np.zeros(codes.shape[0] * 16, dtype=np.uint8)
+    dead[rows:] = 1
+    if entry.get("dead_file"):
+        dead[np.load(folder / entry["dead_file"])] = 1
+    return _Segment(
+        name,
+        ids,
+        codes,
+        np.load(folder / f"{name}.scale.npy"),
+        errs[:, 0],
+        errs[:, 1],
+        vectors,
+        dead,
+        float(entry["err_max"]),
+        float(entry["cnorm_max"]),
+        saved=True,
+        dead_file=entry.get("dead_file"),
+    )

@@ -1,0 +1,139 @@
+"""The compressed index's own guarantees: the error bound, storage, fingerprint, crashes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leadguard.errors import IndexError_
+from leadguard.index.compressed import CompressedIndex, encode, id_hash
+
+
+def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    v = rng.normal(size=(n, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_error_bound_holds_for_every_vector() -> None:
+    rng = np.random.default_rng(0)
+    dim = 30  # not a multiple of 4: padded dimensions
+    x = unit(rng, 5000, dim)
+    x[:10] *= 3  # a few vectors far outside the trained range of the rest are still bounded
+    enc = encode(x[10:], dim)
+    enc_all = encode(x, dim)
+    for e in (enc, enc_all):
+        assert e["err"].dtype == np.float16  # rounded up, so never below the fp64 error
+        assert float(e["err"].max()) >= e["err_max"] > 0
+    width = 4 * math.ceil(dim / 4)
+    codes = enc_all["codes"].transpose(0, 2, 1, 3).reshape(-1, width)[: len(x)].astype(np.int64)
+    c = codes - 128
+    scale = enc_all["scale"]
+    for q in unit(rng, 20, dim):
+        w = np.zeros(width)
+        w[:dim] = q.astype(np.float64)
+        w *= scale
+        t = np.abs(w).max() / 127
+        p = np.clip(np.rint(w / t), -127, 127)
+        a = c @ p.astype(np.int64)
+        rnorm = np.linalg.norm(w - t * p)
+        err = enc_all["err"].astype(np.float64)
+        bound = np.linalg.norm(q) * err + rnorm * enc_all["cnorm"].astype(np.float64)
+        exact = x.astype(np.float64) @ q.astype(np.float64)
+        assert np.all(np.abs(exact - t * a) <= bound)
+
+
+def test_fingerprint_is_kept_incrementally() -> None:
+    rng = np.random.default_rng(1)
+    index = CompressedIndex("s", 8)
+    ids = rng.permutation(10**5)[:300].astype(np.int64)
+    index.add(ids[:200], unit(rng, 200, 8))
+    index.add(ids[200:], unit(rng, 100, 8))
+    index.remove(ids[:120])
+    index.remove(np.array([ids.max()]))
+    live = index.ids()
+    assert set(live.tolist()) == set(ids[120:].tolist()) - {int(ids.max())}
+    assert index.fingerprint() == {
+        "count": live.size,
+        "id_sum": int(live.sum()),
+        "id_max": int(live.max()),
+        "id_xor": id_hash(live),
+    }
+
+
+def test_appends_write_new_segments_and_keep_old_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    index = CompressedIndex("s", 16)
+    index.add(np.arange(1000, dtype=np.int64), unit(rng, 1000, 16))
+    index.save(tmp_path)
+    first = {f.name: f.stat().st_mtime_ns for f in tmp_path.glob("seg-000001.*")}
+    index.add(np.arange(1000, 1010, dtype=np.int64), unit(rng, 10, 16))
+    index.remove(np.arange(5, dtype=np.int64))  # a tombstone file, not a rewrite
+    index.save(tmp_path)
+    assert {f.name: f.stat().st_mtime_ns for f in tmp_path.glob("seg-000001.*") if
+            ".dead-" not in f.name} == first
+    loaded = CompressedIndex.load(tmp_path, "s", 16)
+    assert len(loaded) == 1005
+    assert loaded.fingerprint() == index.fingerprint()
+
+
+def test_a_crash_before_the_commit_leaves_the_previous_state(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    index = CompressedIndex("s", 16)
+    index.add(np.arange(500, dtype=np.int64), unit(rng, 500, 16))
+    index.save(tmp_path)
+    before = (tmp_path / "meta.json").read_bytes()
+    index.add(np.arange(500, 600, dtype=np.int64), unit(rng, 100, 16))
+    index.remove(np.arange(10, dtype=np.int64))
+    index.save(tmp_path)
+    # simulate a crash after the new files were written but before meta.json was replaced
+    (tmp_path / "meta.json").write_bytes(before)
+    loaded = CompressedIndex.load(tmp_path, "s", 16)
+    assert len(loaded) == 500 and set(loaded.ids().tolist()) == set(range(500))
+    # a rebuild into the same folder never overwrites the files the committed state names
+    fresh = CompressedIndex("s", 16)
+    fresh.add(np.arange(7, dtype=np.int64), unit(rng, 7, 16))
+    fresh.save(tmp_path)
+    assert len(CompressedIndex.load(tmp_path, "s", 16)) == 7
+
+
+def test_damaged_or_foreign_index_is_a_clear_error(tmp_path: Path) -> None:
+    index = CompressedIndex("s", 4)
+    index.add(np.arange(3, dtype=np.int64), np.eye(3, 4, dtype=np.float32))
+    index.save(tmp_path)
+    with pytest.raises(IndexError_, match="belongs to space"):
+        CompressedIndex.load(tmp_path, "other", 4)
+    next(tmp_path.glob("*.ids.npy")).unlink()
+    with pytest.raises(IndexError_, match="cannot be read"):
+        CompressedIndex.load(tmp_path, "s", 4)
+
+
+def test_many_small_appends_are_merged_and_removals_compacted() -> None:
+    rng = np.random.default_rng(4)
+    index = CompressedIndex("s", 8)
+    for i in range(20):
+        index.add(np.arange(i * 5, i * 5 + 5, dtype=np.int64), unit(rng, 5, 8))
+    assert len(index._segments) <= 9
+    index.remove(np.arange(0, 100, 2, dtype=np.int64))
+    assert all(s.live / s.rows >= 0.75 for s in index._segments)
+    assert sorted(index.ids().tolist()) == list(range(1, 100, 2))
+
+
+def test_compiled_kernel_loads_where_there_is_a_compiler_and_agrees_with_numpy() -> None:
+    import shutil
+
+    from leadguard.index import _i8kernel
+
+    lib = _i8kernel.native()
+    assert (lib is not None) == (shutil.which("cc") is not None or shutil.which("gcc") is not None)
+    rng = np.random.default_rng(6)
+    enc = encode(unit(rng, 1000, 32), 32)
+    q = rng.integers(-127, 128, size=32).astype(np.int8)
+    fast = _i8kernel.scan(enc["codes"], 0, enc["codes"].shape[0], q, enc["dead"], 10, 50)
+    slow = _i8kernel.scan(enc["codes"], 0, enc["codes"].shape[0], q, enc["dead"], 10, 50, False)
+    assert sorted(fast.top.tolist()) == sorted(slow.top.tolist())
+    keep = set(zip(slow.rows.tolist(), slow.scores.tolist(), strict=True))
+    # the compiled scan may keep a few more early rows (a superset), never fewer
+    assert keep <= set(zip(fast.rows.tolist(), fast.scores.tolist(), strict=True))
