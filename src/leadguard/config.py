@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         "may return anyone; the score threshold is read from the evidence model for the "
         "gallery size searched.",
     )
+    worst_group_threshold: bool = Field(
+        True,
+        description="Raise the open-set threshold until the worst adequately measured "
+        "demographic group's false match rate is no higher than the average's (docs/evidence.md).",
+    )
     investigation_length: int = Field(
         50, ge=1, description="Length of an investigation-mode list (no threshold)."
     )

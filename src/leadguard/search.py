@@ -13,7 +13,8 @@ from leadguard import audit
 from leadguard.backends.base import FaceModel
 from leadguard.errors import EvidenceUnavailable, SpaceMismatch
 from leadguard.evidence import model as evidence_model
-from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, candidate_evidence
+from leadguard.evidence.for_search import list_evidence, search_threshold
+from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
 from leadguard.gallery import synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.intake import gate, receive_probe
@@ -61,6 +62,8 @@ def search(
     incident_date: date | None = None,
     source_type: str = "other",
     edits: tuple[Edit, ...] = (),
+    probe_sex: str | None = None,
+    probe_race: str | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so."""
@@ -114,11 +117,11 @@ def search(
         )
 
     ranked = best_per_subject(index, processed.template.vector, k, ws) if templates else []
-    threshold = None
+    threshold = shift = None
     if investigation is not None:
         notices.insert(0, INVESTIGATION_NOTICE.format(n=k))
     elif stored is not None and templates:
-        threshold = stored.model.gallery_threshold(settings.target_fpir, templates)
+        threshold, shift = search_threshold(ws, stored, templates)
         above = [r for r in ranked if r[0] >= threshold.threshold]
         if len(above) == len(ranked) == k and k < subjects:
             notices.append(
@@ -129,6 +132,22 @@ def search(
             notices.append(NO_CANDIDATE)
     with ws.session() as s:
         latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
+    evidence = (
+        list_evidence(
+            stored,
+            ranked,
+            threshold,
+            subjects,
+            templates,
+            latest_dates,
+            incident_date,
+            probe_sex,
+            probe_race,
+            shift,
+        )
+        if stored
+        else [None] * len(ranked)
+    )
     candidates = tuple(
         Candidate(
             rank=r,
@@ -139,18 +158,9 @@ def search(
             template_id=info.template_id,
             encounter_date=info.encounter_date,
             photo_quality=_photo_quality(info.quality),
-            evidence=candidate_evidence(
-                stored.model,
-                score,
-                templates,
-                info.encounter_date,
-                latest_dates.get(info.subject),
-                incident_date,
-            )
-            if stored
-            else None,
+            evidence=ev,
         )
-        for r, (score, info) in enumerate(ranked, start=1)
+        for r, ((score, info), ev) in enumerate(zip(ranked, evidence, strict=True), start=1)
     )
     result = CandidateList(
         probe_source=str(probe),
