@@ -110,13 +110,13 @@ def test_the_lr_is_read_for_a_search_of_the_gallery(model: EvidenceModel) -> Non
     assert "at most 1 to 378" in text and "highest of 379 comparisons" in text
     assert "For comparison" in text  # never alone: beside the worst-group FMR
     # the worked example of the issue: LR 2,400 in 379 photos is odds of at most about 6 to 1
-    assert 2400 / 378 == pytest.approx(6.35, abs=0.01)
+    assert pytest.approx(6.35, abs=0.01) == 2400 / 378
 
 
 def test_lrs_are_bounded_by_each_groups_own_data(model: EvidenceModel) -> None:
     table = model.meta["group_lr"]
     assert table["M/loose"]["supported"]
-    lo, hi = table["M/loose"]["bounds"]
+    _lo, hi = table["M/loose"]["bounds"]
     lr = search_lr(model, 0.999, ("M/loose",), 100, 100)
     assert lr.llr is not None and lr.llr[0] <= min(hi, model.lr.bounds[1]) + 1e-9
     # look-alike strangers: the pooled calibration misleads within F/tight, so its own data

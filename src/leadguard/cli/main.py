@@ -443,7 +443,9 @@ def eval_manifest(
 @eval_app.command("evidence")
 @handles_errors
 def eval_evidence(
-    manifest: Annotated[Path, typer.Argument(help="CSV: path,identity[,sex,race,age].")],
+    manifest: Annotated[
+        Path | None, typer.Argument(help="CSV: path,identity[,sex,race,age].")
+    ] = None,
     workspace: WorkspaceOpt = None,
     out: OutOpt = None,
     blufr: Annotated[
@@ -452,17 +454,22 @@ def eval_evidence(
     seed: Annotated[int, typer.Option(help="Seed of the identity split and samples.")] = 0,
     bootstraps: Annotated[int, typer.Option(min=2, help="Bootstrap refits for intervals.")] = 200,
     repeats: Annotated[int, typer.Option(min=1, help="Gallery draws per validation size.")] = 20,
+    gallery: Annotated[
+        bool, typer.Option(help="Fit on the workspace's own enrolled gallery (no manifest).")
+    ] = False,
 ) -> None:
     """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
-    on half of the people in a labelled dataset and validate it on the other half."""
-    from leadguard.evidence.run import evaluate_evidence
+    on half of the people in a labelled dataset (or the gallery) and validate on the rest."""
+    from leadguard.evidence.run import evaluate_evidence, evaluate_gallery
 
+    if (manifest is None) == (not gallery):
+        raise typer.BadParameter("give a manifest, or --gallery, but not both")
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: evaluate_evidence(
-            ws, manifest, blufr, out, seed, bootstraps, repeats, progress
-        ),
+        lambda ws, progress: evaluate_gallery(ws, out, seed, bootstraps, repeats)
+        if gallery
+        else evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress),  # type: ignore[arg-type]
         render.evidence_summary,
     )
 
