@@ -467,9 +467,11 @@ def eval_evidence(
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: evaluate_gallery(ws, out, seed, bootstraps, repeats)
-        if gallery
-        else evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress),  # type: ignore[arg-type]
+        lambda ws, progress: (
+            evaluate_gallery(ws, out, seed, bootstraps, repeats)
+            if gallery
+            else evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
+        ),  # type: ignore[arg-type]
         render.evidence_summary,
     )
 
