@@ -213,6 +213,20 @@ def calibration_pairs(data: Labelled, nonmated: int, seed: int) -> tuple[np.ndar
     return mated.astype(np.float64), imp.astype(np.float64)
 
 
+def all_pairs(data: Labelled, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mated scores (at most ten images per person) and every non-mated pair once."""
+    capped = data.subset(capped_rows(data, MAX_IMAGES_PER_IDENTITY, np.random.default_rng(seed)))
+    x, ids = capped.vectors, capped.identities
+    iu = np.triu_indices(len(x), 1)
+    same = ids[iu[0]] == ids[iu[1]]
+    scores = np.einsum("ij,ij->i", x[iu[0]], x[iu[1]]).astype(np.float64)
+    mated = scores[same]
+    full = data.vectors @ data.vectors.T
+    ju = np.triu_indices(len(data.vectors), 1)
+    diff = data.identities[ju[0]] != data.identities[ju[1]]
+    return mated, full[ju][diff].astype(np.float64)
+
+
 def group_lr_bounds(lr: LrTable, data: Labelled, seed: int) -> dict[str, dict[str, Any]]:
     """Per group, the ELUB bounds of the pooled calibrator's LRs on the group's own
     calibration pairs (mated and non-mated within the group): how strong an LR that group's
@@ -225,6 +239,8 @@ def group_lr_bounds(lr: LrTable, data: Labelled, seed: int) -> dict[str, dict[st
         sub = data.subset(rows)
         if len(np.unique(sub.identities)) < 2:
             mated, imp = np.empty(0), np.empty(0)
+        elif len(rows) * (len(rows) - 1) // 2 <= 2 * NONMATED_FOR_LR:
+            mated, imp = all_pairs(sub, seed)  # a small group: every pair once, none repeated
         else:
             mated, imp = calibration_pairs(sub, NONMATED_FOR_LR, seed)
         entry: dict[str, Any] = {"mated": int(mated.size), "nonmated": int(imp.size)}
