@@ -136,6 +136,12 @@ def search(
             "resize:SCALE brightness:F contrast:F deblur:RADIUS,PERCENT (repeatable).",
         ),
     ] = None,
+    probe_sex: Annotated[
+        str | None, typer.Option(help="The probe person's sex, if known (groups statements).")
+    ] = None,
+    probe_race: Annotated[
+        str | None, typer.Option(help="The probe person's race, if known.")
+    ] = None,
 ) -> None:
     """Search the gallery with a probe image. Open-set by default: only candidates at or above
     the threshold measured for this gallery size, each with what its score is worth."""
@@ -159,6 +165,8 @@ def search(
         incident_date=_parse_date(incident_date, "--incident-date"),
         source_type=source_type,
         edits=edits,
+        probe_sex=probe_sex,
+        probe_race=probe_race,
     )
     render.candidate_list(_out(), result, as_json=json_out)
 
@@ -464,14 +472,16 @@ def eval_evidence(
 
     if (manifest is None) == (not gallery):
         raise typer.BadParameter("give a manifest, or --gallery, but not both")
+
+    def run(ws: Any, progress: Any) -> Any:
+        if manifest is None:
+            return evaluate_gallery(ws, out, seed, bootstraps, repeats)
+        return evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
+
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: (
-            evaluate_gallery(ws, out, seed, bootstraps, repeats)
-            if gallery
-            else evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
-        ),  # type: ignore[arg-type]
+        run,
         render.evidence_summary,
     )
 
