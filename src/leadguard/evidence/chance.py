@@ -167,9 +167,9 @@ class GalleryThreshold:
             )
         if self.binding_group is not None:
             text += (
-                f"; raised from {self.base_threshold:.4f} so that the group with the highest "
-                f"false match rate at it ({self.binding_group}) is held to the same rate as the "
-                "average (the worst_group_threshold setting)"
+                f"; raised from {self.base_threshold:.4f} so that strangers within "
+                f"{self.binding_group} reach it no more often than strangers do on average "
+                "(the worst_group_threshold setting)"
             )
         if not self.measurable:
             text += (

@@ -24,6 +24,7 @@ MAX_IMAGES_PER_IDENTITY = 10  # mated pairs for calibration: no single person do
 NONMATED_FOR_LR = 50_000
 CHUNK = 2048
 MIN_GROUP_MATED = 20  # fewer mated pairs within a group: no LR is stated for it
+ELUB_STEP = 0.01  # lir's ELUB resolution (log10): an upper bound below it is LR 1
 
 
 @dataclass(frozen=True)
@@ -252,8 +253,8 @@ def group_lr_bounds(lr: LrTable, data: Labelled, seed: int) -> dict[str, dict[st
             lo, hi = elub(llrs, labels)
             entry["bounds"] = [float(lo), float(hi)]
             # bounds collapsed to LR 1: within this group the LRs mislead, none is supported
-            entry["supported"] = bool(hi > 0.0)
-            entry["collapsed"] = bool(hi <= 0.0)
+            entry["supported"] = bool(hi >= ELUB_STEP)
+            entry["collapsed"] = bool(hi < ELUB_STEP)
         out[g] = entry
     return out
 

@@ -41,7 +41,7 @@ def search_threshold(
             t,
             threshold=shift.threshold,
             base_threshold=t.base_threshold or t.threshold,
-            binding_group=f"this gallery's own non-mated scores ({shift.group})",
+            binding_group=f"this gallery (its own sampled pairs, {shift.group})",
             fmr=stored.model.fmr(shift.threshold),
         )
     return t, shift
