@@ -188,3 +188,11 @@ def test_a_shifted_gallery_is_detected_and_an_unshifted_one_is_not(
     assert check is not None and check.shifted
     assert check.threshold >= base
     assert "not validated for this gallery" in check.statement()
+
+
+def test_odds_read_as_the_issue_worked_them() -> None:
+    from leadguard.evidence.search_lr import odds_words
+
+    assert odds_words(2400 / 378) == "about 6.3 to 1"  # LR 2,400, 379 photos
+    assert odds_words(2400 / 999_999) == "about 1 to 417"  # LR 2,400, a million photos
+    assert odds_words(263 / 378) == "about 1 to 1.4"

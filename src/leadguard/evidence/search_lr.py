@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 def odds_words(odds: float) -> str:
     if odds >= 1.0:
         return f"about {odds:,.0f} to 1" if odds >= 10 else f"about {odds:.2g} to 1"
-    return f"about 1 to {1.0 / odds:,.0f}" if odds > 0 else "nil"
+    if odds <= 0:
+        return "nil"
+    against = 1.0 / odds
+    return f"about 1 to {against:,.0f}" if against >= 10 else f"about 1 to {against:.2g}"
 
 
 @dataclass(frozen=True)
