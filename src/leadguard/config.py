@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         "may return anyone; the score threshold is read from the evidence model for the "
         "gallery size searched.",
     )
+    worst_group_threshold: bool = Field(
+        True,
+        description="Raise the open-set threshold until the worst adequately measured "
+        "demographic group's false match rate is no higher than the average's (docs/evidence.md).",
+    )
     investigation_length: int = Field(
         50, ge=1, description="Length of an investigation-mode list (no threshold)."
     )
@@ -188,6 +193,8 @@ SAFEGUARDS = frozenset(
         "allow_unprotected",
         "session_hours",
         "login_attempts",
+        "worst_group_threshold",
+        "face_model",
     }
 )
 

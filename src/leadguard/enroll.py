@@ -18,6 +18,7 @@ import numpy as np
 from leadguard import audit
 from leadguard.backends import create_model
 from leadguard.errors import UnreadableImage
+from leadguard.evidence.shift import gallery_tail
 from leadguard.gallery import synced_index
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
@@ -177,6 +178,7 @@ def enroll_source(
     finally:
         flush()
         index.save(ws.index_path(space.key))
+    gallery_tail(ws, space.key)  # the gallery's own non-mated tail, for shift detection
     return report
 
 

@@ -15,7 +15,8 @@ from leadguard import audit, models_gate
 from leadguard.backends.base import FaceModel
 from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.evidence import model as evidence_model
-from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, candidate_evidence
+from leadguard.evidence.for_search import list_evidence, search_threshold
+from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
 from leadguard.gallery import synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.intake import Intake, gate, log_refusal, receive_probe
@@ -66,6 +67,8 @@ def search(
     edits: tuple[Edit, ...] = (),
     stored_probe: int | None = None,
     then: Callable[[Session, CandidateList], None] | None = None,
+    probe_sex: str | None = None,
+    probe_race: str | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so.
@@ -91,6 +94,8 @@ def search(
                 source_type,
                 edits,
                 stored_probe,
+                probe_sex,
+                probe_race,
             )
             if then is not None:
                 then(s, result)
@@ -126,6 +131,8 @@ def _search(
     source_type: str,
     edits: tuple[Edit, ...],
     stored_probe: int | None,
+    probe_sex: str | None,
+    probe_race: str | None,
 ) -> CandidateList:
     settings = ws.settings
     model = model or ws.face_model()
@@ -179,11 +186,11 @@ def _search(
         )
 
     ranked = best_per_subject(index, processed.template.vector, k, ws) if templates else []
-    threshold = None
+    threshold = shift = None
     if investigation is not None:
         notices.insert(0, INVESTIGATION_NOTICE.format(n=k))
     elif stored is not None and templates:
-        threshold = stored.model.gallery_threshold(settings.target_fpir, templates)
+        threshold, shift = search_threshold(ws, stored, templates)
         above = [r for r in ranked if r[0] >= threshold.threshold]
         if len(above) == len(ranked) == k and k < subjects:
             notices.append(
@@ -193,6 +200,22 @@ def _search(
         if not ranked:
             notices.append(NO_CANDIDATE)
     latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
+    evidence = (
+        list_evidence(
+            stored,
+            ranked,
+            threshold,
+            subjects,
+            templates,
+            latest_dates,
+            incident_date,
+            probe_sex,
+            probe_race,
+            shift,
+        )
+        if stored
+        else [None] * len(ranked)
+    )
     candidates = tuple(
         Candidate(
             rank=r,
@@ -203,18 +226,9 @@ def _search(
             template_id=info.template_id,
             encounter_date=info.encounter_date,
             photo_quality=_photo_quality(info.quality),
-            evidence=candidate_evidence(
-                stored.model,
-                score,
-                templates,
-                info.encounter_date,
-                latest_dates.get(info.subject),
-                incident_date,
-            )
-            if stored
-            else None,
+            evidence=ev,
         )
-        for r, (score, info) in enumerate(ranked, start=1)
+        for r, ((score, info), ev) in enumerate(zip(ranked, evidence, strict=True), start=1)
     )
     result = CandidateList(
         probe_source=str(probe),

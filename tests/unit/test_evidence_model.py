@@ -83,29 +83,37 @@ def test_storage_round_trip_keeps_everything(fitted) -> None:
         assert back.lr.at(score) == model.lr.at(score)
 
 
-def test_the_worst_group_is_the_one_with_the_highest_rate(fitted) -> None:
+def test_the_worst_group_is_ranked_by_its_upper_bound(fitted) -> None:
     model = fitted[0]
     t = 0.5
-    name, rate = model.worst_group(t) or ("", None)
-    assert rate is not None
-    groups = model.measured_groups().values()
-    others = [h.at_least(t) / h.comparisons for h in groups]
-    assert rate.fmr == max(others)
-    assert name == "F/tight"  # look-alike strangers by construction
+    worst = model.worst_group(t)
+    assert worst is not None and worst.fmr is not None
+    uppers = {g: model.group_standing(g, t).upper for g in model.measured_groups()}
+    assert worst.upper == max(uppers.values())
+    assert worst.group == "F/tight"  # look-alike strangers by construction
 
 
 def test_candidate_statements_are_exact(fitted) -> None:
     model = fitted[0]
-    ev = candidate_evidence(model, 0.6, 5000, date(2020, 1, 1), date(2023, 5, 1), date(2024, 1, 1))
+    ev = candidate_evidence(
+        model,
+        0.6,
+        5000,
+        date(2020, 1, 1),
+        date(2023, 5, 1),
+        date(2024, 1, 1),
+        candidate_groups=("sex M",),
+    )
     assert ev.chance.expected == pytest.approx(5000 * model.fmr(0.6).fmr)
     assert ev.chance.p_at_least_one == pytest.approx(1 - (1 - model.fmr(0.6).fmr) ** 5000)
     assert ev.photo_age_days == (date(2024, 1, 1) - date(2020, 1, 1)).days
     assert ev.newer_encounter == date(2023, 5, 1)
     lo_b, hi_b = model.lr.bounds
+    assert ev.llr is not None
     assert lo_b <= ev.llr[1] <= ev.llr[0] <= ev.llr[2] <= hi_b
     text = " ".join(ev.lines())
     assert "4.0 years older" in text and "more recent photo" in text
     assert "match" not in text.lower().replace("false match rate", "")
-    low = candidate_evidence(model, 0.1, 10, None, None, None)
-    assert low.llr[0] < ev.llr[0]  # a lower score is weaker evidence
+    low = candidate_evidence(model, 0.1, 10, None, None, None, candidate_groups=("sex M",))
+    assert low.llr is not None and low.llr[0] < ev.llr[0]  # a lower score is weaker evidence
     assert low.photo_age_days is None and low.newer_encounter is None

@@ -148,6 +148,12 @@ def search(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Written reason (with --urgent).")
     ] = None,
+    probe_sex: Annotated[
+        str | None, typer.Option(help="The probe person's sex, if known (groups statements).")
+    ] = None,
+    probe_race: Annotated[
+        str | None, typer.Option(help="The probe person's race, if known.")
+    ] = None,
 ) -> None:
     """Search the gallery with a probe image. Open-set by default: only candidates at or above
     the threshold measured for this gallery size, each with what its score is worth. In a
@@ -174,6 +180,8 @@ def search(
         investigation=length,
         incident_date=_parse_date(incident_date, "--incident-date"),
         edits=edits,
+        probe_sex=probe_sex,
+        probe_race=probe_race,
     )
     override = Override(case or "", reason or "") if urgent else None
     result = run_search(ctx, session.actor(ctx), probe, options, override)
@@ -401,7 +409,9 @@ def eval_manifest(
 @eval_app.command("evidence")
 @handles_errors
 def eval_evidence(
-    manifest: Annotated[Path, typer.Argument(help="CSV: path,identity[,sex,race,age].")],
+    manifest: Annotated[
+        Path | None, typer.Argument(help="CSV: path,identity[,sex,race,age].")
+    ] = None,
     workspace: WorkspaceOpt = None,
     out: OutOpt = None,
     blufr: Annotated[
@@ -410,17 +420,26 @@ def eval_evidence(
     seed: Annotated[int, typer.Option(help="Seed of the identity split and samples.")] = 0,
     bootstraps: Annotated[int, typer.Option(min=2, help="Bootstrap refits for intervals.")] = 200,
     repeats: Annotated[int, typer.Option(min=1, help="Gallery draws per validation size.")] = 20,
+    gallery: Annotated[
+        bool, typer.Option(help="Fit on the workspace's own enrolled gallery (no manifest).")
+    ] = False,
 ) -> None:
     """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
-    on half of the people in a labelled dataset and validate it on the other half."""
-    from leadguard.evidence.run import evaluate_evidence
+    on half of the people in a labelled dataset (or the gallery) and validate on the rest."""
+    from leadguard.evidence.run import evaluate_evidence, evaluate_gallery
+
+    if (manifest is None) == (not gallery):
+        raise typer.BadParameter("give a manifest, or --gallery, but not both")
+
+    def run(ws: Any, progress: Any) -> Any:
+        if manifest is None:
+            return evaluate_gallery(ws, out, seed, bootstraps, repeats)
+        return evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
 
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: evaluate_evidence(
-            ws, manifest, blufr, out, seed, bootstraps, repeats, progress
-        ),
+        run,
         render.evidence_summary,
     )
 

@@ -106,7 +106,8 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
     if cl.evidence_model:
         em = cl.evidence_model
         console.print(
-            f"  statements from evidence model {em['id']} ({em['source']}, measured on "
+            f"  statements from evidence model {em['id']} ({em['source']}, domain "
+            f"{escape(str(em.get('domain')))}, measured on "
             f"{escape(str(em.get('measured_on')))}, sha256 {str(em['payload_sha256'])[:16]}...)"
         )
     if cl.incident_date:
@@ -118,7 +119,8 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
             else "Candidates at or above the threshold"
         )
         table = Table(title=f"{title}; score = cosine similarity, not a probability")
-        for col in ("rank", "subject", "score", "FMR at score", "log10 LR", "photo date", "image"):
+        cols = ("rank", "subject", "score", "FMR at score", "worst-group FMR up to", "log10 LR")
+        for col in (*cols, "photo date", "image"):
             table.add_column(col, justify="right" if col in ("rank", "score") else "left")
         for c in cl.candidates:
             ev = c.evidence
@@ -126,8 +128,7 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
                 str(c.rank),
                 c.subject,
                 f"{c.score:.4f}",
-                f"{ev.fmr.fmr:.2g}" if ev else "-",
-                f"{ev.llr[0]:+.2f}" if ev else "-",
+                *(ev.cells() if ev else ("-", "-", "-")),
                 c.encounter_date.isoformat() if c.encounter_date else "-",
                 c.image_path,
             )

@@ -145,6 +145,8 @@ class GalleryThreshold:
     fmr: FmrAtScore  # the pooled FMR at the threshold
     fmr_needed_if_independent: float  # 1 - (1 - FPIR)^(1/N)
     method: str = "per-probe"  # or "pooled" for galleries beyond the per-probe measurements
+    binding_group: str | None = None  # the group whose own rate raised the threshold
+    base_threshold: float | None = None  # the threshold for the average probe, if raised
 
     @property
     def measurable(self) -> bool:
@@ -162,6 +164,12 @@ class GalleryThreshold:
                 "; the gallery is larger than the number of strangers each calibration probe "
                 "was compared with, so the threshold comes from the pooled false match rate, "
                 "treating comparisons as independent (this overstates chance candidates)"
+            )
+        if self.binding_group is not None:
+            text += (
+                f"; raised from {self.base_threshold:.4f} so that strangers within "
+                f"{self.binding_group} reach it no more often than strangers do on average "
+                "(the worst_group_threshold setting)"
             )
         if not self.measurable:
             text += (

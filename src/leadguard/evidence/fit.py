@@ -13,15 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from leadguard.evidence.calibration import fit_lr_table
+from leadguard.evidence.calibration import LrTable, fit_lr_table
 from leadguard.evidence.distribution import ProbeTails, ScoreHistogram
-from leadguard.evidence.model import MIN_GROUP_COMPARISONS, EvidenceModel
+from leadguard.evidence.groups import MIN_GROUP_COMPARISONS
+from leadguard.evidence.model import EvidenceModel
 
 Progress = Callable[[int, int], None]
 TAIL_FMR = 3e-3  # per-probe tails are kept from the score where the pooled FMR is 3 in 1,000
 MAX_IMAGES_PER_IDENTITY = 10  # mated pairs for calibration: no single person dominates
 NONMATED_FOR_LR = 50_000
 CHUNK = 2048
+MIN_GROUP_MATED = 20  # fewer mated pairs within a group: no LR is stated for it
+ELUB_STEP = 0.01  # lir's ELUB resolution (log10): an upper bound below it is LR 1
 
 
 @dataclass(frozen=True)
@@ -211,12 +214,58 @@ def calibration_pairs(data: Labelled, nonmated: int, seed: int) -> tuple[np.ndar
     return mated.astype(np.float64), imp.astype(np.float64)
 
 
+def all_pairs(data: Labelled, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mated scores (at most ten images per person) and every non-mated pair once."""
+    capped = data.subset(capped_rows(data, MAX_IMAGES_PER_IDENTITY, np.random.default_rng(seed)))
+    x, ids = capped.vectors, capped.identities
+    iu = np.triu_indices(len(x), 1)
+    same = ids[iu[0]] == ids[iu[1]]
+    scores = np.einsum("ij,ij->i", x[iu[0]], x[iu[1]]).astype(np.float64)
+    mated = scores[same]
+    full = data.vectors @ data.vectors.T
+    ju = np.triu_indices(len(data.vectors), 1)
+    diff = data.identities[ju[0]] != data.identities[ju[1]]
+    return mated, full[ju][diff].astype(np.float64)
+
+
+def group_lr_bounds(lr: LrTable, data: Labelled, seed: int) -> dict[str, dict[str, Any]]:
+    """Per group, the ELUB bounds of the pooled calibrator's LRs on the group's own
+    calibration pairs (mated and non-mated within the group): how strong an LR that group's
+    data can support. Groups with too few pairs get ``supported = False`` and no LR."""
+    from lir.algorithms.bayeserror import elub
+
+    out: dict[str, dict[str, Any]] = {}
+    for g in sorted({g for gs in data.groups for g in gs}):
+        rows = np.array([i for i, gs in enumerate(data.groups) if g in gs], dtype=np.int64)
+        sub = data.subset(rows)
+        if len(np.unique(sub.identities)) < 2:
+            mated, imp = np.empty(0), np.empty(0)
+        elif len(rows) * (len(rows) - 1) // 2 <= 2 * NONMATED_FOR_LR:
+            mated, imp = all_pairs(sub, seed)  # a small group: every pair once, none repeated
+        else:
+            mated, imp = calibration_pairs(sub, NONMATED_FOR_LR, seed)
+        entry: dict[str, Any] = {"mated": int(mated.size), "nonmated": int(imp.size)}
+        ok = mated.size >= MIN_GROUP_MATED and imp.size >= MIN_GROUP_COMPARISONS
+        entry["supported"] = bool(ok)
+        if ok:
+            llrs = np.interp(np.concatenate([mated, imp]), lr.grid, lr.llr)
+            labels = np.concatenate([np.ones(mated.size), np.zeros(imp.size)])
+            lo, hi = elub(llrs, labels)
+            entry["bounds"] = [float(lo), float(hi)]
+            # bounds collapsed to LR 1: within this group the LRs mislead, none is supported
+            entry["supported"] = bool(hi >= ELUB_STEP)
+            entry["collapsed"] = bool(hi < ELUB_STEP)
+        out[g] = entry
+    return out
+
+
 def fit_model(
     space_key: str,
     calibration: Labelled,
     seed: int,
     bootstraps: int = 200,
     progress: Progress | None = None,
+    domain: str = "lfw",
 ) -> EvidenceModel:
     overall, groups = nonmated_histograms(calibration, progress)
     if overall.comparisons == 0:
@@ -231,6 +280,8 @@ def fit_model(
     }
     mated, imp = calibration_pairs(calibration, NONMATED_FOR_LR, seed)
     lr = fit_lr_table(mated, imp, bootstraps=bootstraps, seed=seed)
+    group_lr = group_lr_bounds(lr, calibration, seed)
+    people = {g: int((imgs > 0).sum()) for g, imgs in group_images(calibration, names).items()}
     ids = set(calibration.identities.tolist())
     meta = {
         "calibration": {
@@ -242,5 +293,8 @@ def fit_model(
         },
         "design_effect": deff,
         "group_design_effects": group_deff,
+        "group_people": people,
+        "group_lr": group_lr,
+        "domain": domain,
     }
     return EvidenceModel(space_key, overall, groups, tails, lr, meta)

@@ -26,14 +26,21 @@ from leadguard.evidence.chance import (
     FmrAtScore,
     GalleryThreshold,
     fmr_at_score,
+    p_at_least_one,
     threshold_for_gallery,
 )
 from leadguard.evidence.distribution import BINS, ProbeTails, ScoreHistogram
+from leadguard.evidence.groups import (
+    MIN_GROUP_COMPARISONS,
+    GroupStanding,
+    group_threshold,
+    standing,
+)
+from leadguard.evidence.groups import worst_group as _worst_group
 from leadguard.storage.models import EvidenceModelRecord
 from leadguard.workspace import Workspace
 
-FORMAT = 1
-MIN_GROUP_COMPARISONS = 300  # fewer within-group non-mated pairs: the group is not compared
+FORMAT = 1  # later fields (group_lr, group_people, domain) live in meta and are optional
 
 
 @dataclass(frozen=True)
@@ -60,23 +67,46 @@ class EvidenceModel:
     def fmr(self, score: float) -> FmrAtScore:
         return fmr_at_score(self.nonmated, score, self.design_effect(score))
 
-    def gallery_threshold(self, target_fpir: float, gallery_size: int) -> GalleryThreshold:
+    def gallery_threshold(
+        self, target_fpir: float, gallery_size: int, worst_group: bool = False
+    ) -> GalleryThreshold:
+        """The open-set threshold for this gallery size; with ``worst_group`` raised until
+        every adequately measured group's FMR is no higher than the average's was."""
         g = threshold_for_gallery(self.tails, self.nonmated, target_fpir, gallery_size)
+        if worst_group:
+            t, binding = group_threshold(self, g.threshold)
+            if binding is not None:
+                predicted = (
+                    self.tails.fpir(t, gallery_size)
+                    if g.method == "per-probe"
+                    else p_at_least_one(
+                        self.nonmated.at_least(t) / self.nonmated.comparisons, gallery_size
+                    )
+                )
+                g = replace(
+                    g,
+                    threshold=t,
+                    predicted_fpir=predicted,
+                    binding_group=binding,
+                    base_threshold=g.threshold,
+                )
         return replace(g, fmr=self.fmr(g.threshold))
 
     def measured_groups(self) -> dict[str, ScoreHistogram]:
         return {g: h for g, h in self.groups.items() if h.comparisons >= MIN_GROUP_COMPARISONS}
 
-    def worst_group(self, score: float) -> tuple[str, FmrAtScore] | None:
-        """The group with the highest within-group FMR at this score (ties: the one whose
-        interval reaches highest, i.e. the least measured), among groups large enough."""
-        rates = [
-            (g, fmr_at_score(h, score, self.design_effect(score, g)))
-            for g, h in self.measured_groups().items()
-        ]
-        if not rates:
-            return None
-        return max(rates, key=lambda r: (r[1].fmr, r[1].ci[1]))
+    def group_standing(self, group: str, score: float) -> GroupStanding:
+        return standing(self, group, score)
+
+    def worst_group(self, score: float) -> GroupStanding | None:
+        """The adequately measured group whose FMR at this score may be highest (by the
+        95 % upper bound, so a thinly measured group cannot hide behind a zero count)."""
+        return _worst_group(self, score)
+
+    @property
+    def domain(self) -> str:
+        """What the model was measured on: "lfw" (shipped), "gallery:<workspace>", ..."""
+        return str(self.meta.get("domain") or "lfw")
 
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {}
@@ -158,6 +188,7 @@ class StoredModel:
             "source": self.source,
             "payload_sha256": self.sha256,
             "measured_on": prov.get("dataset"),
+            "domain": self.model.domain,
             "measured_at": prov.get("created_at"),
             "command": prov.get("command"),
             "calibration": meta.get("calibration"),

@@ -3,18 +3,23 @@ validate it on the other half, and store model, report and accuracy record."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from leadguard.errors import InputError
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
 from leadguard.evidence import model as em
 from leadguard.evidence import plots, validate
 from leadguard.evidence.fit import Labelled, check_disjoint, fit_model, split_by_identity
+from leadguard.evidence.group_validation import group_validation
+from leadguard.evidence.groups import subject_groups
+from leadguard.storage import repository as repo
 from leadguard.workspace import Workspace
 
 MODEL_FILE = "evidence-model.npz"
@@ -26,11 +31,7 @@ def _stack(acq: dict[Path, Acquired], paths: list[Path]) -> np.ndarray:
 
 def image_groups(demo: dict[str, str]) -> tuple[str, ...]:
     """Groups an image is compared within: its sex, and its sex/race where both are known."""
-    sex, race = demo.get("sex", ""), demo.get("race", "")
-    out = [f"sex {sex}"] if sex else []
-    if sex and race:
-        out.append(f"{sex}/{race}")
-    return tuple(out)
+    return subject_groups(demo.get("sex"), demo.get("race"))
 
 
 def _labelled(
@@ -86,9 +87,31 @@ def evaluate_evidence(
         paths += [p for sp in protocols.blufr_splits(blufr) for p, _ in (*sp.gallery, *sp.probes)]
     acq = compute_templates(ws, space, paths, progress)
     data, _ = _labelled(images, acq)
+    extra = manifest.read_bytes() + f"seed={seed}".encode()
+    prov = provenance(space, "evidence", manifest, dataset_checksum(acq, extra), acq)
+    blufr_sets = None
+    if blufr is not None:
+        held = set(split_by_identity(data, seed)[1].identities.tolist())
+        blufr_sets = _blufr_held_out(blufr, held, acq)
+    return fit_and_validate(ws, data, prov, "lfw", out, seed, bootstraps, repeats, blufr_sets)
+
+
+def fit_and_validate(
+    ws: Workspace,
+    data: Labelled,
+    prov: dict[str, Any],
+    domain: str,
+    out: Path | None,
+    seed: int,
+    bootstraps: int,
+    repeats: int,
+    blufr_sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
+) -> EvalResult:
+    """Fit on the calibration half of the people, validate on the held-out half, store."""
+    space_key = prov["embedding_space"]["key"]
     calibration, held_out = split_by_identity(data, seed)
     check_disjoint(calibration, held_out)
-    model = fit_model(space.key, calibration, seed, bootstraps)
+    model = fit_model(space_key, calibration, seed, bootstraps, domain=domain)
 
     lr_check = validate.lr_check(model, calibration, held_out, seed)
     held_ids = set(held_out.identities.tolist())
@@ -97,16 +120,14 @@ def evaluate_evidence(
         {**r, "source": "own draws"}
         for r in validate.fpir_by_gallery_size(model, held_out, sizes, repeats=repeats, seed=seed)
     ]
-    if blufr is not None:
-        fpir_rows += [
-            {**r, "source": "BLUFR"}
-            for r in validate.blufr_fpir(model, _blufr_held_out(blufr, held_ids, acq))
-        ]
+    if blufr_sets is not None:
+        fpir_rows += [{**r, "source": "BLUFR"} for r in validate.blufr_fpir(model, blufr_sets)]
     counts = validate.counts_by_gallery_size(
         model, held_out, sizes=sizes, repeats=repeats, seed=seed
     )
     group_sizes = {g: h.comparisons for g, h in sorted(model.groups.items())}
     metrics: dict[str, Any] = {
+        "domain": domain,
         "calibration": model.meta["calibration"],
         "held_out": {
             "images": len(held_out.vectors),
@@ -116,6 +137,7 @@ def evaluate_evidence(
         "fpir": fpir_rows,
         "chance_candidates": counts,
         "groups_within_group_nonmated_pairs": group_sizes,
+        "groups": group_validation(model, held_out, list(sizes), seed),
     }
     out = out or default_out(ws, "evidence")
     out.mkdir(parents=True, exist_ok=True)
@@ -125,8 +147,6 @@ def evaluate_evidence(
         plots.plot_fpir(out, fpir_rows),
         plots.plot_counts(out, counts),
     ]
-    extra = manifest.read_bytes() + f"seed={seed}".encode()
-    prov = provenance(space, "evidence", manifest, dataset_checksum(acq, extra), acq)
     model = replace(model, meta={**model.meta, "provenance": prov, "validation": metrics})
     payload = model.to_bytes()
     (out / MODEL_FILE).write_bytes(payload)
@@ -134,3 +154,44 @@ def evaluate_evidence(
     rid = save_record(ws, prov, metrics, out, [out / MODEL_FILE])
     em.store(ws, payload, model, "measured", rid)
     return EvalResult(rid, out, metrics)
+
+
+def evaluate_gallery(
+    ws: Workspace,
+    out: Path | None = None,
+    seed: int = 0,
+    bootstraps: int = 200,
+    repeats: int = validate.REPEATS,
+) -> EvalResult:
+    """Fit the evidence model from the workspace's own enrolled faces: subjects with two or
+    more images give mated pairs, different subjects non-mated pairs, within each recorded
+    sex/race group; subjects are split by the seeded hash for validation."""
+    space = ws.face_model().space
+    with ws.session() as s:
+        t = repo.labelled_templates(s, space.key)
+    if len(t.ids) < 4:
+        raise InputError(
+            f"the gallery holds {len(t.ids)} templates in space {space.key}: too few to fit an "
+            "evidence model (enroll the agency's gallery first)"
+        )
+    data = Labelled(
+        t.vectors.astype(np.float32),
+        np.array(t.subjects),
+        [subject_groups(sx, rc) for sx, rc in zip(t.sex, t.race, strict=True)],
+    )
+    per_subject = np.unique(data.identities, return_counts=True)[1]
+    if not (per_subject >= 2).any():
+        raise InputError(
+            "no enrolled subject has two or more images, so no mated pair can be measured: "
+            "the gallery cannot calibrate likelihood ratios"
+        )
+    domain = f"gallery:{workspace_id(ws)}"
+    digest = hashlib.sha256(t.ids.tobytes() + f"seed={seed}".encode()).hexdigest()
+    prov = provenance(space, "evidence", ws.root, digest, {})
+    prov.update({"dataset": domain, "images": len(t.ids)})
+    return fit_and_validate(ws, data, prov, domain, out, seed, bootstraps, repeats)
+
+
+def workspace_id(ws: Workspace) -> str:
+    """A stable short id of the workspace (its resolved location)."""
+    return hashlib.sha256(str(ws.root.resolve()).encode()).hexdigest()[:12]

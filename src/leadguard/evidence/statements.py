@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from leadguard.evidence.calibration import describe_lr
-from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches
+from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches, rate_words
+from leadguard.evidence.groups import GroupStanding
 from leadguard.evidence.model import EvidenceModel
+from leadguard.evidence.search_lr import SearchLr, search_lr
 
 INVESTIGATION_NOTICE = (
     "INVESTIGATION MODE: this list always holds {n} people (fewer only if the gallery is "
@@ -26,19 +27,66 @@ class GroupRate:
 
 
 @dataclass(frozen=True)
+class ListContext:
+    """What every candidate on one list shares: the one named worst group, the probe's
+    recorded groups, and the size of the gallery searched."""
+
+    worst_group: str | None
+    probe_groups: tuple[str, ...] = ()
+    gallery_subjects: int = 0
+    shift: str | None = None  # the gallery's own tail says the statements do not hold here
+
+
+def list_context(
+    model: EvidenceModel,
+    scores: list[float],
+    threshold: float | None,
+    probe_groups: tuple[str, ...],
+    gallery_subjects: int,
+    shift: str | None = None,
+) -> ListContext:
+    """Name one worst group for the whole list: the one whose FMR may be highest (95 % upper
+    bound) at the list's threshold, or at its lowest listed score without one."""
+    at = threshold if threshold is not None else (min(scores) if scores else None)
+    worst = model.worst_group(at) if at is not None else None
+    return ListContext(worst.group if worst else None, probe_groups, gallery_subjects, shift)
+
+
+@dataclass(frozen=True)
 class CandidateEvidence:
     fmr: FmrAtScore
     chance: ChanceMatches
     worst_group: GroupRate | None
-    llr: tuple[float, float, float]  # log10 LR, low, high
-    llr_bounds: tuple[float, float]
+    own_groups: tuple[tuple[str, GroupStanding], ...]  # ("probe" | "candidate", standing)
+    lr: SearchLr
     photo_age_days: int | None  # incident date minus the photo's encounter date
     newer_encounter: date | None  # a more recent encounter of the same subject, if any
+    shift: str | None = None
+
+    @property
+    def llr(self) -> tuple[float, float, float] | None:
+        return self.lr.llr
+
+    def worst_fmr_words(self) -> str | None:
+        w = self.worst_group
+        if w is None:
+            return None
+        return f"the false match rate within {w.group} may be as high as {rate_words(w.fmr.ci[1])}"
+
+    def cells(self) -> tuple[str, str, str]:
+        """(FMR at score, worst-group FMR 95 % upper bound, log10 LR) for a summary table."""
+        w = self.worst_group
+        return (
+            f"{self.fmr.fmr:.2g}",
+            f"{w.fmr.ci[1]:.2g} ({w.group})" if w else "-",
+            f"{self.llr[0]:+.2f}" if self.llr else "withheld",
+        )
 
     def lines(self) -> list[str]:
         """Plain-words statements, one per line, for the human-readable list."""
         n = self.chance.gallery_size
-        out = [
+        out = [f"NOT VALIDATED FOR THIS GALLERY: {self.shift}"] if self.shift else []
+        out += [
             f"False match rate at this score: {self.fmr.statement()}.",
             f"In a gallery of {n:,} photos, about {self.chance.expected:.3g} innocent people "
             f"(up to {self.chance.expected_upper:.3g}) are expected to score this high; the "
@@ -48,13 +96,18 @@ class CandidateEvidence:
         if self.worst_group is not None:
             w = self.worst_group
             out.append(
-                f"For the group the model handles worst at this score ({w.group}, from "
-                f"{w.fmr.comparisons:,} comparisons within it): false match rate "
+                f"For the group whose false match rate may be highest on this list ({w.group}, "
+                f"from {w.fmr.comparisons:,} comparisons within it): false match rate "
                 f"{w.fmr.statement()}; {w.chance.expected:.3g} innocent people expected "
                 f"(up to {w.chance.expected_upper:.3g}), at least one with chance "
                 f"{w.chance.p_at_least_one:.1%} (up to {w.chance.p_at_least_one_upper:.1%})."
             )
-        out.append("Likelihood ratio: " + describe_lr(*self.llr, self.llr_bounds) + ".")
+        else:
+            out.append("No demographic group was measured well enough to be named as the worst.")
+        for role, st in self.own_groups:
+            who = "The probe's" if role == "probe" else "This candidate's"
+            out.append(f"{who} recorded group {st.statement()}.")
+        out += self.lr.lines(self.worst_fmr_words())
         if self.photo_age_days is not None:
             out.append(
                 f"The gallery photo is {self.photo_age_days / 365.25:.1f} years older than the "
@@ -85,14 +138,26 @@ class CandidateEvidence:
                 "p_at_least_one_innocent_upper": c.p_at_least_one_upper,
             }
 
+        def own(role: str, st: GroupStanding) -> dict[str, Any]:
+            f = st.fmr
+            return {
+                "role": role,
+                "group": st.group,
+                "measured": f is not None,
+                "adequately_measured": st.adequate,
+                "false_match_rate": f.fmr if f else None,
+                "false_match_rate_ci95": list(f.ci) if f else None,
+                "nonmated_comparisons_measured": f.comparisons if f else 0,
+                "statement": st.statement(),
+            }
+
         w = self.worst_group
         return {
             **rate(self.fmr, self.chance),
             "worst_group": {"group": w.group, **rate(w.fmr, w.chance)} if w else None,
-            "log10_likelihood_ratio": round(self.llr[0], 3),
-            "log10_likelihood_ratio_ci95": [round(self.llr[1], 3), round(self.llr[2], 3)],
-            "likelihood_ratio_bounds_log10": list(self.llr_bounds),
-            "likelihood_ratio_statement": describe_lr(*self.llr, self.llr_bounds),
+            "recorded_groups": [own(r, st) for r, st in self.own_groups],
+            **self.lr.to_dict(),
+            "not_validated_for_this_gallery": self.shift,
             "photo_age_days_at_incident": self.photo_age_days,
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter
@@ -108,18 +173,30 @@ def candidate_evidence(
     photo_date: date | None,
     latest_date: date | None,
     incident: date | None,
+    context: ListContext | None = None,
+    candidate_groups: tuple[str, ...] = (),
 ) -> CandidateEvidence:
+    ctx = context or list_context(model, [score], None, (), gallery_size)
     at = model.fmr(score)
-    worst = model.worst_group(score)
-    group = GroupRate(worst[0], worst[1], chance_matches(worst[1], gallery_size)) if worst else None
+    group = None
+    if ctx.worst_group is not None:
+        st = model.group_standing(ctx.worst_group, score)
+        if st.fmr is not None:
+            group = GroupRate(ctx.worst_group, st.fmr, chance_matches(st.fmr, gallery_size))
+    own = tuple(("probe", model.group_standing(g, score)) for g in ctx.probe_groups) + tuple(
+        ("candidate", model.group_standing(g, score)) for g in candidate_groups
+    )
+    known = tuple(dict.fromkeys(g for g in (*ctx.probe_groups, *candidate_groups)))
+    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size)
     age = (incident - photo_date).days if incident and photo_date else None
     newer = latest_date if latest_date and photo_date and latest_date > photo_date else None
     return CandidateEvidence(
         at,
         chance_matches(at, gallery_size),
         group,
-        model.lr.at(score),
-        model.lr.bounds,
+        own,
+        lr,
         age,
         newer,
+        ctx.shift,
     )

@@ -31,6 +31,8 @@ class SearchOptions:
     investigation: int | None = None
     incident_date: date | None = None
     edits: tuple[Edit, ...] = ()
+    probe_sex: str | None = None  # the probe person's recorded groups, when known
+    probe_race: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def _run(ctx: Context, actor: Actor | None, probe: Path, o: SearchOptions) -> Ca
             incident_date=o.incident_date,
             source_type=o.source_type,
             edits=o.edits,
+            probe_sex=o.probe_sex,
+            probe_race=o.probe_race,
         )
 
     if actor is None:  # a failed search logs itself (search-log row, audit entry)

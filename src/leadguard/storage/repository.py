@@ -227,6 +227,52 @@ def template_vectors(
     return ids, mat.copy()
 
 
+@dataclass(frozen=True)
+class LabelledTemplates:
+    """A space's templates with who they show (for fitting and checking evidence models)."""
+
+    ids: npt.NDArray[np.int64]
+    vectors: npt.NDArray[np.float32]
+    subjects: list[str]
+    sex: list[str | None]
+    race: list[str | None]
+    encounters: list[int]
+
+
+def labelled_templates(session: Session, space_key: str) -> LabelledTemplates:
+    rows = session.execute(
+        select(
+            TemplateRecord.id,
+            TemplateRecord.dim,
+            TemplateRecord.vector,
+            Subject.external_id,
+            Subject.sex,
+            Subject.race,
+            Encounter.id,
+        )
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .join(Subject, Encounter.subject_id == Subject.id)
+        .where(TemplateRecord.space_key == space_key)
+        .order_by(TemplateRecord.id)
+    ).all()
+    if not rows:
+        return LabelledTemplates(
+            np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32), [], [], [], []
+        )
+    dim = rows[0][1]
+    mat = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+    return LabelledTemplates(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        mat.copy(),
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
+        [r[6] for r in rows],
+    )
+
+
 def template_id_summary(session: Session, space_key: str) -> dict[str, int]:
     """Count, sum and maximum of a space's template ids, computed by the database."""
     count, total, top = session.execute(
@@ -250,6 +296,8 @@ class TemplateInfo:
     image_sha256: str
     encounter_date: date | None
     quality: dict[str, Any] | None = None  # the gallery face's verdict at enrollment
+    sex: str | None = None  # the subject's recorded sex and race (booking record)
+    race: str | None = None
 
 
 def template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
@@ -268,6 +316,8 @@ def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
             ImageRecord.sha256,
             Encounter.encounter_date,
             FaceRecord.quality,
+            Subject.sex,
+            Subject.race,
         )
         .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
         .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)

@@ -1,0 +1,83 @@
+"""The evidence a search attaches to its list, in two calls: the open-set threshold for the
+gallery searched, and the statements for every listed candidate.
+
+Both take account of (a) the worst adequately measured demographic group (the
+``worst_group_threshold`` setting) and (b) the gallery's own non-mated tail, when one has been
+kept (``evidence.shift``): where the gallery's strangers score higher than the evidence model
+allows, the statements say they are not validated for this gallery and the threshold follows
+the more conservative tail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from leadguard.evidence.chance import GalleryThreshold
+from leadguard.evidence.groups import subject_groups
+from leadguard.evidence.model import StoredModel
+from leadguard.evidence.shift import ShiftCheck, check_shift
+from leadguard.evidence.statements import CandidateEvidence, candidate_evidence, list_context
+from leadguard.workspace import Workspace
+
+if TYPE_CHECKING:
+    from leadguard.storage.repository import TemplateInfo
+
+
+def search_threshold(
+    ws: Workspace, stored: StoredModel, gallery_templates: int
+) -> tuple[GalleryThreshold, ShiftCheck | None]:
+    """The open-set threshold: the model's for this gallery size (raised for the worst
+    group when the setting is on), then raised again to where the gallery's own tail allows
+    the same false match rate, if that tail is heavier."""
+    settings = ws.settings
+    t = stored.model.gallery_threshold(
+        settings.target_fpir, gallery_templates, settings.worst_group_threshold
+    )
+    shift = check_shift(ws, stored.model, t.threshold)
+    if shift is not None and shift.shifted and shift.threshold > t.threshold:
+        t = replace(
+            t,
+            threshold=shift.threshold,
+            base_threshold=t.base_threshold or t.threshold,
+            binding_group=f"this gallery (its own sampled pairs, {shift.group})",
+            fmr=stored.model.fmr(shift.threshold),
+        )
+    return t, shift
+
+
+def list_evidence(
+    stored: StoredModel,
+    ranked: list[tuple[float, TemplateInfo]],
+    threshold: GalleryThreshold | None,
+    gallery_subjects: int,
+    gallery_templates: int,
+    latest_dates: dict[str, date],
+    incident: date | None,
+    probe_sex: str | None = None,
+    probe_race: str | None = None,
+    shift: ShiftCheck | None = None,
+) -> list[CandidateEvidence]:
+    """One statement set per candidate, all naming the same worst group."""
+    ctx = list_context(
+        stored.model,
+        [score for score, _ in ranked],
+        threshold.threshold if threshold else None,
+        subject_groups(probe_sex, probe_race),
+        gallery_subjects,
+        shift.statement() if shift is not None and shift.shifted else None,
+    )
+    return [
+        candidate_evidence(
+            stored.model,
+            score,
+            gallery_templates,
+            info.encounter_date,
+            latest_dates.get(info.subject),
+            incident,
+            ctx,
+            subject_groups(info.sex, info.race),
+        )
+        for score, info in ranked
+    ]

@@ -1,0 +1,155 @@
+"""A pairwise likelihood ratio, read as what it is worth for a candidate found by a search.
+
+An LR compares two photos. A candidate on a list was found by comparing the probe with
+every enrolled person and keeping the best: even if the person sought is certainly enrolled,
+the prior odds that it is any one of S enrolled people are at most 1 : (S - 1) (lower when
+the person may not be enrolled at all), so the posterior odds are at most LR / (S - 1); and
+the top score is the largest of many tries, so high scores among strangers are expected.
+
+The LR is bounded by what each demographic group's own calibration data can support (lir's
+ELUB on the group's own pairs, stored by ``fit.group_lr_bounds``); for a group whose data
+cannot support any LR, none is stated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from leadguard.evidence.calibration import describe_lr
+
+if TYPE_CHECKING:
+    from leadguard.evidence.model import EvidenceModel
+
+
+def odds_words(odds: float) -> str:
+    if odds >= 1.0:
+        return f"about {odds:,.0f} to 1" if odds >= 10 else f"about {odds:.2g} to 1"
+    if odds <= 0:
+        return "nil"
+    against = 1.0 / odds
+    return f"about 1 to {against:,.0f}" if against >= 10 else f"about 1 to {against:.2g}"
+
+
+@dataclass(frozen=True)
+class SearchLr:
+    llr: tuple[float, float, float] | None  # log10 LR, low, high; None: not supported
+    bounds: tuple[float, float] | None
+    bounded_by: str  # "group <g>", "all groups (the person's group is not recorded)", ...
+    reason: str  # why no LR is stated (when llr is None)
+    gallery_subjects: int
+    gallery_templates: int
+
+    @property
+    def posterior_odds_upper(self) -> float | None:
+        """At most LR / (S - 1): prior odds 1 : (S - 1) if the person is surely enrolled."""
+        if self.llr is None or self.gallery_subjects < 2:
+            return None
+        return float(10.0 ** self.llr[0] / (self.gallery_subjects - 1))
+
+    def lines(self, worst_fmr: str | None) -> list[str]:
+        beside = f" For comparison, at this score {worst_fmr}." if worst_fmr else ""
+        if self.llr is None or self.bounds is None:
+            return [f"Likelihood ratio: none stated: {self.reason}.{beside}"]
+        text = (
+            "Likelihood ratio (this photo pair alone, bounded by "
+            f"{self.bounded_by}): {describe_lr(*self.llr, self.bounds)}.{beside}"
+        )
+        odds = self.posterior_odds_upper
+        if odds is None:
+            return [text]
+        s, n = self.gallery_subjects, self.gallery_templates
+        return [
+            text,
+            f"This candidate was found by searching {n:,} photos of {s:,} people: even if the "
+            f"person sought is certainly among them, the odds that it is this one are at most "
+            f"1 to {s - 1:,} before the score, so this likelihood ratio gives odds of at most "
+            f"{odds_words(odds)} that this is the person (less if the person may not be "
+            f"enrolled at all). The score is also the highest of {n:,} comparisons, so some "
+            "strangers are expected to score high by chance.",
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.llr is None or self.bounds is None:
+            return {
+                "log10_likelihood_ratio": None,
+                "likelihood_ratio_withheld_because": self.reason,
+            }
+        return {
+            "log10_likelihood_ratio": round(self.llr[0], 3),
+            "log10_likelihood_ratio_ci95": [round(self.llr[1], 3), round(self.llr[2], 3)],
+            "likelihood_ratio_bounds_log10": [round(b, 3) for b in self.bounds],
+            "likelihood_ratio_bounded_by": self.bounded_by,
+            "likelihood_ratio_statement": describe_lr(*self.llr, self.bounds),
+            "posterior_odds_at_most": self.posterior_odds_upper,
+            "gallery_subjects_searched": self.gallery_subjects,
+        }
+
+
+def group_bounds(
+    model: EvidenceModel, groups: tuple[str, ...]
+) -> tuple[tuple[float, float] | None, str, str]:
+    """(bounds, bounded_by, reason). Known groups: the tightest of their own ELUB bounds, none
+    if any of them cannot support an LR. Unknown groups: the tightest over all groups."""
+    pooled = model.lr.bounds
+    table: dict[str, Any] = model.meta.get("group_lr") or {}
+    if not table:
+        return pooled, "all calibration pairs (this model has no per-group bounds)", ""
+    if groups:
+        for g in groups:
+            e = table.get(g)
+            if e is not None and e.get("collapsed"):
+                return (
+                    None,
+                    "",
+                    f"within {g} the calibrated likelihood ratios were misleading on the group's "
+                    "own calibration pairs (its ELUB bounds collapse to 1), so none is stated",
+                )
+            if e is None or not e.get("supported"):
+                m = e.get("mated", 0) if e else 0
+                n = e.get("nonmated", 0) if e else 0
+                return (
+                    None,
+                    "",
+                    f"the calibration data within {g} ({m:,} mated and {n:,} non-mated pairs) "
+                    "cannot support a likelihood ratio for this group",
+                )
+        chosen = [table[g]["bounds"] for g in groups]
+        by = "the calibration data within " + " and ".join(groups)
+    else:
+        collapsed = sorted(g for g, e in table.items() if e.get("collapsed"))
+        if collapsed:
+            return (
+                None,
+                "",
+                "the demographic group is not recorded, and within "
+                + ", ".join(collapsed)
+                + " the calibration data cannot support any likelihood ratio",
+            )
+        chosen = [e["bounds"] for e in table.values() if e.get("supported")]
+        if not chosen:
+            return None, "", "no demographic group's calibration data can support one"
+        by = "the most limited group (the demographic group is not recorded)"
+    lo = max([pooled[0], *(c[0] for c in chosen)])
+    hi = min([pooled[1], *(c[1] for c in chosen)])
+    return (min(lo, 0.0), max(hi, 0.0)), by, ""
+
+
+def search_lr(
+    model: EvidenceModel,
+    score: float,
+    groups: tuple[str, ...],
+    gallery_subjects: int,
+    gallery_templates: int,
+) -> SearchLr:
+    bounds, by, reason = group_bounds(model, groups)
+    if bounds is None:
+        return SearchLr(None, None, "", reason, gallery_subjects, gallery_templates)
+    lo, hi = bounds
+    raw = model.lr.at(score)
+    llr = (
+        min(max(raw[0], lo), hi),
+        min(max(raw[1], lo), hi),
+        min(max(raw[2], lo), hi),
+    )
+    return SearchLr(llr, bounds, by, "", gallery_subjects, gallery_templates)
