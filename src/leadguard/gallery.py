@@ -59,13 +59,15 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
 
 
 def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> FaissExactIndex:
-    """Recreate the space's index from the database (the source of truth) and save it."""
-    with ws.session() as s:
-        ids, vectors = repo.template_vectors(s, space.key)
-    index = FaissExactIndex(space.key, space.dim)
-    if ids.size:
-        index.add(ids, vectors)
-    index.save(ws.index_path(space.key))
+    """Recreate the space's index from the database (the source of truth) and save it,
+    under the workspace's write lock (no enrollment commits in between)."""
+    with ws.write_lock():
+        with ws.session() as s:
+            ids, vectors = repo.template_vectors(s, space.key)
+        index = FaissExactIndex(space.key, space.dim)
+        if ids.size:
+            index.add(ids, vectors)
+        index.save(ws.index_path(space.key))
     return index
 
 

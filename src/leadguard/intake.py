@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from leadguard import audit
-from leadguard.pipeline.decode import read_file
+from leadguard.pipeline.decode import check_header, read_file
 from leadguard.quality.gate import QualityRefused, Verdict, assess
 from leadguard.quality.measures import Measure
 from leadguard.quality.provenance import (
@@ -111,6 +111,7 @@ def receive_probe(
 ) -> Intake:
     """Store the probe as received, refuse prohibited kinds, apply LeadGuard's edits."""
     original = read_file(path, ws.settings.max_image_bytes)
+    check_header(original, str(path), ws.settings.max_image_pixels)  # before anything decodes
     sha = hashlib.sha256(original).hexdigest()
     exif = read_exif(original)
     editor = editor_flag(exif)
@@ -128,7 +129,7 @@ def receive_probe(
         )
     data = original
     if edits:
-        data = apply_edits(original, list(edits), str(path))
+        data = apply_edits(original, list(edits), str(path), ws.settings.max_image_pixels)
         pid = _store(
             ws, data, str(path), source_type, exif, editor, pid, [e.to_dict() for e in edits]
         )
