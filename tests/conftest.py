@@ -27,3 +27,5 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("LEADGUARD_"):
             monkeypatch.delenv(key, raising=False)
+    # manifests written by tests point into the shared datasets: declare them a source root
+    monkeypatch.setenv("LEADGUARD_SOURCE_ROOTS", f'["{DATASETS}"]')

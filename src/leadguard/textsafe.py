@@ -9,6 +9,8 @@ import os
 import unicodedata
 from pathlib import Path
 
+from leadguard.errors import InputError
+
 MAX_SUBJECT_ID = 128
 # Unicode format characters that reorder or hide text on a terminal (bidi overrides, isolates)
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
@@ -50,3 +52,14 @@ def subject_id_problem(subject: str) -> str | None:
     if subject != subject.strip():
         return f"subject id {subject!r} starts or ends with white space"
     return None
+
+
+def utf8_name(path: Path) -> Path:
+    """``path`` if its name is valid UTF-8; otherwise a clear refusal that shows the name
+    (a probe's name is stored, logged and printed, so it has to be text)."""
+    if not is_utf8_name(path):
+        raise InputError(
+            f"{shown_path(path)}: the file name is not valid UTF-8; copy the file to a UTF-8 "
+            "name (the bytes are what is searched, the name is recorded)"
+        )
+    return path

@@ -100,22 +100,25 @@ class LabelledImage:
 
 
 def read_labelled_manifest(manifest: Path) -> list[LabelledImage]:
-    """The shared manifest format: ``path,identity[,sex,race,age]`` (paths relative to it)."""
-    try:
-        with manifest.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            if "path" not in header or "identity" not in header:
-                raise ManifestError(f"{manifest}: header must have 'path' and 'identity'")
-            out = []
-            for r in reader:
-                if not r.get("path") or not r.get("identity"):
-                    continue
-                demo = {k: (r.get(k) or "").strip() for k in DEMOGRAPHIC_FIELDS if k in header}
-                out.append(LabelledImage(manifest.parent / r["path"], r["identity"], demo))
-            return out
-    except OSError as exc:
-        raise ManifestError(f"{manifest}: cannot read ({exc.strerror})") from exc
+    """The shared manifest format: ``path,identity[,sex,race,age]`` (paths relative to it).
+    Read defensively (csvsafe): a bad encoding, duplicated column or broken quoting is a
+    ManifestError naming the file and line, not a traceback."""
+    from leadguard.csvsafe import read_table
+
+    table = read_table(manifest)
+    if "path" not in table.header or "identity" not in table.header:
+        raise ManifestError(f"{manifest}: header must have 'path' and 'identity'")
+    if table.problems:
+        line, why = table.problems[0]
+        raise ManifestError(f"{manifest} line {line}: {why}")
+    out = []
+    for row in table.rows:
+        r = row.values
+        if not r.get("path") or not r.get("identity"):
+            continue
+        demo = {k: r.get(k, "") for k in DEMOGRAPHIC_FIELDS if k in table.header}
+        out.append(LabelledImage(manifest.parent / r["path"], r["identity"], demo))
+    return out
 
 
 def manifest_pairs(
