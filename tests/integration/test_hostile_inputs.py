@@ -120,7 +120,7 @@ def test_enrolling_the_corpus_records_every_failure_and_goes_on(
     for name in ("bad\nname", os.fsdecode(b"caf\xe9"), "x" * 200):
         (src / name).mkdir()
         shutil.copy(good, src / name / "a.jpg")
-    markup = src / "[link=https:∕∕evil.example]Click[∕link] [/]"
+    markup = src / "[link=https:∕∕evil.example]Click [bold]"
     markup.mkdir()
     shutil.copy(johns_chips()[20], markup / "b.jpg")
     ws = tmp_path / "ws"
@@ -131,7 +131,10 @@ def test_enrolling_the_corpus_records_every_failure_and_goes_on(
     missing = [
         k.name
         for k in kinds
-        if not k.ok and printable(shown_path(src / "person" / k.name)) not in flat
+        # a non-UTF-8 file name is enrolled under its shown name (a probe's is refused)
+        if not k.ok
+        and k.why != "UTF-8"
+        and printable(shown_path(src / "person" / k.name)) not in flat
     ]
     missing += [
         n
@@ -191,10 +194,13 @@ def test_markup_and_control_characters_cannot_forge_output(
 ) -> None:
     chips = johns_chips()
     src = tmp_path / "src"
-    names = ["[/]", "[link=https:∕∕evil.example]Click[∕link]", "plain"]
-    for name, chip in zip(names, chips[40:43], strict=True):
-        (src / name).mkdir(parents=True)
-        shutil.copy(chip, src / name / "p.jpg")
+    src.mkdir()
+    names = ["[/]", "[link=https://evil.example]Click[/link]", "plain"]
+    rows = ["path,subject_id"]
+    for i, (name, chip) in enumerate(zip(names, chips[40:43], strict=True)):
+        shutil.copy(chip, src / f"{i}.jpg")
+        rows.append(f'{i}.jpg,"{name}"')
+    (src / "manifest.csv").write_text("\n".join(rows) + "\n")
     ws = tmp_path / "ws"
     cli("init", str(ws))
     assert cli("enroll", str(src), "-w", str(ws), "--workers", "1")[0] == 0
@@ -204,7 +210,8 @@ def test_markup_and_control_characters_cannot_forge_output(
         "search", str(probe), "-w", str(ws), "--source-type", "other", "--investigation"
     )
     assert code == 0, out
-    assert "[/]" in out and "[link=https:∕∕evil.example]Click[∕link]" in out
+    flat = "".join(out.split())
+    assert "[/]" in flat and "[link=https://evil.example]Click[/link]" in flat
     code, out = cli("searches", "-w", str(ws))
     assert code == 0
     assert not any(line.startswith("#99") for line in out.splitlines())

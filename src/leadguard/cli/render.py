@@ -343,7 +343,7 @@ def quality_verdict(console: Console, source: str, verdict: Any, as_json: bool) 
     if as_json:
         console.print_json(json.dumps({"image": source, **verdict.to_dict()}))
         return
-    table = Table(title=f"Quality of {source}", box=None)
+    table = Table(title=f"Quality of {safe(source)}", box=None)
     for col in ("measure", "raw", "unit", "score"):
         table.add_column(col)
     for name, m in sorted(verdict.measures.items()):

@@ -80,7 +80,7 @@ def evaluate_evidence(
     progress: Progress | None = None,
 ) -> EvalResult:
     space = ws.face_model().space
-    images = protocols.read_labelled_manifest(manifest)
+    images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
     paths = [im.path for im in images]
     if blufr is not None:
         paths += [p for sp in protocols.blufr_splits(blufr) for p, _ in (*sp.gallery, *sp.probes)]

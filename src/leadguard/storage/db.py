@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -36,9 +37,20 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        # A session opened inside another in the same thread (a read beside an open write)
+        # begins DEFERRED: IMMEDIATE there would wait on this very thread's own lock.
+        held = threading.local()
+
         @event.listens_for(engine, "begin")
         def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            depth = getattr(held, "depth", 0)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if depth == 0 else "BEGIN")
+            held.depth = depth + 1
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn) -> None:  # type: ignore[no-untyped-def]
+            held.depth = max(0, getattr(held, "depth", 0) - 1)
 
     return engine
 
