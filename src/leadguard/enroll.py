@@ -153,6 +153,8 @@ def _enroll(
         raise
     finally:
         flush()
+        with ws.write_lock():  # repairs an index left behind by a run killed mid-commit
+            synced_index(ws, space)
     return report
 
 
