@@ -36,7 +36,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "long",
-    max_examples=20000,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
