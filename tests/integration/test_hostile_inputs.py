@@ -268,3 +268,32 @@ def test_eval_manifest_with_twin_files_and_no_mated_pairs(
     )  # fmt: skip
     assert code == 0, out
     assert "FNMR and EER cannot be measured" in " ".join(out.split())
+
+
+def test_every_eval_command_refuses_unusable_data_by_name(
+    tmp_path: Path, shared_model: None, gallery: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    header_only = tmp_path / "h.csv"
+    header_only.write_text("path,identity\n")
+    few = tmp_path / "few"
+    few.mkdir()
+    rows = ["path,identity"]
+    for i, chip in enumerate(johns_chips()[:3]):
+        shutil.copy(chip, few / f"{i}.jpg")
+        rows.append(f"{i}.jpg,{chip.parent.name}")
+    (few / "m.csv").write_text("\n".join(rows) + "\n")
+    cases = [
+        (["eval", "verify", "--data", str(empty)], empty),
+        (["eval", "identify", "--data", str(empty)], empty),
+        (["eval", "quality", "--data", str(empty)], empty),
+        (["eval", "manifest", str(header_only)], header_only),
+        (["eval", "evidence", str(header_only)], header_only),
+        (["eval", "evidence", str(few / "m.csv")], few / "m.csv"),
+        (["eval", "evidence", str(empty)], empty),
+    ]
+    for args, named in cases:
+        code, out = cli(*args, "-w", str(gallery), "--out", str(tmp_path / "r"))
+        lines = error_lines(out)
+        assert code == 2 and len(lines) == 1 and str(named) in lines[0], (args, out)

@@ -3,12 +3,14 @@ validate it on the other half, and store model, report and accuracy record."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from leadguard.errors import ManifestError
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
@@ -18,6 +20,7 @@ from leadguard.evidence.fit import Labelled, check_disjoint, fit_model, split_by
 from leadguard.workspace import Workspace
 
 MODEL_FILE = "evidence-model.npz"
+MIN_MATED_IDENTITIES = 4  # two to calibrate on, two to validate on, at the very least
 
 
 def _stack(acq: dict[Path, Acquired], paths: list[Path]) -> np.ndarray:
@@ -81,6 +84,14 @@ def evaluate_evidence(
 ) -> EvalResult:
     space = ws.face_model().space
     images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
+    per_identity = Counter(im.identity for im in images)
+    mated = sum(1 for n in per_identity.values() if n >= 2)
+    if mated < MIN_MATED_IDENTITIES:
+        raise ManifestError(
+            f"{manifest}: {len(images)} image(s), {mated} identities with two or more photos; "
+            f"fitting an evidence model needs at least {MIN_MATED_IDENTITIES} such identities "
+            "(half calibrate, half validate)"
+        )
     paths = [im.path for im in images]
     if blufr is not None:
         paths += [p for sp in protocols.blufr_splits(blufr) for p, _ in (*sp.gallery, *sp.probes)]
@@ -88,7 +99,12 @@ def evaluate_evidence(
     data, _ = _labelled(images, acq)
     calibration, held_out = split_by_identity(data, seed)
     check_disjoint(calibration, held_out)
-    model = fit_model(space.key, calibration, seed, bootstraps)
+    try:
+        model = fit_model(space.key, calibration, seed, bootstraps)
+    except (ValueError, IndexError) as exc:  # too few usable templates after failures
+        raise ManifestError(
+            f"{manifest}: the usable templates are too few to fit an evidence model ({exc})"
+        ) from exc
 
     lr_check = validate.lr_check(model, calibration, held_out, seed)
     held_ids = set(held_out.identities.tolist())
