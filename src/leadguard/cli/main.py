@@ -230,7 +230,10 @@ def gallery_remove(
 
     ws = open_ws(workspace)
     n = remove_subject(ws, subject)
-    _out().print(f"removed subject {subject!r} and {n} template(s) from the database and index")
+    _out().print(
+        f"removed subject {render.safe(repr(subject))} and {n} template(s) from the database "
+        "and index"
+    )
 
 
 @gallery_app.command("expunge")

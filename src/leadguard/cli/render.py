@@ -101,9 +101,7 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         console.print_json(json.dumps(candidate_list_dict(cl)))
         return
     face = cl.probe_face.box
-    console.print(
-        f"[bold]Probe[/bold] {safe(cl.probe_source)} (sha256 {cl.probe_sha256[:16]}...)"
-    )
+    console.print(f"[bold]Probe[/bold] {safe(cl.probe_source)} (sha256 {cl.probe_sha256[:16]}...)")
     console.print(f"  face searched: ({face.left},{face.top})-({face.right},{face.bottom})")
     console.print(
         f"  gallery searched: {cl.gallery_subjects} subjects, {cl.gallery_templates} templates "
