@@ -44,13 +44,18 @@ def main() -> None:
             shutil.copy(chip, src / chip.parent.name / chip.name)
         ws = Path(tmp) / "ws"
         Workspace.init(ws).close()
+        full = crashkit.full_run_seconds(src, Path(tmp) / "scratch")
         started = time.perf_counter()
-        log = crashkit.kill_loop(src, ws, args.kills, seed=args.seed, window=(1.0, 5.0))
+        window = (0.15 * full, 0.9 * full)  # kills land anywhere in a real run
+        log = crashkit.kill_loop(src, ws, args.kills, seed=args.seed, window=window)
         code, out = crashkit.finish(src, ws)
         st = crashkit.state(ws)
         elapsed = time.perf_counter() - started
     result = {
+        "uninterrupted_run_seconds": round(full, 1),
+        "kill_window_seconds": [round(w, 1) for w in window],
         "kills": log.kills,
+        "kills_after_which_more_was_committed": log.kills_with_progress,
         "runs_finished_before_the_kill": log.finished_early,
         "orphaned_process_groups": log.orphans,
         "templates_after_each_kill": log.templates_after_kill,
@@ -64,7 +69,8 @@ def main() -> None:
     }
     path = save("crash_resume", result)
     print(
-        f"{log.kills} kills, {log.orphans} orphaned groups, lost {result['lost']}, "
+        f"{log.kills} kills ({log.kills_with_progress} with progress), {log.orphans} orphaned "
+        f"groups, lost {result['lost']}, "
         f"duplicated {result['duplicated']}, index consistent {st.index_consistent}, "
         f"audit intact {st.audit_intact}; {path}"
     )

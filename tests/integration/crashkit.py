@@ -5,6 +5,7 @@ Used by tests/integration/test_crash_and_concurrency.py and benchmarks/crash_res
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -63,6 +64,12 @@ class KillLog:
     orphans: int = 0  # kills after which some process of the group outlived the parent
     templates_after_kill: list[int] = field(default_factory=list)
 
+    @property
+    def kills_with_progress(self) -> int:
+        """Kills after which more templates were committed than after the one before."""
+        seen = [0, *self.templates_after_kill]
+        return sum(1 for a, b in itertools.pairwise(seen) if b > a)
+
 
 def kill_loop(
     source: Path,
@@ -94,6 +101,17 @@ def kill_loop(
             os.killpg(p.pid, signal.SIGKILL)  # clean up, the failure is counted
         log.templates_after_kill.append(count_templates(ws))
     return log
+
+
+def full_run_seconds(source: Path, scratch: Path, workers: int = 2) -> float:
+    """How long one uninterrupted enrollment of ``source`` takes here and now (start-up and
+    model loading included), so kills can land anywhere within a real run."""
+    Workspace.init(scratch).close()
+    started = time.monotonic()
+    code, out = finish(source, scratch, workers)
+    if code != 0:
+        raise RuntimeError(f"calibration run failed: {out[-500:]}")
+    return time.monotonic() - started
 
 
 def count_templates(ws: Path) -> int:
