@@ -44,15 +44,16 @@ def main() -> None:
             shutil.copy(chip, src / chip.parent.name / chip.name)
         ws = Path(tmp) / "ws"
         Workspace.init(ws).close()
-        full = crashkit.full_run_seconds(src, Path(tmp) / "scratch")
+        startup, full = crashkit.calibrate(src, Path(tmp) / "scratch")
         started = time.perf_counter()
-        window = (0.15 * full, 0.9 * full)  # kills land anywhere in a real run
+        window = crashkit.kill_window(startup, full)
         log = crashkit.kill_loop(src, ws, args.kills, seed=args.seed, window=window)
         code, out = crashkit.finish(src, ws)
         st = crashkit.state(ws)
         elapsed = time.perf_counter() - started
     result = {
         "uninterrupted_run_seconds": round(full, 1),
+        "start_up_seconds": round(startup, 1),
         "kill_window_seconds": [round(w, 1) for w in window],
         "kills": log.kills,
         "kills_after_which_more_was_committed": log.kills_with_progress,

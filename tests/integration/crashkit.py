@@ -103,15 +103,25 @@ def kill_loop(
     return log
 
 
-def full_run_seconds(source: Path, scratch: Path, workers: int = 2) -> float:
-    """How long one uninterrupted enrollment of ``source`` takes here and now (start-up and
-    model loading included), so kills can land anywhere within a real run."""
+def calibrate(source: Path, scratch: Path, workers: int = 2) -> tuple[float, float]:
+    """(start-up, whole run) in seconds here and now: one uninterrupted enrollment of
+    ``source`` into a scratch workspace, then a run with nothing left to do."""
     Workspace.init(scratch).close()
-    started = time.monotonic()
-    code, out = finish(source, scratch, workers)
-    if code != 0:
-        raise RuntimeError(f"calibration run failed: {out[-500:]}")
-    return time.monotonic() - started
+    times = []
+    for _ in range(2):
+        started = time.monotonic()
+        code, out = finish(source, scratch, workers)
+        if code != 0:
+            raise RuntimeError(f"calibration run failed: {out[-500:]}")
+        times.append(time.monotonic() - started)
+    full, startup = times
+    return startup, max(full, startup + 1.0)
+
+
+def kill_window(startup: float, full: float) -> tuple[float, float]:
+    """Kills land after start-up, within the first third of the work: each killed run has
+    had time to commit a little (or nothing), so repeated kills test progress."""
+    return 0.8 * startup, startup + 0.35 * (full - startup)
 
 
 def count_templates(ws: Path) -> int:

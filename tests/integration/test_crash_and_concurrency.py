@@ -43,8 +43,8 @@ def test_twenty_sigkills_then_resume_lose_and_double_nothing(tmp_path: Path) -> 
     src, expected = source(tmp_path / "src", johns_chips())
     ws = tmp_path / "ws"
     Workspace.init(ws).close()
-    full = crashkit.full_run_seconds(src, tmp_path / "scratch")
-    log = crashkit.kill_loop(src, ws, kills=20, seed=1, window=(0.15 * full, 0.9 * full))
+    window = crashkit.kill_window(*crashkit.calibrate(src, tmp_path / "scratch"))
+    log = crashkit.kill_loop(src, ws, kills=20, seed=1, window=window)
     assert log.kills + log.finished_early >= 20
     assert log.orphans == 0, log
     assert log.templates_after_kill == sorted(log.templates_after_kill)  # never goes back
@@ -58,8 +58,8 @@ def test_a_killed_enrollment_leaves_no_worker_and_resumes(tmp_path: Path) -> Non
     src, expected = source(tmp_path / "src", johns_chips()[:12])
     ws = tmp_path / "ws"
     Workspace.init(ws).close()
-    full = crashkit.full_run_seconds(src, tmp_path / "scratch")
-    log = crashkit.kill_loop(src, ws, kills=3, seed=2, window=(0.3 * full, 0.9 * full))
+    window = crashkit.kill_window(*crashkit.calibrate(src, tmp_path / "scratch"))
+    log = crashkit.kill_loop(src, ws, kills=3, seed=2, window=window)
     assert log.orphans == 0, log
     code, out = crashkit.finish(src, ws)
     assert code == 0 and "Traceback" not in out, out
