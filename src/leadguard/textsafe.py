@@ -6,7 +6,6 @@ Pure functions, no terminal library: the CLI adds Rich-markup escaping on top (r
 from __future__ import annotations
 
 import os
-import unicodedata
 from pathlib import Path
 
 from leadguard.errors import InputError
@@ -27,14 +26,22 @@ def is_utf8_name(path: Path | str) -> bool:
 
 
 def printable(text: str) -> str:
-    """``text`` with every control, bidi-override or surrogate character escaped as
-    ``\\xNN``/``\\uNNNN``, so one value prints on one line and cannot forge others."""
+    """``text`` with every control, format (zero-width, bidi), line-separator or surrogate
+    character escaped as ``\\xNN``/``\\uNNNN``, so one value prints on one line and cannot
+    forge others."""
     out = []
     for ch in text:
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI:
+        # not printable: controls, format characters (zero-width, BOM, bidi), separators
+        # other than the space, surrogates, unassigned and private-use code points
+        if (not ch.isprintable() and ch != " ") or ch in _BIDI:
             code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x100
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
         else:
             out.append(ch)
     return "".join(out)
@@ -48,7 +55,10 @@ def subject_id_problem(subject: str) -> str | None:
     if len(subject) > MAX_SUBJECT_ID:
         return f"subject id is {len(subject)} characters long, over the limit of {MAX_SUBJECT_ID}"
     if printable(subject) != subject:
-        return f"subject id {printable(subject)!r} holds control or line-break characters"
+        return (
+            f"subject id {printable(subject)!r} holds control, invisible or line-break "
+            "characters"
+        )
     if subject != subject.strip():
         return f"subject id {subject!r} starts or ends with white space"
     return None

@@ -126,6 +126,7 @@ csv_text = st.text(csv_alphabet, max_size=300)
 @example(b'path,subject_id\na.jpg,"x\nb.jpg,y\n')
 @example(b"path,subject_id,path\na.jpg,x,b.jpg\n")
 @example("path,subject_id\na.jpg,Jos\xe9\n".encode("latin-1"))
+@example(b";,\xef\xbb\xbf")  # found: an invisible subject id (a BOM, U+FEFF) was accepted
 def test_manifest_gives_rows_or_a_named_refusal(tmp_path_factory, data: bytes) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("csv")
     path = folder / "m.csv"
