@@ -68,9 +68,7 @@ def compute_bound(n: int, model_name: str = "dlib-resnet") -> dict[str, float]:
     per_face = stages[:, 1:3].sum(axis=1)
     t = float(per_face.mean())
     cores = os.cpu_count() or 1
-    decode_ms, detect_ms, descriptor_ms, quality_ms = (
-        float(x) for x in stages.mean(axis=0) * 1000
-    )
+    decode_ms, detect_ms, descriptor_ms, quality_ms = (float(x) for x in stages.mean(axis=0) * 1000)
     return {
         "per_face_s": t,
         "per_face_median_s": float(np.median(per_face)),

@@ -19,6 +19,17 @@ def datasets() -> Path:
     return DATASETS
 
 
+SOURCE_ROOTS_ENV = ("LEADGUARD_SOURCE_ROOTS", f'["{DATASETS}"]')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _source_roots() -> None:
+    """Session-wide too, for session fixtures that enroll from manifests in tmp folders."""
+    import os
+
+    os.environ[SOURCE_ROOTS_ENV[0]] = SOURCE_ROOTS_ENV[1]
+
+
 @pytest.fixture(autouse=True)
 def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see a developer's LEADGUARD_* environment."""
@@ -27,3 +38,5 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("LEADGUARD_"):
             monkeypatch.delenv(key, raising=False)
+    # manifests written by tests point into the shared datasets: declare them a source root
+    monkeypatch.setenv(*SOURCE_ROOTS_ENV)

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     )
 
     # --- enrollment ---
+    source_roots: list[Path] = Field(
+        [],
+        description="Folders that enrollment manifests and folders may point into besides "
+        "their own folder; any other path (../.., absolute, a link elsewhere) is refused.",
+    )
     workers: int = Field(0, ge=0, description="Worker processes for enrollment; 0 = all cores.")
     commit_every: int = Field(
         64, ge=1, description="Enrollment commits to the database after this many images."

@@ -22,12 +22,17 @@ from leadguard.evidence.shift import gallery_tail
 from leadguard.gallery import synced_index
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
-from leadguard.quality.gate import assess
+from leadguard.quality.gate import Policy, assess
 from leadguard.sources import EnrollItem, Source, read_source
 from leadguard.storage import repository as repo
 from leadguard.storage.models import EnrollFailure
+from leadguard.textsafe import shown_path
 from leadguard.types import EmbeddingSpace, FaceTemplate
 from leadguard.workspace import Workspace
+
+# Results are committed at least this often, whatever commit_every says, so an enrollment
+# killed again and again still makes progress.
+FLUSH_SECONDS = 1.0
 
 ProgressCallback = Callable[[int, int, int], None]  # (done, total, enrolled)
 
@@ -71,7 +76,7 @@ def enroll(
     started = time.perf_counter()
     settings = ws.settings
     space = create_model(settings).space
-    src = read_source(source)
+    src = read_source(source, settings.source_roots)
     workers = min(settings.effective_workers(), max(len(src.items), 1))
     with WorkerPool(settings, space.key, workers) as pool:
         report = enroll_source(ws, src, space, pool, progress, retry_failed)
@@ -98,7 +103,6 @@ def enroll_source(
         repo.ensure_space(s, space)
         known = repo.known_images(s, space.key)
         failures = {} if retry_failed else repo.known_failures(s, space.key)
-    index, _ = synced_index(ws, space)
 
     items = src.items
     done_count = len(src.problems)
@@ -113,49 +117,24 @@ def enroll_source(
         for pos, item in enumerate(items):
             data = _precheck(item, settings.max_image_bytes, known, failures, seen, report)
             if data is not None:
-                yield Task(pos, data, str(item.path), settings.multiple_faces)
+                yield Task(pos, data, shown_path(item.path), settings.multiple_faces)
             else:
                 done_count += 1
                 tick()
 
     policy = ws.quality_policy()
     pending: list[Result] = []
+    last_flush = time.monotonic()
 
     def flush() -> None:
+        """Commit the pending results and add them to the index file, under the workspace's
+        write lock: an image another process enrolled meanwhile is skipped, not doubled."""
+        nonlocal last_flush
+        last_flush = time.monotonic()
         if not pending:
             return
-        rows: list[repo.NewTemplate] = []
-        with ws.session() as s:
-            for r in pending:
-                if r.error_code:
-                    repo.save_failure(s, r.sha256, space.key, r.source, r.error_code, r.error)
-                    continue
-                assert r.image is not None and r.detection is not None and r.vector is not None
-                tmpl = FaceTemplate(r.detection, r.vector, space.key)
-                info = items[r.position].info
-                verdict = assess(r.quality, policy)
-                if verdict.decision != "pass":
-                    why = "; ".join(f.text() for f in verdict.findings)
-                    report.low_quality.append((r.source, f"{verdict.decision}: {why}"))
-                rows.append(
-                    repo.NewTemplate(info, r.image, tmpl, r.faces_in_image, verdict.to_dict())
-                )
-            new_ids = repo.save_templates(s, rows)
-            audit.append(
-                s,
-                "enroll_batch",
-                f"gallery:{space.key}",
-                {
-                    "templates": new_ids,
-                    "images": [r.image.sha256 for r in rows],
-                    "failed": [r.source for r in pending if r.error_code],
-                },
-                records=repo.audited_rows(s, new_ids, [r.image.sha256 for r in rows]),
-            )
-        if new_ids:
-            index.add(
-                np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows])
-            )
+        with ws.write_lock():
+            _commit(ws, space, pending, items, policy, report)
         pending.clear()
 
     tick()
@@ -165,11 +144,13 @@ def enroll_source(
             if result.error_code:
                 report.failed.append(Failure(result.source, result.error_code, result.error))
             else:
-                report.enrolled += 1
                 subject = items[result.position].info.external_id
                 known[result.sha256] = repo.KnownImage(subject, True)
             pending.append(result)
-            if len(pending) >= settings.commit_every:
+            if (
+                len(pending) >= settings.commit_every
+                or time.monotonic() - last_flush >= FLUSH_SECONDS
+            ):
                 flush()
             tick()
     except KeyboardInterrupt:
@@ -177,9 +158,61 @@ def enroll_source(
         raise
     finally:
         flush()
-        index.save(ws.index_path(space.key))
+        with ws.write_lock():  # repairs an index left behind by a run killed mid-commit
+            synced_index(ws, space)
     gallery_tail(ws, space.key)  # the gallery's own non-mated tail, for shift detection
     return report
+
+
+def _commit(
+    ws: Workspace,
+    space: EmbeddingSpace,
+    pending: list[Result],
+    items: list[EnrollItem],
+    policy: Policy,
+    report: EnrollReport,
+) -> None:
+    index, _ = synced_index(ws, space)  # agrees with the database before this batch
+    rows: list[repo.NewTemplate] = []
+    with ws.session() as s:
+        shas = [r.sha256 for r in pending if not r.error_code]
+        already = repo.known_images(s, space.key, shas)
+        for r in pending:
+            if r.error_code:
+                repo.save_failure(s, r.sha256, space.key, r.source, r.error_code, r.error)
+                continue
+            if r.sha256 in already and (
+                already[r.sha256].has_template
+                or already[r.sha256].subject != items[r.position].info.external_id
+            ):
+                report.skipped.append((r.source, "enrolled meanwhile by another process"))
+                continue
+            if any(row.image.sha256 == r.sha256 for row in rows):
+                continue
+            assert r.image is not None and r.detection is not None and r.vector is not None
+            tmpl = FaceTemplate(r.detection, r.vector, space.key)
+            info = items[r.position].info
+            verdict = assess(r.quality, policy)
+            if verdict.decision != "pass":
+                why = "; ".join(f.text() for f in verdict.findings)
+                report.low_quality.append((r.source, f"{verdict.decision}: {why}"))
+            rows.append(repo.NewTemplate(info, r.image, tmpl, r.faces_in_image, verdict.to_dict()))
+        new_ids = repo.save_templates(s, rows)
+        audit.append(
+            s,
+            "enroll_batch",
+            f"gallery:{space.key}",
+            {
+                "templates": new_ids,
+                "images": [r.image.sha256 for r in rows],
+                "failed": [r.source for r in pending if r.error_code],
+            },
+            records=repo.audited_rows(s, new_ids, [r.image.sha256 for r in rows]),
+        )
+    report.enrolled += len(new_ids)
+    if new_ids:
+        index.add(np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows]))
+    index.save(ws.index_path(space.key))
 
 
 def _precheck(
@@ -191,7 +224,7 @@ def _precheck(
     report: EnrollReport,
 ) -> bytes | None:
     """The file's bytes if it still needs enrolling; otherwise record why not and return None."""
-    source = str(item.path)
+    source = shown_path(item.path)
     try:
         data = read_file(item.path, max_bytes)
     except UnreadableImage as exc:

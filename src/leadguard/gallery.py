@@ -118,14 +118,16 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
 
 
 def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
-    """Recreate the space's index from the database (the source of truth) and save it."""
-    with ws.session() as s:
-        ids, vectors = repo.template_vectors(s, space.key)
-    backend, uri = _backend(ws)
-    index = new_index(backend, space.key, space.dim, uri)
-    if ids.size:
-        index.add(ids, vectors)
-    index.save(ws.index_path(space.key))
+    """Recreate the space's index from the database (the source of truth) and save it,
+    under the workspace's write lock (no enrollment commits in between)."""
+    with ws.write_lock():
+        with ws.session() as s:
+            ids, vectors = repo.template_vectors(s, space.key)
+        backend, uri = _backend(ws)
+        index = new_index(backend, space.key, space.dim, uri)
+        if ids.size:
+            index.add(ids, vectors)
+        index.save(ws.index_path(space.key))
     return index
 
 
@@ -186,13 +188,14 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
         space = spaces[key]
         if space is None:
             continue
-        try:
-            index = open_index(ws, space)
-        except Exception:
-            index = rebuild_index(ws, space)
-        index.remove(np.asarray(ids, dtype=np.int64))
-        index.save(ws.index_path(key))
-        synced_index(ws, space)  # repairs any older disagreement too
+        with ws.write_lock():  # no enrollment saves its index file in between
+            try:
+                index = open_index(ws, space)
+            except Exception:
+                index = rebuild_index(ws, space)
+            index.remove(np.asarray(ids, dtype=np.int64))
+            index.save(ws.index_path(key))
+            synced_index(ws, space)  # repairs any older disagreement too
         total += len(ids)
     return total
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from leadguard import audit
 from leadguard.errors import InputError
-from leadguard.pipeline.decode import read_file
+from leadguard.pipeline.decode import check_header, read_file
 from leadguard.quality.gate import QualityRefused, Verdict, assess
 from leadguard.quality.measures import Measure
 from leadguard.quality.provenance import (
@@ -130,6 +130,7 @@ def receive_probe(
     searched, never the file at ``path``."""
     if stored is None:
         original = read_file(path, ws.settings.max_image_bytes)
+        check_header(original, str(path), ws.settings.max_image_pixels)  # before any decode
         exif = read_exif(original)
         editor = editor_flag(exif)
         pid = store_probe(s, original, str(path), source_type, exif, editor, None, []).id
@@ -152,7 +153,7 @@ def receive_probe(
         )
     data = original
     if edits:
-        data = apply_edits(original, list(edits), str(path))
+        data = apply_edits(original, list(edits), str(path), ws.settings.max_image_pixels)
         edit_list = [e.to_dict() for e in edits]
         pid = store_probe(s, data, str(path), source_type, exif, editor, pid, edit_list).id
         notices.append(

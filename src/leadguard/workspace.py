@@ -5,6 +5,7 @@ Found from ``--workspace``, else ``LEADGUARD_WORKSPACE``, else the current direc
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DB_FILE = "leadguard.db"
+LOCK_FILE = ".write.lock"
 INDEX_DIR = "index"
 ENV_VAR = "LEADGUARD_WORKSPACE"
 
@@ -44,6 +46,8 @@ class Workspace:
         self._sessions: sessionmaker[Session] | None = None
         self._model: FaceModel | None = None
         self._quality_policy: Policy | None = None
+        self._lock_depth = 0
+        self._lock_fd: int | None = None
 
     # --- creation and opening ---
     @classmethod
@@ -101,6 +105,29 @@ class Workspace:
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive across processes (and re-entrant in this one) while a writer changes the
+        gallery and its index file together: two enrollments at once neither enroll an image
+        twice nor overwrite each other's index (last writer wins)."""
+        if self._lock_depth == 0:
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._lock_fd = fd
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def face_model(self) -> FaceModel:
         """The face model these settings describe, loaded once per workspace object."""

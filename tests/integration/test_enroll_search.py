@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from leadguard.enroll import enroll
-from leadguard.errors import NoFace, SeveralFaces, SpaceMismatch, UnreadableImage
+from leadguard.errors import FaceError, NoFace, SeveralFaces, SpaceMismatch, UnreadableImage
 from leadguard.gallery import check_index, remove_subject
 from leadguard.pipeline.decode import sha256_bytes
 from leadguard.search import search
@@ -92,7 +92,7 @@ def test_several_faces_in_a_probe_must_be_chosen(johns) -> None:
     chosen = search(johns.ws, MULTI, face=1)
     assert chosen.probe_face == exc.value.detections[1]
     assert any("holds 3 faces" in n for n in chosen.notices)
-    with pytest.raises(SeveralFaces, match="face 7 does not exist"):
+    with pytest.raises(FaceError, match="no face 7: the image has 3 face"):
         search(johns.ws, MULTI, face=7)
 
 

@@ -118,7 +118,7 @@ def test_cli_human_and_json_lists_carry_the_statements(johns) -> None:
     ws = str(johns.ws.root)
     res = runner.invoke(
         app,
-        ["search", str(probe), "--source-type", "other", "-w", ws, "--incident-date", "2031-01-01"],
+        ["search", str(probe), "--source-type", "other", "-w", ws, "--incident-date", "2025-06-01"],
     )
     assert res.exit_code == 0, res.output
     out = res.output

@@ -71,8 +71,15 @@ def _relabelled_evidence(ws: Workspace, space_key: str, record_id: int) -> None:
 def _record(ws: Workspace, space_key: str, protocol: str, metrics: dict) -> int:
     with ws.session() as s:
         rec = AccuracyRecord(
-            space_key=space_key, space={}, protocol=protocol, dataset="test", dataset_checksum="",
-            command="test", software_version="test", metrics=metrics, report_dir="",
+            space_key=space_key,
+            space={},
+            protocol=protocol,
+            dataset="test",
+            dataset_checksum="",
+            command="test",
+            software_version="test",
+            metrics=metrics,
+            report_dir="",
             score_files=[],
         )
         s.add(rec)
@@ -91,10 +98,15 @@ def test_the_gate_refuses_an_unevaluated_model_until_an_admin_accepts(
     admin = accounts.add_user(ctx, None, "admin", PW, "admin")
     admin_actor = accounts.login(ctx, "admin", PW).actor
     examiner = accounts.add_user(ctx, admin_actor, "exam", PW, "examiner")
-    evidence_id = _record(ws, space.key, "evidence", {
-        "likelihood_ratio": {"cllr": 0.03, "cllr_cal": 0.004},
-        "fpir": [{"gallery_size": 250, "agree": True}, {"gallery_size": 500, "agree": False}],
-    })
+    evidence_id = _record(
+        ws,
+        space.key,
+        "evidence",
+        {
+            "likelihood_ratio": {"cllr": 0.03, "cllr_cal": 0.004},
+            "fpir": [{"gallery_size": 250, "agree": True}, {"gallery_size": 500, "agree": False}],
+        },
+    )
     _relabelled_evidence(ws, space.key, evidence_id)
 
     with pytest.raises(models_gate.ModelNotAccepted, match="no LFW View 2"):
@@ -110,13 +122,29 @@ def test_the_gate_refuses_an_unevaluated_model_until_an_admin_accepts(
 
     _record(ws, space.key, "lfw-pairs", {"lfw_10fold": {"mean_accuracy": 0.99, "std_accuracy": 0}})
     _record(ws, space.key, "blufr", {"summary": {"rank1": {"mean": 0.98}}})
-    _record(ws, space.key, "manifest", {"demographics": {"threshold": 0.4, "groups": {
-        "F": {"fmr": 0.002, "too_small": False}, "M": {"fmr": 0.001, "too_small": False},
-    }}})
-    newer = _record(ws, space.key, "evidence", {
-        "likelihood_ratio": {"cllr": 0.03, "cllr_cal": 0.004},
-        "fpir": [{"gallery_size": 250, "agree": True}],
-    })
+    _record(
+        ws,
+        space.key,
+        "manifest",
+        {
+            "demographics": {
+                "threshold": 0.4,
+                "groups": {
+                    "F": {"fmr": 0.002, "too_small": False},
+                    "M": {"fmr": 0.001, "too_small": False},
+                },
+            }
+        },
+    )
+    newer = _record(
+        ws,
+        space.key,
+        "evidence",
+        {
+            "likelihood_ratio": {"cllr": 0.03, "cllr_cal": 0.004},
+            "fpir": [{"gallery_size": 250, "agree": True}],
+        },
+    )
     with ws.session() as s:
         assert "no evidence model stored from evidence record" in " ".join(
             models_gate.evaluation(s, space.key).problems

@@ -72,8 +72,11 @@ def test_appends_write_new_segments_and_keep_old_files(tmp_path: Path) -> None:
     index.add(np.arange(1000, 1010, dtype=np.int64), unit(rng, 10, 16))
     index.remove(np.arange(5, dtype=np.int64))  # a tombstone file, not a rewrite
     index.save(tmp_path)
-    assert {f.name: f.stat().st_mtime_ns for f in tmp_path.glob("seg-000001.*") if
-            ".dead-" not in f.name} == first
+    assert {
+        f.name: f.stat().st_mtime_ns
+        for f in tmp_path.glob("seg-000001.*")
+        if ".dead-" not in f.name
+    } == first
     loaded = CompressedIndex.load(tmp_path, "s", 16)
     assert len(loaded) == 1005
     assert loaded.fingerprint() == index.fingerprint()

@@ -28,7 +28,10 @@ def test_manifest_rows_good_and_bad(tmp_path: Path) -> None:
         "b/1.jpg,bob,31/01/2020,,,,\n"
         "/abs/c.jpg,carol,,,,,\n"
     )
-    src = read_source(m)
+    refused = read_source(m)  # /abs is outside the manifest's folder: refused by default
+    assert [i.info.external_id for i in refused.items] == ["alice"]
+    assert "outside the manifest's folder" in refused.problems[-1].reason
+    src = read_source(m, roots=[Path("/abs")])
     assert [i.info.external_id for i in src.items] == ["alice", "carol"]
     alice = src.items[0]
     assert alice.path == tmp_path / "a/1.jpg"

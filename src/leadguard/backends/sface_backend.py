@@ -66,8 +66,9 @@ class WeightsMismatch(ModelUnavailable):
 def models_dir() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(f"the {PACKAGE} package (SFace and YuNet weights) is missing; "
-                               f"{INSTALL_HINT}")
+        raise ModelUnavailable(
+            f"the {PACKAGE} package (SFace and YuNet weights) is missing; {INSTALL_HINT}"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
@@ -258,8 +259,9 @@ class SFaceModel:
         for row in faces:
             x, y, w, h = (float(v) for v in row[:4])
             box = Box(round(x), round(y), round(x + w), round(y + h))
-            points = tuple((round(float(row[4 + 2 * i])), round(float(row[5 + 2 * i])))
-                           for i in range(5))
+            points = tuple(
+                (round(float(row[4 + 2 * i])), round(float(row[5 + 2 * i]))) for i in range(5)
+            )
             found.append(Detection(box=box, score=float(row[14]), landmarks=points))
         found.sort(key=lambda d: d.box.width * d.box.height, reverse=True)
         return found

@@ -291,7 +291,7 @@ def request_search(
     """The probe is stored as received (bytes, SHA-256, EXIF, source type) with the request;
     a missing file or a prohibited kind is refused here, before anyone can approve it."""
     from leadguard.intake import store_probe
-    from leadguard.pipeline.decode import read_file
+    from leadguard.pipeline.decode import check_header, read_file
     from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
 
     with refusals(ctx, actor, "request.create", f"case:{number}"):
@@ -302,6 +302,7 @@ def request_search(
             case = _case(s, number)
             check_case(s, current_user(s, actor), "request.create", case)
         data = read_file(probe, ctx.settings.max_image_bytes)
+        check_header(data, str(probe), ctx.settings.max_image_pixels)  # not an image: refused
         check_source_type(source_type, ctx.ws.quality_policy().prohibited_source_types)
         exif = read_exif(data)
         with ctx.session() as s:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.render import safe
 from leadguard.errors import InputError
 from leadguard.workspace import resolve_path
 
@@ -45,7 +45,7 @@ def audit_verify(
         state = "[green]ok[/green]" if r.ok else "[red]FAILED[/red]"
         console.print(
             f"anchor entry {a.seq} ({a.at}, key {a.key_id}, checked with {a.key_source}): "
-            f"{state}: {escape(r.reason)}",
+            f"{state}: {safe(r.reason)}",
             soft_wrap=True,
         )
         if r.ok and r.after:
@@ -69,14 +69,14 @@ def _render_chain(console: Console, chain: Any) -> None:
         )
     else:
         console.print(
-            f"[red]audit log BROKEN[/red] at entry {chain.broken_at}: {escape(chain.reason)}",
+            f"[red]audit log BROKEN[/red] at entry {chain.broken_at}: {safe(chain.reason)}",
             soft_wrap=True,
         )
     bad = len(chain.record_problems)
     state = "[green]unchanged[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"working records named by entries: {chain.records_checked} checked, {state}")
     for p in chain.record_problems:
-        console.print(f"  {escape(p)}", soft_wrap=True)
+        console.print(f"  {safe(p)}", soft_wrap=True)
 
 
 @audit_app.command("keygen")

@@ -9,8 +9,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from leadguard.cli.render import safe
 from leadguard.errors import LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
 from leadguard.services.context import Context
@@ -49,7 +49,7 @@ def handles_errors(fn: F) -> F:
         except SeveralFaces as exc:
             console = err()
             console.print(
-                f"[red]error:[/red] {exc.source}: {len(exc.detections)} faces in the image.",
+                f"[red]error:[/red] {safe(exc.source)}: {len(exc.detections)} faces in the image.",
                 soft_wrap=True,
             )
             for line in detection_lines(exc.detections):
@@ -57,7 +57,7 @@ def handles_errors(fn: F) -> F:
             console.print("Choose one with --face I.")
             raise typer.Exit(EXIT_INPUT) from exc
         except LeadGuardError as exc:
-            err().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err().print(f"[red]error:[/red] {safe(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INPUT) from exc
 
     return wrapper  # type: ignore[return-value]

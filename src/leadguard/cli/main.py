@@ -17,6 +17,7 @@ from leadguard.cli import accounts, audit_cmds, casework, models, render, sessio
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
+from leadguard.textsafe import utf8_name
 from leadguard.workspace import Workspace, resolve_path
 
 app = typer.Typer(
@@ -171,6 +172,7 @@ def search(
             "video_frame, phone_photo, social_media, booking_photo or other)"
         )
     edits = tuple(Edit.parse(e) for e in edit or [])
+    probe = utf8_name(probe)
     ctx = open_ctx(workspace)
     length = (top_k or ctx.settings.investigation_length) if investigation else None
     options = SearchOptions(
@@ -192,9 +194,12 @@ def _parse_date(text: str | None, option: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        when = date.fromisoformat(text)
     except ValueError as exc:
         raise InputError(f"{option} {text!r}: not a date in the form YYYY-MM-DD") from exc
+    if not date(1900, 1, 1) <= when <= date.today():
+        raise InputError(f"{option} {text!r}: must be between 1900-01-01 and today")
+    return when
 
 
 @app.command()
@@ -245,7 +250,10 @@ def gallery_remove(
 
     ctx = open_ctx(workspace)
     n = remove_subject(ctx, session.actor(ctx), subject)
-    _out().print(f"removed subject {subject!r} and {n} template(s) from the database and index")
+    _out().print(
+        f"removed subject {render.safe(repr(subject))} and {n} template(s) from the database "
+        "and index"
+    )
 
 
 @gallery_app.command("expunge")
@@ -478,6 +486,7 @@ def quality(
     from leadguard.pipeline.decode import read_file
     from leadguard.quality.gate import assess
 
+    image = utf8_name(image)
     ws = open_ws(workspace)
     s = ws.settings
     pipeline = FacePipeline(ws.face_model(), s.min_face_size, s.max_image_pixels)

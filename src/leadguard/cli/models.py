@@ -51,8 +51,15 @@ def models_list(
         out().print_json(json.dumps(rows, default=str))
         return
     table = Table(title="Face models (the setting face_model chooses; * = chosen)")
-    for col in ("model", "space", "LFW View 2", "BLUFR FNIR@FPIR1%", "worst-group FMR",
-                "missing", "acceptance"):
+    for col in (
+        "model",
+        "space",
+        "LFW View 2",
+        "BLUFR FNIR@FPIR1%",
+        "worst-group FMR",
+        "missing",
+        "acceptance",
+    ):
         table.add_column(col)
     for r in rows:
         name = r["model"] + (" *" if r["chosen"] else "") + f"\n({r['origin']})"
@@ -65,8 +72,12 @@ def models_list(
             f"{_pct(group.get('worst_group_fmr'))} ({group.get('worst_group')})" if group else "-"
         )
         acc = r["acceptance"]
-        accepted = "none: open-set search refused" if acc is None else (
-            f"{acc['source']}: {acc['accepted_by']}" + (f" at {acc['at']}" if acc["at"] else "")
+        accepted = (
+            "none: open-set search refused"
+            if acc is None
+            else (
+                f"{acc['source']}: {acc['accepted_by']}" + (f" at {acc['at']}" if acc["at"] else "")
+            )
         )
         table.add_row(
             name,

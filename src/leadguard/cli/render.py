@@ -25,9 +25,18 @@ from rich.text import Text
 from leadguard.enroll import EnrollReport, ProgressCallback
 from leadguard.gallery import IndexCheck
 from leadguard.serialize import candidate_list_dict
+from leadguard.textsafe import printable
 from leadguard.types import CandidateList, GalleryStats
 
 MAX_LISTED_FAILURES = 200
+
+
+def safe(value: object) -> str:
+    """User-controlled text (subject ids, file names, notes, reasons quoting them) made
+    harmless for the terminal: control characters, line breaks and bidi overrides escaped
+    (one value, one line; no forged lines) and Rich markup escaped (no hidden links, no
+    MarkupError). Every place render shows such text goes through here."""
+    return escape(printable(str(value)))
 
 
 class RateColumn(ProgressColumn):
@@ -62,7 +71,7 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
             "show the flag):"
         )
         for src, why in report.low_quality[:MAX_LISTED_FAILURES]:
-            console.print(f"  [yellow]{escape(src)}[/yellow]: {escape(why)}", soft_wrap=True)
+            console.print(f"  [yellow]{safe(src)}[/yellow]: {safe(why)}", soft_wrap=True)
         more = len(report.low_quality) - MAX_LISTED_FAILURES
         if more > 0:
             console.print(f"  ... and {more} more (stored per face in the workspace)")
@@ -70,7 +79,7 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
         console.print("[bold]Failures[/bold] (file: reason):")
         for f in report.failed[:MAX_LISTED_FAILURES]:
             console.print(
-                f"  [red]{f.code}[/red] {escape(f.source)}: {escape(f.message)}", soft_wrap=True
+                f"  [red]{f.code}[/red] {safe(f.source)}: {safe(f.message)}", soft_wrap=True
             )
         more = len(report.failed) - MAX_LISTED_FAILURES
         if more > 0:
@@ -83,7 +92,7 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
         key = "failed before" if why.startswith("failed before") else why.split(" under ")[0]
         reasons[key] = reasons.get(key, 0) + 1
     for why, n in sorted(reasons.items()):
-        console.print(f"  skipped {n}: {escape(why)}")
+        console.print(f"  skipped {n}: {safe(why)}")
 
 
 def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -> None:
@@ -91,24 +100,22 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         console.print_json(json.dumps(candidate_list_dict(cl)))
         return
     face = cl.probe_face.box
-    console.print(
-        f"[bold]Probe[/bold] {escape(cl.probe_source)} (sha256 {cl.probe_sha256[:16]}...)"
-    )
+    console.print(f"[bold]Probe[/bold] {safe(cl.probe_source)} (sha256 {cl.probe_sha256[:16]}...)")
     console.print(f"  face searched: ({face.left},{face.top})-({face.right},{face.bottom})")
     console.print(
         f"  gallery searched: {cl.gallery_subjects} subjects, {cl.gallery_templates} templates "
         f"(exact search), embedding space {cl.space.key}"
     )
     if cl.threshold is not None:
-        console.print(f"  mode: open-set; {escape(cl.threshold.statement())}")
+        console.print(f"  mode: open-set; {safe(cl.threshold.statement())}")
     else:
         console.print(f"  mode: {cl.mode}")
     if cl.evidence_model:
         em = cl.evidence_model
         console.print(
             f"  statements from evidence model {em['id']} ({em['source']}, domain "
-            f"{escape(str(em.get('domain')))}, measured on "
-            f"{escape(str(em.get('measured_on')))}, sha256 {str(em['payload_sha256'])[:16]}...)"
+            f"{safe(str(em.get('domain')))}, measured on "
+            f"{safe(str(em.get('measured_on')))}, sha256 {str(em['payload_sha256'])[:16]}...)"
         )
     if cl.incident_date:
         console.print(f"  incident date: {cl.incident_date.isoformat()}")
@@ -126,27 +133,27 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
             ev = c.evidence
             table.add_row(
                 str(c.rank),
-                c.subject,
+                safe(c.subject),
                 f"{c.score:.4f}",
                 *(ev.cells() if ev else ("-", "-", "-")),
                 c.encounter_date.isoformat() if c.encounter_date else "-",
-                c.image_path,
+                safe(c.image_path),
             )
         console.print(table)
         for c in cl.candidates:
             if c.evidence:
-                console.print(f"[bold]#{c.rank} {escape(c.subject)}[/bold]")
+                console.print(f"[bold]#{c.rank} {safe(c.subject)}[/bold]")
                 for line in c.evidence.lines():
-                    console.print(f"  - {escape(line)}", soft_wrap=True)
+                    console.print(f"  - {safe(line)}", soft_wrap=True)
             pq = c.photo_quality or {}
             if pq.get("decision") in ("warn", "refuse"):
                 console.print(
                     f"  - [yellow]gallery photo flagged for quality ({pq['decision']}): "
-                    f"{escape('; '.join(pq.get('findings', [])))}[/yellow]",
+                    f"{safe('; '.join(pq.get('findings', [])))}[/yellow]",
                     soft_wrap=True,
                 )
     for notice in cl.notices:
-        console.print(f"[italic]{escape(notice)}[/italic]", soft_wrap=True)
+        console.print(f"[italic]{safe(notice)}[/italic]", soft_wrap=True)
     if cl.search_id is not None:
         console.print(f"  recorded as search {cl.search_id} ({cl.outcome})")
 
@@ -236,6 +243,8 @@ def verification_summary(console: Console, metrics: dict[str, Any]) -> None:
             f"{_pct(row['fnmr'])} (threshold {row['threshold']:.4f}){note}",
         )
     console.print(table)
+    if metrics.get("note"):
+        console.print(f"[yellow]{safe(metrics['note'])}[/yellow]", soft_wrap=True)
     demo = metrics.get("demographics")
     if demo:
         g = Table(
@@ -251,9 +260,9 @@ def verification_summary(console: Console, metrics: dict[str, Any]) -> None:
                 name + (" *" if v["too_small"] else ""),
                 str(v["mated_pairs"]),
                 str(v["nonmated_pairs_within_group"]),
-                _pct(v["fmr"]),
+                "too few" if v.get("fmr_too_small") else _pct(v["fmr"]),
                 "-" if ratio is None else f"{ratio:.1f}",
-                _pct(v["fnmr"]),
+                "too few" if v.get("fnmr_too_small") else _pct(v["fnmr"]),
             )
         console.print(g)
         small = [name for name, v in demo["groups"].items() if v["too_small"]]
@@ -280,7 +289,7 @@ def _rows_table(
     for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*["-" if x is None else str(x) for x in r])
+        table.add_row(*["-" if x is None else safe(x) for x in r])
     console.print(table)
 
 
@@ -298,14 +307,14 @@ def search_log(console: Console, rows: list[tuple[Any, ...]]) -> None:
     for sid, when, mode, outcome, n, gallery, threshold, probe in rows:
         console.print(
             f"#{sid} {when} {mode}: {outcome}, {n} candidate(s) from {gallery} templates, "
-            f"threshold {threshold or 'none'}, probe {escape(str(probe))}",
+            f"threshold {threshold or 'none'}, probe {safe(str(probe))}",
             soft_wrap=True,
         )
 
 
 def expungement(console: Console, e: Any) -> None:
     console.print(
-        f"expunged subject {escape(e.subject)} under order {escape(e.order)}: "
+        f"expunged subject {safe(e.subject)} under order {safe(e.order)}: "
         f"{len(e.images)} image(s), {e.templates} template(s)",
         soft_wrap=True,
     )
@@ -318,14 +327,14 @@ def expungement(console: Console, e: Any) -> None:
             soft_wrap=True,
         )
         for _, path in e.images:
-            console.print(f"  {escape(path)}", soft_wrap=True)
+            console.print(f"  {safe(path)}", soft_wrap=True)
 
 
 def quality_verdict(console: Console, source: str, verdict: Any, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps({"image": source, **verdict.to_dict()}))
         return
-    table = Table(title=f"Quality of {source}", box=None)
+    table = Table(title=f"Quality of {safe(source)}", box=None)
     for col in ("measure", "raw", "unit", "score"):
         table.add_column(col)
     for name, m in sorted(verdict.measures.items()):
@@ -336,7 +345,7 @@ def quality_verdict(console: Console, source: str, verdict: Any, as_json: bool) 
     colour = {"pass": "green", "warn": "yellow", "refuse": "red"}[verdict.decision]
     console.print(f"verdict: [{colour}]{verdict.decision.upper()}[/{colour}] ({verdict.policy})")
     for f in verdict.findings:
-        console.print(f"  {f.level}: {escape(f.text())}", soft_wrap=True)
+        console.print(f"  {f.level}: {safe(f.text())}", soft_wrap=True)
 
 
 def quality_study(console: Console, metrics: dict[str, Any]) -> None:

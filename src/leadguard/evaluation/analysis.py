@@ -47,6 +47,14 @@ def verification_metrics(data: dict[str, np.ndarray], tenfold: bool) -> dict[str
         "eer": m.eer(gen, imp),
         "fnmr_at_fmr": [m.fnmr_at_fmr(gen, imp, t) for t in FMR_TARGETS],
     }
+    if gen.size == 0:  # FMR and thresholds stand on the non-mated pairs; FNMR and EER cannot
+        out["eer"] = {"eer": None, "threshold": None}
+        for row in out["fnmr_at_fmr"]:
+            row["fnmr"] = None
+        out["note"] = (
+            f"no mated pairs: FNMR and EER cannot be measured; FMR can "
+            f"({int(imp.size)} non-mated pairs)"
+        )
     if tenfold:
         out["lfw_10fold"] = m.tenfold_accuracy(s, mated, data["fold"])
     return out
@@ -76,12 +84,15 @@ def demographic_metrics(
             "fnmr": m.fnmr_at(gen, t) if gen.size else None,
             "fnmr_ci_bootstrap": _ci(gen < t, n_boot),
             "fnmr_ci_exact": m.rate_ci(fnmr_hits, int(gen.size)),
-            "too_small": bool(gen.size < MIN_MATED_PER_GROUP or imp.size < MIN_NONMATED_PER_GROUP),
+            # FMR needs non-mated pairs, FNMR mated ones: each is judged on its own count
+            "fmr_too_small": bool(imp.size < MIN_NONMATED_PER_GROUP),
+            "fnmr_too_small": bool(gen.size < MIN_MATED_PER_GROUP),
+            "too_small": bool(gen.size < MIN_MATED_PER_GROUP and imp.size < MIN_NONMATED_PER_GROUP),
         }
-    measurable = [v["fmr"] for v in groups.values() if not v["too_small"] and v["fmr"]]
+    measurable = [v["fmr"] for v in groups.values() if not v["fmr_too_small"] and v["fmr"]]
     lowest = min(measurable) if measurable else None
     for v in groups.values():
-        ok = lowest and v["fmr"] is not None and not v["too_small"]
+        ok = lowest and v["fmr"] is not None and not v["fmr_too_small"]
         v["fmr_ratio_to_lowest"] = (v["fmr"] / lowest) if ok else None
     return {
         "threshold": t,

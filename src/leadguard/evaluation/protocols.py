@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,23 +100,35 @@ class LabelledImage:
     demographics: dict[str, str] = field(default_factory=dict)
 
 
-def read_labelled_manifest(manifest: Path) -> list[LabelledImage]:
-    """The shared manifest format: ``path,identity[,sex,race,age]`` (paths relative to it)."""
-    try:
-        with manifest.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            if "path" not in header or "identity" not in header:
-                raise ManifestError(f"{manifest}: header must have 'path' and 'identity'")
-            out = []
-            for r in reader:
-                if not r.get("path") or not r.get("identity"):
-                    continue
-                demo = {k: (r.get(k) or "").strip() for k in DEMOGRAPHIC_FIELDS if k in header}
-                out.append(LabelledImage(manifest.parent / r["path"], r["identity"], demo))
-            return out
-    except OSError as exc:
-        raise ManifestError(f"{manifest}: cannot read ({exc.strerror})") from exc
+def read_labelled_manifest(manifest: Path, roots: Sequence[Path] = ()) -> list[LabelledImage]:
+    """The shared manifest format: ``path,identity[,sex,race,age]`` (paths relative to it).
+    Read defensively (csvsafe): a bad encoding, duplicated column or broken quoting is a
+    ManifestError naming the file and line, not a traceback. Paths must stay inside the
+    manifest's folder or one of ``roots``."""
+    from leadguard.csvsafe import read_table
+
+    allowed = [r.resolve() for r in (manifest.parent, *roots)]
+
+    table = read_table(manifest)
+    if "path" not in table.header or "identity" not in table.header:
+        raise ManifestError(f"{manifest}: header must have 'path' and 'identity'")
+    if table.problems:
+        line, why = table.problems[0]
+        raise ManifestError(f"{manifest} line {line}: {why}")
+    out = []
+    for row in table.rows:
+        r = row.values
+        if not r.get("path") or not r.get("identity"):
+            continue
+        demo = {k: r.get(k, "") for k in DEMOGRAPHIC_FIELDS if k in table.header}
+        path = manifest.parent / r["path"]
+        if not any(path.resolve().is_relative_to(a) for a in allowed):
+            raise ManifestError(
+                f"{manifest} line {row.line}: path {r['path']!r} leads outside the manifest's "
+                "folder; refused (declare the folder in the source_roots setting to allow it)"
+            )
+        out.append(LabelledImage(path, r["identity"], demo))
+    return out
 
 
 def manifest_pairs(

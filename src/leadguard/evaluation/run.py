@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from leadguard import __version__, audit
+from leadguard.errors import ManifestError
 from leadguard.evaluation import analysis, protocols, report
 from leadguard.evaluation import metrics as m
 from leadguard.evaluation.protocols import Pair
@@ -250,8 +251,10 @@ def evaluate_manifest(
     """All mated pairs, seeded non-mated pairs (overall and within each group), per-group
     FMR/FNMR at the one threshold where the overall FMR equals ``target_fmr``."""
     space = ws.face_model().space
-    images = protocols.read_labelled_manifest(manifest)
+    images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
     pairs = protocols.manifest_pairs(images, nonmated, within_group, seed=seed)
+    if not pairs:
+        raise ManifestError(f"{manifest}: {len(images)} image(s) give no pair to compare")
     demo = {im.path: im.demographics for im in images}
     paths = [im.path for im in images]
     acq = compute_templates(ws, space, paths, progress)

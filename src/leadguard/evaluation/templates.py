@@ -53,14 +53,18 @@ def compute_templates(
             for c in s.scalars(select(TemplateCache).where(TemplateCache.space_key == space.key))
         }
     todo = []
+    twins: dict[str, list[Path]] = {}  # identical bytes under several paths: computed once
     for p, sha in hashes.items():
         c = cached.get(sha)
-        if c is None:
+        if c is None and sha in twins:
+            twins[sha].append(p)
+        elif c is None:
+            twins[sha] = [p]
             todo.append(p)
         else:
             vec = np.frombuffer(c.vector, np.float32).copy() if c.vector else None
             out[p] = Acquired(sha, vec, c.error_code, c.error)
-    done = len(unique) - len(todo)
+    done = len(unique) - sum(len(v) for v in twins.values())
     if progress:
         progress(done, len(unique))
     if not todo:
@@ -76,7 +80,9 @@ def compute_templates(
         for r in pool.map(tasks()):
             p = todo[r.position]
             vec = None if r.vector is None else np.asarray(r.vector, np.float32)
-            out[p] = Acquired(r.sha256, vec, r.error_code, r.error)
+            for twin in twins[hashes[p]]:
+                out[twin] = Acquired(r.sha256, vec, r.error_code, r.error)
+                done += 1
             batch.append(
                 TemplateCache(
                     sha256=r.sha256,
@@ -87,7 +93,6 @@ def compute_templates(
                     error=r.error,
                 )
             )
-            done += 1
             if len(batch) >= 256:
                 _store(ws, batch)
             if progress:

@@ -4,13 +4,14 @@ validate it on the other half, and store model, report and accuracy record."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from leadguard.errors import InputError
+from leadguard.errors import InputError, ManifestError
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
@@ -23,6 +24,7 @@ from leadguard.storage import repository as repo
 from leadguard.workspace import Workspace
 
 MODEL_FILE = "evidence-model.npz"
+MIN_MATED_IDENTITIES = 4  # two to calibrate on, two to validate on, at the very least
 
 
 def _stack(acq: dict[Path, Acquired], paths: list[Path]) -> np.ndarray:
@@ -81,7 +83,15 @@ def evaluate_evidence(
     progress: Progress | None = None,
 ) -> EvalResult:
     space = ws.face_model().space
-    images = protocols.read_labelled_manifest(manifest)
+    images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
+    per_identity = Counter(im.identity for im in images)
+    mated = sum(1 for n in per_identity.values() if n >= 2)
+    if mated < MIN_MATED_IDENTITIES:
+        raise ManifestError(
+            f"{manifest}: {len(images)} image(s), {mated} identities with two or more photos; "
+            f"fitting an evidence model needs at least {MIN_MATED_IDENTITIES} such identities "
+            "(half calibrate, half validate)"
+        )
     paths = [im.path for im in images]
     if blufr is not None:
         paths += [p for sp in protocols.blufr_splits(blufr) for p, _ in (*sp.gallery, *sp.probes)]
@@ -111,7 +121,13 @@ def fit_and_validate(
     space_key = prov["embedding_space"]["key"]
     calibration, held_out = split_by_identity(data, seed)
     check_disjoint(calibration, held_out)
-    model = fit_model(space_key, calibration, seed, bootstraps, domain=domain)
+    try:
+        model = fit_model(space_key, calibration, seed, bootstraps, domain=domain)
+    except (ValueError, IndexError) as exc:  # too few usable templates after failures
+        raise ManifestError(
+            f"{prov.get('dataset', domain)}: the usable templates are too few to fit an "
+            f"evidence model ({exc})"
+        ) from exc
 
     lr_check = validate.lr_check(model, calibration, held_out, seed)
     held_ids = set(held_out.identities.tolist())

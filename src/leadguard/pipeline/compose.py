@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from leadguard.errors import FaceTooSmall, NoFace, SeveralFaces
+from leadguard.errors import FaceError, FaceTooSmall, NoFace, SeveralFaces
 from leadguard.pipeline.decode import decode_image
 from leadguard.quality.measures import Measure, measure_face
 from leadguard.types import DecodedImage, Detection, FaceTemplate, RGBImage
@@ -71,11 +71,10 @@ def choose_face(
     found = tuple(detections)
     if selection.index is not None:
         if not 0 <= selection.index < len(found):
-            raise SeveralFaces(
+            raise FaceError(
                 image.source,
-                f"face {selection.index} does not exist; the image has {len(found)} "
-                f"face(s): {describe_detections(found)}",
-                found,
+                f"no face {selection.index}: the image has {len(found)} face(s), numbered "
+                f"from 0: {describe_detections(found)}",
             )
         return found[selection.index]
     if len(found) == 1:

@@ -5,8 +5,12 @@ Kept light on imports (no storage, no CLI) because every worker process imports 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -58,8 +62,26 @@ def build_pipeline(settings: Settings, space_key: str | None = None) -> FacePipe
     return FacePipeline(model, settings.min_face_size, settings.max_image_pixels, space_key)
 
 
-def _init_worker(settings_json: str, space_key: str) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG), so a killed
+    enrollment leaves no worker behind; exit at once if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the parent's pipes still close
+            log.warning("cannot ask to die with the parent process")
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init_worker(settings_json: str, space_key: str, parent_pid: int = 0) -> None:
     global _PIPELINE
+    if parent_pid:
+        die_with_parent(parent_pid)
     _PIPELINE = build_pipeline(Settings.model_validate_json(settings_json), space_key)
 
 
@@ -119,7 +141,7 @@ class WorkerPool:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self._settings.model_dump_json(), self._space_key),
+                initargs=(self._settings.model_dump_json(), self._space_key, os.getpid()),
             )
             # start every worker now, so the model loads while the caller prepares tasks
             for _ in range(self.workers):

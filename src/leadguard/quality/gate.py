@@ -95,17 +95,23 @@ def parse_policy(text: str, source: str) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML ({exc})") from exc
-    rules = {n: _rule(n, r) for n, r in (data.get("measures") or {}).items()}
-    unified = None
-    if "unified" in data:
-        u = data["unified"]
-        rules["unified"] = _rule("unified", u)
-        model = u.get("model")
-        if model:
-            unified = Unified(
-                float(model["intercept"]), {k: float(v) for k, v in model["weights"].items()}
-            )
-    prohibited = tuple(data.get("provenance", {}).get("prohibited_source_types", ()))
+    try:  # a hand-edited file can hold any shape: every wrong one is a named refusal
+        rules = {n: _rule(n, r) for n, r in (data.get("measures") or {}).items()}
+        unified = None
+        if "unified" in data:
+            u = data["unified"]
+            rules["unified"] = _rule("unified", u)
+            model = u.get("model")
+            if model:
+                unified = Unified(
+                    float(model["intercept"]), {k: float(v) for k, v in model["weights"].items()}
+                )
+        listed = data.get("provenance", {}).get("prohibited_source_types", ())
+        if isinstance(listed, str) or not all(isinstance(t, str) for t in listed):
+            raise PolicyError(f"{source}: prohibited_source_types must be a list of names")
+        prohibited = tuple(listed)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise PolicyError(f"{source}: not a valid quality policy ({exc!r})") from exc
     missing = set(PROHIBITED_SOURCE_TYPES) - set(prohibited)
     if missing:
         raise PolicyError(

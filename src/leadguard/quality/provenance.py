@@ -8,13 +8,17 @@ PNG, so the same original and edit list give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageEnhance, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageEnhance, ImageFilter
 
-from leadguard.errors import InputError
+from leadguard.errors import InputError, UnreadableImage
+from leadguard.pipeline.decode import check_header
 from leadguard.quality.gate import PROHIBITED_SOURCE_TYPES, SOURCE_TYPES
 
 EDITORS = (
@@ -45,6 +49,16 @@ EDIT_ARGS = {
     "contrast": 1,  # factor, 1 = unchanged
     "deblur": 2,  # unsharp mask radius (px), amount (percent)
 }
+# Allowed range of each argument (inclusive); NaN and infinities are never allowed.
+EDIT_BOUNDS: dict[str, list[tuple[float, float]]] = {
+    "crop": [(0, 1_000_000)] * 4,
+    "rotate": [(-360, 360)],
+    "resize": [(0.05, 8)],
+    "brightness": [(0.01, 10)],
+    "contrast": [(0.01, 10)],
+    "deblur": [(0.1, 100), (0, 1000)],
+}
+DEFAULT_MAX_PIXELS = 50_000_000
 
 
 class ProbeRefused(InputError):
@@ -75,7 +89,24 @@ class Edit:
             raise InputError(f"edit {spec!r}: arguments must be numbers") from exc
         if len(args) != EDIT_ARGS[op]:
             raise InputError(f"edit {spec!r}: {op} takes {EDIT_ARGS[op]} number(s)")
+        for value, (lo, hi) in zip(args, EDIT_BOUNDS[op], strict=True):
+            if not math.isfinite(value):
+                raise InputError(f"edit {spec!r}: {value} is not a finite number")
+            if not lo <= value <= hi:
+                raise InputError(f"edit {spec!r}: {value:g} is outside {lo:g} to {hi:g}")
         return cls(op, args)
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size of the image this edit makes from a ``width`` x ``height`` one."""
+        a = self.args
+        if self.op == "crop":
+            return max(0, round(a[2]) - round(a[0])), max(0, round(a[3]) - round(a[1]))
+        if self.op == "resize":
+            return max(1, round(width * a[0])), max(1, round(height * a[0]))
+        if self.op == "rotate":
+            c, s = abs(math.cos(math.radians(a[0]))), abs(math.sin(math.radians(a[0])))
+            return math.ceil(width * c + height * s), math.ceil(width * s + height * c)
+        return width, height
 
 
 def _apply(img: Image.Image, e: Edit) -> Image.Image:
@@ -101,34 +132,62 @@ def _apply(img: Image.Image, e: Edit) -> Image.Image:
     return img.filter(ImageFilter.UnsharpMask(radius=a[0], percent=int(a[1]), threshold=0))
 
 
-def apply_edits(original: bytes, edits: list[Edit], source: str) -> bytes:
-    """The edited image (PNG bytes) from the original bytes and the ordered edit list."""
-    try:
-        img = Image.open(io.BytesIO(original))
-        img.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{source}: cannot be edited: not a readable image ({exc})") from exc
+def apply_edits(
+    original: bytes, edits: list[Edit], source: str, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> bytes:
+    """The edited image (PNG bytes) from the original bytes and the ordered edit list.
+    The pixel limit is checked on the header before decoding and before every edit."""
     from PIL import ImageOps
 
-    out = ImageOps.exif_transpose(img).convert("RGB")
+    try:
+        check_header(original, source, max_pixels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img: Image.Image = Image.open(io.BytesIO(original))
+            img.load()
+            with contextlib.suppress(Exception):  # malformed EXIF: edit pixels as stored
+                img = ImageOps.exif_transpose(img)
+            out = img.convert("RGB")
+    except UnreadableImage as exc:
+        raise InputError(f"{source}: cannot be edited: {exc.reason}") from exc
+    except Exception as exc:
+        raise InputError(f"{source}: cannot be edited: not a readable image ({exc})") from exc
     for e in edits:
+        w, h = e.output_size(out.width, out.height)
+        if w * h > max_pixels:
+            raise InputError(
+                f"{source}: edit {e.op}{list(e.args)} would make a {w}x{h} image "
+                f"({w * h} pixels), over the limit of {max_pixels}"
+            )
         out = _apply(out, e)
     buf = io.BytesIO()
     out.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
+def _exif_text(value: object) -> str:
+    """An EXIF value as short printable text (values are attacker-controlled)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value)).strip("\x00 ")
+    return text[:200]
+
+
 def read_exif(data: bytes) -> dict[str, str]:
+    """The few EXIF fields kept as provenance; malformed EXIF gives what could be read (or
+    nothing), never a warning on the terminal or an exception."""
     try:
-        img = Image.open(io.BytesIO(data))
-        exif = img.getexif()
-    except (UnidentifiedImageError, OSError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = Image.open(io.BytesIO(data))
+            exif = img.getexif()
+            out = {name: _exif_text(exif[tag]) for tag, name in EXIF_TAGS.items() if tag in exif}
+            sub = exif.get_ifd(EXIF_IFD)
+            out.update(
+                {name: _exif_text(sub[tag]) for tag, name in EXIF_SUB_TAGS.items() if tag in sub}
+            )
+    except Exception:  # hostile EXIF: provenance holds what is known, i.e. nothing
         return {}
-    out = {name: str(exif[tag]).strip("\x00 ") for tag, name in EXIF_TAGS.items() if tag in exif}
-    sub = exif.get_ifd(EXIF_IFD)
-    out.update(
-        {name: str(sub[tag]).strip("\x00 ") for tag, name in EXIF_SUB_TAGS.items() if tag in sub}
-    )
     return out
 
 

@@ -43,21 +43,27 @@ class KnownImage:
     has_template: bool
 
 
-def known_images(session: Session, space_key: str) -> dict[str, KnownImage]:
-    """Every enrolled image hash -> its subject, and whether it has a template in the space."""
-    with_template = set(
-        session.scalars(
-            select(ImageRecord.sha256)
-            .join(FaceRecord, FaceRecord.image_id == ImageRecord.id)
-            .join(TemplateRecord, TemplateRecord.face_id == FaceRecord.id)
-            .where(TemplateRecord.space_key == space_key)
-        )
+def known_images(
+    session: Session, space_key: str, among: list[str] | None = None
+) -> dict[str, KnownImage]:
+    """Every enrolled image hash (or those ``among`` these) -> its subject, and whether it
+    has a template in the space."""
+    templated = (
+        select(ImageRecord.sha256)
+        .join(FaceRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(TemplateRecord, TemplateRecord.face_id == FaceRecord.id)
+        .where(TemplateRecord.space_key == space_key)
     )
-    rows = session.execute(
+    images = (
         select(ImageRecord.sha256, Subject.external_id)
         .join(Encounter, ImageRecord.encounter_id == Encounter.id)
         .join(Subject, Encounter.subject_id == Subject.id)
     )
+    if among is not None:
+        templated = templated.where(ImageRecord.sha256.in_(among))
+        images = images.where(ImageRecord.sha256.in_(among))
+    with_template = set(session.scalars(templated))
+    rows = session.execute(images)
     return {sha: KnownImage(subject, sha in with_template) for sha, subject in rows}
 
 
@@ -437,9 +443,7 @@ def purge_cached_templates(session: Session, shas: list[str]) -> int:
     return n
 
 
-def audited_rows(
-    session: Session, template_ids: list[int], image_shas: list[str]
-) -> list[Any]:
+def audited_rows(session: Session, template_ids: list[int], image_shas: list[str]) -> list[Any]:
     """The template and image rows of an enrollment batch, for the content hashes in its
     audit entry (``audit.append(records=...)``)."""
     rows: list[Any] = []

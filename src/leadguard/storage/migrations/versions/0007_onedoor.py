@@ -43,9 +43,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("edits", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.create_foreign_key("fk_request_probe", "probes", ["probe_id"], ["id"])
     with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("outcomes", sa.JSON(), nullable=False, server_default="[]")
-        )
+        batch_op.add_column(sa.Column("outcomes", sa.JSON(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:

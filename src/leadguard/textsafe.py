@@ -1,0 +1,74 @@
+"""Text that came from outside (file names, subject ids, notes) made safe to show and store.
+
+Pure functions, no terminal library: the CLI adds Rich-markup escaping on top (render.safe).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from leadguard.errors import InputError
+
+MAX_SUBJECT_ID = 128
+# Unicode format characters that reorder or hide text on a terminal (bidi overrides, isolates)
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as valid UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogate
+    escapes) are shown as ``\\xNN``, so the name can be printed and stored."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_utf8_name(path: Path | str) -> bool:
+    return shown_path(path) == str(path)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, format (zero-width, bidi), line-separator or surrogate
+    character escaped as ``\\xNN``/``\\uNNNN``, so one value prints on one line and cannot
+    forge others."""
+    out = []
+    for ch in text:
+        # not printable: controls, format characters (zero-width, BOM, bidi), separators
+        # other than the space, surrogates, unassigned and private-use code points
+        if (not ch.isprintable() and ch != " ") or ch in _BIDI:
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x100
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def subject_id_problem(subject: str) -> str | None:
+    """Why ``subject`` cannot be a subject id, or None. Ids are shown in candidate lists and
+    court documents: they must be short, one line, and hold no control characters."""
+    if not subject.strip():
+        return "subject id is empty"
+    if len(subject) > MAX_SUBJECT_ID:
+        return f"subject id is {len(subject)} characters long, over the limit of {MAX_SUBJECT_ID}"
+    if printable(subject) != subject:
+        return (
+            f"subject id {printable(subject)!r} holds control, invisible or line-break characters"
+        )
+    if subject != subject.strip():
+        return f"subject id {subject!r} starts or ends with white space"
+    return None
+
+
+def utf8_name(path: Path) -> Path:
+    """``path`` if its name is valid UTF-8; otherwise a clear refusal that shows the name
+    (a probe's name is stored, logged and printed, so it has to be text)."""
+    if not is_utf8_name(path):
+        raise InputError(
+            f"{shown_path(path)}: the file name is not valid UTF-8; copy the file to a UTF-8 "
+            "name (the bytes are what is searched, the name is recorded)"
+        )
+    return path
