@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import accounts, casework, render, session
+from leadguard.cli import accounts, casework, render, reports, session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
@@ -43,6 +43,7 @@ app.add_typer(accounts.settings_app, name="settings")
 app.command("login")(accounts.login)
 app.command("logout")(accounts.logout)
 app.command("passwd")(accounts.passwd)
+reports.register(app)
 
 
 @app.callback()

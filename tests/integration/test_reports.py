@@ -1,0 +1,215 @@
+"""Reports on a real small case (the real dlib model, real faces, real SQLite): the lead
+report read back as a person would (pdftotext), reproducible byte for byte, audited with
+its SHA-256; the disclosure packet checked by a script that does not import LeadGuard;
+the transparency report's numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from leadguard.casework import leads, review
+from leadguard.casework import service as cw
+from leadguard.casework.authz import NotAllowed
+from leadguard.enroll import enroll
+from leadguard.errors import LeadGuardError
+from leadguard.quality.provenance import Edit
+from leadguard.services import accounts, reports
+from leadguard.services.audit import trail
+from leadguard.services.context import Context
+from leadguard.workspace import Workspace
+from tests.conftest import FIXTURES
+from tests.integration.conftest import write_manifest
+
+pytestmark = pytest.mark.integration
+PW = "correct horse battery staple"
+SOUGHT = {"apparent_age": "25-35", "sex": "M", "glasses": "no"}
+
+
+def pdf_text(path: Path) -> str:
+    """The PDF's text as a reader sees it (poppler's pdftotext)."""
+    exe = shutil.which("pdftotext")
+    if exe is None:  # the Makefile's set-up installs poppler-utils; pypdf is not a dependency
+        pytest.fail("pdftotext (poppler-utils) is missing: run `make setup`")
+    return subprocess.run(
+        [exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def decide(packet: review.Packet, lead: str | None) -> dict[str, Any]:
+    return {
+        c.subject: {
+            "decision": "possible_lead" if c.subject == lead else "exclusion",
+            "confidence": 4 if c.subject == lead else 2,
+            "features": {"nose": "similar bridge", "ears": "lobe shape agrees"},
+            "exculpatory": [{"attribute": "glasses", "consistent": True, "note": "none seen"}],
+        }
+        for c in packet.candidates
+    }
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any]:
+    """Case R-1: a request with a recorded edit whose lead is released on two blind reviews,
+    corroborated and later refuted; a request for a person not enrolled (no candidate);
+    a request whose probe holds no usable face (a refused search)."""
+    enrolled, probes = johns_split
+    root = tmp_path_factory.mktemp("reports")
+    ws = Workspace.init(root / "ws", workers=1)
+    enroll(ws, write_manifest(root / "m.csv", enrolled))
+    ctx = Context(ws)
+    accounts.add_user(ctx, None, "admin", PW, "admin")
+    admin = accounts.login(ctx, "admin", PW).actor
+    u = {}
+    for name, role, unit in (
+        ("sup", "supervisor", "north"),
+        ("ex1", "examiner", "north"),
+        ("ex2", "examiner", "north"),
+        ("rev", "reviewer", "north"),
+        ("aud", "auditor", ""),
+        ("outsider", "examiner", "south"),
+    ):
+        accounts.add_user(ctx, admin, name, PW, role, unit)
+        u[name] = accounts.login(ctx, name, PW).actor
+    cw.open_case(
+        ctx,
+        u["sup"],
+        "R-1",
+        "Robbery",
+        date(2026, 3, 1),
+        "armed robbery",
+        SOUGHT,
+        "Det. Rivera",
+        "warrant 26-117",
+    )
+    for name in ("ex1", "ex2", "rev"):
+        cw.assign(ctx, u["sup"], "R-1", name)
+    probe, subject = probes[0]
+    req = cw.request_search(
+        ctx,
+        u["ex1"],
+        "R-1",
+        probe,
+        "surveillance_still",
+        "find the robber",
+        edits=(Edit("brightness", (1.1,)),),
+    )
+    cw.approve(ctx, u["sup"], req.id)
+    run = cw.run_search(ctx, u["ex1"], req.id)
+    for name in ("rev", "ex2"):
+        review.submit_review(
+            ctx, u[name], req.id, decide(review.blind_packet(ctx, u[name], req.id), subject)
+        )
+    lead = leads.release(ctx, u["sup"], req.id, subject)
+    leads.corroborate(
+        ctx,
+        u["ex2"],
+        lead.id,
+        "phone_or_location",
+        "phone at the scene",
+        "Det. Rivera",
+        date(2026, 3, 9),
+    )
+    leads.record_outcome(ctx, u["sup"], lead.id, "refuted", "alibi confirmed")
+
+    stranger = FIXTURES / "face_recognition_examples" / "obama" / "obama.jpg"
+    other = cw.request_search(ctx, u["ex1"], "R-1", stranger, "phone_photo", "second witness")
+    cw.approve(ctx, u["sup"], other.id)
+    none = cw.run_search(ctx, u["ex1"], other.id)
+
+    tiny = root / "tiny.png"  # a thumbnail too small to hold a usable face
+    Image.open(probe).convert("RGB").resize((24, 24)).save(tiny)
+    bad = cw.request_search(ctx, u["ex1"], "R-1", tiny, "video_frame", "third camera")
+    cw.approve(ctx, u["sup"], bad.id)
+    with pytest.raises(LeadGuardError):
+        cw.run_search(ctx, u["ex1"], bad.id)
+    return {
+        "ctx": ctx,
+        "u": u,
+        "root": root,
+        "lead": lead.id,
+        "subject": subject,
+        "search": run.search_id,
+        "none": none,
+        "bad_request": bad.id,
+    }
+
+
+def test_lead_report_reads_as_required_and_is_reproducible(case) -> None:
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    first = reports.lead_report(ctx, u["aud"], case["lead"], root / "lead-a")
+    second = reports.lead_report(ctx, u["sup"], case["lead"], root / "lead-b")
+    for a, b in zip(first.files, second.files, strict=True):  # same records, same bytes
+        assert a.path.read_bytes() == b.path.read_bytes()
+        assert a.sha256 == hashlib.sha256(a.path.read_bytes()).hexdigest()
+    pdf = next(f.path for f in first.files if f.path.suffix == ".pdf")
+    html = next(f.path for f in first.files if f.path.suffix == ".html").read_text()
+    text = pdf_text(pdf)
+    assert text.lstrip().startswith("Investigative lead only — not probable cause")
+    for section in (
+        "Case, request and release",
+        "Probe as received and after each recorded edit",
+        "Probe quality",
+        "The candidate list as returned",
+        "Blind reviews",
+        "Corroboration and outcome",
+        "Face model, evidence model and measured accuracy",
+        "Worst measured group at this threshold",
+    ):
+        assert section in text, section
+    for value in (
+        "R-1",
+        "robbery",
+        "warrant 26-117",
+        "find the robber",
+        "sup",
+        "ex1",
+        "brightness(1.1)",
+        "phone at the scene",
+        "refuted",
+        "alibi confirmed",
+    ):
+        assert value in text, value
+    with ctx.session() as s:
+        from leadguard.services.report_data import lead_record
+
+        rec = lead_record(s, case["lead"])
+    cands = rec["search"]["result"]["candidates"]
+    assert cands and len(rec["probes"]) == 2 and len(rec["reviews"]) == 2
+    flat = " ".join(text.split())
+    for c in cands:  # every candidate as returned, with its score and statements
+        assert c["subject"] in text and f"{c['score']:.4f}" in text
+        for line in c["evidence"]["statements"]:
+            assert " ".join(line.split()) in flat, line
+    stood = next(c for c in cands if c["subject"] == case["subject"])
+    assert f"stood at rank {stood['rank']} of {len(cands)}" in flat
+    for p in rec["probes"]:
+        assert p["sha256"] in flat
+    assert "<script" not in html and "Investigative lead only" in html
+    assert html.count("<img ") == 2
+    entries = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "report.lead"]
+    assert [e["details"]["files"] for e in entries] == [
+        {f.path.name: f.sha256 for f in first.files},
+        {f.path.name: f.sha256 for f in second.files},
+    ]
+
+
+def test_lead_report_is_refused_outside_the_case_and_the_refusal_is_audited(case) -> None:
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    with pytest.raises(NotAllowed, match="not assigned"):
+        reports.lead_report(ctx, u["outsider"], case["lead"], root / "x")
+    with pytest.raises(NotAllowed, match=r"may not report\.lead"):
+        reports.lead_report(ctx, u["rev"], case["lead"], root / "x")
+    assert not (root / "x").exists()
+    refused = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "refused"]
+    assert {e["details"]["refused"] for e in refused} >= {"report.lead"}
