@@ -27,6 +27,7 @@ from leadguard.quality.provenance import Edit
 from leadguard.services import accounts, reports
 from leadguard.services.audit import trail
 from leadguard.services.context import Context
+from leadguard.services.disclosure import disclose
 from leadguard.workspace import Workspace
 from tests.conftest import FIXTURES
 from tests.integration.conftest import write_manifest
@@ -213,3 +214,101 @@ def test_lead_report_is_refused_outside_the_case_and_the_refusal_is_audited(case
     assert not (root / "x").exists()
     refused = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "refused"]
     assert {e["details"]["refused"] for e in refused} >= {"report.lead"}
+
+
+def _verify(packet: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The packet's own script, run with no site-packages (-S) and isolated (-I): LeadGuard
+    cannot be imported, so the check stands without it."""
+    with zipfile.ZipFile(packet) as z:
+        (cwd / "verify_disclosure.py").write_bytes(z.read("verify_disclosure.py"))
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "verify_disclosure.py", str(packet)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _rezip(src: Path, dst: Path, change: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for n in zin.namelist():
+            zout.writestr(n, change.get(n, zin.read(n)))
+    return dst
+
+
+def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(case) -> None:
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    with pytest.raises(NotAllowed):  # an examiner does not disclose
+        disclose(ctx, u["ex1"], "R-1", root / "no.zip")
+    written = disclose(ctx, u["aud"], "R-1", root / "R-1.zip")
+    packet = written.files[0].path
+    with zipfile.ZipFile(packet) as z:
+        names = set(z.namelist())
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        searches = [json.loads(z.read(n)) for n in sorted(names) if n.startswith("searches/")]
+        trail_ = [json.loads(x) for x in z.read("audit/trail.jsonl").splitlines()]
+        lead = json.loads(z.read(f"leads/lead-{case['lead']}.json"))
+        lead_pdf = z.read(f"reports/lead-{case['lead']}.pdf")
+        readme = z.read("README.txt").decode()
+    outcomes = sorted(x["outcome"] for x in searches)
+    assert "candidates" in outcomes and "no_candidate" in outcomes, outcomes
+    assert len(searches) == 3 and any(x["mode"] == "refused" for x in searches)
+    assert any(x["groups_at_threshold"] for x in searches)
+    probes = [n for n in names if n.startswith("probes/") and not n.endswith(".json")]
+    assert len(probes) == 4  # three as received, one edited by LeadGuard
+    assert any(n.startswith("system/evidence-model-") for n in names)
+    assert {"case.json", "system/versions.json", "audit/chain.json", "MANIFEST.sha256"} <= names
+    assert lead["outcomes"][0]["outcome"] == "refuted" and lead["corroboration"]
+    assert "refused" in {e["action"] for e in trail_} and "sha256sum -c" in readme
+    standalone = reports.lead_report(ctx, u["sup"], case["lead"], root / "lead-c")
+    assert next(f for f in standalone.files if f.path.suffix == ".pdf").path.read_bytes() == (
+        lead_pdf
+    )
+
+    ok = _verify(packet, root)
+    assert ok.returncode == 0 and "packet verified" in ok.stdout, ok.stdout + ok.stderr
+    assert f"{len(trail_)} audit entries checked" in ok.stdout
+
+    changed = _rezip(packet, root / "changed.zip", {"case.json": b'{"number": "R-2"}'})
+    bad = _verify(changed, root)
+    assert bad.returncode == 1 and "case.json: SHA-256 differs" in bad.stdout
+    edited = [dict(e) for e in trail_]
+    edited[0]["actor"] = "someone else"
+    body = "".join(json.dumps(e) + "\n" for e in edited).encode()
+    with zipfile.ZipFile(packet) as z:  # the manifest made to agree: the chain still fails
+        lines = z.read("MANIFEST.sha256").decode().splitlines()
+    lines = [
+        f"{hashlib.sha256(body).hexdigest()}  audit/trail.jsonl"
+        if line.endswith("  audit/trail.jsonl")
+        else line
+        for line in lines
+    ]
+    forged = _rezip(
+        packet,
+        root / "forged.zip",
+        {"audit/trail.jsonl": body, "MANIFEST.sha256": ("\n".join(lines) + "\n").encode()},
+    )
+    bad = _verify(forged, root)
+    assert bad.returncode == 1
+    assert f"audit entry {trail_[0]['seq']}: its hash does not match" in bad.stdout
+
+    exports = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "case.disclose"]
+    assert exports[-1]["details"]["sha256"] == hashlib.sha256(packet.read_bytes()).hexdigest()
+    assert exports[-1]["details"]["searches"] == 3
+
+
+def test_the_verifier_imports_nothing_of_leadguard() -> None:
+    import ast
+
+    from tests.conftest import ROOT
+
+    src = ROOT / "src" / "leadguard" / "reports" / "verify_disclosure.py"
+    mods = {
+        (n.module or "") if isinstance(n, ast.ImportFrom) else a.name
+        for n in ast.walk(ast.parse(src.read_text()))
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    }
+    assert mods and all(
+        m.split(".")[0] in sys.stdlib_module_names or m == "__future__" for m in mods
+    ), mods
