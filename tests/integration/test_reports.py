@@ -312,3 +312,50 @@ def test_the_verifier_imports_nothing_of_leadguard() -> None:
     assert mods and all(
         m.split(".")[0] in sys.stdlib_module_names or m == "__future__" for m in mods
     ), mods
+
+
+def test_transparency_report_counts_the_period(case) -> None:
+    from leadguard.reports.html import render_html
+    from leadguard.reports.pdf import render_pdf
+    from leadguard.reports.transparency import transparency_document
+    from leadguard.services.transparency import period_data, transparency_report
+
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    today = date.today()
+    with pytest.raises(NotAllowed):
+        transparency_report(ctx, u["ex1"], today, today, root / "t-no")
+    written = transparency_report(ctx, u["aud"], date(today.year, 1, 1), today, root / "t")
+    pdf = next(f.path for f in written.files if f.path.suffix == ".pdf")
+    text = " ".join(pdf_text(pdf).split())
+    with ctx.session() as s:
+        data = period_data(s, date(today.year, 1, 1), today)
+    rows = {(r["offence"], r["outcome"]): r["count"] for r in data["searches"]}
+    assert rows[("robbery", "candidates")] == 1 and rows[("robbery", "no_candidate")] == 1
+    refused = [k for k in rows if k[1].startswith("refused")]
+    assert len(refused) == 1 and rows[refused[0]] == 1, rows
+    expected_refusals = sum(
+        1 for e in trail(ctx, u["aud"], None) if e["action"] == "refused"
+    )  # every refusal of this workspace happened today
+    assert sum(data["policy_refusals"].values()) == expected_refusals > 0
+    for label, value in (
+        ("Searches", 3),
+        ("Searches with candidates", 1),
+        ("Searches with no candidate", 1),
+        ("Searches refused or failed", 1),
+        ("Leads released", 1),
+        ("Leads corroborated", 1),
+        ("Leads refuted", 1),
+    ):
+        assert f"{label} {value}" in text, label
+    assert "Searches by offence and outcome" in text and "Hash chain intact" in text
+    assert "sex not recorded / race not recorded 1 1 1" in text
+    html = next(f.path for f in written.files if f.path.suffix == ".html").read_text()
+    assert html.count("<img ") == 2  # both plots
+    doc = transparency_document(data)  # the same data, the same bytes (plots included)
+    assert render_pdf(doc) == render_pdf(transparency_document(data))
+    assert render_html(doc) == render_html(transparency_document(data))
+    past = date(2000, 1, 1)  # a period that has ended: the file itself is reproducible
+    a = transparency_report(ctx, u["sup"], past, past, root / "p1").files
+    b = transparency_report(ctx, u["sup"], past, past, root / "p2").files
+    assert [f.sha256 for f in a] == [f.sha256 for f in b]
+    assert "No search in this period" in pdf_text(a[0].path)

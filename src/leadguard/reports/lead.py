@@ -35,11 +35,7 @@ def _quality(doc: Document, q: dict[str, Any] | None) -> None:
     )
     findings = q.get("findings") or []
     if findings:
-        doc.table(
-            ["Level", "Finding"],
-            [[f.get("level"), f.get("text") or json.dumps(f, sort_keys=True)] for f in findings],
-            (1, 5),
-        )
+        doc.table(["Finding"], [[f if isinstance(f, str) else json.dumps(f)] for f in findings])
     else:
         doc.p("Findings: none (no measure below a refusal floor or in a warning band).")
     measures = q.get("measures") or {}
