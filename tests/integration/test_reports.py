@@ -359,3 +359,51 @@ def test_transparency_report_counts_the_period(case) -> None:
     b = transparency_report(ctx, u["sup"], past, past, root / "p2").files
     assert [f.sha256 for f in a] == [f.sha256 for f in b]
     assert "No search in this period" in pdf_text(a[0].path)
+
+
+def test_the_three_commands(case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from leadguard.cli.main import app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ws = str(case["ctx"].root)
+    runner = CliRunner()
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
+        res = runner.invoke(app, [*args, "-w", ws], input=stdin)
+        return res.exit_code, res.output
+
+    code, out = run("report", "lead", str(case["lead"]), "--out", str(tmp_path / "r"))
+    assert code == 2 and "needs a login" in out
+    assert run("login", "aud", "--password-stdin", stdin=PW)[0] == 0
+    code, out = run("report", "lead", str(case["lead"]), "--out", str(tmp_path / "r"))
+    assert code == 0 and f"lead-{case['lead']}.pdf  sha256" in out, out
+    code, out = run("report", "lead", "999", "--out", str(tmp_path / "r"))
+    assert code == 2 and "lead 999: no such lead" in out
+    code, out = run("disclose", "R-1", "--out", str(tmp_path / "R-1.zip"))
+    assert code == 0 and "R-1.zip  sha256" in out, out
+    code, out = run("disclose", "NOPE", "--out", str(tmp_path / "n.zip"))
+    assert code == 2 and "NOPE" in out
+    code, out = run(
+        "report",
+        "transparency",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2025-01-01",
+        "--out",
+        str(tmp_path / "t"),
+    )
+    assert code == 2 and "before --from" in out
+    code, out = run(
+        "report",
+        "transparency",
+        "--from",
+        "2026-01-01",
+        "--to",
+        date.today().isoformat(),
+        "--out",
+        str(tmp_path / "t"),
+    )
+    assert code == 0 and ".pdf  sha256" in out and ".html  sha256" in out, out

@@ -53,7 +53,7 @@ def render_pdf(doc: Document) -> bytes:
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
     pdf.set_font(FONT, "B", 15)
-    pdf.multi_cell(0, 8, doc.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, doc.title, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(2)
     for block in doc.blocks:
         _block(pdf, block)
@@ -65,7 +65,7 @@ def _block(pdf: FPDF, b: object) -> None:
     if isinstance(b, Heading):
         pdf.ln(3 if b.level == 1 else 1)
         pdf.set_font(FONT, "B", 12 if b.level == 1 else 10)
-        pdf.multi_cell(width, 6, b.text, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 6, b.text, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(1)
     elif isinstance(b, Para):
         pdf.set_font(FONT, "B" if b.warning else "", 9)
@@ -79,6 +79,7 @@ def _block(pdf: FPDF, b: object) -> None:
             fill=b.warning,
             new_x="LMARGIN",
             new_y="NEXT",
+            align="L",
         )
         pdf.ln(1.5)
     elif isinstance(b, Fields):
@@ -88,6 +89,7 @@ def _block(pdf: FPDF, b: object) -> None:
             first_row_as_headings=False,
             line_height=4.4,
             borders_layout="HORIZONTAL_LINES",
+            text_align="LEFT",
         ) as t:
             for k, v in b.rows:
                 row = t.row()
@@ -99,6 +101,7 @@ def _block(pdf: FPDF, b: object) -> None:
         with pdf.table(
             col_widths=b.widths or None,
             line_height=3.8,
+            text_align="LEFT",
             headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
         ) as t:
             t.row(list(b.header))
@@ -108,5 +111,5 @@ def _block(pdf: FPDF, b: object) -> None:
     elif isinstance(b, Picture):
         pdf.set_font(FONT, "", 8)
         pdf.image(io.BytesIO(b.data), w=b.width_mm)
-        pdf.multi_cell(width, 4, b.caption, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 4, b.caption, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(2)

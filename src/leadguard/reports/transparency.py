@@ -23,6 +23,7 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, bytes]]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out: list[tuple[str, bytes]] = []
     rows = data["searches"]
@@ -39,6 +40,7 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, bytes]]:
             ax.barh(offences, counts, left=left, label=k)
             left = [a + b for a, b in zip(left, counts, strict=True)]
         ax.set_xlabel("searches")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title("Searches by offence and outcome")
         ax.legend(fontsize=7, loc="lower right")
         fig.tight_layout()
@@ -55,7 +57,8 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, bytes]]:
         ax.barh([y - 0.2 for y in ys], refuted, height=0.4, label="refuted")
         ax.set_yticks(ys, groups)
         ax.set_xlabel("leads")
-        ax.set_title("Released and refuted leads by the candidate's recorded sex / race")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title("Leads by recorded sex / race")
         ax.legend(fontsize=7)
         fig.tight_layout()
         out.append(("Released and refuted leads by recorded sex / race", _png(fig)))
