@@ -14,9 +14,17 @@ import pytest
 
 from leadguard.casework import leads, review
 from leadguard.casework import service as cw
-from leadguard.casework.lineup import _photo, build_array, fits, probe_template, stands_out
+from leadguard.casework.lineup import (
+    _photo,
+    build_array,
+    fits,
+    probe_template,
+    record_administration,
+    stands_out,
+)
 from leadguard.casework.policy import PolicyRefused
 from leadguard.enroll import enroll
+from leadguard.errors import InputError
 from leadguard.services import accounts
 from leadguard.services.audit import trail
 from leadguard.services.context import Context
@@ -103,6 +111,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any
             },
         )
     lead = leads.release(ctx, u["sup"], req.id, first)
+    accounts.add_user(ctx, admin, "blind", PW, "examiner", "north")  # not on the case
     return {"ctx": ctx, "u": u, "root": root, "lead": lead.id, "probes": probes, "men": sorted(men)}
 
 
@@ -182,3 +191,31 @@ def test_a_fair_array_is_written_with_the_position_sealed(desk) -> None:
     assert [e["details"]["suspect_position"] for e in recorded] == [
         x.members[[m.role for m in x.members].index("suspect")].position for x in arrays
     ]
+
+
+def test_administration_is_double_blind_and_sequential(desk) -> None:
+    ctx, u, lead = desk["ctx"], desk["u"], desk["lead"]
+    n = len(
+        [e for e in trail(ctx, u["aud"], "L-1") if e["action"] == "lead.lineup.array"][-1][
+            "details"
+        ]["members"]
+    )
+    said = "The person may or may not be present. Take your time."
+    shown = [
+        {"position": i, "decision": "not_the_person", "confidence": "sure it is not him"}
+        for i in range(1, n + 1)
+    ]
+    with pytest.raises(PolicyRefused, match="double_blind_administrator"):
+        record_administration(ctx, u["ex2"], lead, "ex1", said, shown)  # ex1 ran the search
+    with pytest.raises(PolicyRefused, match="may_not_be_present_instruction"):
+        record_administration(ctx, u["ex2"], lead, "blind", "Pick the robber.", shown)
+    with pytest.raises(InputError, match="sequential"):
+        record_administration(ctx, u["ex2"], lead, "blind", said, shown[::-1])
+    bad = [dict(d) for d in shown]
+    bad[0]["confidence"] = ""
+    with pytest.raises(InputError, match="own words"):
+        record_administration(ctx, u["ex2"], lead, "blind", said, bad)
+    record_administration(ctx, u["ex2"], lead, "blind", said, shown)
+    (entry,) = [e for e in trail(ctx, u["aud"], "L-1") if e["action"] == "lead.lineup"]
+    assert entry["details"]["administrator"] == "blind" and entry["details"]["sequential"]
+    assert [d["position"] for d in entry["details"]["decisions"]] == list(range(1, n + 1))

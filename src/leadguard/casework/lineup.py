@@ -6,7 +6,7 @@ probe (the signature of a lineup built around a face search); the suspect's posi
 at random and recorded (in the audit log and a sealed key file, not in the administrator's
 folder).
 
-Not built yet: the record of the double-blind sequential administration itself."""
+``record_administration`` records the double-blind sequential showing."""
 
 from __future__ import annotations
 
@@ -30,14 +30,19 @@ from leadguard.errors import InputError
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import (
+    AuditEntry,
+    CaseAssignment,
     Encounter,
     FaceRecord,
     ImageRecord,
+    Lead,
     ProbeRecord,
+    Review,
     SearchLog,
     SearchRequest,
     Subject,
     TemplateRecord,
+    User,
 )
 
 
@@ -194,3 +199,91 @@ def _write(
     with ctx.session() as s:
         audit.append(s, "lead.lineup.array", obj, record, actor=actor.username)
     return PhotoArray(lead_id, tuple(members), seed, folder, key)
+
+
+DECISIONS = ("not_the_person", "the_person", "unsure")
+
+
+def _who_knows(s: Session, lead: Lead, req: SearchRequest) -> set[int]:
+    """Users who know who the suspect is: assigned to the case, or a party to the search,
+    its reviews or the release."""
+    known = set(
+        s.scalars(select(CaseAssignment.user_id).where(CaseAssignment.case_id == req.case_id))
+    )
+    known |= {
+        u for u in (req.requested_by, req.approved_by, req.searched_by, lead.released_by) if u
+    }
+    known |= set(s.scalars(select(Review.examiner_id).where(Review.request_id == req.id)))
+    return known
+
+
+def record_administration(
+    ctx: Context,
+    actor: Actor,
+    lead_id: int,
+    administrator: str,
+    instruction: str,
+    decisions: list[dict[str, Any]],
+) -> None:
+    """The double-blind, sequential showing of the latest LeadGuard array: an administrator
+    who does not know the suspect, the "may not be present" instruction, and, position by
+    position in order, the witness's decision and confidence in their own words."""
+    obj = lead_object(ctx, lead_id)
+    with refusals(ctx, actor, "lead.lineup", obj):
+        pol = policy(ctx)
+        with ctx.session() as s:
+            lead, case = _lead(s, lead_id)
+            check_case(s, current_user(s, actor), "lead.lineup", case)
+            _usable(lead, pol, "corroboration_before_lineup", "a photo lineup")
+            array = s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.object == obj, AuditEntry.action == "lead.lineup.array")
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            ).first()
+            if array is None:
+                raise PolicyRefused(
+                    "array_by_description", f"lead {lead_id} has no photo array built by LeadGuard"
+                )
+            req = s.get(SearchRequest, lead.request_id)
+            assert req is not None
+            admin = s.scalars(select(User).where(User.username == administrator)).first()
+            if admin is None:
+                raise InputError(f"administrator {administrator!r}: no such user")
+            if admin.id in _who_knows(s, lead, req):
+                raise PolicyRefused(
+                    "double_blind_administrator",
+                    f"{administrator} knows the case or the suspect: the array must be shown "
+                    "by someone who does not",
+                )
+            if "may not be present" not in instruction.lower() and (
+                "may or may not" not in instruction.lower()
+            ):
+                raise PolicyRefused(
+                    "may_not_be_present_instruction",
+                    "the witness must be told the person may not be in the array",
+                )
+            n = len(array.details["members"])
+            if [d.get("position") for d in decisions] != list(range(1, n + 1)):
+                raise InputError(f"decisions: one per position, in order 1 to {n} (sequential)")
+            for d in decisions:
+                if d.get("decision") not in DECISIONS or not str(d.get("confidence", "")).strip():
+                    raise InputError(
+                        f"position {d.get('position')}: decision one of {', '.join(DECISIONS)} "
+                        "and the witness's confidence in their own words"
+                    )
+            lead.lineup_recorded = True
+            audit.append(
+                s,
+                "lead.lineup",
+                obj,
+                {
+                    "array_entry": array.seq,
+                    "administrator": administrator,
+                    "instruction": instruction,
+                    "sequential": True,
+                    "decisions": decisions,
+                },
+                actor=actor.username,
+                records=[lead],
+            )
