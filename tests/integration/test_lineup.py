@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -219,3 +220,55 @@ def test_administration_is_double_blind_and_sequential(desk) -> None:
     (entry,) = [e for e in trail(ctx, u["aud"], "L-1") if e["action"] == "lead.lineup"]
     assert entry["details"]["administrator"] == "blind" and entry["details"]["sequential"]
     assert [d["position"] for d in entry["details"]["decisions"]] == list(range(1, n + 1))
+
+
+def test_array_command(desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from leadguard.cli.main import app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ws = str(desk["ctx"].root)
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["login", "ex2", "--password-stdin", "-w", ws], input=PW).exit_code == 0
+    )
+    lead = str(desk["lead"])
+    res = runner.invoke(
+        app,
+        [
+            "lead",
+            "array",
+            lead,
+            "--sex",
+            "M",
+            "--race",
+            "y",
+            "--fillers",
+            "4",
+            "--out",
+            str(tmp_path / "a"),
+            "-w",
+            ws,
+        ],
+    )
+    assert res.exit_code == 2 and "suspect_stands_out" in res.output, res.output
+    res = runner.invoke(
+        app,
+        [
+            "lead",
+            "array",
+            lead,
+            "--sex",
+            "M",
+            "--race",
+            "x",
+            "--fillers",
+            "7",
+            "--out",
+            str(tmp_path / "b"),
+            "-w",
+            ws,
+        ],
+    )
+    assert res.exit_code == 0 and "sealed key" in res.output, res.output

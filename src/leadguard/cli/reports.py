@@ -74,5 +74,9 @@ def disclose(
 
 
 def register(app: typer.Typer) -> None:
+    """The report commands, and the photo-array commands under `lead`."""
+    from leadguard.cli import casework, lineup
+
     app.add_typer(report_app, name="report")
     app.command("disclose")(disclose)
+    lineup.register(casework.lead_app)
