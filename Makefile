@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	command -v pdftotext >/dev/null || (apt-get update && apt-get install -y poppler-utils)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,20 +1,21 @@
 """The casework part of `make demo`: accounts, a case, an approved request, the search from
-it, two blind reviews, a lineup refused before corroboration, the audit chain verified. All
+it, two blind reviews, a lineup refused before corroboration, the audit chain verified, and the
+lead report, disclosure packet and transparency report written under reports/. All
 through the services, as the CLI would call them."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from rich.console import Console
 
-from leadguard.casework import leads, review, service
+from leadguard.casework import leads, lineup, review, service
 from leadguard.errors import LeadGuardError
 from leadguard.services import accounts
 from leadguard.services import audit as audit_svc
-from leadguard.services.context import Context
+from leadguard.services.context import Actor, Context
 
 
 def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
@@ -86,9 +87,32 @@ def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
     if lead is not None:
         say(f"lead {lead.id} released by sup: {person} (an investigative lead only)")
         try:
-            leads.record_lineup(ctx, u["ex2"], lead.id)
+            lineup.build_array(ctx, u["ex2"], lead.id, {"sex": "M"}, ctx.root / "array")
         except LeadGuardError as exc:
             rule = getattr(exc, "rule", "refused")
             say(f"lineup refused ({rule}): no corroboration yet")
     check = audit_svc.verify(ctx, u["sup"]).check
     say(f"audit chain: {check.entries} entries, {check.reason}; every refusal above is one of them")
+    if lead is not None:
+        documents(ctx, console, u["sup"], lead.id)
+
+
+def documents(ctx: Context, console: Console, sup: Actor, lead_id: int) -> None:
+    """The three documents of docs/reports.md, written under the workspace's reports/."""
+    from leadguard.services.disclosure import disclose
+    from leadguard.services.reports import lead_report
+    from leadguard.services.transparency import transparency_report
+
+    out = ctx.root / "reports"
+    today = datetime.now(UTC).date()
+    try:
+        written = [
+            *lead_report(ctx, sup, lead_id, out).files,
+            *disclose(ctx, sup, "DEMO-1", out / "DEMO-1-disclosure.zip").files,
+            *transparency_report(ctx, sup, date(today.year, 1, 1), today, out).files,
+        ]
+    except LeadGuardError as exc:
+        console.print(f"documents not written: {exc}", soft_wrap=True)
+        return
+    for f in written:
+        console.print(f"document: {f.path}  sha256 {f.sha256[:16]}...", soft_wrap=True)

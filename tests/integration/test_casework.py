@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from leadguard import audit
-from leadguard.casework import leads, review
+from leadguard.casework import leads, lineup, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
 from leadguard.casework.policy import PolicyRefused
@@ -155,7 +155,7 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
     with pytest.raises(InputError, match="already been released"):
         leads.release(ctx, u["sup"], rid, subject)
     with pytest.raises(PolicyRefused, match="corroboration_before_lineup"):
-        leads.record_lineup(ctx, u["ex2"], lead.id)
+        lineup.build_array(ctx, u["ex2"], lead.id, {"sex": "M"}, ctx.root / "array")
     with pytest.raises(PolicyRefused, match="corroboration_before_suspect"):
         leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
     for category, what, on, match in (
@@ -180,12 +180,11 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
         "Det. Rivera",
         date(2026, 3, 9),
     )
-    leads.record_lineup(ctx, u["ex2"], lead.id)
     leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
     leads.record_outcome(ctx, u["sup"], lead.id, "corroborated", "charged after interview")
     leads.record_outcome(ctx, u["sup"], lead.id, "refuted", "alibi confirmed later")
     with pytest.raises(PolicyRefused, match="refuted"):
-        leads.record_lineup(ctx, u["ex2"], lead.id)
+        lineup.build_array(ctx, u["ex2"], lead.id, {"sex": "M"}, ctx.root / "array")
     with pytest.raises(PolicyRefused, match="refuted"):
         leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
     (listed,) = [x for x in leads_of(desk, "C-1") if x.id == lead.id]
@@ -210,7 +209,6 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
         "review.reveal",
         "lead.release",
         "lead.corroborate",
-        "lead.lineup",
         "case.suspect",
         "lead.outcome",
         "refused",

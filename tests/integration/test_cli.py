@@ -101,6 +101,8 @@ def test_demo_runs_on_a_small_part_of_lfw(tmp_path: Path, datasets: Path) -> Non
     assert "Investigation list (5 people, no threshold)" in out
     assert "NOT enrolled" in out
     assert not VERDICT.search(out)
+    for doc in ("lead-1.pdf", "lead-1.html", "DEMO-1-disclosure.zip", "transparency-"):
+        assert f"{doc}" in out, doc
 
 
 def test_demo_without_a_source_says_how_to_point_it(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ SPEC: dict[str, set[str]] = {
         "lead.corroborate",
         "lead.lineup",
         "lead.outcome",
+        "report.lead",
     },
     "reviewer": {
         "case.view",
@@ -55,6 +56,9 @@ SPEC: dict[str, set[str]] = {
         "lead.outcome",
         "lead.stats",
         "audit.read",
+        "report.lead",
+        "case.disclose",
+        "report.transparency",
     },
     "auditor": {
         "case.view",
@@ -66,6 +70,9 @@ SPEC: dict[str, set[str]] = {
         "audit.read",
         "gallery.read",
         "user.list",
+        "report.lead",
+        "case.disclose",
+        "report.transparency",
     },
     # an admin administers accounts, settings and the gallery, and never acts in casework
     "admin": {

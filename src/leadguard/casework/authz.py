@@ -38,6 +38,9 @@ READ_ACTIONS = frozenset(
         "audit.read",
         "gallery.read",
         "user.list",
+        "report.lead",
+        "case.disclose",
+        "report.transparency",
     }
 )
 ALLOWED: dict[str, frozenset[str]] = {
@@ -57,6 +60,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "lead.corroborate",
             "lead.lineup",
             "lead.outcome",
+            "report.lead",
         }
     ),
     "reviewer": frozenset(
@@ -90,6 +94,9 @@ ALLOWED: dict[str, frozenset[str]] = {
             "lead.outcome",
             "lead.stats",
             "audit.read",
+            "report.lead",
+            "case.disclose",
+            "report.transparency",
         }
     ),
     "auditor": READ_ACTIONS,

@@ -284,17 +284,6 @@ def _usable(lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
         )
 
 
-def record_lineup(ctx: Context, actor: Actor, lead_id: int) -> None:
-    pol = policy(ctx)
-    obj = lead_object(ctx, lead_id)
-    with refusals(ctx, actor, "lead.lineup", obj), ctx.session() as s:
-        lead, case = _lead(s, lead_id)
-        check_case(s, current_user(s, actor), "lead.lineup", case)
-        _usable(lead, pol, "corroboration_before_lineup", "a photo lineup")
-        lead.lineup_recorded = True
-        audit.append(s, "lead.lineup", obj, {}, actor=actor.username, records=[lead])
-
-
 def suspect_identified(ctx: Context, actor: Actor, number: str, lead_id: int) -> None:
     pol = policy(ctx)
     with refusals(ctx, actor, "case.suspect", f"case:{number}"), ctx.session() as s:

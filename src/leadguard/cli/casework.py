@@ -354,17 +354,6 @@ def lead_corroborate(
     out().print(f"corroboration recorded for lead {lead_id}")
 
 
-@lead_app.command("lineup")
-@handles_errors
-def lead_lineup(lead_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None) -> None:
-    """Record a photo lineup for a lead (needs corroboration on record; never a refuted lead)."""
-    from leadguard.casework.leads import record_lineup
-
-    ctx = open_ctx(workspace)
-    record_lineup(ctx, session.require(ctx, "lead.lineup"), lead_id)
-    out().print(f"lineup recorded for lead {lead_id}")
-
-
 @lead_app.command("outcome")
 @handles_errors
 def lead_outcome(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from leadguard import anchor as anchors
 from leadguard import audit
@@ -64,35 +65,7 @@ def trail(
 
     operator_check(ctx, actor, "audit.read", f"case:{number}" if number else "audit")
     with ctx.session() as s:
-        q = select(AuditEntry).order_by(AuditEntry.seq)
-        if number is not None:
-            case = s.scalars(select(Case).where(Case.number == number)).first()
-            objects = []  # a case refused at opening has entries but no row
-            case_id = case.id if case is not None else -1
-            for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case_id)):
-                if req.search_id is not None:
-                    objects.append(f"search:{req.search_id}")
-                if req.probe_id is None:
-                    continue
-                probes = [req.probe_id]  # the probe as received and LeadGuard's edits of it
-                probes += s.scalars(
-                    select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id)
-                ).all()
-                objects += [f"probe:{p}" for p in probes]
-                for row in s.scalars(select(SearchLog).where(SearchLog.probe_id.in_(probes))):
-                    objects.append(f"search:{row.id}")
-            q = q.where(
-                or_(
-                    AuditEntry.object == f"case:{number}",
-                    AuditEntry.object.startswith(f"case:{number}/"),
-                    AuditEntry.object.in_(objects),
-                )
-            )
-        elif prefix:
-            q = q.where(AuditEntry.object.startswith(prefix))
-        rows = [audit.entry_dict(e) for e in s.scalars(q)]
-        if number is not None and case is None and not rows:
-            raise InputError(f"case {number!r} does not exist and has no audit entries")
+        rows = entries(s, number, prefix)
         audit.append(
             s,
             "audit.export",
@@ -101,3 +74,38 @@ def trail(
             actor=actor.username if actor else None,
         )
         return rows
+
+
+def entries(s: Session, number: str | None, prefix: str = "") -> list[dict[str, Any]]:
+    """The entries ``trail`` exports (a read: writes nothing)."""
+    q = select(AuditEntry).order_by(AuditEntry.seq)
+    case = None
+    if number is not None:
+        case = s.scalars(select(Case).where(Case.number == number)).first()
+        objects = []  # a case refused at opening has entries but no row
+        case_id = case.id if case is not None else -1
+        for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case_id)):
+            if req.search_id is not None:
+                objects.append(f"search:{req.search_id}")
+            if req.probe_id is None:
+                continue
+            probes = [req.probe_id]  # the probe as received and LeadGuard's edits of it
+            probes += s.scalars(
+                select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id)
+            ).all()
+            objects += [f"probe:{p}" for p in probes]
+            for row in s.scalars(select(SearchLog).where(SearchLog.probe_id.in_(probes))):
+                objects.append(f"search:{row.id}")
+        q = q.where(
+            or_(
+                AuditEntry.object == f"case:{number}",
+                AuditEntry.object.startswith(f"case:{number}/"),
+                AuditEntry.object.in_(objects),
+            )
+        )
+    elif prefix:
+        q = q.where(AuditEntry.object.startswith(prefix))
+    rows = [audit.entry_dict(e) for e in s.scalars(q)]
+    if number is not None and case is None and not rows:
+        raise InputError(f"case {number!r} does not exist and has no audit entries")
+    return rows

@@ -1,0 +1,63 @@
+"""Photo-array commands (docs/reports.md, lineup guardrails): parse, call one service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadguard.cli import session
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.errors import InputError
+
+
+@handles_errors
+def array(
+    lead_id: Annotated[int, typer.Argument(help="Lead id.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the array and sealed key.")],
+    sex: Annotated[str, typer.Option(help="The witness's description: sex.")] = "",
+    race: Annotated[str, typer.Option(help="The witness's description: race.")] = "",
+    fillers: Annotated[int, typer.Option(help="Fillers drawn by the description.")] = 5,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Build a photo array for a corroborated lead: fillers by the witness's description;
+    refused when the suspect is the face most like the probe."""
+    from leadguard.casework.lineup import build_array
+
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "lead.lineup", f"lead:{lead_id}")
+    description = {k: v for k, v in (("sex", sex), ("race", race)) if v}
+    made = build_array(ctx, actor, lead_id, description, out_dir, fillers)
+    console = out()
+    console.print(f"array of {len(made.members)} photos in {made.folder} (positions only)")
+    console.print(f"sealed key (suspect's position; not for the administrator): {made.key_file}")
+
+
+@handles_errors
+def administer(
+    lead_id: Annotated[int, typer.Argument(help="Lead id.")],
+    administrator: Annotated[str, typer.Option(help="Who showed the array (blind).")],
+    instruction: Annotated[str, typer.Option(help="The instruction given, verbatim.")],
+    file: Annotated[
+        Path, typer.Option("--file", help="JSON list: position, decision, confidence.")
+    ],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record the double-blind, sequential showing of the lead's latest array."""
+    from leadguard.casework.lineup import record_administration
+
+    try:
+        decisions = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{file}: {exc}") from None
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "lead.lineup", f"lead:{lead_id}")
+    record_administration(ctx, actor, lead_id, administrator, instruction, decisions)
+    out().print(f"lineup administration recorded for lead {lead_id}")
+
+
+def register(lead_app: typer.Typer) -> None:
+    lead_app.command("array")(array)
+    lead_app.command("administer")(administer)

@@ -1,0 +1,352 @@
+"""The lead report: one released lead, everything behind it, from stored records only
+(docs/reports.md). Pure: takes the record data, returns a Document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from leadguard.reports.document import Document
+
+BANNER = "Investigative lead only — not probable cause"
+WARNING = (
+    "This is an investigative lead from a face search, not an identification. A face search "
+    "returns people who look alike; the person sought may not be in the gallery at all. It "
+    "may not be the sole basis of an arrest, a warrant or a photo lineup: independent "
+    "evidence must connect this person to the offence."
+)
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{float(v):.3g}"
+
+
+def _quality(doc: Document, q: dict[str, Any] | None) -> None:
+    doc.h("Probe quality", 2)
+    if not q:
+        doc.p("No quality verdict is on record for this search.")
+        return
+    doc.fields(
+        [
+            ("Verdict", q.get("decision")),
+            ("Unified quality score (0-100)", q.get("unified_score")),
+            ("Policy", q.get("policy")),
+        ]
+    )
+    findings = q.get("findings") or []
+    if findings:
+        doc.table(["Finding"], [[f if isinstance(f, str) else json.dumps(f)] for f in findings])
+    else:
+        doc.p("Findings: none (no measure below a refusal floor or in a warning band).")
+    measures = q.get("measures") or {}
+    doc.table(
+        ["Measure", "Raw value", "Unit", "Score (0-100)"],
+        [[k, m.get("raw"), m.get("unit"), m.get("score")] for k, m in measures.items()],
+        (2, 1, 2, 1),
+    )
+
+
+def _probes(doc: Document, probes: list[dict[str, Any]], searched: str | None) -> None:
+    doc.h("Probe as received and after each recorded edit", 2)
+    for p in probes:
+        edits = (
+            ", ".join(
+                f"{e.get('op')}({', '.join(map(str, e.get('args', [])))})" for e in p["edits"]
+            )
+            or "none"
+        )
+        what = "as received" if p["parent_id"] is None else f"edited by LeadGuard: {edits}"
+        mark = " — this is the image that was searched" if p["sha256"] == searched else ""
+        doc.picture(f"Probe #{p['id']} {what}{mark}. SHA-256 {p['sha256']}", p["data"], 45)
+        doc.fields(
+            [
+                ("Declared source type", p["source_type"]),
+                ("File name as received", p["original_name"]),
+                ("Received", p["received_at"]),
+                ("Image editor named in EXIF", p["editor"] or "none"),
+                ("Derived from probe", p["parent_id"]),
+            ]
+        )
+
+
+def _candidates(doc: Document, rec: dict[str, Any]) -> None:
+    res = rec["search"]["result"]
+    cands = res.get("candidates", [])
+    subject = rec["lead"]["subject"]
+    doc.h("The candidate list as returned", 1)
+    th = res.get("threshold") or {}
+    doc.fields(
+        [
+            ("Search", f"#{rec['search']['id']} at {rec['search']['at']}"),
+            ("Mode", res.get("mode")),
+            ("Outcome", res.get("outcome")),
+            (
+                "Gallery searched",
+                f"{res['gallery_searched']['subjects']} people, "
+                f"{res['gallery_searched']['templates']} photos; {res.get('search')}",
+            ),
+            ("Threshold", th.get("statement") or "none (no threshold applied)"),
+            ("List length asked for", res.get("list_length")),
+            ("Scores", res.get("score")),
+        ]
+    )
+    stood = [c for c in cands if c["subject"] == subject]
+    if stood:
+        doc.p(
+            f"The released candidate, {subject}, stood at rank {stood[0]['rank']} of "
+            f"{len(cands)} on this list (score {stood[0]['score']:.4f})."
+        )
+    else:
+        doc.p(f"The released candidate, {subject}, is not on the stored list.", warning=True)
+    rows = []
+    for c in cands:
+        ev = c.get("evidence") or {}
+        rows.append(
+            [
+                c["rank"],
+                c["subject"] + ("  (released)" if c["subject"] == subject else ""),
+                f"{c['score']:.4f}",
+                ev.get("statement"),
+                _pct(ev.get("expected_innocent_at_or_above")),
+                ev.get("likelihood_ratio_statement"),
+                ev.get("photo_age_days_at_incident"),
+            ]
+        )
+    doc.table(
+        [
+            "Rank",
+            "Candidate",
+            "Score",
+            "False match rate at this score",
+            "Innocent people expected this high",
+            "Likelihood ratio",
+            "Photo age (days)",
+        ],
+        rows,
+        (0.6, 1.8, 0.9, 2.6, 1.2, 2.4, 0.9),
+    )
+    for c in cands:
+        ev = c.get("evidence") or {}
+        doc.h(f"Rank {c['rank']}: {c['subject']} — in plain words", 2)
+        for line in ev.get("statements") or ["No evidence statement is on record."]:
+            doc.p(line)
+        doc.fields(
+            [
+                ("Gallery photo SHA-256", c.get("image_sha256")),
+                ("Gallery photo date", c.get("encounter_date") or "not recorded"),
+                ("Photo age at the incident (days)", ev.get("photo_age_days_at_incident")),
+                ("Newer photo of this person in the gallery", ev.get("newer_encounter_in_gallery")),
+            ]
+        )
+    if res.get("notices"):
+        doc.h("Notices given with the list", 2)
+        for n in res["notices"]:
+            doc.p(n)
+
+
+def _reviews(doc: Document, rec: dict[str, Any]) -> None:
+    doc.h("Blind reviews", 1)
+    if not rec["reviews"]:
+        doc.p("No review is on record.", warning=True)
+    for r in rec["reviews"]:
+        doc.h(f"Review by {r['examiner']} (submitted {r['submitted_at']})", 2)
+        rows = []
+        for subject, d in sorted(r["decisions"].items()):
+            feats = "; ".join(f"{k}: {v}" for k, v in sorted((d.get("features") or {}).items()))
+            checks = "; ".join(
+                f"{c.get('attribute')}: {'consistent' if c.get('consistent') else 'INCONSISTENT'}"
+                + (f" ({c['note']})" if c.get("note") else "")
+                for c in d.get("exculpatory") or []
+            )
+            rows.append([subject, d.get("decision"), d.get("confidence"), feats, checks])
+        doc.table(
+            [
+                "Candidate",
+                "Decision",
+                "Confidence (1-5)",
+                "Features compared",
+                "Exculpatory checks",
+            ],
+            rows,
+            (1.6, 1.2, 0.8, 2.6, 2.2),
+        )
+    adj = rec["request"]["adjudications"] or []
+    doc.h("Adjudication", 2)
+    if not adj:
+        doc.p(
+            "None: the lead was released on concurring reviews."
+            if rec["lead"]["basis"] == "concurring"
+            else "None on record."
+        )
+    for a in adj:
+        doc.fields(
+            [
+                (k, json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
+                for k, v in sorted(a.items())
+            ]
+        )
+
+
+def _corroboration(doc: Document, lead: dict[str, Any]) -> None:
+    doc.h("Corroboration and outcome", 1)
+    if not lead["corroboration"]:
+        doc.p(
+            "No independent corroborating evidence is on record. Under the policy this "
+            "lead cannot support a photo lineup or a suspect identification.",
+            warning=True,
+        )
+    else:
+        doc.table(
+            ["Category", "What", "Obtained by", "Obtained on", "Recorded by"],
+            [
+                [
+                    c.get("category"),
+                    c.get("what"),
+                    c.get("obtained_by"),
+                    c.get("obtained_on"),
+                    c.get("by") or c.get("recorded_by"),
+                ]
+                for c in lead["corroboration"]
+            ],
+        )
+    doc.fields([("Photo lineup recorded", lead["lineup_recorded"])])
+    if lead["outcomes"]:
+        doc.table(
+            ["Outcome", "Details", "Recorded at", "By"],
+            [
+                [o.get("outcome"), o.get("details"), o.get("at"), o.get("by")]
+                for o in lead["outcomes"]
+            ],
+        )
+    else:
+        doc.p("Outcome: none recorded yet.")
+
+
+def _models(doc: Document, rec: dict[str, Any]) -> None:
+    res = rec["search"]["result"]
+    doc.h("Face model, evidence model and measured accuracy", 1)
+    space = res.get("embedding_space") or {}
+    doc.h("Face model (embedding space)", 2)
+    doc.fields(sorted(space.items()))
+    em = rec["evidence_model"]
+    doc.h("Evidence model", 2)
+    if em is None:
+        doc.p("No evidence model was used (investigation mode or none on record).", warning=True)
+        return
+    prov = em["provenance"]
+    val = em.get("validation") or {}
+    lr = val.get("likelihood_ratio") or {}
+    doc.fields(
+        [
+            (
+                "Stored evidence model",
+                f"#{em['id']} ({em['source']}), SHA-256 {em['payload_sha256']}",
+            ),
+            ("Measured on", prov.get("dataset")),
+            ("Command", prov.get("command")),
+            ("Software version", prov.get("software_version")),
+            ("Held-out Cllr / Cllr-min", f"{lr.get('cllr')} / {lr.get('cllr_min')}"),
+        ]
+    )
+    if "fmr_at_threshold" in em:
+        f = em["fmr_at_threshold"]
+        doc.p(
+            f"False match rate at this search's threshold ({rec['search']['threshold']:.4f}): "
+            f"{f['fmr']:.3g} overall (95 % interval {f['ci95'][0]:.3g} to {f['ci95'][1]:.3g})."
+        )
+        groups = em["groups_at_threshold"]
+        if groups:
+            w = groups[0]
+            doc.p(
+                f"Worst measured group at this threshold: {w['group']}, false match rate "
+                f"{w['fmr']:.3g} (95 % interval up to {w['ci95'][1]:.3g}, "
+                f"{w['comparisons']:,} comparisons of different people within the group).",
+                warning=True,
+            )
+            doc.table(
+                ["Group", "False match rate at threshold", "95 % interval", "Comparisons"],
+                [
+                    [
+                        g["group"],
+                        f"{g['fmr']:.3g}",
+                        f"{g['ci95'][0]:.3g} – {g['ci95'][1]:.3g}",
+                        f"{g['comparisons']:,}",
+                    ]
+                    for g in groups
+                ],
+                (2.5, 1.5, 2, 1.2),
+            )
+    fpir = val.get("fpir") or []
+    if fpir:
+        doc.h("Open-set validation on held-out people", 2)
+        doc.table(
+            ["Gallery size", "Target FPIR", "Threshold", "Predicted FPIR", "Measured FPIR"],
+            [
+                [
+                    r.get("gallery_size"),
+                    r.get("target_fpir"),
+                    r.get("threshold"),
+                    r.get("predicted_fpir"),
+                    r.get("measured_fpir"),
+                ]
+                for r in fpir
+            ],
+        )
+    if rec["accuracy_records"]:
+        doc.h("Accuracy records of this face model in this workspace", 2)
+        doc.table(
+            ["Record", "Protocol", "Measured", "Dataset", "Command"],
+            [
+                [r["id"], r["protocol"], r["created_at"], r["dataset"], r["command"]]
+                for r in rec["accuracy_records"]
+            ],
+        )
+
+
+def lead_document(rec: dict[str, Any]) -> Document:
+    case, req, lead = rec["case"], rec["request"], rec["lead"]
+    doc = Document(f"Lead report — case {case['number']}, lead {lead['id']}", BANNER)
+    doc.p(WARNING, warning=True)
+    doc.h("Case, request and release", 1)
+    doc.fields(
+        [
+            ("Case", case["number"]),
+            ("Offence", case["offence"]),
+            ("Incident date", case["incident_date"]),
+            ("Description", case["description"]),
+            (
+                "Person sought (witness description)",
+                json.dumps(case["person_sought"], sort_keys=True, ensure_ascii=False),
+            ),
+            ("Requesting officer", case["requesting_officer"]),
+            ("Legal authority", case["legal_authority"]),
+            ("Search request", f"#{req['id']}: {req['purpose']}"),
+            ("Requested by", req["requested_by"]),
+            ("Approved by", req["approved_by"]),
+            ("Search run by", req["searched_by"]),
+            ("Lead", f"#{lead['id']}: {lead['subject']}"),
+            (
+                "Candidate's recorded sex / race",
+                f"{lead['subject_sex'] or 'not recorded'} / "
+                f"{lead['subject_race'] or 'not recorded'}",
+            ),
+            ("Released by", f"{lead['released_by']} at {lead['released_at']}"),
+            ("Basis of release", lead["basis"]),
+        ]
+    )
+    doc.h("Probe", 1)
+    prov = rec["search"]["result"].get("probe_provenance") or {}
+    _probes(doc, rec["probes"], prov.get("searched_sha256"))
+    _quality(doc, rec["search"]["result"].get("probe_quality"))
+    _candidates(doc, rec)
+    _reviews(doc, rec)
+    _corroboration(doc, lead)
+    _models(doc, rec)
+    doc.h("About this document", 1)
+    doc.p(
+        "Built only from LeadGuard's stored records (case, request, probe bytes, search log, "
+        "reviews, lead, evidence model, accuracy records); it holds no generation time, so "
+        "the same records always give the same bytes. Its SHA-256 and the time it was "
+        "produced are in the audit log (action report.lead)."
+    )
+    return doc

@@ -1,0 +1,227 @@
+"""The defence disclosure packet of a case (docs/reports.md): every search the case ran
+(no candidate and refused included), candidate lists, probes as received and edited,
+quality verdicts, versions, evaluation records and per-group error rates, reviews, leads,
+outcomes, the case's audit trail with its hash chain and a script to check it. One zip with
+a SHA-256 manifest; the export is itself audited."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadguard import __version__, audit
+from leadguard.casework.authz import authorize
+from leadguard.casework.service import _case, check_case
+from leadguard.errors import InputError
+from leadguard.reports.html import render_html
+from leadguard.reports.lead import lead_document
+from leadguard.reports.packet import as_json, build_zip, manifest, verifier_source
+from leadguard.reports.pdf import render_pdf
+from leadguard.services import report_data as rd
+from leadguard.services.audit import entries
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.services.reports import Written, _write
+from leadguard.storage.models import (
+    AuditEntry,
+    EmbeddingSpaceRecord,
+    EvidenceModelRecord,
+    Lead,
+    Review,
+    SearchLog,
+    SearchRequest,
+)
+
+LIBRARIES = ("dlib-bin", "face-recognition-models", "numpy", "faiss-cpu", "opencv-python-headless")
+
+README = """LeadGuard disclosure packet for case {number}
+
+What is in it (docs/reports.md in LeadGuard describes every field):
+  case.json                   the case as recorded, who is assigned
+  requests/request-N.json     each search request: purpose, source type, who asked, who
+                              approved, the probe it names (SHA-256), adjudications
+  probes/probe-N.<ext>        each probe's stored bytes: as received, and each image
+                              LeadGuard derived from it by a recorded edit
+  probes/probe-N.json         the probe's SHA-256, source type, EXIF, editor flag, edits
+  searches/search-N.json      every search of the case, whatever its outcome (candidates,
+                              no candidate, refused and why): the candidate list exactly as
+                              returned, threshold, quality verdict, embedding space, and the
+                              false match rate at the threshold within every measured group
+  reviews/review-N.json       each examiner's blind decisions (confidence, features,
+                              exculpatory checks)
+  leads/lead-N.json           released leads: basis, adjudication, corroboration, lineup,
+                              the outcome history
+  reports/lead-N.pdf|.html    the lead report of each lead
+  system/versions.json        LeadGuard and library versions at export, embedding spaces
+  system/evidence-model-N.*   each evidence model the searches used (its stored bytes and
+                              provenance, held-out validation)
+  system/accuracy-records.json  the evaluation records of the face model(s) used
+  audit/trail.jsonl           the case's audit trail, one entry a line, with hashes
+  audit/chain.json            the chain's head at export and its verification then
+  verify_disclosure.py        checks all of this with Python's standard library only
+  MANIFEST.sha256             SHA-256 of every other file
+
+To verify:
+  python3 verify_disclosure.py {packet}
+or, for the files alone:  unzip the packet, then  sha256sum -c MANIFEST.sha256
+
+The audit trail's hash chain: each entry's hash is SHA-256 over the previous entry's hash
+followed by the JSON text of [seq, at, actor, action, object, details] (keys sorted, no
+spaces, UTF-8). Entries whose sequence numbers follow each other must link; gaps are other
+cases' entries. The head hash in audit/chain.json can be compared with `leadguard audit
+verify` on the system, or with a head hash recorded elsewhere earlier.
+"""
+
+
+def _ext(data: bytes) -> str:
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    return "bin"
+
+
+def _search_ids(s: Session, reqs: list[SearchRequest], trail: list[dict[str, Any]]) -> set[int]:
+    """Searches of the case: run by its requests, on its probes, or named in its trail."""
+    ids = {r.search_id for r in reqs if r.search_id is not None}
+    probes = [p.id for r in reqs for p in rd.probes_of(s, r.probe_id)]
+    if probes:
+        ids |= set(s.scalars(select(SearchLog.id).where(SearchLog.probe_id.in_(probes))))
+    for e in trail:
+        if e["object"].startswith("search:"):
+            ids.add(int(e["object"].split(":", 1)[1]))
+        found = e["details"].get("search")
+        if isinstance(found, int):
+            ids.add(found)
+    return ids
+
+
+def packet_files(s: Session, number: str, name: str) -> tuple[dict[str, bytes], dict[str, int]]:
+    case = _case(s, number)
+    files: dict[str, bytes] = {"case.json": as_json(rd.case_dict(s, case))}
+    reqs = list(
+        s.scalars(
+            select(SearchRequest).where(SearchRequest.case_id == case.id).order_by(SearchRequest.id)
+        )
+    )
+    trail = entries(s, number)
+    for r in reqs:
+        files[f"requests/request-{r.id}.json"] = as_json(rd.request_dict(s, r))
+        for p in rd.probes_of(s, r.probe_id):
+            files[f"probes/probe-{p.id}.{_ext(p.data)}"] = p.data
+            files[f"probes/probe-{p.id}.json"] = as_json(rd.probe_dict(p, with_bytes=False))
+        for rv in s.scalars(select(Review).where(Review.request_id == r.id)):
+            files[f"reviews/review-{rv.id}.json"] = as_json(rd.review_dict(s, rv))
+    spaces: set[str] = set()
+    models: set[int] = set()
+    searches = sorted(_search_ids(s, reqs, trail))
+    for sid in searches:
+        row = s.get(SearchLog, sid)
+        if row is None:
+            continue
+        data = rd.search_dict(row)
+        em = rd.evidence_model_dict(s, row.evidence_model_id, row.threshold)
+        data["groups_at_threshold"] = em["groups_at_threshold"] if em else []
+        files[f"searches/search-{sid}.json"] = as_json(data)
+        if row.space_key:
+            spaces.add(row.space_key)
+        if row.evidence_model_id is not None:
+            models.add(row.evidence_model_id)
+    lead_ids = [
+        lead.id
+        for lead in s.scalars(
+            select(Lead).where(Lead.request_id.in_([r.id for r in reqs])).order_by(Lead.id)
+        )
+    ]
+    for lid in lead_ids:
+        lead = s.get(Lead, lid)
+        assert lead is not None
+        files[f"leads/lead-{lid}.json"] = as_json(rd.lead_dict(s, lead))
+        doc = lead_document(rd.lead_record(s, lid))
+        files[f"reports/lead-{lid}.pdf"] = render_pdf(doc)
+        files[f"reports/lead-{lid}.html"] = render_html(doc)
+    for mid in sorted(models):
+        rec = s.get(EvidenceModelRecord, mid)
+        assert rec is not None
+        files[f"system/evidence-model-{mid}.npz"] = rec.payload
+        files[f"system/evidence-model-{mid}.json"] = as_json(rd.evidence_model_dict(s, mid, None))
+    files["system/accuracy-records.json"] = as_json(
+        {k: rd.accuracy_records(s, k) for k in sorted(spaces)}
+    )
+    files["system/versions.json"] = as_json(_versions(s, spaces))
+    files["audit/trail.jsonl"] = "".join(
+        as_json(e).decode().replace("\n", "") + "\n" for e in trail
+    ).encode()
+    check = audit.verify(s)
+    head = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    files["audit/chain.json"] = as_json(
+        {
+            "verified_at_export": check.intact,
+            "verification": check.reason,
+            "entries_in_chain": check.entries,
+            "head_seq": head.seq if head else None,
+            "head_hash": head.hash if head else None,
+            "genesis_prev_hash": audit.GENESIS,
+        }
+    )
+    files["README.txt"] = README.format(number=number, packet=name).encode()
+    files["verify_disclosure.py"] = verifier_source()
+    counts = {
+        "requests": len(reqs),
+        "searches": len(searches),
+        "leads": len(lead_ids),
+        "audit_entries": len(trail),
+    }
+    return files, counts
+
+
+def _versions(s: Session, spaces: set[str]) -> dict[str, Any]:
+    libs: dict[str, str | None] = {}
+    for lib in LIBRARIES:
+        try:
+            libs[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            libs[lib] = None
+    return {
+        "leadguard": __version__,
+        "python": platform.python_version(),
+        "libraries_at_export": libs,
+        "embedding_spaces": {
+            k: rec.descriptor
+            for k in sorted(spaces)
+            if (rec := s.get(EmbeddingSpaceRecord, k)) is not None
+        },
+    }
+
+
+def disclose(ctx: Context, actor: Actor, number: str, out: Path) -> Written:
+    """Write the case's disclosure packet (supervisors of the case's unit and auditors)."""
+    obj = f"case:{number}"
+    with refusals(ctx, actor, "case.disclose", obj):
+        if out.exists() and out.is_dir():
+            raise InputError(f"{out}: is a folder; give the packet's file name (.zip)")
+        with ctx.session() as s:
+            user = current_user(s, actor)
+            authorize(user, "case.disclose")
+            check_case(s, user, "case.disclose", _case(s, number))
+            files, counts = packet_files(s, number, out.name)
+        written = _write(out, build_zip(files))
+        with ctx.session() as s:
+            entry = audit.append(
+                s,
+                "case.disclose",
+                obj,
+                {
+                    "file": out.name,
+                    "sha256": written.sha256,
+                    "manifest_sha256": hashlib.sha256(manifest(files)).hexdigest(),
+                    **counts,
+                },
+                actor=actor.username,
+            )
+            return Written((written,), entry.seq)

@@ -1,0 +1,243 @@
+"""Stored records, read into plain data for the reports (docs/reports.md). Reads only: no
+clock, no files outside the database, nothing written; the same records give the same data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadguard.errors import InputError
+from leadguard.evidence.chance import fmr_at_score
+from leadguard.evidence.model import EvidenceModel
+from leadguard.storage.models import (
+    AccuracyRecord,
+    Case,
+    CaseAssignment,
+    EvidenceModelRecord,
+    Lead,
+    ProbeRecord,
+    Review,
+    SearchLog,
+    SearchRequest,
+    Subject,
+    User,
+)
+
+
+def iso(v: datetime | date | None) -> str | None:
+    return v.isoformat() if v is not None else None
+
+
+def username(s: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    u = s.get(User, user_id)
+    return u.username if u is not None else f"user #{user_id}"
+
+
+def case_dict(s: Session, case: Case) -> dict[str, Any]:
+    assigned = s.scalars(select(CaseAssignment.user_id).where(CaseAssignment.case_id == case.id))
+    return {
+        "number": case.number,
+        "offence": case.offence,
+        "incident_date": iso(case.incident_date),
+        "description": case.description,
+        "person_sought": case.attributes,
+        "requesting_officer": case.requesting_officer,
+        "legal_authority": case.legal_authority,
+        "unit": case.unit,
+        "status": case.status,
+        "opened_at": iso(case.created_at),
+        "assigned": sorted(str(username(s, u)) for u in assigned),
+    }
+
+
+def request_dict(s: Session, req: SearchRequest) -> dict[str, Any]:
+    return {
+        "id": req.id,
+        "purpose": req.purpose,
+        "source_type": req.source_type,
+        "probe_path": req.probe_path,
+        "probe_id": req.probe_id,
+        "probe_sha256": req.probe_sha256,
+        "face": req.face,
+        "edits": req.edits,
+        "status": req.status,
+        "requested_by": username(s, req.requested_by),
+        "approved_by": username(s, req.approved_by),
+        "searched_by": username(s, req.searched_by),
+        "search_id": req.search_id,
+        "adjudications": req.adjudications,
+        "created_at": iso(req.created_at),
+    }
+
+
+def probe_dict(p: ProbeRecord, with_bytes: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": p.id,
+        "parent_id": p.parent_id,
+        "sha256": p.sha256,
+        "source_type": p.source_type,
+        "original_name": p.original_name,
+        "exif": p.exif,
+        "editor": p.editor,
+        "edits": p.edits,
+        "received_at": iso(p.created_at),
+    }
+    if with_bytes:
+        out["data"] = p.data
+    return out
+
+
+def probes_of(s: Session, probe_id: int | None) -> list[ProbeRecord]:
+    """The probe as received and every probe LeadGuard derived from it by recorded edits."""
+    if probe_id is None:
+        return []
+    first = s.get(ProbeRecord, probe_id)
+    if first is None:
+        return []
+    out, todo = [first], [probe_id]
+    while todo:
+        kids = list(
+            s.scalars(
+                select(ProbeRecord)
+                .where(ProbeRecord.parent_id == todo.pop())
+                .order_by(ProbeRecord.id)
+            )
+        )
+        out += kids
+        todo += [k.id for k in kids]
+    return out
+
+
+def search_dict(row: SearchLog) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": iso(row.created_at),
+        "probe_id": row.probe_id,
+        "probe_sha256": row.probe_sha256,
+        "mode": row.mode,
+        "outcome": row.outcome,
+        "candidates": row.candidates,
+        "gallery_subjects": row.gallery_subjects,
+        "gallery_templates": row.gallery_templates,
+        "threshold": row.threshold,
+        "target_fpir": row.target_fpir,
+        "evidence_model_id": row.evidence_model_id,
+        "space_key": row.space_key,
+        "result": row.result,
+    }
+
+
+def review_dict(s: Session, r: Review) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "request_id": r.request_id,
+        "examiner": username(s, r.examiner_id),
+        "submitted_at": iso(r.submitted_at),
+        "decisions": r.decisions,
+    }
+
+
+def lead_dict(s: Session, lead: Lead) -> dict[str, Any]:
+    subject = s.scalars(select(Subject).where(Subject.external_id == lead.subject)).first()
+    return {
+        "id": lead.id,
+        "request_id": lead.request_id,
+        "subject": lead.subject,
+        "subject_sex": subject.sex if subject else None,
+        "subject_race": subject.race if subject else None,
+        "released_by": username(s, lead.released_by),
+        "released_at": iso(lead.released_at),
+        "basis": lead.basis,
+        "adjudication": lead.adjudication,
+        "corroboration": lead.corroboration,
+        "lineup_recorded": lead.lineup_recorded,
+        "outcomes": lead.outcomes,
+    }
+
+
+def evidence_model_dict(
+    s: Session, model_id: int | None, threshold: float | None
+) -> dict[str, Any] | None:
+    """The stored evidence model a search used: provenance, held-out validation, and the
+    false match rate at the search's threshold overall and within every measured group."""
+    if model_id is None:
+        return None
+    rec = s.get(EvidenceModelRecord, model_id)
+    if rec is None:
+        return None
+    model = EvidenceModel.from_bytes(rec.payload)
+    meta = model.meta
+    out: dict[str, Any] = {
+        "id": rec.id,
+        "source": rec.source,
+        "payload_sha256": rec.payload_sha256,
+        "stored_at": iso(rec.created_at),
+        "accuracy_record": rec.record_id,
+        "provenance": meta.get("provenance", {}),
+        "validation": meta.get("validation", {}),
+        "groups_at_threshold": [],
+    }
+    if threshold is not None:
+        overall = model.fmr(threshold)
+        out["fmr_at_threshold"] = {"fmr": overall.fmr, "ci95": list(overall.ci)}
+        rated = sorted(
+            (
+                (g, fmr_at_score(h, threshold, model.design_effect(threshold, g)))
+                for g, h in model.measured_groups().items()
+            ),
+            key=lambda r: (-r[1].fmr, -r[1].ci[1], r[0]),
+        )
+        out["groups_at_threshold"] = [
+            {"group": g, "fmr": f.fmr, "ci95": list(f.ci), "comparisons": f.comparisons}
+            for g, f in rated
+        ]
+    return out
+
+
+def accuracy_records(s: Session, space_key: str) -> list[dict[str, Any]]:
+    q = select(AccuracyRecord).where(AccuracyRecord.space_key == space_key)
+    return [
+        {
+            "id": r.id,
+            "created_at": iso(r.created_at),
+            "protocol": r.protocol,
+            "dataset": r.dataset,
+            "dataset_checksum": r.dataset_checksum,
+            "command": r.command,
+            "software_version": r.software_version,
+            "metrics": r.metrics,
+        }
+        for r in s.scalars(q.order_by(AccuracyRecord.id))
+    ]
+
+
+def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
+    """Everything the lead report shows, from stored records only."""
+    lead = s.get(Lead, lead_id)
+    if lead is None:
+        raise InputError(f"lead {lead_id}: no such lead")
+    req = s.get(SearchRequest, lead.request_id)
+    assert req is not None
+    case = s.get(Case, req.case_id)
+    assert case is not None
+    if req.search_id is None:
+        raise InputError(f"lead {lead_id}: its request {req.id} has no search on record")
+    row = s.get(SearchLog, req.search_id)
+    assert row is not None
+    reviews = s.scalars(select(Review).where(Review.request_id == req.id).order_by(Review.id))
+    return {
+        "case": case_dict(s, case),
+        "request": request_dict(s, req),
+        "lead": lead_dict(s, lead),
+        "probes": [probe_dict(p) for p in probes_of(s, req.probe_id)],
+        "search": search_dict(row),
+        "reviews": [review_dict(s, r) for r in reviews],
+        "evidence_model": evidence_model_dict(s, row.evidence_model_id, row.threshold),
+        "accuracy_records": accuracy_records(s, row.space_key),
+    }

@@ -1,0 +1,409 @@
+"""Reports on a real small case (the real dlib model, real faces, real SQLite): the lead
+report read back as a person would (pdftotext), reproducible byte for byte, audited with
+its SHA-256; the disclosure packet checked by a script that does not import LeadGuard;
+the transparency report's numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from leadguard.casework import leads, review
+from leadguard.casework import service as cw
+from leadguard.casework.authz import NotAllowed
+from leadguard.enroll import enroll
+from leadguard.errors import LeadGuardError
+from leadguard.quality.provenance import Edit
+from leadguard.services import accounts, reports
+from leadguard.services.audit import trail
+from leadguard.services.context import Context
+from leadguard.services.disclosure import disclose
+from leadguard.workspace import Workspace
+from tests.conftest import FIXTURES
+from tests.integration.conftest import write_manifest
+
+pytestmark = pytest.mark.integration
+PW = "correct horse battery staple"
+SOUGHT = {"apparent_age": "25-35", "sex": "M", "glasses": "no"}
+
+
+def pdf_text(path: Path) -> str:
+    """The PDF's text as a reader sees it (poppler's pdftotext)."""
+    exe = shutil.which("pdftotext")
+    if exe is None:  # the Makefile's set-up installs poppler-utils; pypdf is not a dependency
+        pytest.fail("pdftotext (poppler-utils) is missing: run `make setup`")
+    return subprocess.run(
+        [exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def decide(packet: review.Packet, lead: str | None) -> dict[str, Any]:
+    return {
+        c.subject: {
+            "decision": "possible_lead" if c.subject == lead else "exclusion",
+            "confidence": 4 if c.subject == lead else 2,
+            "features": {"nose": "similar bridge", "ears": "lobe shape agrees"},
+            "exculpatory": [{"attribute": "glasses", "consistent": True, "note": "none seen"}],
+        }
+        for c in packet.candidates
+    }
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any]:
+    """Case R-1: a request with a recorded edit whose lead is released on two blind reviews,
+    corroborated and later refuted; a request for a person not enrolled (no candidate);
+    a request whose probe holds no usable face (a refused search)."""
+    enrolled, probes = johns_split
+    root = tmp_path_factory.mktemp("reports")
+    ws = Workspace.init(root / "ws", workers=1)
+    enroll(ws, write_manifest(root / "m.csv", enrolled))
+    ctx = Context(ws)
+    accounts.add_user(ctx, None, "admin", PW, "admin")
+    admin = accounts.login(ctx, "admin", PW).actor
+    u = {}
+    for name, role, unit in (
+        ("sup", "supervisor", "north"),
+        ("ex1", "examiner", "north"),
+        ("ex2", "examiner", "north"),
+        ("rev", "reviewer", "north"),
+        ("aud", "auditor", ""),
+        ("outsider", "examiner", "south"),
+    ):
+        accounts.add_user(ctx, admin, name, PW, role, unit)
+        u[name] = accounts.login(ctx, name, PW).actor
+    cw.open_case(
+        ctx,
+        u["sup"],
+        "R-1",
+        "Robbery",
+        date(2026, 3, 1),
+        "armed robbery",
+        SOUGHT,
+        "Det. Rivera",
+        "warrant 26-117",
+    )
+    for name in ("ex1", "ex2", "rev"):
+        cw.assign(ctx, u["sup"], "R-1", name)
+    probe, subject = probes[0]
+    req = cw.request_search(
+        ctx,
+        u["ex1"],
+        "R-1",
+        probe,
+        "surveillance_still",
+        "find the robber",
+        edits=(Edit("brightness", (1.1,)),),
+    )
+    cw.approve(ctx, u["sup"], req.id)
+    run = cw.run_search(ctx, u["ex1"], req.id)
+    for name in ("rev", "ex2"):
+        review.submit_review(
+            ctx, u[name], req.id, decide(review.blind_packet(ctx, u[name], req.id), subject)
+        )
+    lead = leads.release(ctx, u["sup"], req.id, subject)
+    leads.corroborate(
+        ctx,
+        u["ex2"],
+        lead.id,
+        "phone_or_location",
+        "phone at the scene",
+        "Det. Rivera",
+        date(2026, 3, 9),
+    )
+    leads.record_outcome(ctx, u["sup"], lead.id, "refuted", "alibi confirmed")
+
+    stranger = FIXTURES / "face_recognition_examples" / "obama" / "obama.jpg"
+    other = cw.request_search(ctx, u["ex1"], "R-1", stranger, "phone_photo", "second witness")
+    cw.approve(ctx, u["sup"], other.id)
+    none = cw.run_search(ctx, u["ex1"], other.id)
+
+    tiny = root / "tiny.png"  # a thumbnail too small to hold a usable face
+    Image.open(probe).convert("RGB").resize((24, 24)).save(tiny)
+    bad = cw.request_search(ctx, u["ex1"], "R-1", tiny, "video_frame", "third camera")
+    cw.approve(ctx, u["sup"], bad.id)
+    with pytest.raises(LeadGuardError):
+        cw.run_search(ctx, u["ex1"], bad.id)
+    return {
+        "ctx": ctx,
+        "u": u,
+        "root": root,
+        "lead": lead.id,
+        "subject": subject,
+        "search": run.search_id,
+        "none": none,
+        "bad_request": bad.id,
+    }
+
+
+def test_lead_report_reads_as_required_and_is_reproducible(case) -> None:
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    first = reports.lead_report(ctx, u["aud"], case["lead"], root / "lead-a")
+    second = reports.lead_report(ctx, u["sup"], case["lead"], root / "lead-b")
+    for a, b in zip(first.files, second.files, strict=True):  # same records, same bytes
+        assert a.path.read_bytes() == b.path.read_bytes()
+        assert a.sha256 == hashlib.sha256(a.path.read_bytes()).hexdigest()
+    pdf = next(f.path for f in first.files if f.path.suffix == ".pdf")
+    html = next(f.path for f in first.files if f.path.suffix == ".html").read_text()
+    text = pdf_text(pdf)
+    assert text.lstrip().startswith("Investigative lead only — not probable cause")
+    for section in (
+        "Case, request and release",
+        "Probe as received and after each recorded edit",
+        "Probe quality",
+        "The candidate list as returned",
+        "Blind reviews",
+        "Corroboration and outcome",
+        "Face model, evidence model and measured accuracy",
+        "Worst measured group at this threshold",
+    ):
+        assert section in text, section
+    for value in (
+        "R-1",
+        "robbery",
+        "warrant 26-117",
+        "find the robber",
+        "sup",
+        "ex1",
+        "brightness(1.1)",
+        "phone at the scene",
+        "refuted",
+        "alibi confirmed",
+    ):
+        assert value in text, value
+    with ctx.session() as s:
+        from leadguard.services.report_data import lead_record
+
+        rec = lead_record(s, case["lead"])
+    cands = rec["search"]["result"]["candidates"]
+    assert cands and len(rec["probes"]) == 2 and len(rec["reviews"]) == 2
+    flat = " ".join(text.split())
+    for c in cands:  # every candidate as returned, with its score and statements
+        assert c["subject"] in text and f"{c['score']:.4f}" in text
+        for line in c["evidence"]["statements"]:
+            assert " ".join(line.split()) in flat, line
+    stood = next(c for c in cands if c["subject"] == case["subject"])
+    assert f"stood at rank {stood['rank']} of {len(cands)}" in flat
+    for p in rec["probes"]:
+        assert p["sha256"] in flat
+    assert "<script" not in html and "Investigative lead only" in html
+    assert html.count("<img ") == 2
+    entries = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "report.lead"]
+    assert [e["details"]["files"] for e in entries] == [
+        {f.path.name: f.sha256 for f in first.files},
+        {f.path.name: f.sha256 for f in second.files},
+    ]
+
+
+def test_lead_report_is_refused_outside_the_case_and_the_refusal_is_audited(case) -> None:
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    with pytest.raises(NotAllowed, match="not assigned"):
+        reports.lead_report(ctx, u["outsider"], case["lead"], root / "x")
+    with pytest.raises(NotAllowed, match=r"may not report\.lead"):
+        reports.lead_report(ctx, u["rev"], case["lead"], root / "x")
+    assert not (root / "x").exists()
+    refused = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "refused"]
+    assert {e["details"]["refused"] for e in refused} >= {"report.lead"}
+
+
+def _verify(packet: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The packet's own script, run with no site-packages (-S) and isolated (-I): LeadGuard
+    cannot be imported, so the check stands without it."""
+    with zipfile.ZipFile(packet) as z:
+        (cwd / "verify_disclosure.py").write_bytes(z.read("verify_disclosure.py"))
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "verify_disclosure.py", str(packet)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _rezip(src: Path, dst: Path, change: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for n in zin.namelist():
+            zout.writestr(n, change.get(n, zin.read(n)))
+    return dst
+
+
+def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(case) -> None:
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    with pytest.raises(NotAllowed):  # an examiner does not disclose
+        disclose(ctx, u["ex1"], "R-1", root / "no.zip")
+    written = disclose(ctx, u["aud"], "R-1", root / "R-1.zip")
+    packet = written.files[0].path
+    with zipfile.ZipFile(packet) as z:
+        names = set(z.namelist())
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        searches = [json.loads(z.read(n)) for n in sorted(names) if n.startswith("searches/")]
+        trail_ = [json.loads(x) for x in z.read("audit/trail.jsonl").splitlines()]
+        lead = json.loads(z.read(f"leads/lead-{case['lead']}.json"))
+        lead_pdf = z.read(f"reports/lead-{case['lead']}.pdf")
+        readme = z.read("README.txt").decode()
+    outcomes = sorted(x["outcome"] for x in searches)
+    assert "candidates" in outcomes and "no_candidate" in outcomes, outcomes
+    assert len(searches) == 3 and any(x["mode"] == "refused" for x in searches)
+    assert any(x["groups_at_threshold"] for x in searches)
+    probes = [n for n in names if n.startswith("probes/") and not n.endswith(".json")]
+    assert len(probes) == 4  # three as received, one edited by LeadGuard
+    assert any(n.startswith("system/evidence-model-") for n in names)
+    assert {"case.json", "system/versions.json", "audit/chain.json", "MANIFEST.sha256"} <= names
+    assert lead["outcomes"][0]["outcome"] == "refuted" and lead["corroboration"]
+    assert "refused" in {e["action"] for e in trail_} and "sha256sum -c" in readme
+    standalone = reports.lead_report(ctx, u["sup"], case["lead"], root / "lead-c")
+    assert next(f for f in standalone.files if f.path.suffix == ".pdf").path.read_bytes() == (
+        lead_pdf
+    )
+
+    ok = _verify(packet, root)
+    assert ok.returncode == 0 and "packet verified" in ok.stdout, ok.stdout + ok.stderr
+    assert f"{len(trail_)} audit entries checked" in ok.stdout
+
+    changed = _rezip(packet, root / "changed.zip", {"case.json": b'{"number": "R-2"}'})
+    bad = _verify(changed, root)
+    assert bad.returncode == 1 and "case.json: SHA-256 differs" in bad.stdout
+    edited = [dict(e) for e in trail_]
+    edited[0]["actor"] = "someone else"
+    body = "".join(json.dumps(e) + "\n" for e in edited).encode()
+    with zipfile.ZipFile(packet) as z:  # the manifest made to agree: the chain still fails
+        lines = z.read("MANIFEST.sha256").decode().splitlines()
+    lines = [
+        f"{hashlib.sha256(body).hexdigest()}  audit/trail.jsonl"
+        if line.endswith("  audit/trail.jsonl")
+        else line
+        for line in lines
+    ]
+    forged = _rezip(
+        packet,
+        root / "forged.zip",
+        {"audit/trail.jsonl": body, "MANIFEST.sha256": ("\n".join(lines) + "\n").encode()},
+    )
+    bad = _verify(forged, root)
+    assert bad.returncode == 1
+    assert f"audit entry {trail_[0]['seq']}: its hash does not match" in bad.stdout
+
+    exports = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "case.disclose"]
+    assert exports[-1]["details"]["sha256"] == hashlib.sha256(packet.read_bytes()).hexdigest()
+    assert exports[-1]["details"]["searches"] == 3
+
+
+def test_the_verifier_imports_nothing_of_leadguard() -> None:
+    import ast
+
+    from tests.conftest import ROOT
+
+    src = ROOT / "src" / "leadguard" / "reports" / "verify_disclosure.py"
+    mods = {
+        (n.module or "") if isinstance(n, ast.ImportFrom) else a.name
+        for n in ast.walk(ast.parse(src.read_text()))
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    }
+    assert mods and all(
+        m.split(".")[0] in sys.stdlib_module_names or m == "__future__" for m in mods
+    ), mods
+
+
+def test_transparency_report_counts_the_period(case) -> None:
+    from leadguard.reports.html import render_html
+    from leadguard.reports.pdf import render_pdf
+    from leadguard.reports.transparency import transparency_document
+    from leadguard.services.transparency import period_data, transparency_report
+
+    ctx, u, root = case["ctx"], case["u"], case["root"]
+    today = date.today()
+    with pytest.raises(NotAllowed):
+        transparency_report(ctx, u["ex1"], today, today, root / "t-no")
+    written = transparency_report(ctx, u["aud"], date(today.year, 1, 1), today, root / "t")
+    pdf = next(f.path for f in written.files if f.path.suffix == ".pdf")
+    text = " ".join(pdf_text(pdf).split())
+    with ctx.session() as s:
+        data = period_data(s, date(today.year, 1, 1), today)
+    rows = {(r["offence"], r["outcome"]): r["count"] for r in data["searches"]}
+    assert rows[("robbery", "candidates")] == 1 and rows[("robbery", "no_candidate")] == 1
+    refused = [k for k in rows if k[1].startswith("refused")]
+    assert len(refused) == 1 and rows[refused[0]] == 1, rows
+    expected_refusals = sum(
+        1 for e in trail(ctx, u["aud"], None) if e["action"] == "refused"
+    )  # every refusal of this workspace happened today
+    assert sum(data["policy_refusals"].values()) == expected_refusals > 0
+    for label, value in (
+        ("Searches", 3),
+        ("Searches with candidates", 1),
+        ("Searches with no candidate", 1),
+        ("Searches refused or failed", 1),
+        ("Leads released", 1),
+        ("Leads corroborated", 1),
+        ("Leads refuted", 1),
+    ):
+        assert f"{label} {value}" in text, label
+    assert "Searches by offence and outcome" in text and "Hash chain intact" in text
+    assert "sex not recorded / race not recorded 1 1 1" in text
+    html = next(f.path for f in written.files if f.path.suffix == ".html").read_text()
+    assert html.count("<img ") == 2  # both plots
+    doc = transparency_document(data)  # the same data, the same bytes (plots included)
+    assert render_pdf(doc) == render_pdf(transparency_document(data))
+    assert render_html(doc) == render_html(transparency_document(data))
+    past = date(2000, 1, 1)  # a period that has ended: the file itself is reproducible
+    a = transparency_report(ctx, u["sup"], past, past, root / "p1").files
+    b = transparency_report(ctx, u["sup"], past, past, root / "p2").files
+    assert [f.sha256 for f in a] == [f.sha256 for f in b]
+    assert "No search in this period" in pdf_text(a[0].path)
+
+
+def test_the_three_commands(case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from leadguard.cli.main import app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ws = str(case["ctx"].root)
+    runner = CliRunner()
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
+        res = runner.invoke(app, [*args, "-w", ws], input=stdin)
+        return res.exit_code, res.output
+
+    code, out = run("report", "lead", str(case["lead"]), "--out", str(tmp_path / "r"))
+    assert code == 2 and "needs a login" in out
+    assert run("login", "aud", "--password-stdin", stdin=PW)[0] == 0
+    code, out = run("report", "lead", str(case["lead"]), "--out", str(tmp_path / "r"))
+    assert code == 0 and f"lead-{case['lead']}.pdf  sha256" in out, out
+    code, out = run("report", "lead", "999", "--out", str(tmp_path / "r"))
+    assert code == 2 and "lead 999: no such lead" in out
+    code, out = run("disclose", "R-1", "--out", str(tmp_path / "R-1.zip"))
+    assert code == 0 and "R-1.zip  sha256" in out, out
+    code, out = run("disclose", "NOPE", "--out", str(tmp_path / "n.zip"))
+    assert code == 2 and "NOPE" in out
+    code, out = run(
+        "report",
+        "transparency",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2025-01-01",
+        "--out",
+        str(tmp_path / "t"),
+    )
+    assert code == 2 and "before --from" in out
+    code, out = run(
+        "report",
+        "transparency",
+        "--from",
+        "2026-01-01",
+        "--to",
+        date.today().isoformat(),
+        "--out",
+        str(tmp_path / "t"),
+    )
+    assert code == 0 and ".pdf  sha256" in out and ".html  sha256" in out, out
