@@ -93,6 +93,13 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
         )
     if src.is_dir() and (src / "images").is_dir() and not (src / "manifest.csv").exists():
         src = src / "images"
+    # the demo's manifest (in the workspace) points into the source the operator named:
+    # declare that source a root for this run, as an operator would in the settings
+    root_dir = (src if src.is_dir() else src.parent).resolve()
+    ws = Workspace.open(
+        root, multiple_faces="central", source_roots=[*ws.settings.source_roots, root_dir]
+    )
+    ctx = Context(ws)
     console.rule("LeadGuard demo")
     console.print(f"workspace: {ws.root.resolve()}   gallery source: {src}")
     items = read_source(src).items

@@ -94,9 +94,13 @@ def test_cli_errors_are_clear(tmp_path: Path, johns) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_on_a_small_part_of_lfw(tmp_path: Path, datasets: Path) -> None:
+def test_demo_runs_on_a_small_part_of_lfw(
+    tmp_path: Path, datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEADGUARD_SOURCE_ROOTS")  # as on a fresh machine: no roots declared
     code, out = run("demo", "-w", str(tmp_path / "demo"), "--subjects", "6")
     assert code == 0, out
+    assert "bad_row" not in out and "lead 1 released" in out  # the gallery was enrolled
     assert out.count("mode: open-set") == 2 and "INVESTIGATION MODE" in out
     assert "Investigation list (5 people, no threshold)" in out
     assert "NOT enrolled" in out
