@@ -157,10 +157,12 @@ def search(
         str | None, typer.Option(help="The probe person's race, if known.")
     ] = None,
 ) -> None:
-    """Search the gallery with a probe image. Open-set by default: only candidates at or above
-    the threshold measured for this gallery size, each with what its score is worth. In a
-    workspace with accounts only a supervisor's --urgent override runs here (audited, flagged
-    for review); every other search runs from an approved request (`request run`)."""
+    """Search the gallery with a probe image (candidates, never a match).
+
+    Open-set by default: only candidates at or above the threshold measured for this gallery
+    size, each with what its score is worth. In a workspace with accounts only a supervisor's
+    --urgent override runs here (audited, flagged for review); every other search runs from an
+    approved request (`request run`)."""
     from leadguard.quality.provenance import Edit
     from leadguard.services.search import Override, SearchOptions
     from leadguard.services.search import search as run_search
