@@ -28,6 +28,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.storage.db import lock_writers
 from leadguard.storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -100,6 +101,9 @@ def append(
     if records:
         session.flush()
         details = {**details, "records": [row_digest(r) for r in records]}
+    # PostgreSQL: queue behind any other writer before reading the head, so that no two
+    # entries take the same sequence number or predecessor (SQLite: BEGIN IMMEDIATE did it)
+    lock_writers(session)
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS

@@ -21,6 +21,9 @@ from leadguard.services.settings import set_setting
 from leadguard.storage.models import AuditEntry, AuthToken, User
 from leadguard.workspace import Workspace
 
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
+
+
 PW = "correct horse battery staple"
 
 
@@ -124,12 +127,15 @@ def test_safeguard_settings_come_only_from_the_workspace(ctx: Context, monkeypat
         assert entry.details["old"] == 0.01 and entry.details["new"] == 0.005
 
 
-def test_the_workspace_is_private(ctx: Context) -> None:
+def test_the_workspace_is_private(ctx: Context, database: str) -> None:
     def mode(p: Path) -> int:
         return stat.S_IMODE(os.stat(p).st_mode)
 
     assert mode(ctx.root) == 0o700
-    assert mode(ctx.root / "leadguard.db") == 0o600
+    if database == "sqlite":
+        assert mode(ctx.root / "leadguard.db") == 0o600
+    else:  # the database is the server's; the settings file names it
+        assert not (ctx.root / "leadguard.db").exists()
     assert mode(ctx.root / "leadguard.toml") == 0o600
 
 

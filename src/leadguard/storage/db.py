@@ -1,31 +1,71 @@
-"""Engine creation and Alembic migrations, run programmatically from scripts in the package."""
+"""Engine creation and Alembic migrations, run programmatically from scripts in the package.
+
+SQLite (a workspace's own file) or PostgreSQL (``database_url``, docs/postgres.md)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key held by every PostgreSQL transaction that writes, from its first
+# write (or audit append) to its commit: writers queue as they do on SQLite (BEGIN IMMEDIATE),
+# so audit-chain appends never fork and never fail. ("LGWR" in ASCII.)
+WRITER_LOCK_KEY = 0x4C475752
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+def parse_url(url: str) -> URL:
+    """A database URL with PostgreSQL's driver made explicit (psycopg 3); a clear error for
+    anything that is neither SQLite nor PostgreSQL. The message never shows a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"database_url: not a database URL ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise ValueError(
+        f"database_url {redact(parsed)}: only sqlite and postgresql are supported"
+    )
+
+
+def redact(url: str | URL) -> str:
+    """The URL as it may be shown or logged: the password masked."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
 BUSY_TIMEOUT_S = 60.0
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str | URL) -> Engine:
     """SQLite with WAL, and every transaction begun IMMEDIATE: two processes writing one
     workspace (two enrollments, searches during an enrollment) queue for the write lock for
     up to ``BUSY_TIMEOUT_S`` instead of failing with "database is locked" when a read turns
-    into a write, so audit-chain appends are serialised."""
-    sqlite = url.startswith("sqlite")
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S} if sqlite else {})
+    into a write, so audit-chain appends are serialised. PostgreSQL: READ COMMITTED, and
+    writers serialised by ``WRITER_LOCK_KEY`` (see ``make_sessions`` and ``lock_writers``)."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    sqlite = parsed.get_backend_name() == "sqlite"
+    connect_args: dict[str, Any] = (
+        {"timeout": BUSY_TIMEOUT_S}
+        if sqlite
+        else {"connect_timeout": 10, "application_name": "leadguard"}
+    )
+    engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not sqlite)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -55,17 +95,46 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def lock_writers(session: Session) -> None:
+    """On PostgreSQL, wait for (then hold until commit or rollback) the workspace's writer
+    lock; nothing on SQLite, whose every transaction already began IMMEDIATE."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and not session.info.get("writer_locked"):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
+        session.info["writer_locked"] = True
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that, on PostgreSQL, take the writer lock at their first write (before any
+    row lock), so that writers queue instead of deadlocking or forking the audit chain."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(factory, "before_flush")
+        def _lock(session: Session, _ctx: Any, _instances: Any) -> None:
+            lock_writers(session)
+
+        @event.listens_for(factory, "after_transaction_end")
+        def _unlocked(session: Session, transaction: Any) -> None:
+            if transaction.parent is None:  # the outermost transaction ended: lock released
+                session.info.pop("writer_locked", None)
+
+    return factory
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escaping
     return cfg
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
-    cfg = alembic_config(str(engine.url))
+    cfg = alembic_config(redact(engine.url))  # the connection is what is used
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # two processes opening a new database at once
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -1,0 +1,114 @@
+"""A throw-away PostgreSQL server for the tests: Debian's binaries, a cluster in a temp folder,
+a unix socket there (no TCP), fsync off; removed at the end.
+
+initdb refuses to run as root, so under root (CI, this machine) the cluster belongs to the
+``postgres`` user (``nobody`` where there is none) and its programs run through ``runuser``.
+Failing to start raises: tests that need it fail, they are never skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+ROLE = "leadguard"
+PG_ROOT = Path("/usr/lib/postgresql")
+
+
+def pg_bin() -> Path:
+    """The newest installed server's bin folder."""
+    found = sorted(
+        (p.parent for p in PG_ROOT.glob("*/bin/initdb")),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    if not found:
+        raise RuntimeError(
+            f"no PostgreSQL server under {PG_ROOT}: `make setup` installs Debian's postgresql"
+        )
+    return found[-1]
+
+
+class PgServer:
+    def __init__(self) -> None:
+        self.bin = pg_bin()
+        # short path: a unix socket path must stay under 108 bytes
+        self.base = Path(tempfile.mkdtemp(prefix="lgpg-", dir="/tmp"))
+        self.data = self.base / "data"
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = "postgres" if _user_exists("postgres") else "nobody"
+            pw = pwd.getpwnam(self.user)
+            os.chown(self.base, pw.pw_uid, pw.pw_gid)
+        self.base.chmod(0o700)
+        self._names = itertools.count(1)
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(a) for a in args]
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            log_file = self.base / "server.log"
+            tail = log_file.read_text()[-2000:] if log_file.exists() else ""
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()}\n{tail}"
+            )
+
+    def start(self) -> PgServer:
+        self._run(
+            self.bin / "initdb",
+            "-D", str(self.data), "-U", ROLE, "-A", "trust",
+            "-E", "UTF8", "--locale=C", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories={self.base} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            self.bin / "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"),
+            "-w", "-t", "60", "-o", options, "start",
+        )  # fmt: skip
+        return self
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql+psycopg://{ROLE}@/{dbname}?host={self.base}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(host=str(self.base), user=ROLE, dbname="postgres") as conn:
+            conn.autocommit = True
+            conn.execute(sql)
+
+    def new_database(self) -> str:
+        """A fresh empty database; its URL."""
+        name = f"lg_{os.getpid()}_{next(self._names)}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.split("/")[-1].split("?")[0]
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        try:
+            self._run(self.bin / "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        except RuntimeError as exc:
+            log.warning("%s", exc)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
