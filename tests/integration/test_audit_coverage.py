@@ -24,7 +24,7 @@ from leadguard.storage.models import AuditEntry
 from leadguard.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 runner = CliRunner()
 
 

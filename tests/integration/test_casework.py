@@ -26,7 +26,7 @@ from leadguard.storage.models import Case, SearchLog
 from leadguard.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 PW = "correct horse battery staple"
 INCIDENT = {"apparent_age": "25-35", "sex": "M", "glasses": "no"}
 
