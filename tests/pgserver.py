@@ -36,7 +36,11 @@ def pg_bin() -> Path:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    """``durable``: fsync and synchronous commit on, as in production (for benchmarks); the
+    tests run with them off."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = pg_bin()
         # short path: a unix socket path must stay under 108 bytes
         self.base = Path(tempfile.mkdtemp(prefix="lgpg-", dir="/tmp"))
@@ -67,11 +71,10 @@ class PgServer:
             "-D", str(self.data), "-U", ROLE, "-A", "trust",
             "-E", "UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
-        options = (
-            f"-c listen_addresses='' -c unix_socket_directories={self.base} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
-        )
+        options = f"-c listen_addresses='' -c unix_socket_directories={self.base} "
+        options += "-c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             self.bin / "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"),
             "-w", "-t", "60", "-o", options, "start",
