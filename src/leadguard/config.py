@@ -247,7 +247,8 @@ def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
         env_values = {
             k: getattr(from_env, k) for k in from_env.model_fields_set if k not in FILE_ONLY
         }
-        return Settings(**{**file_values, **env_values, **clean})
+        file_only = {k: Settings.model_fields[k].default for k in FILE_ONLY}  # not the env's
+        return Settings(**{**file_only, **file_values, **env_values, **clean})
     except ValueError as exc:
         raise WorkspaceError(f"invalid settings: {exc}") from exc
 
