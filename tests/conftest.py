@@ -55,11 +55,30 @@ def pg_server() -> Iterator[PgServer]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database a module's tests run on, module by module (so that module-scoped
+    fixtures build their workspace on it too: ask for ``backend`` and ``pg_server``)."""
+    return str(request.param)
+
+
+def new_database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """For a fixture that builds a workspace: a fresh PostgreSQL database, or None (SQLite)."""
+    if backend != "postgres":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
+
+
+@pytest.fixture
+def database(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """Opt in with ``pytestmark = pytest.mark.usefixtures("database")``: the module's tests run
     on SQLite and again on PostgreSQL, where every new workspace gets a fresh database."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield "sqlite"
         return
     from leadguard.config import SETTINGS_FILE

@@ -97,9 +97,14 @@ class PgServer:
         self._admin(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def clone_database(self, url: str) -> str:
+        """A copy of a database nobody is connected to (``CREATE DATABASE ... TEMPLATE``)."""
+        name = f"lg_{os.getpid()}_{next(self._names)}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{_name(url)}"')
+        return self.url(name)
+
     def drop_database(self, url: str) -> None:
-        name = url.split("/")[-1].split("?")[0]
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._admin(f'DROP DATABASE IF EXISTS "{_name(url)}" WITH (FORCE)')
 
     def stop(self) -> None:
         try:
@@ -115,3 +120,24 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def _name(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url).database)
+
+
+def copy_workspace(src: Path, dst: Path, server: PgServer | None) -> None:
+    """Copy a closed workspace folder; on PostgreSQL its database too (the copy's settings
+    file names the copy)."""
+    import json
+    import tomllib
+
+    shutil.copytree(src, dst)
+    settings = dst / "leadguard.toml"
+    url = tomllib.loads(settings.read_text()).get("leadguard", {}).get("database_url")
+    if url:
+        assert server is not None, "a PostgreSQL workspace needs the server to be copied"
+        text = settings.read_text().replace(json.dumps(url), json.dumps(server.clone_database(url)))
+        settings.write_text(text)
