@@ -7,12 +7,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from leadguard import audit
 from leadguard.cli.main import app
 from leadguard.config import load_settings
 from leadguard.errors import WorkspaceError
 from leadguard.storage import db
+from leadguard.storage.models import AuditEntry, Subject
 from leadguard.workspace import Workspace
 from tests.pgserver import PgServer
 
@@ -80,3 +83,20 @@ def test_an_unsupported_url_is_refused_before_it_is_written(
 def test_plain_postgresql_urls_use_psycopg_3() -> None:
     assert db.parse_url("postgresql://u@h/d").drivername == "postgresql+psycopg"
     assert db.redact("postgresql://u:pw@h/d") == "postgresql://u:***@h/d"
+
+
+@pytest.mark.postgres
+def test_text_that_sqlite_stores_is_stored_on_postgresql(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    """A 255-byte probe file name in an audit object, a 200-character manifest attribute:
+    SQLite never enforced column lengths, so PostgreSQL's strings are unbounded too."""
+    ws = Workspace.init(tmp_path / "ws", database_url=pg_server.new_database())
+    obj = "probe:" + "x" * 255
+    with ws.session() as s:
+        s.add(Subject(external_id="s1", sex="f" * 200, race="r" * 200))
+        audit.append(s, "probe_received", obj, {})
+    with ws.session() as s:
+        assert audit.verify(s).intact
+        assert s.scalars(select(AuditEntry.object)).one() == obj
+    ws.close()

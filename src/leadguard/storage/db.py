@@ -13,13 +13,25 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import String
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key held by every PostgreSQL transaction that writes, from its first
 # write (or audit append) to its commit: writers queue as they do on SQLite (BEGIN IMMEDIATE),
 # so audit-chain appends never fork and never fail. ("LGWR" in ASCII.)
 WRITER_LOCK_KEY = 0x4C475752
+
+
+@compiles(String, "postgresql")
+def _unbounded_varchar(type_: String, compiler: Any, **kw: Any) -> str:
+    """On PostgreSQL a ``String(n)`` column is created as VARCHAR without a length: SQLite
+    never enforced the lengths, and what SQLite stores (a long EXIF field, a long file name in
+    an audit object, both hashed as stored) must not be refused on PostgreSQL."""
+    if type(type_) is String:  # Text, Enum, JSON... keep their own rendering
+        return "VARCHAR"
+    return str(compiler.visit_string(type_, **kw))
 
 
 def sqlite_url(path: Path) -> str:
