@@ -75,7 +75,11 @@ def make_engine(url: str | URL) -> Engine:
     connect_args: dict[str, Any] = (
         {"timeout": BUSY_TIMEOUT_S}
         if sqlite
-        else {"connect_timeout": 10, "application_name": "leadguard"}
+        else {  # a writer waits for the lock as long as on SQLite, then fails (never hangs)
+            "connect_timeout": 10,
+            "application_name": "leadguard",
+            "options": f"-c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}",
+        }
     )
     engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not sqlite)
     if engine.dialect.name == "sqlite":
