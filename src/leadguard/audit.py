@@ -28,7 +28,6 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard.storage.db import lock_writers
 from leadguard.storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -101,9 +100,8 @@ def append(
     if records:
         session.flush()
         details = {**details, "records": [row_digest(r) for r in records]}
-    # PostgreSQL: queue behind any other writer before reading the head, so that no two
-    # entries take the same sequence number or predecessor (SQLite: BEGIN IMMEDIATE did it)
-    lock_writers(session)
+    # No other writer can append between this read and the commit: the transaction began
+    # IMMEDIATE (SQLite) or by taking the writer lock (PostgreSQL; storage/db.make_engine).
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS

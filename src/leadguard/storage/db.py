@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import String
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-# pg_advisory_xact_lock key held by every PostgreSQL transaction that writes, from its first
-# write (or audit append) to its commit: writers queue as they do on SQLite (BEGIN IMMEDIATE),
-# so audit-chain appends never fork and never fail. ("LGWR" in ASCII.)
+# pg_advisory_xact_lock key taken by every PostgreSQL transaction at its start and held to its
+# commit or rollback: transactions queue as they do on SQLite (BEGIN IMMEDIATE), so an audit
+# append or a check-then-insert (embedding space, image hash) never races another process and
+# the audit chain never forks. Reads outside a transaction's lock: MVCC. ("LGWR" in ASCII.)
 WRITER_LOCK_KEY = 0x4C475752
 
 
@@ -69,7 +70,8 @@ def make_engine(url: str | URL) -> Engine:
     workspace (two enrollments, searches during an enrollment) queue for the write lock for
     up to ``BUSY_TIMEOUT_S`` instead of failing with "database is locked" when a read turns
     into a write, so audit-chain appends are serialised. PostgreSQL: READ COMMITTED, and
-    writers serialised by ``WRITER_LOCK_KEY`` (see ``make_sessions`` and ``lock_writers``)."""
+    every transaction begins by taking the advisory lock ``WRITER_LOCK_KEY`` (the same
+    queue; ``lock_timeout`` = the busy timeout, then an error instead of a hang)."""
     parsed = parse_url(url) if isinstance(url, str) else url
     sqlite = parsed.get_backend_name() == "sqlite"
     connect_args: dict[str, Any] = (
@@ -93,49 +95,34 @@ def make_engine(url: str | URL) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        # A session opened inside another in the same thread (a read beside an open write)
-        # begins DEFERRED: IMMEDIATE there would wait on this very thread's own lock.
-        held = threading.local()
+    # A transaction opened inside another in the same thread (a read beside an open write)
+    # neither begins IMMEDIATE nor takes the writer lock: it would wait on this very thread.
+    held = threading.local()
+    lock = (
+        "BEGIN IMMEDIATE"
+        if sqlite
+        else f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"  # PostgreSQL: BEGIN is implicit
+    )
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-            depth = getattr(held, "depth", 0)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if depth == 0 else "BEGIN")
-            held.depth = depth + 1
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        depth = getattr(held, "depth", 0)
+        if depth == 0:
+            conn.exec_driver_sql(lock)
+        elif sqlite:
+            conn.exec_driver_sql("BEGIN")
+        held.depth = depth + 1
 
-        @event.listens_for(engine, "commit")
-        @event.listens_for(engine, "rollback")
-        def _end(conn) -> None:  # type: ignore[no-untyped-def]
-            held.depth = max(0, getattr(held, "depth", 0) - 1)
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(conn) -> None:  # type: ignore[no-untyped-def]
+        held.depth = max(0, getattr(held, "depth", 0) - 1)
 
     return engine
 
 
-def lock_writers(session: Session) -> None:
-    """On PostgreSQL, wait for (then hold until commit or rollback) the workspace's writer
-    lock; nothing on SQLite, whose every transaction already began IMMEDIATE."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql" and not session.info.get("writer_locked"):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
-        session.info["writer_locked"] = True
-
-
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that, on PostgreSQL, take the writer lock at their first write (before any
-    row lock), so that writers queue instead of deadlocking or forking the audit chain."""
-    factory = sessionmaker(engine, expire_on_commit=False)
-    if engine.dialect.name == "postgresql":
-
-        @event.listens_for(factory, "before_flush")
-        def _lock(session: Session, _ctx: Any, _instances: Any) -> None:
-            lock_writers(session)
-
-        @event.listens_for(factory, "after_transaction_end")
-        def _unlocked(session: Session, transaction: Any) -> None:
-            if transaction.parent is None:  # the outermost transaction ended: lock released
-                session.info.pop("writer_locked", None)
-
-    return factory
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:
