@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key taken by every PostgreSQL transaction at its start and held to its
 # commit or rollback: transactions queue as they do on SQLite (BEGIN IMMEDIATE), so an audit
 # append or a check-then-insert (embedding space, image hash) never races another process and
-# the audit chain never forks. Reads outside a transaction's lock: MVCC. ("LGWR" in ASCII.)
+# the audit chain never forks. A nested same-thread transaction skips it. ("LGWR" in ASCII.)
 WRITER_LOCK_KEY = 0x4C475752
 
 
