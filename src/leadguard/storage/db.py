@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
@@ -135,9 +135,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
     cfg = alembic_config(redact(engine.url))  # the connection is what is used
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # two processes opening a new database at once
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK_KEY})
+    with engine.begin() as conn:  # PostgreSQL: two processes migrating queue on the lock
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
