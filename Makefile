@@ -5,10 +5,17 @@ BIN := $(VENV)/bin
 WORKSPACE ?= .leadguard-demo
 DEMO_ARGS ?=
 STAMP := $(VENV)/.installed
+# The tests start a throw-away PostgreSQL server (tests/pgserver.py) from Debian's package.
+PG_INITDB := /usr/lib/postgresql/*/bin/initdb
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: demo test test-fast test-slow lint bench setup clean
+.PHONY: demo test test-fast test-slow lint bench setup clean postgres
 
-setup: $(STAMP)
+setup: postgres $(STAMP)
+
+postgres:
+	@ls $(PG_INITDB) >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y postgresql; }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +27,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/leadguard demo --workspace $(WORKSPACE) $(DEMO_ARGS)
 
-test: $(STAMP)
+test: postgres $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/leadguard
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: postgres $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-test-slow: $(STAMP)
+test-slow: postgres $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -40,3 +44,57 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key, raising=False)
     # manifests written by tests point into the shared datasets: declare them a source root
     monkeypatch.setenv(*SOURCE_ROOTS_ENV)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server, started once for the session (a start failure fails the
+    tests that need it; it never skips them)."""
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database a module's tests run on, module by module (so that module-scoped
+    fixtures build their workspace on it too: ask for ``backend`` and ``pg_server``)."""
+    return str(request.param)
+
+
+def new_database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """For a fixture that builds a workspace: a fresh PostgreSQL database, or None (SQLite)."""
+    if backend != "postgres":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
+
+
+@pytest.fixture
+def database(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Opt in with ``pytestmark = pytest.mark.usefixtures("database")``: the module's tests run
+    on SQLite and again on PostgreSQL, where every new workspace gets a fresh database."""
+    if backend == "sqlite":
+        yield "sqlite"
+        return
+    from leadguard.config import SETTINGS_FILE
+    from leadguard.workspace import Workspace
+
+    server: PgServer = request.getfixturevalue("pg_server")
+    created: list[str] = []
+    real_init = Workspace.init.__func__  # type: ignore[attr-defined]
+
+    def init(cls: type[Workspace], root: Path, **overrides: Any) -> Workspace:
+        if not overrides.get("database_url") and not (root / SETTINGS_FILE).exists():
+            created.append(server.new_database())
+            overrides["database_url"] = created[-1]
+        return real_init(cls, root, **overrides)
+
+    monkeypatch.setattr(Workspace, "init", classmethod(init))
+    yield "postgres"
+    for url in created:
+        server.drop_database(url)

@@ -100,6 +100,8 @@ def append(
     if records:
         session.flush()
         details = {**details, "records": [row_digest(r) for r in records]}
+    # No other writer can append between this read and the commit: the transaction began
+    # IMMEDIATE (SQLite) or by taking the writer lock (PostgreSQL; storage/db.make_engine).
     last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS

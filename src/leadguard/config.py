@@ -118,6 +118,14 @@ class Settings(BaseSettings):
         50, ge=1, description="Cap on candidate list length, whatever is asked for."
     )
 
+    # --- database (read only from the workspace's own settings file: docs/postgres.md) ---
+    database_url: str = Field(
+        "",
+        description="Database of this workspace: empty = its own SQLite file (leadguard.db); "
+        "or postgresql://user@host/dbname (password in ~/.pgpass, never here). Set by "
+        "`leadguard init --database-url` (or LEADGUARD_DATABASE_URL at init only).",
+    )
+
     # --- vector index ---
     index_backend: Literal["faiss-flat", "compressed", "milvus"] = Field(
         "faiss-flat",
@@ -204,6 +212,12 @@ SAFEGUARDS = frozenset(
 )
 
 
+# Settings read only from the workspace's settings file (or set by the caller), never from the
+# environment: which database a workspace is (its accounts, audit log and gallery) must not be
+# switched by whoever runs a command, since a database without accounts would disable them.
+FILE_ONLY = frozenset({"database_url"})
+
+
 def safeguard_env_overrides() -> list[str]:
     """The LEADGUARD_<NAME> environment variables set for safeguard settings."""
     names = (f"LEADGUARD_{k.upper()}" for k in SAFEGUARDS)
@@ -230,8 +244,11 @@ def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         from_env = Settings()  # environment over defaults; model_fields_set = what env set
-        env_values = {k: getattr(from_env, k) for k in from_env.model_fields_set}
-        return Settings(**{**file_values, **env_values, **clean})
+        env_values = {
+            k: getattr(from_env, k) for k in from_env.model_fields_set if k not in FILE_ONLY
+        }
+        file_only = {k: Settings.model_fields[k].default for k in FILE_ONLY}  # not the env's
+        return Settings(**{**file_only, **file_values, **env_values, **clean})
     except ValueError as exc:
         raise WorkspaceError(f"invalid settings: {exc}") from exc
 

@@ -1,11 +1,14 @@
-"""A workspace: settings file, SQLite database and vector indexes under one folder.
+"""A workspace: settings file, database and vector indexes under one folder.
 
-Found from ``--workspace``, else ``LEADGUARD_WORKSPACE``, else the current directory.
+Found from ``--workspace``, else ``LEADGUARD_WORKSPACE``, else the current directory. The
+database is the folder's own SQLite file, or the PostgreSQL database that the settings file's
+``database_url`` names (docs/postgres.md).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadguard.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
@@ -54,11 +58,25 @@ class Workspace:
     def init(cls, root: Path, **overrides: Any) -> Workspace:
         root.mkdir(parents=True, exist_ok=True)
         settings_file = root / SETTINGS_FILE
+        url = overrides.pop("database_url", None) or ""
         if not settings_file.exists():
-            settings_file.write_text(default_settings_toml())
+            text = default_settings_toml()
+            if url:  # the workspace's own file says where its database is (never the env)
+                try:
+                    db.parse_url(url)  # refuse a bad URL before writing it
+                except ValueError as exc:
+                    raise WorkspaceError(str(exc)) from None
+                text += f"database_url = {json.dumps(url)}\n"
+            settings_file.write_text(text)
+            settings_file.chmod(0o600)  # the URL may name a user and host
+        elif url and load_settings(root).database_url != url:
+            raise WorkspaceError(
+                f"{settings_file}: this workspace already uses another database; "
+                "change database_url in its settings file"
+            )
         (root / INDEX_DIR).mkdir(exist_ok=True)
         ws = cls(root, load_settings(root, **overrides))
-        db.upgrade(ws.engine)
+        ws.migrate()
         ws.restrict()
         return ws
 
@@ -77,15 +95,24 @@ class Workspace:
 
     @classmethod
     def open(cls, root: Path, **overrides: Any) -> Workspace:
-        if not (root / SETTINGS_FILE).is_file() or not (root / DB_FILE).is_file():
-            raise WorkspaceError(
-                f"{root} is not a LeadGuard workspace (no {SETTINGS_FILE} or {DB_FILE}); "
-                f"create one with: leadguard init {root}"
-            )
+        missing = f"{root} is not a LeadGuard workspace (no {SETTINGS_FILE} or {DB_FILE})"
+        if not (root / SETTINGS_FILE).is_file():
+            raise WorkspaceError(f"{missing}; create one with: leadguard init {root}")
         ws = cls(root, load_settings(root, **overrides))
-        db.upgrade(ws.engine)  # a no-op when current; applies new migrations after an upgrade
+        if not ws.settings.database_url and not (root / DB_FILE).is_file():
+            raise WorkspaceError(f"{missing}; create one with: leadguard init {root}")
+        ws.migrate()  # a no-op when current; applies new migrations after an upgrade
         ws.restrict()  # workspaces made before it was private become private
         return ws
+
+    def migrate(self) -> None:
+        """Bring the database to the newest schema; a one-line error if it cannot be reached
+        (the URL shown without its password)."""
+        try:
+            db.upgrade(self.engine)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+            raise WorkspaceError(f"database {self.database_label}: {reason}") from None
 
     # --- storage ---
     @property
@@ -93,16 +120,27 @@ class Workspace:
         return self.root / DB_FILE
 
     @property
+    def database_label(self) -> str:
+        """The database as it may be shown: its file, or its URL without the password."""
+        url = self.settings.database_url
+        return db.redact(db.parse_url(url)) if url else str(self.db_path)
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = db.make_engine(db.sqlite_url(self.db_path))
+            url = self.settings.database_url
+            try:
+                target = db.parse_url(url) if url else db.sqlite_url(self.db_path)
+            except ValueError as exc:
+                raise WorkspaceError(f"{self.root / SETTINGS_FILE}: {exc}") from None
+            self._engine = db.make_engine(target)
         return self._engine
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
         if self._sessions is None:
-            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            self._sessions = db.make_sessions(self.engine)
         with self._sessions() as session, session.begin():
             yield session
 

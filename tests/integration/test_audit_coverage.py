@@ -6,7 +6,6 @@ swapped inside the index file are found by ``index check``; the CLI anchors the 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,20 +21,25 @@ from leadguard.gallery import check_index, open_index, remove_subject
 from leadguard.index.faiss_index import FaissExactIndex
 from leadguard.storage.models import AuditEntry
 from leadguard.workspace import Workspace
+from tests.conftest import new_database_url
 from tests.integration.conftest import write_manifest
+from tests.pgserver import copy_workspace
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def enrolled(tmp_path_factory: pytest.TempPathFactory, johns_split) -> Path:
+def enrolled(
+    tmp_path_factory: pytest.TempPathFactory, johns_split, backend: str, request
+) -> Path:
     """Two subjects, three photos each, enrolled in two batches."""
     enrolled_rows, _ = johns_split
     subjects = sorted({s for _, s in enrolled_rows})[:2]
     rows = [r for s in subjects for r in [x for x in enrolled_rows if x[1] == s][:3]]
     root = tmp_path_factory.mktemp("coverage")
-    ws = Workspace.init(root / "ws", workers=1, commit_every=4)
+    url = new_database_url(request, backend)
+    ws = Workspace.init(root / "ws", workers=1, commit_every=4, database_url=url)
     report = enroll(ws, write_manifest(root / "m.csv", rows))
     assert report.enrolled == 6
     ws.close()
@@ -43,9 +47,11 @@ def enrolled(tmp_path_factory: pytest.TempPathFactory, johns_split) -> Path:
 
 
 @pytest.fixture
-def ws(enrolled: Path, tmp_path: Path) -> Iterator[Workspace]:
-    shutil.copytree(enrolled, tmp_path / "ws")
+def ws(enrolled: Path, tmp_path: Path, backend: str, request) -> Iterator[Workspace]:
+    server = request.getfixturevalue("pg_server") if backend == "postgres" else None
+    copy_workspace(enrolled, tmp_path / "ws", server)
     w = Workspace.open(tmp_path / "ws")
+    assert w.engine.dialect.name == {"sqlite": "sqlite", "postgres": "postgresql"}[backend]
     yield w
     w.close()
 

@@ -17,7 +17,7 @@ from leadguard.storage.models import AuditEntry, ImageRecord, TemplateCache
 from leadguard.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 runner = CliRunner()
 
 
@@ -63,9 +63,13 @@ def test_expunged_subject_leaves_storage_and_search_and_is_logged(
     assert [ln["action"] for ln in lines] == ["gallery_expunge"]
 
     with ws.engine.begin() as conn:  # an insider edits the record of the expungement
+        edited = (
+            "jsonb_set(details::jsonb, '{order}', '\"none\"')::json"
+            if conn.dialect.name == "postgresql"
+            else "json_set(details, '$.order', 'none')"
+        )
         conn.exec_driver_sql(
-            "UPDATE audit_log SET details = json_set(details, '$.order', 'none') "
-            "WHERE action = 'gallery_expunge'"
+            f"UPDATE audit_log SET details = {edited} WHERE action = 'gallery_expunge'"
         )
     res = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
     assert res.exit_code == 1 and "BROKEN" in res.output and "altered" in res.output

@@ -24,19 +24,23 @@ from leadguard.services.audit import trail
 from leadguard.services.context import Context
 from leadguard.storage.models import Case, SearchLog
 from leadguard.workspace import Workspace
+from tests.conftest import new_database_url
 from tests.integration.conftest import write_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 PW = "correct horse battery staple"
 INCIDENT = {"apparent_age": "25-35", "sex": "M", "glasses": "no"}
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any]:
+def desk(
+    tmp_path_factory: pytest.TempPathFactory, johns_split, backend: str, request
+) -> dict[str, Any]:
     enrolled, probes = johns_split
     root = tmp_path_factory.mktemp("casework")
-    ws = Workspace.init(root / "ws", workers=1)
+    ws = Workspace.init(root / "ws", workers=1, database_url=new_database_url(request, backend))
     enroll(ws, write_manifest(root / "m.csv", enrolled))
+    assert ws.engine.dialect.name == {"sqlite": "sqlite", "postgres": "postgresql"}[backend]
     ctx = Context(ws)
     accounts.add_user(ctx, None, "admin", PW, "admin")
     admin = accounts.login(ctx, "admin", PW).actor

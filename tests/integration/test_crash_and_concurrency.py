@@ -54,6 +54,7 @@ def test_twenty_sigkills_then_resume_lose_and_double_nothing(tmp_path: Path) -> 
     assert_exact(ws, expected)
 
 
+@pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 def test_a_killed_enrollment_leaves_no_worker_and_resumes(tmp_path: Path) -> None:
     src, expected = source(tmp_path / "src", johns_chips()[:12])
     ws = tmp_path / "ws"
@@ -66,6 +67,7 @@ def test_a_killed_enrollment_leaves_no_worker_and_resumes(tmp_path: Path) -> Non
     assert_exact(ws, expected)
 
 
+@pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 def test_two_enrollments_at_once_and_searches_during_them(tmp_path: Path) -> None:
     chips = johns_chips()
     same, n_same = source(tmp_path / "same", chips[:30])

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from leadguard.cli.main import app
 from tests.integration.conftest import write_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 PW = "correct horse battery staple"
 runner = CliRunner()
 
@@ -151,7 +151,8 @@ def test_one_door(tmp_path: Path, johns_split, monkeypatch: pytest.MonkeyPatch) 
 def test_unprotected_mode_can_be_forbidden(tmp_path: Path, johns) -> None:
     ws = tmp_path / "w"
     assert runner.invoke(app, ["init", str(ws)]).exit_code == 0
-    (ws / "leadguard.toml").write_text("[leadguard]\nallow_unprotected = false\n")
+    settings = ws / "leadguard.toml"  # kept: it may name the database (PostgreSQL)
+    settings.write_text(settings.read_text() + "allow_unprotected = false\n")
     code, out = run(ws, "search", str(johns.mated_probes[0][0]), "--source-type", "other")
     assert code == 2 and "allow_unprotected is false" in out
 

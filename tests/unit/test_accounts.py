@@ -14,12 +14,15 @@ from sqlalchemy import select, update
 
 from leadguard import audit
 from leadguard.casework.authz import NotAllowed
-from leadguard.errors import WorkspaceError
+from leadguard.errors import InputError, WorkspaceError
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.services.settings import set_setting
 from leadguard.storage.models import AuditEntry, AuthToken, User
 from leadguard.workspace import Workspace
+
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
+
 
 PW = "correct horse battery staple"
 
@@ -124,12 +127,28 @@ def test_safeguard_settings_come_only_from_the_workspace(ctx: Context, monkeypat
         assert entry.details["old"] == 0.01 and entry.details["new"] == 0.005
 
 
-def test_the_workspace_is_private(ctx: Context) -> None:
+def test_the_database_is_not_switched_by_a_setting_or_the_environment(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = accounts.login(ctx, "admin", PW).actor
+    with pytest.raises(InputError, match="database_url: a workspace's database is not switched"):
+        set_setting(ctx, admin, "database_url", "postgresql://u@elsewhere/empty")
+    monkeypatch.setenv("LEADGUARD_DATABASE_URL", "sqlite:////tmp/empty-without-accounts.db")
+    assert Context.open(ctx.root).has_accounts()  # the env did not swap in another database
+    with ctx.session() as s:
+        refused = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused")).all()
+    assert any(e.object == "settings:database_url" for e in refused)
+
+
+def test_the_workspace_is_private(ctx: Context, database: str) -> None:
     def mode(p: Path) -> int:
         return stat.S_IMODE(os.stat(p).st_mode)
 
     assert mode(ctx.root) == 0o700
-    assert mode(ctx.root / "leadguard.db") == 0o600
+    if database == "sqlite":
+        assert mode(ctx.root / "leadguard.db") == 0o600
+    else:  # the database is the server's; the settings file names it
+        assert not (ctx.root / "leadguard.db").exists()
     assert mode(ctx.root / "leadguard.toml") == 0o600
 
 

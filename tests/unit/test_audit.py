@@ -11,6 +11,8 @@ from sqlalchemy import text
 from leadguard import audit
 from leadguard.workspace import Workspace
 
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
+
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from leadguard import anchor, audit
 from leadguard.workspace import Workspace
 
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
+
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
@@ -67,7 +69,7 @@ def rewrite_from(ws: Workspace, first: int, last: int | None = None) -> None:
                     text("SELECT hash FROM audit_log WHERE seq = :s"), {"s": seq}
                 ).scalar_one()
                 continue
-            d = json.loads(details)
+            d = details if isinstance(details, dict) else json.loads(details)  # PG: parsed
             if last is None or seq <= last:
                 d = {**d, "n": 0, "forged": True}
             h = audit.content_hash(prev, seq, at, actor, action, obj, d)

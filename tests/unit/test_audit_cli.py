@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DataError
 from typer.testing import CliRunner
 
 from leadguard import audit
@@ -16,6 +17,9 @@ from leadguard.storage.models import AuditEntry
 from leadguard.workspace import Workspace
 
 runner = CliRunner()
+
+
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
 
 @pytest.fixture
@@ -54,9 +58,14 @@ def test_export_writes_the_trail(ws: Workspace, tmp_path: Path) -> None:
     assert not (tmp_path / "t.jsonl.tmp").exists()
 
 
-def test_verify_names_a_damaged_row_without_a_traceback(ws: Workspace) -> None:
+def test_verify_names_a_damaged_row_without_a_traceback(ws: Workspace, database: str) -> None:
+    damage = text("UPDATE audit_log SET details = '{oops' WHERE seq = 2")
+    if database == "postgres":  # a json column refuses the damage outright
+        with pytest.raises(DataError), ws.engine.begin() as conn:
+            conn.execute(damage)
+        return
     with ws.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_log SET details = '{oops' WHERE seq = 2"))
+        conn.execute(damage)
     before = entries(ws)
     res = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit | None)

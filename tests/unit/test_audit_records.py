@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DataError
 
 from leadguard import audit
 from leadguard.storage.models import (
@@ -20,6 +21,8 @@ from leadguard.storage.models import (
     User,
 )
 from leadguard.workspace import Workspace
+
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
 
 @pytest.fixture
@@ -102,6 +105,18 @@ def sql(ws: Workspace, statement: str) -> None:
         conn.execute(text(statement))
 
 
+def damage(ws: Workspace, statement: str, database: str) -> bool:
+    """True once the damage is stored. SQLite stores anything; PostgreSQL's typed columns
+    (json, integer) refuse what is not their type outright, and the chain stays intact."""
+    try:
+        sql(ws, statement)
+    except DataError:
+        assert database == "postgres", "only PostgreSQL refuses a value of the wrong type"
+        assert check(ws).intact
+        return False
+    return True
+
+
 def test_untouched_records_verify(ws: Workspace) -> None:
     c = check(ws)
     assert c.intact and c.records_checked == 5, c.record_problems
@@ -121,7 +136,7 @@ def test_an_edited_review_is_named(ws: Workspace) -> None:
     [
         ("UPDATE users SET role = 'admin' WHERE username = 'ana'", "users row 1"),
         ("UPDATE users SET password_hash = 'mine' WHERE username = 'sup'", "users row 2"),
-        ("UPDATE probes SET data = X'00'", "probes row 1"),
+        ("UPDATE probes SET data = substr(data, 2)", "probes row 1"),  # SQLite, PG
         ("UPDATE probes SET source_type = 'mugshot'", "probes row 1"),
         ("UPDATE search_log SET threshold = 0.2", "search_log row 1"),
         ("UPDATE search_log SET result = '{\"candidates\": []}'", "search_log row 1"),
@@ -182,16 +197,18 @@ def test_a_recorded_deletion_is_accepted_and_a_reappearance_named(ws: Workspace)
     ],
 )
 def test_a_damaged_audit_row_is_named_not_raised(
-    ws: Workspace, statement: str, reason: str
+    ws: Workspace, statement: str, reason: str, database: str
 ) -> None:
-    sql(ws, statement)
+    if not damage(ws, statement, database):
+        return
     c = check(ws)
     assert not c.intact and c.broken_at is not None
     assert "audit_log row id 3" in c.reason and reason in c.reason, c.reason
 
 
-def test_a_damaged_working_record_is_named_not_raised(ws: Workspace) -> None:
-    sql(ws, "UPDATE reviews SET decisions = '{broken'")
+def test_a_damaged_working_record_is_named_not_raised(ws: Workspace, database: str) -> None:
+    if not damage(ws, "UPDATE reviews SET decisions = '{broken'", database):
+        return
     c = check(ws)
     assert len(c.record_problems) == 1
     assert c.record_problems[0].startswith("reviews row 1 cannot be read")

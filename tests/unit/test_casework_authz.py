@@ -91,6 +91,9 @@ SPEC: dict[str, set[str]] = {
 }
 
 
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
+
+
 def user(role: str, unit: str = "north", active: bool = True) -> Any:
     return SimpleNamespace(username=f"u-{role}", role=role, unit=unit, active=active)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +13,7 @@ from sqlalchemy import inspect
 from leadguard.storage import db
 from leadguard.storage.models import Base
 from leadguard.workspace import Workspace
+from tests.pgserver import PgServer
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
@@ -35,3 +37,37 @@ def test_an_old_workspace_is_upgraded_when_opened(tmp_path: Path) -> None:
     reopened = Workspace.open(tmp_path / "ws")
     assert "accuracy_records" in inspect(reopened.engine).get_table_names()
     assert "template_cache" in inspect(reopened.engine).get_table_names()
+
+
+@pytest.mark.postgres
+def test_postgres_migrates_up_from_empty_to_the_models(pg_server: PgServer) -> None:
+    url = pg_server.new_database()
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    engine.dispose()
+    pg_server.drop_database(url)
+
+
+@pytest.mark.postgres
+def test_postgres_migrates_down_to_empty_and_up_again(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    url = pg_server.new_database()
+    ws = Workspace.init(tmp_path / "ws", database_url=url)
+    assert not (tmp_path / "ws" / "leadguard.db").exists()
+    ws.close()
+    engine = db.make_engine(url)
+    cfg = db.alembic_config(db.redact(url))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    reopened = Workspace.open(tmp_path / "ws")  # the URL comes from the settings file
+    assert reopened.engine.dialect.name == "postgresql"
+    assert "audit_log" in inspect(reopened.engine).get_table_names()
+    reopened.close()
+    pg_server.drop_database(url)

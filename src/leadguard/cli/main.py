@@ -69,11 +69,22 @@ def version() -> None:
 @handles_errors
 def init(
     path: Annotated[Path | None, typer.Argument(help="Folder for the new workspace.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LEADGUARD_DATABASE_URL",
+            help="PostgreSQL database (postgresql://user@host/db), recorded in the workspace's "
+            "settings file; default: the workspace's own SQLite file (docs/postgres.md).",
+        ),
+    ] = None,
 ) -> None:
     """Create a workspace: settings file, database (migrated) and index folder."""
     root = resolve_path(path)
-    ws = Workspace.init(root)
-    _out().print(f"workspace ready at {ws.root} (settings: {ws.root / 'leadguard.toml'})")
+    ws = Workspace.init(root, database_url=database_url)
+    _out().print(
+        f"workspace ready at {ws.root} (settings: {ws.root / 'leadguard.toml'}; "
+        f"database: {ws.database_label})"
+    )
 
 
 @app.command()

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from leadguard import audit
 from leadguard.casework.authz import authorize
-from leadguard.config import SAFEGUARDS, SETTINGS_FILE, Settings, read_settings_file
+from leadguard.config import FILE_ONLY, SAFEGUARDS, SETTINGS_FILE, Settings, read_settings_file
 from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, current_user, refusals
 
@@ -39,6 +39,11 @@ def set_setting(ctx: Context, actor: Actor, key: str, value: str) -> SettingChan
         if key not in Settings.model_fields:
             names = ", ".join(sorted(Settings.model_fields))
             raise InputError(f"{key!r} is not a setting ({names})")
+        if key in FILE_ONLY:  # its audit entry would land in the database being left
+            raise InputError(
+                f"{key}: a workspace's database is not switched by a setting; move the data "
+                "and edit the settings file (docs/postgres.md)"
+            )
         with ctx.session() as s:
             authorize(current_user(s, actor), "settings.set")
         path: Path = ctx.root / SETTINGS_FILE

@@ -1,31 +1,89 @@
-"""Engine creation and Alembic migrations, run programmatically from scripts in the package."""
+"""Engine creation and Alembic migrations, run programmatically from scripts in the package.
+
+SQLite (a workspace's own file) or PostgreSQL (``database_url``, docs/postgres.md)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import String
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key taken by every PostgreSQL transaction at its start and held to its
+# commit or rollback: transactions queue as they do on SQLite (BEGIN IMMEDIATE), so an audit
+# append or a check-then-insert (embedding space, image hash) never races another process and
+# the audit chain never forks. A nested same-thread transaction skips it. ("LGWR" in ASCII.)
+WRITER_LOCK_KEY = 0x4C475752
+
+
+@compiles(String, "postgresql")
+def _unbounded_varchar(type_: String, compiler: Any, **kw: Any) -> str:
+    """On PostgreSQL a ``String(n)`` column is created as VARCHAR without a length: SQLite
+    never enforced the lengths, and what SQLite stores (a long EXIF field, a long file name in
+    an audit object, both hashed as stored) must not be refused on PostgreSQL."""
+    if type(type_) is String:  # Text, Enum, JSON... keep their own rendering
+        return "VARCHAR"
+    return str(compiler.visit_string(type_, **kw))
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+def parse_url(url: str) -> URL:
+    """A database URL with PostgreSQL's driver made explicit (psycopg 3); a clear error for
+    anything that is neither SQLite nor PostgreSQL. The message never shows a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"database_url: not a database URL ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed
+    raise ValueError(
+        f"database_url {redact(parsed)}: only sqlite and postgresql are supported"
+    )
+
+
+def redact(url: str | URL) -> str:
+    """The URL as it may be shown or logged: the password masked."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
 BUSY_TIMEOUT_S = 60.0
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str | URL) -> Engine:
     """SQLite with WAL, and every transaction begun IMMEDIATE: two processes writing one
     workspace (two enrollments, searches during an enrollment) queue for the write lock for
     up to ``BUSY_TIMEOUT_S`` instead of failing with "database is locked" when a read turns
-    into a write, so audit-chain appends are serialised."""
-    sqlite = url.startswith("sqlite")
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S} if sqlite else {})
+    into a write, so audit-chain appends are serialised. PostgreSQL: READ COMMITTED, and
+    every transaction begins by taking the advisory lock ``WRITER_LOCK_KEY`` (the same
+    queue; ``lock_timeout`` = the busy timeout, then an error instead of a hang)."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    sqlite = parsed.get_backend_name() == "sqlite"
+    connect_args: dict[str, Any] = (
+        {"timeout": BUSY_TIMEOUT_S}
+        if sqlite
+        else {  # a writer waits for the lock as long as on SQLite, then fails (never hangs)
+            "connect_timeout": 10,
+            "application_name": "leadguard",
+            "options": f"-c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}",
+        }
+    )
+    engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not sqlite)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -37,35 +95,47 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        # A session opened inside another in the same thread (a read beside an open write)
-        # begins DEFERRED: IMMEDIATE there would wait on this very thread's own lock.
-        held = threading.local()
+    # A transaction opened inside another in the same thread (a read beside an open write)
+    # neither begins IMMEDIATE nor takes the writer lock: it would wait on this very thread.
+    held = threading.local()
+    lock = (
+        "BEGIN IMMEDIATE"
+        if sqlite
+        else f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"  # PostgreSQL: BEGIN is implicit
+    )
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-            depth = getattr(held, "depth", 0)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if depth == 0 else "BEGIN")
-            held.depth = depth + 1
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        depth = getattr(held, "depth", 0)
+        if depth == 0:
+            conn.exec_driver_sql(lock)
+        elif sqlite:
+            conn.exec_driver_sql("BEGIN")
+        held.depth = depth + 1
 
-        @event.listens_for(engine, "commit")
-        @event.listens_for(engine, "rollback")
-        def _end(conn) -> None:  # type: ignore[no-untyped-def]
-            held.depth = max(0, getattr(held, "depth", 0) - 1)
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(conn) -> None:  # type: ignore[no-untyped-def]
+        held.depth = max(0, getattr(held, "depth", 0) - 1)
 
     return engine
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser escaping
     return cfg
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
-    cfg = alembic_config(str(engine.url))
-    with engine.begin() as conn:
+    cfg = alembic_config(redact(engine.url))  # the connection is what is used
+    with engine.begin() as conn:  # PostgreSQL: two processes migrating queue on the lock
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
