@@ -5,10 +5,16 @@ BIN := $(VENV)/bin
 WORKSPACE ?= .leadguard-demo
 DEMO_ARGS ?=
 STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+SERVE_WORKSPACE ?= .leadguard-server
 
-.PHONY: demo test test-fast test-slow lint bench setup clean
+.PHONY: demo test test-fast test-slow lint bench setup clean serve
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
+
+# Debian's chromium for the browser tests (Playwright launches it; it downloads no browser)
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/leadguard demo --workspace $(WORKSPACE) $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/leadguard
 	$(BIN)/python -m pytest
@@ -38,5 +44,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/enroll_throughput.py
 	$(BIN)/python benchmarks/search_latency.py
 
+serve: $(STAMP)
+	test -f $(SERVE_WORKSPACE)/leadguard.db || $(BIN)/leadguard init $(SERVE_WORKSPACE)
+	$(BIN)/leadguard serve --workspace $(SERVE_WORKSPACE)
+
 clean:
-	rm -rf $(VENV) $(WORKSPACE) .pytest_cache
+	rm -rf $(VENV) $(WORKSPACE) $(SERVE_WORKSPACE) .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,21 @@ def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
     return index
 
 
+def _resident(
+    ws: Workspace, space: EmbeddingSpace, path: Path, meta: dict[str, Any]
+) -> StoredIndex:
+    """The saved index, kept loaded in the workspace object while its file is unchanged (its
+    modification time and recorded fingerprint): a server loads it once, and an enrollment
+    or removal (here or by another process) is picked up on the next search."""
+    stamp = (str(path), path.stat().st_mtime_ns if path.exists() else 0, repr(sorted(meta.items())))
+    held = ws.resident_indexes.get(space.key)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    index = open_index(ws, space)
+    ws.resident_indexes[space.key] = (stamp, index)
+    return index
+
+
 def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, IndexCheck]:
     """The index brought into agreement with the database; repairs and saves if needed.
 
@@ -141,7 +157,7 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, Ind
     meta = stored_meta(ws.settings.index_backend, path)
     if meta is not None and all(meta.get(k) == v for k, v in summary.items()):
         try:
-            index = open_index(ws, space)
+            index = _resident(ws, space, path, meta)
         except IndexError_:
             index = None
         if index is not None and len(index) == summary["count"]:

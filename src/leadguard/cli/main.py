@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import accounts, audit_cmds, casework, models, render, session
+from leadguard.cli import accounts, audit_cmds, casework, models, render, serve, session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
@@ -44,6 +44,7 @@ app.command("logout")(accounts.logout)
 app.command("passwd")(accounts.passwd)
 app.add_typer(models.models_app, name="models")
 gallery_app.command("reembed")(models.gallery_reembed)
+app.command("serve")(serve.serve)
 
 
 @app.callback()
