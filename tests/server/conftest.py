@@ -3,12 +3,14 @@ the application built on it, and a login token per role, through the API itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from leadguard.enroll import enroll
@@ -33,6 +35,7 @@ PERSON = {"sex": "M", "apparent_age": "25-60"}
 @dataclass
 class Served:
     client: TestClient
+    app: FastAPI
     ctx: Context
     probes: list[tuple[Path, str]]
     root: Path
@@ -66,7 +69,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, johns_split) -> Iterator[Se
     ctx = make_workspace(root, enrolled)
     app = create_app(ctx, secure_cookies=True, login_limit=1000)
     with TestClient(app, base_url="https://testserver") as client:
-        srv = Served(client, ctx, probes, root)
+        srv = Served(client, app, ctx, probes, root)
         for name in ("admin", *(u[0] for u in USERS)):
             r = client.post("/api/login", json={"username": name, "password": PW})
             assert r.status_code == 200, r.text
@@ -118,3 +121,33 @@ def decisions(packet: dict[str, Any], lead: str | None) -> dict[str, Any]:
         }
         for c in packet["candidates"]
     }
+
+
+def web_client(srv: Served, user: str) -> TestClient:
+    """A browser-like client logged in through the login form (cookie + CSRF)."""
+    client = TestClient(srv.app, base_url="https://testserver")
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    r = client.post(
+        "/login",
+        data={"csrf": token.group(1), "username": user, "password": PW},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m is not None, "no CSRF token in the page"
+    return m.group(1)
+
+
+def all_routes(app: FastAPI) -> list[Any]:
+    """Every route, with those of included routers (FastAPI keeps them behind a wrapper)."""
+    out: list[Any] = []
+    for r in app.routes:
+        inner = getattr(r, "original_router", None)
+        out += all_routes(inner) if inner is not None else [r]  # type: ignore[arg-type]
+    return out
