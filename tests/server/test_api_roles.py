@@ -51,7 +51,7 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
         "obtained_by": "Det",
         "obtained_on": date.today().isoformat(),
     }
-    png = open(x["probe"], "rb").read()
+    png = x["probe"].read_bytes()
     upload = {
         "files": {"probe": ("p.jpg", png, "image/jpeg")},
         "data": {"source_type": "surveillance_still", "purpose": "p"},
