@@ -4,13 +4,21 @@ dataclasses, never from ORM rows."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
-from typing import Any, Literal, TypeVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 M = TypeVar("M", bound=BaseModel)
 Scalar = str | int | float | bool | None
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# the database keeps UTC times without their zone: they leave with it
+Moment = Annotated[datetime, AfterValidator(_utc)]
 
 
 def of(model: type[M], value: Any) -> M:
@@ -33,7 +41,7 @@ class Me(BaseModel):
 
 class LoginOut(Me):
     token: str
-    expires_at: datetime
+    expires_at: Moment
 
 
 class Done(BaseModel):
@@ -53,7 +61,7 @@ class UserOut(BaseModel):
     role: str
     unit: str
     active: bool
-    created_at: datetime
+    created_at: Moment
     locked: bool
 
 
@@ -78,7 +86,7 @@ class CaseOut(BaseModel):
     authority: str
     unit: str
     status: str
-    created_at: datetime
+    created_at: Moment
     assigned: list[str]
 
 
@@ -104,7 +112,7 @@ class LeadOut(BaseModel):
     subject: str
     basis: str
     released_by: str
-    released_at: datetime
+    released_at: Moment
     corroboration: list[dict[str, Any]]
     lineup_recorded: bool
     outcome: str | None
@@ -245,7 +253,7 @@ class VerifyOut(BaseModel):
 
 class AuditEntryOut(BaseModel):
     seq: int
-    at: datetime
+    at: Moment
     actor: str | None
     action: str
     object: str
@@ -266,7 +274,7 @@ class GalleryStatsOut(BaseModel):
 
 class SearchLogOut(BaseModel):
     id: int
-    created_at: datetime
+    created_at: Moment
     mode: str
     outcome: str
     candidates: int
@@ -277,7 +285,7 @@ class SearchLogOut(BaseModel):
 
 class AccuracyRecordOut(BaseModel):
     id: int
-    created_at: datetime
+    created_at: Moment
     protocol: str
     space_key: str
     dataset: str
