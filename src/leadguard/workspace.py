@@ -44,7 +44,7 @@ class Workspace:
         self._sessions: sessionmaker[Session] | None = None
         self._model: FaceModel | None = None
         self._quality_policy: Policy | None = None
-        self.resident_indexes: dict[str, tuple[Any, Any]] = {}  # gallery.synced_index's cache
+        self.resident: dict[tuple[str, str], tuple[Any, Any]] = {}  # gallery: index, counts
 
     # --- creation and opening ---
     @classmethod

@@ -35,18 +35,33 @@ SECURITY_HEADERS = {
 }
 
 
-def warm(ctx: Context) -> None:
+def warm(ctx: Context, search_threads: int | None = 1) -> None:
     """Load once what every search needs: the face model and the quality policy (the vector
-    index is loaded by the first search and then kept while its file is unchanged)."""
+    index is loaded by the first search and then kept while its file is unchanged).
+
+    The server runs one search at a time: an exact scan of one query on one thread avoids
+    OpenMP's thread wake-ups, which cost more than the scan itself on a busy machine (see
+    docs/server.md); ``None`` leaves FAISS's default."""
     ctx.face_model()
     ctx.ws.quality_policy()
+    if search_threads is not None:
+        try:
+            import faiss
+        except ImportError:  # no FAISS backend installed
+            return
+        faiss.omp_set_num_threads(search_threads)
 
 
 def create_app(
-    ctx: Context, *, secure_cookies: bool = True, login_limit: int = 10, preload: bool = True
+    ctx: Context,
+    *,
+    secure_cookies: bool = True,
+    login_limit: int = 10,
+    preload: bool = True,
+    search_threads: int | None = 1,
 ) -> FastAPI:
     if preload:
-        warm(ctx)
+        warm(ctx, search_threads)
     app = FastAPI(
         title="LeadGuard",
         version="0.1.0",
