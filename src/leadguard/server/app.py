@@ -74,7 +74,9 @@ def create_app(
         docs_url=None,  # Swagger UI and ReDoc load from a CDN: not served
         redoc_url=None,
     )
-    app.state.lg = ServerState(ctx, secure_cookies=secure_cookies, login_limit=login_limit)
+    app.state.lg = ServerState(
+        ctx, secure_cookies=secure_cookies, login_limit=login_limit, search_threads=search_threads
+    )
     app.include_router(api.router)
     app.include_router(api_admin.router)
     app.include_router(web.router)

@@ -50,7 +50,9 @@ class ServerState:
     login_window: float = 60.0
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     lock: threading.RLock = field(default_factory=threading.RLock)
+    search_threads: int | None = 1
     limiter: RateLimiter = field(init=False)
+    _local: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.login_limit, self.login_window)
@@ -58,7 +60,20 @@ class ServerState:
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run one service call, one at a time."""
         with self.lock:
+            self._thread_setup()
             return fn(*args, **kwargs)
+
+    def _thread_setup(self) -> None:
+        """FAISS's thread count is a per-thread OpenMP setting: set it in each thread that
+        runs searches (the request threads), once."""
+        if self.search_threads is None or getattr(self._local, "ready", False):
+            return
+        self._local.ready = True
+        try:
+            import faiss
+        except ImportError:  # no FAISS backend installed
+            return
+        faiss.omp_set_num_threads(self.search_threads)
 
     def csrf_for(self, session_token: str) -> str:
         """The CSRF token bound to a login session (an HMAC: nothing to store)."""
