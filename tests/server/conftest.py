@@ -18,7 +18,11 @@ from leadguard.server.app import create_app
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.workspace import Workspace
-from tests.integration.conftest import johns_split, write_manifest  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401  (fixtures shared with integration)
+    johns_split,
+    non_enrolled_probes,
+    write_manifest,
+)
 
 PW = "correct horse battery staple"
 USERS = (
