@@ -261,7 +261,8 @@ def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:
 def gallery_counts(ws: Workspace, s: Any, space_key: str) -> tuple[int, int]:
     """(subjects, templates) searchable in a space, counted again only when the templates
     table changed (its row count or highest id) since a long-lived workspace last counted."""
-    table = repo.templates_stamp(s)
+    with s.no_autoflush:  # the caller's pending rows (the probe's intake) are not read here
+        table = repo.templates_stamp(s)
     held = ws.resident.get(("counts", space_key))
     if held is not None and held[0] == table:
         counts: tuple[int, int] = held[1]

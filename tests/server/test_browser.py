@@ -81,6 +81,7 @@ class Walk:
         self.shots += 1
         page.screenshot(path=str(ARTIFACTS / f"{self.shots:02d}-{label}.png"), full_page=True)
         result = self.axe.run(page)
+        assert result.response["testEngine"]["name"] == "axe-core"  # it ran on this page
         for v in result.response["violations"]:
             if v["impact"] in ("serious", "critical"):
                 self.a11y.append(f"{label}: {v['id']} ({v['impact']}): {v['help']}")
@@ -124,6 +125,8 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         ex1.get_by_role("button", name="Preview the edits and faces").click()
         expect(ex1.get_by_role("heading", name="Preview")).to_be_visible()
         expect(ex1.locator("section li").first).to_contain_text("face 0")
+        preview = ex1.get_by_role("img", name="The probe with the edits applied")
+        assert preview.evaluate("i => i.complete && i.naturalWidth > 0")  # allowed by the CSP
         w.check(ex1, "examiner-request-preview")
         ex1.get_by_label("Probe image").set_input_files(str(probe))
         ex1.get_by_role("button", name="File the request").click()
