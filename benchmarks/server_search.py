@@ -16,6 +16,8 @@ Reported, p50 and p95 of --repeats requests after two warm-ups, per gallery size
              gallery counts, the exact scan and the candidates' rows (the search's calls of
              synced_index, gallery_counts and best_per_subject, wrapped with a timer here)
   api-probe  everything but the face model
+  cli-gallery  the same three calls on a fresh workspace object each time, in the same run:
+             what a one-shot `leadguard` process pays (index file read, gallery re-counted)
 
 Usage: python benchmarks/server_search.py [--sizes 10000 100000] [--repeats 30]
 """
@@ -39,6 +41,7 @@ import uvicorn
 import leadguard.search as search_module
 from _common import LFW, save
 from leadguard.casework import service
+from leadguard.gallery import gallery_counts, synced_index
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.server.app import create_app
 from leadguard.services import accounts
@@ -46,6 +49,7 @@ from leadguard.services.context import Context
 from leadguard.workspace import Workspace
 from search_latency import fill
 
+BEST = search_module.best_per_subject  # unwrapped, for the CLI-like measurement
 PROBE = LFW / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg"
 PW = "benchmark password 1"
 
@@ -83,6 +87,20 @@ class GalleryTimer:
         return run
 
 
+def cli_gallery(root: Path, space: Any, vector: Any) -> float:
+    """The gallery part as a one-shot CLI process pays it: a new workspace object."""
+    ws = Workspace.open(root)
+    try:
+        t = time.perf_counter()
+        index, _ = synced_index(ws, space)
+        with ws.session() as s:
+            gallery_counts(ws, s, space.key)
+        BEST(index, vector, 10, ws)
+        return time.perf_counter() - t
+    finally:
+        ws.close()
+
+
 def serve(ctx: Context) -> tuple[uvicorn.Server, str]:
     app = create_app(ctx, secure_cookies=False, login_limit=1000)
     with socket.socket() as sock:
@@ -115,7 +133,8 @@ def measure(n: int, repeats: int) -> dict[str, Any]:
         model = ctx.face_model()
         timer = GalleryTimer()
         pipeline = FacePipeline(model, 1, 10**9)
-        api, probe, gallery = [], [], []
+        api, probe, gallery, cli = [], [], [], []
+        root = Path(tmp) / "ws"
         with httpx.Client(base_url=base, timeout=60) as client:
             r = client.post("/api/login", json={"username": "sup", "password": PW})
             headers = {"Authorization": f"Bearer {r.json()['token']}"}
@@ -131,12 +150,14 @@ def measure(n: int, repeats: int) -> dict[str, Any]:
                 assert result["gallery_searched"]["templates"] == n
                 took_gallery = timer.spent
                 t = time.perf_counter()
-                pipeline.process(data, PROBE.name, FaceSelection())
+                vector = pipeline.process(data, PROBE.name, FaceSelection()).template.vector
                 took_probe = time.perf_counter() - t
+                took_cli = cli_gallery(root, model.space, vector)
                 if i >= 2:  # two warm-ups
                     api.append(took)
                     probe.append(took_probe)
                     gallery.append(took_gallery)
+                    cli.append(took_cli)
         server.should_exit = True
         ctx.close()
     rest = [a - p for a, p in zip(api, probe, strict=True)]
@@ -149,6 +170,7 @@ def measure(n: int, repeats: int) -> dict[str, Any]:
         "probe_part": summary(probe),
         "gallery_part": summary(gallery),
         "api_minus_probe": summary(rest),
+        "cli_gallery_part": summary(cli),
         "gallery_calls_p50_ms": {
             k: statistics.median(v[2:]) * 1000 for k, v in timer.parts.items() if len(v) > 2
         },
@@ -170,7 +192,8 @@ def main() -> None:
             f"(p95 {r['api']['p95_ms']:.0f}); probe p50 {r['probe_part']['p50_ms']:.0f} ms "
             f"(p95 {r['probe_part']['p95_ms']:.0f}); gallery p50 "
             f"{r['gallery_part']['p50_ms']:.1f} ms (p95 {r['gallery_part']['p95_ms']:.1f}); "
-            f"api-probe p50 {r['api_minus_probe']['p50_ms']:.0f} ms"
+            f"api-probe p50 {r['api_minus_probe']['p50_ms']:.0f} ms; cli-gallery p50 "
+            f"{r['cli_gallery_part']['p50_ms']:.0f} ms"
         )
         print(
             "  gallery calls p50 ms:",
