@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -126,7 +125,3 @@ def create_app(
 
     app.add_exception_handler(RequestValidationError, invalid)
     return app
-
-
-def openapi(app: FastAPI) -> dict[str, Any]:
-    return app.openapi()

@@ -262,14 +262,3 @@ def candidate_image(
 
     request.state.login = who
     return api_candidate_image(request_id, st, who.actor, subject)
-
-
-def check_form(cond: bool, message: str) -> None:
-    if not cond:
-        from leadguard.errors import InputError
-
-        raise InputError(message)
-
-
-def forbid(message: str) -> None:
-    raise NotAllowed(message)
