@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,16 +132,34 @@ def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
     return index
 
 
+def _file_stamp(path: Path, meta: dict[str, Any] | None) -> tuple[str, int, str]:
+    mtime = path.stat().st_mtime_ns if path.exists() else 0
+    return str(path), mtime, repr(sorted((meta or {}).items()))
+
+
 def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, IndexCheck]:
     """The index brought into agreement with the database; repairs and saves if needed.
 
     A cheap fingerprint (count, sum and maximum of the template ids, kept beside the index
     file) is compared first; only when it differs are the id sets compared in full.
+
+    A long-lived workspace object (the server's) keeps the index loaded: while the index
+    file (its modification time and recorded fingerprint) and the templates table (its row
+    count and highest id, both read from the database's own b-trees) are unchanged since
+    the last agreement, the loaded index is used as it is. An enrollment or removal, here
+    or by another process, changes both and is picked up on the next search.
     """
     path = ws.index_path(space.key)
+    meta = stored_meta(ws.settings.index_backend, path)
+    with ws.session() as s:
+        table = repo.templates_stamp(s)
+    stamp = (_file_stamp(path, meta), table)
+    held = ws.resident.get(("index", space.key))
+    if held is not None and held[0] == stamp:
+        index = held[1]
+        return index, IndexCheck(space.key, len(index), len(index), 0, 0, True)
     with ws.session() as s:
         summary = repo.template_id_summary(s, space.key)
-    meta = stored_meta(ws.settings.index_backend, path)
     if meta is not None and all(meta.get(k) == v for k, v in summary.items()):
         try:
             index = open_index(ws, space)
@@ -148,6 +167,7 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, Ind
             index = None
         if index is not None and len(index) == summary["count"]:
             n = summary["count"]
+            ws.resident[("index", space.key)] = (stamp, index)
             return index, IndexCheck(space.key, n, n, 0, 0, True)
     check = check_index(ws, space)
     if check.consistent:
@@ -239,3 +259,17 @@ def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:
         for sp in spaces
     ]
     return Expungement(external_id, order, n, images, checks)
+
+
+def gallery_counts(ws: Workspace, s: Any, space_key: str) -> tuple[int, int]:
+    """(subjects, templates) searchable in a space, counted again only when the templates
+    table changed (its row count or highest id) since a long-lived workspace last counted."""
+    with s.no_autoflush:  # the caller's pending rows (the probe's intake) are not read here
+        table = repo.templates_stamp(s)
+    held = ws.resident.get(("counts", space_key))
+    if held is not None and held[0] == table:
+        counts: tuple[int, int] = held[1]
+        return counts
+    counts = repo.gallery_counts(s, space_key)
+    ws.resident[("counts", space_key)] = (table, counts)
+    return counts

@@ -17,7 +17,7 @@ from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.for_search import list_evidence, search_threshold
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
-from leadguard.gallery import synced_index
+from leadguard.gallery import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.intake import Intake, gate, log_refusal, receive_probe
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
@@ -145,7 +145,7 @@ def _search(
     processed = pipeline.complete(measured, str(probe))
     detections, chosen = processed.detections, processed.template.detection
 
-    subjects, templates = repo.gallery_counts(s, space.key)
+    subjects, templates = gallery_counts(ws, s, space.key)
     stats = repo.gallery_stats(s) if templates == 0 else None
     other = (
         {k: n for k, n in stats.templates_by_space.items() if k != space.key and n} if stats else {}

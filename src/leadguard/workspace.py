@@ -52,6 +52,7 @@ class Workspace:
         self._quality_policy: Policy | None = None
         self._lock_depth = 0
         self._lock_fd: int | None = None
+        self.resident: dict[tuple[str, str], tuple[Any, Any]] = {}  # gallery: index, counts
 
     # --- creation and opening ---
     @classmethod

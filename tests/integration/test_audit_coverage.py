@@ -30,9 +30,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def enrolled(
-    tmp_path_factory: pytest.TempPathFactory, johns_split, backend: str, request
-) -> Path:
+def enrolled(tmp_path_factory: pytest.TempPathFactory, johns_split, backend: str, request) -> Path:
     """Two subjects, three photos each, enrolled in two batches."""
     enrolled_rows, _ = johns_split
     subjects = sorted({s for _, s in enrolled_rows})[:2]

@@ -52,9 +52,7 @@ def test_postgres_migrates_up_from_empty_to_the_models(pg_server: PgServer) -> N
 
 
 @pytest.mark.postgres
-def test_postgres_migrates_down_to_empty_and_up_again(
-    tmp_path: Path, pg_server: PgServer
-) -> None:
+def test_postgres_migrates_down_to_empty_and_up_again(tmp_path: Path, pg_server: PgServer) -> None:
     url = pg_server.new_database()
     ws = Workspace.init(tmp_path / "ws", database_url=url)
     assert not (tmp_path / "ws" / "leadguard.db").exists()

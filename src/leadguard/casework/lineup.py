@@ -15,6 +15,7 @@ import json
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,12 @@ def build_array(
     obj = lead_object(ctx, lead_id)
     with refusals(ctx, actor, "lead.lineup", obj):
         pol = policy(ctx)
-        if not any(description.get(k) for k in ("sex", "race")):
-            raise InputError("the witness's description needs at least sex or race")
         with ctx.session() as s:
             lead, case = _lead(s, lead_id)
             check_case(s, current_user(s, actor), "lead.lineup", case)
             _usable(lead, pol, "corroboration_before_lineup", "a photo array")
+            if not any(description.get(k) for k in ("sex", "race")):
+                raise InputError("the witness's description needs at least sex or race")
             req = s.get(SearchRequest, lead.request_id)
             row = s.get(SearchLog, req.search_id) if req and req.search_id else None
             probe = s.get(ProbeRecord, row.probe_id) if row and row.probe_id else None
@@ -163,6 +164,17 @@ def build_array(
                 "face search lead; draw other fillers or do not hold a photo lineup",
             )
         return _write(ctx, actor, obj, lead_id, description, members, seed, out, photos)
+
+
+def build_kept_array(
+    ctx: Context, actor: Actor, lead_id: int, description: dict[str, str], fillers: int = 5
+) -> PhotoArray:
+    """``build_array`` into the workspace's own ``arrays/`` folder (the server's shells name
+    no path): one folder per array, named by the lead and the time it was built."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return build_array(
+        ctx, actor, lead_id, description, ctx.root / "arrays" / f"lead-{lead_id}-{stamp}", fillers
+    )
 
 
 def _write(

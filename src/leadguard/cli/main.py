@@ -13,7 +13,16 @@ import typer
 from rich.console import Console
 
 from leadguard import __version__
-from leadguard.cli import accounts, audit_cmds, casework, models, render, reports, session
+from leadguard.cli import (
+    accounts,
+    audit_cmds,
+    casework,
+    models,
+    render,
+    reports,
+    serve,
+    session,
+)
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
 from leadguard.errors import InputError
@@ -46,6 +55,7 @@ app.command("passwd")(accounts.passwd)
 app.add_typer(models.models_app, name="models")
 gallery_app.command("reembed")(models.gallery_reembed)
 reports.register(app)
+app.command("serve")(serve.serve)
 
 
 @app.callback()

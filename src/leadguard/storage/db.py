@@ -51,9 +51,7 @@ def parse_url(url: str) -> URL:
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         return parsed
-    raise ValueError(
-        f"database_url {redact(parsed)}: only sqlite and postgresql are supported"
-    )
+    raise ValueError(f"database_url {redact(parsed)}: only sqlite and postgresql are supported")
 
 
 def redact(url: str | URL) -> str:

@@ -289,6 +289,14 @@ def template_id_summary(session: Session, space_key: str) -> dict[str, int]:
     return {"count": int(count or 0), "id_sum": int(total or 0), "id_max": int(top or 0)}
 
 
+def templates_stamp(session: Session) -> tuple[int, int]:
+    """Row count and highest id of the whole templates table: read from the b-trees without
+    a scan; it changes with every insert or delete (a cheap change check, not a fingerprint)."""
+    count = session.scalar(select(func.count()).select_from(TemplateRecord))  # separately:
+    top = session.scalar(select(func.max(TemplateRecord.id)))  # together they would scan
+    return int(count or 0), int(top or 0)
+
+
 def template_ids(session: Session, space_key: str) -> npt.NDArray[np.int64]:
     ids = session.scalars(select(TemplateRecord.id).where(TemplateRecord.space_key == space_key))
     return np.fromiter(ids, dtype=np.int64)

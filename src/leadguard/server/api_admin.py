@@ -1,0 +1,152 @@
+"""The REST API beyond casework: accounts, the audit log, gallery statistics, accuracy
+records and the supervisor's urgent search (upload -> candidate list)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from leadguard.server import schemas as S
+from leadguard.server.auth import ApiActor, State
+from leadguard.server.errors import ERROR_RESPONSES
+from leadguard.server.uploads import as_file, read_upload
+from leadguard.services import accounts, gallery
+from leadguard.services import audit as audit_svc
+
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+
+
+@router.get("/users", response_model=list[S.UserOut], tags=["accounts"])
+def api_users(st: State, actor: ApiActor) -> list[S.UserOut]:
+    return [S.of(S.UserOut, u) for u in st.call(accounts.list_users, st.ctx, actor)]
+
+
+@router.post("/users", response_model=S.UserOut, status_code=201, tags=["accounts"])
+def api_user_add(body: S.UserIn, st: State, actor: ApiActor) -> S.UserOut:
+    info = st.call(
+        accounts.add_user, st.ctx, actor, body.username, body.password, body.role, body.unit
+    )
+    return S.of(S.UserOut, info)
+
+
+def verify_out(v: audit_svc.Verification) -> S.VerifyOut:
+    c = v.check
+    return S.VerifyOut(
+        intact=v.intact,
+        entries=c.entries,
+        reason=c.reason,
+        broken_at=c.broken_at,
+        records_checked=c.records_checked,
+        record_problems=list(c.record_problems),
+        head=v.head,
+    )
+
+
+@router.get("/audit/verify", response_model=S.VerifyOut, tags=["audit"])
+def api_verify(st: State, actor: ApiActor) -> S.VerifyOut:
+    """The chain checked from genesis, with the head hash to compare with an anchor."""
+    return verify_out(st.call(audit_svc.verify, st.ctx, actor))
+
+
+def filtered(
+    rows: list[dict[str, Any]], action: str | None, actor: str | None
+) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in rows
+        if (not action or r["action"].startswith(action)) and (not actor or r["actor"] == actor)
+    ]
+
+
+@router.get("/audit/entries", response_model=list[S.AuditEntryOut], tags=["audit"])
+def api_audit(
+    st: State,
+    who: ApiActor,
+    case: Annotated[str | None, Query(max_length=100)] = None,
+    prefix: Annotated[str, Query(max_length=200)] = "",
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[S.AuditEntryOut]:
+    """Audit entries (a case's whole trail, or by object prefix), filtered by action and
+    actor; reading them is itself an audited export."""
+    rows = st.call(audit_svc.trail, st.ctx, who, case, prefix)
+    return [S.AuditEntryOut.model_validate(r) for r in filtered(rows, action, actor)]
+
+
+@router.get("/cases/{number}/export", response_model=list[S.AuditEntryOut], tags=["audit"])
+def api_export(number: str, st: State, actor: ApiActor) -> Response:
+    """A case's disclosure export (JSON download)."""
+    import json
+
+    rows = st.call(audit_svc.trail, st.ctx, actor, number)
+    body = json.dumps(rows, default=str, indent=1)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="case-export-{len(rows)}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/gallery/stats", response_model=S.GalleryStatsOut, tags=["gallery"])
+def api_gallery(st: State, actor: ApiActor) -> S.GalleryStatsOut:
+    return S.of(S.GalleryStatsOut, st.call(gallery.gallery_stats, st.ctx, actor))
+
+
+@router.get("/searches", response_model=list[S.SearchLogOut], tags=["gallery"])
+def api_searches(
+    st: State, actor: ApiActor, last: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> list[S.SearchLogOut]:
+    return [S.of(S.SearchLogOut, r) for r in st.call(gallery.search_log, st.ctx, actor, last)]
+
+
+@router.get("/records", response_model=list[S.AccuracyRecordOut], tags=["gallery"])
+def api_records(st: State, actor: ApiActor) -> list[S.AccuracyRecordOut]:
+    return [
+        S.AccuracyRecordOut(
+            id=r.id,
+            created_at=r.created_at,
+            protocol=r.protocol,
+            space_key=r.space_key,
+            dataset=r.dataset,
+            report_url=f"/records/{r.id}/report",
+        )
+        for r in st.call(gallery.accuracy_records, st.ctx, actor)
+    ]
+
+
+@router.post(
+    "/search",
+    response_model=S.CandidateListOut,
+    tags=["search"],
+    responses={413: {"model": S.Done, "description": "too large"}},
+)
+async def api_search(
+    st: State,
+    actor: ApiActor,
+    probe: Annotated[UploadFile, File()],
+    case: Annotated[str, Form(max_length=100)],
+    reason: Annotated[str, Form(max_length=5000)],
+    source_type: Annotated[str, Form(max_length=64)],
+    face: Annotated[int | None, Form(ge=0, le=1000)] = None,
+    incident_date: Annotated[date | None, Form()] = None,
+) -> S.CandidateListOut:
+    """A supervisor's urgent search outside a request: audited and flagged for review.
+    (Every other search runs from an approved request: POST /api/requests/{id}/run.)"""
+    from leadguard.serialize import candidate_list_dict
+    from leadguard.services.search import Override, SearchOptions, search
+
+    data = await read_upload(st.ctx, probe)
+    opts = SearchOptions(source_type=source_type, face=face, incident_date=incident_date)
+
+    def go() -> S.CandidateListOut:
+        with as_file(data, probe.filename) as path:
+            result = st.call(search, st.ctx, actor, path, opts, Override(case, reason))
+        return S.CandidateListOut.model_validate(candidate_list_dict(result))
+
+    return await run_in_threadpool(go)

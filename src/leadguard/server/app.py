@@ -1,0 +1,127 @@
+"""The application: API routers, web pages, static files, the error mapping and the
+security headers. ``create_app`` takes an open services context; ``leadguard serve``
+builds one and keeps the face model, quality policy and vector index resident in it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from leadguard.server import api, api_admin, web, web_cases, web_review
+from leadguard.server.errors import HANDLED, LoginRequired, error_body, headers_of, status_of
+from leadguard.server.state import ServerState
+from leadguard.services.context import Context
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def warm(ctx: Context, search_threads: int | None = 1) -> None:
+    """Load once what every search needs: the face model and the quality policy (the vector
+    index is loaded by the first search and then kept while its file is unchanged).
+
+    The server runs one search at a time: an exact scan of one query on one thread avoids
+    OpenMP's thread wake-ups, which cost more than the scan itself on a busy machine (see
+    docs/server.md); ``None`` leaves FAISS's default."""
+    ctx.face_model()
+    ctx.ws.quality_policy()
+    if search_threads is not None:
+        try:
+            import faiss
+        except ImportError:  # no FAISS backend installed
+            return
+        faiss.omp_set_num_threads(search_threads)
+
+
+def create_app(
+    ctx: Context,
+    *,
+    secure_cookies: bool = True,
+    login_limit: int = 10,
+    preload: bool = True,
+    search_threads: int | None = 1,
+) -> FastAPI:
+    if preload:
+        warm(ctx, search_threads)
+    app = FastAPI(
+        title="LeadGuard",
+        version="0.1.0",
+        description=(
+            "Face search for police investigations, built to prevent wrongful arrests: a "
+            "search gives candidates to investigate, never an identification. Log in with "
+            "POST /api/login and send the token as `Authorization: Bearer TOKEN`."
+        ),
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: not served
+        redoc_url=None,
+    )
+    app.state.lg = ServerState(
+        ctx, secure_cookies=secure_cookies, login_limit=login_limit, search_threads=search_threads
+    )
+    app.include_router(api.router)
+    app.include_router(api_admin.router)
+    app.include_router(web.router)
+    app.include_router(web_cases.router)
+    app.include_router(web_review.router)
+    static = resources.files("leadguard.server").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    async def handled(request: Request, exc: Exception) -> Response:
+        status = status_of(exc)
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        if request.url.path.startswith("/api/"):
+            body = error_body(exc).model_dump(exclude_none=True)
+            return JSONResponse(body, status_code=status, headers=headers_of(exc))
+        if isinstance(exc, LoginRequired):
+            return RedirectResponse("/login", status_code=303)
+        return web.error_page(request, exc, status)
+
+    for kind in HANDLED:
+        app.add_exception_handler(kind, handled)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)
+
+    app.add_exception_handler(Exception, unexpected)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            from fastapi.exception_handlers import request_validation_exception_handler
+
+            assert isinstance(exc, RequestValidationError)
+            return await request_validation_exception_handler(request, exc)
+        return web.error_page(request, exc, 400)
+
+    app.add_exception_handler(RequestValidationError, invalid)
+    return app

@@ -1,0 +1,94 @@
+"""Who is asking: a bearer token (API) or the session cookie (web UI), both the same login
+sessions as the CLI's (``services.accounts``). Login attempts are rate-limited per client
+address and per user name; web forms carry a CSRF token bound to the login session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from leadguard.casework.authz import NotAllowed
+from leadguard.server.errors import CsrfFailed, LoginRequired, RateLimited
+from leadguard.server.state import ServerState
+from leadguard.services import accounts
+from leadguard.services.context import Actor
+
+COOKIE = "lg_session"
+LOGIN_CSRF_COOKIE = "lg_login_csrf"
+bearer = HTTPBearer(auto_error=False, description="The token from POST /api/login")
+
+
+def state_of(request: Request) -> ServerState:
+    st: ServerState = request.app.state.lg
+    return st
+
+
+State = Annotated[ServerState, Depends(state_of)]
+
+
+@dataclass(frozen=True)
+class Login:
+    actor: Actor
+    token: str
+
+
+def _authenticate(st: ServerState, token: str | None) -> Login:
+    if not token:
+        raise LoginRequired("this needs a login: POST /api/login, then send the bearer token")
+    try:
+        return Login(st.call(accounts.authenticate, st.ctx, token), token)
+    except NotAllowed as exc:
+        raise LoginRequired(str(exc)) from exc
+
+
+def api_login(
+    st: State, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Login:
+    return _authenticate(st, creds.credentials if creds else None)
+
+
+def api_actor(login: Annotated[Login, Depends(api_login)]) -> Actor:
+    return login.actor
+
+
+ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+def web_login(request: Request, st: State) -> Login:
+    return _authenticate(st, request.cookies.get(COOKIE))
+
+
+WebLogin = Annotated[Login, Depends(web_login)]
+
+
+def check_rate(st: ServerState, request: Request, username: str) -> None:
+    client = request.client.host if request.client else "?"
+    for key in (f"ip:{client}", f"user:{username}"):
+        wait = st.limiter.hit(key)
+        if wait > 0:
+            raise RateLimited(wait)
+
+
+def login(st: ServerState, request: Request, username: str, password: str) -> accounts.LoginSession:
+    check_rate(st, request, username)
+    return st.call(accounts.login, st.ctx, username, password)
+
+
+def set_session_cookie(st: ServerState, response: Response, token: str, max_age: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=max_age,
+        httponly=True,
+        secure=st.secure_cookies,
+        samesite="strict",
+        path="/",
+    )
+
+
+def require_csrf(st: ServerState, login: Login, given: object) -> None:
+    if not st.check_csrf(login.token, given):
+        raise CsrfFailed("the form's CSRF token is missing or wrong: reload the page and retry")

@@ -1,0 +1,124 @@
+"""The one place where LeadGuard's error tree becomes HTTP status codes.
+
+==========================  ======  ==========================================
+error                       status  meaning
+==========================  ======  ==========================================
+LoginRequired (server)      401     no login, or it expired or was revoked
+NotAllowed                  403     the role or assignment does not allow it
+PolicyRefused               409     the casework policy forbids it (``rule``)
+InputError "... not exist"  404     the case, request, lead or user is unknown
+InputError (and images)     400     bad input; the message names the thing
+TooLarge (server)           413     an upload over ``max_image_bytes``
+RateLimited (server)        429     too many login attempts; ``Retry-After``
+EvidenceUnavailable,        409     the workspace cannot answer this yet
+SpaceMismatch
+ModelUnavailable,           503     the server's set-up is incomplete
+WorkspaceError
+any other LeadGuardError    500     (IndexError_: the index is damaged)
+==========================  ======  ==========================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from leadguard.casework.authz import NotAllowed
+from leadguard.casework.policy import PolicyRefused
+from leadguard.errors import (
+    EvidenceUnavailable,
+    InputError,
+    LeadGuardError,
+    ModelUnavailable,
+    SeveralFaces,
+    SpaceMismatch,
+    WorkspaceError,
+)
+
+
+class LoginRequired(Exception):
+    """No valid login for this request."""
+
+
+class TooLarge(Exception):
+    """An upload larger than the workspace allows."""
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many login attempts: try again in {self.retry_after} s")
+
+
+class CsrfFailed(Exception):
+    """A form posted without the CSRF token of its login session."""
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    rule: str | None = None
+    detections: list[dict[str, Any]] | None = None
+
+
+def status_of(exc: BaseException) -> int:
+    if isinstance(exc, LoginRequired):
+        return 401
+    if isinstance(exc, CsrfFailed | NotAllowed):
+        return 403
+    if isinstance(exc, TooLarge):
+        return 413
+    if isinstance(exc, RateLimited):
+        return 429
+    if isinstance(exc, PolicyRefused | EvidenceUnavailable | SpaceMismatch):
+        return 409
+    if isinstance(exc, InputError):
+        return 404 if "does not exist" in str(exc) else 400
+    if isinstance(exc, ModelUnavailable | WorkspaceError):
+        return 503
+    return 500
+
+
+def error_body(exc: BaseException) -> ErrorOut:
+    detections = None
+    if isinstance(exc, SeveralFaces):
+        from leadguard.serialize import detection_dict
+
+        detections = [detection_dict(d) for d in exc.detections]
+    return ErrorOut(
+        error=type(exc).__name__,
+        message=str(exc)
+        if isinstance(exc, LeadGuardError | LoginRequired | TooLarge | RateLimited | CsrfFailed)
+        else "internal error",
+        rule=getattr(exc, "rule", None),
+        detections=detections,
+    )
+
+
+def headers_of(exc: BaseException) -> dict[str, str]:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, LoginRequired):
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
+
+
+HANDLED: tuple[type[Exception], ...] = (
+    LeadGuardError,
+    LoginRequired,
+    TooLarge,
+    RateLimited,
+    CsrfFailed,
+)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "bad input"),
+        (401, "no valid login"),
+        (403, "not allowed"),
+        (404, "unknown case, request, lead or user"),
+        (409, "refused by policy, or not possible yet"),
+        (503, "the server's set-up is incomplete"),
+    )
+}

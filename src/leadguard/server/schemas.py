@@ -1,0 +1,316 @@
+"""Typed request and response bodies of the API (pydantic); built from the services'
+dataclasses, never from ORM rows."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, Field
+
+M = TypeVar("M", bound=BaseModel)
+Scalar = str | int | float | bool | None
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# the database keeps UTC times without their zone: they leave with it
+Moment = Annotated[datetime, AfterValidator(_utc)]
+
+
+def of(model: type[M], value: Any) -> M:
+    """A response model from a service's (frozen) dataclass."""
+    is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
+    data = dataclasses.asdict(value) if is_instance else value
+    return model.model_validate(data)
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    unit: str
+
+
+class LoginOut(Me):
+    token: str
+    expires_at: Moment
+
+
+class Done(BaseModel):
+    ok: bool = True
+    message: str
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+    role: str
+    unit: str = ""
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+    unit: str
+    active: bool
+    created_at: Moment
+    locked: bool
+
+
+class CaseIn(BaseModel):
+    number: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    offence: str = Field(min_length=1, max_length=200)
+    incident_date: date
+    description: str = Field(max_length=10_000)
+    attributes: dict[str, Scalar] = Field(default_factory=dict)
+    officer: str = Field(max_length=200)
+    authority: str = Field(max_length=1000)
+    unit: str | None = None
+
+
+class CaseOut(BaseModel):
+    number: str
+    offence: str
+    incident_date: date
+    description: str
+    attributes: dict[str, Any]
+    officer: str
+    authority: str
+    unit: str
+    status: str
+    created_at: Moment
+    assigned: list[str]
+
+
+class RequestOut(BaseModel):
+    id: int
+    case: str
+    status: str
+    source_type: str
+    probe_sha256: str | None
+    purpose: str
+    requested_by: str
+    approved_by: str | None
+    searched_by: str | None
+    search_id: int | None
+    face: int | None
+    edits: list[dict[str, Any]]
+
+
+class LeadOut(BaseModel):
+    id: int
+    case: str
+    request: int
+    subject: str
+    basis: str
+    released_by: str
+    released_at: Moment
+    corroboration: list[dict[str, Any]]
+    lineup_recorded: bool
+    outcome: str | None
+    outcomes: list[dict[str, Any]]
+
+
+class CaseDetailOut(BaseModel):
+    case: CaseOut
+    requests: list[RequestOut]
+    leads: list[LeadOut]
+
+
+class AssignIn(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+
+
+class SuspectIn(BaseModel):
+    lead: int
+
+
+class SearchRunOut(BaseModel):
+    request_id: int
+    search_id: int
+    outcome: str
+    candidates: int
+
+
+class QueueItemOut(BaseModel):
+    request: int
+    case: str
+    candidates: int
+
+
+class PacketCandidateOut(BaseModel):
+    subject: str
+    image_url: str
+
+
+class PacketOut(BaseModel):
+    """No score, rank, evidence or anyone else's decision."""
+
+    request: int
+    case: str
+    probe_sha256: str | None
+    probe_url: str
+    incident_description: str
+    person_sought: dict[str, Any]
+    candidates: list[PacketCandidateOut]
+    decisions: list[str]
+    features: list[str]
+
+
+class ExculpatoryIn(BaseModel):
+    attribute: str = Field(min_length=1, max_length=200)
+    consistent: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["exclusion", "inconclusive", "possible_lead"]
+    confidence: int = Field(ge=1, le=5)
+    features: dict[str, str] = Field(default_factory=dict)
+    exculpatory: list[ExculpatoryIn] = Field(default_factory=list)
+
+
+class ReviewIn(BaseModel):
+    decisions: dict[str, DecisionIn]
+
+
+class ExaminerReviewOut(BaseModel):
+    examiner: str
+    decisions: dict[str, Any]
+
+
+class RevealOut(BaseModel):
+    request: int
+    case: str
+    candidates: list[dict[str, Any]]
+    reviews: list[ExaminerReviewOut]
+    adjudications: list[dict[str, Any]]
+
+
+class ReleaseIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=200)
+
+
+class AdjudicateIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=200)
+    release: bool
+    note: str = Field(max_length=5000)
+
+
+def array_message(lead_id: int, photos: int) -> str:
+    return (
+        f"photo array of {photos} photos built for lead {lead_id} (fillers by the witness's "
+        "description); the suspect's position is in a sealed key kept in the workspace; "
+        "the lineup is recorded when it is administered double-blind (`lead administer`)"
+    )
+
+
+class ArrayIn(BaseModel):
+    """The witness's description of the culprit: fillers are drawn by it, never by
+    resemblance to the suspect."""
+
+    sex: str = Field("", max_length=20)
+    race: str = Field("", max_length=100)
+    fillers: int = Field(5, ge=1, le=20)
+
+    def description(self) -> dict[str, str]:
+        return {k: v for k, v in (("sex", self.sex), ("race", self.race)) if v}
+
+
+class CorroborateIn(BaseModel):
+    category: str
+    what: str = Field(max_length=5000)
+    obtained_by: str = Field(max_length=200)
+    obtained_on: date
+
+
+class OutcomeIn(BaseModel):
+    outcome: str
+    details: str = Field(default="", max_length=5000)
+
+
+class CandidateOut(BaseModel):
+    rank: int
+    subject: str
+    score: float
+    image_sha256: str
+    encounter_date: date | None
+    evidence: dict[str, Any] | None
+    gallery_photo_quality: dict[str, Any] | None
+
+
+class CandidateListOut(BaseModel):
+    """A list of candidates to investigate; never an identification."""
+
+    search_id: int | None
+    mode: str
+    outcome: str
+    probe: dict[str, Any]
+    gallery_searched: dict[str, int]
+    threshold: dict[str, Any] | None
+    list_length: int
+    candidates: list[CandidateOut]
+    notices: list[str]
+
+
+class VerifyOut(BaseModel):
+    intact: bool
+    entries: int
+    reason: str
+    broken_at: int | None
+    records_checked: int
+    record_problems: list[str]
+    head: str | None
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: Moment
+    actor: str | None
+    action: str
+    object: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class GalleryStatsOut(BaseModel):
+    subjects: int
+    encounters: int
+    images: int
+    faces: int
+    templates_by_space: dict[str, int]
+    failures_by_reason: dict[str, int]
+    quality_by_decision: dict[str, int]
+
+
+class SearchLogOut(BaseModel):
+    id: int
+    created_at: Moment
+    mode: str
+    outcome: str
+    candidates: int
+    gallery_templates: int
+    threshold: float | None
+    probe_name: str
+
+
+class AccuracyRecordOut(BaseModel):
+    id: int
+    created_at: Moment
+    protocol: str
+    space_key: str
+    dataset: str
+    report_url: str
+
+
+class OutcomeStatsOut(BaseModel):
+    groups: dict[str, dict[str, int]]

@@ -1,0 +1,41 @@
+"""An uploaded probe becomes a private temporary file for the service that reads it (the
+services take a path; the stored probe is its bytes, so the file goes once read). The
+client's file name is kept only as a label, reduced to safe characters."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from starlette.datastructures import UploadFile
+
+from leadguard.server.errors import TooLarge
+from leadguard.services.context import Context
+
+SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def label(name: str | None) -> str:
+    base = SAFE.sub("_", (name or "upload").rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
+    base = base.lstrip(".")[:80]
+    return base or "upload"
+
+
+async def read_upload(ctx: Context, upload: UploadFile) -> bytes:
+    limit = ctx.settings.max_image_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{label(upload.filename)}: larger than max_image_bytes ({limit} bytes)")
+    return data
+
+
+@contextmanager
+def as_file(data: bytes, name: str | None) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="leadguard-upload-") as tmp:
+        path = Path(tmp) / label(name)
+        path.write_bytes(data)
+        path.chmod(0o600)
+        yield path

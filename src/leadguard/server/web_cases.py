@@ -1,0 +1,251 @@
+"""Web pages of the examiner/requester and the supervisor: cases, new requests with upload,
+edits and face choice, the approval queue, leads with corroboration and lineups."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from leadguard.casework import leads, lineup, service, views
+from leadguard.casework.leads import CORROBORATION
+from leadguard.casework.service import OUTCOMES
+from leadguard.errors import InputError
+from leadguard.quality.gate import SOURCE_TYPES
+from leadguard.quality.provenance import EDIT_ARGS, Edit
+from leadguard.server.auth import State, WebLogin
+from leadguard.server.schemas import array_message
+from leadguard.server.uploads import as_file, read_upload
+from leadguard.server.web import call, done, form_of, page, text
+
+router = APIRouter(include_in_schema=False)
+
+
+def day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{field} {value!r}: not a date in the form YYYY-MM-DD") from exc
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, st: State, who: WebLogin) -> HTMLResponse:
+    request.state.login = who
+    rows = st.call(views.list_cases, st.ctx, who.actor)
+    return page(request, "cases.html", who, cases=rows, today=date.today().isoformat())
+
+
+@router.post("/cases")
+async def case_open(request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    number = text(f, "number")
+    try:
+        attrs = json.loads(text(f, "attributes") or "{}")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"person sought: not valid JSON ({exc})") from exc
+    if not isinstance(attrs, dict):
+        raise InputError('person sought: a JSON object, e.g. {"sex": "M"}')
+    await call(
+        st,
+        service.open_case,
+        st.ctx,
+        who.actor,
+        number,
+        text(f, "offence"),
+        day(text(f, "incident_date"), "incident date"),
+        text(f, "description"),
+        attrs,
+        text(f, "officer"),
+        text(f, "authority"),
+        text(f, "unit") or None,
+    )
+    return done(st, f"/cases/{number}", f"case {number} opened")
+
+
+@router.get("/cases/{number}", response_class=HTMLResponse)
+def case_page(number: str, request: Request, st: State, who: WebLogin) -> HTMLResponse:
+    request.state.login = who
+    detail = st.call(views.show_case, st.ctx, who.actor, number)
+    return page(
+        request,
+        "case.html",
+        who,
+        d=detail,
+        categories=CORROBORATION,
+        outcomes=OUTCOMES,
+        today=date.today().isoformat(),
+    )
+
+
+@router.post("/cases/{number}/assign")
+async def case_assign(number: str, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    await call(st, service.assign, st.ctx, who.actor, number, text(f, "username"))
+    return done(st, f"/cases/{number}", f"{text(f, 'username')} assigned to case {number}")
+
+
+@router.post("/cases/{number}/suspect")
+async def case_suspect(number: str, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    lead = int(text(f, "lead") or -1)
+    await call(st, leads.suspect_identified, st.ctx, who.actor, number, lead)
+    return done(st, f"/cases/{number}", f"case {number}: suspect identified")
+
+
+@router.get("/cases/{number}/requests/new", response_class=HTMLResponse)
+def request_new(number: str, request: Request, st: State, who: WebLogin) -> HTMLResponse:
+    request.state.login = who
+    detail = st.call(views.show_case, st.ctx, who.actor, number)
+    return page(
+        request,
+        "request_new.html",
+        who,
+        d=detail,
+        sources=SOURCE_TYPES,
+        edit_ops=EDIT_ARGS,
+        preview=None,
+        form={},
+    )
+
+
+def edits_of(f: dict[str, object]) -> tuple[Edit, ...]:
+    lines = str(f.get("edits") or "").splitlines()
+    return tuple(Edit.parse(line) for line in lines if line.strip())
+
+
+@router.post("/cases/{number}/requests", response_class=HTMLResponse)
+async def request_add(number: str, request: Request, st: State, who: WebLogin) -> Response:
+    from starlette.datastructures import UploadFile
+
+    from leadguard.services.files import preview_probe
+
+    f = await form_of(request, st, who)
+    upload = f.get("probe")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InputError("choose the probe image to upload")
+    data = await read_upload(st.ctx, upload)
+    edits = edits_of(f)
+    face_text = text(f, "face")
+    face = int(face_text) if face_text.isdigit() else None
+    if f.get("action") == "preview":
+        pv = await call(st, preview_probe, st.ctx, who.actor, number, data, edits, upload.filename)
+        detail = await call(st, views.show_case, st.ctx, who.actor, number)
+        return page(
+            request,
+            "request_new.html",
+            who,
+            d=detail,
+            sources=SOURCE_TYPES,
+            edit_ops=EDIT_ARGS,
+            form=f,
+            preview={
+                "src": "data:image/png;base64," + base64.b64encode(pv.png).decode(),
+                "faces": pv.faces,
+            },
+        )
+
+    def file_it() -> int:
+        with as_file(data, upload.filename) as path:
+            req = st.call(
+                service.request_search,
+                st.ctx,
+                who.actor,
+                number,
+                path,
+                text(f, "source_type"),
+                text(f, "purpose"),
+                face,
+                edits,
+            )
+        return req.id
+
+    from starlette.concurrency import run_in_threadpool
+
+    rid = await run_in_threadpool(file_it)
+    return done(st, f"/cases/{number}", f"search request {rid} filed: it waits for approval")
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals(request: Request, st: State, who: WebLogin) -> HTMLResponse:
+    request.state.login = who
+    rows = st.call(views.list_requests, st.ctx, who.actor, True)
+    return page(request, "approvals.html", who, requests=rows)
+
+
+@router.post("/requests/{request_id}/approve")
+async def approve(request_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    await form_of(request, st, who)
+    req = await call(st, service.approve, st.ctx, who.actor, request_id)
+    return done(st, "/approvals", f"request {request_id} approved (probe {req.probe_sha256})")
+
+
+@router.post("/requests/{request_id}/run")
+async def run(request_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    await form_of(request, st, who)
+    r = await call(st, service.run_search, st.ctx, who.actor, request_id)
+    detail = await call(st, views.list_requests, st.ctx, who.actor, False)
+    number = next((x.case for x in detail if x.id == request_id), "")
+    return done(
+        st,
+        f"/cases/{number}",
+        f"search {r.search_id} done ({r.outcome}, {r.candidates} candidate(s)): the list is "
+        "with the examiners for blind review",
+    )
+
+
+@router.get("/leads", response_class=HTMLResponse)
+def leads_page(request: Request, st: State, who: WebLogin) -> HTMLResponse:
+    request.state.login = who
+    rows = st.call(views.list_leads, st.ctx, who.actor)
+    return page(request, "leads.html", who, leads=rows)
+
+
+async def _lead_case(st: State, who: WebLogin, lead_id: int) -> str:
+    rows = await call(st, views.list_leads, st.ctx, who.actor)
+    return next((f"/cases/{x.case}" for x in rows if x.id == lead_id), "/leads")
+
+
+@router.post("/leads/{lead_id}/corroborate")
+async def corroborate(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    await call(
+        st,
+        leads.corroborate,
+        st.ctx,
+        who.actor,
+        lead_id,
+        text(f, "category"),
+        text(f, "what"),
+        text(f, "obtained_by"),
+        day(text(f, "obtained_on"), "obtained on"),
+    )
+    return done(
+        st, await _lead_case(st, who, lead_id), f"corroboration recorded for lead {lead_id}"
+    )
+
+
+@router.post("/leads/{lead_id}/array")
+async def array(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    description = {k: text(f, k) for k in ("sex", "race") if text(f, k)}
+    made = await call(st, lineup.build_kept_array, st.ctx, who.actor, lead_id, description)
+    message = array_message(lead_id, len(made.members))
+    return done(st, await _lead_case(st, who, lead_id), message)
+
+
+@router.post("/leads/{lead_id}/outcome")
+async def outcome(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    await call(
+        st,
+        leads.record_outcome,
+        st.ctx,
+        who.actor,
+        lead_id,
+        text(f, "outcome"),
+        text(f, "details"),
+    )
+    return done(st, await _lead_case(st, who, lead_id), f"lead {lead_id}: {text(f, 'outcome')}")

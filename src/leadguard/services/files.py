@@ -1,0 +1,137 @@
+"""Images and report files for the users allowed to see them. The caller names a request,
+a candidate or an accuracy record; the file's location comes from the database only, and
+a gallery image is given out only while its bytes still hash to what was enrolled."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from leadguard.casework.authz import NotAllowed
+from leadguard.casework.policy import PolicyRefused
+from leadguard.casework.review import _may_review, reviews_of
+from leadguard.casework.service import candidates_of, check_case, get_request, policy
+from leadguard.errors import InputError
+from leadguard.quality.provenance import Edit
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.services.gallery import operator_check
+from leadguard.storage.models import AccuracyRecord, ProbeRecord
+
+MEDIA = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+@dataclass(frozen=True)
+class FileData:
+    data: bytes
+    media_type: str
+
+
+def media_type(data: bytes) -> str:
+    for magic, kind in MEDIA:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def probe_image(ctx: Context, actor: Actor, request_id: int) -> FileData:
+    """The probe of a request, as received: for those who may view its case."""
+    with refusals(ctx, actor, "case.view", f"request:{request_id}/probe"), ctx.session() as s:
+        req, case = get_request(s, request_id)
+        check_case(s, current_user(s, actor), "case.view", case)
+        row = s.get(ProbeRecord, req.probe_id) if req.probe_id is not None else None
+        if row is None:
+            raise InputError(f"request {request_id}: the stored probe does not exist")
+        return FileData(bytes(row.data), media_type(row.data))
+
+
+def candidate_image(ctx: Context, actor: Actor, request_id: int, subject: str) -> FileData:
+    """A candidate's gallery image from a request's list (named by subject, so that nothing
+    in the address tells the rank): for an examiner who may review it blind, or, once every
+    review is in, for those who may see the reveal."""
+    pol = policy(ctx, observe=False)
+    obj = f"request:{request_id}/candidate"
+    with refusals(ctx, actor, "review.packet", obj), ctx.session() as s:
+        req, case = get_request(s, request_id)
+        user = current_user(s, actor)
+        try:
+            _may_review(s, user, req, case, "review.packet", pol)
+        except (NotAllowed, PolicyRefused):
+            check_case(s, user, "review.reveal", case)
+            if len(reviews_of(s, req)) < pol.examiners_required:
+                raise NotAllowed(
+                    f"{actor.username}: the candidates of request {request_id} are shown only "
+                    "to its blind reviewers until every review is in"
+                ) from None
+        found = [c for c in candidates_of(s, req) if c["subject"] == subject]
+        if not found:
+            raise InputError(f"candidate {subject!r} of request {request_id} does not exist")
+        cand = found[0]
+    path, sha = Path(cand["image"]), cand.get("image_sha256")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"the gallery image of {cand['subject']} cannot be read ({exc})") from exc
+    if sha and hashlib.sha256(data).hexdigest() != sha:
+        raise InputError(
+            f"the gallery image of {cand['subject']} has changed since it was enrolled: not shown"
+        )
+    return FileData(data, media_type(data))
+
+
+def report_html(ctx: Context, actor: Actor, record_id: int) -> FileData:
+    """The report.html of an accuracy record (gallery readers: supervisors, auditors)."""
+    operator_check(ctx, actor, "gallery.read", f"record:{record_id}")
+    with ctx.session() as s:
+        rec = s.scalars(select(AccuracyRecord).where(AccuracyRecord.id == record_id)).first()
+        if rec is None:
+            raise InputError(f"accuracy record {record_id} does not exist")
+        folder = Path(rec.report_dir)
+    if not folder.is_absolute():
+        folder = ctx.root / folder
+    try:
+        return FileData((folder / "report.html").read_bytes(), "text/html; charset=utf-8")
+    except OSError as exc:
+        raise InputError(f"accuracy record {record_id}: its report cannot be read ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the requester sees before filing: the probe with LeadGuard's edits applied (PNG,
+    faces outlined and numbered, largest first as ``face`` counts them) and the faces found."""
+
+    png: bytes
+    faces: tuple[str, ...]
+
+
+def preview_probe(
+    ctx: Context, actor: Actor, number: str, data: bytes, edits: tuple[Edit, ...], name: str
+) -> Preview:
+    """Nothing is stored: a preview of the edits and the face choice for a new request."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from leadguard.casework.service import _case
+    from leadguard.pipeline.compose import detection_lines
+    from leadguard.pipeline.decode import decode_image
+    from leadguard.quality.provenance import apply_edits
+
+    with refusals(ctx, actor, "request.create", f"case:{number}"), ctx.session() as s:
+        check_case(s, current_user(s, actor), "request.create", _case(s, number))
+    edited = apply_edits(data, list(edits), name) if edits else data
+    image = decode_image(edited, name, ctx.settings.max_image_pixels)
+    detections = ctx.face_model().detect(image.pixels)
+    img = Image.fromarray(image.pixels)
+    draw = ImageDraw.Draw(img)
+    for i, d in enumerate(detections):
+        b = d.box
+        draw.rectangle((b.left, b.top, b.right, b.bottom), outline=(255, 200, 0), width=3)
+        draw.text((b.left + 4, b.top + 4), str(i), fill=(255, 200, 0))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return Preview(buf.getvalue(), tuple(detection_lines(detections)))

@@ -1,0 +1,225 @@
+"""Every API endpoint against every role: who is refused (403, recorded in the audit log),
+and that no endpoint answers without a login (401)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import Served, all_routes, decisions, open_case
+
+pytestmark = [pytest.mark.integration, pytest.mark.api]
+ROLES = ("admin", "sup", "ex1", "ex2", "rev", "aud", "stranger")
+
+
+@pytest.fixture(scope="module")
+def lead(served: Served) -> dict[str, Any]:
+    """A case with a searched request, two concurring reviews and a released lead."""
+    s = served
+    rid = open_case(s, "ROLE-1")
+    assert s.post("sup", f"/api/requests/{rid}/approve").status_code == 200
+    assert s.post("ex1", f"/api/requests/{rid}/run").status_code == 200
+    subject = s.probes[0][1]
+    for name in ("ex2", "rev"):
+        packet = s.get(name, f"/api/requests/{rid}/packet").json()
+        r = s.post(
+            name, f"/api/requests/{rid}/reviews", json={"decisions": decisions(packet, subject)}
+        )
+        assert r.status_code == 201, r.text
+    r = s.post("sup", f"/api/requests/{rid}/release", json={"subject": subject})
+    assert r.status_code == 201, r.text
+    return {"request": rid, "lead": r.json()["id"], "subject": subject}
+
+
+def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str]]]:
+    """(method, url, request keywords, roles refused with 403)."""
+    rid, lid, subj = x["request"], x["lead"], x["subject"]
+    case = {
+        "number": "ROLE-NEW",
+        "offence": "robbery",
+        "incident_date": "2026-03-01",
+        "description": "d",
+        "officer": "o",
+        "authority": "a",
+    }
+    corro = {
+        "category": "alibi_checked",
+        "what": "alibi false",
+        "obtained_by": "Det",
+        "obtained_on": date.today().isoformat(),
+    }
+    png = x["probe"].read_bytes()
+    upload = {
+        "files": {"probe": ("p.jpg", png, "image/jpeg")},
+        "data": {"source_type": "surveillance_still", "purpose": "p"},
+    }
+    urgent = {
+        "files": {"probe": ("p.jpg", png, "image/jpeg")},
+        "data": {"case": "ROLE-1", "reason": "r", "source_type": "other"},
+    }
+    not_admin = {"admin"}
+    readers = {"ex1", "ex2", "rev", "admin"}  # refused audit and gallery reads
+    return [
+        ("GET", "/api/cases", {}, not_admin),
+        ("POST", "/api/cases", {"json": case}, {"rev", "aud", "admin"}),
+        ("GET", "/api/cases/ROLE-1", {}, {"admin", "stranger"}),
+        (
+            "POST",
+            "/api/cases/ROLE-1/assign",
+            {"json": {"username": "ex2"}},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            "/api/cases/ROLE-1/suspect",
+            {"json": {"lead": lid}},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        ("GET", "/api/requests", {}, not_admin),
+        ("POST", "/api/cases/ROLE-1/requests", upload, {"rev", "aud", "admin", "stranger"}),
+        (
+            "POST",
+            f"/api/requests/{rid}/approve",
+            {},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        ("POST", f"/api/requests/{rid}/run", {}, {"sup", "rev", "aud", "admin", "stranger"}),
+        ("GET", f"/api/requests/{rid}/probe", {}, {"admin", "stranger"}),
+        (
+            "GET",
+            f"/api/requests/{rid}/candidate-image",
+            {"params": {"subject": subj}},
+            {"admin", "stranger"},
+        ),
+        ("GET", "/api/reviews/queue", {}, {"sup", "aud", "admin"}),
+        ("GET", f"/api/requests/{rid}/packet", {}, {"sup", "aud", "admin", "stranger"}),
+        (
+            "POST",
+            f"/api/requests/{rid}/reviews",
+            {"json": {"decisions": {}}},
+            {"sup", "aud", "admin", "stranger"},
+        ),
+        ("GET", f"/api/requests/{rid}/reveal", {}, {"admin", "stranger"}),
+        (
+            "POST",
+            f"/api/requests/{rid}/release",
+            {"json": {"subject": subj}},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            f"/api/requests/{rid}/adjudicate",
+            {"json": {"subject": subj, "release": False, "note": "n"}},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        ("GET", "/api/leads", {}, {"rev", "admin"}),
+        ("GET", "/api/leads/stats", {}, {"ex1", "ex2", "rev", "admin", "stranger"}),
+        (
+            "POST",
+            f"/api/leads/{lid}/corroborate",
+            {"json": corro},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            f"/api/leads/{lid}/array",
+            {"json": {"sex": "M"}},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            f"/api/leads/{lid}/outcome",
+            {"json": {"outcome": "no_further_action"}},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        ("POST", "/api/search", urgent, {"ex1", "ex2", "rev", "aud", "admin", "stranger"}),
+        ("GET", "/api/users", {}, set(ROLES) - {"admin", "aud"}),
+        (
+            "POST",
+            "/api/users",
+            {"json": {"username": "zz", "password": "p" * 12, "role": "examiner"}},
+            set(ROLES) - {"admin"},
+        ),
+        ("GET", "/api/audit/verify", {}, readers | {"stranger"}),
+        ("GET", "/api/audit/entries", {"params": {"case": "ROLE-1"}}, readers | {"stranger"}),
+        ("GET", "/api/cases/ROLE-1/export", {}, readers | {"stranger"}),
+        ("GET", "/api/gallery/stats", {}, {"ex1", "ex2", "rev", "stranger"}),
+        ("GET", "/api/searches", {}, {"ex1", "ex2", "rev", "stranger"}),
+        ("GET", "/api/records", {}, {"ex1", "ex2", "rev", "stranger"}),
+    ]
+
+
+def test_every_endpoint_refuses_the_wrong_roles(served: Served, lead: dict[str, Any]) -> None:
+    s = served
+    table = endpoints({**lead, "probe": s.probes[0][0]})
+    routes = {
+        (m, r.path)
+        for r in all_routes(s.app)
+        if getattr(r, "path", "").startswith("/api/")
+        for m in getattr(r, "methods", ())
+        if m in ("GET", "POST")
+    }
+    covered = {(m, u) for m, u, _, _ in table} | {
+        ("POST", "/api/login"),
+        ("POST", "/api/logout"),
+        ("GET", "/api/me"),
+        ("GET", "/api/openapi.json"),
+    }
+
+    def template(u: str) -> str:
+        u = re.sub(r"/requests/\d+", "/requests/{request_id}", u.replace("ROLE-1", "{number}"))
+        return re.sub(r"/leads/\d+", "/leads/{lead_id}", u)
+
+    assert routes <= {(m, template(u)) for m, u in covered}, "an endpoint without a role test"
+    before = len(s.get("aud", "/api/audit/entries", params={"action": "refused"}).json())
+    refusals = 0
+    for method, url, kw, refused in table:
+        for role in ROLES:
+            if role not in refused:
+                continue
+            r = s.client.request(method, url, headers=s.auth(role), **kw)
+            assert r.status_code == 403, (method, url, role, r.status_code, r.text)
+            assert r.json()["error"] == "NotAllowed" and r.json()["message"]
+            refusals += 1
+    after = len(s.get("aud", "/api/audit/entries", params={"action": "refused"}).json())
+    assert after - before >= refusals * 0.9  # each refusal is an audit entry (a few are reads)
+
+
+def test_no_endpoint_answers_without_a_login(served: Served, lead: dict[str, Any]) -> None:
+    s = served
+    for method, url, kw, _ in endpoints({**lead, "probe": s.probes[0][0]}):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            r = s.client.request(method, url, headers=headers, **kw)
+            assert r.status_code == 401, (method, url, r.status_code)
+            assert r.headers["www-authenticate"] == "Bearer"
+    assert s.client.get("/api/me").status_code == 401
+    assert s.client.post("/api/logout").status_code == 401
+
+
+def test_the_roles_allowed_see_what_they_should(served: Served, lead: dict[str, Any]) -> None:
+    s = served
+    assert s.get("sup", "/api/me").json() == {
+        "username": "sup",
+        "role": "supervisor",
+        "unit": "north",
+    }
+    assert {c["number"] for c in s.get("stranger", "/api/cases").json()}.isdisjoint({"ROLE-1"})
+    assert "ROLE-1" in {c["number"] for c in s.get("aud", "/api/cases").json()}
+    assert s.get("admin", "/api/gallery/stats").json()["subjects"] == 5
+    assert s.get("aud", "/api/searches", params={"last": 5}).status_code == 200
+    assert s.get("aud", "/api/records").json() == []
+    users = {u["username"] for u in s.get("admin", "/api/users").json()}
+    assert {"sup", "ex1", "rev", "aud"} <= users
+    r = s.post(
+        "admin", "/api/users", json={"username": "ex9", "password": "short", "role": "examiner"}
+    )
+    assert r.status_code == 400 and "12 characters" in r.json()["message"]
+    leads = s.get("ex1", "/api/leads").json()
+    assert lead["lead"] in {x["id"] for x in leads}
+    assert s.get("sup", "/api/cases/NOPE").status_code == 404
+    assert s.post("sup", "/api/requests/99999/approve").status_code == 404
+    schema = s.client.get("/api/openapi.json").json()
+    assert "bearer" in str(schema["components"]["securitySchemes"]).lower()

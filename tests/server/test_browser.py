@@ -1,0 +1,248 @@
+"""The web UI in a real browser: Playwright drives Debian's chromium (installed by `make
+setup`; Playwright downloads no browser) through a whole case, one role after another,
+asserting what each page shows, saving a screenshot of each page under tmp/artifacts/browser
+(not committed) and running axe-core (vendored in the axe-playwright-python package) on each
+page: no serious or critical accessibility violation."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.server.conftest import PW, Served
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+ARTIFACTS = ROOT / "tmp" / "artifacts" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def chromium() -> str:
+    path = shutil.which(CHROMIUM) or shutil.which("chromium")
+    assert path, f"{CHROMIUM}: Debian's chromium is not installed; `make setup` installs it"
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_url(served: Served) -> Iterator[str]:
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(served.app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+class Walk:
+    """One browser context per user (its own cookie), screenshots and axe on every page."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        self.browser, self.base, self.axe = browser, base, Axe()
+        self.pages: dict[str, Any] = {}
+        self.shots = 0
+        self.a11y: list[str] = []
+
+    def as_user(self, name: str) -> Any:
+        if name not in self.pages:
+            page = self.browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            page.goto(f"{self.base}/login")
+            page.get_by_label("User name").fill(name)
+            page.get_by_label("Password").fill(PW)
+            page.get_by_role("button", name="Log in").click()
+            assert page.get_by_role("heading", name=f"Welcome, {name}").is_visible()
+            self.pages[name] = page
+        return self.pages[name]
+
+    def check(self, page: Any, label: str) -> None:
+        self.shots += 1
+        page.screenshot(path=str(ARTIFACTS / f"{self.shots:02d}-{label}.png"), full_page=True)
+        result = self.axe.run(page)
+        assert result.response["testEngine"]["name"] == "axe-core"  # it ran on this page
+        for v in result.response["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                self.a11y.append(f"{label}: {v['id']} ({v['impact']}): {v['help']}")
+
+
+def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    probe, person = served.probes[2]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        w = Walk(browser, base_url)
+
+        # supervisor: opens the case and assigns the team
+        sup = w.as_user("sup")
+        w.check(sup, "supervisor-home")
+        sup.goto(f"{base_url}/cases")
+        sup.get_by_label("Case number").fill("WEB-1")
+        sup.get_by_label("Offence").fill("robbery")
+        sup.get_by_label("Incident date").fill("2026-03-01")
+        sup.get_by_label("What happened, and the person sought").fill("armed robbery of a shop")
+        sup.get_by_label("Person sought (JSON").fill('{"sex": "M"}')
+        sup.get_by_label("Requesting officer").fill("Det. Rivera")
+        sup.get_by_label("Legal authority").fill("warrant 26-200")
+        sup.get_by_role("button", name="Open the case").click()
+        expect(sup.get_by_role("heading", name="Case WEB-1")).to_be_visible()
+        for name in ("ex1", "ex2", "rev"):
+            sup.get_by_label("Assign user").fill(name)
+            sup.get_by_role("button", name="Assign").click()
+            expect(sup.locator(".flash")).to_contain_text(f"{name} assigned")
+        w.check(sup, "supervisor-case")
+
+        # examiner: files the request with a preview of the edits and faces
+        ex1 = w.as_user("ex1")
+        ex1.goto(f"{base_url}/cases/WEB-1")
+        ex1.get_by_role("link", name="New search request").click()
+        ex1.get_by_label("Probe image").set_input_files(str(probe))
+        ex1.get_by_label("Why this search is needed").fill("identify the robber")
+        ex1.get_by_label("Edits, one per line").fill("brightness:1.1")
+        ex1.get_by_role("button", name="Preview the edits and faces").click()
+        expect(ex1.get_by_role("heading", name="Preview")).to_be_visible()
+        expect(ex1.locator("section li").first).to_contain_text("face 0")
+        preview = ex1.get_by_role("img", name="The probe with the edits applied")
+        assert preview.evaluate("i => i.complete && i.naturalWidth > 0")  # allowed by the CSP
+        w.check(ex1, "examiner-request-preview")
+        ex1.get_by_label("Probe image").set_input_files(str(probe))
+        ex1.get_by_role("button", name="File the request").click()
+        expect(ex1.locator(".flash")).to_contain_text("waits for approval")
+        assert ex1.get_by_role("button", name="Approve request").count() == 0  # not hers
+
+        # supervisor: approval queue, approve
+        sup.goto(f"{base_url}/approvals")
+        expect(sup.get_by_role("img", name="Probe of request")).to_be_visible()
+        w.check(sup, "supervisor-approvals")
+        sup.get_by_role("button", name="Approve request").click()
+        expect(sup.locator(".flash")).to_contain_text("approved")
+
+        # examiner: runs the search; the list goes to blind review
+        ex1.goto(f"{base_url}/cases/WEB-1")
+        ex1.get_by_role("button", name="Run search").click()
+        expect(ex1.locator(".flash")).to_contain_text("blind review")
+        w.check(ex1, "examiner-case-searched")
+
+        # two blind reviews that disagree
+        for name, lead in (("ex2", person), ("rev", None)):
+            page = w.as_user(name)
+            page.goto(f"{base_url}/reviews")
+            page.get_by_role("link", name="Request").first.click()
+            expect(page.get_by_role("heading", name="Blind review")).to_be_visible()
+            body = page.locator("main form").inner_text().lower()
+            assert "score" not in body and "rank" not in body
+            assert not re.search(r"\d\.\d{3}", body)  # no similarity figure anywhere
+            group = page.locator("[data-sync-zoom]").first
+            imgs = group.locator("img")
+            expect(imgs).to_have_count(2)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('[data-sync-zoom] img')]"
+                ".every(i => i.complete && i.naturalWidth > 0)"
+            )
+            group.get_by_role("button", name="Zoom in").click()
+            group.get_by_role("button", name="Zoom in").click()
+            t = [imgs.nth(i).evaluate("e => e.style.transform") for i in range(2)]
+            assert t[0] == t[1] and "scale(1.5625)" in t[0]  # both images, the same zoom
+            group.locator(".viewport").first.focus()
+            page.keyboard.press("ArrowLeft")
+            t = [imgs.nth(i).evaluate("e => e.style.transform") for i in range(2)]
+            assert t[0] == t[1] and "translate(20px" in t[0]  # panned together, by keyboard
+            w.check(page, f"{name}-blind-review")
+            sections = page.locator("section.candidate")
+            for i in range(sections.count()):
+                sec = sections.nth(i)
+                subject = sec.locator("h2").inner_text().split(": ", 1)[1]
+                choice = "possible lead" if subject == lead else "exclusion"
+                sec.get_by_label(choice, exact=True).check()
+                sec.locator("summary").click()
+                sec.get_by_label("eyebrows").fill("same arch")
+                sec.get_by_label("consistent", exact=True).check()
+            page.get_by_role("button", name="Submit my review").click()
+            expect(page.locator(".flash")).to_contain_text("submitted")
+
+        # supervisor: reveal, the evidence in plain words, adjudication of the disagreement
+        sup.goto(f"{base_url}/cases/WEB-1")
+        sup.get_by_role("link", name="Reveal").click()
+        expect(sup.get_by_role("heading", name="scores and decisions")).to_be_visible()
+        expect(sup.locator(".evidence li").first).to_contain_text("alse match rate")
+        w.check(sup, "supervisor-reveal")
+        sec = sup.locator("section.candidate", has=sup.get_by_role("heading", name=person))
+        sec.get_by_label("Reasons").fill("matching scar above the left eyebrow")
+        sec.get_by_label("Ruling").select_option("yes")
+        sec.get_by_role("button", name=f"Adjudicate {person}").click()
+        expect(sup.locator(".flash")).to_contain_text("released")
+
+        # the lineup is refused before corroboration, and the refusal is shown as such
+        ex1.goto(f"{base_url}/cases/WEB-1")
+        ex1.get_by_role("button", name="Build a photo array").click()
+        expect(ex1.get_by_role("heading", name="Refused by policy")).to_be_visible()
+        expect(ex1.locator(".rule")).to_have_text("corroboration_before_lineup")
+        w.check(ex1, "examiner-lineup-refused")
+        ex1.goto(f"{base_url}/cases/WEB-1")
+        ex1.get_by_label("Kind of independent evidence").select_option("phone_or_location")
+        ex1.get_by_label("What it is").fill("phone placed at the scene by cell-site records")
+        ex1.get_by_label("Obtained by").fill("Det. Rivera")
+        ex1.get_by_label("Obtained on").fill(date.today().isoformat())
+        ex1.get_by_role("button", name="Record corroboration").click()
+        expect(ex1.locator(".flash")).to_contain_text("corroboration recorded")
+        ex1.get_by_label("Witness's description: sex").select_option("M")
+        ex1.get_by_role("button", name="Build a photo array").click()
+        # built, or refused by a lineup rule (too few described fillers, or the suspect
+        # stands out): the page says which
+        expect(ex1.locator(".flash, .rule").first).to_contain_text(
+            re.compile("photo array of|fillers_by_description|suspect_stands_out")
+        )
+        w.check(ex1, "examiner-lead-corroborated")
+
+        # auditor: the log with a filter, verify with the head hash, the case export
+        aud = w.as_user("aud")
+        aud.goto(f"{base_url}/audit")
+        aud.get_by_label("Case").fill("WEB-1")
+        aud.get_by_label("Action starts with").fill("refused")
+        aud.get_by_role("button", name="Filter").click()
+        expect(aud.locator("table.audit tbody tr").first).to_contain_text("corroboration_before")
+        w.check(aud, "auditor-audit-log")
+        aud.get_by_role("link", name="Verify the chain").click()
+        expect(aud.locator(".ok")).to_contain_text("intact")
+        assert len(aud.locator(".hash").inner_text()) == 64
+        w.check(aud, "auditor-verify")
+        aud.goto(f"{base_url}/cases/WEB-1")
+        with aud.expect_download() as dl:
+            aud.get_by_role("link", name="Download the case export").click()
+        saved = ARTIFACTS / "case-WEB-1-export.json"
+        dl.value.save_as(str(saved))
+        assert '"lead.lineup"' in saved.read_text()
+        aud.goto(f"{base_url}/gallery")
+        expect(aud.locator(".facts")).to_contain_text("Subjects")
+        w.check(aud, "auditor-gallery")
+        browser.close()
+    assert w.shots >= 12 and all(p.stat().st_size > 1000 for p in ARTIFACTS.glob("*.png"))
+    assert not w.a11y, "\n".join(w.a11y)
+
+
+def test_artifacts_are_not_committed() -> None:
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "tmp/" in ignored and Path(ARTIFACTS).is_relative_to(ROOT / "tmp")
