@@ -106,6 +106,14 @@ def probe_template(ctx: Context, data: bytes, face: int | None) -> np.ndarray:
     return np.asarray(done.template.vector, dtype=np.float32)
 
 
+def _lineup_lead(s: Session, actor: Actor, lead_id: int, pol: Any, what: str) -> Lead:
+    """The lead, once the actor may act on its case and the lineup rules allow ``what``."""
+    lead, case = _lead(s, lead_id)
+    check_case(s, current_user(s, actor), "lead.lineup", case)
+    _usable(lead, pol, "corroboration_before_lineup", what)
+    return lead
+
+
 def build_array(
     ctx: Context,
     actor: Actor,
@@ -118,9 +126,7 @@ def build_array(
     with refusals(ctx, actor, "lead.lineup", obj):
         pol = policy(ctx)
         with ctx.session() as s:
-            lead, case = _lead(s, lead_id)
-            check_case(s, current_user(s, actor), "lead.lineup", case)
-            _usable(lead, pol, "corroboration_before_lineup", "a photo array")
+            lead = _lineup_lead(s, actor, lead_id, pol, "a photo array")
             if not any(description.get(k) for k in ("sex", "race")):
                 raise InputError("the witness's description needs at least sex or race")
             req = s.get(SearchRequest, lead.request_id)
@@ -244,9 +250,7 @@ def record_administration(
     with refusals(ctx, actor, "lead.lineup", obj):
         pol = policy(ctx)
         with ctx.session() as s:
-            lead, case = _lead(s, lead_id)
-            check_case(s, current_user(s, actor), "lead.lineup", case)
-            _usable(lead, pol, "corroboration_before_lineup", "a photo lineup")
+            lead = _lineup_lead(s, actor, lead_id, pol, "a photo lineup")
             array = s.scalars(
                 select(AuditEntry)
                 .where(AuditEntry.object == obj, AuditEntry.action == "lead.lineup.array")
