@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import lfw_paths, median, save, write_manifest
+from _common import LFW, lfw_paths, median, save, write_manifest
 from leadguard.backends import create_model
 from leadguard.config import Settings
 from leadguard.enroll import enroll
@@ -96,9 +96,13 @@ def enroll_run(n: int, model_name: str = "dlib-resnet") -> float:
         root = Path(tmp)
         manifest = root / "m.csv"
         write_manifest(manifest, rows)
-        ws = Workspace.init(root / "ws", multiple_faces="central", face_model=model_name)
+        ws = Workspace.init(
+            root / "ws", multiple_faces="central", face_model=model_name, source_roots=[LFW]
+        )
         report = enroll(ws, manifest)
         ws.close()
+    if report.enrolled == 0:  # a throughput of nothing is a broken run, not a number
+        raise SystemExit(f"nothing was enrolled: {report.failed[:1]}")
     return report.faces_per_second
 
 
