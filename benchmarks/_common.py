@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import logging
 import platform
 import statistics
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,3 +50,26 @@ def save(name: str, payload: dict) -> Path:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
+
+
+def sweep(
+    name: str,
+    sizes: list[int],
+    repeats: int,
+    measure: Callable[[int, int], dict],
+    line: Callable[[int, dict], str],
+) -> None:
+    """The benchmarks' main loop: parse --sizes/--repeats (defaults given), measure each
+    gallery size, print one line each, save the results as ``name``."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=sizes)
+    ap.add_argument("--repeats", type=int, default=repeats)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    rows = []
+    for n in args.sizes:
+        r = measure(n, args.repeats)
+        rows.append(r)
+        print(line(n, r))
+    out = save(name, {"repeats": args.repeats, "results": rows})
+    print(f"saved {out}")

@@ -11,16 +11,14 @@ Usage: python benchmarks/audit_verify.py [--sizes 10000 40000] [--repeats 3]
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import logging
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import median, save
+from _common import median, sweep
 from leadguard import audit
 from leadguard.gallery import check_index, rebuild_index
 from leadguard.storage import repository as repo
@@ -89,22 +87,15 @@ def measure(n: int, repeats: int) -> dict[str, float]:
     return result
 
 
+def _line(n: int, r: dict) -> str:
+    return (
+        f"{n:>7} templates: audit verify {r['verify_s']:.2f} s "
+        f"({2 * n} records), index check {r['index_check_s']:.2f} s"
+    )
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 40_000])
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    rows = []
-    for n in args.sizes:
-        r = measure(n, args.repeats)
-        rows.append(r)
-        print(
-            f"{n:>7} templates: audit verify {r['verify_s']:.2f} s "
-            f"({2 * n} records), index check {r['index_check_s']:.2f} s"
-        )
-    out = save("audit_verify", {"repeats": args.repeats, "results": rows})
-    print(f"saved {out}")
+    sweep("audit_verify", [10_000, 40_000], 3, measure, _line)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,14 @@ Usage: python benchmarks/search_latency.py [--sizes 10000 100000] [--repeats 15]
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import logging
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import LFW, median, save
+from _common import LFW, median, sweep
 from leadguard.gallery import rebuild_index
 from leadguard.pipeline.compose import FaceSelection
 from leadguard.search import search
@@ -88,22 +86,15 @@ def measure(n: int, repeats: int) -> dict[str, float]:
     }
 
 
+def _line(n: int, r: dict) -> str:
+    return (
+        f"{n:>7} templates: total {r['total_s'] * 1000:.0f} ms = probe "
+        f"{r['probe_s'] * 1000:.0f} ms + gallery {r['gallery_s'] * 1000:.0f} ms"
+    )
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    ap.add_argument("--repeats", type=int, default=15)
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    rows = []
-    for n in args.sizes:
-        r = measure(n, args.repeats)
-        rows.append(r)
-        print(
-            f"{n:>7} templates: total {r['total_s'] * 1000:.0f} ms = probe "
-            f"{r['probe_s'] * 1000:.0f} ms + gallery {r['gallery_s'] * 1000:.0f} ms"
-        )
-    out = save("search_latency", {"repeats": args.repeats, "results": rows})
-    print(f"saved {out}")
+    sweep("search_latency", [10_000, 100_000], 15, measure, _line)
 
 
 if __name__ == "__main__":

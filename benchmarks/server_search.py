@@ -24,8 +24,6 @@ Usage: python benchmarks/server_search.py [--sizes 10000 100000] [--repeats 30]
 
 from __future__ import annotations
 
-import argparse
-import logging
 import socket
 import statistics
 import tempfile
@@ -39,7 +37,7 @@ import httpx
 import uvicorn
 
 import leadguard.search as search_module
-from _common import LFW, save
+from _common import LFW, sweep
 from leadguard.casework import service
 from leadguard.gallery import gallery_counts, synced_index
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
@@ -177,30 +175,20 @@ def measure(n: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def _line(n: int, r: dict) -> str:
+    calls = {k: round(v, 2) for k, v in r["gallery_calls_p50_ms"].items()}
+    return (
+        f"{n:>7} synthetic templates: api p50 {r['api']['p50_ms']:.0f} ms "
+        f"(p95 {r['api']['p95_ms']:.0f}); probe p50 {r['probe_part']['p50_ms']:.0f} ms "
+        f"(p95 {r['probe_part']['p95_ms']:.0f}); gallery p50 "
+        f"{r['gallery_part']['p50_ms']:.1f} ms (p95 {r['gallery_part']['p95_ms']:.1f}); "
+        f"api-probe p50 {r['api_minus_probe']['p50_ms']:.0f} ms; cli-gallery p50 "
+        f"{r['cli_gallery_part']['p50_ms']:.0f} ms\n  gallery calls p50 ms: {calls}"
+    )
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    ap.add_argument("--repeats", type=int, default=30)
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    rows = []
-    for n in args.sizes:
-        r = measure(n, args.repeats)
-        rows.append(r)
-        print(
-            f"{n:>7} synthetic templates: api p50 {r['api']['p50_ms']:.0f} ms "
-            f"(p95 {r['api']['p95_ms']:.0f}); probe p50 {r['probe_part']['p50_ms']:.0f} ms "
-            f"(p95 {r['probe_part']['p95_ms']:.0f}); gallery p50 "
-            f"{r['gallery_part']['p50_ms']:.1f} ms (p95 {r['gallery_part']['p95_ms']:.1f}); "
-            f"api-probe p50 {r['api_minus_probe']['p50_ms']:.0f} ms; cli-gallery p50 "
-            f"{r['cli_gallery_part']['p50_ms']:.0f} ms"
-        )
-        print(
-            "  gallery calls p50 ms:",
-            {k: round(v, 2) for k, v in r["gallery_calls_p50_ms"].items()},
-        )
-    out = save("server_search", {"repeats": args.repeats, "results": rows})
-    print(f"saved {out}")
+    sweep("server_search", [10_000, 100_000], 30, measure, _line)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -47,6 +48,26 @@ def as_matrix(vectors: npt.NDArray[np.float32], dim: int) -> npt.NDArray[np.floa
     if arr.ndim != 2 or arr.shape[1] != dim:
         raise ValueError(f"expected vectors of dimension {dim}, got shape {arr.shape}")
     return arr
+
+
+def search_rows(
+    query: npt.NDArray[np.float32],
+    dim: int,
+    k: int,
+    one: Callable[[npt.NDArray[np.float32], int], tuple[npt.NDArray[np.float64], IdArray]],
+) -> tuple[ScoreArray, IdArray]:
+    """Top-k of every query row by ``one`` (a single-query search), padded with -inf / -1
+    where fewer than k templates exist: the batch shape every index returns."""
+    q = as_matrix(query, dim)
+    if k <= 0:
+        raise ValueError("k must be positive")
+    out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
+    out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
+    for row in range(q.shape[0]):
+        scores, ids = one(q[row], k)
+        out_s[row, : ids.size] = scores
+        out_i[row, : ids.size] = ids
+    return out_s, out_i
 
 
 def exact_scores(

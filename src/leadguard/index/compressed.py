@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from leadguard.errors import IndexError_
 from leadguard.index import _i8kernel
-from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores
+from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores, search_rows
 from leadguard.index.segment_files import (
     RowFile,
     fsync_dir,
@@ -263,16 +263,7 @@ class CompressedIndex:
 
     # --- search ---
     def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[ScoreArray, IdArray]:
-        q = as_matrix(query, self.dim)
-        if k <= 0:
-            raise ValueError("k must be positive")
-        out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
-        out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
-        for row in range(q.shape[0]):
-            scores, ids = self._search_one(q[row], k)
-            out_s[row, : ids.size] = scores
-            out_i[row, : ids.size] = ids
-        return out_s, out_i
+        return search_rows(query, self.dim, k, self._search_one)
 
     def _search_one(
         self, q32: npt.NDArray[np.float32], k: int
