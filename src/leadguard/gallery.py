@@ -137,7 +137,9 @@ def _file_stamp(path: Path, meta: dict[str, Any] | None) -> tuple[str, int, str]
     return str(path), mtime, repr(sorted((meta or {}).items()))
 
 
-def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, IndexCheck]:
+def synced_index(
+    ws: Workspace, space: EmbeddingSpace, table: tuple[int, ...] | None = None
+) -> tuple[StoredIndex, IndexCheck]:
     """The index brought into agreement with the database; repairs and saves if needed.
 
     A cheap fingerprint (count, sum and maximum of the template ids, kept beside the index
@@ -147,12 +149,14 @@ def synced_index(ws: Workspace, space: EmbeddingSpace) -> tuple[StoredIndex, Ind
     file (its modification time and recorded fingerprint) and the templates table (its row
     count and highest id, both read from the database's own b-trees) are unchanged since
     the last agreement, the loaded index is used as it is. An enrollment or removal, here
-    or by another process, changes both and is picked up on the next search.
+    or by another process, changes both and is picked up on the next search. ``table``: the
+    gallery generation if the caller has just read it (``repo.templates_stamp``).
     """
     path = ws.index_path(space.key)
     meta = stored_meta(ws.settings.index_backend, path)
-    with ws.session() as s:
-        table = repo.templates_stamp(s)
+    if table is None:
+        with ws.session() as s:
+            table = repo.templates_stamp(s)
     stamp = (_file_stamp(path, meta), table)
     held = ws.resident.get(("index", space.key))
     if held is not None and held[0] == stamp:
@@ -261,11 +265,15 @@ def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:
     return Expungement(external_id, order, n, images, checks)
 
 
-def gallery_counts(ws: Workspace, s: Any, space_key: str) -> tuple[int, int]:
+def gallery_counts(
+    ws: Workspace, s: Any, space_key: str, table: tuple[int, ...] | None = None
+) -> tuple[int, int]:
     """(subjects, templates) searchable in a space, counted again only when the templates
-    table changed (its row count or highest id) since a long-lived workspace last counted."""
-    with s.no_autoflush:  # the caller's pending rows (the probe's intake) are not read here
-        table = repo.templates_stamp(s)
+    table changed (the gallery generation, ``table`` if the caller has just read it) since
+    a long-lived workspace last counted."""
+    if table is None:
+        with s.no_autoflush:  # the caller's pending rows (the probe's intake) are not read
+            table = repo.templates_stamp(s)
     held = ws.resident.get(("counts", space_key))
     if held is not None and held[0] == table:
         counts: tuple[int, int] = held[1]

@@ -145,7 +145,9 @@ def _search(
     processed = pipeline.complete(measured, str(probe))
     detections, chosen = processed.detections, processed.template.detection
 
-    subjects, templates = gallery_counts(ws, s, space.key)
+    with s.no_autoflush:  # the probe's pending intake rows are not read here
+        table = repo.templates_stamp(s)  # read once: it says whether anything changed
+    subjects, templates = gallery_counts(ws, s, space.key, table)
     stats = repo.gallery_stats(s) if templates == 0 else None
     other = (
         {k: n for k, n in stats.templates_by_space.items() if k != space.key and n} if stats else {}
@@ -165,7 +167,7 @@ def _search(
         )
     if stored is not None and investigation is None:
         models_gate.require_open_set(s, space)  # an accepted evaluation of this space
-    index, check = synced_index(ws, space)
+    index, check = synced_index(ws, space, table)
     check_space(index.space_key, space.key)
 
     requested = investigation or top_k or settings.top_k

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Float,
@@ -126,6 +127,16 @@ class TemplateRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     face: Mapped[FaceRecord] = relationship(back_populates="templates")
+
+
+class GalleryGeneration(Base):
+    """One row whose counter the database's own triggers bump on every insert, update or
+    delete in ``templates`` (migration 0010): an O(1) check that the gallery changed."""
+
+    __tablename__ = "gallery_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
 
 
 class EnrollFailure(Base):

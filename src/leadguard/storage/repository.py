@@ -18,6 +18,7 @@ from leadguard.storage.models import (
     Encounter,
     EnrollFailure,
     FaceRecord,
+    GalleryGeneration,
     ImageRecord,
     Subject,
     TemplateCache,
@@ -289,9 +290,16 @@ def template_id_summary(session: Session, space_key: str) -> dict[str, int]:
     return {"count": int(count or 0), "id_sum": int(total or 0), "id_max": int(top or 0)}
 
 
-def templates_stamp(session: Session) -> tuple[int, int]:
-    """Row count and highest id of the whole templates table: read from the b-trees without
-    a scan; it changes with every insert or delete (a cheap change check, not a fingerprint)."""
+def templates_stamp(session: Session) -> tuple[int, ...]:
+    """A value that changes with every insert, update or delete in the templates table: the
+    gallery generation that the database's own triggers bump (migration 0010; one row read,
+    whatever the gallery's size). Should that row be missing, the row count and highest id
+    (read from the b-trees, proportional to the table) stand in."""
+    generation = session.scalar(
+        select(GalleryGeneration.generation).where(GalleryGeneration.id == 1)
+    )
+    if generation is not None:
+        return (int(generation),)
     count = session.scalar(select(func.count()).select_from(TemplateRecord))  # separately:
     top = session.scalar(select(func.max(TemplateRecord.id)))  # together they would scan
     return int(count or 0), int(top or 0)

@@ -1,0 +1,56 @@
+"""The gallery generation: the database's own triggers bump it on every change to the
+templates table, so a resident server notices any writer's change with one row read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from leadguard.gallery import gallery_counts
+from leadguard.storage import repository as repo
+from leadguard.storage.models import TemplateRecord
+from leadguard.workspace import Workspace
+from tests.unit.test_index_backend_setting import fill
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+def stamp(ws: Workspace) -> tuple[int, ...]:
+    with ws.session() as s:
+        return repo.templates_stamp(s)
+
+
+def test_every_change_to_templates_moves_the_generation(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    first = stamp(ws)
+    assert len(first) == 1  # the counter row exists: no count of the table
+    assert stamp(ws) == first  # reading changes nothing
+    ids, _ = fill(ws, 20)
+    added = stamp(ws)
+    assert added != first
+    with ws.session() as s:  # a vector rewritten in place (no row added or removed)
+        s.execute(update(TemplateRecord).where(TemplateRecord.id == int(ids[0])).values(dim=128))
+    rewritten = stamp(ws)
+    assert rewritten != added
+    with ws.session() as s:
+        removed = repo.remove_subject(s, "S0003")
+    assert sum(len(v) for v in removed.values()) == 2
+    assert stamp(ws) not in (first, added, rewritten)
+    ws.close()
+
+
+def test_resident_counts_follow_another_writer(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    space = ws.face_model().space
+    fill(ws, 10)
+    with ws.session() as s:
+        assert gallery_counts(ws, s, space.key) == (5, 10)
+    other = Workspace.open(tmp_path / "ws")  # another process's connection
+    with other.session() as s:
+        repo.remove_subject(s, "S0002")
+    with ws.session() as s:
+        assert gallery_counts(ws, s, space.key) == (4, 8)
+    other.close()
+    ws.close()
