@@ -1,18 +1,22 @@
-"""Exact search over int8-compressed vectors: scan the codes, re-rank the few that can matter.
+"""Exact search over 5-bit-compressed vectors: scan the codes, score exactly only what can matter.
 
-Every vector x (unit length, fp32) is stored as int8 codes c with a per-dimension scale s
-(x ~ s*c, s trained per segment) and its error e = ||x - s*c|| is kept. A query q is turned
-into int8 p with one scale t (q*s ~ t*p, remainder r = q*s - t*p). The integer scan computes
-a = p.c exactly, and for every stored vector
+Every vector x (fp32) is stored as signed 5-bit codes c in [-16, 15] with a per-dimension scale
+s (x ~ s*c; s trained per segment to the smallest squared error) and its error
+e = ||x - s*c|| is kept. A query q is turned into int8 p with one scale t (q*s ~ t*p,
+remainder r = q*s - t*p). The integer scan computes a = p.c exactly, and for every vector
 
-    |q.x - t*a| <= ||q||*e + ||r||*||c||                       (Cauchy-Schwarz, twice)
+    |q.x - t*a| <= ||q||*e + ||r||*max||c||                   (Cauchy-Schwarz, twice)
 
-so t*a +/- that bound brackets the exact score. The k-th largest lower bound L can only be at
-or below the exact k-th score; every vector whose upper bound reaches L is re-scored exactly
-from its fp32 vector (read by row from disk), and the top-k of those is the exact top-k.
-Exact scores are sums of fp32*fp32 products in fp64 (``exact_scores``), ties broken by
-ascending id, the same as the reference ``ExactIndex``: results are identical to an exact
-scan, not approximately.
+so t*a minus and plus that bound bracket the exact score. One pass over the codes keeps the
+k best lower bounds and every vector whose upper bound reaches the k-th of them; those are
+then scored exactly from their fp32 vectors (read by row), the most promising first, as
+long as their upper bound reaches the k-th best exact score found so far (``_qscan.c``;
+threads of one search share that floor). The candidates scored at or above it are re-scored
+with ``exact_scores`` (fp32*fp32 products summed in fp64), ties broken by ascending id, the
+same as the reference ``ExactIndex``: results are identical to an exact scan, not
+approximately. 5 bits a dimension (80 bytes a 128-d template) stream 5/8 of int8's bytes per
+search; 4 bits would stream less, but their bound is so loose on isotropic data that
+exact scoring costs more than the bytes saved (docs/performance.md).
 
 Storage (one folder per embedding space): append-only segments (codes, ids, fp32 vectors,
 errors, scales) and per-segment tombstone files; ``meta.json`` is replaced last and is the
@@ -37,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leadguard.errors import IndexError_
-from leadguard.index import _i8kernel
+from leadguard.index import _qkernel
 from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores, search_rows
 from leadguard.index.segment_files import (
     RowFile,
@@ -49,12 +53,13 @@ from leadguard.index.segment_files import (
 
 log = logging.getLogger(__name__)
 
-FORMAT = "leadguard-compressed-1"
+FORMAT = "leadguard-compressed-2"
 SMALL_SEGMENT = 65536  # segments below this many rows are merged once there are too many
 MAX_SMALL_SEGMENTS = 8
 COMPACT_DEAD_FRACTION = 0.25
 _EPS = 1e-9  # covers fp64 rounding in the bound arithmetic (bounds are ~1e-2, errors ~1e-15)
 _ENCODE_ROWS = 131072
+_CMIN, _CMAX = _qkernel.CMIN, _qkernel.CMAX
 _M64 = (1 << 64) - 1
 
 
@@ -73,10 +78,9 @@ def id_hash(ids: IdArray) -> int:
 class _Segment:
     name: str
     ids: IdArray
-    codes: npt.NDArray[np.uint8]  # (blocks, groups, 16, 4), unsigned codes c + 128
+    codes: npt.NDArray[np.uint8]  # (blocks, 80 * pairs): 5-bit codes (_qscan.c)
     scale: npt.NDArray[np.float64]  # (padded dim,)
-    err: npt.NDArray[np.float16]  # (rows,) ||x - s*c||, rounded up to fp16
-    cnorm: npt.NDArray[np.float16]  # (rows,) ||c||, rounded up to fp16
+    err: npt.NDArray[np.float16]  # (blocks*16,) ||x - s*c||, rounded up to fp16 (0: padding)
     vectors: npt.NDArray[np.float32] | RowFile  # (rows, dim) fp32, read by row once saved
     dead: npt.NDArray[np.uint8]  # (blocks*16,) 1 = removed or padding
     err_max: float
@@ -94,37 +98,58 @@ class _Segment:
         return self.rows - int(self.dead[: self.rows].sum())
 
 
+_KAPPAS = np.arange(0.08, 0.40, 0.01)  # scale candidates, in standard deviations
+_FIT_ROWS = 65536
+
+
+def fit_scale(vectors: npt.NDArray[np.float32], width: int) -> npt.NDArray[np.float64]:
+    """Per-dimension scale of the codes: of a few multiples of each dimension's
+    standard deviation, the one with the smallest squared error on (a sample of) the segment.
+    Any scale keeps the bound rigorous; a good one keeps it tight."""
+    m, dim = vectors.shape
+    sample = np.asarray(vectors[:: max(1, m // _FIT_ROWS)][:_FIT_ROWS], dtype=np.float64)
+    std = sample.std(axis=0) if m else np.zeros(dim)
+    amax = np.abs(sample).max(axis=0) if m else np.zeros(dim)
+    best = np.where(amax > 0, amax / _CMAX, 1.0)  # no spread (one row): cover the values
+    best_err = ((sample - np.clip(np.rint(sample / best), _CMIN, _CMAX) * best) ** 2).sum(axis=0)
+    for kappa in _KAPPAS:
+        s = np.where(std > 0, kappa * std, best)
+        e = ((sample - np.clip(np.rint(sample / s), _CMIN, _CMAX) * s) ** 2).sum(axis=0)
+        better = e < best_err
+        best, best_err = np.where(better, s, best), np.where(better, e, best_err)
+    scale = np.ones(width)
+    scale[:dim] = best
+    return scale
+
+
 def encode(vectors: npt.NDArray[np.float32], dim: int) -> dict[str, Any]:
     """Codes, scale and per-vector error bounds of one segment."""
     m = vectors.shape[0]
-    width = 4 * math.ceil(dim / 4)
-    amax = np.zeros(width)
-    for s in range(0, m, _ENCODE_ROWS):
-        amax[:dim] = np.maximum(amax[:dim], np.abs(vectors[s : s + _ENCODE_ROWS]).max(axis=0))
-    scale = np.where(amax > 0, amax / 127.0, 1.0)
+    width = 8 * math.ceil(dim / 8)
+    scale = fit_scale(vectors, width)
     blocks = math.ceil(m / 16)
-    codes = np.full((blocks, width // 4, 16, 4), 128, dtype=np.uint8)
-    flat = codes.transpose(0, 2, 1, 3).reshape(blocks * 16, width)  # a copy: written back below
-    err, cnorm = np.empty(m), np.empty(m)
-    for s in range(0, m, _ENCODE_ROWS):
-        x = np.zeros((min(m - s, _ENCODE_ROWS), width))
-        x[:, :dim] = vectors[s : s + x.shape[0]]
-        c = np.clip(np.rint(x / scale), -127, 127)
+    codes = np.empty((blocks, width // 8 * _qkernel.BLOCK_BYTES), dtype=np.uint8)
+    err = np.zeros(blocks * 16)
+    cnorm_max = 0.0
+    for s in range(0, blocks * 16, _ENCODE_ROWS):  # chunks of whole blocks
+        rows = min(blocks * 16 - s, _ENCODE_ROWS)
+        x = np.zeros((rows, width))  # rows past the end are padding: code 0
+        x[: max(0, min(m - s, rows)), :dim] = vectors[s : s + rows]
+        c = np.clip(np.rint(x / scale), _CMIN, _CMAX)
         # fp64 norms of fp32 data: relative error ~1e-16, covered by rounding up
-        err[s : s + x.shape[0]] = np.linalg.norm(x - c * scale, axis=1) * (1 + 1e-12) + 1e-12
-        cnorm[s : s + x.shape[0]] = np.linalg.norm(c, axis=1)
-        flat[s : s + x.shape[0]] = (c + 128).astype(np.uint8)
-    codes[:] = flat.reshape(blocks, 16, width // 4, 4).transpose(0, 2, 1, 3)
+        err[s : s + rows] = np.linalg.norm(x - c * scale, axis=1) * (1 + 1e-12) + 1e-12
+        cnorm_max = max(cnorm_max, float(np.linalg.norm(c, axis=1).max()))
+        codes[s // 16 : (s + rows) // 16] = _qkernel.pack(c.astype(np.int8))
+    err[m:] = 0.0
     dead = np.zeros(blocks * 16, dtype=np.uint8)
     dead[m:] = 1
     return {
         "codes": codes,
         "scale": scale,
         "err": _round_up16(err),
-        "cnorm": _round_up16(cnorm),
         "dead": dead,
         "err_max": float(err.max()) if m else 0.0,
-        "cnorm_max": float(cnorm.max()) if m else 0.0,
+        "cnorm_max": cnorm_max * (1 + 1e-12),
     }
 
 
@@ -147,7 +172,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 class CompressedIndex:
-    """Exact top-k by int8 scan with error bounds and fp32 re-rank (see module doc)."""
+    """Exact top-k by 5-bit scan with error bounds and a running exact floor (module doc)."""
 
     def __init__(self, space_key: str, dim: int, threads: int | None = None) -> None:
         self.space_key = space_key
@@ -268,56 +293,52 @@ class CompressedIndex:
     def _search_one(
         self, q32: npt.NDArray[np.float32], k: int
     ) -> tuple[npt.NDArray[np.float64], IdArray]:
+        q32 = np.ascontiguousarray(q32, dtype=np.float32)
         q = q32.astype(np.float64)
         qnorm = float(np.linalg.norm(q))
-        width = 4 * math.ceil(self.dim / 4)
-        qp = np.zeros(width)
-        qp[: self.dim] = q
-        plans, jobs = [], []
+        shared = np.full(1, -np.inf)  # the k-th best exact score so far, for every job
+        jobs: list[tuple[_Segment, _qkernel.Query, int, int]] = []
         for seg in self._segments:
-            w = qp * seg.scale
-            wmax = float(np.abs(w).max())
-            t = wmax / 127.0 if wmax > 0 else 1.0
-            p = np.clip(np.rint(w / t), -127, 127)
-            rnorm = float(np.linalg.norm(w - t * p)) * (1 + 1e-12)
-            delta = qnorm * seg.err_max + rnorm * seg.cnorm_max + _EPS
-            margin = min(math.ceil(2 * delta / t) + 1, 2**31 - 1)
-            plans.append((seg, t, rnorm, delta))
+            query = _prepare(seg, q, q32, qnorm)
             blocks = seg.codes.shape[0]
             step = max(4096, math.ceil(blocks / self.threads))
-            for b0 in range(0, blocks, step):
-                jobs.append((len(plans) - 1, b0, min(blocks, b0 + step), p.astype(np.int8), margin))
+            jobs += [(seg, query, b0, min(blocks, b0 + step)) for b0 in range(0, blocks, step)]
 
-        def run(job: tuple[int, int, int, Any, int]) -> _i8kernel.ScanResult:
-            i, b0, b1, p8, margin = job
-            seg = plans[i][0]
-            return _i8kernel.scan(seg.codes, b0, b1, p8, seg.dead, k, margin, self.use_native)
+        def run(job: tuple[_Segment, _qkernel.Query, int, int]) -> _qkernel.Candidates:
+            seg, query, b0, b1 = job
+            return _qkernel.scan(
+                seg.codes,
+                b0,
+                b1,
+                query,
+                seg.err,
+                seg.dead,
+                seg.vectors,
+                k,
+                shared,
+                self.use_native,
+            )
 
         if len(jobs) > 1 and self.threads > 1:
             results = list(_pool(self.threads).map(run, jobs))
         else:
             results = [run(job) for job in jobs]
-        lows = [
-            plans[j[0]][1] * r.top.astype(np.float64) - plans[j[0]][3]
-            for j, r in zip(jobs, results, strict=True)
-        ]
-        low = np.concatenate(lows) if lows else np.empty(0)
-        floor = -np.inf if low.size < k else float(np.partition(low, low.size - k)[low.size - k])
+        self.last_candidates = sum(r.checked for r in results)
+        found = [r.scores for r in results if r.scores.size]
+        if not found:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        both = np.concatenate(found)
+        # the kernel's fp64 sums agree with exact_scores to ~1e-15: only what is within
+        # its allowance of its own k-th best can be in the top k, and is re-scored here
+        cut = float(np.partition(both, both.size - k)[both.size - k]) if both.size > k else -np.inf
         cand_ids, cand_scores = [], []
-        for job, res in zip(jobs, results, strict=True):
-            seg, t, rnorm, _ = plans[job[0]]
-            rows = res.rows
-            upper = t * res.scores.astype(np.float64) + qnorm * seg.err[rows].astype(np.float64)
-            upper += rnorm * seg.cnorm[rows].astype(np.float64) + _EPS
-            rows = rows[upper >= floor]
+        for (seg, _, _, _), res in zip(jobs, results, strict=True):
+            rows = res.rows[res.scores >= cut - 2 * _qkernel.EPS]
             if rows.size:
                 cand_ids.append(seg.ids[rows])
                 cand_scores.append(exact_scores(take_rows(seg.vectors, rows), q32))
-        if not cand_ids:
-            return np.empty(0), np.empty(0, dtype=np.int64)
         ids = np.concatenate(cand_ids)
         scores = np.concatenate(cand_scores)
-        self.last_candidates = int(ids.size)
         order = np.lexsort((ids, -scores))[:k]
         return scores[order], ids[order]
 
@@ -412,11 +433,29 @@ class CompressedIndex:
         return obj
 
 
+def _prepare(
+    seg: _Segment, q: npt.NDArray[np.float64], q32: npt.NDArray[np.float32], qnorm: float
+) -> _qkernel.Query:
+    """The int8 query for one segment's scale, and the constant part of the bound."""
+    width = seg.scale.size
+    qp = np.zeros(width)
+    qp[: q.size] = q
+    w = qp * seg.scale
+    wmax = float(np.abs(w).max())
+    t = wmax / 127.0 if wmax > 0 else 1.0
+    p = np.clip(np.rint(w / t), -127, 127)
+    rnorm = float(np.linalg.norm(w - t * p)) * (1 + 1e-12)
+    # a bound on |q.x|, for the kernel's fp32 rounding of the bound's terms (~1e-7 of it)
+    reach = qnorm * (seg.err_max + float(seg.scale.max()) * seg.cnorm_max)
+    dconst = rnorm * seg.cnorm_max + _EPS + 1e-6 * reach
+    return _qkernel.Query(p.astype(np.int8), t, qnorm, dconst, q32)
+
+
 def _write_segment(folder: Path, seg: _Segment) -> None:
     write_array(folder / f"{seg.name}.ids.npy", seg.ids)
     write_array(folder / f"{seg.name}.codes.npy", seg.codes)
     write_array(folder / f"{seg.name}.scale.npy", seg.scale)
-    write_array(folder / f"{seg.name}.err.npy", np.stack([seg.err, seg.cnorm], axis=1))
+    write_array(folder / f"{seg.name}.err.npy", seg.err)
     write_array(folder / f"{seg.name}.vec.npy", take_rows(seg.vectors, np.arange(seg.rows)))
     seg.vectors = RowFile(folder / f"{seg.name}.vec.npy")
     seg.saved = True
@@ -427,9 +466,16 @@ def _read_segment(folder: Path, entry: dict[str, Any], dim: int) -> _Segment:
     ids = np.load(folder / f"{name}.ids.npy")
     codes = np.load(folder / f"{name}.codes.npy")
     vectors = RowFile(folder / f"{name}.vec.npy")
-    errs = np.load(folder / f"{name}.err.npy")
+    err = np.load(folder / f"{name}.err.npy")
     rows = int(entry["rows"])
-    if ids.size != rows or vectors.shape != (rows, dim) or codes.shape[0] * 16 < rows:
+    if (
+        ids.size != rows
+        or vectors.shape != (rows, dim)
+        or vectors.dtype != np.float32
+        or codes.shape[0] * 16 < rows
+        or err.shape != (codes.shape[0] * 16,)
+        or err.dtype != np.float16
+    ):
         raise ValueError(f"segment {name} does not match its record")
     dead = np.zeros(codes.shape[0] * 16, dtype=np.uint8)
     dead[rows:] = 1
@@ -440,8 +486,7 @@ def _read_segment(folder: Path, entry: dict[str, Any], dim: int) -> _Segment:
         ids,
         codes,
         np.load(folder / f"{name}.scale.npy"),
-        errs[:, 0],
-        errs[:, 1],
+        err,
         vectors,
         dead,
         float(entry["err_max"]),
