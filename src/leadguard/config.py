@@ -128,9 +128,10 @@ class Settings(BaseSettings):
 
     # --- vector index ---
     index_backend: Literal["faiss-flat", "compressed", "milvus"] = Field(
-        "faiss-flat",
-        description="Vector index: faiss-flat (exact FAISS scan), compressed (exact int8 scan "
-        "with error bounds and fp32 re-rank; faster at millions) or milvus (docs/scale.md).",
+        "compressed",
+        description="Vector index: compressed (exact: a 5-bit scan with error bounds, then "
+        "exact scores of what can matter; 4-6x faster than a plain scan), faiss-flat (exact "
+        "FAISS scan) or milvus (docs/scale.md).",
     )
     milvus_uri: str = Field(
         "",

@@ -18,7 +18,7 @@ from leadguard import audit
 from leadguard.cli.main import app
 from leadguard.enroll import enroll
 from leadguard.gallery import check_index, open_index, remove_subject
-from leadguard.index.faiss_index import FaissExactIndex
+from leadguard.index.backends import new_index
 from leadguard.storage.models import AuditEntry
 from leadguard.workspace import Workspace
 from tests.conftest import new_database_url
@@ -107,10 +107,12 @@ def test_a_removal_records_what_it_deletes(ws: Workspace) -> None:
 def test_vectors_swapped_inside_the_index_file_are_found(ws: Workspace) -> None:
     space = ws.face_model().space
     index = open_index(ws, space)
-    ids, vecs = next(index.stored())
+    parts = list(index.stored())  # every segment's rows
+    ids = np.concatenate([p[0] for p in parts])
+    vecs = np.concatenate([p[1] for p in parts])
     swapped = vecs.copy()
     swapped[[0, 1]] = vecs[[1, 0]]
-    forged = FaissExactIndex(space.key, space.dim)
+    forged = new_index(ws.settings.index_backend, space.key, space.dim, "")
     forged.add(ids, swapped)
     forged.save(ws.index_path(space.key))  # same ids, same id fingerprint: only vectors moved
     assert np.array_equal(np.sort(forged.ids()), np.sort(index.ids()))
