@@ -12,6 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from leadguard.config import SETTINGS_FILE, Settings
+from leadguard.workspace import Workspace
+
 LFW = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "lfw"
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -52,24 +55,39 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
+def new_workspace(root: Path, backend: str) -> Workspace:
+    """A fresh workspace whose settings file names the index backend (a keyword given to
+    ``Workspace.init`` lasts only for that object; a server opens the workspace again)."""
+    ws = Workspace.init(root, index_backend=backend)
+    if backend != Settings().index_backend:
+        with open(root / SETTINGS_FILE, "a") as fh:
+            fh.write(f'index_backend = "{backend}"\n')
+    return ws
+
+
 def sweep(
     name: str,
     sizes: list[int],
     repeats: int,
-    measure: Callable[[int, int], dict],
+    measure: Callable[[int, int, str], dict],
     line: Callable[[int, dict], str],
 ) -> None:
-    """The benchmarks' main loop: parse --sizes/--repeats (defaults given), measure each
-    gallery size, print one line each, save the results as ``name``."""
+    """The benchmarks' main loop: parse --sizes/--repeats (defaults given) and --backend (the
+    workspace's index_backend), measure each gallery size, print one line each, save the
+    results as ``name`` (``name_backend`` for a backend other than the default)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=sizes)
     ap.add_argument("--repeats", type=int, default=repeats)
+    ap.add_argument("--backend", default="faiss-flat", choices=["faiss-flat", "compressed"])
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rows = []
     for n in args.sizes:
-        r = measure(n, args.repeats)
+        r = measure(n, args.repeats, args.backend)
         rows.append(r)
         print(line(n, r))
-    out = save(name, {"repeats": args.repeats, "results": rows})
+    suffix = "" if args.backend == "faiss-flat" else f"_{args.backend}"
+    out = save(
+        name + suffix, {"repeats": args.repeats, "index_backend": args.backend, "results": rows}
+    )
     print(f"saved {out}")

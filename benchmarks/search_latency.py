@@ -10,6 +10,7 @@ Reported (medians of --repeats searches, model already loaded):
   gallery    total - probe: exact index search plus candidate look-ups
 
 Usage: python benchmarks/search_latency.py [--sizes 10000 100000] [--repeats 15]
+       [--backend faiss-flat|compressed]
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import hashlib
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from _common import LFW, median, sweep
+from _common import LFW, median, new_workspace, sweep
 from leadguard.gallery import rebuild_index
 from leadguard.pipeline.compose import FaceSelection
 from leadguard.search import search
@@ -54,9 +56,9 @@ def fill(ws: Workspace, n: int, seed: int = 0) -> None:
     rebuild_index(ws, space)
 
 
-def measure(n: int, repeats: int) -> dict[str, float]:
+def measure(n: int, repeats: int, backend: str = "faiss-flat") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.init(Path(tmp) / "ws")
+        ws = new_workspace(Path(tmp) / "ws", backend)
         t0 = time.perf_counter()
         fill(ws, n)
         fill_s = time.perf_counter() - t0
@@ -79,6 +81,7 @@ def measure(n: int, repeats: int) -> dict[str, float]:
     total, probe = median(totals), median(pipe_times)
     return {
         "templates": n,
+        "index_backend": backend,
         "fill_s": fill_s,
         "total_s": total,
         "probe_s": probe,

@@ -12,14 +12,16 @@ Reported, p50 and p95 of --repeats requests after two warm-ups, per gallery size
              decode, detect, embed, quality gate, gallery part, search log, audit, JSON
   probe      decode + detect + embed alone, on the server's resident model
   gallery    the gallery part inside those same requests, timed in the server's request
-             thread: the index kept in step with the database (the cheap change check), the
-             gallery counts, the exact scan and the candidates' rows (the search's calls of
-             synced_index, gallery_counts and best_per_subject, wrapped with a timer here)
+             thread: the gallery generation (one row: did anything change?), the index kept
+             in step with the database, the gallery counts, the exact scan and the
+             candidates' rows (the search's calls of templates_stamp, synced_index,
+             gallery_counts and best_per_subject, wrapped with a timer here)
   api-probe  everything but the face model
   cli-gallery  the same three calls on a fresh workspace object each time, in the same run:
              what a one-shot `leadguard` process pays (index file read, gallery re-counted)
 
 Usage: python benchmarks/server_search.py [--sizes 10000 100000] [--repeats 30]
+       [--backend faiss-flat|compressed]
 """
 
 from __future__ import annotations
@@ -31,19 +33,21 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import uvicorn
 
 import leadguard.search as search_module
-from _common import LFW, sweep
+from _common import LFW, new_workspace, sweep
 from leadguard.casework import service
 from leadguard.gallery import gallery_counts, synced_index
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.server.app import create_app
 from leadguard.services import accounts
 from leadguard.services.context import Context
+from leadguard.storage import repository as repo
 from leadguard.workspace import Workspace
 from search_latency import fill
 
@@ -62,15 +66,20 @@ def summary(xs: list[float]) -> dict[str, float]:
 
 
 class GalleryTimer:
-    """Wraps the search's three gallery calls; ``spent`` is their time in one request."""
+    """Wraps the search's gallery calls (the gallery generation read once, then index,
+    counts, scan and rows); ``spent`` is their time in one request."""
 
     NAMES = ("synced_index", "gallery_counts", "best_per_subject")
 
     def __init__(self) -> None:
         self.spent = 0.0
-        self.parts: dict[str, list[float]] = {name: [] for name in self.NAMES}
+        self.parts: dict[str, list[float]] = {name: [] for name in (*self.NAMES, "stamp")}
         for name in self.NAMES:
             setattr(search_module, name, self.timed(name, getattr(search_module, name)))
+        search_module.repo = SimpleNamespace(  # type: ignore[assignment]
+            **{n: getattr(repo, n) for n in dir(repo) if not n.startswith("__")}
+        )
+        search_module.repo.templates_stamp = self.timed("stamp", repo.templates_stamp)
 
     def timed(self, name: str, fn: Any) -> Any:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -111,9 +120,9 @@ def serve(ctx: Context) -> tuple[uvicorn.Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def measure(n: int, repeats: int) -> dict[str, Any]:
+def measure(n: int, repeats: int, backend: str = "faiss-flat") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.init(Path(tmp) / "ws")
+        ws = new_workspace(Path(tmp) / "ws", backend)
         t0 = time.perf_counter()
         fill(ws, n)
         fill_s = time.perf_counter() - t0
@@ -161,6 +170,7 @@ def measure(n: int, repeats: int) -> dict[str, Any]:
     rest = [a - p for a, p in zip(api, probe, strict=True)]
     return {
         "templates": n,
+        "index_backend": backend,
         "gallery_vectors": "synthetic unit vectors (labelled: not faces)",
         "probe": str(PROBE.relative_to(LFW.parent)),
         "fill_s": round(fill_s, 1),
