@@ -1,8 +1,9 @@
 """Which vector-index backend a workspace uses: chosen by the ``index_backend`` setting.
 
-- ``faiss-flat`` (default): FAISS IndexFlatIP, one file per embedding space.
-- ``compressed``: exact int8 scan with error bounds and fp32 re-rank (index/compressed.py),
-  one folder of append-only segments per space; faster than a flat scan on large galleries.
+- ``compressed`` (default): exact 5-bit scan with error bounds, then exact scores of what can
+  matter (index/compressed.py), one folder of append-only segments per space; 5-7x faster
+  than a flat scan at 1M-10M templates (docs/performance.md).
+- ``faiss-flat``: FAISS IndexFlatIP, one file per embedding space.
 - ``milvus``: a Milvus collection per space with a FLAT (exact) index (index/milvus_index.py);
   ``milvus_uri`` names the server, or a local milvus-lite file by default.
 

@@ -237,7 +237,7 @@ class CompressedIndex:
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def stored(self, chunk: int = 65536) -> Iterator[tuple[IdArray, npt.NDArray[np.float32]]]:
-        """(ids, fp32 vectors) of the live rows as held for re-ranking, segment by segment
+        """(ids, fp32 vectors) of the live rows as held for exact scores, segment by segment
         (for a thorough check against the database)."""
         for seg in self._segments:
             live = np.flatnonzero(seg.dead[: seg.rows] == 0).astype(np.int64)

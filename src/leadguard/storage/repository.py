@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from leadguard.errors import LeadGuardError
@@ -290,14 +291,18 @@ def template_id_summary(session: Session, space_key: str) -> dict[str, int]:
     return {"count": int(count or 0), "id_sum": int(total or 0), "id_max": int(top or 0)}
 
 
+@functools.cache
+def _stamp_statement() -> Select[int]:
+    return select(GalleryGeneration.generation).where(GalleryGeneration.id == 1)
+
+
 def templates_stamp(session: Session) -> tuple[int, ...]:
     """A value that changes with every insert, update or delete in the templates table: the
     gallery generation that the database's own triggers bump (migration 0010; one row read,
-    whatever the gallery's size). Should that row be missing, the row count and highest id
-    (read from the b-trees, proportional to the table) stand in."""
-    generation = session.scalar(
-        select(GalleryGeneration.generation).where(GalleryGeneration.id == 1)
-    )
+    whatever the gallery's size; the statement is built once per process). Should that row
+    be missing, the row count and highest id (read from the b-trees, proportional to the
+    table) stand in."""
+    generation = session.scalar(_stamp_statement())
     if generation is not None:
         return (int(generation),)
     count = session.scalar(select(func.count()).select_from(TemplateRecord))  # separately:
@@ -329,8 +334,10 @@ def template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
     return out
 
 
-def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
-    rows = session.execute(
+@functools.cache
+def _info_statement() -> Select[Any]:
+    """The candidates' rows, built once per process (ids bound at each call)."""
+    return (
         select(
             TemplateRecord.id,
             Subject.external_id,
@@ -345,8 +352,12 @@ def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
         .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
         .join(Encounter, ImageRecord.encounter_id == Encounter.id)
         .join(Subject, Encounter.subject_id == Subject.id)
-        .where(TemplateRecord.id.in_(ids))
+        .where(TemplateRecord.id.in_(bindparam("ids", expanding=True)))
     )
+
+
+def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
+    rows = session.execute(_info_statement(), {"ids": ids})
     return {r[0]: TemplateInfo(*r) for r in rows}
 
 
