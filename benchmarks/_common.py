@@ -73,12 +73,14 @@ def sweep(
     line: Callable[[int, dict], str],
 ) -> None:
     """The benchmarks' main loop: parse --sizes/--repeats (defaults given) and --backend (the
-    workspace's index_backend), measure each gallery size, print one line each, save the
-    results as ``name`` (``name_backend`` for a backend other than the default)."""
+    workspace's index_backend, the default one unless given), measure each gallery size,
+    print one line each, save the results as ``name`` (``name_backend`` for a backend other
+    than the default)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=sizes)
     ap.add_argument("--repeats", type=int, default=repeats)
-    ap.add_argument("--backend", default="faiss-flat", choices=["faiss-flat", "compressed"])
+    default = Settings().index_backend
+    ap.add_argument("--backend", default=default, choices=["compressed", "faiss-flat"])
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rows = []
@@ -86,7 +88,7 @@ def sweep(
         r = measure(n, args.repeats, args.backend)
         rows.append(r)
         print(line(n, r))
-    suffix = "" if args.backend == "faiss-flat" else f"_{args.backend}"
+    suffix = "" if args.backend == default else f"_{args.backend}"
     out = save(
         name + suffix, {"repeats": args.repeats, "index_backend": args.backend, "results": rows}
     )

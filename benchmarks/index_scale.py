@@ -157,7 +157,7 @@ def measure(n: int, count: int, k: int, threads: int, workdir: Path) -> dict[str
         "compressed_resident_mb": rss1 - rss0,
         "compressed_resident_after_load_mb": rss_loaded - rss0,
         "fp32_pages_mapped_mb": file1 - file0,
-        "codes_mb": n * DIM / 2 / 2**20,
+        "codes_mb": n * DIM * 5 / 8 / 2**20,  # 5 bits a dimension
         "compressed_build_s": build_c,
         "compressed_load_s": load_c,
         "faiss_flat_build_s": build_f,

@@ -10,7 +10,7 @@ Reported (medians of --repeats searches, model already loaded):
   gallery    total - probe: exact index search plus candidate look-ups
 
 Usage: python benchmarks/search_latency.py [--sizes 10000 100000] [--repeats 15]
-       [--backend faiss-flat|compressed]
+       [--backend compressed|faiss-flat]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def fill(ws: Workspace, n: int, seed: int = 0) -> None:
     rebuild_index(ws, space)
 
 
-def measure(n: int, repeats: int, backend: str = "faiss-flat") -> dict[str, Any]:
+def measure(n: int, repeats: int, backend: str = "compressed") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         ws = new_workspace(Path(tmp) / "ws", backend)
         t0 = time.perf_counter()

@@ -1,0 +1,67 @@
+"""How fast the compressed index's kernel streams codes: the scan alone, nothing kept.
+
+SYNTHETIC DATA: random 5-bit codes for --n templates of 128 dimensions (80 bytes each), every
+row marked removed so that no template is kept or scored exactly: what is timed is reading
+and scoring the codes, on 1 thread and on --threads threads (the blocks split between
+them), median of --repeats runs each. Reports ms per scan and GB/s of codes streamed.
+
+Usage: python benchmarks/scan_bandwidth.py [--n 10000000] [--repeats 7] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from _common import save
+from leadguard.index import _qkernel
+
+log = logging.getLogger("scan_bandwidth")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000_000)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    blocks = args.n // 16
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 256, size=(blocks, 16 * _qkernel.BLOCK_BYTES), dtype=np.uint8)
+    err = np.zeros(blocks * 16, np.float16)
+    dead = np.ones(blocks * 16, np.uint8)  # nothing is kept: the scan alone is timed
+    p = rng.integers(-127, 128, 128).astype(np.int8)
+    query = _qkernel.Query(p, 1e-5, 1.0, 0.0, np.zeros(128, np.float32))
+    vectors = np.zeros((1, 128), np.float32)
+    rows = []
+
+    def scan(job: tuple[int, int, np.ndarray]) -> _qkernel.Candidates:
+        b0, b1, shared = job
+        return _qkernel.scan(codes, b0, b1, query, err, dead, vectors, 50, shared)
+
+    with ThreadPoolExecutor(args.threads) as pool:
+        for threads in sorted({1, args.threads}):
+            step = -(-blocks // threads)
+            times = []
+            for _ in range(args.repeats):
+                shared = np.full(1, -np.inf)
+                jobs = [(b0, min(blocks, b0 + step), shared) for b0 in range(0, blocks, step)]
+                t = time.perf_counter()
+                list(pool.map(scan, jobs))
+                times.append(time.perf_counter() - t)
+            ms = 1000 * float(np.median(times))
+            rows.append({"threads": threads, "scan_ms": ms, "gb_per_s": codes.nbytes / ms / 1e6})
+            log.info("%d thread(s): scan %.1f ms, %.1f GB/s", threads, ms, rows[-1]["gb_per_s"])
+    save(
+        "scan_bandwidth", {"synthetic": True, "n": args.n, "code_bytes": codes.nbytes, "rows": rows}
+    )
+
+
+if __name__ == "__main__":
+    main()
