@@ -43,7 +43,7 @@ def main() -> None:
 
     def scan(job: tuple[int, int, np.ndarray]) -> _qkernel.Candidates:
         b0, b1, shared = job
-        return _qkernel.scan(codes, b0, b1, query, err, dead, vectors, 50, shared)
+        return _qkernel.scan(_qkernel.Stored(codes, err, dead, vectors), b0, b1, query, 50, shared)
 
     with ThreadPoolExecutor(args.threads) as pool:
         for threads in sorted({1, args.threads}):

@@ -157,19 +157,8 @@ def test_compiled_kernel_loads_where_there_is_a_compiler_and_agrees_with_numpy()
         found = []
         for native, generic in ((True, False), (True, True), (False, False)):
             shared = np.full(1, -np.inf)
-            res = _qkernel.scan(
-                enc["codes"],
-                0,
-                blocks,
-                query,
-                enc["err"],
-                enc["dead"],
-                x,
-                10,
-                shared,
-                native,
-                generic,
-            )
+            data = _qkernel.Stored(enc["codes"], enc["err"], enc["dead"], x)
+            res = _qkernel.scan(data, 0, blocks, query, 10, shared, native, generic)
             assert 10 <= res.rows.size <= res.checked < 3000  # it pruned, and kept enough
             exact = x[res.rows].astype(np.float64) @ q32.astype(np.float64)
             found.append(sorted(res.rows[np.argsort(-exact, kind="stable")[:10]].tolist()))

@@ -135,14 +135,21 @@ class Candidates:
     checked: int  # how many rows were scored exactly
 
 
+@dataclass
+class Stored:
+    """What the scan reads of one segment."""
+
+    codes: npt.NDArray[np.uint8]  # (blocks, 80 * pairs)
+    err: npt.NDArray[np.float16]  # (blocks * 16,) error bound of each row
+    dead: npt.NDArray[np.uint8]  # (blocks * 16,) 1 = removed or padding
+    vectors: npt.NDArray[np.float32] | RowFile  # the fp32 rows, for exact scores
+
+
 def scan(
-    codes: npt.NDArray[np.uint8],
+    data: Stored,
     b0: int,
     b1: int,
     query: Query,
-    err: npt.NDArray[np.float16],
-    dead: npt.NDArray[np.uint8],
-    vectors: npt.NDArray[np.float32] | RowFile,
     k: int,
     shared: npt.NDArray[np.float64],
     use_native: bool = True,
@@ -156,7 +163,8 @@ def scan(
     k-th best exact score over all calls of the search."""
     lib = native() if use_native else None
     if lib is None:
-        return _scan_numpy(codes, b0, b1, query, err, dead, vectors, k, shared)
+        return _scan_numpy(data, b0, b1, query, k, shared)
+    codes, vectors = data.codes, data.vectors
     if isinstance(vectors, RowFile):  # rows read from the file by the kernel
         vptr, fd, offset = None, vectors.fd, vectors.offset
     else:
@@ -174,11 +182,11 @@ def scan(
             b1,
             query.p.ctypes.data,
             codes.shape[1] // BLOCK_BYTES,
-            err.ctypes.data,
+            data.err.ctypes.data,
             query.qn,
             query.t,
             query.dconst,
-            dead.ctypes.data,
+            data.dead.ctypes.data,
             vptr,
             fd,
             offset,
@@ -233,18 +241,11 @@ def unpack(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.int8]:
 
 
 def _scan_numpy(
-    codes: npt.NDArray[np.uint8],
-    b0: int,
-    b1: int,
-    query: Query,
-    err: npt.NDArray[np.float16],
-    dead: npt.NDArray[np.uint8],
-    vectors: npt.NDArray[np.float32] | RowFile,
-    k: int,
-    shared: npt.NDArray[np.float64],
+    data: Stored, b0: int, b1: int, query: Query, k: int, shared: npt.NDArray[np.float64]
 ) -> Candidates:
     """The same selection in NumPy: upper bounds of all rows, then exact scores in order of
     the bound until the next bound falls below the k-th best exact score."""
+    codes, err, dead, vectors = data.codes, data.err, data.dead, data.vectors
     p = query.p.astype(np.int32)
     step = 4096
     parts_rows, parts_ub = [], []

@@ -306,18 +306,8 @@ class CompressedIndex:
 
         def run(job: tuple[_Segment, _qkernel.Query, int, int]) -> _qkernel.Candidates:
             seg, query, b0, b1 = job
-            return _qkernel.scan(
-                seg.codes,
-                b0,
-                b1,
-                query,
-                seg.err,
-                seg.dead,
-                seg.vectors,
-                k,
-                shared,
-                self.use_native,
-            )
+            data = _qkernel.Stored(seg.codes, seg.err, seg.dead, seg.vectors)
+            return _qkernel.scan(data, b0, b1, query, k, shared, self.use_native)
 
         if len(jobs) > 1 and self.threads > 1:
             results = list(_pool(self.threads).map(run, jobs))
