@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     index_backend: Literal["faiss-flat", "compressed", "milvus"] = Field(
         "compressed",
         description="Vector index: compressed (exact: a 5-bit scan with error bounds, then "
-        "exact scores of what can matter; 4-6x faster than a plain scan), faiss-flat (exact "
+        "exact scores of what can matter; 5-7x faster than a plain scan), faiss-flat (exact "
         "FAISS scan) or milvus (docs/scale.md).",
     )
     milvus_uri: str = Field(

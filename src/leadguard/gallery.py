@@ -146,11 +146,12 @@ def synced_index(
     file) is compared first; only when it differs are the id sets compared in full.
 
     A long-lived workspace object (the server's) keeps the index loaded: while the index
-    file (its modification time and recorded fingerprint) and the templates table (its row
-    count and highest id, both read from the database's own b-trees) are unchanged since
-    the last agreement, the loaded index is used as it is. An enrollment or removal, here
-    or by another process, changes both and is picked up on the next search. ``table``: the
-    gallery generation if the caller has just read it (``repo.templates_stamp``).
+    file (its modification time and recorded fingerprint) and the gallery generation (a
+    counter the database's triggers bump on every change to the templates table) are
+    unchanged since the last agreement, the loaded index is used as it is. An enrollment or
+    removal, here or by another process, changes both and is picked up on the next search.
+    ``table``: the gallery generation if the caller has just read it
+    (``repo.templates_stamp``).
     """
     path = ws.index_path(space.key)
     meta = stored_meta(ws.settings.index_backend, path)
