@@ -192,7 +192,7 @@ def _search(
     if investigation is not None:
         notices.insert(0, INVESTIGATION_NOTICE.format(n=k))
     elif stored is not None and templates:
-        threshold, shift = search_threshold(ws, stored, templates)
+        threshold, shift = search_threshold(ws, stored, templates, table)
         above = [r for r in ranked if r[0] >= threshold.threshold]
         if len(above) == len(ranked) == k and k < subjects:
             notices.append(

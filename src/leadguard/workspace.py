@@ -52,7 +52,8 @@ class Workspace:
         self._quality_policy: Policy | None = None
         self._lock_depth = 0
         self._lock_fd: int | None = None
-        self.resident: dict[tuple[str, str], tuple[Any, Any]] = {}  # gallery: index, counts
+        # held for the gallery generation: index, counts, score tail
+        self.resident: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # --- creation and opening ---
     @classmethod

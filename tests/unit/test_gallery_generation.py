@@ -54,3 +54,32 @@ def test_resident_counts_follow_another_writer(tmp_path: Path) -> None:
         assert gallery_counts(ws, s, space.key) == (4, 8)
     other.close()
     ws.close()
+
+
+def test_resident_score_tail_follows_the_generation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadguard.evidence import shift
+
+    ws = Workspace.init(tmp_path / "ws")
+    space = ws.face_model().space
+    fill(ws, 40)
+    first = shift.gallery_tail(ws, space.key, stamp(ws))
+    counted: list[str] = []
+    summary = repo.template_id_summary
+
+    def counting(s: object, key: str) -> dict[str, int]:
+        counted.append(key)
+        return summary(s, key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repo, "template_id_summary", counting)
+    again = shift.gallery_tail(ws, space.key, stamp(ws))
+    assert again is first and counted == []  # nothing changed: no count of the table
+    other = Workspace.open(tmp_path / "ws")  # another process removes a subject
+    with other.session() as s:
+        repo.remove_subject(s, "S0002")
+    other.close()
+    after = shift.gallery_tail(ws, space.key, stamp(ws))
+    assert counted == [space.key] and after.template_count == 38  # rebuilt without them
+    assert shift.gallery_tail(ws, space.key) is not after  # no generation given: not held
+    ws.close()

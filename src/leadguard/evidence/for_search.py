@@ -26,16 +26,20 @@ if TYPE_CHECKING:
 
 
 def search_threshold(
-    ws: Workspace, stored: StoredModel, gallery_templates: int
+    ws: Workspace,
+    stored: StoredModel,
+    gallery_templates: int,
+    table: tuple[int, ...] | None = None,
 ) -> tuple[GalleryThreshold, ShiftCheck | None]:
     """The open-set threshold: the model's for this gallery size (raised for the worst
     group when the setting is on), then raised again to where the gallery's own tail allows
-    the same false match rate, if that tail is heavier."""
+    the same false match rate, if that tail is heavier. ``table``: the gallery generation
+    just read (the tail is then kept resident, as the index is)."""
     settings = ws.settings
     t = stored.model.gallery_threshold(
         settings.target_fpir, gallery_templates, settings.worst_group_threshold
     )
-    shift = check_shift(ws, stored.model, t.threshold)
+    shift = check_shift(ws, stored.model, t.threshold, table)
     if shift is not None and shift.shifted and shift.threshold > t.threshold:
         t = replace(
             t,
