@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,8 @@ class EmbeddingSpace:
         d.pop("software_version")
         return d
 
-    @property
-    def key(self) -> str:
+    @cached_property
+    def key(self) -> str:  # computed once: the fields are frozen
         blob = json.dumps(self.key_fields(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

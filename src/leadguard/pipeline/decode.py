@@ -26,6 +26,7 @@ from leadguard.types import DecodedImage
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 _BACKGROUND = (128, 128, 128)
+ORIENTATION = 0x0112  # the EXIF orientation tag
 # A face photo is never a strip: longer sides beyond this ratio are refused before decoding
 # (a 77 KB PNG of 1 x 40,000,000 pixels took 3.3 GB and 45 s through the detector).
 MAX_ASPECT_RATIO = 8.0
@@ -164,8 +165,9 @@ def decode_image(data: bytes, source: str, max_pixels: int) -> DecodedImage:
     try:
         with _quiet(), Image.open(io.BytesIO(data)) as img:
             img.load()
-            try:
-                oriented: Image.Image = ImageOps.exif_transpose(img)
+            try:  # (exif_transpose copies the image even when it has nothing to turn)
+                turned = img.getexif().get(ORIENTATION, 1) not in (1, None)
+                oriented: Image.Image = ImageOps.exif_transpose(img) if turned else img
             except Exception:  # malformed orientation/EXIF: keep the pixels as stored
                 oriented = img
             pixels = _to_rgb8(oriented)
@@ -254,4 +256,6 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*_BACKGROUND, 255))
         img = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+    if mode != "RGB":
+        img = img.convert("RGB")
+    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
