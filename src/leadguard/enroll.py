@@ -19,7 +19,7 @@ from leadguard import audit
 from leadguard.backends import create_model
 from leadguard.errors import UnreadableImage
 from leadguard.evidence.shift import gallery_tail
-from leadguard.gallery import synced_index
+from leadguard.gallery import hold_index, synced_index
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
 from leadguard.quality.gate import Policy, assess
@@ -172,7 +172,9 @@ def _commit(
     policy: Policy,
     report: EnrollReport,
 ) -> None:
-    index, _ = synced_index(ws, space)  # agrees with the database before this batch
+    with ws.session() as s:
+        table = repo.templates_stamp(s)
+    index, _ = synced_index(ws, space, table)  # agrees with the database before this batch
     rows: list[repo.NewTemplate] = []
     with ws.session() as s:
         shas = [r.sha256 for r in pending if not r.error_code]
@@ -209,10 +211,12 @@ def _commit(
             },
             records=repo.audited_rows(s, new_ids, [r.image.sha256 for r in rows]),
         )
+        table = repo.templates_stamp(s)  # this batch's generation, before any other writer's
     report.enrolled += len(new_ids)
     if new_ids:
         index.add(np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows]))
     index.save(ws.index_path(space.key))
+    hold_index(ws, space, index, table)  # the next batch need not read the index file again
 
 
 def _precheck(

@@ -189,6 +189,17 @@ def synced_index(
     return rebuild_index(ws, space), check
 
 
+def hold_index(
+    ws: Workspace, space: EmbeddingSpace, index: StoredIndex, table: tuple[int, ...]
+) -> None:
+    """Keep ``index``, just saved, as the one agreeing with gallery generation ``table``
+    (read in the transaction that committed the index's last templates): the next
+    ``synced_index`` with that generation and an unchanged file uses it as it is."""
+    path = ws.index_path(space.key)
+    meta = stored_meta(ws.settings.index_backend, path)
+    ws.resident[("index", space.key)] = ((_file_stamp(path, meta), table), index)
+
+
 def remove_subject(ws: Workspace, external_id: str, order: str | None = None) -> int:
     """Remove a subject from the database and every index; returns templates removed.
     Under a court ``order`` (expungement) the evaluation cache of its images goes too. The
