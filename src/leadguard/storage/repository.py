@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from leadguard.errors import LeadGuardError
 from leadguard.storage.models import (
+    Base,
     EmbeddingSpaceRecord,
     Encounter,
     EnrollFailure,
@@ -140,61 +141,83 @@ def save_templates(session: Session, rows: list[NewTemplate]) -> list[int]:
     subjects = _subjects(session, infos)
     encounters = _encounters(session, subjects, infos)
     shas = [r.image.sha256 for r in rows]
-    images = {
-        i.sha256: i
-        for i in session.scalars(select(ImageRecord).where(ImageRecord.sha256.in_(shas)))
-    }
+    found = session.execute(
+        select(ImageRecord.sha256, ImageRecord.id).where(ImageRecord.sha256.in_(shas))
+    )
+    image_ids: dict[str, int] = {sha: image_id for sha, image_id in found}
+    fresh: dict[str, NewTemplate] = {}
     for r in rows:
-        if r.image.sha256 in images:
-            continue
-        enc = encounters[(subjects[r.info.external_id].id, r.info.encounter_date)]
-        img = ImageRecord(
-            sha256=r.image.sha256,
-            encounter_id=enc.id,
-            source_path=r.image.source,
-            format=r.image.format,
-            width=r.image.width,
-            height=r.image.height,
-            byte_size=r.image.byte_size,
-            attributes=r.info.attributes or {},
-        )
-        session.add(img)
-        images[r.image.sha256] = img
-    session.flush()
-    faces = []
+        if r.image.sha256 not in image_ids:
+            fresh.setdefault(r.image.sha256, r)
+    if fresh:
+        new_images = [
+            {
+                "sha256": r.image.sha256,
+                "encounter_id": encounters[
+                    (subjects[r.info.external_id].id, r.info.encounter_date)
+                ].id,
+                "source_path": r.image.source,
+                "format": r.image.format,
+                "width": r.image.width,
+                "height": r.image.height,
+                "byte_size": r.image.byte_size,
+                "attributes": r.info.attributes or {},
+            }
+            for r in fresh.values()
+        ]
+        image_ids.update(_inserted(session, ImageRecord, new_images, ImageRecord.sha256))
+    new_faces = []
     for r in rows:
         det = r.template.detection
-        face = FaceRecord(
-            image_id=images[r.image.sha256].id,
-            space_key=r.template.space_key,
-            left=det.box.left,
-            top=det.box.top,
-            right=det.box.right,
-            bottom=det.box.bottom,
-            detector_score=det.score,
-            faces_in_image=r.faces_in_image,
-            landmarks=[list(p) for p in det.landmarks],
-            quality=r.quality,
+        new_faces.append(
+            {
+                "image_id": image_ids[r.image.sha256],
+                "space_key": r.template.space_key,
+                "left": det.box.left,
+                "top": det.box.top,
+                "right": det.box.right,
+                "bottom": det.box.bottom,
+                "detector_score": det.score,
+                "faces_in_image": r.faces_in_image,
+                "landmarks": [list(p) for p in det.landmarks],
+                "quality": r.quality,
+            }
         )
-        session.add(face)
-        faces.append(face)
-    session.flush()
-    templates = []
-    for r, face in zip(rows, faces, strict=True):
+    face_ids = list(_inserted(session, FaceRecord, new_faces).values())
+    new_templates = []
+    for r, face_id in zip(rows, face_ids, strict=True):
         vec = np.ascontiguousarray(r.template.vector, dtype=np.float32)
-        rec = TemplateRecord(
-            face_id=face.id, space_key=r.template.space_key, dim=int(vec.size), vector=vec.tobytes()
+        new_templates.append(
+            {
+                "face_id": face_id,
+                "space_key": r.template.space_key,
+                "dim": int(vec.size),
+                "vector": vec.tobytes(),
+            }
         )
-        session.add(rec)
-        templates.append(rec)
-    session.flush()
+    template_ids = list(_inserted(session, TemplateRecord, new_templates).values())
     for key in {r.template.space_key for r in rows}:
         session.execute(
             delete(EnrollFailure).where(
                 EnrollFailure.space_key == key, EnrollFailure.sha256.in_(shas)
             )
         )
-    return [t.id for t in templates]
+    return template_ids
+
+
+def _inserted(
+    session: Session, model: type[Base], values: list[dict[str, Any]], key: Any = None
+) -> dict[Any, int]:
+    """Insert rows with one statement (several round trips at most) and return their ids in
+    the order given, keyed by ``key``'s value (by position without one)."""
+    column = key if key is not None else model.id  # type: ignore[attr-defined]
+    returned = session.execute(
+        insert(model).returning(column, model.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+        values,
+    ).all()
+    if key is None:
+        return {i: row[1] for i, row in enumerate(returned)}
+    return {row[0]: row[1] for row in returned}
 
 
 def save_failure(
