@@ -87,8 +87,8 @@ def update_tail(tail: GalleryTail, data: repo.LabelledTemplates, seed: int = 0) 
 
     Templates are taken in blocks of ``BLOCK``: each one still draws its own ``SAMPLE``
     earlier templates independently (uniformly, then within each of its groups), but the
-    draws, the scores and the histogram counts of a block are computed together (at 1M
-    templates: seconds to a minute instead of minutes)."""
+    draws, the scores and the histogram counts of a block are computed together
+    (benchmarks/gallery_tail.py)."""
     n = len(data.ids)
     start = int(np.searchsorted(data.ids, tail.last_id, side="right"))
     if start >= n:
@@ -102,12 +102,13 @@ def update_tail(tail: GalleryTail, data: repo.LabelledTemplates, seed: int = 0) 
     rng = np.random.default_rng([seed, int(data.ids[start])])
     everyone = np.arange(n, dtype=np.int64)
     for lo in range(max(start, 1), n, BLOCK):
-        rows = everyone[lo : min(n, lo + BLOCK)]
-        _add_sampled(tail, ALL, rng, x, subj, rows, everyone, rows)
-        for g, pool in members.items():
-            mine = rows[np.isin(rows, pool)]
-            if mine.size:
-                _add_sampled(tail, g, rng, x, subj, mine, pool, np.searchsorted(pool, mine))
+        hi = min(n, lo + BLOCK)
+        _add_sampled(tail, ALL, rng, x, subj, everyone[lo:hi], everyone, everyone[lo:hi])
+        for g, pool in members.items():  # the group's members in [lo, hi), and how many before
+            first, last = np.searchsorted(pool, [lo, hi])
+            if last > first:
+                where = everyone[first:last]
+                _add_sampled(tail, g, rng, x, subj, pool[first:last], pool, where)
     tail.template_count = n
     tail.last_id = int(data.ids[-1])
     return tail
