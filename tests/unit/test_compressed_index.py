@@ -165,3 +165,60 @@ def test_compiled_kernel_loads_where_there_is_a_compiler_and_agrees_with_numpy()
         truth = x.astype(np.float64) @ q32.astype(np.float64)
         top = np.lexsort((np.arange(3000), -truth))[:10]
         assert all(f == sorted(top.tolist()) for f in found)
+
+
+def _reference_top(vectors: dict[int, np.ndarray], q: np.ndarray, k: int) -> list[int]:
+    from leadguard.index.exact import ExactIndex
+
+    ref = ExactIndex("ref", q.size)
+    ids = np.array(sorted(vectors), dtype=np.int64)
+    ref.add(ids, np.stack([vectors[i] for i in ids.tolist()]))
+    return ref.search(q[None], k)[1][0].tolist()
+
+
+def test_saved_rows_mapped_or_read_by_pread_give_the_exact_top_k(tmp_path: Path) -> None:
+    from leadguard.index.segment_files import RowFile
+
+    rng = np.random.default_rng(8)
+    x = unit(rng, 6000, 32)
+    x[4000:4010] = x[17]  # duplicates at the top for a query near row 17
+    index = CompressedIndex("s", 32)
+    index.add(np.arange(3000, dtype=np.int64), x[:3000])
+    index.add(np.arange(3000, 6000, dtype=np.int64), x[3000:])
+    index.remove(np.arange(0, 6000, 7, dtype=np.int64))
+    index.save(tmp_path)
+    live = {i: x[i] for i in range(6000) if i % 7}
+    loaded = CompressedIndex.load(tmp_path, "s", 32)
+    assert all(
+        isinstance(s.vectors, RowFile) and s.vectors.mapped is not None for s in loaded._segments
+    )
+    for q in (x[17] + 0.02 * unit(rng, 1, 32)[0], unit(rng, 1, 32)[0]):
+        want = _reference_top(live, q, 40)
+        for map_rows in (True, False):
+            for seg in loaded._segments:
+                seg.vectors = RowFile(tmp_path / f"{seg.name}.vec.npy", map_rows=map_rows)
+            for native in (True, False):
+                loaded.use_native = native
+                assert loaded.search(q[None], 40)[1][0].tolist() == want, (map_rows, native)
+
+
+def test_a_loaded_index_keeps_searching_after_another_writer_drops_its_files(
+    tmp_path: Path,
+) -> None:
+    """A server holds the rows mapped while an enrollment elsewhere compacts the segment
+    and unlinks its files: the server's maps stay valid until it reloads."""
+    rng = np.random.default_rng(9)
+    x = unit(rng, 2000, 16)
+    index = CompressedIndex("s", 16)
+    index.add(np.arange(2000, dtype=np.int64), x)
+    index.save(tmp_path)
+    server = CompressedIndex.load(tmp_path, "s", 16)
+    writer = CompressedIndex.load(tmp_path, "s", 16)
+    writer.remove(np.arange(0, 2000, 2, dtype=np.int64))  # past the compaction fraction
+    writer.save(tmp_path)
+    assert not (tmp_path / "seg-000001.vec.npy").exists()  # the old segment's files are gone
+    q = unit(rng, 1, 16)[0]
+    assert server.search(q[None], 25)[1][0].tolist() == _reference_top(dict(enumerate(x)), q, 25)
+    reloaded = CompressedIndex.load(tmp_path, "s", 16)
+    odd = {i: x[i] for i in range(1, 2000, 2)}
+    assert reloaded.search(q[None], 25)[1][0].tolist() == _reference_top(odd, q, 25)

@@ -165,7 +165,9 @@ def scan(
     if lib is None:
         return _scan_numpy(data, b0, b1, query, k, shared)
     codes, vectors = data.codes, data.vectors
-    if isinstance(vectors, RowFile):  # rows read from the file by the kernel
+    if isinstance(vectors, RowFile) and vectors.mapped is not None:  # rows where they lie
+        vptr, fd, offset = vectors.mapped.ctypes.data, -1, 0
+    elif isinstance(vectors, RowFile):  # rows read from the file by the kernel
         vptr, fd, offset = None, vectors.fd, vectors.offset
     else:
         vptr, fd, offset = vectors.ctypes.data, -1, 0

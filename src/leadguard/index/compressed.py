@@ -9,7 +9,8 @@ remainder r = q*s - t*p). The integer scan computes a = p.c exactly, and for eve
 
 so t*a minus and plus that bound bracket the exact score. One pass over the codes keeps the
 k best lower bounds and every vector whose upper bound reaches the k-th of them; those are
-then scored exactly from their fp32 vectors (read by row), the most promising first, as
+then scored exactly from their fp32 vectors (a read-only map of the segment's file,
+prefetched ahead of each score: ``segment_files.RowFile``), the most promising first, as
 long as their upper bound reaches the k-th best exact score found so far (``_qscan.c``;
 threads of one search share that floor). The candidates scored at or above it are re-scored
 with ``exact_scores`` (fp32*fp32 products summed in fp64), ties broken by ascending id, the
@@ -81,7 +82,7 @@ class _Segment:
     codes: npt.NDArray[np.uint8]  # (blocks, 80 * pairs): 5-bit codes (_qscan.c)
     scale: npt.NDArray[np.float64]  # (padded dim,)
     err: npt.NDArray[np.float16]  # (blocks*16,) ||x - s*c||, rounded up to fp16 (0: padding)
-    vectors: npt.NDArray[np.float32] | RowFile  # (rows, dim) fp32, read by row once saved
+    vectors: npt.NDArray[np.float32] | RowFile  # (rows, dim) fp32, mapped from its file once saved
     dead: npt.NDArray[np.uint8]  # (blocks*16,) 1 = removed or padding
     err_max: float
     cnorm_max: float
