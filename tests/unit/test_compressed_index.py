@@ -195,8 +195,7 @@ def test_saved_rows_mapped_or_read_by_pread_give_the_exact_top_k(tmp_path: Path)
     for q in (x[17] + 0.02 * unit(rng, 1, 32)[0], unit(rng, 1, 32)[0]):
         want = _reference_top(live, q, 40)
         for map_rows in (True, False):
-            for seg in loaded._segments:
-                seg.vectors = RowFile(tmp_path / f"{seg.name}.vec.npy", map_rows=map_rows)
+            loaded = CompressedIndex.load(tmp_path, "s", 32, map_rows=map_rows)
             for native in (True, False):
                 loaded.use_native = native
                 assert loaded.search(q[None], 40)[1][0].tolist() == want, (map_rows, native)

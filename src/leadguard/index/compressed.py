@@ -392,7 +392,9 @@ class CompressedIndex:
         self._dropped.clear()
 
     @classmethod
-    def load(cls, path: Path, space_key: str, dim: int) -> CompressedIndex:
+    def load(cls, path: Path, space_key: str, dim: int, map_rows: bool = True) -> CompressedIndex:
+        """The saved index; ``map_rows=False`` reads the exact-score rows with pread instead
+        of a map (``RowFile``; for comparison in benchmarks/index_scale.py)."""
         folder = Path(path)
         meta = read_meta(folder)
         if meta is None or meta.get("format") != FORMAT:
@@ -407,7 +409,7 @@ class CompressedIndex:
         obj = cls(space_key, dim)
         try:
             for entry in meta["segments"]:
-                obj._segments.append(_read_segment(folder, entry, dim))
+                obj._segments.append(_read_segment(folder, entry, dim, map_rows))
         except (OSError, ValueError, KeyError) as exc:
             raise IndexError_(
                 f"index {folder} cannot be read ({exc}); run: leadguard index rebuild"
@@ -452,11 +454,11 @@ def _write_segment(folder: Path, seg: _Segment) -> None:
     seg.saved = True
 
 
-def _read_segment(folder: Path, entry: dict[str, Any], dim: int) -> _Segment:
+def _read_segment(folder: Path, entry: dict[str, Any], dim: int, map_rows: bool) -> _Segment:
     name = entry["name"]
     ids = np.load(folder / f"{name}.ids.npy")
     codes = np.load(folder / f"{name}.codes.npy")
-    vectors = RowFile(folder / f"{name}.vec.npy")
+    vectors = RowFile(folder / f"{name}.vec.npy", map_rows)
     err = np.load(folder / f"{name}.err.npy")
     rows = int(entry["rows"])
     if (

@@ -21,9 +21,8 @@ class RowFile:
     The file is memory-mapped read-only, its pages populated at load (read from disk where
     the page cache lacks them), so that no search waits on a page fault: the scan kernel
     reads a row where it lies and asks for the rows it will score next ahead of time. At
-    10M templates a probe scores about 14,000 rows exactly; a pread of 512 bytes each took
-    ~4 us on this VM (57 ms of the two threads' time a search, in one instrumented run), the
-    mapped rows with prefetching 7-10 ms (docs/scale.md, docs/performance.md). The pages
+    10M templates a probe scores about 14,000 rows exactly: with a pread of 512 bytes each
+    the search took 42.5 ms p50, mapped 37.1 ms, in one run (docs/performance.md). The pages
     are the page cache's (RssFile: shared, reclaimable), not the process's own memory.
 
     What a map risks and why it is taken: a process whose mapped file is truncated in place
@@ -77,7 +76,7 @@ class RowFile:
 
     def take(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
         if self.mapped is not None:
-            return np.array(self.mapped[rows])
+            return self.mapped[rows]  # a copy (fancy indexing), not a view of the map
         out = np.empty((rows.size, self.shape[1]), dtype=self.dtype)
         buf = out.reshape(-1).view(np.uint8)
         for j, r in enumerate(rows.tolist()):
