@@ -17,7 +17,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -63,25 +63,32 @@ def content_hash(
     return hashlib.sha256((prev + body).encode()).hexdigest()
 
 
+def digest_values(table: str, ident: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"table", "id", "sha256"}`` of one row given its column values by column name
+    (bytes by their own SHA-256, times in UTC). ``row_digest`` for an ORM row; a migration
+    reading rows with Core gets the same digest."""
+    clean: dict[str, Any] = {}
+    for key, v in values.items():
+        if isinstance(v, bytes | memoryview):
+            v = hashlib.sha256(bytes(v)).hexdigest()
+        elif isinstance(v, datetime):  # SQLite gives stored UTC times back without a zone
+            v = (v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)).isoformat()
+        clean[key] = v
+    body = json.dumps(clean, sort_keys=True, separators=(",", ":"), default=str)
+    return {"table": table, "id": ident, "sha256": hashlib.sha256(body.encode()).hexdigest()}
+
+
 def row_digest(row: Any) -> dict[str, Any]:
     """``{"table", "id", "sha256"}`` of one stored row: SHA-256 over its column values
     (bytes by their own SHA-256), so that an entry that names a record proves its content."""
     mapper = sa_inspect(row).mapper
-    values: dict[str, Any] = {}
-    for attr in mapper.column_attrs:
-        v = getattr(row, attr.key)
-        if isinstance(v, bytes):
-            v = hashlib.sha256(v).hexdigest()
-        elif isinstance(v, datetime):  # SQLite gives stored UTC times back without a zone
-            v = (v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)).isoformat()
-        values[attr.key] = v
-    body = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    values = {attr.columns[0].name: getattr(row, attr.key) for attr in mapper.column_attrs}
     ident = sa_inspect(row).identity
-    return {
-        "table": mapper.local_table.name,
-        "id": ident[0] if ident and len(ident) == 1 else list(ident or ()),
-        "sha256": hashlib.sha256(body.encode()).hexdigest(),
-    }
+    return digest_values(
+        str(mapper.local_table.name),  # type: ignore[attr-defined]
+        ident[0] if ident and len(ident) == 1 else list(ident or ()),
+        values,
+    )
 
 
 def append(

@@ -22,6 +22,24 @@ from leadguard.storage.models import AuditEntry, Base
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 5000
 
+# Tables whose every row must be named by some audit entry: a row no entry names was put
+# there outside LeadGuard (an inserted admin account, login token, case assignment, subject,
+# template, evidence model...). The services writing them name each row they create or
+# change; volatile state (``login_state``, ``gallery_generation``) and caches stay outside.
+COVERED = (
+    "users",
+    "auth_tokens",
+    "cases",
+    "case_assignments",
+    "subjects",
+    "encounters",
+    "images",
+    "templates",
+    "evidence_models",
+    "model_acceptances",
+    "accuracy_records",
+)
+
 
 @dataclass(frozen=True)
 class RawEntry:
@@ -151,11 +169,16 @@ def check_records(
                     tab = tables[item["table"]] = _Table(_mapper_for(item["table"]))
                 sha = None if deleted else item["sha256"]
                 tab.expect[_key(item["id"])] = _Expect(seq, sha)
+    for name in COVERED:
+        if name not in tables:
+            tables[name] = _Table(_mapper_for(name))
     checked = 0
     for name, tab in sorted(tables.items()):
         if tab.mapper is None:
             problems.append(f"entries name table {name!r}, which LeadGuard does not have")
             continue
+        if name in COVERED:
+            problems += _unnamed_rows(session, tab.mapper, tab.expect)
         current = _current_rows(session, tab.mapper, list(tab.expect), problems)
         for ident, exp in sorted(tab.expect.items(), key=lambda kv: str(kv[0])):
             checked += 1
@@ -178,6 +201,21 @@ def check_records(
                     f"{name} row {_show(ident)} was changed after audit entry {exp.seq}"
                 )
     return checked, problems
+
+
+def _unnamed_rows(session: Session, mapper: Mapper[Any], expect: dict[Any, _Expect]) -> list[str]:
+    """Rows of a covered table that no audit entry names (one id query per table)."""
+    col = mapper.primary_key[0]
+    name = _table_name(mapper)
+    extra = [i for i in session.scalars(select(col).order_by(col)) if i not in expect]
+    if not extra:
+        return []
+    more = f" and {len(extra) - 10} more" if len(extra) > 10 else ""
+    shown = ", ".join(map(str, extra[:10])) + more
+    return [
+        f"{name} row{'s' if len(extra) > 1 else ''} {shown}: named by no audit entry "
+        "(inserted outside LeadGuard)"
+    ]
 
 
 def _show(ident: Any) -> str:

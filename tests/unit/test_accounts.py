@@ -18,7 +18,7 @@ from leadguard.errors import InputError, WorkspaceError
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.services.settings import set_setting
-from leadguard.storage.models import AuditEntry, AuthToken, User
+from leadguard.storage.models import AuditEntry, AuthToken, LoginState, User
 from leadguard.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
@@ -77,25 +77,38 @@ def test_logout_password_change_and_deactivation_revoke_tokens(ctx: Context) -> 
     assert {"logout", "user.password", "user.deactivate", "refused"} <= set(actions(ctx))
 
 
+def _state(ctx: Context, name: str) -> LoginState:
+    with ctx.session() as s:
+        user = s.scalars(select(User).where(User.username == name)).one()
+        state = s.get(LoginState, user.id)
+        assert state is not None
+        s.expunge(state)
+        return state
+
+
 def test_lockout_with_backoff_then_the_right_password_is_refused(ctx: Context) -> None:
     for _ in range(ctx.settings.login_attempts):
         with pytest.raises(NotAllowed, match="failed"):
             accounts.login(ctx, "ex1", "wrong password number")
     with pytest.raises(NotAllowed, match="too many failed logins"):
         accounts.login(ctx, "ex1", PW)
-    with ctx.session() as s:
-        user = s.scalars(select(User).where(User.username == "ex1")).one()
-        first = user.locked_until
-        assert first is not None
-        user.locked_until = datetime.now(UTC) - timedelta(seconds=1)  # wait it out
+    first = _state(ctx, "ex1").locked_until
+    assert first is not None
+    with ctx.session() as s:  # wait it out
+        s.execute(update(LoginState).values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
     with pytest.raises(NotAllowed, match="failed"):  # one more failure: a longer lockout
         accounts.login(ctx, "ex1", "wrong password again")
-    with ctx.session() as s:
-        user = s.scalars(select(User).where(User.username == "ex1")).one()
-        assert user.locked_until is not None and user.failed_logins == 6
-        left = user.locked_until.replace(tzinfo=UTC) - datetime.now(UTC)
-        assert left > timedelta(seconds=accounts.BACKOFF_SECONDS * 1.5)
+    state = _state(ctx, "ex1")
+    assert state.locked_until is not None and state.failed_logins == 6
+    left = state.locked_until.replace(tzinfo=UTC) - datetime.now(UTC)
+    assert left > timedelta(seconds=accounts.BACKOFF_SECONDS * 1.5)
     assert actions(ctx).count("login.failed") == 7
+    with ctx.session() as s:
+        reasons = [
+            e.details["reason"]
+            for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "login.failed"))
+        ]
+    assert reasons.count("locked") == 1 and reasons.count("wrong password") == 6
 
 
 def test_unknown_users_cost_the_same_password_check(ctx: Context, monkeypatch) -> None:

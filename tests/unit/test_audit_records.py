@@ -91,7 +91,7 @@ def ws(tmp_path: Path) -> Workspace:
         review = Review(request_id=req.id, examiner_id=ana.id, decisions={"s1": "exclusion"})
         s.add(review)
         s.flush()
-        audit.append(s, "review", "case:C-1/review", {}, actor="ana", records=[review])
+        audit.append(s, "review", "case:C-1/review", {}, actor="ana", records=[case, review])
     return w
 
 
@@ -119,7 +119,7 @@ def damage(ws: Workspace, statement: str, database: str) -> bool:
 
 def test_untouched_records_verify(ws: Workspace) -> None:
     c = check(ws)
-    assert c.intact and c.records_checked == 5, c.record_problems
+    assert c.intact and c.records_checked == 6, c.record_problems
     with ws.session() as s:
         assert c.head_seq == 5 and c.head_hash == audit.hash_at(s, 5)
 

@@ -242,14 +242,15 @@ def open_case(
             )
             s.add(case)
             s.flush()
-            s.add(CaseAssignment(case_id=case.id, user_id=user.id))
+            owner = CaseAssignment(case_id=case.id, user_id=user.id)
+            s.add(owner)
             audit.append(
                 s,
                 "case.open",
                 f"case:{number}",
                 {"offence": case.offence, "incident_date": str(incident_date), "unit": case.unit},
                 actor=actor.username,
-                records=[case],
+                records=[case, owner],
             )
             return case_info(s, case)
 

@@ -82,6 +82,7 @@ def save_record(
             "accuracy_record",
             f"accuracy_record:{rec.id}",
             {"protocol": rec.protocol, "space": rec.space_key, "command": rec.command},
+            records=[rec],
         )
         return rec.id
 

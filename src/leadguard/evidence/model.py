@@ -210,7 +210,7 @@ def store(
         s.add(rec)
         s.flush()
         details = {"source": source, "payload_sha256": sha, "record": record_id}
-        audit.append(s, "evidence_model_stored", f"evidence_model:{rec.id}", details)
+        audit.append(s, "evidence_model_stored", f"evidence_model:{rec.id}", details, records=[rec])
         return StoredModel(rec.id, source, sha, model)
 
 

@@ -11,14 +11,14 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
 from leadguard.casework.authz import ROLES, NotAllowed, authorize
 from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, actor_of, current_user, refusals
-from leadguard.storage.models import AuthToken, User
+from leadguard.storage.models import AuthToken, LoginState, User
 
 MIN_PASSWORD = 12
 BACKOFF_SECONDS = 30  # first lockout; doubles with every further failure
@@ -75,15 +75,35 @@ def _user(s: Session, username: str) -> User | None:
     return s.scalars(select(User).where(User.username == username)).first()
 
 
+def _state(s: Session, user: User) -> LoginState:
+    state = s.get(LoginState, user.id)
+    if state is None:
+        state = LoginState(user_id=user.id, failed_logins=0)
+        s.add(state)
+    return state
+
+
+REFUSED = (
+    "login as {name!r} refused: unknown user, wrong password, inactive account or too many "
+    "failed logins (then try again later)"
+)
+
+
 def login(ctx: Context, username: str, password: str) -> LoginSession:
     """A token valid for ``session_hours``. Failures count towards a lockout whose length
-    doubles with every further failure; unknown users cost the same argon2 work."""
+    doubles with every further failure; unknown users cost the same argon2 work, and every
+    refusal reads the same whatever the account name (existing or not, locked or not).
+
+    The counters live in ``login_state``, outside the hash chain: a failed login (anyone's)
+    writes its audit entry but changes no hashed record."""
     hours = ctx.settings.session_hours
     now = _now()
     reason = ""
     with ctx.session() as s:
         user = _user(s, username)
-        locked = user is not None and user.locked_until and _aware(user.locked_until) > now
+        state = _state(s, user) if user is not None else None
+        until = state.locked_until if state is not None else None
+        locked = bool(until and _aware(until) > now)
         if user is None or locked or not user.active:
             _check(_dummy_hash(), password)
             ok = False
@@ -91,16 +111,16 @@ def login(ctx: Context, username: str, password: str) -> LoginSession:
         else:
             ok = _check(user.password_hash, password)
             reason = "" if ok else "wrong password"
-        if user is not None and not ok and not locked:
-            user.failed_logins += 1
-            over = user.failed_logins - ctx.settings.login_attempts
+        if state is not None and not ok and not locked:
+            state.failed_logins += 1
+            over = state.failed_logins - ctx.settings.login_attempts
             if over >= 0:
-                user.locked_until = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** min(over, 12))
+                state.locked_until = now + timedelta(seconds=BACKOFF_SECONDS * 2 ** min(over, 12))
         if not ok:
             audit.append(s, "login.failed", f"user:{username}", {"reason": reason}, actor=username)
         else:
-            assert user is not None
-            user.failed_logins, user.locked_until = 0, None
+            assert user is not None and state is not None
+            state.failed_logins, state.locked_until, state.last_login_at = 0, None, now
             token = secrets.token_urlsafe(32)
             row = AuthToken(
                 user_id=user.id, token_sha256=_sha(token), expires_at=now + timedelta(hours=hours)
@@ -115,9 +135,7 @@ def login(ctx: Context, username: str, password: str) -> LoginSession:
                 records=[row],
             )
             return LoginSession(actor_of(user), token, row.expires_at)
-    if reason == "locked":
-        raise NotAllowed(f"login as {username!r} refused: too many failed logins, try later")
-    raise NotAllowed(f"login as {username!r} failed: unknown user, wrong password or inactive")
+    raise NotAllowed(REFUSED.format(name=username))
 
 
 def authenticate(ctx: Context, token: str) -> Actor:
@@ -151,8 +169,17 @@ def logout(ctx: Context, token: str) -> None:
         )
 
 
-def _revoke_all(s: Session, user_id: int) -> None:
-    s.execute(update(AuthToken).where(AuthToken.user_id == user_id).values(revoked=True))
+def _revoke_all(s: Session, user_id: int) -> list[AuthToken]:
+    """Revoke every live token of the user; the rows changed, for the entry's records (a
+    revocation is an outcome: it stays in the chain)."""
+    rows = list(
+        s.scalars(
+            select(AuthToken).where(AuthToken.user_id == user_id, AuthToken.revoked.is_(False))
+        )
+    )
+    for row in rows:
+        row.revoked = True
+    return rows
 
 
 def _check_password(password: str) -> None:
@@ -168,9 +195,14 @@ def change_password(ctx: Context, actor: Actor, old: str, new: str) -> None:
         if not _check(user.password_hash, old):
             raise NotAllowed(f"{actor.username}: the current password is wrong")
         user.password_hash = _hasher().hash(new)
-        _revoke_all(s, user.id)
+        revoked = _revoke_all(s, user.id)
         audit.append(
-            s, "user.password", f"user:{actor.username}", {}, actor=actor.username, records=[user]
+            s,
+            "user.password",
+            f"user:{actor.username}",
+            {"tokens_revoked": len(revoked)},
+            actor=actor.username,
+            records=[user, *revoked],
         )
 
 
@@ -205,8 +237,9 @@ def add_user(
         return _info(user)
 
 
-def _info(u: User) -> UserInfo:
-    locked = bool(u.locked_until and _aware(u.locked_until) > _now())
+def _info(u: User, state: LoginState | None = None) -> UserInfo:
+    until = state.locked_until if state is not None else None
+    locked = bool(until and _aware(until) > _now())
     return UserInfo(u.username, u.role, u.unit, u.active, _aware(u.created_at), locked)
 
 
@@ -218,16 +251,22 @@ def deactivate_user(ctx: Context, actor: Actor, username: str) -> None:
         if target is None:
             raise InputError(f"user {username!r} does not exist")
         target.active = False
-        _revoke_all(s, target.id)
+        revoked = _revoke_all(s, target.id)
         audit.append(
-            s, "user.deactivate", f"user:{username}", {}, actor=actor.username, records=[target]
+            s,
+            "user.deactivate",
+            f"user:{username}",
+            {"tokens_revoked": len(revoked)},
+            actor=actor.username,
+            records=[target, *revoked],
         )
 
 
 def list_users(ctx: Context, actor: Actor) -> list[UserInfo]:
     with refusals(ctx, actor, "user.list", "users"), ctx.session() as s:
         authorize(current_user(s, actor), "user.list")
-        return [_info(u) for u in s.scalars(select(User).order_by(User.username))]
+        states = {st.user_id: st for st in s.scalars(select(LoginState))}
+        return [_info(u, states.get(u.id)) for u in s.scalars(select(User).order_by(User.username))]
 
 
 def actor_by_name(ctx: Context, username: str) -> Actor:

@@ -126,6 +126,7 @@ def add_acceptance(
         f"embedding_space:{space_key}",
         {"model": model_name, "acceptance": row.id, "evaluation": evaluation, "note": note},
         actor=accepted_by,
+        records=[row],
     )
     return _acceptance(row)
 

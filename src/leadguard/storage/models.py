@@ -276,8 +276,20 @@ class User(Base):
     unit: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginState(Base):
+    """An account's volatile login state: failed logins, lockout, last login. Kept apart from
+    ``users`` and never named by an audit entry's records: it changes on every login attempt
+    (anyone can cause one), so it must not be in the hash chain. It decides only how soon a
+    password may be tried again, never who may do what (migration 0011)."""
+
+    __tablename__ = "login_state"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuthToken(Base):

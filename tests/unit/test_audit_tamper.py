@@ -1,0 +1,284 @@
+"""Every record that decides an outcome is in the hash chain: a workspace built by normal
+use (accounts, logins good and bad, a lockout, a password change, a case with assignments,
+an enrollment, an evidence model, an accuracy record, a model acceptance, a removal)
+verifies, and each kind of direct database edit below is named by ``audit verify``."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import Connection, text
+
+from leadguard import audit
+from leadguard.backends import create_model
+from leadguard.casework import service as cw
+from leadguard.casework.authz import NotAllowed
+from leadguard.config import Settings
+from leadguard.evaluation.run import save_record
+from leadguard.evidence.model import adopt_shipped
+from leadguard.gallery import remove_subject
+from leadguard.services import accounts
+from leadguard.services.context import Context
+from leadguard.storage import repository as repo
+from leadguard.storage.acceptance import add_acceptance
+from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.workspace import Workspace
+
+PW = "correct horse battery staple"
+SPACE = "945135dd216ff1a3"  # the space LeadGuard ships an evidence model for
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
+    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+
+
+def _enroll(ws: Workspace, people: list[tuple[str, str, str, int]]) -> None:
+    """One batch stored and audited as ``enroll`` stores it (without the face model)."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for external_id, sex, race, photos in people:
+        for k in range(photos):
+            sha = hashlib.sha256(f"{external_id}/{k}".encode()).hexdigest()
+            vec = rng.standard_normal(128).astype(np.float32)
+            vec /= np.linalg.norm(vec)
+            rows.append(
+                repo.NewTemplate(
+                    repo.SubjectInfo(external_id, date(2020 + k, 1, 1), sex, race),
+                    ImageMeta(f"/g/{external_id}/{k}.jpg", sha, "JPEG", 200, 200, 1000),
+                    FaceTemplate(Detection(Box(10, 10, 90, 90), 1.0), vec, SPACE),
+                    1,
+                )
+            )
+    with ws.session() as s:
+        repo.ensure_space(s, create_model(Settings()).space)  # hashes the weights only
+        ids = repo.save_templates(s, rows)
+        shas = [r.image.sha256 for r in rows]
+        audit.append(
+            s,
+            "enroll_batch",
+            f"gallery:{SPACE}",
+            {"templates": ids, "images": shas},
+            records=repo.audited_rows(s, ids, shas),
+        )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(accounts, "_hasher", lambda: cheap)
+    mp.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+    root = tmp_path_factory.mktemp("tamper")
+    ctx = Context(Workspace.init(root / "ws"))
+    accounts.add_user(ctx, None, "admin", PW, "admin")
+    admin = accounts.login(ctx, "admin", PW).actor
+    for name, role in (("sup", "supervisor"), ("ex1", "examiner"), ("ex2", "examiner")):
+        accounts.add_user(ctx, admin, name, PW, role, "north")
+    sup = accounts.login(ctx, "sup", PW).actor
+    ex1 = accounts.login(ctx, "ex1", PW)
+    for _ in range(ctx.settings.login_attempts + 3):  # failed logins and a lockout
+        with pytest.raises(NotAllowed):
+            accounts.login(ctx, "ex2", "not the password at all")
+    with pytest.raises(NotAllowed):
+        accounts.login(ctx, "nobody", "not the password at all")
+    accounts.logout(ctx, ex1.token)
+    ex1 = accounts.login(ctx, "ex1", PW)
+    accounts.change_password(ctx, ex1.actor, PW, PW + " again")
+    ex1 = accounts.login(ctx, "ex1", PW + " again")
+    cw.open_case(ctx, sup, "C-1", "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant 26-117")
+    cw.assign(ctx, sup, "C-1", "ex1")
+    _enroll(ctx.ws, [("ana", "F", "Black", 2), ("bob", "M", "White", 2), ("cy", "M", "Asian", 1)])
+    _enroll(ctx.ws, [("ana", "F", "Black", 3)])  # a later photo of a known person
+    adopt_shipped(ctx.ws, SPACE)
+    prov = {
+        "embedding_space": {"key": SPACE},
+        "protocol": "lfw_view2",
+        "dataset": "/d",
+        "dataset_checksum": "0" * 64,
+        "command": "leadguard eval lfw",
+        "software_version": "1",
+    }
+    rec = save_record(ctx.ws, prov, {"eer": 0.03}, root / "out", [])
+    with ctx.session() as s:
+        add_acceptance(s, SPACE, "dlib", {"key": SPACE}, {"lfw": rec}, "admin", "ok")
+    remove_subject(ctx.ws, "cy")
+    accounts.deactivate_user(ctx, admin, "ex2")
+    ctx.close()
+    mp.undo()
+    return root / "ws"
+
+
+@pytest.fixture
+def ws(built: Path, tmp_path: Path) -> Workspace:
+    import shutil
+
+    shutil.copytree(built, tmp_path / "ws")
+    return Workspace.open(tmp_path / "ws")
+
+
+def verify(ws: Workspace) -> audit.ChainCheck:
+    with ws.session() as s:
+        return audit.verify(s)
+
+
+def _edit_evidence_model(conn: Connection) -> int:
+    """Rewrite the stored model's bytes (one byte inside its arrays) as an insider would."""
+    payload = bytearray(conn.execute(text("SELECT payload FROM evidence_models")).scalar_one())
+    payload[len(payload) // 2] ^= 0xFF
+    done = conn.execute(text("UPDATE evidence_models SET payload = :p"), {"p": bytes(payload)})
+    return int(done.rowcount)
+
+
+def _table(statement: str) -> str:
+    m = re.match(r"(?:UPDATE|INSERT INTO|DELETE FROM) (\w+)", statement)
+    assert m is not None, statement
+    return m.group(1)
+
+
+Tamper = str | Callable[[Connection], int]
+ADMIN_HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+TAMPERING: dict[str, list[Tamper]] = {
+    # subjects: who a candidate is, and what is recorded about them
+    "swap two names": [
+        "UPDATE subjects SET external_id = 'tmp' WHERE external_id = 'ana'",
+        "UPDATE subjects SET external_id = 'ana' WHERE external_id = 'bob'",
+        "UPDATE subjects SET external_id = 'bob' WHERE external_id = 'tmp'",
+    ],
+    "rename a subject": ["UPDATE subjects SET external_id = 'zed' WHERE external_id = 'bob'"],
+    "change recorded sex": ["UPDATE subjects SET sex = 'M' WHERE external_id = 'ana'"],
+    "change recorded race": ["UPDATE subjects SET race = 'White' WHERE external_id = 'ana'"],
+    "insert a subject": [
+        "INSERT INTO subjects (external_id, created_at) VALUES ('new', '2026-01-01')"
+    ],
+    "put back a removed subject": [
+        "INSERT INTO subjects (id, external_id, created_at) VALUES (3, 'cy', '2026-01-01')"
+    ],
+    "change an encounter date": [
+        "UPDATE encounters SET encounter_date = '2025-12-31' WHERE id = 1"
+    ],
+    "move an encounter to another subject": ["UPDATE encounters SET subject_id = 2 WHERE id = 1"],
+    "insert an encounter": [
+        "INSERT INTO encounters (subject_id, encounter_date, created_at) "
+        "VALUES (1, '2026-01-01', '2026-01-01')"
+    ],
+    "move an image to another encounter": ["UPDATE images SET encounter_id = 3 WHERE id = 1"],
+    "change an image's source path": ["UPDATE images SET source_path = '/elsewhere.jpg'"],
+    "swap a template vector": [
+        "UPDATE templates SET vector = (SELECT vector FROM templates WHERE id = 3) WHERE id = 1"
+    ],
+    "delete a template": ["DELETE FROM templates WHERE id = 2"],
+    "plant a template": [
+        'INSERT INTO faces (image_id, space_key, "left", top, "right", bottom, detector_score, '
+        'faces_in_image, landmarks) SELECT image_id, space_key, "left", top, "right", '
+        "bottom, detector_score, faces_in_image, landmarks FROM faces WHERE id = 1",
+        "INSERT INTO templates (face_id, space_key, dim, vector, created_at) "
+        "SELECT (SELECT max(id) FROM faces), space_key, dim, vector, created_at "
+        "FROM templates WHERE id = 1",
+    ],
+    "delete an image (and its templates)": ["DELETE FROM images WHERE id = 1"],
+    # accounts and tokens
+    "insert an admin account": [
+        "INSERT INTO users (username, password_hash, role, unit, active, created_at) "
+        f"VALUES ('eve', '{ADMIN_HASH}', 'admin', '', 1, '2026-01-01')"
+    ],
+    "make an examiner an admin": ["UPDATE users SET role = 'admin' WHERE username = 'ex1'"],
+    "move an examiner to another unit": ["UPDATE users SET unit = 'south' WHERE username = 'ex1'"],
+    "set a password hash": [
+        f"UPDATE users SET password_hash = '{ADMIN_HASH}' WHERE username = 'sup'"
+    ],
+    "reactivate an account": ["UPDATE users SET active = 1 WHERE username = 'ex2'"],
+    "rename an account": ["UPDATE users SET username = 'boss' WHERE username = 'sup'"],
+    "insert a login token": [
+        "INSERT INTO auth_tokens (user_id, token_sha256, created_at, expires_at, revoked) "
+        f"VALUES (1, '{'f' * 64}', '2026-01-01', '2999-01-01', 0)"
+    ],
+    "un-revoke a token": ["UPDATE auth_tokens SET revoked = 0"],
+    "extend a token": ["UPDATE auth_tokens SET expires_at = '2999-01-01 00:00:00'"],
+    "give a token to another account": ["UPDATE auth_tokens SET user_id = 1 WHERE user_id = 3"],
+    # cases
+    "insert a case assignment": [
+        "INSERT INTO case_assignments (case_id, user_id) "
+        "SELECT 1, id FROM users WHERE username = 'ex2'"
+    ],
+    "move an assignment to another user": [
+        "UPDATE case_assignments SET user_id = (SELECT id FROM users WHERE username = 'ex2') "
+        "WHERE user_id = (SELECT id FROM users WHERE username = 'ex1')"
+    ],
+    "delete an assignment": ["DELETE FROM case_assignments WHERE id = 2"],
+    "change a case's offence": ["UPDATE cases SET offence = 'homicide'"],
+    "change a case's status": ["UPDATE cases SET status = 'suspect_identified'"],
+    "insert a case": [
+        "INSERT INTO cases (number, offence, incident_date, description, attributes, "
+        "requesting_officer, legal_authority, unit, status, created_at) "
+        "VALUES ('C-2', 'robbery', '2026-01-01', 'd', '{}', 'o', 'l', 'north', 'open', "
+        "'2026-01-01')"
+    ],
+    # what a score is worth, and what a space is allowed to do
+    "alter the evidence model (thresholds)": [_edit_evidence_model],
+    "alter the evidence model's recorded hash": ["UPDATE evidence_models SET payload_sha256 = 'x'"],
+    "insert a newer evidence model": [
+        "INSERT INTO evidence_models (created_at, space_key, source, payload, payload_sha256) "
+        "SELECT created_at, space_key, 'measured', x'00', 'y' FROM evidence_models"
+    ],
+    "alter an accuracy record's metrics": [
+        "UPDATE accuracy_records SET metrics = '{\"eer\": 0.001}'"
+    ],
+    "insert an accuracy record": [
+        "INSERT INTO accuracy_records (created_at, space_key, space, protocol, dataset, "
+        "dataset_checksum, command, software_version, metrics, report_dir, score_files) "
+        "SELECT created_at, space_key, space, protocol, dataset, dataset_checksum, command, "
+        "software_version, metrics, report_dir, score_files FROM accuracy_records"
+    ],
+    "alter a model acceptance": ["UPDATE model_acceptances SET evaluation = '{}'"],
+    "insert a model acceptance": [
+        "INSERT INTO model_acceptances (space_key, model_name, space, evaluation, accepted_by, "
+        "note, created_at) SELECT space_key, 'other', space, evaluation, accepted_by, note, "
+        "created_at FROM model_acceptances"
+    ],
+    # the log itself
+    "edit an audit entry": ["UPDATE audit_log SET actor = 'someone' WHERE seq = 3"],
+    "delete an audit entry": ["DELETE FROM audit_log WHERE seq = 4"],
+    "empty the log": ["DELETE FROM audit_log"],
+}
+
+
+def test_the_shipped_space_is_the_default() -> None:
+    assert create_model(Settings()).space.key == SPACE
+
+
+def test_normal_use_verifies(ws: Workspace) -> None:
+    check = verify(ws)
+    assert check.intact, (check.reason, check.record_problems)
+    assert check.records_checked > 30
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPERING))
+def test_each_tampering_is_detected(ws: Workspace, kind: str) -> None:
+    with ws.engine.begin() as conn:
+        for statement in TAMPERING[kind]:
+            if isinstance(statement, str):
+                assert conn.execute(text(statement)).rowcount >= 1, statement
+            else:
+                assert statement(conn) >= 1
+    check = verify(ws)
+    assert not check.intact, kind
+    last = TAMPERING[kind][-1]
+    table = "evidence_models" if not isinstance(last, str) else _table(last)
+    if table == "audit_log":
+        assert check.broken_at is not None or check.record_problems
+    else:  # the finding names the table that was edited
+        assert any(p.startswith(f"{table} row") for p in check.record_problems), check
+
+
+def test_the_tampering_kinds_are_at_least_forty() -> None:
+    assert len(TAMPERING) >= 40
