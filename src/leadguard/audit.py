@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard.storage.models import AuditEntry
@@ -218,12 +218,24 @@ def deleted_records(rows: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def object_clause(wanted: str) -> ColumnElement[bool]:
+    """Entries about exactly this object and its parts: ``subject:A`` selects ``subject:A``
+    and ``subject:A/...``, never ``subject:AB``; a kind ending in ``:`` (``subject:``) selects
+    every object of the kind. Plain comparison of characters, never a LIKE pattern (in which
+    ``_`` and ``%`` match anything)."""
+    col = AuditEntry.object
+    if wanted.endswith((":", "/")):
+        return func.substr(col, 1, len(wanted)) == wanted
+    child = wanted + "/"
+    return or_(col == wanted, func.substr(col, 1, len(child)) == child)
+
+
 def export(session: Session, object_prefix: str = "") -> Iterator[dict[str, Any]]:
-    """Entries (all, or those whose object starts with the prefix) with their chain fields,
-    so that a recipient can recompute every hash."""
+    """Entries (all, or those of one object and its parts: ``object_clause``) with their
+    chain fields, so that a recipient can recompute every hash."""
     q = select(AuditEntry).order_by(AuditEntry.seq)
     if object_prefix:
-        q = q.where(AuditEntry.object.startswith(object_prefix))
+        q = q.where(object_clause(object_prefix))
     for e in session.scalars(q):
         yield entry_dict(e)
 

@@ -6,6 +6,7 @@ Pure functions, no terminal library: the CLI adds Rich-markup escaping on top (r
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from leadguard.errors import InputError
@@ -61,6 +62,41 @@ def subject_id_problem(subject: str) -> str | None:
     if subject != subject.strip():
         return f"subject id {subject!r} starts or ends with white space"
     return None
+
+
+# The one rule for case numbers (CLI, API and web forms all reach it through the case
+# service): a letter or digit, then letters, digits and ``. _ / -``. Never a ``:``, so that in
+# an audit object ``case:NUMBER/kind:ID`` the number ends where the first ``kind:`` begins.
+CASE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+MAX_CASE_NUMBER = 100
+_CASE_NUMBER = re.compile(CASE_NUMBER_PATTERN)
+
+
+def case_number_problem(number: str) -> str | None:
+    """Why ``number`` cannot be a case number, or None."""
+    if len(number) > MAX_CASE_NUMBER:
+        return f"case number is {len(number)} characters long, over the limit of {MAX_CASE_NUMBER}"
+    if not _CASE_NUMBER.fullmatch(number) or number.endswith("/") or "//" in number:
+        return (
+            f"case number {printable(number)!r} must start with a letter or digit and hold "
+            "only letters, digits and . _ / - (no empty part between slashes)"
+        )
+    return None
+
+
+def case_of(obj: str) -> str | None:
+    """The case number an audit object belongs to (``case:N``, ``case:N/request:3``,
+    ``case:N/lead:2/...``), or None. Exact: ``case:M-A1/X`` belongs to case ``M-A1/X``, not
+    to ``M-A1``, because every part after a number names its kind (``request:``)."""
+    if not obj.startswith("case:"):
+        return None
+    parts = obj[len("case:") :].split("/")
+    number: list[str] = []
+    for part in parts:
+        if ":" in part:
+            break
+        number.append(part)
+    return "/".join(number) or None
 
 
 def utf8_name(path: Path) -> Path:

@@ -21,6 +21,7 @@ from leadguard.errors import InputError
 from leadguard.quality.provenance import Edit
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import Case, CaseAssignment, SearchLog, SearchRequest, User
+from leadguard.textsafe import case_number_problem
 from leadguard.types import CandidateList
 
 OUTCOMES = ("corroborated", "refuted", "no_further_action")
@@ -228,6 +229,9 @@ def open_case(
                 )
             if not authority.strip():
                 raise InputError("a case needs the legal authority for the search")
+            problem = case_number_problem(number)
+            if problem:
+                raise InputError(problem)
             if s.scalars(select(Case).where(Case.number == number)).first():
                 raise InputError(f"case {number!r} already exists")
             case = Case(

@@ -54,10 +54,13 @@ def api_verify(st: State, actor: ApiActor) -> S.VerifyOut:
 def filtered(
     rows: list[dict[str, Any]], action: str | None, actor: str | None
 ) -> list[dict[str, Any]]:
+    """Exact selection: ``action`` is one action or a dotted family (``login`` selects
+    ``login`` and ``login.failed``, never ``loginx``); ``actor`` is one user."""
     return [
         r
         for r in rows
-        if (not action or r["action"].startswith(action)) and (not actor or r["actor"] == actor)
+        if (not action or r["action"] == action or r["action"].startswith(action + "."))
+        and (not actor or r["actor"] == actor)
     ]
 
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from leadguard.textsafe import CASE_NUMBER_PATTERN, MAX_CASE_NUMBER
+
 M = TypeVar("M", bound=BaseModel)
 Scalar = str | int | float | bool | None
 
@@ -66,7 +68,7 @@ class UserOut(BaseModel):
 
 
 class CaseIn(BaseModel):
-    number: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    number: str = Field(min_length=1, max_length=MAX_CASE_NUMBER, pattern=CASE_NUMBER_PATTERN)
     offence: str = Field(min_length=1, max_length=200)
     incident_date: date
     description: str = Field(max_length=10_000)

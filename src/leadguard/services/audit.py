@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from leadguard import anchor as anchors
-from leadguard import audit
+from leadguard import audit, textsafe
 from leadguard.audit import ChainCheck
 from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context
@@ -60,8 +60,10 @@ def trail(
     ctx: Context, actor: Actor | None, number: str | None, prefix: str = ""
 ) -> list[dict[str, Any]]:
     """Audit entries for disclosure: a case's whole trail (its own entries, refusals
-    included, and those of the searches and probes its requests ran), or every entry whose
-    object starts with ``prefix``. The export itself is audited."""
+    included, and those of the searches and probes its requests ran; selected exactly by
+    number), or the entries of one object and its parts (``audit.object_clause``: ``prefix``
+    ``subject:A`` never selects ``subject:AB``; ``subject:`` selects the kind). The export
+    itself is audited."""
 
     operator_check(ctx, actor, "audit.read", f"case:{number}" if number else "audit")
     with ctx.session() as s:
@@ -96,16 +98,15 @@ def entries(s: Session, number: str | None, prefix: str = "") -> list[dict[str, 
             objects += [f"probe:{p}" for p in probes]
             for row in s.scalars(select(SearchLog).where(SearchLog.probe_id.in_(probes))):
                 objects.append(f"search:{row.id}")
-        q = q.where(
-            or_(
-                AuditEntry.object == f"case:{number}",
-                AuditEntry.object.startswith(f"case:{number}/"),
-                AuditEntry.object.in_(objects),
-            )
-        )
+        q = q.where(or_(audit.object_clause(f"case:{number}"), AuditEntry.object.in_(objects)))
     elif prefix:
-        q = q.where(AuditEntry.object.startswith(prefix))
-    rows = [audit.entry_dict(e) for e in s.scalars(q)]
+        q = q.where(audit.object_clause(prefix))
+    rows = [
+        audit.entry_dict(e)
+        for e in s.scalars(q)
+        # exact: case M-A1's trail never takes case M-A1/X's entries (case:M-A1/X/...)
+        if number is None or e.object in objects or textsafe.case_of(e.object) == number
+    ]
     if number is not None and case is None and not rows:
         raise InputError(f"case {number!r} does not exist and has no audit entries")
     return rows
