@@ -7,12 +7,13 @@ Precedence, highest first: explicit overrides from the caller (e.g. CLI options)
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from leadguard.errors import WorkspaceError
@@ -165,6 +166,26 @@ class Settings(BaseSettings):
     login_attempts: int = Field(
         5, ge=1, description="Failed logins before the account is locked (then backoff doubles)."
     )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Addresses or networks (10.0.0.5, 10.0.0.0/24) of reverse proxies whose "
+        "X-Forwarded-For `leadguard serve` believes for its per-address login limit; empty = "
+        "none (the connecting address is the client).",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):  # `settings set trusted_proxies 10.0.0.5,10.0.0.0/24`
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        for item in value if isinstance(value, list) else ():
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"trusted_proxies: {item!r} is not an IP address or network"
+                ) from None
+        return value
 
     # --- demo ---
     gallery_source: Path | None = Field(
@@ -209,6 +230,12 @@ SAFEGUARDS = frozenset(
         "login_attempts",
         "worst_group_threshold",
         "face_model",
+        # which index answers a search, where it lives, and how hard the detector looks:
+        # each changes what a search can find
+        "index_backend",
+        "milvus_uri",
+        "detector_fallback_adjust",
+        "trusted_proxies",
     }
 )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,30 @@ from leadguard.errors import ManifestError
 from leadguard.textsafe import printable, shown_path
 
 MAX_CSV_BYTES = 256 * 1024 * 1024
+
+# A cell a spreadsheet would run as a formula (=, +, -, @; tab and CR start the same tricks)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def cell_out(value: object) -> object:
+    """A value as written to a CSV file LeadGuard exports: text beginning with a formula
+    character gets a leading ``'`` (text beginning with ``'`` gets one more, so ``cell_in``
+    restores every value exactly); plain numbers (``-0.25``) and other values pass."""
+    if not isinstance(value, str) or _NUMBER.fullmatch(value):
+        return value
+    if value.startswith(_FORMULA_START) or value.startswith("'"):
+        return "'" + value
+    return value
+
+
+def cell_in(text: str) -> str:
+    """A cell of a CSV file LeadGuard exported, as it was before ``cell_out``."""
+    return text[1:] if text.startswith("'") else text
+
+
+def neutralised(row: dict[str, object]) -> dict[str, object]:
+    return {k: cell_out(v) for k, v in row.items()}
 
 
 @dataclass(frozen=True)

@@ -292,9 +292,12 @@ def request_search(
     purpose: str,
     face: int | None = None,
     edits: tuple[Edit, ...] = (),
+    shown_as: str | None = None,
 ) -> RequestInfo:
     """The probe is stored as received (bytes, SHA-256, EXIF, source type) with the request;
-    a missing file or a prohibited kind is refused here, before anyone can approve it."""
+    a missing file or a prohibited kind is refused here, before anyone can approve it.
+    ``shown_as``: the name recorded and shown for the probe (an upload's file name, where
+    ``probe`` is the server's temporary copy)."""
     from leadguard.intake import store_probe
     from leadguard.pipeline.decode import check_header, read_file
     from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
@@ -307,15 +310,16 @@ def request_search(
             case = _case(s, number)
             check_case(s, current_user(s, actor), "request.create", case)
         data = read_file(probe, ctx.settings.max_image_bytes)
-        check_header(data, str(probe), ctx.settings.max_image_pixels)  # not an image: refused
+        shown = shown_as or str(probe)  # an upload: the client's file name, not a server path
+        check_header(data, shown, ctx.settings.max_image_pixels)  # not an image: refused
         check_source_type(source_type, ctx.ws.quality_policy().prohibited_source_types)
         exif = read_exif(data)
         with ctx.session() as s:
             case = _case(s, number)
-            row = store_probe(s, data, str(probe), source_type, exif, editor_flag(exif), None, [])
+            row = store_probe(s, data, shown, source_type, exif, editor_flag(exif), None, [])
             req = SearchRequest(
                 case_id=case.id,
-                probe_path=str(probe),
+                probe_path=shown,
                 probe_id=row.id,
                 probe_sha256=row.sha256,
                 face=face,

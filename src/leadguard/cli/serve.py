@@ -42,6 +42,9 @@ def serve(
     app = create_app(ctx, secure_cookies=secure_cookie, login_limit=login_limit)
     log.info("LeadGuard serving %s on http://%s:%d", ctx.root, host, port)
     try:
-        uvicorn.run(app, host=host, port=port, workers=1, log_level="info")
+        # proxy_headers=False: uvicorn would otherwise take the client's address from
+        # X-Forwarded-For when the peer is 127.0.0.1; the login limit reads that header
+        # itself, and only from the workspace's trusted_proxies (server/auth.client_address)
+        uvicorn.run(app, host=host, port=port, workers=1, log_level="info", proxy_headers=False)
     finally:
         ctx.close()

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from leadguard.csvsafe import cell_in, neutralised
+
 VERIFY_COLUMNS = [
     "probe",
     "reference",
@@ -62,14 +64,15 @@ def write_rows(path: Path, columns: list[str], rows: Iterable[dict[str, Any]]) -
             s = out.get("score")
             if isinstance(s, float):
                 out["score"] = "" if not math.isfinite(s) else f"{s:.7f}"
-            w.writerow(out)
+            w.writerow(neutralised(out))  # no cell a spreadsheet runs as a formula
             n += 1
     return n
 
 
 def read_rows(path: Path) -> Iterator[dict[str, str]]:
     with _open(path, "r") as fh:
-        yield from csv.DictReader(fh)
+        for row in csv.DictReader(fh):
+            yield {k: cell_in(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 def score_value(text: str) -> float:

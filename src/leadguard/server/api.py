@@ -14,7 +14,7 @@ from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, Login, State, api_login, login
 from leadguard.server.errors import ERROR_RESPONSES
 from leadguard.server.schemas import array_message
-from leadguard.server.uploads import as_file, read_upload
+from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -135,6 +135,7 @@ async def api_request_add(
                 purpose,
                 face,
                 parsed,
+                label(probe.filename),
             )
         return S.of(S.RequestOut, info)
 

@@ -1,9 +1,11 @@
 """Who is asking: a bearer token (API) or the session cookie (web UI), both the same login
 sessions as the CLI's (``services.accounts``). Login attempts are rate-limited per client
-address and per user name; web forms carry a CSRF token bound to the login session."""
+address (``X-Forwarded-For`` believed only from the ``trusted_proxies`` setting) and per
+user name; web forms carry a CSRF token bound to the login session."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -64,8 +66,32 @@ def web_login(request: Request, st: State) -> Login:
 WebLogin = Annotated[Login, Depends(web_login)]
 
 
+def _trusted(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str:
+    """The address a login attempt is counted against: the connecting peer, unless the peer
+    is a configured trusted proxy; then the nearest address in ``X-Forwarded-For`` that is
+    not itself a trusted proxy (what the proxies in front of the server saw). Anyone else's
+    ``X-Forwarded-For`` is ignored: rotating it gains no fresh attempts."""
+    peer = request.client.host if request.client else "?"
+    if not trusted_proxies or not _trusted(peer, trusted_proxies):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    hops = [h for h in hops if h]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted_proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
 def check_rate(st: ServerState, request: Request, username: str) -> None:
-    client = request.client.host if request.client else "?"
+    client = client_address(request, st.ctx.settings.trusted_proxies)
     for key in (f"ip:{client}", f"user:{username}"):
         wait = st.limiter.hit(key)
         if wait > 0:

@@ -32,10 +32,30 @@ async def read_upload(ctx: Context, upload: UploadFile) -> bytes:
     return data
 
 
+def _unpath(exc: BaseException, path: str, tmp: str, shown: str) -> None:
+    """Rewrite the server's temporary path out of an error's message (and the ``source``
+    and ``reason`` an image error keeps): the client sees the name of the file it sent."""
+
+    def clean(text: str) -> str:
+        return text.replace(path, shown).replace(tmp, "upload")
+
+    exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
+    for attr in ("source", "reason"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str):
+            setattr(exc, attr, clean(value))
+
+
 @contextmanager
 def as_file(data: bytes, name: str | None) -> Iterator[Path]:
+    """The upload as a private temporary file; any error raised while it is in use names
+    the uploaded file (its label), never the temporary path."""
     with tempfile.TemporaryDirectory(prefix="leadguard-upload-") as tmp:
         path = Path(tmp) / label(name)
         path.write_bytes(data)
         path.chmod(0o600)
-        yield path
+        try:
+            yield path
+        except Exception as exc:
+            _unpath(exc, str(path), tmp, label(name))
+            raise

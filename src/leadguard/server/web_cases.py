@@ -18,7 +18,7 @@ from leadguard.quality.gate import SOURCE_TYPES
 from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.schemas import array_message
-from leadguard.server.uploads import as_file, read_upload
+from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import call, done, form_of, page, text
 
 router = APIRouter(include_in_schema=False)
@@ -159,6 +159,7 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
                 text(f, "purpose"),
                 face,
                 edits,
+                label(upload.filename),
             )
         return req.id
 

@@ -30,6 +30,8 @@ def _render(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):  # a TOML array of strings
+        return json.dumps([str(v) for v in value])
     return json.dumps(str(value))
 
 
