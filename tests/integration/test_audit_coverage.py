@@ -69,9 +69,15 @@ def test_enrollment_entries_hash_their_templates_and_images(ws: Workspace) -> No
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "enroll_batch")).all()
     named = [r for e in entries for r in e.details["records"]]
     assert len(entries) == 2  # two batches (commit_every=4)
-    assert sorted(r["table"] for r in named) == ["images"] * 6 + ["templates"] * 6
+    tables = [r["table"] for r in named]
+    assert tables.count("images") == 6 and tables.count("templates") == 6
+    assert set(tables) == {"images", "templates", "subjects", "encounters"}  # names, dates
+    with ws.engine.connect() as conn:
+        people = conn.execute(text("SELECT count(*) FROM subjects")).scalar_one()
+        visits = conn.execute(text("SELECT count(*) FROM encounters")).scalar_one()
+    assert people == 2
     c = check(ws)
-    assert c.intact and c.records_checked == 12, c.record_problems
+    assert c.intact and c.records_checked == 12 + people + visits, c.record_problems
 
 
 def test_a_template_edited_or_deleted_in_the_database_is_named(ws: Workspace) -> None:
