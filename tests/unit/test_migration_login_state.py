@@ -4,6 +4,7 @@ verifies; down and up again keeps the counters."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,15 @@ from argon2 import PasswordHasher
 from sqlalchemy import inspect, select, text
 
 from leadguard import audit
+from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.storage import db
 from leadguard.storage.models import AuditEntry, LoginState
 from leadguard.workspace import Workspace
+
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
 PW = "correct horse battery staple"
 
@@ -34,14 +38,19 @@ def test_an_upgraded_workspace_keeps_its_counters_and_verifies(tmp_path: Path) -
     accounts.add_user(ctx, None, "admin", PW, "admin")
     admin = accounts.login(ctx, "admin", PW).actor
     accounts.add_user(ctx, admin, "ex1", PW, "examiner")
+    accounts.add_user(ctx, admin, "sup", PW, "supervisor")
+    sup = accounts.login(ctx, "sup", PW).actor  # a case: JSON, date and time columns
+    attrs = {"height_cm": 180, "notes": "tattoo, left arm"}
+    cw.open_case(ctx, sup, "C-1", "Robbery", date(2026, 3, 1), "d", attrs, "Det. R", "w")
+    cw.assign(ctx, sup, "C-1", "ex1")
     for _ in range(3):
         with pytest.raises(NotAllowed):
             accounts.login(ctx, "ex1", "wrong password, again")
-    path = ctx.ws.db_path
+    url = ctx.ws.engine.url.render_as_string(hide_password=False)
     ctx.close()
 
-    engine = db.make_engine(db.sqlite_url(path))
-    cfg = db.alembic_config(str(engine.url))
+    engine = db.make_engine(url)
+    cfg = db.alembic_config(db.redact(url))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0010")
@@ -57,7 +66,7 @@ def test_an_upgraded_workspace_keeps_its_counters_and_verifies(tmp_path: Path) -
         assert state is not None and state.failed_logins == 4
         baseline = s.scalars(select(AuditEntry).where(AuditEntry.action == "audit.baseline"))
         tables = {e.object for e in baseline}
-        assert "table:users" in tables and "table:auth_tokens" in tables
+        assert {"table:users", "table:auth_tokens", "table:cases"} <= tables
         check = audit.verify(s)
     assert check.intact, (check.reason, check.record_problems)
     with ws.engine.begin() as conn:
