@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import median, sweep
+from _common import median, new_workspace, sweep
 from leadguard import audit
 from leadguard.gallery import check_index, rebuild_index
 from leadguard.storage import repository as repo
@@ -65,9 +65,9 @@ def timed(fn: object, repeats: int) -> float:
     return median(times)
 
 
-def measure(n: int, repeats: int) -> dict[str, float]:
+def measure(n: int, repeats: int, backend: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.init(Path(tmp) / "ws")
+        ws = new_workspace(Path(tmp) / "ws", backend)
         fill(ws, n)
         space = ws.face_model().space
 
