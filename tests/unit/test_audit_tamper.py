@@ -16,7 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Connection, text
 
-from leadguard import audit
+from leadguard import anchor, audit
 from leadguard.backends import create_model
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
@@ -262,14 +262,33 @@ def test_normal_use_verifies(ws: Workspace) -> None:
     assert check.records_checked > 30
 
 
+def _anchored(ws: Workspace, folder: Path) -> anchor.Anchor:
+    key = folder / "keys" / "anchor.key"
+    key.parent.mkdir(mode=0o700)
+    anchor.keygen(key, ws.root)
+    with ws.session() as s:
+        signed = anchor.make(s, key, ws.root)  # refused unless the log verifies
+    anchor.write(signed, folder / "a.json", ws.root)
+    return anchor.load(folder / "a.json", anchor.load_public_key(key.with_name("anchor.key.pub")))
+
+
+@pytest.mark.parametrize("anchored", [False, True], ids=["chain", "anchored"])
 @pytest.mark.parametrize("kind", sorted(TAMPERING))
-def test_each_tampering_is_detected(ws: Workspace, kind: str) -> None:
+def test_each_tampering_is_detected(
+    ws: Workspace, tmp_path: Path, kind: str, anchored: bool
+) -> None:
+    signed = _anchored(ws, tmp_path) if anchored else None
     with ws.engine.begin() as conn:
         for statement in TAMPERING[kind]:
             if isinstance(statement, str):
                 assert conn.execute(text(statement)).rowcount >= 1, statement
             else:
                 assert statement(conn) >= 1
+    if signed is not None:
+        with ws.session() as s:
+            check, results = anchor.verify(s, [signed])
+        assert not check.intact or not all(r.ok for r in results), kind
+        return
     check = verify(ws)
     assert not check.intact, kind
     last = TAMPERING[kind][-1]
