@@ -121,11 +121,16 @@ def audit_export(
     case: Annotated[str | None, typer.Argument(help="A case number: its whole trail.")] = None,
     workspace: WorkspaceOpt = None,
     object_prefix: Annotated[
-        str, typer.Option("--object", help="Only entries whose object starts with this.")
+        str,
+        typer.Option(
+            "--object",
+            help="Only entries of this object and its parts (subject:A: subject:A and "
+            "subject:A/..., never subject:AB); a kind ending in ':' selects all of it.",
+        ),
     ] = "",
 ) -> None:
     """Write the audit trail (entries with their chain hashes) for disclosure: a case's
-    whole trail, or every entry (of an object prefix)."""
+    whole trail (exactly that case number), or every entry (of one object)."""
     from leadguard.services.audit import trail
 
     if out_file.is_dir():

@@ -73,8 +73,10 @@ def api_audit(
     action: Annotated[str | None, Query(max_length=100)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[S.AuditEntryOut]:
-    """Audit entries (a case's whole trail, or by object prefix), filtered by action and
-    actor; reading them is itself an audited export."""
+    """Audit entries (a case's whole trail, selected by exact case number, or one object
+    and its parts: `prefix=subject:A` never returns subject:AB; `subject:` is the whole kind),
+    filtered by action (one action or a dotted family) and actor; reading them is itself an
+    audited export."""
     rows = st.call(audit_svc.trail, st.ctx, who, case, prefix)
     return [S.AuditEntryOut.model_validate(r) for r in filtered(rows, action, actor)]
 
