@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +30,8 @@ from leadguard.storage import repository as repo
 from leadguard.storage.acceptance import add_acceptance
 from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.workspace import Workspace
+from tests.conftest import new_database_url
+from tests.pgserver import copy_workspace
 
 PW = "correct horse battery staple"
 SPACE = "945135dd216ff1a3"  # the space LeadGuard ships an evidence model for
@@ -72,14 +74,17 @@ def _enroll(ws: Workspace, people: list[tuple[str, str, str, int]]) -> None:
         )
 
 
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Path:
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     mp = pytest.MonkeyPatch()
     mp.setattr(accounts, "_hasher", lambda: cheap)
     mp.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
     root = tmp_path_factory.mktemp("tamper")
-    ctx = Context(Workspace.init(root / "ws"))
+    ctx = Context(Workspace.init(root / "ws", database_url=new_database_url(request, backend)))
     accounts.add_user(ctx, None, "admin", PW, "admin")
     admin = accounts.login(ctx, "admin", PW).actor
     for name, role in (("sup", "supervisor"), ("ex1", "examiner"), ("ex2", "examiner")):
@@ -119,11 +124,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def ws(built: Path, tmp_path: Path) -> Workspace:
-    import shutil
-
-    shutil.copytree(built, tmp_path / "ws")
-    return Workspace.open(tmp_path / "ws")
+def ws(built: Path, tmp_path: Path, backend: str, request) -> Iterator[Workspace]:
+    server = request.getfixturevalue("pg_server") if backend == "postgres" else None
+    copy_workspace(built, tmp_path / "ws", server)
+    w = Workspace.open(tmp_path / "ws")
+    assert w.engine.dialect.name == {"sqlite": "sqlite", "postgres": "postgresql"}[backend]
+    yield w
+    w.close()
 
 
 def verify(ws: Workspace) -> audit.ChainCheck:
@@ -189,20 +196,20 @@ TAMPERING: dict[str, list[Tamper]] = {
     # accounts and tokens
     "insert an admin account": [
         "INSERT INTO users (username, password_hash, role, unit, active, created_at) "
-        f"VALUES ('eve', '{ADMIN_HASH}', 'admin', '', 1, '2026-01-01')"
+        f"VALUES ('eve', '{ADMIN_HASH}', 'admin', '', true, '2026-01-01')"
     ],
     "make an examiner an admin": ["UPDATE users SET role = 'admin' WHERE username = 'ex1'"],
     "move an examiner to another unit": ["UPDATE users SET unit = 'south' WHERE username = 'ex1'"],
     "set a password hash": [
         f"UPDATE users SET password_hash = '{ADMIN_HASH}' WHERE username = 'sup'"
     ],
-    "reactivate an account": ["UPDATE users SET active = 1 WHERE username = 'ex2'"],
+    "reactivate an account": ["UPDATE users SET active = true WHERE username = 'ex2'"],
     "rename an account": ["UPDATE users SET username = 'boss' WHERE username = 'sup'"],
     "insert a login token": [
         "INSERT INTO auth_tokens (user_id, token_sha256, created_at, expires_at, revoked) "
-        f"VALUES (1, '{'f' * 64}', '2026-01-01', '2999-01-01', 0)"
+        f"VALUES (1, '{'f' * 64}', '2026-01-01', '2999-01-01', false)"
     ],
-    "un-revoke a token": ["UPDATE auth_tokens SET revoked = 0"],
+    "un-revoke a token": ["UPDATE auth_tokens SET revoked = false"],
     "extend a token": ["UPDATE auth_tokens SET expires_at = '2999-01-01 00:00:00'"],
     "give a token to another account": ["UPDATE auth_tokens SET user_id = 1 WHERE user_id = 3"],
     # cases
@@ -228,7 +235,7 @@ TAMPERING: dict[str, list[Tamper]] = {
     "alter the evidence model's recorded hash": ["UPDATE evidence_models SET payload_sha256 = 'x'"],
     "insert a newer evidence model": [
         "INSERT INTO evidence_models (created_at, space_key, source, payload, payload_sha256) "
-        "SELECT created_at, space_key, 'measured', x'00', 'y' FROM evidence_models"
+        "SELECT created_at, space_key, 'measured', payload, 'y' FROM evidence_models"
     ],
     "alter an accuracy record's metrics": [
         "UPDATE accuracy_records SET metrics = '{\"eer\": 0.001}'"
