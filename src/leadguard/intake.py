@@ -124,16 +124,19 @@ def receive_probe(
     source_type: str,
     edits: tuple[Edit, ...] = (),
     stored: int | None = None,
+    name: str | None = None,
 ) -> Intake:
     """Store the probe as received, refuse prohibited kinds, apply LeadGuard's edits.
     ``stored``: a probe already received (with a search request): its stored bytes are
-    searched, never the file at ``path``."""
+    searched, never the file at ``path``. ``name``: what the probe is recorded and shown as
+    (an upload's file name, where ``path`` is the server's temporary copy)."""
+    shown = name or str(path)
     if stored is None:
         original = read_file(path, ws.settings.max_image_bytes)
-        check_header(original, str(path), ws.settings.max_image_pixels)  # before any decode
+        check_header(original, shown, ws.settings.max_image_pixels)  # before any decode
         exif = read_exif(original)
         editor = editor_flag(exif)
-        pid = store_probe(s, original, str(path), source_type, exif, editor, None, []).id
+        pid = store_probe(s, original, shown, source_type, exif, editor, None, []).id
     else:
         rec = s.get(ProbeRecord, stored)
         if rec is None:
@@ -143,7 +146,7 @@ def receive_probe(
     try:
         check_source_type(source_type, ws.quality_policy().prohibited_source_types)
     except ProbeRefused as exc:
-        log_refusal(s, pid, sha, str(path), "refused_source_type", str(exc), {})
+        log_refusal(s, pid, sha, shown, "refused_source_type", str(exc), {})
         raise
     notices = []
     if editor:
@@ -153,9 +156,9 @@ def receive_probe(
         )
     data = original
     if edits:
-        data = apply_edits(original, list(edits), str(path), ws.settings.max_image_pixels)
+        data = apply_edits(original, list(edits), shown, ws.settings.max_image_pixels)
         edit_list = [e.to_dict() for e in edits]
-        pid = store_probe(s, data, str(path), source_type, exif, editor, pid, edit_list).id
+        pid = store_probe(s, data, shown, source_type, exif, editor, pid, edit_list).id
         notices.append(
             "searched the probe as edited by LeadGuard: "
             + ", ".join(f"{e.op}{list(e.args)}" for e in edits)

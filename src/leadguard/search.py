@@ -69,6 +69,7 @@ def search(
     then: Callable[[Session, CandidateList], None] | None = None,
     probe_sex: str | None = None,
     probe_race: str | None = None,
+    probe_name: str | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so.
@@ -77,6 +78,7 @@ def search(
     (prohibited source, quality gate, no face, ...) commits its probe, its search-log row and
     its audit entries, then raises. ``then(session, result)`` runs in the same transaction
     (a casework request is marked searched with it)."""
+    shown = probe_name or str(probe)  # an upload: its file name, never the server's copy
     failure: LeadGuardError | None = None
     with ws.session() as s:
         intakes: list[Intake] = []
@@ -96,6 +98,7 @@ def search(
                 stored_probe,
                 probe_sex,
                 probe_race,
+                shown,
             )
             if then is not None:
                 then(s, result)
@@ -109,7 +112,7 @@ def search(
                 s,
                 intake.probe_id if intake else None,
                 intake.original_sha256 if intake else "",
-                str(probe),
+                shown,
                 code,
                 str(exc),
                 {},
@@ -133,16 +136,17 @@ def _search(
     stored_probe: int | None,
     probe_sex: str | None,
     probe_race: str | None,
+    shown: str,
 ) -> CandidateList:
     settings = ws.settings
     model = model or ws.face_model()
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
     space = model.space
-    intake = receive_probe(ws, s, probe, source_type, edits, stored_probe)
+    intake = receive_probe(ws, s, probe, source_type, edits, stored_probe, shown)
     intakes.append(intake)
-    measured = pipeline.measure(intake.data, str(probe), FaceSelection("reject", face))
-    verdict = gate(ws, s, intake, measured.quality, str(probe))  # before the size check
-    processed = pipeline.complete(measured, str(probe))
+    measured = pipeline.measure(intake.data, shown, FaceSelection("reject", face))
+    verdict = gate(ws, s, intake, measured.quality, shown)  # before the size check
+    processed = pipeline.complete(measured, shown)
     detections, chosen = processed.detections, processed.template.detection
 
     with s.no_autoflush:  # the probe's pending intake rows are not read here
@@ -233,7 +237,7 @@ def _search(
         for r, ((score, info), ev) in enumerate(zip(ranked, evidence, strict=True), start=1)
     )
     result = CandidateList(
-        probe_source=str(probe),
+        probe_source=shown,
         probe_sha256=processed.image.sha256,
         probe_face=chosen,
         space=space,

@@ -166,3 +166,27 @@ def test_a_refused_upload_through_the_api_names_the_file(ctx: Context) -> None:
     assert r.status_code == 400, r.text
     message = r.json()["message"]
     assert "still.jpg" in message and "leadguard-upload-" not in message and "/tmp" not in message
+
+
+def test_an_urgent_search_upload_is_recorded_and_refused_by_its_name(ctx: Context) -> None:
+    from sqlalchemy import select
+
+    from leadguard.storage.models import ProbeRecord, SearchLog
+
+    sup = accounts.login(ctx, "sup", PW).actor
+    cw.open_case(ctx, sup, "C-2", "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant")
+    app = create_app(ctx, secure_cookies=False, preload=False)
+    with TestClient(app) as client:
+        token = client.post("/api/login", json={"username": "sup", "password": PW}).json()
+        r = client.post(
+            "/api/search",
+            headers={"Authorization": f"Bearer {token['token']}"},
+            files={"probe": ("urgent.jpg", b"\xff\xd8 truncated, not a JPEG", "image/jpeg")},
+            data={"case": "C-2", "reason": "a child is missing", "source_type": "other"},
+        )
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith("urgent.jpg: ")
+    with ctx.session() as s:
+        names = [p.original_name for p in s.scalars(select(ProbeRecord))]
+        names += [row.probe_source for row in s.scalars(select(SearchLog))]
+    assert names and all(n == "urgent.jpg" for n in names), names

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, State
 from leadguard.server.errors import ERROR_RESPONSES
-from leadguard.server.uploads import as_file, read_upload
+from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts, gallery
 from leadguard.services import audit as audit_svc
 
@@ -147,7 +147,12 @@ async def api_search(
     from leadguard.services.search import Override, SearchOptions, search
 
     data = await read_upload(st.ctx, probe)
-    opts = SearchOptions(source_type=source_type, face=face, incident_date=incident_date)
+    opts = SearchOptions(
+        source_type=source_type,
+        face=face,
+        incident_date=incident_date,
+        probe_name=label(probe.filename),
+    )
 
     def go() -> S.CandidateListOut:
         with as_file(data, probe.filename) as path:

@@ -33,6 +33,7 @@ class SearchOptions:
     edits: tuple[Edit, ...] = ()
     probe_sex: str | None = None  # the probe person's recorded groups, when known
     probe_race: str | None = None
+    probe_name: str | None = None  # recorded and shown (an upload's name, not its copy's path)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def _run(ctx: Context, actor: Actor | None, probe: Path, o: SearchOptions) -> Ca
             edits=o.edits,
             probe_sex=o.probe_sex,
             probe_race=o.probe_race,
+            probe_name=o.probe_name,
         )
 
     if actor is None:  # a failed search logs itself (search-log row, audit entry)
