@@ -68,7 +68,11 @@ def test_enrollment_entries_hash_their_templates_and_images(ws: Workspace) -> No
     with ws.session() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "enroll_batch")).all()
     named = [r for e in entries for r in e.details["records"]]
-    assert len(entries) == 2  # two batches (commit_every=4)
+    # commit_every=4 caps a batch at four images; a slow machine also commits on the timer,
+    # so the number of batches is not fixed, only their size and what they name together
+    assert len(entries) >= 2
+    for e in entries:
+        assert 1 <= sum(r["table"] == "images" for r in e.details["records"]) <= 4
     assert sorted(r["table"] for r in named) == ["images"] * 6 + ["templates"] * 6
     c = check(ws)
     assert c.intact and c.records_checked == 12, c.record_problems
