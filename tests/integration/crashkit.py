@@ -47,8 +47,9 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def wait_group_gone(pgid: int, timeout: float = 10.0) -> bool:
-    """True when no process of the group is left (workers, resource tracker) in time."""
+def wait_group_gone(pgid: int, timeout: float = 60.0) -> bool:
+    """True when no process of the group is left (workers, resource tracker) in time: the
+    limit is generous, a busy machine can take seconds to end a group."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if not group_alive(pgid):

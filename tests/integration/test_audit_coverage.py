@@ -68,7 +68,11 @@ def test_enrollment_entries_hash_their_templates_and_images(ws: Workspace) -> No
     with ws.session() as s:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "enroll_batch")).all()
     named = [r for e in entries for r in e.details["records"]]
-    assert len(entries) >= 2  # commit_every=4 (and every FLUSH_SECONDS on a busy machine)
+    # commit_every=4 caps a batch at four images; a slow machine also commits on the timer,
+    # so the number of batches is not fixed, only their size and what they name together
+    assert len(entries) >= 2
+    for e in entries:
+        assert 1 <= sum(r["table"] == "images" for r in e.details["records"]) <= 4
     tables = [r["table"] for r in named]
     assert tables.count("images") == 6 and tables.count("templates") == 6
     assert set(tables) == {"images", "templates", "subjects", "encounters"}  # names, dates

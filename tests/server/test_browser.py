@@ -45,7 +45,7 @@ def base_url(served: Served) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(200):
+    for _ in range(1200):  # up to a minute: a busy machine starts the server slowly
         if server.started:
             break
         time.sleep(0.05)
