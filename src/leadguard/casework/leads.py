@@ -333,11 +333,17 @@ def record_outcome(ctx: Context, actor: Actor, lead_id: int, outcome: str, detai
 
 def outcome_stats(ctx: Context, actor: Actor) -> dict[str, dict[str, int]]:
     """Released leads by the candidate's recorded sex/race and latest outcome: the agency's
-    real false-lead rate, by group. A read: nothing is written."""
+    real false-lead rate, by group (a supervisor: their unit's cases). A read: nothing is
+    written."""
     with refusals(ctx, actor, "lead.stats", "leads"), ctx.session() as s:
-        authorize(current_user(s, actor), "lead.stats")
+        user = current_user(s, actor)
+        authorize(user, "lead.stats")
         out: dict[str, dict[str, int]] = {}
-        for lead in s.scalars(select(Lead)):
+        q = select(Lead).join(SearchRequest, Lead.request_id == SearchRequest.id)
+        q = q.join(Case, Case.id == SearchRequest.case_id)
+        if user.role != "auditor":
+            q = q.where(Case.unit == user.unit)
+        for lead in s.scalars(q):
             subj = s.scalars(select(Subject).where(Subject.external_id == lead.subject)).first()
             group = f"{subj.sex or '?'}/{subj.race or '?'}" if subj else "expunged/unknown"
             row = out.setdefault(group, {"released": 0, **{o: 0 for o in OUTCOMES}, "open": 0})
