@@ -208,6 +208,10 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
     with pytest.raises(PolicyRefused, match="blind_review"):
         reports.lead_report(ctx, u["ex3"], lead.id, desk["root"] / "ex3-report")
     assert lead.id not in {x.id for x in show_case(ctx, u["ex3"], "C-1").leads}
+    with pytest.raises(PolicyRefused, match="blind_review"):
+        leads.corroborate(ctx, u["ex3"], lead.id, "admission", "said so", "Det", date(2026, 3, 9))
+    with pytest.raises(PolicyRefused, match="blind_review"):
+        lineup.build_array(ctx, u["ex3"], lead.id, {"sex": "M"}, ctx.root / "array3")
     assert lead.id in {x.id for x in show_case(ctx, u["ex2"], "C-1").leads}
     with ctx.session() as s:
         assert s.scalars(select(Case).where(Case.number == "C-1")).one().status == (

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from leadguard import audit
 from leadguard.casework.authz import authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
-from leadguard.casework.review import reviews_of
+from leadguard.casework.review import blind_to_lead, reviews_of
 from leadguard.casework.service import (
     OUTCOMES,
     check_case,
@@ -244,7 +244,9 @@ def corroborate(
     obj = lead_object(ctx, lead_id)
     with refusals(ctx, actor, "lead.corroborate", obj), ctx.session() as s:
         lead, case = _lead(s, lead_id)
-        check_case(s, current_user(s, actor), "lead.corroborate", case)
+        user = current_user(s, actor)
+        check_case(s, user, "lead.corroborate", case)
+        blind_to_lead(s, user, lead, case, policy(ctx, observe=False))
         if category not in CORROBORATION:
             raise InputError(
                 f"corroboration category {category!r} is not one of {', '.join(CORROBORATION)}"
@@ -310,7 +312,9 @@ def record_outcome(ctx: Context, actor: Actor, lead_id: int, outcome: str, detai
         if outcome not in OUTCOMES:
             raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}")
         lead, case = _lead(s, lead_id)
-        check_case(s, current_user(s, actor), "lead.outcome", case)
+        user = current_user(s, actor)
+        check_case(s, user, "lead.outcome", case)
+        blind_to_lead(s, user, lead, case, policy(ctx, observe=False))
         if outcome == "corroborated" and not lead.corroboration:
             raise InputError("'corroborated' needs the corroborating evidence recorded first")
         entry = {

@@ -22,7 +22,7 @@ from leadguard.casework.service import (
 )
 from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Review, SearchRequest, User
+from leadguard.storage.models import Case, Lead, Review, SearchRequest, User
 
 DECISIONS = ("exclusion", "inconclusive", "possible_lead")
 # FISWG facial image comparison feature list (abridged to its component groups)
@@ -168,6 +168,18 @@ def still_to_review(
     except (NotAllowed, PolicyRefused):
         return False
     return not any(r.examiner_id == user.id for r in reviews_of(s, req))
+
+
+def blind_to_lead(s: Session, user: User, lead: Lead, case: Case, pol: CaseworkPolicy) -> None:
+    """A user who may still review a lead's request does not work (nor see) its leads: they
+    would learn what the reviews led to."""
+    req = s.get(SearchRequest, lead.request_id)
+    if req is not None and still_to_review(s, user, req, case, pol):
+        raise PolicyRefused(
+            "blind_review",
+            f"{user.username} may still review request {req.id}: its leads are not theirs to "
+            "work until their own review is in",
+        )
 
 
 def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[str, Any]) -> None:
