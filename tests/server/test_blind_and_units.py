@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -225,6 +227,13 @@ def test_nothing_of_a_blind_review_reaches_anyone(
     with zipfile.ZipFile(tmp_path / "n.zip") as z:
         for name in z.namelist():
             assert not leaks(z.read(name).decode("utf-8", "replace"), cands), name
+        (tmp_path / "verify.py").write_bytes(z.read("verify_disclosure.py"))
+    checked = subprocess.run(
+        [sys.executable, str(tmp_path / "verify.py"), str(tmp_path / "n.zip")],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0 and "sealed under blind review" in checked.stdout, checked
     code, output = cli(s, "aud", tmp_path, "audit", "verify")
     assert code == 0, output
 

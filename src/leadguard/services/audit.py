@@ -172,8 +172,7 @@ def case_of(obj: str, owned: dict[str, str]) -> str | None:
     """The case an audit object belongs to, or None for a workspace-wide one."""
     if obj.startswith("case:"):
         return obj.removeprefix("case:").split("/", 1)[0]
-    head = "/".join(obj.split("/", 1)[:1])
-    return owned.get(head)
+    return owned.get(obj.split("/", 1)[0])  # request:R/probe -> request:R
 
 
 def readable(s: Session, reader: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
