@@ -256,6 +256,24 @@ def test_nothing_of_a_blind_review_reaches_anyone(
     assert s.get("ex3", f"/api/requests/{rid}/reveal").status_code == 200
 
 
+def north_lead(s: Served, world: dict[str, Any]) -> dict[str, str]:
+    """Every review of the north request in, and a lead released by adjudication (the
+    examiners disagree); the south case has none, so its report is refused as unknown."""
+    rid = world["north"]
+    for name in ("ex2", "rev", "ex3"):
+        packet = s.get(name, f"/api/requests/{rid}/packet").json()
+        body = {"decisions": decisions(s, name, packet, None)}
+        r = s.post(name, f"/api/requests/{rid}/reviews", json=body)
+        assert r.status_code == 201 or "already submitted" in r.text, r.text
+    leads = s.get("sup", "/api/leads").json()
+    if not leads:
+        body = {"subject": s.probes[0][1], "release": True, "note": "scar above the eyebrow"}
+        r = s.post("sup", f"/api/requests/{rid}/adjudicate", json=body)
+        assert r.status_code == 200, r.text
+        leads = s.get("sup", "/api/leads").json()
+    return {NORTH: str(leads[0]["id"]), SOUTH: "999999"}
+
+
 def allowed(user: str, case_unit: str, assigned: set[str], audit: bool) -> bool:
     """The rule as the issue states it: auditors every case; supervisors their unit's;
     examiners and reviewers their assigned cases (never the audit trail); admins none."""
@@ -275,6 +293,7 @@ def test_role_unit_endpoint_matrix(served: Served, world: dict[str, Any], tmp_pa
         NORTH: ("north", {"ex1", "ex2", "rev", "ex3"}, world["north"]),
         SOUTH: ("south", {"stranger"}, world["south"]),
     }
+    lead = north_lead(s, world)
     rows, cross = 0, []
     for user in USERS:
         web = web_client(s, user)
@@ -295,6 +314,7 @@ def test_role_unit_endpoint_matrix(served: Served, world: dict[str, Any], tmp_pa
                 ("cli audit export", True, ("audit", "export", number, "--out", f"{out}.jsonl")),
                 ("cli disclose", True, ("disclose", number, "--out", f"{out}.zip")),
                 ("cli case show", False, ("case", "show", number)),
+                ("cli report lead", False, ("report", "lead", lead[number], "--out", str(out))),
             ):
                 code, _ = cli(s, user, tmp_path, *args)
                 reads.append((what, audit, code))
@@ -302,6 +322,8 @@ def test_role_unit_endpoint_matrix(served: Served, world: dict[str, Any], tmp_pa
                 rows += 1
                 ok = (r == 0) if isinstance(r, int) else r.status_code == 200
                 want = allowed(user, unit, team, audit)
+                if what == "cli report lead":  # a reviewer reviews; reports are not theirs
+                    want = want and ROLE[user] != "reviewer" and number == NORTH
                 assert ok == want, (user, number, what, getattr(r, "status_code", r))
                 if ok and ROLE[user] != "auditor" and UNIT[user] != unit:
                     cross.append((user, number, what))
