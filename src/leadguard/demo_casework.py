@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from leadguard.casework import leads, lineup, review, service
+from leadguard.casework.blind import letters_of
 from leadguard.errors import LeadGuardError
 from leadguard.services import accounts
 from leadguard.services import audit as audit_svc
@@ -68,9 +69,10 @@ def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
         return
     for n in ("ex2", "rev"):
         packet = review.blind_packet(ctx, u[n], req.id)
+        seen_as = letters_of(ctx, req.id, u[n].id).get(person)  # the scripted examiner's eye
         decisions = {
-            c.subject: {
-                "decision": "possible_lead" if c.subject == person else "exclusion",
+            c.letter: {
+                "decision": "possible_lead" if c.letter == seen_as else "exclusion",
                 "confidence": 3,
                 "features": {"eyebrows": "same arch", "nose": "same bridge"},
                 "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],

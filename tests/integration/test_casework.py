@@ -15,13 +15,16 @@ from leadguard import audit
 from leadguard.casework import leads, lineup, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
+from leadguard.casework.blind import letters_of
 from leadguard.casework.policy import PolicyRefused
+from leadguard.casework.views import show_case
 from leadguard.enroll import enroll
 from leadguard.errors import InputError
 from leadguard.quality.provenance import ProbeRefused
-from leadguard.services import accounts
+from leadguard.services import accounts, reports
 from leadguard.services.audit import trail
 from leadguard.services.context import Context
+from leadguard.services.files import candidate_image
 from leadguard.storage.models import Case, SearchLog
 from leadguard.workspace import Workspace
 from tests.conftest import new_database_url
@@ -81,10 +84,15 @@ def open_case(desk: dict[str, Any], number: str, probe: Path | None = None) -> i
     return req.id
 
 
-def decide(packet: review.Packet, lead_subject: str | None) -> dict[str, Any]:
+def decide(
+    ctx: Context, who: Any, packet: review.Packet, lead_subject: str | None
+) -> dict[str, Any]:
+    """A review by the letters of the examiner's packet (the scripted examiner "sees" which
+    letter is the lead subject)."""
+    seen = letters_of(ctx, packet.request, who.id).get(lead_subject or "")
     return {
-        c.subject: {
-            "decision": "possible_lead" if c.subject == lead_subject else "exclusion",
+        c.letter: {
+            "decision": "possible_lead" if c.letter == seen else "exclusion",
             "confidence": 3,
             "features": {"nose": "similar bridge", "ears": "lobes differ"},
             "exculpatory": [{"attribute": "glasses", "consistent": True, "note": ""}],
@@ -137,19 +145,20 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
     with pytest.raises(PolicyRefused, match="examiners_required"):
         review.reveal(ctx, u["sup"], rid)
 
-    bare = decide(p_rev, subject)
-    bare[subject] = {**bare[subject], "features": {}, "exculpatory": []}
+    bare = decide(ctx, u["rev"], p_rev, subject)
+    seen = letters_of(ctx, rid, u["rev"].id)[subject]
+    bare[seen] = {**bare[seen], "features": {}, "exculpatory": []}
     with pytest.raises(InputError, match="FISWG feature notes"):
         review.submit_review(ctx, u["rev"], rid, bare)
-    review.submit_review(ctx, u["rev"], rid, decide(p_rev, subject))
+    review.submit_review(ctx, u["rev"], rid, decide(ctx, u["rev"], p_rev, subject))
     assert review.queue(ctx, u["rev"]) == []
     with pytest.raises(PolicyRefused, match="examiners_required"):  # still blind for ex2
         review.reveal(ctx, u["ex2"], rid)
     with pytest.raises(PolicyRefused, match="examiners_required"):
         leads.release(ctx, u["sup2"], rid, subject)
     with pytest.raises(InputError, match="already submitted"):
-        review.submit_review(ctx, u["rev"], rid, decide(p_rev, subject))
-    review.submit_review(ctx, u["ex2"], rid, decide(p_ex2, subject))
+        review.submit_review(ctx, u["rev"], rid, decide(ctx, u["rev"], p_rev, subject))
+    review.submit_review(ctx, u["ex2"], rid, decide(ctx, u["ex2"], p_ex2, subject))
     shown = review.reveal(ctx, u["aud"], rid)
     assert len(shown.reviews) == 2 and "score" in shown.candidates[0]
 
@@ -195,6 +204,15 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
     assert [o["outcome"] for o in listed.outcomes] == ["corroborated", "refuted"]
     stats = leads.outcome_stats(ctx, u["aud"])
     assert sum(g["refuted"] for g in stats.values()) == 1
+    # ex3 is on the case but has not reviewed it: blind to what the reviews led to
+    with pytest.raises(PolicyRefused, match="blind_review"):
+        reports.lead_report(ctx, u["ex3"], lead.id, desk["root"] / "ex3-report")
+    assert lead.id not in {x.id for x in show_case(ctx, u["ex3"], "C-1").leads}
+    with pytest.raises(PolicyRefused, match="blind_review"):
+        leads.corroborate(ctx, u["ex3"], lead.id, "admission", "said so", "Det", date(2026, 3, 9))
+    with pytest.raises(PolicyRefused, match="blind_review"):
+        lineup.build_array(ctx, u["ex3"], lead.id, {"sex": "M"}, ctx.root / "array3")
+    assert lead.id in {x.id for x in show_case(ctx, u["ex2"], "C-1").leads}
     with ctx.session() as s:
         assert s.scalars(select(Case).where(Case.number == "C-1")).one().status == (
             "suspect_identified"
@@ -245,16 +263,25 @@ def test_adjudication_is_final_unless_a_third_review_reverses_it(desk) -> None:
     cw.run_search(ctx, u["ex1"], rid)
     subject = desk["probe"][1]
     review.submit_review(
-        ctx, u["rev"], rid, decide(review.blind_packet(ctx, u["rev"], rid), subject)
+        ctx, u["rev"], rid, decide(ctx, u["rev"], review.blind_packet(ctx, u["rev"], rid), subject)
     )
-    review.submit_review(ctx, u["ex2"], rid, decide(review.blind_packet(ctx, u["ex2"], rid), None))
+    review.submit_review(
+        ctx, u["ex2"], rid, decide(ctx, u["ex2"], review.blind_packet(ctx, u["ex2"], rid), None)
+    )
     with pytest.raises(PolicyRefused, match="two_concurring_examiners"):
         leads.release(ctx, u["sup"], rid, subject)
     assert leads.adjudicate(ctx, u["sup"], rid, subject, False, "ears differ; not enough") is None
     with pytest.raises(PolicyRefused, match="adjudication_final"):
         leads.adjudicate(ctx, u["sup"], rid, subject, True, "changed my mind")
+    # the third reviewer is blind like the first two until their review is in
+    with pytest.raises(PolicyRefused, match="blind_review"):
+        review.reveal(ctx, u["ex3"], rid)
+    with pytest.raises(NotAllowed, match="by the letter"):
+        candidate_image(ctx, u["ex3"], rid, subject=subject)
+    assert candidate_image(ctx, u["ex3"], rid, letter="A").data
+    assert review.reveal(ctx, u["ex2"], rid).reviews  # those who reviewed see it
     review.submit_review(
-        ctx, u["ex3"], rid, decide(review.blind_packet(ctx, u["ex3"], rid), subject)
+        ctx, u["ex3"], rid, decide(ctx, u["ex3"], review.blind_packet(ctx, u["ex3"], rid), subject)
     )
     lead = leads.adjudicate(ctx, u["sup"], rid, subject, True, "third review: ear detail fits")
     assert lead is not None and lead.basis == "adjudicated"

@@ -15,6 +15,7 @@ import pytest
 
 from leadguard.casework import leads, review
 from leadguard.casework import service as cw
+from leadguard.casework.blind import letters_of
 from leadguard.casework.lineup import (
     _photo,
     build_array,
@@ -97,13 +98,14 @@ def desk(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any
     cw.run_search(ctx, u["ex1"], req.id)
     for n in ("rev", "ex2"):
         packet = review.blind_packet(ctx, u[n], req.id)
+        seen = letters_of(ctx, req.id, u[n].id)[first]
         review.submit_review(
             ctx,
             u[n],
             req.id,
             {
-                c.subject: {
-                    "decision": "possible_lead" if c.subject == first else "exclusion",
+                c.letter: {
+                    "decision": "possible_lead" if c.letter == seen else "exclusion",
                     "confidence": 3,
                     "features": {"nose": "similar"},
                     "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],

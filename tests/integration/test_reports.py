@@ -21,6 +21,7 @@ from PIL import Image
 from leadguard.casework import leads, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
+from leadguard.casework.blind import letters_of
 from leadguard.enroll import enroll
 from leadguard.errors import LeadGuardError
 from leadguard.quality.provenance import Edit
@@ -47,11 +48,13 @@ def pdf_text(path: Path) -> str:
     ).stdout
 
 
-def decide(packet: review.Packet, lead: str | None) -> dict[str, Any]:
+def decide(ctx: Context, who: Any, packet: review.Packet, lead: str | None) -> dict[str, Any]:
+    """A review by the letters of the examiner's packet."""
+    seen = letters_of(ctx, packet.request, who.id).get(lead or "")
     return {
-        c.subject: {
-            "decision": "possible_lead" if c.subject == lead else "exclusion",
-            "confidence": 4 if c.subject == lead else 2,
+        c.letter: {
+            "decision": "possible_lead" if c.letter == seen else "exclusion",
+            "confidence": 4 if c.letter == seen else 2,
             "features": {"nose": "similar bridge", "ears": "lobe shape agrees"},
             "exculpatory": [{"attribute": "glasses", "consistent": True, "note": "none seen"}],
         }
@@ -109,7 +112,10 @@ def case(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any
     run = cw.run_search(ctx, u["ex1"], req.id)
     for name in ("rev", "ex2"):
         review.submit_review(
-            ctx, u[name], req.id, decide(review.blind_packet(ctx, u[name], req.id), subject)
+            ctx,
+            u[name],
+            req.id,
+            decide(ctx, u[name], review.blind_packet(ctx, u[name], req.id), subject),
         )
     lead = leads.release(ctx, u["sup"], req.id, subject)
     leads.corroborate(

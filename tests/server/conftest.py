@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from leadguard.casework.blind import letters_of
 from leadguard.enroll import enroll
 from leadguard.server.app import create_app
 from leadguard.services import accounts
 from leadguard.services.context import Context
+from leadguard.storage.models import User
 from leadguard.workspace import Workspace
 from tests.integration.conftest import (  # noqa: F401  (fixtures shared with integration)
     johns_split,
@@ -115,16 +118,26 @@ def open_case(srv: Served, number: str, probe: Path | None = None) -> int:
     return int(r.json()["id"])
 
 
-def decisions(packet: dict[str, Any], lead: str | None) -> dict[str, Any]:
+def decisions(srv: Served, user: str, packet: dict[str, Any], lead: str | None) -> dict[str, Any]:
+    """A review by the letters of the user's packet (the scripted examiner "sees" which
+    letter is the lead subject)."""
+    seen = letter_of(srv, user, packet["request"], lead)
     return {
-        c["subject"]: {
-            "decision": "possible_lead" if c["subject"] == lead else "exclusion",
+        c["candidate"]: {
+            "decision": "possible_lead" if c["candidate"] == seen else "exclusion",
             "confidence": 4,
             "features": {"eyebrows": "same arch", "nose": "same bridge"},
             "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
         }
         for c in packet["candidates"]
     }
+
+
+def letter_of(srv: Served, user: str, request_id: int, subject: str | None) -> str | None:
+    """The letter ``user``'s packet gives ``subject`` (test knowledge; no route tells it)."""
+    with srv.ctx.session() as s:
+        uid = s.scalars(select(User.id).where(User.username == user)).one()
+    return letters_of(srv.ctx, request_id, uid).get(subject or "")
 
 
 def web_client(srv: Served, user: str) -> TestClient:

@@ -26,7 +26,9 @@ def lead(served: Served) -> dict[str, Any]:
     for name in ("ex2", "rev"):
         packet = s.get(name, f"/api/requests/{rid}/packet").json()
         r = s.post(
-            name, f"/api/requests/{rid}/reviews", json={"decisions": decisions(packet, subject)}
+            name,
+            f"/api/requests/{rid}/reviews",
+            json={"decisions": decisions(s, name, packet, subject)},
         )
         assert r.status_code == 201, r.text
     r = s.post("sup", f"/api/requests/{rid}/release", json={"subject": subject})

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.server.conftest import PW, Served
+from tests.server.conftest import PW, Served, letter_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ARTIFACTS = ROOT / "tmp" / "artifacts" / "browser"
@@ -171,11 +171,14 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
             t = [imgs.nth(i).evaluate("e => e.style.transform") for i in range(2)]
             assert t[0] == t[1] and "translate(20px" in t[0]  # panned together, by keyboard
             w.check(page, f"{name}-blind-review")
+            assert person not in page.content()  # candidates by letter only
+            rid = int(page.url.split("/requests/", 1)[1].split("/", 1)[0])
+            seen = letter_of(served, name, rid, lead)
             sections = page.locator("section.candidate")
             for i in range(sections.count()):
                 sec = sections.nth(i)
-                subject = sec.locator("h2").inner_text().split(": ", 1)[1]
-                choice = "possible lead" if subject == lead else "exclusion"
+                shown = sec.locator("h2").inner_text().removeprefix("Candidate ")
+                choice = "possible lead" if shown == seen else "exclusion"
                 sec.get_by_label(choice, exact=True).check()
                 sec.locator("summary").click()
                 sec.get_by_label("eyebrows").fill("same arch")

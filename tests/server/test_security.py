@@ -25,7 +25,8 @@ def searched(served: Served) -> dict[str, Any]:
     assert s.post("sup", f"/api/requests/{rid}/approve").status_code == 200
     assert s.post("ex1", f"/api/requests/{rid}/run").status_code == 200
     packet = s.get("ex2", f"/api/requests/{rid}/packet").json()
-    return {"request": rid, "packet": packet, "subject": packet["candidates"][0]["subject"]}
+    subject = s.probes[0][1]
+    return {"request": rid, "packet": packet, "subject": subject}
 
 
 def concrete(path: str, rid: int) -> str:
@@ -60,7 +61,9 @@ def test_every_route_needs_a_login(served: Served, searched: dict[str, Any]) -> 
 def test_images_only_for_those_allowed(served: Served, searched: dict[str, Any]) -> None:
     s, rid, subject = served, searched["request"], searched["subject"]
     cand = f"/api/requests/{rid}/candidate-image"
-    assert s.get("ex2", cand, params={"subject": subject}).status_code == 200
+    assert s.get("ex2", cand, params={"candidate": "A"}).status_code == 200
+    # under blind review a reviewer names candidates by letter, never by subject
+    assert s.get("ex2", cand, params={"subject": subject}).status_code == 403
     # another unit's examiner: neither the probe nor a candidate of this case
     assert s.get("stranger", f"/api/requests/{rid}/probe").status_code == 403
     assert s.get("stranger", cand, params={"subject": subject}).status_code == 403
@@ -87,7 +90,7 @@ def test_no_path_from_the_request_reaches_the_file_system(
         "..%2F..%2Fleadguard.db",
         s.probes[0][0].as_posix(),
     ):
-        r = s.get("ex2", cand, params={"subject": subject})
+        r = s.get("ex2", cand, params={"candidate": subject})
         assert r.status_code == 404, (subject, r.status_code)
         assert "root:" not in r.text and b"SQLite" not in r.content
     for url in (
@@ -210,7 +213,7 @@ def test_a_refused_form_shows_the_policy_rule(served: Served, searched: dict[str
     r = web.get(f"/requests/{rid}/reveal")
     assert r.status_code == 409 and "examiners_required" in r.text and "Refused by policy" in r.text
     packet = s.get("rev", f"/api/requests/{rid}/packet").json()
-    body = {"decisions": decisions(packet, None)}
+    body = {"decisions": decisions(s, "rev", packet, None)}
     assert s.post("rev", f"/api/requests/{rid}/reviews", json=body).status_code == 201
     r = web.post(f"/requests/{rid}/release", data={"csrf": token, "subject": "x"})
     assert r.status_code == 409 and "examiners_required" in r.text

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from leadguard import audit
 from leadguard.casework.authz import authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
-from leadguard.casework.review import reviews_of
+from leadguard.casework.review import blind_to_lead, reviews_of
 from leadguard.casework.service import (
     OUTCOMES,
     check_case,
@@ -244,7 +244,9 @@ def corroborate(
     obj = lead_object(ctx, lead_id)
     with refusals(ctx, actor, "lead.corroborate", obj), ctx.session() as s:
         lead, case = _lead(s, lead_id)
-        check_case(s, current_user(s, actor), "lead.corroborate", case)
+        user = current_user(s, actor)
+        check_case(s, user, "lead.corroborate", case)
+        blind_to_lead(s, user, lead, case, policy(ctx, observe=False))
         if category not in CORROBORATION:
             raise InputError(
                 f"corroboration category {category!r} is not one of {', '.join(CORROBORATION)}"
@@ -310,7 +312,9 @@ def record_outcome(ctx: Context, actor: Actor, lead_id: int, outcome: str, detai
         if outcome not in OUTCOMES:
             raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}")
         lead, case = _lead(s, lead_id)
-        check_case(s, current_user(s, actor), "lead.outcome", case)
+        user = current_user(s, actor)
+        check_case(s, user, "lead.outcome", case)
+        blind_to_lead(s, user, lead, case, policy(ctx, observe=False))
         if outcome == "corroborated" and not lead.corroboration:
             raise InputError("'corroborated' needs the corroborating evidence recorded first")
         entry = {
@@ -333,11 +337,17 @@ def record_outcome(ctx: Context, actor: Actor, lead_id: int, outcome: str, detai
 
 def outcome_stats(ctx: Context, actor: Actor) -> dict[str, dict[str, int]]:
     """Released leads by the candidate's recorded sex/race and latest outcome: the agency's
-    real false-lead rate, by group. A read: nothing is written."""
+    real false-lead rate, by group (a supervisor: their unit's cases). A read: nothing is
+    written."""
     with refusals(ctx, actor, "lead.stats", "leads"), ctx.session() as s:
-        authorize(current_user(s, actor), "lead.stats")
+        user = current_user(s, actor)
+        authorize(user, "lead.stats")
         out: dict[str, dict[str, int]] = {}
-        for lead in s.scalars(select(Lead)):
+        q = select(Lead).join(SearchRequest, Lead.request_id == SearchRequest.id)
+        q = q.join(Case, Case.id == SearchRequest.case_id)
+        if user.role != "auditor":
+            q = q.where(Case.unit == user.unit)
+        for lead in s.scalars(q):
             subj = s.scalars(select(Subject).where(Subject.external_id == lead.subject)).first()
             group = f"{subj.sex or '?'}/{subj.race or '?'}" if subj else "expunged/unknown"
             row = out.setdefault(group, {"released": 0, **{o: 0 for o in OUTCOMES}, "open": 0})

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from leadguard import audit
 from leadguard.casework.leads import _lead, _usable, lead_object
 from leadguard.casework.policy import PolicyRefused
+from leadguard.casework.review import blind_to_lead
 from leadguard.casework.service import check_case, policy
 from leadguard.errors import InputError
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
@@ -109,7 +110,9 @@ def probe_template(ctx: Context, data: bytes, face: int | None) -> np.ndarray:
 def _lineup_lead(s: Session, actor: Actor, lead_id: int, pol: Any, what: str) -> Lead:
     """The lead, once the actor may act on its case and the lineup rules allow ``what``."""
     lead, case = _lead(s, lead_id)
-    check_case(s, current_user(s, actor), "lead.lineup", case)
+    user = current_user(s, actor)
+    check_case(s, user, "lead.lineup", case)
+    blind_to_lead(s, user, lead, case, pol)
     _usable(lead, pol, "corroboration_before_lineup", what)
     return lead
 

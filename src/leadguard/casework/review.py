@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
+from leadguard.casework.authz import NotAllowed
+from leadguard.casework.blind import lettered
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.casework.service import (
-    blind_order,
     candidates_of,
     check_case,
     get_request,
@@ -21,7 +22,7 @@ from leadguard.casework.service import (
 )
 from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Review, SearchRequest, User
+from leadguard.storage.models import Case, Lead, Review, SearchRequest, User
 
 DECISIONS = ("exclusion", "inconclusive", "possible_lead")
 # FISWG facial image comparison feature list (abridged to its component groups)
@@ -46,8 +47,9 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class PacketCandidate:
-    subject: str
-    image: str
+    """A candidate by letter only: no name, record id, image path, score or rank."""
+
+    letter: str
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,6 @@ def blind_packet(ctx: Context, actor: Actor, request_id: int) -> Packet:
         audit.append(
             s, "review.packet", obj, {"candidates_viewed": len(cands)}, actor=actor.username
         )
-        order = sorted(cands, key=lambda c: blind_order(req.id, actor.id, c["subject"]))
         return Packet(
             req.id,
             case.number,
@@ -124,7 +125,7 @@ def blind_packet(ctx: Context, actor: Actor, request_id: int) -> Packet:
             req.probe_sha256,
             case.description,
             dict(case.attributes),
-            tuple(PacketCandidate(c["subject"], c["image"]) for c in order),
+            tuple(PacketCandidate(k) for k, _ in lettered(req.id, actor.id, cands)),
         )
 
 
@@ -157,20 +158,47 @@ def check_decision(subject: str, d: Any) -> None:
             )
 
 
+def still_to_review(
+    s: Session, user: User, req: SearchRequest, case: Case, pol: CaseworkPolicy
+) -> bool:
+    """The user may review this request and has not yet (a third reviewer too): blind to it
+    (no reveal, no name, no score, no decision) until they have submitted."""
+    try:
+        _may_review(s, user, req, case, "review.submit", pol)
+    except (NotAllowed, PolicyRefused):
+        return False
+    return not any(r.examiner_id == user.id for r in reviews_of(s, req))
+
+
+def blind_to_lead(s: Session, user: User, lead: Lead, case: Case, pol: CaseworkPolicy) -> None:
+    """A user who may still review a lead's request does not work (nor see) its leads: they
+    would learn what the reviews led to."""
+    req = s.get(SearchRequest, lead.request_id)
+    if req is not None and still_to_review(s, user, req, case, pol):
+        raise PolicyRefused(
+            "blind_review",
+            f"{user.username} may still review request {req.id}: its leads are not theirs to "
+            "work until their own review is in",
+        )
+
+
 def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[str, Any]) -> None:
+    """``decisions`` by the letters of the examiner's packet (A, B, ...); stored by subject."""
     pol = policy(ctx)
     obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "review.submit", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         _may_review(s, current_user(s, actor), req, case, "review.submit", pol)
-        subjects = {c["subject"] for c in candidates_of(s, req)}
-        if set(decisions) != subjects:
+        by_letter = {k: c["subject"] for k, c in lettered(req.id, actor.id, candidates_of(s, req))}
+        if set(decisions) != set(by_letter):
             raise InputError(
-                f"a review must decide on every candidate and no one else: missing "
-                f"{sorted(subjects - set(decisions))}, unknown {sorted(set(decisions) - subjects)}"
+                f"a review must decide on every candidate of the packet, by letter, and no "
+                f"other: missing {sorted(set(by_letter) - set(decisions))}, unknown "
+                f"{len(set(decisions) - set(by_letter))}"
             )
-        for subj, d in decisions.items():
-            check_decision(subj, d)
+        for k, d in decisions.items():
+            check_decision(k, d)
+        decisions = {by_letter[k]: d for k, d in decisions.items()}
         if any(r.examiner_id == actor.id for r in reviews_of(s, req)):
             raise InputError(f"{actor.username} has already submitted a review of request {req.id}")
         row = Review(request_id=req.id, examiner_id=actor.id, decisions=decisions)
@@ -191,13 +219,20 @@ def reveal(ctx: Context, actor: Actor, request_id: int) -> Reveal:
     obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "review.reveal", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
-        check_case(s, current_user(s, actor), "review.reveal", case)
+        user = current_user(s, actor)
+        check_case(s, user, "review.reveal", case)
         reviews = reviews_of(s, req)
         if len(reviews) < pol.examiners_required:
             raise PolicyRefused(
                 "examiners_required",
                 f"{len(reviews)} of {pol.examiners_required} independent reviews submitted: "
                 "nothing is revealed before all are in",
+            )
+        if still_to_review(s, user, req, case, pol):
+            raise PolicyRefused(
+                "blind_review",
+                f"{actor.username} may still review request {req.id}: the reveal is shown to "
+                "a reviewer only after their own review is in",
             )
         names = {u.id: u.username for u in s.scalars(select(User))}
         audit.append(s, "review.reveal", obj, {}, actor=actor.username)

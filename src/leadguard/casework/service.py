@@ -351,6 +351,8 @@ def request_search(
 
 
 def get_request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
+    if not 0 < request_id < 2**63:  # beyond any stored id (and any database's integer)
+        raise InputError(f"search request {request_id} does not exist")
     req = s.get(SearchRequest, request_id)
     if req is None:
         raise InputError(f"search request {request_id} does not exist")

@@ -9,12 +9,15 @@ from sqlalchemy.orm import Session
 
 from leadguard.casework.authz import NotAllowed, authorize
 from leadguard.casework.leads import LeadInfo, lead_info
+from leadguard.casework.policy import CaseworkPolicy
+from leadguard.casework.review import still_to_review
 from leadguard.casework.service import (
     CaseInfo,
     RequestInfo,
     _assigned,
     _case,
     case_info,
+    policy,
     request_info,
 )
 from leadguard.services.context import Actor, Context, current_user, refusals
@@ -50,13 +53,16 @@ def _requests(s: Session, case: Case) -> list[SearchRequest]:
     return list(s.scalars(q))
 
 
-def _leads(s: Session, case: Case) -> list[LeadInfo]:
-    ids = [r.id for r in _requests(s, case)]
+def _leads(s: Session, case: Case, user: User, pol: CaseworkPolicy) -> list[LeadInfo]:
+    """The case's leads, but none of a request the user may still review (a third reviewer
+    is blind to what the first reviews led to)."""
+    ids = [r.id for r in _requests(s, case) if not still_to_review(s, user, r, case, pol)]
     q = select(Lead).where(Lead.request_id.in_(ids)).order_by(Lead.id)
     return [lead_info(s, lead, case.number) for lead in s.scalars(q)]
 
 
 def show_case(ctx: Context, actor: Actor, number: str) -> CaseDetail:
+    pol = policy(ctx, observe=False)
     with refusals(ctx, actor, "case.view", f"case:{number}"), ctx.session() as s:
         case = _case(s, number)
         user = current_user(s, actor)
@@ -64,7 +70,7 @@ def show_case(ctx: Context, actor: Actor, number: str) -> CaseDetail:
         return CaseDetail(
             case_info(s, case),
             tuple(request_info(s, r, number) for r in _requests(s, case)),
-            tuple(_leads(s, case)),
+            tuple(_leads(s, case, user, pol)),
         )
 
 
@@ -81,8 +87,10 @@ def list_requests(ctx: Context, actor: Actor, pending: bool = False) -> list[Req
 
 
 def list_leads(ctx: Context, actor: Actor) -> list[LeadInfo]:
+    pol = policy(ctx, observe=False)
     with refusals(ctx, actor, "lead.list", "leads"), ctx.session() as s:
         out: list[LeadInfo] = []
-        for case in _visible(s, current_user(s, actor), "lead.list"):
-            out += _leads(s, case)
+        user = current_user(s, actor)
+        for case in _visible(s, user, "lead.list"):
+            out += _leads(s, case, user, pol)
         return sorted(out, key=lambda lead: lead.id)

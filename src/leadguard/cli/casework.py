@@ -240,24 +240,48 @@ def review_packet(
     request_id: Annotated[int, typer.Argument()],
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
+    images: Annotated[
+        Path | None,
+        typer.Option("--images", help="Folder to write the probe and candidate-A, -B, ... to."),
+    ] = None,
 ) -> None:
-    """Your blind packet: probe, incident description, candidates in your own order."""
+    """Your blind packet: probe, incident description, candidates by letter in your own
+    order (no name, record id, score or rank)."""
     from leadguard.casework.review import blind_packet
+    from leadguard.services.files import candidate_image, probe_image
 
     ctx = open_ctx(workspace)
-    p = blind_packet(ctx, session.require(ctx, "review.packet"), request_id)
+    actor = session.require(ctx, "review.packet")
+    p = blind_packet(ctx, actor, request_id)
     views.show(out(), p, json_out, views.packet)
+    if images is not None:
+        if images.exists() and not images.is_dir():
+            raise InputError(f"--images {images}: exists and is not a folder")
+        images.mkdir(parents=True, exist_ok=True)
+        probe = probe_image(ctx, actor, request_id)
+        (images / f"probe{_suffix(probe.media_type)}").write_bytes(probe.data)
+        for c in p.candidates:
+            f = candidate_image(ctx, actor, request_id, letter=c.letter)
+            (images / f"candidate-{c.letter}{_suffix(f.media_type)}").write_bytes(f.data)
+        out().print(f"probe and {len(p.candidates)} candidate image(s) written to {images}")
+
+
+def _suffix(media_type: str) -> str:
+    return {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}.get(media_type, "")
 
 
 @review_app.command("submit")
 @handles_errors
 def review_submit(
     request_id: Annotated[int, typer.Argument()],
-    file: Annotated[Path, typer.Option("--file", help="JSON: decisions per candidate.")],
+    file: Annotated[
+        Path, typer.Option("--file", help="JSON: decisions per candidate letter (A, B, ...).")
+    ],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Submit your decisions (exclusion / inconclusive / possible_lead per candidate; a
-    possible_lead needs FISWG feature notes and the exculpatory checklist)."""
+    """Submit your decisions by the letters of your packet (exclusion / inconclusive /
+    possible_lead per candidate; a possible_lead needs FISWG feature notes and the
+    exculpatory checklist)."""
     from leadguard.casework.review import submit_review
 
     try:

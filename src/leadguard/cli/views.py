@@ -141,9 +141,9 @@ def packet(console: Console, p: Any) -> None:
     console.print(f"  person sought: {escape(json.dumps(p.person_sought))}")
     table(
         console,
-        "Candidates (your own order; no scores)",
-        ["subject", "image"],
-        [(c.subject, c.image) for c in p.candidates],
+        "Candidates (by letter, your own order; no names or scores)",
+        ["candidate"],
+        [(c.letter,) for c in p.candidates],
     )
     console.print(f"  decisions: {', '.join(p.decisions)}")
 

@@ -11,7 +11,8 @@
    linked (an entry's prev_hash is the hash of the one before). Gaps in the sequence are
    entries of other cases, not part of this packet; the newest entry's hash can be compared
    with the head hash in audit/chain.json and with `leadguard audit verify` on the live
-   system.
+   system. An entry marked "sealed" (a search still under blind review when the packet was
+   made) carries its hashes but not its content: it is checked for its links only.
 
 Prints what it checked; exits 0 when everything holds, 1 otherwise.
 """
@@ -64,10 +65,12 @@ def check_trail(files: dict[str, bytes]) -> tuple[list[str], list[str]]:
     if raw is None:
         return ["audit/trail.jsonl is missing"], notes
     entries = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
-    gaps = 0
+    gaps = sealed = 0
     prev = None
     for e in entries:
-        if entry_hash(e) != e["hash"]:
+        if e.get("sealed"):
+            sealed += 1
+        elif entry_hash(e) != e["hash"]:
             problems.append(f"audit entry {e['seq']}: its hash does not match its content")
         if prev is not None:
             if e["seq"] <= prev["seq"]:
@@ -79,7 +82,8 @@ def check_trail(files: dict[str, bytes]) -> tuple[list[str], list[str]]:
         prev = e
     notes.append(
         f"{len(entries)} audit entries checked; {gaps} gap(s) in the sequence hold other "
-        "cases' entries"
+        f"cases' entries; {sealed} sealed under blind review (links checked, content not "
+        "shown)"
     )
     chain = json.loads(files.get("audit/chain.json", b"{}").decode("utf-8") or "{}")
     last = entries[-1] if entries else None

@@ -170,11 +170,21 @@ def api_probe_image(request_id: int, st: State, actor: ApiActor) -> Response:
     tags=["images"],
 )
 def api_candidate_image(
-    request_id: int, st: State, actor: ApiActor, subject: Annotated[str, Query(max_length=200)]
+    request_id: int,
+    st: State,
+    actor: ApiActor,
+    subject: Annotated[
+        str | None, Query(max_length=200, description="once every review is in")
+    ] = None,
+    candidate: Annotated[
+        str | None, Query(max_length=200, description="the letter of your blind packet")
+    ] = None,
 ) -> Response:
+    """A candidate's image: by the letter of your packet under blind review, by subject
+    once every review is in."""
     from leadguard.services.files import candidate_image
 
-    f = st.call(candidate_image, st.ctx, actor, request_id, subject)
+    f = st.call(candidate_image, st.ctx, actor, request_id, subject, candidate)
     return Response(f.data, media_type=f.media_type, headers=NO_STORE)
 
 
@@ -184,8 +194,6 @@ def api_queue(st: State, actor: ApiActor) -> list[S.QueueItemOut]:
 
 
 def packet_out(p: review.Packet, prefix: str = "/api") -> S.PacketOut:
-    from urllib.parse import quote
-
     base = f"{prefix}/requests/{p.request}"
     return S.PacketOut(
         request=p.request,
@@ -196,8 +204,7 @@ def packet_out(p: review.Packet, prefix: str = "/api") -> S.PacketOut:
         person_sought=p.person_sought,
         candidates=[
             S.PacketCandidateOut(
-                subject=c.subject,
-                image_url=f"{base}/candidate-image?subject={quote(c.subject, safe='')}",
+                candidate=c.letter, image_url=f"{base}/candidate-image?candidate={c.letter}"
             )
             for c in p.candidates
         ],
@@ -216,6 +223,7 @@ def api_packet(request_id: int, st: State, actor: ApiActor) -> S.PacketOut:
     "/requests/{request_id}/reviews", response_model=S.Done, status_code=201, tags=["review"]
 )
 def api_submit(request_id: int, body: S.ReviewIn, st: State, actor: ApiActor) -> S.Done:
+    """Your review, by the letters of your packet."""
     decisions = {k: v.model_dump() for k, v in body.decisions.items()}
     st.call(review.submit_review, st.ctx, actor, request_id, decisions)
     return S.Done(message=f"review of request {request_id} submitted")

@@ -149,7 +149,9 @@ class QueueItemOut(BaseModel):
 
 
 class PacketCandidateOut(BaseModel):
-    subject: str
+    """A candidate by the letter of your packet: no name, record id, score or rank."""
+
+    candidate: str
     image_url: str
 
 
@@ -181,7 +183,9 @@ class DecisionIn(BaseModel):
 
 
 class ReviewIn(BaseModel):
-    decisions: dict[str, DecisionIn]
+    decisions: dict[str, DecisionIn] = Field(
+        description="One decision per candidate of your packet, by its letter (A, B, ...)."
+    )
 
 
 class ExaminerReviewOut(BaseModel):
@@ -282,6 +286,9 @@ class AuditEntryOut(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str
+    sealed: bool = Field(
+        False, description="under blind review: the details are shown once every review is in"
+    )
 
 
 class GalleryStatsOut(BaseModel):

@@ -256,9 +256,10 @@ def candidate_image(
     request: Request,
     st: State,
     who: WebLogin,
-    subject: str = Query(max_length=200),
+    subject: str | None = Query(None, max_length=200),
+    candidate: str | None = Query(None, max_length=200),
 ) -> Response:
     from leadguard.server.api import api_candidate_image
 
     request.state.login = who
-    return api_candidate_image(request_id, st, who.actor, subject)
+    return api_candidate_image(request_id, st, who.actor, subject, candidate)

@@ -32,7 +32,10 @@ def queue_page(request: Request, st: State, who: WebLogin) -> HTMLResponse:
 def blind_page(request_id: int, request: Request, st: State, who: WebLogin) -> HTMLResponse:
     request.state.login = who
     p = st.call(review.blind_packet, st.ctx, who.actor, request_id)
-    cands = [{"subject": c.subject, "url": image_url(request_id, c.subject)} for c in p.candidates]
+    cands = [
+        {"letter": c.letter, "url": f"/images/requests/{request_id}/candidate?candidate={c.letter}"}
+        for c in p.candidates
+    ]
     return page(request, "review.html", who, p=p, cands=cands)
 
 

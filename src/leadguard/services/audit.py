@@ -12,10 +12,19 @@ from sqlalchemy.orm import Session
 from leadguard import anchor as anchors
 from leadguard import audit, textsafe
 from leadguard.audit import ChainCheck
+from leadguard.casework.authz import NotAllowed
+from leadguard.casework.service import _assigned, check_case
 from leadguard.errors import InputError
-from leadguard.services.context import Actor, Context
+from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
-from leadguard.storage.models import AuditEntry, Case, ProbeRecord, SearchLog, SearchRequest
+from leadguard.storage.models import (
+    AuditEntry,
+    Case,
+    ProbeRecord,
+    SearchLog,
+    SearchRequest,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -62,24 +71,48 @@ def trail(
     """Audit entries for disclosure: a case's whole trail (its own entries, refusals
     included, and those of the searches and probes its requests ran; selected exactly by
     number), or the entries of one object and its parts (``audit.object_clause``: ``prefix``
-    ``subject:A`` never selects ``subject:AB``; ``subject:`` selects the kind). The export
-    itself is audited."""
+    ``subject:A`` never selects ``subject:AB``; ``subject:`` selects the kind), as far as the
+    reader may see them: auditors every case; a supervisor the cases of their unit (and their
+    unit's users' entries tied to no case); a case without a record (refused at opening) only
+    auditors. Entries under blind review are sealed for everyone (``casework.blind``). The
+    export itself is audited."""
+    from leadguard.casework.service import policy
 
-    operator_check(ctx, actor, "audit.read", f"case:{number}" if number else "audit")
+    obj = f"case:{number}" if number else "audit"
+    operator_check(ctx, actor, "audit.read", obj)
+    required = policy(ctx, observe=False).examiners_required
+    with refusals(ctx, actor, "audit.read", obj), ctx.session() as s:
+        reader = current_user(s, actor) if actor is not None and ctx.has_accounts() else None
+        if reader is not None and number is not None:
+            case = s.scalars(select(Case).where(Case.number == number)).first()
+            if case is not None:
+                check_case(s, reader, "audit.read", case)
+            elif reader.role != "auditor":
+                raise NotAllowed(
+                    f"{reader.username} ({reader.role}) may not read case {number}: it has no "
+                    "record (refused at opening), so its entries are for auditors"
+                )
+        rows = entries(s, number, prefix, required)
+        if reader is not None and reader.role != "auditor":
+            rows = readable(s, reader, rows)
     with ctx.session() as s:
-        rows = entries(s, number, prefix)
         audit.append(
             s,
             "audit.export",
-            f"case:{number}" if number else "audit",
+            obj,
             {"entries": len(rows), "prefix": prefix},
             actor=actor.username if actor else None,
         )
-        return rows
+    return rows
 
 
-def entries(s: Session, number: str | None, prefix: str = "") -> list[dict[str, Any]]:
-    """The entries ``trail`` exports (a read: writes nothing)."""
+def entries(
+    s: Session, number: str | None, prefix: str = "", required: int = 2
+) -> list[dict[str, Any]]:
+    """The entries ``trail`` exports (a read: writes nothing), those under blind review
+    sealed (``required``: the reviews a search needs before anything is revealed)."""
+    from leadguard.casework.blind import seal
+
     q = select(AuditEntry).order_by(AuditEntry.seq)
     case = None
     if number is not None:
@@ -109,4 +142,69 @@ def entries(s: Session, number: str | None, prefix: str = "") -> list[dict[str, 
     ]
     if number is not None and case is None and not rows:
         raise InputError(f"case {number!r} does not exist and has no audit entries")
-    return rows
+    return seal(s, rows, required)
+
+
+def owners(s: Session) -> dict[str, str]:
+    """Audit objects tied to a case through its requests (``search:S``, ``probe:P``,
+    ``request:R``) -> the case number; ``case:N/...`` objects name theirs."""
+    out: dict[str, str] = {}
+    for req, number in s.execute(select(SearchRequest, Case.number).join(Case)):
+        out[f"request:{req.id}"] = number
+        if req.search_id is not None:
+            out[f"search:{req.search_id}"] = number
+        if req.probe_id is None:
+            continue
+        probes = [req.probe_id]
+        probes += s.scalars(select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id))
+        out.update({f"probe:{p}": number for p in probes})
+        for sid in s.scalars(select(SearchLog.id).where(SearchLog.probe_id.in_(probes))):
+            out[f"search:{sid}"] = number
+    for obj in s.scalars(  # urgent searches: case:N/search:S
+        select(AuditEntry.object).where(AuditEntry.action == "search.override")
+    ):
+        number = textsafe.case_of(obj)
+        rest = obj.removeprefix(f"case:{number}/")
+        if number is not None and rest.startswith("search:"):
+            out[rest] = number
+    return out
+
+
+def case_of(obj: str, owned: dict[str, str]) -> str | None:
+    """The case an audit object belongs to, or None for a workspace-wide one."""
+    if obj.startswith("case:"):
+        return textsafe.case_of(obj)
+    return owned.get(obj.split("/", 1)[0])  # request:R/probe -> request:R
+
+
+def readable(s: Session, reader: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a reader who is not an auditor may see of ``rows``: entries of the cases they may
+    read (``audit.read`` on the case), and entries tied to no case written by a user of
+    their unit."""
+    from leadguard.casework.authz import authorize
+
+    owned = owners(s)
+    unit_users = set(s.scalars(select(User.username).where(User.unit == reader.unit)))
+    allowed: dict[str, bool] = {}
+
+    def may(number: str) -> bool:
+        if number not in allowed:
+            case = s.scalars(select(Case).where(Case.number == number)).first()
+            try:
+                if case is None:
+                    raise NotAllowed("no case record")
+                authorize(reader, "audit.read", case, _assigned(s, reader, case))
+                allowed[number] = True
+            except NotAllowed:
+                allowed[number] = False
+        return allowed[number]
+
+    out = []
+    for e in rows:
+        number = case_of(e["object"], owned)
+        if number is None:
+            if e["actor"] in unit_users and reader.unit:
+                out.append(e)
+        elif may(number):
+            out.append(e)
+    return out

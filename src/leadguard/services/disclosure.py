@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from leadguard import __version__, audit
 from leadguard.casework.authz import authorize
-from leadguard.casework.service import _case, check_case
+from leadguard.casework.service import _case, check_case, policy
 from leadguard.errors import InputError
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
@@ -101,21 +101,36 @@ def _search_ids(s: Session, reqs: list[SearchRequest], trail: list[dict[str, Any
     return ids
 
 
-def packet_files(s: Session, number: str, name: str) -> tuple[dict[str, bytes], dict[str, int]]:
+def packet_files(
+    s: Session, number: str, name: str, required: int = 2
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """The packet's files. A search whose reviews are not all in (``required``) is sealed:
+    its candidate list and reviews are left out (said so in their place) and its audit
+    entries are sealed, until every review is in."""
+    from leadguard.casework.blind import sealed_requests
+
     case = _case(s, number)
+    blind = {b.search: b for b in sealed_requests(s, required)}
     files: dict[str, bytes] = {"case.json": as_json(rd.case_dict(s, case))}
     reqs = list(
         s.scalars(
             select(SearchRequest).where(SearchRequest.case_id == case.id).order_by(SearchRequest.id)
         )
     )
-    trail = entries(s, number)
+    trail = entries(s, number, required=required)
     for r in reqs:
         files[f"requests/request-{r.id}.json"] = as_json(rd.request_dict(s, r))
+        if r.search_id in blind:
+            b = blind[r.search_id]
+            files[f"reviews/request-{r.id}-sealed.json"] = as_json(
+                {"request": r.id, "sealed": f"blind review: {b.reviews} of {b.required} in"}
+            )
         for p in rd.probes_of(s, r.probe_id):
             files[f"probes/probe-{p.id}.{_ext(p.data)}"] = p.data
             files[f"probes/probe-{p.id}.json"] = as_json(rd.probe_dict(p, with_bytes=False))
         for rv in s.scalars(select(Review).where(Review.request_id == r.id)):
+            if r.search_id in blind:
+                break
             files[f"reviews/review-{rv.id}.json"] = as_json(rd.review_dict(s, rv))
     spaces: set[str] = set()
     models: set[int] = set()
@@ -125,6 +140,8 @@ def packet_files(s: Session, number: str, name: str) -> tuple[dict[str, bytes], 
         if row is None:
             continue
         data = rd.search_dict(row)
+        if sid in blind:
+            data["result"] = {"sealed": "blind review in progress: shown once every review is in"}
         em = rd.evidence_model_dict(s, row.evidence_model_id, row.threshold)
         data["groups_at_threshold"] = em["groups_at_threshold"] if em else []
         files[f"searches/search-{sid}.json"] = as_json(data)
@@ -209,7 +226,8 @@ def disclose(ctx: Context, actor: Actor, number: str, out: Path) -> Written:
             user = current_user(s, actor)
             authorize(user, "case.disclose")
             check_case(s, user, "case.disclose", _case(s, number))
-            files, counts = packet_files(s, number, out.name)
+            required = policy(ctx, observe=False).examiners_required
+            files, counts = packet_files(s, number, out.name, required)
         written = _write(out, build_zip(files))
         with ctx.session() as s:
             entry = audit.append(

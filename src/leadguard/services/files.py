@@ -11,8 +11,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from leadguard.casework.authz import NotAllowed
+from leadguard.casework.blind import lettered, reviews_in
 from leadguard.casework.policy import PolicyRefused
-from leadguard.casework.review import _may_review, reviews_of
+from leadguard.casework.review import _may_review, still_to_review
 from leadguard.casework.service import candidates_of, check_case, get_request, policy
 from leadguard.errors import InputError
 from leadguard.quality.provenance import Edit
@@ -49,36 +50,58 @@ def probe_image(ctx: Context, actor: Actor, request_id: int) -> FileData:
         return FileData(bytes(row.data), media_type(row.data))
 
 
-def candidate_image(ctx: Context, actor: Actor, request_id: int, subject: str) -> FileData:
-    """A candidate's gallery image from a request's list (named by subject, so that nothing
-    in the address tells the rank): for an examiner who may review it blind, or, once every
-    review is in, for those who may see the reveal."""
+def candidate_image(
+    ctx: Context,
+    actor: Actor,
+    request_id: int,
+    subject: str | None = None,
+    letter: str | None = None,
+) -> FileData:
+    """A candidate's gallery image from a request's list. Until every review is in, and for
+    a reviewer who has not yet submitted (a third reviewer too), only by the letter of the
+    user's own blind packet, and only to its blind reviewers; once every review is in, by
+    subject to those who may see the reveal."""
     pol = policy(ctx, observe=False)
     obj = f"request:{request_id}/candidate"
     with refusals(ctx, actor, "review.packet", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         user = current_user(s, actor)
-        try:
-            _may_review(s, user, req, case, "review.packet", pol)
-        except (NotAllowed, PolicyRefused):
-            check_case(s, user, "review.reveal", case)
-            if len(reviews_of(s, req)) < pol.examiners_required:
+        blind = not reviews_in(s, req, pol.examiners_required) or still_to_review(
+            s, user, req, case, pol
+        )
+        if blind:
+            try:
+                _may_review(s, user, req, case, "review.packet", pol)
+            except (NotAllowed, PolicyRefused):
                 raise NotAllowed(
                     f"{actor.username}: the candidates of request {request_id} are shown only "
                     "to its blind reviewers until every review is in"
                 ) from None
-        found = [c for c in candidates_of(s, req) if c["subject"] == subject]
-        if not found:
-            raise InputError(f"candidate {subject!r} of request {request_id} does not exist")
-        cand = found[0]
+            if letter is None:
+                raise NotAllowed(
+                    f"request {request_id} is under blind review: its candidates are named by "
+                    "the letter of your packet (candidate=A), never by subject"
+                )
+            by_letter = dict(lettered(req.id, user.id, candidates_of(s, req)))
+            if letter not in by_letter:
+                raise InputError(f"candidate {letter!r} of your packet does not exist")
+            cand, label = by_letter[letter], f"candidate {letter}"
+        else:
+            check_case(s, user, "review.reveal", case)
+            if subject is None:
+                raise InputError("name the candidate by subject (the reviews are all in)")
+            found = [c for c in candidates_of(s, req) if c["subject"] == subject]
+            if not found:
+                raise InputError(f"candidate {subject!r} of request {request_id} does not exist")
+            cand, label = found[0], str(found[0]["subject"])
     path, sha = Path(cand["image"]), cand.get("image_sha256")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"the gallery image of {cand['subject']} cannot be read ({exc})") from exc
+        raise InputError(f"the gallery image of {label} cannot be read ({exc.strerror})") from exc
     if sha and hashlib.sha256(data).hexdigest() != sha:
         raise InputError(
-            f"the gallery image of {cand['subject']} has changed since it was enrolled: not shown"
+            f"the gallery image of {label} has changed since it was enrolled: not shown"
         )
     return FileData(data, media_type(data))
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from leadguard import audit
 from leadguard.casework.authz import NotAllowed, authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import AccuracyRecord, SearchLog
+from leadguard.storage.models import AccuracyRecord, Case, SearchLog
 
 if TYPE_CHECKING:
     from leadguard.enroll import EnrollReport
@@ -118,9 +118,22 @@ class SearchLogEntry:
 
 
 def search_log(ctx: Context, actor: Actor | None, last: int) -> list[SearchLogEntry]:
+    """The latest searches (counts only); a supervisor sees those of their unit's cases."""
     operator_check(ctx, actor, "gallery.read", "search_log")
     with ctx.session() as s:
-        rows = s.scalars(select(SearchLog).order_by(SearchLog.id.desc()).limit(last)).all()
+        q = select(SearchLog).order_by(SearchLog.id.desc())
+        reader = current_user(s, actor) if actor is not None and ctx.has_accounts() else None
+        if reader is not None and reader.role == "supervisor":
+            from leadguard.services.audit import owners  # services.audit imports this module
+
+            units = {n: u for n, u in s.execute(select(Case.number, Case.unit))}
+            mine = [
+                int(obj.removeprefix("search:"))
+                for obj, number in owners(s).items()
+                if obj.startswith("search:") and units.get(number) == reader.unit
+            ]
+            q = q.where(SearchLog.id.in_(mine))
+        rows = s.scalars(q.limit(last)).all()
         return [
             SearchLogEntry(
                 r.id,

@@ -11,10 +11,12 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadguard import audit
 from leadguard.casework.authz import authorize
-from leadguard.casework.service import check_case
+from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
+from leadguard.casework.service import check_case, policy
 from leadguard.errors import InputError
 from leadguard.reports.document import Document
 from leadguard.reports.html import render_html
@@ -22,7 +24,7 @@ from leadguard.reports.lead import lead_document
 from leadguard.reports.pdf import render_pdf
 from leadguard.services import report_data
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Lead, SearchRequest
+from leadguard.storage.models import Case, Lead, SearchRequest, User
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def lead_report(ctx: Context, actor: Actor, lead_id: int, out: Path) -> Written:
             rec = report_data.lead_record(s, lead_id)
             case = s.scalars(select(Case).where(Case.number == rec["case"]["number"])).one()
             check_case(s, user, "report.lead", case)
+            blind_to(s, user, rec["request"]["id"], case, policy(ctx, observe=False))
         files = render_both(lead_document(rec), out, f"lead-{lead_id}")
         with ctx.session() as s:
             entry = audit.append(
@@ -95,6 +98,20 @@ def lead_report(ctx: Context, actor: Actor, lead_id: int, out: Path) -> Written:
             )
             seq = entry.seq
         return Written(tuple(files), seq)
+
+
+def blind_to(s: Session, user: User, request_id: int, case: Case, pol: CaseworkPolicy) -> None:
+    """Refuse what shows a request's scores or decisions to a user who may still review it
+    (a third reviewer is blind like the first two)."""
+    from leadguard.casework.review import still_to_review
+
+    req = s.get(SearchRequest, request_id)
+    if req is not None and still_to_review(s, user, req, case, pol):
+        raise PolicyRefused(
+            "blind_review",
+            f"{user.username} may still review request {request_id}: its scores and "
+            "decisions are shown to them only after their own review is in",
+        )
 
 
 def parse_period(start: str, end: str) -> tuple[date, date]:

@@ -1,0 +1,132 @@
+"""Blind review that stays blind: candidates by letter, sealed audit entries.
+
+Until every required review of a search is in, nobody (whatever the role) reads who the
+candidates are, how they scored or what another examiner decided:
+
+- an examiner's packet names the candidates by letter (A, B, C, ...) in that examiner's own
+  order; reviews are submitted by letter and stored by subject;
+- the audit entries of the search and of the request from the search on (the search, its
+  run, the packets viewed, the reviews, refusals on the request) are *sealed*: their
+  sequence number, time, actor, action, object and both hashes stay, their details are
+  replaced by a placeholder (``sealed_entry``). The chain is untouched, ``audit verify``
+  still checks every entry; the content is shown once the reviews are in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from leadguard.casework.service import blind_order
+from leadguard.services.context import Context
+from leadguard.storage.models import AuditEntry, Case, Review, SearchRequest
+
+
+def letter(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, ... (a candidate's name in a blind packet)."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(ord("A") + r) + out
+    return out
+
+
+def lettered(request_id: int, user_id: int, cands: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """The candidates in this examiner's own order, each with its letter."""
+    order = sorted(cands, key=lambda c: blind_order(request_id, user_id, c["subject"]))
+    return [(letter(i), c) for i, c in enumerate(order)]
+
+
+def review_count(s: Session, request_id: int) -> int:
+    q = select(func.count(Review.id)).where(Review.request_id == request_id)
+    return int(s.scalar(q) or 0)
+
+
+def reviews_in(s: Session, req: SearchRequest, required: int) -> bool:
+    """Every required review of the request's search is in (the reveal condition)."""
+    return req.search_id is not None and review_count(s, req.id) >= required
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A searched request whose reviews are not all in."""
+
+    request: int
+    case: str
+    search: int
+    reviews: int
+    required: int
+    from_seq: int  # entries of the request from this one on are sealed
+
+    def objects(self, obj: str) -> bool:
+        """Whether an audit object is this request's or its search's."""
+        req = f"request:{self.request}"
+        return (
+            obj == f"search:{self.search}"
+            or obj == f"case:{self.case}/{req}"
+            or obj == req
+            or obj.startswith(f"{req}/")
+        )
+
+
+def sealed_requests(s: Session, required: int) -> list[Sealed]:
+    counts = (
+        select(Review.request_id, func.count(Review.id).label("n"))
+        .group_by(Review.request_id)
+        .subquery()
+    )
+    q = (
+        select(SearchRequest.id, Case.number, SearchRequest.search_id, counts.c.n)
+        .join(Case, Case.id == SearchRequest.case_id)
+        .outerjoin(counts, counts.c.request_id == SearchRequest.id)
+        .where(SearchRequest.search_id.is_not(None))
+    )
+    out = []
+    for rid, number, sid, n in s.execute(q):
+        if (n or 0) >= required:
+            continue
+        first = s.scalar(
+            select(func.min(AuditEntry.seq)).where(AuditEntry.object == f"search:{sid}")
+        )
+        out.append(Sealed(rid, number, sid, n or 0, required, first or 0))
+    return out
+
+
+def sealed_entry(e: dict[str, Any], why: Sealed) -> dict[str, Any]:
+    """The entry as shown while sealed: the chain fields stay, the details do not."""
+    return {
+        **e,
+        "details": {
+            "sealed": (
+                f"blind review of request {why.request}: {why.reviews} of {why.required} "
+                "reviews in; the content is shown once every review is in"
+            )
+        },
+        "sealed": True,
+    }
+
+
+def seal(s: Session, rows: list[dict[str, Any]], required: int) -> list[dict[str, Any]]:
+    """Audit entries (``audit.entry_dict``) with those under blind review sealed."""
+    pending = sealed_requests(s, required)
+    if not pending:
+        return rows
+    out = []
+    for e in rows:
+        why = next((p for p in pending if e["seq"] >= p.from_seq and p.objects(e["object"])), None)
+        out.append(sealed_entry(e, why) if why else e)
+    return out
+
+
+def letters_of(ctx: Context, request_id: int, user_id: int) -> dict[str, str]:
+    """subject -> the letter an examiner's packet gives it: for the demo's scripted
+    examiners and for tests; no shell exposes it."""
+    from leadguard.casework.service import candidates_of, get_request
+
+    with ctx.session() as s:
+        req, _ = get_request(s, request_id)
+        return {c["subject"]: k for k, c in lettered(req.id, user_id, candidates_of(s, req))}
