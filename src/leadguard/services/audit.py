@@ -163,10 +163,10 @@ def owners(s: Session) -> dict[str, str]:
     for obj in s.scalars(  # urgent searches: case:N/search:S
         select(AuditEntry.object).where(AuditEntry.action == "search.override")
     ):
-        number = textsafe.case_of(obj)
-        rest = obj.removeprefix(f"case:{number}/")
-        if number is not None and rest.startswith("search:"):
-            out[rest] = number
+        owner = textsafe.case_of(obj)
+        rest = obj.removeprefix(f"case:{owner}/")
+        if owner is not None and rest.startswith("search:"):
+            out[rest] = owner
     return out
 
 
