@@ -94,8 +94,11 @@ def test_text_that_sqlite_stores_is_stored_on_postgresql(
     ws = Workspace.init(tmp_path / "ws", database_url=pg_server.new_database())
     obj = "probe:" + "x" * 255
     with ws.session() as s:
-        s.add(Subject(external_id="s1", sex="f" * 200, race="r" * 200))
-        audit.append(s, "probe_received", obj, {})
+        subject = Subject(external_id="s1", sex="f" * 200, race="r" * 200)
+        s.add(subject)
+        s.flush()
+        # the chain names every subject row: one no entry names reads as inserted outside
+        audit.append(s, "probe_received", obj, {}, records=[subject])
     with ws.session() as s:
         assert audit.verify(s).intact
         assert s.scalars(select(AuditEntry.object)).one() == obj
