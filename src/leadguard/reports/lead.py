@@ -60,7 +60,7 @@ def _probes(doc: Document, probes: list[dict[str, Any]], searched: str | None) -
         doc.picture(f"Probe #{p['id']} {what}{mark}. SHA-256 {p['sha256']}", p["data"], 45)
         doc.fields(
             [
-                ("Declared source type", p["source_type"]),
+                ("Declared source type", p.get("source_described", p["source_type"])),
                 ("File name as received", p["original_name"]),
                 ("Received", p["received_at"]),
                 ("Image editor named in EXIF", p["editor"] or "none"),

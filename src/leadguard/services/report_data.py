@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from leadguard.errors import InputError
 from leadguard.evidence.chance import fmr_at_score
 from leadguard.evidence.model import EvidenceModel
+from leadguard.quality.gate import describe_source_type
 from leadguard.storage.models import (
     AccuracyRecord,
     Case,
@@ -61,6 +62,7 @@ def request_dict(s: Session, req: SearchRequest) -> dict[str, Any]:
         "id": req.id,
         "purpose": req.purpose,
         "source_type": req.source_type,
+        "source_described": describe_source_type(req.source_type),
         "probe_path": req.probe_path,
         "probe_id": req.probe_id,
         "probe_sha256": req.probe_sha256,
@@ -82,6 +84,7 @@ def probe_dict(p: ProbeRecord, with_bytes: bool = True) -> dict[str, Any]:
         "parent_id": p.parent_id,
         "sha256": p.sha256,
         "source_type": p.source_type,
+        "source_described": describe_source_type(p.source_type),
         "original_name": p.original_name,
         "exif": p.exif,
         "editor": p.editor,
