@@ -135,6 +135,53 @@ def case_suspect(
     out().print(f"case {number}: suspect identified (lead {lead})")
 
 
+@case_app.command("external-search")
+@handles_errors
+def case_external_search(
+    number: Annotated[str, typer.Argument()],
+    run_by: Annotated[str, typer.Option(help="Who ran it (person and organisation).")],
+    system: Annotated[str, typer.Option(help="Which system, database or service.")],
+    run_on: Annotated[str, typer.Option(help="When it was run, YYYY-MM-DD.")],
+    candidate: Annotated[str, typer.Option(help="The person it named, as reported.")],
+    how_received: Annotated[str, typer.Option(help="How the result reached the case.")],
+    probe: Annotated[Path | None, typer.Option(help="The probe it used, if available.")] = None,
+    source_type: Annotated[
+        str | None, typer.Option("--source-type", help="The probe's source type.")
+    ] = None,
+    notes: Annotated[str, typer.Option(help="Anything else known about it.")] = "",
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a face search run outside LeadGuard: never a lead, never corroboration."""
+    from leadguard.casework.external import record_external_search
+
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "external.record", f"case:{number}")
+    d = parse_date(run_on, "--run-on")
+    rec = record_external_search(
+        ctx, actor, number, run_by, system, d, candidate, how_received, probe, source_type, notes
+    )
+    if json_out:
+        views.as_json(out(), rec)
+        return
+    out().print(f"external search {rec.id} recorded under case {number}: {rec.notice}")
+
+
+@case_app.command("external-searches")
+@handles_errors
+def case_external_searches(
+    number: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The face searches run outside LeadGuard that are recorded under a case."""
+    from leadguard.casework.external import list_external_searches
+
+    ctx = open_ctx(workspace)
+    rows = list_external_searches(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
+    views.show(out(), rows, json_out, views.external_searches)
+
+
 @case_app.command("list")
 @handles_errors
 def case_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:

@@ -57,6 +57,18 @@ def cases(console: Console, rows: Any) -> None:
     )
 
 
+def external_searches(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "Face searches run outside LeadGuard (never a lead, never corroboration)",
+        ["id", "case", "run by", "system", "run on", "candidate named", "probe sha256"],
+        [
+            (r.id, r.case, r.run_by, r.system, r.run_on, r.candidate, r.probe_sha256 or "none")
+            for r in rows
+        ],
+    )
+
+
 def requests(console: Console, rows: Any) -> None:
     table(
         console,

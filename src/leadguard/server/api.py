@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from leadguard.casework import leads, lineup, review, service, views
+from leadguard.casework import external, leads, lineup, review, service, views
 from leadguard.quality.provenance import Edit
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, Login, State, api_login, login
@@ -280,3 +280,40 @@ def api_array(lead_id: int, body: S.ArrayIn, st: State, actor: ApiActor) -> S.Do
 def api_outcome(lead_id: int, body: S.OutcomeIn, st: State, actor: ApiActor) -> S.Done:
     st.call(leads.record_outcome, st.ctx, actor, lead_id, body.outcome, body.details)
     return S.Done(message=f"lead {lead_id}: {body.outcome}")
+
+
+@router.post(
+    "/cases/{number}/external-searches",
+    response_model=S.ExternalSearchOut,
+    status_code=201,
+    tags=["cases"],
+)
+def api_external_search(
+    number: str, body: S.ExternalSearchIn, st: State, actor: ApiActor
+) -> S.ExternalSearchOut:
+    """Record a face search run outside LeadGuard: never a lead, never corroboration."""
+    rec = st.call(
+        external.record_external_search,
+        st.ctx,
+        actor,
+        number,
+        body.run_by,
+        body.system,
+        body.run_on,
+        body.candidate,
+        body.how_received,
+        None,
+        None,
+        body.notes,
+    )
+    return S.of(S.ExternalSearchOut, rec)
+
+
+@router.get(
+    "/cases/{number}/external-searches",
+    response_model=list[S.ExternalSearchOut],
+    tags=["cases"],
+)
+def api_external_searches(number: str, st: State, actor: ApiActor) -> list[S.ExternalSearchOut]:
+    rows = st.call(external.list_external_searches, st.ctx, actor, number)
+    return [S.of(S.ExternalSearchOut, r) for r in rows]

@@ -314,3 +314,27 @@ class AccuracyRecordOut(BaseModel):
 
 class OutcomeStatsOut(BaseModel):
     groups: dict[str, dict[str, int]]
+
+
+class ExternalSearchIn(BaseModel):
+    run_by: str = Field(max_length=500)
+    system: str = Field(max_length=500)
+    run_on: date
+    candidate: str = Field(max_length=500)
+    how_received: str = Field(max_length=5000)
+    notes: str = Field(default="", max_length=5000)
+
+
+class ExternalSearchOut(BaseModel):
+    id: int
+    case: str
+    recorded_by: str
+    run_by: str
+    system: str
+    run_on: date
+    candidate: str
+    probe_sha256: str | None
+    how_received: str
+    notes: str
+    recorded_at: Moment
+    notice: str

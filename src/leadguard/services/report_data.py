@@ -19,6 +19,7 @@ from leadguard.storage.models import (
     Case,
     CaseAssignment,
     EvidenceModelRecord,
+    ExternalSearch,
     Lead,
     ProbeRecord,
     Review,
@@ -75,6 +76,23 @@ def request_dict(s: Session, req: SearchRequest) -> dict[str, Any]:
         "search_id": req.search_id,
         "adjudications": req.adjudications,
         "created_at": iso(req.created_at),
+    }
+
+
+def external_dict(s: Session, ext: ExternalSearch) -> dict[str, Any]:
+    return {
+        "id": ext.id,
+        "what": "a face search run outside LeadGuard: never a lead, never corroboration",
+        "run_by": ext.run_by,
+        "system": ext.system,
+        "run_on": iso(ext.run_on),
+        "candidate_named": ext.candidate,
+        "how_received": ext.how_received,
+        "probe_id": ext.probe_id,
+        "probe_sha256": ext.probe_sha256,
+        "notes": ext.notes,
+        "recorded_by": username(s, ext.recorded_by),
+        "recorded_at": iso(ext.created_at),
     }
 
 

@@ -382,3 +382,24 @@ class ModelAcceptance(Base):
     accepted_by: Mapped[str] = mapped_column(String(255))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExternalSearch(Base):
+    """A face search run outside LeadGuard (a retailer's system, another agency, a commercial
+    service) that named someone for a case: recorded for disclosure and audit, never a lead
+    and never corroboration. The probe it used is stored as received where there is one."""
+
+    __tablename__ = "external_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    run_by: Mapped[str] = mapped_column(Text)  # who ran it (person and organisation)
+    system: Mapped[str] = mapped_column(Text)  # which system, database or service
+    run_on: Mapped[date] = mapped_column(Date)
+    candidate: Mapped[str] = mapped_column(Text)  # the person it named, as reported
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id"))
+    probe_sha256: Mapped[str | None] = mapped_column(String(64))
+    how_received: Mapped[str] = mapped_column(Text)  # how the result reached the case
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
