@@ -115,6 +115,21 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
             {"json": {"subject": subj, "release": False, "note": "n"}},
             {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
         ),
+        (
+            "POST",
+            "/api/cases/ROLE-1/external-searches",
+            {
+                "json": {
+                    "run_by": "a",
+                    "system": "b",
+                    "run_on": "2026-03-03",
+                    "candidate": "c",
+                    "how_received": "d",
+                }
+            },
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        ("GET", "/api/cases/ROLE-1/external-searches", {}, {"admin", "stranger"}),
         ("GET", "/api/leads", {}, {"rev", "admin"}),
         ("GET", "/api/leads/stats", {}, {"ex1", "ex2", "rev", "admin", "stranger"}),
         (
@@ -223,3 +238,21 @@ def test_the_roles_allowed_see_what_they_should(served: Served, lead: dict[str, 
     assert s.post("sup", "/api/requests/99999/approve").status_code == 404
     schema = s.client.get("/api/openapi.json").json()
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
+
+
+def test_an_external_search_is_recorded_and_listed(served: Served, lead: dict[str, Any]) -> None:
+    s = served
+    body = {
+        "run_by": "loss prevention, Acme",
+        "system": "Acme vendor FR",
+        "run_on": "2026-03-04",
+        "candidate": "J. Roe",
+        "how_received": "email",
+    }
+    r = s.post("ex1", "/api/cases/ROLE-1/external-searches", json=body)
+    assert r.status_code == 201, r.text
+    assert "never corroboration" in r.json()["notice"]
+    listed = s.get("aud", "/api/cases/ROLE-1/external-searches").json()
+    assert "J. Roe" in {x["candidate"] for x in listed}
+    r = s.post("ex1", "/api/cases/ROLE-1/external-searches", json={**body, "run_on": "2026-02-01"})
+    assert r.status_code == 400 and "before the incident" in r.json()["message"]
