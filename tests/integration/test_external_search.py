@@ -161,6 +161,10 @@ def test_the_disclosure_packet_holds_every_external_search(desk, tmp_path: Path)
             assert data["candidate_named"] == r.candidate and "never a lead" in data["what"]
         with_probe = [r for r in recs if r.probe_sha256]
         assert with_probe and any(n.startswith("probes/") for n in names)
+        (report,) = [n for n in names if n.startswith("reports/lead-") and n.endswith(".html")]
+        html = z.read(report).decode()
+        assert "Face searches run outside LeadGuard on this case" in html
+        assert "own face recognition vendor" in html and "John Doe" in html
 
 
 def test_cli_records_an_external_search(desk, tmp_path: Path, monkeypatch) -> None:

@@ -303,6 +303,32 @@ def _models(doc: Document, rec: dict[str, Any]) -> None:
         )
 
 
+def _external(doc: Document, rows: list[dict[str, Any]]) -> None:
+    doc.h("Face searches run outside LeadGuard on this case", 2)
+    if not rows:
+        doc.p("None recorded.")
+        return
+    doc.p(
+        "Each is a face comparison by another system: never corroboration of this lead, and "
+        "never a lead by itself.",
+        warning=True,
+    )
+    doc.table(
+        ["#", "Run by", "System", "Run on", "Person named", "Probe SHA-256"],
+        [
+            [
+                x["id"],
+                x["run_by"],
+                x["system"],
+                x["run_on"],
+                x["candidate_named"],
+                x["probe_sha256"],
+            ]
+            for x in rows
+        ],
+    )
+
+
 def lead_document(rec: dict[str, Any]) -> Document:
     case, req, lead = rec["case"], rec["request"], rec["lead"]
     doc = Document(f"Lead report — case {case['number']}, lead {lead['id']}", BANNER)
@@ -341,6 +367,7 @@ def lead_document(rec: dict[str, Any]) -> Document:
     _candidates(doc, rec)
     _reviews(doc, rec)
     _corroboration(doc, lead)
+    _external(doc, rec.get("external_searches") or [])
     _models(doc, rec)
     doc.h("About this document", 1)
     doc.p(

@@ -261,4 +261,12 @@ def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
         "reviews": [review_dict(s, r) for r in reviews],
         "evidence_model": evidence_model_dict(s, row.evidence_model_id, row.threshold),
         "accuracy_records": accuracy_records(s, row.space_key),
+        "external_searches": [
+            external_dict(s, x)
+            for x in s.scalars(
+                select(ExternalSearch)
+                .where(ExternalSearch.case_id == case.id)
+                .order_by(ExternalSearch.id)
+            )
+        ],
     }
