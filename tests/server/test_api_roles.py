@@ -256,3 +256,14 @@ def test_an_external_search_is_recorded_and_listed(served: Served, lead: dict[st
     assert "J. Roe" in {x["candidate"] for x in listed}
     r = s.post("ex1", "/api/cases/ROLE-1/external-searches", json={**body, "run_on": "2026-02-01"})
     assert r.status_code == 400 and "before the incident" in r.json()["message"]
+
+
+def test_the_web_request_form_offers_the_rephotographed_source_types(
+    served: Served, lead: dict[str, Any]
+) -> None:
+    from tests.server.conftest import web_client
+
+    page = web_client(served, "ex1").get("/cases/ROLE-1/requests/new")
+    assert page.status_code == 200
+    assert "<option>screen_photo/surveillance_still</option>" in page.text
+    assert "<option>print_photo/booking_photo</option>" in page.text

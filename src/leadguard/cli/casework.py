@@ -212,7 +212,14 @@ def case_show(
 def request_add(
     number: Annotated[str, typer.Argument(help="Case number.")],
     probe: Annotated[Path, typer.Argument(help="The probe image (stored as received).")],
-    source_type: Annotated[str, typer.Option("--source-type", help="Where the probe came from.")],
+    source_type: Annotated[
+        str,
+        typer.Option(
+            "--source-type",
+            help="Where the probe came from (screen_photo/ORIGINAL or print_photo/ORIGINAL for "
+            "a photo of a screen or a print).",
+        ),
+    ],
     purpose: Annotated[str, typer.Option(help="Why this search is needed.")],
     face: Annotated[
         int | None, typer.Option("--face", min=0, help="Which face (when the probe has several).")

@@ -44,6 +44,11 @@ PROHIBITED_SOURCE_TYPES = (
 )
 
 
+def declarable_source_types() -> tuple[str, ...]:
+    """Every source type a form may offer: the plain ones and each re-photograph of one."""
+    return SOURCE_TYPES + tuple(f"{k}/{t}" for k in REPHOTO_KINDS for t in SOURCE_TYPES)
+
+
 def split_source_type(source_type: str) -> tuple[str, str | None]:
     """``(kind, original)``: ``("screen_photo", "surveillance_still")`` for a re-photograph,
     ``(source_type, None)`` for anything else."""

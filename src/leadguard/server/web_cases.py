@@ -14,7 +14,7 @@ from leadguard.casework import leads, lineup, service, views
 from leadguard.casework.leads import CORROBORATION
 from leadguard.casework.service import OUTCOMES
 from leadguard.errors import InputError
-from leadguard.quality.gate import SOURCE_TYPES
+from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.schemas import array_message
@@ -104,7 +104,7 @@ def request_new(number: str, request: Request, st: State, who: WebLogin) -> HTML
         "request_new.html",
         who,
         d=detail,
-        sources=SOURCE_TYPES,
+        sources=declarable_source_types(),
         edit_ops=EDIT_ARGS,
         preview=None,
         form={},
@@ -138,7 +138,7 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
             "request_new.html",
             who,
             d=detail,
-            sources=SOURCE_TYPES,
+            sources=declarable_source_types(),
             edit_ops=EDIT_ARGS,
             form=f,
             preview={
