@@ -38,6 +38,13 @@ INCIDENT = {"apparent_age": "25-35", "sex": "M", "glasses": "no"}
 def desk(
     tmp_path_factory: pytest.TempPathFactory, johns_split, backend: str, request
 ) -> dict[str, Any]:
+    return make_desk(tmp_path_factory, johns_split, backend, request)
+
+
+def make_desk(
+    tmp_path_factory: pytest.TempPathFactory, johns_split: Any, backend: str, request: Any
+) -> dict[str, Any]:
+    """A workspace with the Johns enrolled and one account of each casework role."""
     enrolled, probes = johns_split
     root = tmp_path_factory.mktemp("casework")
     ws = Workspace.init(root / "ws", workers=1, database_url=new_database_url(request, backend))

@@ -55,7 +55,10 @@ def check_checklist(subject: str, d: dict[str, Any], required: tuple[str, ...]) 
         raise InputError(f"{subject}: one check per attribute; repeated: {', '.join(dupes)}")
     for c in checks:
         if "consistent" not in c:
-            raise InputError(f"{subject}: check {c['attribute']!r} says nothing of consistency")
+            raise InputError(
+                f"{subject}: check {c['attribute']!r} has no 'consistent' (true, false, or null "
+                "for cannot be checked)"
+            )
         if c["consistent"] is None and not str(c.get("note") or "").strip():
             raise InputError(
                 f"{subject}: check {c['attribute']!r} cannot be checked: say why in its note"
