@@ -4,6 +4,7 @@ corroboration that is really independent, and leads that stay refuted."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -237,3 +238,62 @@ def test_a_refuted_lead_stays_refuted(desk) -> None:
         leads.suspect_identified(ctx, u["sup"], "K-5", lead)
     (info,) = [x for x in show_case(ctx, u["sup"], "K-5").leads if x.id == lead]
     assert info.final and info.final.startswith("refuted")
+
+
+def test_the_commands(desk, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from leadguard.cli.main import app
+    from tests.integration.test_casework import PW
+
+    ctx, u, subject = desk["ctx"], desk["u"], desk["probe"][1]
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    ws, runner = str(ctx.root), CliRunner()
+
+    def as_user(name: str, *args: str) -> Any:
+        login = runner.invoke(app, ["login", name, "--password-stdin", "-w", ws], input=PW)
+        assert login.exit_code == 0, login.output
+        return runner.invoke(app, [*args, "-w", ws])
+
+    rid = searched(desk, "K-6")
+    for who in ("rev", "ex2"):
+        review.submit_review(
+            ctx, u[who], rid, decisions(desk, who, rid, subject, checklist(INCIDENT))
+        )
+    res = as_user("sup", "case", "fact", "K-6", "tattoo", "snake on the left forearm")
+    assert res.exit_code == 0, res.output
+    res = as_user("sup", "lead", "release", str(rid), subject)
+    assert res.exit_code == 2 and "inconsistencies_explained" in res.output, res.output
+    res = as_user("sup", "lead", "brief", str(rid), subject)
+    assert res.exit_code == 0 and "nose: similar bridge" in res.output, res.output
+    assert "tattoo" in res.output and "--answers" in res.output
+    answers = tmp_path / "answers.json"
+    answers.write_text('{"tattoo": "the booking record shows the same tattoo"}')
+    res = as_user(
+        "sup", "lead", "adjudicate", str(rid), subject, "--note", "concur", "--release",
+        "--answers", str(answers),
+    )  # fmt: skip
+    assert res.exit_code == 0 and "released" in res.output, res.output
+    (lead,) = [x for x in show_case(ctx, u["sup"], "K-6").leads]
+    common = [
+        "lead", "corroborate", str(lead.id), "--what", "his fingerprint on the till",
+        "--how", "latent print", "--obtained-by", "Det. Rivera", "--obtained-on", "2026-03-09",
+        "--witness-shown-candidate", "no",
+    ]  # fmt: skip
+    res = as_user(
+        "ex2", *common, "--kind", "other", "--face-comparison", "yes", "--links-to", "offence"
+    )
+    assert res.exit_code == 2 and "not_face_comparison" in res.output, res.output
+    res = as_user(
+        "ex2", *common, "--kind", "other", "--face-comparison", "maybe", "--links-to", "offence"
+    )
+    assert res.exit_code != 0 and "answer yes or no" in res.output, res.output
+    res = as_user(
+        "ex2", *common, "--kind", "documents_or_records", "--face-comparison", "no",
+        "--links-to", "presence_only",
+    )  # fmt: skip
+    assert res.exit_code == 0 and "presence only" in res.output, res.output
+    res = as_user("ex2", "lead", "list", "--json")
+    assert res.exit_code == 0, res.output
+    (listed,) = [x for x in json.loads(res.output) if x["id"] == lead.id]
+    assert [c["counts"] for c in listed["corroboration"]] == [False] and not listed["independent"]

@@ -252,6 +252,21 @@ def test_administration_is_double_blind_and_sequential(desk) -> None:
     )
     with pytest.raises(PolicyRefused, match="array_pick_never_corroborates"):
         corroborate(ctx, u["ex2"], lead, pick)
+    # the witness type is printed in the lead report and carried in the disclosure packet
+    import zipfile
+
+    from leadguard.services.disclosure import disclose
+    from leadguard.services.reports import lead_report
+
+    report = lead_report(ctx, u["sup"], lead, desk["root"] / "report")
+    html = next(f.path for f in report.files if f.path.suffix == ".html").read_text()
+    assert "Witness type" in html and "in_person" in html and "W-1 (the clerk)" in html
+    packet = disclose(ctx, u["sup"], "L-1", desk["root"] / "L-1.zip")
+    zip_path = next(f.path for f in packet.files if f.path.suffix == ".zip")
+    with zipfile.ZipFile(zip_path) as z:
+        name = next(n for n in z.namelist() if n.endswith(f"leads/lead-{lead}.json"))
+        record = json.loads(z.read(name))
+    assert [w["witness_type"] for w in record["lineups"]] == ["in_person"]
 
 
 def test_array_command(desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,3 +319,20 @@ def test_array_command(desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ],
     )
     assert res.exit_code == 0 and "sealed key" in res.output, res.output
+    shown = tmp_path / "shown.json"
+    shown.write_text(
+        json.dumps(
+            [
+                {"position": i, "decision": "not_the_person", "confidence": "sure"}
+                for i in range(1, 9)
+            ]
+        )
+    )
+    common = [
+        "lead", "administer", lead, "--administrator", "blind", "--instruction",
+        "The person may or may not be present.", "--file", str(shown), "--witness", "W-9",
+    ]  # fmt: skip
+    res = runner.invoke(app, [*common, "--witness-type", "same_recording_only", "-w", ws])
+    assert res.exit_code == 2 and "witness_saw_only_recording" in res.output, res.output
+    res = runner.invoke(app, [*common, "--witness-type", "knows_person", "-w", ws])
+    assert res.exit_code == 0 and "knows_person" in res.output, res.output
