@@ -22,6 +22,7 @@ from PIL import Image
 from leadguard.casework import leads, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
+from leadguard.casework.corroboration import corroborate
 from leadguard.enroll import enroll
 from leadguard.errors import LeadGuardError
 from leadguard.quality.provenance import Edit
@@ -30,6 +31,7 @@ from leadguard.services.audit import trail
 from leadguard.services.context import Context
 from leadguard.services.disclosure import disclose
 from leadguard.workspace import Workspace
+from tests.casework_helpers import checklist, evidence
 from tests.conftest import FIXTURES
 from tests.integration.conftest import write_manifest
 
@@ -54,7 +56,7 @@ def decide(packet: review.Packet, lead: str | None) -> dict[str, Any]:
             "decision": "possible_lead" if c.subject == lead else "exclusion",
             "confidence": 4 if c.subject == lead else 2,
             "features": {"nose": "similar bridge", "ears": "lobe shape agrees"},
-            "exculpatory": [{"attribute": "glasses", "consistent": True, "note": "none seen"}],
+            "exculpatory": checklist(SOUGHT),
         }
         for c in packet.candidates
     }
@@ -113,14 +115,8 @@ def case(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any
             ctx, u[name], req.id, decide(review.blind_packet(ctx, u[name], req.id), subject)
         )
     lead = leads.release(ctx, u["sup"], req.id, subject)
-    leads.corroborate(
-        ctx,
-        u["ex2"],
-        lead.id,
-        "phone_or_location",
-        "phone at the scene",
-        "Det. Rivera",
-        date(2026, 3, 9),
+    corroborate(
+        ctx, u["ex2"], lead.id, evidence(date(2026, 3, 9), description="phone at the scene")
     )
     leads.record_outcome(ctx, u["sup"], lead.id, "refuted", "alibi confirmed")
 

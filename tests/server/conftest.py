@@ -18,6 +18,7 @@ from leadguard.server.app import create_app
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.workspace import Workspace
+from tests.casework_helpers import checklist
 from tests.integration.conftest import (  # noqa: F401  (fixtures shared with integration)
     johns_split,
     non_enrolled_probes,
@@ -121,7 +122,7 @@ def decisions(packet: dict[str, Any], lead: str | None) -> dict[str, Any]:
             "decision": "possible_lead" if c["subject"] == lead else "exclusion",
             "confidence": 4,
             "features": {"eyebrows": "same arch", "nose": "same bridge"},
-            "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
+            "exculpatory": checklist(PERSON),
         }
         for c in packet["candidates"]
     }

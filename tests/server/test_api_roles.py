@@ -46,10 +46,21 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
         "authority": "a",
     }
     corro = {
-        "category": "alibi_checked",
-        "what": "alibi false",
+        "kind": "documents_or_records",
+        "description": "his alibi was false: the shift log shows he left at noon",
+        "how_obtained": "employer's shift log",
         "obtained_by": "Det",
         "obtained_on": date.today().isoformat(),
+        "face_comparison_involved": False,
+        "witness_shown_candidate": False,
+        "links_to": "offence",
+    }
+    shown = {
+        "administrator": "aud",
+        "instruction": "The person may or may not be present.",
+        "decisions": [],
+        "witness": "W-1",
+        "witness_type": "in_person",
     }
     png = x["probe"].read_bytes()
     upload = {
@@ -139,6 +150,24 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
             {"rev", "aud", "admin", "stranger"},
         ),
         (
+            "GET",
+            f"/api/requests/{rid}/brief?subject={subj}",
+            {},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            f"/api/leads/{lid}/administer",
+            {"json": shown},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            "/api/cases/ROLE-1/facts",
+            {"json": {"name": "tattoo", "text": "snake, left forearm"}},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        (
             "POST",
             f"/api/leads/{lid}/array",
             {"json": {"sex": "M"}},
@@ -185,6 +214,7 @@ def test_every_endpoint_refuses_the_wrong_roles(served: Served, lead: dict[str, 
     }
 
     def template(u: str) -> str:
+        u = u.split("?")[0]
         u = re.sub(r"/requests/\d+", "/requests/{request_id}", u.replace("ROLE-1", "{number}"))
         return re.sub(r"/leads/\d+", "/leads/{lead_id}", u)
 

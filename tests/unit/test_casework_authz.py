@@ -13,6 +13,7 @@ from leadguard.casework.authz import ACTIONS, ROLES, NotAllowed, authorize
 SPEC: dict[str, set[str]] = {
     "examiner": {
         "case.open",
+        "case.fact",
         "case.view",
         "case.list",
         "request.list",
@@ -45,6 +46,7 @@ SPEC: dict[str, set[str]] = {
         "request.list",
         "lead.list",
         "case.assign",
+        "case.fact",
         "case.suspect",
         "request.approve",
         "search.override",

@@ -47,6 +47,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "examiner": frozenset(
         {
             "case.open",
+            "case.fact",
             "case.view",
             "case.list",
             "request.list",
@@ -83,6 +84,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "request.list",
             "lead.list",
             "case.assign",
+            "case.fact",
             "search.override",
             "gallery.read",
             "case.suspect",

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
+from leadguard.casework.checks import check_checklist, required_checks
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.casework.service import (
     blind_order,
@@ -48,6 +49,7 @@ FEATURES = (
 class PacketCandidate:
     subject: str
     image: str
+    photo_date: str | None = None  # the gallery photo's date (its age is a required check)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Packet:
     candidates: tuple[PacketCandidate, ...]
     decisions: tuple[str, ...] = DECISIONS
     features: tuple[str, ...] = FEATURES
+    known_facts: dict[str, Any] | None = None  # facts the case records about the person
+    required_checks: tuple[str, ...] = ()  # the checks a possible_lead must carry
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,17 @@ def blind_packet(ctx: Context, actor: Actor, request_id: int) -> Packet:
             req.probe_sha256,
             case.description,
             dict(case.attributes),
-            tuple(PacketCandidate(c["subject"], c["image"]) for c in order),
+            tuple(
+                PacketCandidate(c["subject"], c["image"], c.get("encounter_date")) for c in order
+            ),
+            known_facts=dict(case.known_facts or {}),
+            required_checks=required_checks(case),
         )
 
 
-def check_decision(subject: str, d: Any) -> None:
+def check_decision(subject: str, d: Any, required: tuple[str, ...] = ()) -> None:
+    """One candidate's decision: its kind, confidence, FISWG notes and the exculpatory
+    checklist (``required``: the checks a possible lead must carry, ``required_checks``)."""
     if not isinstance(d, dict) or d.get("decision") not in DECISIONS:
         raise InputError(f"{subject}: decision must be one of {', '.join(DECISIONS)}")
     if not isinstance(d.get("confidence"), int) or not 1 <= d["confidence"] <= 5:
@@ -139,22 +149,9 @@ def check_decision(subject: str, d: Any) -> None:
     unknown = set(features) - set(FEATURES)
     if unknown:
         raise InputError(f"{subject}: unknown features {sorted(unknown)}")
-    checks = d.get("exculpatory", [])
-    if not isinstance(checks, list) or not all(
-        isinstance(c, dict) and c.get("attribute") and isinstance(c.get("consistent"), bool)
-        for c in checks
-    ):
-        raise InputError(
-            f"{subject}: exculpatory must be a list of {{attribute, consistent, note}} checks"
-        )
-    if d["decision"] == "possible_lead":
-        if not any(str(v).strip() for v in features.values()):
-            raise InputError(f"{subject}: a possible_lead needs the FISWG feature notes")
-        if not checks:
-            raise InputError(
-                f"{subject}: a possible_lead needs the exculpatory checklist (each attribute of "
-                "the person sought checked against the candidate)"
-            )
+    if d["decision"] == "possible_lead" and not any(str(v).strip() for v in features.values()):
+        raise InputError(f"{subject}: a possible_lead needs the FISWG feature notes")
+    check_checklist(subject, d, required)
 
 
 def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[str, Any]) -> None:
@@ -170,7 +167,7 @@ def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[s
                 f"{sorted(subjects - set(decisions))}, unknown {sorted(set(decisions) - subjects)}"
             )
         for subj, d in decisions.items():
-            check_decision(subj, d)
+            check_decision(subj, d, required_checks(case))
         if any(r.examiner_id == actor.id for r in reviews_of(s, req)):
             raise InputError(f"{actor.username} has already submitted a review of request {req.id}")
         row = Review(request_id=req.id, examiner_id=actor.id, decisions=decisions)

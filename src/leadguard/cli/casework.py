@@ -31,6 +31,16 @@ def parse_date(text: str, option: str) -> date:
         raise InputError(f"{option} {text!r}: not a date in the form YYYY-MM-DD") from exc
 
 
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{option}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{option}: must be a JSON object (name -> value)")
+    return value
+
+
 @user_app.command("add")
 @handles_errors
 def user_add(
@@ -89,19 +99,23 @@ def case_open(
         str, typer.Option(help='JSON, e.g. {"age": "16-19", "sex": "M", "tattoo": "left hand"}')
     ] = "{}",
     unit: Annotated[str | None, typer.Option(help="Unit (default: yours).")] = None,
+    facts: Annotated[
+        str,
+        typer.Option(
+            help='JSON: other facts about the person sought, e.g. {"pregnancy": "not visibly '
+            'pregnant"}; each needs a check in every possible lead'
+        ),
+    ] = "{}",
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Open a case (refused for an offence the policy does not allow)."""
     from leadguard.casework.service import open_case
 
-    try:
-        attrs = json.loads(attributes)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--attributes: not valid JSON ({exc})") from exc
+    attrs, known = _json_object(attributes, "--attributes"), _json_object(facts, "--facts")
     ctx = open_ctx(workspace)
     actor = session.require(ctx, "case.open", f"case:{number}")
     d = parse_date(incident_date, "--incident-date")
-    open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit)
+    open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit, known)
     out().print(f"case {number} opened")
 
 
@@ -311,7 +325,8 @@ def review_submit(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Submit your decisions (exclusion / inconclusive / possible_lead per candidate; a
-    possible_lead needs FISWG feature notes and the exculpatory checklist)."""
+    possible_lead needs FISWG feature notes and a check of every described attribute, known
+    fact and the gallery photo's age, with each inconsistency explained)."""
     from leadguard.casework.review import submit_review
 
     try:
@@ -361,51 +376,6 @@ def lead_release(
     ctx = open_ctx(workspace)
     lead = release(ctx, session.require(ctx, "lead.release"), request_id, subject)
     out().print(f"lead {lead.id} released: {subject} (an investigative lead only)")
-
-
-@lead_app.command("adjudicate")
-@handles_errors
-def lead_adjudicate(
-    request_id: Annotated[int, typer.Argument()],
-    subject: Annotated[str, typer.Argument()],
-    note: Annotated[str, typer.Option(help="The reasons.")],
-    release_lead: Annotated[bool, typer.Option("--release/--no-release")] = False,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Settle the examiners' disagreement on a candidate (supervisor). Final: a reversal
-    needs an independent third review; every ruling stays on record."""
-    from leadguard.casework.leads import adjudicate
-
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.adjudicate")
-    lead = adjudicate(ctx, actor, request_id, subject, release_lead, note)
-    out().print(f"adjudicated: {'lead ' + str(lead.id) + ' released' if lead else 'not released'}")
-
-
-@lead_app.command("corroborate")
-@handles_errors
-def lead_corroborate(
-    lead_id: Annotated[int, typer.Argument()],
-    category: Annotated[
-        str,
-        typer.Option(
-            help="alibi_checked, physical_or_forensic, phone_or_location, "
-            "independent_witness_knows_person, admission or other_independent"
-        ),
-    ],
-    what: Annotated[str, typer.Option(help="The independent evidence.")],
-    obtained_by: Annotated[str, typer.Option(help="Who obtained it.")],
-    obtained_on: Annotated[str, typer.Option(help="YYYY-MM-DD (not before the incident).")],
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Record independent corroborating evidence for a lead (never a resemblance)."""
-    from leadguard.casework.leads import corroborate
-
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.corroborate")
-    on = parse_date(obtained_on, "--obtained-on")
-    corroborate(ctx, actor, lead_id, category, what, obtained_by, on)
-    out().print(f"corroboration recorded for lead {lead_id}")
 
 
 @lead_app.command("outcome")

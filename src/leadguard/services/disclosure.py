@@ -59,8 +59,10 @@ What is in it (docs/reports.md in LeadGuard describes every field):
                               one): never a lead, never corroboration
   reviews/review-N.json       each examiner's blind decisions (confidence, features,
                               exculpatory checks)
-  leads/lead-N.json           released leads: basis, adjudication, corroboration, lineup,
-                              the outcome history
+  leads/lead-N.json           released leads: basis, adjudication, corroboration with
+                              the independence answers (legacy free text marked), each
+                              photo-array showing with the witness and witness type, the
+                              outcome history and whether the lead is final
   reports/lead-N.pdf|.html    the lead report of each lead
   system/versions.json        LeadGuard and library versions at export, embedding spaces
   system/evidence-model-N.*   each evidence model the searches used (its stored bytes and

@@ -10,6 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.casework.lead_state import (
+    corroboration_dicts,
+    independent,
+    lead_final,
+    showing_dicts,
+)
 from leadguard.errors import InputError
 from leadguard.evidence.chance import fmr_at_score
 from leadguard.evidence.model import EvidenceModel
@@ -176,8 +182,11 @@ def lead_dict(s: Session, lead: Lead) -> dict[str, Any]:
         "released_at": iso(lead.released_at),
         "basis": lead.basis,
         "adjudication": lead.adjudication,
-        "corroboration": lead.corroboration,
+        "corroboration": corroboration_dicts(s, lead),
+        "independent_corroboration": independent(s, lead),
+        "final": lead_final(s, lead),
         "lineup_recorded": lead.lineup_recorded,
+        "lineups": showing_dicts(s, lead),
         "outcomes": lead.outcomes,
     }
 

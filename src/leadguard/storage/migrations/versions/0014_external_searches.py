@@ -1,7 +1,7 @@
 """external searches: face searches run outside LeadGuard, recorded under a case
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02 06:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
