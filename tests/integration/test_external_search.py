@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from leadguard.casework import external, leads, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
+from leadguard.casework.corroboration import corroborate
 from leadguard.casework.policy import PolicyRefused
 from leadguard.enroll import enroll
 from leadguard.errors import InputError
@@ -25,10 +26,12 @@ from leadguard.services.audit import trail
 from leadguard.services.context import Context
 from leadguard.services.disclosure import disclose
 from leadguard.workspace import Workspace
+from tests.casework_helpers import checklist, evidence
 from tests.integration.conftest import write_manifest
 
 pytestmark = pytest.mark.integration
 PW = "correct horse battery staple"
+face = {"face_comparison_involved": True, "kind": "other"}
 INCIDENT = date(2026, 3, 1)
 
 
@@ -132,7 +135,7 @@ def test_the_named_person_is_a_lead_only_through_leadguard_and_never_corroborate
                     "decision": "possible_lead" if c.subject == subject else "exclusion",
                     "confidence": 3,
                     "features": {"nose": "similar bridge"},
-                    "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
+                    "exculpatory": checklist({"sex": "M"}),
                 }
                 for c in packet.candidates
             },
@@ -142,10 +145,13 @@ def test_the_named_person_is_a_lead_only_through_leadguard_and_never_corroborate
     lead = leads.release(ctx, u["sup"], rid, subject)
     for what in (
         f"the retailer's facial recognition named him too (external search {named.id})",
-        "Acme's face search matched the same man",
+        "Acme's system put his name forward from the store video",
     ):
-        with pytest.raises((InputError, PolicyRefused)):
-            leads.corroborate(ctx, u["ex2"], lead.id, "other_independent", what, "Det. R", INCIDENT)
+        with pytest.raises(PolicyRefused, match="not_face_comparison"):  # answered truthfully
+            corroborate(ctx, u["ex2"], lead.id, evidence(INCIDENT, description=what, **face))
+    with pytest.raises(PolicyRefused):  # the questions answered "no": the wording screen
+        words = f"the retailer's facial recognition named him too (external search {named.id})"
+        corroborate(ctx, u["ex2"], lead.id, evidence(INCIDENT, description=words))
     with pytest.raises(PolicyRefused, match="corroboration_before_suspect"):
         leads.suspect_identified(ctx, u["sup"], "X-1", lead.id)
 

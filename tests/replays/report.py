@@ -58,6 +58,13 @@ def run_all(tmp: Path) -> list[Replay]:
         ws.close()
 
 
+DETAILED = ("show_array_to_witness", "record_corroboration", "record_outcome")
+
+
+def _short(text: str, limit: int = 220) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -93,6 +100,7 @@ def markdown(replays: list[Replay]) -> str:
                 f"{s.index}. {s.action}: {s.expected} / {s.outcome}"
                 + (f" ({s.rule})" if s.rule else "")
                 + (f" [forced: {s.forced}]" if s.forced else "")
+                + (f" — {_short(s.detail)}" if s.action in DETAILED and s.detail else "")
                 + ("" if s.verdict == "ok" else f" **{s.verdict}**")
                 for s in r.steps
             )

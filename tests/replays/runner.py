@@ -428,7 +428,7 @@ class Chain:
         r = self.attempt(
             st, adapter.show_array, self.ctx, self.u["ex2"], self.lead, BLIND_ADMIN, kind, who
         )
-        r.detail = f"witness type {kind}" + (f": {r.detail}" if r.detail else "")
+        r.detail = f"witness type {kind}"
         self.add(r)
 
     def do_record_corroboration(self, st: Step) -> None:
@@ -451,7 +451,7 @@ class Chain:
             claim.presence_only,
             on,
         )
-        r.detail = f"{claim.text!r}" + (f": {r.detail}" if r.detail else "")
+        r.detail = f"claimed {claim.text!r}"
         if r.outcome == "refused" and adapter.STRUCTURED:
             try:  # the same words with every independence question answered "no"
                 adapter.corroborate(*args, False, False, False, on)
