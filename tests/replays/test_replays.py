@@ -66,3 +66,13 @@ def test_the_worst_case_search_finds_the_probes_own_person(replays) -> None:
             search = next(s for s in r.steps if s.action == "search_gallery")
             assert search.outcome in ("allowed", "no candidate")
             assert search.outcome == "allowed" or search.forced, (scenario, search)
+
+
+def test_a_refuted_lead_stays_refuted_and_array_picks_never_corroborate(replays) -> None:
+    for (scenario, variant), r in replays.items():
+        outcome = next(s for s in r.steps if s.action == "record_outcome")
+        assert outcome.outcome == "allowed" and "final" in outcome.detail, (scenario, outcome)
+        corro = next((s for s in r.steps if s.action == "record_corroboration"), None)
+        if corro is not None and corro.outcome == "refused":
+            # the same words with every independence question answered "no" fail too
+            assert "refused too" in corro.detail, (scenario, variant, corro.detail)
