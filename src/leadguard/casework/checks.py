@@ -203,9 +203,9 @@ def check_answers(brief: AdjudicationBrief, answers: dict[str, str]) -> None:
         )
 
 
-def read_brief_first(s: Session, obj: str, username: str, subject: str) -> None:
+def read_brief_first(s: Session, obj: str, username: str, brief: AdjudicationBrief) -> None:
     """The adjudicator must have read the examiners' notes and checks (``adjudication_brief``,
-    an audit entry) before ruling."""
+    an audit entry) since the latest review came in, before ruling."""
     from sqlalchemy import select
 
     from leadguard.storage.models import AuditEntry
@@ -213,11 +213,17 @@ def read_brief_first(s: Session, obj: str, username: str, subject: str) -> None:
     q = select(AuditEntry).where(
         AuditEntry.object == obj, AuditEntry.action == BRIEF_ACTION, AuditEntry.actor == username
     )
-    if not any((e.details or {}).get("subject") == subject for e in s.scalars(q)):
+    seen = [
+        int((e.details or {}).get("reviews", 0))
+        for e in s.scalars(q)
+        if (e.details or {}).get("subject") == brief.subject
+    ]
+    if not seen or max(seen) < len(brief.examiners):
         raise PolicyRefused(
             "adjudicator_reads_reviews",
-            f"read both examiners' feature notes and checks on {subject!r} first "
-            "(lead brief / adjudication_brief)",
+            f"read every examiner's feature notes and checks on {brief.subject!r} first, "
+            "including any review submitted since you last did (lead brief / "
+            "adjudication_brief)",
         )
 
 
@@ -226,7 +232,11 @@ def log_brief(s: Session, obj: str, username: str, brief: AdjudicationBrief) -> 
         s,
         BRIEF_ACTION,
         obj,
-        {"subject": brief.subject, "to_answer": list(brief.to_answer)},
+        {
+            "subject": brief.subject,
+            "reviews": len(brief.examiners),
+            "to_answer": list(brief.to_answer),
+        },
         actor=username,
     )
 
