@@ -49,6 +49,7 @@ def test_face_search_wording_is_caught(text: str) -> None:
         "receipt for the gloves bought an hour before",
         "carrier records for his phone",
         "he admitted the robbery in a recorded interview",
+        "facial injuries from the fight, photographed at booking",
     ],
 )
 def test_independent_wording_passes(text: str) -> None:
