@@ -172,6 +172,8 @@ def test_whole_case_through_the_api(served: Served) -> None:
         data={**shown, "csrf": csrf_of(page), "decisions": "not_the_person; sure"},
     )
     assert r.status_code == 409 and "witness_saw_only_recording" in r.text
+    listing = web.get("/leads").text
+    assert "Independent corroboration" in listing and "1 of 2 entries count" in listing
     r = s.post("ex1", f"/api/leads/{lead['id']}/array", json={})
     assert r.status_code == 400 and "description" in r.json()["message"]
     r = s.post("ex1", f"/api/leads/{lead['id']}/array", json={"sex": "M"})
