@@ -260,6 +260,7 @@ def test_an_exclusion_by_adjudication_is_final_even_after_a_third_review(desk) -
     review.submit_review(
         ctx, u["ex3"], rid, decide(review.blind_packet(ctx, u["ex3"], rid), subject)
     )
+    leads.adjudication_brief(ctx, u["sup"], rid, subject)  # the third review read too
     with pytest.raises(PolicyRefused, match="exclusion_final"):
         leads.adjudicate(ctx, u["sup"], rid, subject, True, "third review: ear detail fits")
     shown = review.reveal(ctx, u["sup"], rid)
@@ -282,6 +283,10 @@ def test_a_release_ruling_reversed_on_a_third_review_closes_the_lead(desk) -> No
     with pytest.raises(PolicyRefused, match="adjudication_final"):
         leads.adjudicate(ctx, u["sup"], rid, subject, False, "changed my mind")
     review.submit_review(ctx, u["ex3"], rid, decide(review.blind_packet(ctx, u["ex3"], rid), None))
+    with pytest.raises(PolicyRefused, match="adjudicator_reads_reviews"):  # not read ex3's
+        leads.adjudicate(ctx, u["sup"], rid, subject, False, "third review: ears differ")
+    brief = leads.adjudication_brief(ctx, u["sup"], rid, subject)
+    assert [e.examiner for e in brief.examiners] == ["rev", "ex2", "ex3"]
     leads.adjudicate(ctx, u["sup"], rid, subject, False, "third review: ears differ")
     shown = review.reveal(ctx, u["sup"], rid)
     assert [a["release"] for a in shown.adjudications] == [True, False]

@@ -134,7 +134,7 @@ def test_a_fact_recorded_after_the_reviews_blocks_release_until_a_ruling_answers
     with pytest.raises(InputError, match="already a described attribute"):
         cw.record_fact(ctx, u["sup"], "K-2", "sex", "M")
     cw.record_fact(ctx, u["sup"], "K-2", "tattoo", "a snake tattoo on the left forearm")
-    with pytest.raises(PolicyRefused, match=r"inconsistencies_explained.*tattoo"):
+    with pytest.raises(PolicyRefused, match=r"inconsistencies_answered.*tattoo"):
         leads.release(ctx, u["sup"], rid, subject)
     brief = leads.adjudication_brief(ctx, u["sup"], rid, subject)
     assert brief.to_answer == ("tattoo",) and len(brief.unchecked) == 2
@@ -145,6 +145,24 @@ def test_a_fact_recorded_after_the_reviews_blocks_release_until_a_ruling_answers
         {"tattoo": "the booking record notes a snake tattoo on the left forearm"},
     )  # fmt: skip
     assert lead is not None and lead.basis == "adjudicated"
+
+
+def test_two_examiners_explaining_an_inconsistency_away_leave_it_to_a_ruling(desk) -> None:
+    ctx, u, subject = desk["ctx"], desk["u"], desk["probe"][1]
+    rid = searched(desk, "K-7", {"pregnancy": "the driver was not visibly pregnant"})
+    explained = checklist(
+        [*INCIDENT, "pregnancy"], pregnancy={**NO_BUMP, "explanation": "an old photo"}
+    )
+    for who in ("rev", "ex2"):
+        review.submit_review(ctx, u[who], rid, decisions(desk, who, rid, subject, explained))
+    with pytest.raises(PolicyRefused, match=r"inconsistencies_answered.*pregnancy"):
+        leads.release(ctx, u["sup"], rid, subject)
+    brief = leads.adjudication_brief(ctx, u["sup"], rid, subject)
+    assert brief.to_answer == ("pregnancy",) and len(brief.inconsistencies) == 2
+    answer = {"pregnancy": "she was eight months pregnant on the day: not the driver"}
+    assert leads.adjudicate(ctx, u["sup"], rid, subject, False, "excluded", answer) is None
+    with pytest.raises(PolicyRefused, match="exclusion_final"):
+        leads.adjudicate(ctx, u["sup"], rid, subject, True, "on reflection", answer)
 
 
 def test_corroboration_must_be_independent_and_link_the_person_to_the_offence(desk) -> None:
@@ -263,7 +281,7 @@ def test_the_commands(desk, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     res = as_user("sup", "case", "fact", "K-6", "tattoo", "snake on the left forearm")
     assert res.exit_code == 0, res.output
     res = as_user("sup", "lead", "release", str(rid), subject)
-    assert res.exit_code == 2 and "inconsistencies_explained" in res.output, res.output
+    assert res.exit_code == 2 and "inconsistencies_answered" in res.output, res.output
     res = as_user("sup", "lead", "brief", str(rid), subject)
     assert res.exit_code == 0 and "nose: similar bridge" in res.output, res.output
     assert "tattoo" in res.output and "--answers" in res.output

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import Served, decisions, open_case
+from tests.server.conftest import Served, csrf_of, decisions, open_case, web_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
 
@@ -155,6 +155,25 @@ def test_whole_case_through_the_api(served: Served) -> None:
     }
     r = s.post("ex1", f"/api/leads/{lead['id']}/corroborate", json=physical)
     assert r.status_code == 200 and r.json()["record"]["counts"] is True, r.text
+    shown = {
+        "administrator": "aud",
+        "instruction": "The person may or may not be present.",
+        "decisions": [],
+        "witness": "loss-prevention contractor",
+        "witness_type": "same_recording_only",
+    }
+    r = s.post("ex1", f"/api/leads/{lead['id']}/administer", json=shown)
+    assert r.status_code == 409 and r.json()["rule"] == "witness_saw_only_recording", r.text
+    web = web_client(s, "ex1")
+    page = web.get("/cases/API-1").text
+    assert "Witness type" in page and "same recording only" in page
+    r = web.post(
+        f"/leads/{lead['id']}/administer",
+        data={**shown, "csrf": csrf_of(page), "decisions": "not_the_person; sure"},
+    )
+    assert r.status_code == 409 and "witness_saw_only_recording" in r.text
+    listing = web.get("/leads").text
+    assert "Independent corroboration" in listing and "1 of 2 entries count" in listing
     r = s.post("ex1", f"/api/leads/{lead['id']}/array", json={})
     assert r.status_code == 400 and "description" in r.json()["message"]
     r = s.post("ex1", f"/api/leads/{lead['id']}/array", json={"sex": "M"})

@@ -49,6 +49,7 @@ def test_face_search_wording_is_caught(text: str) -> None:
         "receipt for the gloves bought an hour before",
         "carrier records for his phone",
         "he admitted the robbery in a recorded interview",
+        "facial injuries from the fight, photographed at booking",
     ],
 )
 def test_independent_wording_passes(text: str) -> None:
@@ -105,12 +106,14 @@ def brief(*found: Inconsistency, unchecked: tuple[str, ...] = ()) -> Adjudicatio
     return AdjudicationBrief(1, "C", "A", (), found, unchecked, tuple(dict.fromkeys(names)))
 
 
-def test_release_needs_every_inconsistency_explained_and_every_check_made() -> None:
+def test_no_release_on_reviews_with_an_inconsistency_or_a_missing_check() -> None:
+    refuse_release(brief())  # every check consistent and made: may be released
     explained = Inconsistency("height", "ex1", "possible_lead", "taller", "photo angle")
-    refuse_release(brief(explained))  # explained by the examiner: may be released
+    with pytest.raises(PolicyRefused, match=r"inconsistencies_answered.*height.*explained"):
+        refuse_release(brief(explained))  # explained, still a supervisor's to answer
     open_ = Inconsistency("pregnancy", "ex2", "exclusion", "eight months", "")
-    with pytest.raises(PolicyRefused, match=r"inconsistencies_explained.*pregnancy"):
-        refuse_release(brief(explained, open_))
+    with pytest.raises(PolicyRefused, match=r"pregnancy \(ex2: not consistent, unexplained"):
+        refuse_release(brief(open_))
     with pytest.raises(PolicyRefused, match="tattoo"):
         refuse_release(brief(unchecked=("tattoo (not checked by ex1)",)))
 

@@ -5,10 +5,10 @@ sought, per fact the case records about them, and of the gallery photo's age (a 
 arrest rested on an 8-year-old photo while a recent one existed). A check says whether the
 candidate is consistent (``true``), not consistent (``false``) or cannot be checked from
 the material (``null``, with a note saying why). A "possible lead" with a "not consistent"
-check needs the reviewer's written ``explanation`` of it; a lead with an unexplained
-inconsistency is not released on reviews; a supervisor's adjudication answers every
-inconsistency in writing, after reading both examiners' notes and checks
-(``adjudication_brief``)."""
+check needs the reviewer's written ``explanation`` of it; a lead with any inconsistency
+(explained or not) or a missing check is not released on reviews alone: a supervisor's
+adjudication answers every inconsistency in writing, after reading every examiner's notes
+and checks (``adjudication_brief``)."""
 
 from __future__ import annotations
 
@@ -171,19 +171,20 @@ def brief_of(
 
 
 def refuse_release(brief: AdjudicationBrief) -> None:
-    """Release on concurring reviews only when every inconsistency was explained by the
-    examiner who found it and every required check was made."""
+    """No release on reviews alone while any check says "not consistent" (explained or not)
+    or a required check is missing: contrary facts are answered by a supervisor's ruling,
+    not outvoted by two "possible lead" reviews."""
     open_items = [
-        f"{i.check} ({i.examiner}: not consistent, unexplained)"
+        f"{i.check} ({i.examiner}: not consistent"
+        + (", explained)" if i.explanation.strip() else ", unexplained)")
         for i in brief.inconsistencies
-        if not i.explanation.strip()
     ] + list(brief.unchecked)
     if open_items:
         raise PolicyRefused(
-            "inconsistencies_explained",
-            f"{brief.subject!r} has {'; '.join(open_items)}: a lead with an unexplained "
-            "inconsistency or a missing check is not released on reviews; a supervisor may "
-            "adjudicate, answering each in writing",
+            "inconsistencies_answered",
+            f"{brief.subject!r} has {'; '.join(open_items)}: a lead with an inconsistency or "
+            "a missing check is not released on reviews; a supervisor may adjudicate, "
+            "answering each in writing",
         )
 
 
@@ -203,9 +204,9 @@ def check_answers(brief: AdjudicationBrief, answers: dict[str, str]) -> None:
         )
 
 
-def read_brief_first(s: Session, obj: str, username: str, subject: str) -> None:
+def read_brief_first(s: Session, obj: str, username: str, brief: AdjudicationBrief) -> None:
     """The adjudicator must have read the examiners' notes and checks (``adjudication_brief``,
-    an audit entry) before ruling."""
+    an audit entry) since the latest review came in, before ruling."""
     from sqlalchemy import select
 
     from leadguard.storage.models import AuditEntry
@@ -213,11 +214,17 @@ def read_brief_first(s: Session, obj: str, username: str, subject: str) -> None:
     q = select(AuditEntry).where(
         AuditEntry.object == obj, AuditEntry.action == BRIEF_ACTION, AuditEntry.actor == username
     )
-    if not any((e.details or {}).get("subject") == subject for e in s.scalars(q)):
+    seen = [
+        int((e.details or {}).get("reviews", 0))
+        for e in s.scalars(q)
+        if (e.details or {}).get("subject") == brief.subject
+    ]
+    if not seen or max(seen) < len(brief.examiners):
         raise PolicyRefused(
             "adjudicator_reads_reviews",
-            f"read both examiners' feature notes and checks on {subject!r} first "
-            "(lead brief / adjudication_brief)",
+            f"read every examiner's feature notes and checks on {brief.subject!r} first, "
+            "including any review submitted since you last did (lead brief / "
+            "adjudication_brief)",
         )
 
 
@@ -226,7 +233,11 @@ def log_brief(s: Session, obj: str, username: str, brief: AdjudicationBrief) -> 
         s,
         BRIEF_ACTION,
         obj,
-        {"subject": brief.subject, "to_answer": list(brief.to_answer)},
+        {
+            "subject": brief.subject,
+            "reviews": len(brief.examiners),
+            "to_answer": list(brief.to_answer),
+        },
         actor=username,
     )
 

@@ -53,7 +53,7 @@ LINKS = ("offence", "presence_only")
 FACE_SEARCH_WORDING = (
     r"clearview",
     r"face ?recogni[sz]",
-    r"facial",
+    r"facial (recogni|compar|match|analy|identif|biometric|search)",
     r"face (search|match|comparison|compar)",
     r"\bfrt?\b",
     r"\bfr (hit|match|result|lead)",

@@ -181,7 +181,7 @@ def adjudication_brief(
         check_case(s, user, "lead.adjudicate", case)
         _not_a_party(s, user, req)
         brief = brief_of(s, req, case, subject, reviews_needed(reviews_of(s, req), pol))
-        log_brief(s, obj, actor.username, brief)
+        log_brief(s, obj, actor.username, brief)  # every review, a third one included
         return brief
 
 
@@ -208,8 +208,8 @@ def adjudicate(
         check_case(s, user, "lead.adjudicate", case)
         _not_a_party(s, user, req)
         decisions = _decisions(s, req, subject, pol)
-        read_brief_first(s, obj, actor.username, subject)
         brief = brief_of(s, req, case, subject, reviews_of(s, req))
+        read_brief_first(s, obj, actor.username, brief)
         open_items = brief.to_answer if decisions[0] == "possible_lead" else ()
         if len(set(decisions)) == 1 and not open_items:
             raise InputError(

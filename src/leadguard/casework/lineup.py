@@ -240,6 +240,21 @@ def _who_knows(s: Session, lead: Lead, req: SearchRequest) -> set[int]:
     return known
 
 
+def _check_witness(witness: str, witness_type: str, witness_note: str) -> None:
+    if witness_type not in WITNESS_TYPES:
+        raise InputError(f"witness type {witness_type!r} is not one of {', '.join(WITNESS_TYPES)}")
+    if not witness.strip():
+        raise InputError("the showing needs the witness (a name or pseudonym)")
+    if witness_type == "other" and not witness_note.strip():
+        raise InputError("witness type 'other' needs a note saying how they saw the person")
+    if witness_type == "same_recording_only":
+        raise PolicyRefused(
+            "witness_saw_only_recording",
+            f"{witness} saw the person only in the same recording the probe came from: "
+            "not an eyewitness; their pick would only repeat the face search",
+        )
+
+
 def record_administration(
     ctx: Context,
     actor: Actor,
@@ -258,23 +273,10 @@ def record_administration(
     position in order, the witness's decision and confidence in their own words."""
     obj = lead_object(ctx, lead_id)
     with refusals(ctx, actor, "lead.lineup", obj):
-        if witness_type not in WITNESS_TYPES:
-            raise InputError(
-                f"witness type {witness_type!r} is not one of {', '.join(WITNESS_TYPES)}"
-            )
-        if not witness.strip():
-            raise InputError("the showing needs the witness (a name or pseudonym)")
-        if witness_type == "other" and not witness_note.strip():
-            raise InputError("witness type 'other' needs a note saying how they saw the person")
-        if witness_type == "same_recording_only":
-            raise PolicyRefused(
-                "witness_saw_only_recording",
-                f"{witness} saw the person only in the same recording the probe came from: "
-                "not an eyewitness; their pick would only repeat the face search",
-            )
         pol = policy(ctx)
         with ctx.session() as s:
             lead = _lineup_lead(s, actor, lead_id, pol, "a photo lineup")
+            _check_witness(witness, witness_type, witness_note)
             array = s.scalars(
                 select(AuditEntry)
                 .where(AuditEntry.object == obj, AuditEntry.action == "lead.lineup.array")

@@ -207,3 +207,5 @@ def reveal(console: Console, r: Any) -> None:
             f"  adjudicated {escape(a['subject'])} on {a['on']} by {escape(a['by'])}: "
             f"{'release' if a['release'] else 'no release'} ({escape(a['note'])})"
         )
+        for check, answer in sorted((a.get("answers") or {}).items()):
+            console.print(f"    answered {escape(check)}: {escape(answer)}")

@@ -76,6 +76,7 @@ def case_page(number: str, request: Request, st: State, who: WebLogin) -> HTMLRe
         d=detail,
         kinds=KINDS,
         links=LINKS,
+        witness_types=lineup.WITNESS_TYPES,
         outcomes=OUTCOMES,
         today=date.today().isoformat(),
     )
@@ -258,6 +259,40 @@ async def array(lead_id: int, request: Request, st: State, who: WebLogin) -> Res
     made = await call(st, lineup.build_kept_array, st.ctx, who.actor, lead_id, description)
     message = array_message(lead_id, len(made.members))
     return done(st, await _lead_case(st, who, lead_id), message)
+
+
+def positions(value: str) -> list[dict[str, object]]:
+    """One line per array position, in order: ``decision; the witness's words``."""
+    out: list[dict[str, object]] = []
+    for n, line in enumerate((x for x in value.splitlines() if x.strip()), start=1):
+        decision, _, words = line.partition(";")
+        out.append({"position": n, "decision": decision.strip(), "confidence": words.strip()})
+    if not out:
+        raise InputError("the showing needs one line per position: decision; confidence")
+    return out
+
+
+@router.post("/leads/{lead_id}/administer")
+async def administer(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    await call(
+        st,
+        lineup.record_administration,
+        st.ctx,
+        who.actor,
+        lead_id,
+        text(f, "administrator"),
+        text(f, "instruction"),
+        positions(text(f, "decisions")),
+        text(f, "witness"),
+        text(f, "witness_type"),
+        text(f, "witness_note"),
+    )
+    return done(
+        st,
+        await _lead_case(st, who, lead_id),
+        f"lineup administration recorded for lead {lead_id} ({text(f, 'witness_type')})",
+    )
 
 
 @router.post("/leads/{lead_id}/outcome")
