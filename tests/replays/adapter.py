@@ -113,6 +113,18 @@ def release(ctx: Context, actor: Actor, request_id: int, subject: str) -> int:
     return leads.release(ctx, actor, request_id, subject).id
 
 
+def adjudicate_release(
+    ctx: Context, actor: Actor, request_id: int, subject: str, answer: str
+) -> int:
+    """A supervisor's ruling that releases the lead, after reading the examiners' notes and
+    checks, with ``answer`` written for each inconsistency the ruling must answer."""
+    brief = leads.adjudication_brief(ctx, actor, request_id, subject)
+    answers = {k: answer for k in brief.to_answer}
+    lead = leads.adjudicate(ctx, actor, request_id, subject, True, answer, answers)
+    assert lead is not None
+    return lead.id
+
+
 def build_array(ctx: Context, actor: Actor, lead_id: int, sex: str | None, out: Path) -> None:
     lineup.build_array(ctx, actor, lead_id, {"sex": sex or "M"}, out)
 
