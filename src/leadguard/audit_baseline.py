@@ -27,13 +27,14 @@ log = logging.getLogger(__name__)
 PER_ENTRY = 5000
 
 
-def adopt(conn: Connection, revision: str) -> int:
+def adopt(conn: Connection, revision: str, tables: tuple[str, ...] = COVERED) -> int:
     """Append baseline entries (``PER_ENTRY`` records each) for every row of the covered
-    tables in this database; returns the rows named. Nothing when the tables are empty."""
+    tables in this database (``tables``: only those whose columns the migration changed);
+    returns the rows named. Nothing when the tables are empty."""
     names = set(inspect(conn).get_table_names())
     session = Session(bind=conn)
     named = 0
-    for name in COVERED:
+    for name in tables:
         if name not in names:
             continue
         table = Table(name, MetaData(), autoload_with=conn)

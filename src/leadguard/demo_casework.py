@@ -6,6 +6,7 @@ through the services, as the CLI would call them."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -75,7 +76,9 @@ def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
                 "decision": "possible_lead" if c.letter == seen_as else "exclusion",
                 "confidence": 3,
                 "features": {"eyebrows": "same arch", "nose": "same bridge"},
-                "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
+                "exculpatory": [
+                    {"attribute": a, "consistent": True, "note": ""} for a in packet.required_checks
+                ],
             }
             for c in packet.candidates
         }
@@ -93,10 +96,49 @@ def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
         except LeadGuardError as exc:
             rule = getattr(exc, "rule", "refused")
             say(f"lineup refused ({rule}): no corroboration yet")
+        counterfeit(ctx, console, u["ex2"], lead.id)
     check = audit_svc.verify(ctx, u["sup"]).check
     say(f"audit chain: {check.entries} entries, {check.reason}; every refusal above is one of them")
     if lead is not None:
         documents(ctx, console, u["sup"], lead.id)
+
+
+def counterfeit(ctx: Context, console: Console, ex: Actor, lead_id: int) -> None:
+    """Two kinds of counterfeit corroboration refused, and presence-only evidence recorded
+    without counting."""
+    from leadguard.casework.corroboration import Evidence, corroborate
+
+    base = Evidence(
+        kind="other",
+        description="",
+        how_obtained="reported by the investigating officer",
+        obtained_by="Det. Demo",
+        obtained_on=datetime.now(UTC).date(),
+        face_comparison_involved=False,
+        witness_shown_candidate=False,
+        links_to="offence",
+    )
+    tries = (
+        replace(base, description="another agency's system returned him too",
+                face_comparison_involved=True),
+        replace(base, description="the sergeant compared the photos: same person"),
+        replace(base, kind="documents_or_records", description="his phone near the scene",
+                links_to="presence_only"),
+    )  # fmt: skip
+    for d in tries:
+        try:
+            item = corroborate(ctx, ex, lead_id, d)
+        except LeadGuardError as exc:
+            console.print(
+                f"corroboration refused ({getattr(exc, 'rule', 'refused')}): {d.description!r}",
+                soft_wrap=True,
+            )
+            continue
+        console.print(
+            f"recorded, counts as independent: {'yes' if item['counts'] else 'no'} "
+            f"({d.description!r}, {d.links_to})",
+            soft_wrap=True,
+        )
 
 
 def documents(ctx: Context, console: Console, sup: Actor, lead_id: int) -> None:

@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 from leadguard import audit
 from leadguard.errors import InputError
 from leadguard.pipeline.decode import check_header, read_file
-from leadguard.quality.gate import QualityRefused, Verdict, assess
+from leadguard.quality.gate import (
+    QualityRefused,
+    Verdict,
+    assess,
+    describe_source_type,
+    split_source_type,
+)
 from leadguard.quality.measures import Measure
 from leadguard.quality.provenance import (
     Edit,
@@ -44,6 +50,7 @@ class Intake:
             "original_sha256": self.original_sha256,
             "searched_sha256": hashlib.sha256(self.data).hexdigest(),
             "source_type": self.source_type,
+            "source_described": describe_source_type(self.source_type),
             "exif": self.exif,
             "edited_by_software_before_intake": self.editor,
             "edits_by_leadguard": [e.to_dict() for e in self.edits],
@@ -149,6 +156,8 @@ def receive_probe(
         log_refusal(s, pid, sha, shown, "refused_source_type", str(exc), {})
         raise
     notices = []
+    if split_source_type(source_type)[1] is not None:
+        notices.append(f"declared source: {describe_source_type(source_type)}")
     if editor:
         notices.append(
             f"the probe's EXIF says it was saved by an image editor ({exif.get('software')}): "

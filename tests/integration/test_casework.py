@@ -16,6 +16,7 @@ from leadguard.casework import leads, lineup, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
 from leadguard.casework.blind import letters_of
+from leadguard.casework.corroboration import corroborate as leads_corroborate
 from leadguard.casework.policy import PolicyRefused
 from leadguard.casework.views import show_case
 from leadguard.enroll import enroll
@@ -27,6 +28,7 @@ from leadguard.services.context import Context
 from leadguard.services.files import candidate_image
 from leadguard.storage.models import Case, SearchLog
 from leadguard.workspace import Workspace
+from tests.casework_helpers import checklist, evidence
 from tests.conftest import new_database_url
 from tests.integration.conftest import write_manifest
 
@@ -39,6 +41,13 @@ INCIDENT = {"apparent_age": "25-35", "sex": "M", "glasses": "no"}
 def desk(
     tmp_path_factory: pytest.TempPathFactory, johns_split, backend: str, request
 ) -> dict[str, Any]:
+    return make_desk(tmp_path_factory, johns_split, backend, request)
+
+
+def make_desk(
+    tmp_path_factory: pytest.TempPathFactory, johns_split: Any, backend: str, request: Any
+) -> dict[str, Any]:
+    """A workspace with the Johns enrolled and one account of each casework role."""
     enrolled, probes = johns_split
     root = tmp_path_factory.mktemp("casework")
     ws = Workspace.init(root / "ws", workers=1, database_url=new_database_url(request, backend))
@@ -95,7 +104,7 @@ def decide(
             "decision": "possible_lead" if c.letter == seen else "exclusion",
             "confidence": 3,
             "features": {"nose": "similar bridge", "ears": "lobes differ"},
-            "exculpatory": [{"attribute": "glasses", "consistent": True, "note": ""}],
+            "exculpatory": checklist(INCIDENT),
         }
         for c in packet.candidates
     }
@@ -171,34 +180,24 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
         lineup.build_array(ctx, u["ex2"], lead.id, {"sex": "M"}, ctx.root / "array")
     with pytest.raises(PolicyRefused, match="corroboration_before_suspect"):
         leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
-    for category, what, on, match in (
-        ("resemblance", "phone records", date(2026, 3, 9), "not one of"),
+    for ev, match in (
+        (evidence(date(2026, 3, 9), kind="resemblance"), "not one of"),
         (
-            "other_independent",
-            "she looks like the person in the video",
-            date(2026, 3, 9),
-            "not corroboration",
+            evidence(date(2026, 3, 9), description="she looks like the person in the video"),
+            "face_search_wording",
         ),
-        ("phone_or_location", "phone at the scene", date.today() + timedelta(days=30), "future"),
-        ("phone_or_location", "phone at the scene", date(2026, 2, 1), "before the incident"),
+        (evidence(date.today() + timedelta(days=30)), "future"),
+        (evidence(date(2026, 2, 1)), "before the incident"),
     ):
         with pytest.raises((InputError, PolicyRefused), match=match):
-            leads.corroborate(ctx, u["ex2"], lead.id, category, what, "Det. Rivera", on)
-    leads.corroborate(
-        ctx,
-        u["ex2"],
-        lead.id,
-        "phone_or_location",
-        "phone at the scene",
-        "Det. Rivera",
-        date(2026, 3, 9),
-    )
+            leads_corroborate(ctx, u["ex2"], lead.id, ev)
+    leads_corroborate(ctx, u["ex2"], lead.id, evidence(date(2026, 3, 9)))
     leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
     leads.record_outcome(ctx, u["sup"], lead.id, "corroborated", "charged after interview")
     leads.record_outcome(ctx, u["sup"], lead.id, "refuted", "alibi confirmed later")
-    with pytest.raises(PolicyRefused, match="refuted"):
+    with pytest.raises(PolicyRefused, match=r"lead_final.*refuted"):
         lineup.build_array(ctx, u["ex2"], lead.id, {"sex": "M"}, ctx.root / "array")
-    with pytest.raises(PolicyRefused, match="refuted"):
+    with pytest.raises(PolicyRefused, match=r"lead_final.*refuted"):
         leads.suspect_identified(ctx, u["sup"], "C-1", lead.id)
     (listed,) = [x for x in leads_of(desk, "C-1") if x.id == lead.id]
     assert [o["outcome"] for o in listed.outcomes] == ["corroborated", "refuted"]
@@ -256,7 +255,7 @@ def leads_of(desk: dict[str, Any], number: str) -> tuple[Any, ...]:
     return show_case(desk["ctx"], desk["u"]["sup"], number).leads
 
 
-def test_adjudication_is_final_unless_a_third_review_reverses_it(desk) -> None:
+def test_an_exclusion_by_adjudication_is_final_even_after_a_third_review(desk) -> None:
     ctx, u = desk["ctx"], desk["u"]
     rid = open_case(desk, "C-2")
     cw.approve(ctx, u["sup"], rid)
@@ -270,8 +269,13 @@ def test_adjudication_is_final_unless_a_third_review_reverses_it(desk) -> None:
     )
     with pytest.raises(PolicyRefused, match="two_concurring_examiners"):
         leads.release(ctx, u["sup"], rid, subject)
+    with pytest.raises(PolicyRefused, match="adjudicator_reads_reviews"):
+        leads.adjudicate(ctx, u["sup"], rid, subject, False, "ears differ; not enough")
+    brief = leads.adjudication_brief(ctx, u["sup"], rid, subject)
+    assert {e.examiner for e in brief.examiners} == {"rev", "ex2"}
+    assert all(e.features and e.checks for e in brief.examiners)  # notes and checks shown
     assert leads.adjudicate(ctx, u["sup"], rid, subject, False, "ears differ; not enough") is None
-    with pytest.raises(PolicyRefused, match="adjudication_final"):
+    with pytest.raises(PolicyRefused, match="exclusion_final"):
         leads.adjudicate(ctx, u["sup"], rid, subject, True, "changed my mind")
     # the third reviewer is blind like the first two until their review is in
     with pytest.raises(PolicyRefused, match="blind_review"):
@@ -283,11 +287,43 @@ def test_adjudication_is_final_unless_a_third_review_reverses_it(desk) -> None:
     review.submit_review(
         ctx, u["ex3"], rid, decide(ctx, u["ex3"], review.blind_packet(ctx, u["ex3"], rid), subject)
     )
-    lead = leads.adjudicate(ctx, u["sup"], rid, subject, True, "third review: ear detail fits")
-    assert lead is not None and lead.basis == "adjudicated"
+    leads.adjudication_brief(ctx, u["sup"], rid, subject)  # the third review read too
+    with pytest.raises(PolicyRefused, match="exclusion_final"):
+        leads.adjudicate(ctx, u["sup"], rid, subject, True, "third review: ear detail fits")
     shown = review.reveal(ctx, u["sup"], rid)
-    assert [a["release"] for a in shown.adjudications] == [False, True]
+    assert [a["release"] for a in shown.adjudications] == [False]
+
+
+def test_a_release_ruling_reversed_on_a_third_review_closes_the_lead(desk) -> None:
+    ctx, u = desk["ctx"], desk["u"]
+    rid = open_case(desk, "C-2b")
+    cw.approve(ctx, u["sup"], rid)
+    cw.run_search(ctx, u["ex1"], rid)
+    subject = desk["probe"][1]
+    review.submit_review(
+        ctx, u["rev"], rid, decide(review.blind_packet(ctx, u["rev"], rid), subject)
+    )
+    review.submit_review(ctx, u["ex2"], rid, decide(review.blind_packet(ctx, u["ex2"], rid), None))
+    leads.adjudication_brief(ctx, u["sup"], rid, subject)
+    lead = leads.adjudicate(ctx, u["sup"], rid, subject, True, "ear detail fits")
+    assert lead is not None and lead.basis == "adjudicated" and lead.final is None
+    with pytest.raises(PolicyRefused, match="adjudication_final"):
+        leads.adjudicate(ctx, u["sup"], rid, subject, False, "changed my mind")
+    review.submit_review(ctx, u["ex3"], rid, decide(review.blind_packet(ctx, u["ex3"], rid), None))
+    with pytest.raises(PolicyRefused, match="adjudicator_reads_reviews"):  # not read ex3's
+        leads.adjudicate(ctx, u["sup"], rid, subject, False, "third review: ears differ")
+    brief = leads.adjudication_brief(ctx, u["sup"], rid, subject)
+    assert [e.examiner for e in brief.examiners] == ["rev", "ex2", "ex3"]
+    leads.adjudicate(ctx, u["sup"], rid, subject, False, "third review: ears differ")
+    shown = review.reveal(ctx, u["sup"], rid)
+    assert [a["release"] for a in shown.adjudications] == [True, False]
     assert shown.adjudications[1]["third_review"]["examiner"] == "ex3"
+    (now,) = [x for x in leads_of(desk, "C-2b") if x.id == lead.id]
+    assert now.final and "excluded by adjudication" in now.final
+    with pytest.raises(PolicyRefused, match="lead_final"):
+        leads_corroborate(ctx, u["ex2"], lead.id, evidence(date(2026, 3, 9)))
+    with pytest.raises(PolicyRefused, match="lead_final"):
+        leads.record_outcome(ctx, u["sup"], lead.id, "no_further_action", "")
 
 
 def test_the_approved_bytes_are_searched_not_the_file_now_at_the_path(desk, tmp_path) -> None:

@@ -102,6 +102,9 @@ def test_demo_runs_on_a_small_part_of_lfw(
     code, out = run("demo", "-w", str(tmp_path / "demo"), "--subjects", "6")
     assert code == 0, out
     assert "bad_row" not in out and "lead 1 released" in out  # the gallery was enrolled
+    assert "corroboration refused (not_face_comparison)" in out
+    assert "corroboration refused (face_search_wording)" in out
+    assert "counts as independent: no" in out  # presence only
     assert out.count("mode: open-set") == 2 and "INVESTIGATION MODE" in out
     assert "Investigation list (5 people, no threshold)" in out
     assert "NOT enrolled" in out

@@ -16,6 +16,7 @@ import pytest
 from leadguard.casework import leads, review
 from leadguard.casework import service as cw
 from leadguard.casework.blind import letters_of
+from leadguard.casework.corroboration import corroborate
 from leadguard.casework.lineup import (
     _photo,
     build_array,
@@ -31,6 +32,7 @@ from leadguard.services import accounts
 from leadguard.services.audit import trail
 from leadguard.services.context import Context
 from leadguard.workspace import Workspace
+from tests.casework_helpers import checklist, evidence
 from tests.conftest import LFW
 from tests.integration.conftest import manifest_rows
 
@@ -108,7 +110,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, johns_split) -> dict[str, Any
                     "decision": "possible_lead" if c.letter == seen else "exclusion",
                     "confidence": 3,
                     "features": {"nose": "similar"},
-                    "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
+                    "exculpatory": checklist({"sex": "M"}),
                 }
                 for c in packet.candidates
             },
@@ -122,15 +124,17 @@ def test_no_array_without_corroboration_and_fillers_by_description(desk) -> None
     ctx, u, root, lead = desk["ctx"], desk["u"], desk["root"], desk["lead"]
     with pytest.raises(PolicyRefused, match="corroboration_before_lineup"):
         build_array(ctx, u["ex2"], lead, {"sex": "M"}, root / "a0")
-    leads.corroborate(
-        ctx,
-        u["ex2"],
-        lead,
-        "phone_or_location",
-        "phone at the scene",
-        "Det. Rivera",
+    presence = evidence(
         date(2026, 3, 9),
+        kind="documents_or_records",
+        description="his phone connected to the mast near the store that evening",
+        how_obtained="carrier records under a production order",
+        links_to="presence_only",
     )
+    assert corroborate(ctx, u["ex2"], lead, presence)["counts"] is False
+    with pytest.raises(PolicyRefused, match="corroboration_before_lineup"):  # presence only
+        build_array(ctx, u["ex2"], lead, {"sex": "M"}, root / "a0")
+    corroborate(ctx, u["ex2"], lead, evidence(date(2026, 3, 9)))
     with pytest.raises(PolicyRefused, match="fillers_by_description"):  # nobody recorded F
         build_array(ctx, u["ex2"], lead, {"sex": "F"}, root / "a1")
     with pytest.raises(PolicyRefused, match="fillers_by_description"):  # race not recorded
@@ -208,20 +212,63 @@ def test_administration_is_double_blind_and_sequential(desk) -> None:
         {"position": i, "decision": "not_the_person", "confidence": "sure it is not him"}
         for i in range(1, n + 1)
     ]
+    victim = ("W-1 (the clerk)", "in_person")
     with pytest.raises(PolicyRefused, match="double_blind_administrator"):
-        record_administration(ctx, u["ex2"], lead, "ex1", said, shown)  # ex1 ran the search
+        record_administration(ctx, u["ex2"], lead, "ex1", said, shown, *victim)  # ran the search
     with pytest.raises(PolicyRefused, match="may_not_be_present_instruction"):
-        record_administration(ctx, u["ex2"], lead, "blind", "Pick the robber.", shown)
+        record_administration(ctx, u["ex2"], lead, "blind", "Pick the robber.", shown, *victim)
     with pytest.raises(InputError, match="sequential"):
-        record_administration(ctx, u["ex2"], lead, "blind", said, shown[::-1])
+        record_administration(ctx, u["ex2"], lead, "blind", said, shown[::-1], *victim)
     bad = [dict(d) for d in shown]
     bad[0]["confidence"] = ""
     with pytest.raises(InputError, match="own words"):
-        record_administration(ctx, u["ex2"], lead, "blind", said, bad)
-    record_administration(ctx, u["ex2"], lead, "blind", said, shown)
+        record_administration(ctx, u["ex2"], lead, "blind", said, bad, *victim)
+    with pytest.raises(PolicyRefused, match="witness_saw_only_recording"):
+        record_administration(
+            ctx, u["ex2"], lead, "blind", said, shown, "loss-prevention contractor",
+            "same_recording_only",
+        )  # fmt: skip
+    with pytest.raises(InputError, match="not one of"):
+        record_administration(ctx, u["ex2"], lead, "blind", said, shown, "W-2", "video")
+    with pytest.raises(InputError, match="needs a note"):
+        record_administration(ctx, u["ex2"], lead, "blind", said, shown, "W-2", "other")
+    with pytest.raises(InputError, match="needs the witness"):
+        record_administration(ctx, u["ex2"], lead, "blind", said, shown, " ", "in_person")
+    record_administration(ctx, u["ex2"], lead, "blind", said, shown, *victim)
     (entry,) = [e for e in trail(ctx, u["aud"], "L-1") if e["action"] == "lead.lineup"]
     assert entry["details"]["administrator"] == "blind" and entry["details"]["sequential"]
+    assert entry["details"]["witness_type"] == "in_person"
     assert [d["position"] for d in entry["details"]["decisions"]] == list(range(1, n + 1))
+    from leadguard.casework.views import list_leads
+
+    (info,) = [x for x in list_leads(ctx, u["sup"]) if x.id == lead]
+    assert [w["witness_type"] for w in info.lineups] == ["in_person"]
+    # the witness's pick, recorded in LeadGuard for this lead, can never be corroboration
+    pick = evidence(
+        date(2026, 3, 20),
+        kind="eyewitness_identification_before_search",
+        description="the clerk named the man who robbed her",
+        how_obtained="interview at the station",
+        witness="w-1 (THE CLERK)",
+        identified_on=date(2026, 3, 2),
+    )
+    with pytest.raises(PolicyRefused, match="array_pick_never_corroborates"):
+        corroborate(ctx, u["ex2"], lead, pick)
+    # the witness type is printed in the lead report and carried in the disclosure packet
+    import zipfile
+
+    from leadguard.services.disclosure import disclose
+    from leadguard.services.reports import lead_report
+
+    report = lead_report(ctx, u["sup"], lead, desk["root"] / "report")
+    html = next(f.path for f in report.files if f.path.suffix == ".html").read_text()
+    assert "Witness type" in html and "in_person" in html and "W-1 (the clerk)" in html
+    packet = disclose(ctx, u["sup"], "L-1", desk["root"] / "L-1.zip")
+    zip_path = next(f.path for f in packet.files if f.path.suffix == ".zip")
+    with zipfile.ZipFile(zip_path) as z:
+        name = next(n for n in z.namelist() if n.endswith(f"leads/lead-{lead}.json"))
+        record = json.loads(z.read(name))
+    assert [w["witness_type"] for w in record["lineups"]] == ["in_person"]
 
 
 def test_array_command(desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,3 +321,20 @@ def test_array_command(desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ],
     )
     assert res.exit_code == 0 and "sealed key" in res.output, res.output
+    shown = tmp_path / "shown.json"
+    shown.write_text(
+        json.dumps(
+            [
+                {"position": i, "decision": "not_the_person", "confidence": "sure"}
+                for i in range(1, 9)
+            ]
+        )
+    )
+    common = [
+        "lead", "administer", lead, "--administrator", "blind", "--instruction",
+        "The person may or may not be present.", "--file", str(shown), "--witness", "W-9",
+    ]  # fmt: skip
+    res = runner.invoke(app, [*common, "--witness-type", "same_recording_only", "-w", ws])
+    assert res.exit_code == 2 and "witness_saw_only_recording" in res.output, res.output
+    res = runner.invoke(app, [*common, "--witness-type", "knows_person", "-w", ws])
+    assert res.exit_code == 0 and "knows_person" in res.output, res.output

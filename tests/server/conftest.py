@@ -21,6 +21,7 @@ from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.storage.models import User
 from leadguard.workspace import Workspace
+from tests.casework_helpers import checklist
 from tests.integration.conftest import (  # noqa: F401  (fixtures shared with integration)
     johns_split,
     non_enrolled_probes,
@@ -127,7 +128,7 @@ def decisions(srv: Served, user: str, packet: dict[str, Any], lead: str | None) 
             "decision": "possible_lead" if c["candidate"] == seen else "exclusion",
             "confidence": 4,
             "features": {"eyebrows": "same arch", "nose": "same bridge"},
-            "exculpatory": [{"attribute": "sex", "consistent": True, "note": ""}],
+            "exculpatory": checklist(PERSON),
         }
         for c in packet["candidates"]
     }

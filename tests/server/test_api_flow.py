@@ -4,10 +4,11 @@ refusals and the same audit trail as the CLI."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
-from tests.server.conftest import Served, decisions, open_case
+from tests.server.conftest import Served, csrf_of, decisions, open_case, web_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
 
@@ -97,6 +98,21 @@ def test_whole_case_through_the_api(served: Served) -> None:
         f"/api/requests/{rid}/adjudicate",
         json={"subject": probe_subject, "release": True, "note": "eyebrow scar matches"},
     )
+    assert r.status_code == 409 and r.json()["rule"] == "adjudicator_reads_reviews"
+    r = s.get("sup", f"/api/requests/{rid}/brief", params={"subject": probe_subject})
+    assert r.status_code == 200, r.text
+    brief = r.json()
+    assert {e["examiner"] for e in brief["examiners"]} == {"ex2", "rev"}
+    assert all(e["features"] for e in brief["examiners"]) and brief["to_answer"] == []
+    assert (
+        s.get("ex2", f"/api/requests/{rid}/brief", params={"subject": probe_subject}).status_code
+        == 403
+    )
+    r = s.post(
+        "sup",
+        f"/api/requests/{rid}/adjudicate",
+        json={"subject": probe_subject, "release": True, "note": "eyebrow scar matches"},
+    )
     assert r.status_code == 200, r.text
     lead = r.json()
     assert lead["basis"] == "adjudicated" and lead["subject"] == probe_subject
@@ -105,16 +121,62 @@ def test_whole_case_through_the_api(served: Served) -> None:
     assert r.status_code == 409 and r.json()["rule"] == "corroboration_before_lineup"
     r = s.post("sup", "/api/cases/API-1/suspect", json={"lead": lead["id"]})
     assert r.status_code == 409 and r.json()["rule"] == "corroboration_before_suspect"
-    body = {
-        "category": "phone_or_location",
-        "what": "looks like him on CCTV",
+    body: dict[str, Any] = {
+        "kind": "other",
+        "description": "Clearview AI face recognition hit on the same man",
+        "how_obtained": "a commercial service",
         "obtained_by": "Det. Rivera",
         "obtained_on": date.today().isoformat(),
+        "face_comparison_involved": False,
+        "witness_shown_candidate": False,
+        "links_to": "offence",
     }
     r = s.post("ex1", f"/api/leads/{lead['id']}/corroborate", json=body)
-    assert r.status_code == 409 and r.json()["rule"] == "corroboration_independent"
-    body["what"] = "phone placed at the scene by cell-site records"
-    assert s.post("ex1", f"/api/leads/{lead['id']}/corroborate", json=body).status_code == 200
+    assert r.status_code == 409 and r.json()["rule"] == "face_search_wording"
+    r = s.post(
+        "ex1",
+        f"/api/leads/{lead['id']}/corroborate",
+        json={**body, "face_comparison_involved": None},
+    )
+    assert r.status_code == 422  # the question must be answered
+    presence = {
+        **body,
+        "kind": "documents_or_records",
+        "description": "phone placed near the scene by cell-site records",
+        "how_obtained": "carrier records under a production order",
+        "links_to": "presence_only",
+    }
+    r = s.post("ex1", f"/api/leads/{lead['id']}/corroborate", json=presence)
+    assert r.status_code == 200 and r.json()["record"]["counts"] is False, r.text
+    r = s.post("sup", "/api/cases/API-1/suspect", json={"lead": lead["id"]})
+    assert r.status_code == 409 and r.json()["rule"] == "corroboration_before_suspect"
+    physical = {
+        **body,
+        "kind": "physical_evidence",
+        "description": "his fingerprint on the till drawer",
+        "how_obtained": "latent print lifted at the scene, compared by the print unit",
+    }
+    r = s.post("ex1", f"/api/leads/{lead['id']}/corroborate", json=physical)
+    assert r.status_code == 200 and r.json()["record"]["counts"] is True, r.text
+    shown = {
+        "administrator": "aud",
+        "instruction": "The person may or may not be present.",
+        "decisions": [],
+        "witness": "loss-prevention contractor",
+        "witness_type": "same_recording_only",
+    }
+    r = s.post("ex1", f"/api/leads/{lead['id']}/administer", json=shown)
+    assert r.status_code == 409 and r.json()["rule"] == "witness_saw_only_recording", r.text
+    web = web_client(s, "ex1")
+    page = web.get("/cases/API-1").text
+    assert "Witness type" in page and "same recording only" in page
+    r = web.post(
+        f"/leads/{lead['id']}/administer",
+        data={**shown, "csrf": csrf_of(page), "decisions": "not_the_person; sure"},
+    )
+    assert r.status_code == 409 and "witness_saw_only_recording" in r.text
+    listing = web.get("/leads").text
+    assert "Independent corroboration" in listing and "1 of 2 entries count" in listing
     r = s.post("ex1", f"/api/leads/{lead['id']}/array", json={})
     assert r.status_code == 400 and "description" in r.json()["message"]
     r = s.post("ex1", f"/api/leads/{lead['id']}/array", json={"sex": "M"})

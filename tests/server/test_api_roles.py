@@ -48,10 +48,21 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
         "authority": "a",
     }
     corro = {
-        "category": "alibi_checked",
-        "what": "alibi false",
+        "kind": "documents_or_records",
+        "description": "his alibi was false: the shift log shows he left at noon",
+        "how_obtained": "employer's shift log",
         "obtained_by": "Det",
         "obtained_on": date.today().isoformat(),
+        "face_comparison_involved": False,
+        "witness_shown_candidate": False,
+        "links_to": "offence",
+    }
+    shown = {
+        "administrator": "aud",
+        "instruction": "The person may or may not be present.",
+        "decisions": [],
+        "witness": "W-1",
+        "witness_type": "in_person",
     }
     png = x["probe"].read_bytes()
     upload = {
@@ -117,12 +128,45 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
             {"json": {"subject": subj, "release": False, "note": "n"}},
             {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
         ),
+        (
+            "POST",
+            "/api/cases/ROLE-1/external-searches",
+            {
+                "json": {
+                    "run_by": "a",
+                    "system": "b",
+                    "run_on": "2026-03-03",
+                    "candidate": "c",
+                    "how_received": "d",
+                }
+            },
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        ("GET", "/api/cases/ROLE-1/external-searches", {}, {"admin", "stranger"}),
         ("GET", "/api/leads", {}, {"rev", "admin"}),
         ("GET", "/api/leads/stats", {}, {"ex1", "ex2", "rev", "admin", "stranger"}),
         (
             "POST",
             f"/api/leads/{lid}/corroborate",
             {"json": corro},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "GET",
+            f"/api/requests/{rid}/brief?subject={subj}",
+            {},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            f"/api/leads/{lid}/administer",
+            {"json": shown},
+            {"rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            "/api/cases/ROLE-1/facts",
+            {"json": {"name": "tattoo", "text": "snake, left forearm"}},
             {"rev", "aud", "admin", "stranger"},
         ),
         (
@@ -172,6 +216,7 @@ def test_every_endpoint_refuses_the_wrong_roles(served: Served, lead: dict[str, 
     }
 
     def template(u: str) -> str:
+        u = u.split("?")[0]
         u = re.sub(r"/requests/\d+", "/requests/{request_id}", u.replace("ROLE-1", "{number}"))
         return re.sub(r"/leads/\d+", "/leads/{lead_id}", u)
 
@@ -225,3 +270,32 @@ def test_the_roles_allowed_see_what_they_should(served: Served, lead: dict[str, 
     assert s.post("sup", "/api/requests/99999/approve").status_code == 404
     schema = s.client.get("/api/openapi.json").json()
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
+
+
+def test_an_external_search_is_recorded_and_listed(served: Served, lead: dict[str, Any]) -> None:
+    s = served
+    body = {
+        "run_by": "loss prevention, Acme",
+        "system": "Acme vendor FR",
+        "run_on": "2026-03-04",
+        "candidate": "J. Roe",
+        "how_received": "email",
+    }
+    r = s.post("ex1", "/api/cases/ROLE-1/external-searches", json=body)
+    assert r.status_code == 201, r.text
+    assert "never corroboration" in r.json()["notice"]
+    listed = s.get("aud", "/api/cases/ROLE-1/external-searches").json()
+    assert "J. Roe" in {x["candidate"] for x in listed}
+    r = s.post("ex1", "/api/cases/ROLE-1/external-searches", json={**body, "run_on": "2026-02-01"})
+    assert r.status_code == 400 and "before the incident" in r.json()["message"]
+
+
+def test_the_web_request_form_offers_the_rephotographed_source_types(
+    served: Served, lead: dict[str, Any]
+) -> None:
+    from tests.server.conftest import web_client
+
+    page = web_client(served, "ex1").get("/cases/ROLE-1/requests/new")
+    assert page.status_code == 200
+    assert "<option>screen_photo/surveillance_still</option>" in page.text
+    assert "<option>print_photo/booking_photo</option>" in page.text

@@ -182,7 +182,8 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
                 sec.get_by_label(choice, exact=True).check()
                 sec.locator("summary").click()
                 sec.get_by_label("eyebrows").fill("same arch")
-                sec.get_by_label("consistent", exact=True).check()
+                for box in sec.get_by_label("consistent", exact=True).all():
+                    box.check()  # every described attribute and the gallery photo's age
             page.get_by_role("button", name="Submit my review").click()
             expect(page.locator(".flash")).to_contain_text("submitted")
 
@@ -193,9 +194,14 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         expect(sup.locator(".evidence li").first).to_contain_text("alse match rate")
         w.check(sup, "supervisor-reveal")
         sec = sup.locator("section.candidate", has=sup.get_by_role("heading", name=person))
-        sec.get_by_label("Reasons").fill("matching scar above the left eyebrow")
-        sec.get_by_label("Ruling").select_option("yes")
-        sec.get_by_role("button", name=f"Adjudicate {person}").click()
+        sec.get_by_role("link", name=f"Adjudicate {person}").click()
+        expect(sup.get_by_role("heading", name=f"Adjudicate {person}")).to_be_visible()
+        expect(sup.locator("section.review")).to_have_count(2)  # both examiners' notes
+        expect(sup.locator("main")).to_contain_text("same arch")
+        w.check(sup, "supervisor-adjudicate")
+        sup.get_by_label("Reasons").fill("matching scar above the left eyebrow")
+        sup.get_by_label("Ruling").select_option("yes")
+        sup.get_by_role("button", name=f"Adjudicate {person}").click()
         expect(sup.locator(".flash")).to_contain_text("released")
 
         # the lineup is refused before corroboration, and the refusal is shown as such
@@ -205,12 +211,18 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         expect(ex1.locator(".rule")).to_have_text("corroboration_before_lineup")
         w.check(ex1, "examiner-lineup-refused")
         ex1.goto(f"{base_url}/cases/WEB-1")
-        ex1.get_by_label("Kind of independent evidence").select_option("phone_or_location")
-        ex1.get_by_label("What it is").fill("phone placed at the scene by cell-site records")
+        ex1.get_by_label("Kind of evidence").select_option("physical_evidence")
+        ex1.get_by_label("What it is").fill("his fingerprint on the till drawer")
+        ex1.get_by_label("How it was obtained").fill("latent print lifted at the scene")
         ex1.get_by_label("Obtained by").fill("Det. Rivera")
         ex1.get_by_label("Obtained on").fill(date.today().isoformat())
+        for question in ("face recognition", "shown the candidate"):
+            group = ex1.get_by_role("group", name=re.compile(question))
+            group.get_by_label("no", exact=True).check()
+        ex1.get_by_label("links to the offence").check()
         ex1.get_by_role("button", name="Record corroboration").click()
         expect(ex1.locator(".flash")).to_contain_text("corroboration recorded")
+        expect(ex1.locator("main")).to_contain_text("counts as independent: yes")
         ex1.get_by_label("Witness's description: sex").select_option("M")
         ex1.get_by_role("button", name="Build a photo array").click()
         # built, or refused by a lineup rule (too few described fillers, or the suspect

@@ -13,6 +13,7 @@ from leadguard.casework.authz import ACTIONS, ROLES, NotAllowed, authorize
 SPEC: dict[str, set[str]] = {
     "examiner": {
         "case.open",
+        "case.fact",
         "case.view",
         "case.list",
         "request.list",
@@ -24,6 +25,7 @@ SPEC: dict[str, set[str]] = {
         "review.submit",
         "review.reveal",
         "lead.corroborate",
+        "external.record",
         "lead.lineup",
         "lead.outcome",
         "report.lead",
@@ -44,6 +46,7 @@ SPEC: dict[str, set[str]] = {
         "request.list",
         "lead.list",
         "case.assign",
+        "case.fact",
         "case.suspect",
         "request.approve",
         "search.override",
@@ -52,6 +55,7 @@ SPEC: dict[str, set[str]] = {
         "lead.release",
         "lead.adjudicate",
         "lead.corroborate",
+        "external.record",
         "lead.lineup",
         "lead.outcome",
         "lead.stats",

@@ -69,3 +69,26 @@ def test_postgres_migrates_down_to_empty_and_up_again(tmp_path: Path, pg_server:
     assert "audit_log" in inspect(reopened.engine).get_table_names()
     reopened.close()
     pg_server.drop_database(url)
+
+
+def test_cases_from_before_known_facts_read_as_having_none(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    engine = db.make_engine(db.sqlite_url(tmp_path / "x.db"))
+    cfg = db.alembic_config(str(engine.url))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010")
+        conn.execute(
+            text(
+                "INSERT INTO cases (number, offence, incident_date, description, attributes, "
+                "requesting_officer, legal_authority, unit, status, created_at) VALUES "
+                "('OLD-1', 'robbery', '2026-01-01', 'd', '{}', 'o', 'a', 'north', 'open', "
+                "'2026-01-02 00:00:00')"
+            )
+        )
+    db.upgrade(engine)
+    assert {"corroborations", "lineup_showings"} <= set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        facts = conn.execute(text("SELECT known_facts FROM cases WHERE number = 'OLD-1'"))
+        assert facts.scalar_one() in ("{}", {})

@@ -47,6 +47,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "examiner": frozenset(
         {
             "case.open",
+            "case.fact",
             "case.view",
             "case.list",
             "request.list",
@@ -58,6 +59,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "review.submit",
             "review.reveal",
             "lead.corroborate",
+            "external.record",
             "lead.lineup",
             "lead.outcome",
             "report.lead",
@@ -82,6 +84,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "request.list",
             "lead.list",
             "case.assign",
+            "case.fact",
             "search.override",
             "gallery.read",
             "case.suspect",
@@ -90,6 +93,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "lead.release",
             "lead.adjudicate",
             "lead.corroborate",
+            "external.record",
             "lead.lineup",
             "lead.outcome",
             "lead.stats",

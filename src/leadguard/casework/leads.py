@@ -1,6 +1,8 @@
-"""Leads: release by concurring examiners or adjudication (final; reversed only on an
-independent third review), corroboration from a fixed list of independent kinds, the rules
-that keep a face search from becoming an identification, outcomes as a history."""
+"""Leads: release by concurring examiners whose checks are consistent or explained, or by a
+supervisor's adjudication that answers every inconsistency (a release reversed only on an
+independent third review; an exclusion final); the rules that keep a face search from
+becoming an identification; outcomes as a history in which "refuted" is final.
+Corroboration is recorded by ``casework.corroboration``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,24 @@ from sqlalchemy.orm import Session
 
 from leadguard import audit
 from leadguard.casework.authz import authorize
+from leadguard.casework.checks import (
+    AdjudicationBrief,
+    brief_of,
+    check_answers,
+    log_brief,
+    read_brief_first,
+    refuse_release,
+    reviews_needed,
+)
+from leadguard.casework.lead_state import (
+    corroboration_dicts,
+    get_lead,
+    independent,
+    lead_final,
+    lead_object,
+    refuse_if_final,
+    showing_dicts,
+)
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.casework.review import blind_to_lead, reviews_of
 from leadguard.casework.service import (
@@ -26,17 +46,6 @@ from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import Case, Lead, SearchRequest, Subject, User
 
-# independent evidence that can link a candidate to an offence; never another look at a face
-CORROBORATION = (
-    "alibi_checked",
-    "physical_or_forensic",
-    "phone_or_location",
-    "independent_witness_knows_person",
-    "admission",
-    "other_independent",
-)
-FACE_WORDS = ("looks like", "resembl", "face search", "facial", "likeness", "lookalike")
-
 
 @dataclass(frozen=True)
 class LeadInfo:
@@ -47,10 +56,13 @@ class LeadInfo:
     basis: str
     released_by: str
     released_at: datetime
-    corroboration: tuple[dict[str, Any], ...]
+    corroboration: tuple[dict[str, Any], ...]  # records, then legacy free text (never counted)
     lineup_recorded: bool
     outcome: str | None
     outcomes: tuple[dict[str, Any], ...]
+    independent: bool = False  # evidence linking the person to the offence is on record
+    final: str | None = None  # why the lead is closed for good (refuted, excluded)
+    lineups: tuple[dict[str, Any], ...] = ()  # photo-array showings, with the witness type
 
 
 def lead_info(s: Session, lead: Lead, number: str) -> LeadInfo:
@@ -63,10 +75,13 @@ def lead_info(s: Session, lead: Lead, number: str) -> LeadInfo:
         lead.basis,
         user.username if user else "?",
         lead.released_at,
-        tuple(lead.corroboration or ()),
+        tuple(corroboration_dicts(s, lead)),
         lead.lineup_recorded,
         lead.outcome,
         tuple(lead.outcomes or ()),
+        independent(s, lead),
+        lead_final(s, lead),
+        tuple(showing_dicts(s, lead)),
     )
 
 
@@ -147,15 +162,42 @@ def release(ctx: Context, actor: Actor, request_id: int, subject: str) -> LeadIn
                 f"{pol.examiners_required} concurring 'possible_lead' decisions (a supervisor "
                 "may adjudicate a disagreement)",
             )
+        first = reviews_of(s, req)[: pol.examiners_required]
+        refuse_release(brief_of(s, req, case, subject, first))
         return _new_lead(s, actor, req, case, subject, "concurring", None)
 
 
+def adjudication_brief(
+    ctx: Context, actor: Actor, request_id: int, subject: str
+) -> AdjudicationBrief:
+    """Every examiner's decision, feature notes and exculpatory checks on ``subject``, and
+    the inconsistencies a ruling must answer. A supervisor reads it before ``adjudicate``
+    (which refuses otherwise); the reading is audited."""
+    pol = policy(ctx)
+    obj = request_object(None, request_id, ctx)
+    with refusals(ctx, actor, "lead.adjudicate", obj), ctx.session() as s:
+        req, case = get_request(s, request_id)
+        user = current_user(s, actor)
+        check_case(s, user, "lead.adjudicate", case)
+        _not_a_party(s, user, req)
+        brief = brief_of(s, req, case, subject, reviews_needed(reviews_of(s, req), pol))
+        log_brief(s, obj, actor.username, brief)  # every review, a third one included
+        return brief
+
+
 def adjudicate(
-    ctx: Context, actor: Actor, request_id: int, subject: str, release_lead: bool, note: str
+    ctx: Context,
+    actor: Actor,
+    request_id: int,
+    subject: str,
+    release_lead: bool,
+    note: str,
+    answers: dict[str, str] | None = None,
 ) -> LeadInfo | None:
-    """A supervisor settles a disagreement; the ruling is final. A later ruling on the same
-    candidate (a reversal) needs an independent third review submitted after the first
-    ruling, by an examiner who was not one of the first; both stay on record."""
+    """A supervisor settles a disagreement, or inconsistencies the reviews left open, after
+    reading ``adjudication_brief``; ``answers`` maps each check in ``brief.to_answer`` to
+    the written answer. The ruling is final: an exclusion for good; a release reversed only
+    on an independent third review submitted after it. Every ruling stays on record."""
     pol = policy(ctx)
     obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "lead.adjudicate", obj), ctx.session() as s:
@@ -166,16 +208,27 @@ def adjudicate(
         check_case(s, user, "lead.adjudicate", case)
         _not_a_party(s, user, req)
         decisions = _decisions(s, req, subject, pol)
-        if len(set(decisions)) == 1:
+        brief = brief_of(s, req, case, subject, reviews_of(s, req))
+        read_brief_first(s, obj, actor.username, brief)
+        open_items = brief.to_answer if decisions[0] == "possible_lead" else ()
+        if len(set(decisions)) == 1 and not open_items:
             raise InputError(
                 f"the examiners agree on {subject!r} ({decisions[0]}): nothing to adjudicate"
             )
+        check_answers(brief, answers or {})
         earlier = [a for a in req.adjudications or () if a.get("subject") == subject]
+        if earlier and not earlier[-1].get("release"):
+            raise PolicyRefused(
+                "exclusion_final",
+                f"{subject!r} was excluded by adjudication on {earlier[-1]['on']} by "
+                f"{earlier[-1]['by']}: an exclusion is final",
+            )
         ruling: dict[str, Any] = {
             "subject": subject,
             "decisions": decisions,
             "release": release_lead,
             "note": note,
+            "answers": {k: answers[k] for k in brief.to_answer} if answers else {},
             "by": actor.username,
             "on": date.today().isoformat(),
         }
@@ -210,79 +263,17 @@ def _third_review(
     return None
 
 
-def _lead(s: Session, lead_id: int) -> tuple[Lead, Case]:
-    lead = s.get(Lead, lead_id)
-    if lead is None:
-        raise InputError(f"lead {lead_id} does not exist")
-    req = s.get(SearchRequest, lead.request_id)
-    assert req is not None
-    case = s.get(Case, req.case_id)
-    assert case is not None
-    return lead, case
+_lead = get_lead  # the lineup module's name for it
 
 
-def lead_object(ctx: Context, lead_id: int) -> str:
-    """``case:N/lead:L`` (the audit object of the lead's entries and refusals)."""
-    with ctx.session() as s:
-        try:
-            return f"case:{_lead(s, lead_id)[1].number}/lead:{lead_id}"
-        except InputError:
-            return f"lead:{lead_id}"
-
-
-def corroborate(
-    ctx: Context,
-    actor: Actor,
-    lead_id: int,
-    category: str,
-    what: str,
-    obtained_by: str,
-    obtained_on: date,
-) -> None:
-    """Independent evidence that links the candidate to the offence (never another look at
-    the face): its kind from a fixed list, what it is, who obtained it, when."""
-    obj = lead_object(ctx, lead_id)
-    with refusals(ctx, actor, "lead.corroborate", obj), ctx.session() as s:
-        lead, case = _lead(s, lead_id)
-        user = current_user(s, actor)
-        check_case(s, user, "lead.corroborate", case)
-        blind_to_lead(s, user, lead, case, policy(ctx, observe=False))
-        if category not in CORROBORATION:
-            raise InputError(
-                f"corroboration category {category!r} is not one of {', '.join(CORROBORATION)}"
-            )
-        if not what.strip() or not obtained_by.strip():
-            raise InputError("corroboration needs what the evidence is and who obtained it")
-        if any(w in what.lower() for w in FACE_WORDS):
-            raise PolicyRefused(
-                "corroboration_independent",
-                f"{what!r}: a resemblance or another face search is not corroboration",
-            )
-        if obtained_on > date.today():
-            raise InputError(f"--obtained-on {obtained_on}: a date in the future")
-        if obtained_on < case.incident_date:
-            raise InputError(
-                f"--obtained-on {obtained_on}: before the incident ({case.incident_date})"
-            )
-        item = {
-            "category": category,
-            "what": what,
-            "obtained_by": obtained_by,
-            "obtained_on": obtained_on.isoformat(),
-            "recorded_by": actor.username,
-        }
-        lead.corroboration = [*(lead.corroboration or []), item]
-        audit.append(s, "lead.corroborate", obj, item, actor=actor.username, records=[lead])
-
-
-def _usable(lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
-    if lead.outcome == "refuted":
-        raise PolicyRefused(rule, f"lead {lead.id} ({lead.subject}) was refuted: no {what}")
-    if pol.corroboration_required and not lead.corroboration:
+def _usable(s: Session, lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
+    refuse_if_final(s, lead, what)
+    if pol.corroboration_required and not independent(s, lead):
         raise PolicyRefused(
             rule,
-            f"{what} for lead {lead.id} ({lead.subject}) needs independent corroborating "
-            "evidence on record first: a face search result is an investigative lead only",
+            f"{what} for lead {lead.id} ({lead.subject}) needs independent evidence linking "
+            "the person to the offence on record first (presence-only evidence does not): a "
+            "face search result is an investigative lead only",
         )
 
 
@@ -293,7 +284,7 @@ def suspect_identified(ctx: Context, actor: Actor, number: str, lead_id: int) ->
         if case.number != number:
             raise InputError(f"lead {lead_id} belongs to case {case.number}, not {number}")
         check_case(s, current_user(s, actor), "case.suspect", case)
-        _usable(lead, pol, "corroboration_before_suspect", "'suspect identified'")
+        _usable(s, lead, pol, "corroboration_before_suspect", "'suspect identified'")
         case.status = "suspect_identified"
         audit.append(
             s,
@@ -315,8 +306,17 @@ def record_outcome(ctx: Context, actor: Actor, lead_id: int, outcome: str, detai
         user = current_user(s, actor)
         check_case(s, user, "lead.outcome", case)
         blind_to_lead(s, user, lead, case, policy(ctx, observe=False))
-        if outcome == "corroborated" and not lead.corroboration:
-            raise InputError("'corroborated' needs the corroborating evidence recorded first")
+        why = lead_final(s, lead)
+        if why:
+            raise PolicyRefused(
+                "lead_final", f"lead {lead.id} ({lead.subject}) is final: {why}; no later outcome"
+            )
+        if outcome == "corroborated" and not independent(s, lead):
+            raise PolicyRefused(
+                "corroboration_before_suspect",
+                "'corroborated' needs independent evidence linking the person to the offence "
+                "on record first",
+            )
         entry = {
             "outcome": outcome,
             "details": details,

@@ -6,7 +6,9 @@ probe (the signature of a lineup built around a face search); the suspect's posi
 at random and recorded (in the audit log and a sealed key file, not in the administrator's
 folder).
 
-``record_administration`` records the double-blind sequential showing."""
+``record_administration`` records the double-blind sequential showing, with the witness and
+the witness's type; a witness who only saw the same recording is refused (in Williams v.
+City of Detroit the "witness" was a contractor who had only watched the video)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from leadguard.storage.models import (
     FaceRecord,
     ImageRecord,
     Lead,
+    LineupShowing,
     ProbeRecord,
     Review,
     SearchLog,
@@ -113,7 +116,7 @@ def _lineup_lead(s: Session, actor: Actor, lead_id: int, pol: Any, what: str) ->
     user = current_user(s, actor)
     check_case(s, user, "lead.lineup", case)
     blind_to_lead(s, user, lead, case, pol)
-    _usable(lead, pol, "corroboration_before_lineup", what)
+    _usable(s, lead, pol, "corroboration_before_lineup", what)
     return lead
 
 
@@ -223,6 +226,8 @@ def _write(
 
 
 DECISIONS = ("not_the_person", "the_person", "unsure")
+# how the witness knows the face they are asked about
+WITNESS_TYPES = ("in_person", "same_recording_only", "knows_person", "other")
 
 
 def _who_knows(s: Session, lead: Lead, req: SearchRequest) -> set[int]:
@@ -238,6 +243,21 @@ def _who_knows(s: Session, lead: Lead, req: SearchRequest) -> set[int]:
     return known
 
 
+def _check_witness(witness: str, witness_type: str, witness_note: str) -> None:
+    if witness_type not in WITNESS_TYPES:
+        raise InputError(f"witness type {witness_type!r} is not one of {', '.join(WITNESS_TYPES)}")
+    if not witness.strip():
+        raise InputError("the showing needs the witness (a name or pseudonym)")
+    if witness_type == "other" and not witness_note.strip():
+        raise InputError("witness type 'other' needs a note saying how they saw the person")
+    if witness_type == "same_recording_only":
+        raise PolicyRefused(
+            "witness_saw_only_recording",
+            f"{witness} saw the person only in the same recording the probe came from: "
+            "not an eyewitness; their pick would only repeat the face search",
+        )
+
+
 def record_administration(
     ctx: Context,
     actor: Actor,
@@ -245,15 +265,21 @@ def record_administration(
     administrator: str,
     instruction: str,
     decisions: list[dict[str, Any]],
+    witness: str,
+    witness_type: str,
+    witness_note: str = "",
 ) -> None:
     """The double-blind, sequential showing of the latest LeadGuard array: an administrator
-    who does not know the suspect, the "may not be present" instruction, and, position by
+    who does not know the suspect, the "may not be present" instruction, the witness (a
+    name or pseudonym, kept so that their pick can never be recorded as corroboration) and
+    their type (``WITNESS_TYPES``; ``other`` needs ``witness_note``), and, position by
     position in order, the witness's decision and confidence in their own words."""
     obj = lead_object(ctx, lead_id)
     with refusals(ctx, actor, "lead.lineup", obj):
         pol = policy(ctx)
         with ctx.session() as s:
             lead = _lineup_lead(s, actor, lead_id, pol, "a photo lineup")
+            _check_witness(witness, witness_type, witness_note)
             array = s.scalars(
                 select(AuditEntry)
                 .where(AuditEntry.object == obj, AuditEntry.action == "lead.lineup.array")
@@ -292,6 +318,19 @@ def record_administration(
                         "and the witness's confidence in their own words"
                     )
             lead.lineup_recorded = True
+            row = LineupShowing(
+                lead_id=lead.id,
+                array_entry=array.seq,
+                administrator=administrator,
+                witness=witness.strip(),
+                witness_type=witness_type,
+                witness_note=witness_note.strip(),
+                instruction=instruction,
+                decisions=decisions,
+                recorded_by=actor.username,
+            )
+            s.add(row)
+            s.flush()
             audit.append(
                 s,
                 "lead.lineup",
@@ -299,10 +338,13 @@ def record_administration(
                 {
                     "array_entry": array.seq,
                     "administrator": administrator,
+                    "witness": row.witness,
+                    "witness_type": witness_type,
+                    "witness_note": row.witness_note,
                     "instruction": instruction,
                     "sequential": True,
                     "decisions": decisions,
                 },
                 actor=actor.username,
-                records=[lead],
+                records=[lead, row],
             )

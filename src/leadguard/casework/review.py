@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from leadguard import audit
 from leadguard.casework.authz import NotAllowed
 from leadguard.casework.blind import lettered
+from leadguard.casework.checks import check_checklist, required_checks
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.casework.service import (
     candidates_of,
@@ -47,9 +48,11 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class PacketCandidate:
-    """A candidate by letter only: no name, record id, image path, score or rank."""
+    """A candidate by letter only: no name, record id, image path, score or rank; the
+    gallery photo's date stays (its age is a required check)."""
 
     letter: str
+    photo_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Packet:
     candidates: tuple[PacketCandidate, ...]
     decisions: tuple[str, ...] = DECISIONS
     features: tuple[str, ...] = FEATURES
+    known_facts: dict[str, Any] | None = None  # facts the case records about the person
+    required_checks: tuple[str, ...] = ()  # the checks a possible_lead must carry
 
 
 @dataclass(frozen=True)
@@ -125,11 +130,18 @@ def blind_packet(ctx: Context, actor: Actor, request_id: int) -> Packet:
             req.probe_sha256,
             case.description,
             dict(case.attributes),
-            tuple(PacketCandidate(k) for k, _ in lettered(req.id, actor.id, cands)),
+            tuple(
+                PacketCandidate(k, c.get("encounter_date"))
+                for k, c in lettered(req.id, actor.id, cands)
+            ),
+            known_facts=dict(case.known_facts or {}),
+            required_checks=required_checks(case),
         )
 
 
-def check_decision(subject: str, d: Any) -> None:
+def check_decision(subject: str, d: Any, required: tuple[str, ...] = ()) -> None:
+    """One candidate's decision: its kind, confidence, FISWG notes and the exculpatory
+    checklist (``required``: the checks a possible lead must carry, ``required_checks``)."""
     if not isinstance(d, dict) or d.get("decision") not in DECISIONS:
         raise InputError(f"{subject}: decision must be one of {', '.join(DECISIONS)}")
     if not isinstance(d.get("confidence"), int) or not 1 <= d["confidence"] <= 5:
@@ -140,22 +152,9 @@ def check_decision(subject: str, d: Any) -> None:
     unknown = set(features) - set(FEATURES)
     if unknown:
         raise InputError(f"{subject}: unknown features {sorted(unknown)}")
-    checks = d.get("exculpatory", [])
-    if not isinstance(checks, list) or not all(
-        isinstance(c, dict) and c.get("attribute") and isinstance(c.get("consistent"), bool)
-        for c in checks
-    ):
-        raise InputError(
-            f"{subject}: exculpatory must be a list of {{attribute, consistent, note}} checks"
-        )
-    if d["decision"] == "possible_lead":
-        if not any(str(v).strip() for v in features.values()):
-            raise InputError(f"{subject}: a possible_lead needs the FISWG feature notes")
-        if not checks:
-            raise InputError(
-                f"{subject}: a possible_lead needs the exculpatory checklist (each attribute of "
-                "the person sought checked against the candidate)"
-            )
+    if d["decision"] == "possible_lead" and not any(str(v).strip() for v in features.values()):
+        raise InputError(f"{subject}: a possible_lead needs the FISWG feature notes")
+    check_checklist(subject, d, required)
 
 
 def still_to_review(
@@ -197,7 +196,7 @@ def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[s
                 f"{len(set(decisions) - set(by_letter))}"
             )
         for k, d in decisions.items():
-            check_decision(k, d)
+            check_decision(k, d, required_checks(case))
         decisions = {by_letter[k]: d for k, d in decisions.items()}
         if any(r.examiner_id == actor.id for r in reviews_of(s, req)):
             raise InputError(f"{actor.username} has already submitted a review of request {req.id}")

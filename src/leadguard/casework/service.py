@@ -40,6 +40,7 @@ class CaseInfo:
     status: str
     created_at: datetime
     assigned: tuple[str, ...] = ()
+    known_facts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def case_info(s: Session, case: Case) -> CaseInfo:
         case.status,
         case.created_at,
         tuple(s.scalars(q)),
+        dict(case.known_facts or {}),
     )
 
 
@@ -215,7 +217,10 @@ def open_case(
     officer: str,
     authority: str,
     unit: str | None = None,
+    known_facts: dict[str, str] | None = None,
 ) -> CaseInfo:
+    """``attributes``: the description of the person sought; ``known_facts``: other facts
+    the case records about them (name -> text). Each needs a check in every possible lead."""
     with refusals(ctx, actor, "case.open", f"case:{number}"):
         pol = policy(ctx)
         with ctx.session() as s:
@@ -243,6 +248,7 @@ def open_case(
                 requesting_officer=officer,
                 legal_authority=authority,
                 unit=unit or user.unit,
+                known_facts=_facts(known_facts or {}, attributes),
             )
             s.add(case)
             s.flush()
@@ -257,6 +263,39 @@ def open_case(
                 records=[case, owner],
             )
             return case_info(s, case)
+
+
+def _facts(facts: dict[str, str], attributes: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for name, text in facts.items():
+        if not isinstance(name, str) or not name.strip() or not str(text).strip():
+            raise InputError(f"known fact {name!r}: needs a name and its text")
+        if name in attributes:
+            raise InputError(f"known fact {name!r}: already a described attribute of the case")
+        out[name.strip()] = str(text).strip()
+    return out
+
+
+def record_fact(ctx: Context, actor: Actor, number: str, name: str, text: str) -> CaseInfo:
+    """Add a fact the case records about the person sought (a later check every possible
+    lead needs: a release on reviews made before it is refused until it is answered)."""
+    with refusals(ctx, actor, "case.fact", f"case:{number}"), ctx.session() as s:
+        case = _case(s, number)
+        check_case(s, current_user(s, actor), "case.fact", case)
+        facts = dict(case.known_facts or {})
+        if name in facts:
+            raise InputError(f"case {number}: known fact {name!r} is already recorded")
+        facts.update(_facts({name: text}, dict(case.attributes)))
+        case.known_facts = facts
+        audit.append(
+            s,
+            "case.fact",
+            f"case:{number}",
+            {"name": name, "text": facts[name]},
+            actor=actor.username,
+            records=[case],
+        )
+        return case_info(s, case)
 
 
 def assign(ctx: Context, actor: Actor, number: str, username: str) -> None:

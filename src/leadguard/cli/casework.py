@@ -31,6 +31,16 @@ def parse_date(text: str, option: str) -> date:
         raise InputError(f"{option} {text!r}: not a date in the form YYYY-MM-DD") from exc
 
 
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{option}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{option}: must be a JSON object (name -> value)")
+    return value
+
+
 @user_app.command("add")
 @handles_errors
 def user_add(
@@ -89,19 +99,23 @@ def case_open(
         str, typer.Option(help='JSON, e.g. {"age": "16-19", "sex": "M", "tattoo": "left hand"}')
     ] = "{}",
     unit: Annotated[str | None, typer.Option(help="Unit (default: yours).")] = None,
+    facts: Annotated[
+        str,
+        typer.Option(
+            help='JSON: other facts about the person sought, e.g. {"pregnancy": "not visibly '
+            'pregnant"}; each needs a check in every possible lead'
+        ),
+    ] = "{}",
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Open a case (refused for an offence the policy does not allow)."""
     from leadguard.casework.service import open_case
 
-    try:
-        attrs = json.loads(attributes)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--attributes: not valid JSON ({exc})") from exc
+    attrs, known = _json_object(attributes, "--attributes"), _json_object(facts, "--facts")
     ctx = open_ctx(workspace)
     actor = session.require(ctx, "case.open", f"case:{number}")
     d = parse_date(incident_date, "--incident-date")
-    open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit)
+    open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit, known)
     out().print(f"case {number} opened")
 
 
@@ -135,6 +149,53 @@ def case_suspect(
     out().print(f"case {number}: suspect identified (lead {lead})")
 
 
+@case_app.command("external-search")
+@handles_errors
+def case_external_search(
+    number: Annotated[str, typer.Argument()],
+    run_by: Annotated[str, typer.Option(help="Who ran it (person and organisation).")],
+    system: Annotated[str, typer.Option(help="Which system, database or service.")],
+    run_on: Annotated[str, typer.Option(help="When it was run, YYYY-MM-DD.")],
+    candidate: Annotated[str, typer.Option(help="The person it named, as reported.")],
+    how_received: Annotated[str, typer.Option(help="How the result reached the case.")],
+    probe: Annotated[Path | None, typer.Option(help="The probe it used, if available.")] = None,
+    source_type: Annotated[
+        str | None, typer.Option("--source-type", help="The probe's source type.")
+    ] = None,
+    notes: Annotated[str, typer.Option(help="Anything else known about it.")] = "",
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a face search run outside LeadGuard: never a lead, never corroboration."""
+    from leadguard.casework.external import record_external_search
+
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "external.record", f"case:{number}")
+    d = parse_date(run_on, "--run-on")
+    rec = record_external_search(
+        ctx, actor, number, run_by, system, d, candidate, how_received, probe, source_type, notes
+    )
+    if json_out:
+        views.as_json(out(), rec)
+        return
+    out().print(f"external search {rec.id} recorded under case {number}: {rec.notice}")
+
+
+@case_app.command("external-searches")
+@handles_errors
+def case_external_searches(
+    number: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The face searches run outside LeadGuard that are recorded under a case."""
+    from leadguard.casework.external import list_external_searches
+
+    ctx = open_ctx(workspace)
+    rows = list_external_searches(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
+    views.show(out(), rows, json_out, views.external_searches)
+
+
 @case_app.command("list")
 @handles_errors
 def case_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
@@ -165,7 +226,14 @@ def case_show(
 def request_add(
     number: Annotated[str, typer.Argument(help="Case number.")],
     probe: Annotated[Path, typer.Argument(help="The probe image (stored as received).")],
-    source_type: Annotated[str, typer.Option("--source-type", help="Where the probe came from.")],
+    source_type: Annotated[
+        str,
+        typer.Option(
+            "--source-type",
+            help="Where the probe came from (screen_photo/ORIGINAL or print_photo/ORIGINAL for "
+            "a photo of a screen or a print).",
+        ),
+    ],
     purpose: Annotated[str, typer.Option(help="Why this search is needed.")],
     face: Annotated[
         int | None, typer.Option("--face", min=0, help="Which face (when the probe has several).")
@@ -280,8 +348,9 @@ def review_submit(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Submit your decisions by the letters of your packet (exclusion / inconclusive /
-    possible_lead per candidate; a possible_lead needs FISWG feature notes and the
-    exculpatory checklist)."""
+    possible_lead per candidate; a possible_lead needs FISWG feature notes and a check of
+    every described attribute, known fact and the gallery photo's age, with each
+    inconsistency explained)."""
     from leadguard.casework.review import submit_review
 
     try:
@@ -331,51 +400,6 @@ def lead_release(
     ctx = open_ctx(workspace)
     lead = release(ctx, session.require(ctx, "lead.release"), request_id, subject)
     out().print(f"lead {lead.id} released: {subject} (an investigative lead only)")
-
-
-@lead_app.command("adjudicate")
-@handles_errors
-def lead_adjudicate(
-    request_id: Annotated[int, typer.Argument()],
-    subject: Annotated[str, typer.Argument()],
-    note: Annotated[str, typer.Option(help="The reasons.")],
-    release_lead: Annotated[bool, typer.Option("--release/--no-release")] = False,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Settle the examiners' disagreement on a candidate (supervisor). Final: a reversal
-    needs an independent third review; every ruling stays on record."""
-    from leadguard.casework.leads import adjudicate
-
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.adjudicate")
-    lead = adjudicate(ctx, actor, request_id, subject, release_lead, note)
-    out().print(f"adjudicated: {'lead ' + str(lead.id) + ' released' if lead else 'not released'}")
-
-
-@lead_app.command("corroborate")
-@handles_errors
-def lead_corroborate(
-    lead_id: Annotated[int, typer.Argument()],
-    category: Annotated[
-        str,
-        typer.Option(
-            help="alibi_checked, physical_or_forensic, phone_or_location, "
-            "independent_witness_knows_person, admission or other_independent"
-        ),
-    ],
-    what: Annotated[str, typer.Option(help="The independent evidence.")],
-    obtained_by: Annotated[str, typer.Option(help="Who obtained it.")],
-    obtained_on: Annotated[str, typer.Option(help="YYYY-MM-DD (not before the incident).")],
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Record independent corroborating evidence for a lead (never a resemblance)."""
-    from leadguard.casework.leads import corroborate
-
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.corroborate")
-    on = parse_date(obtained_on, "--obtained-on")
-    corroborate(ctx, actor, lead_id, category, what, obtained_by, on)
-    out().print(f"corroboration recorded for lead {lead_id}")
 
 
 @lead_app.command("outcome")

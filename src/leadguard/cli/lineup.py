@@ -43,6 +43,17 @@ def administer(
     file: Annotated[
         Path, typer.Option("--file", help="JSON list: position, decision, confidence.")
     ],
+    witness: Annotated[str, typer.Option(help="The witness (a name or pseudonym).")],
+    witness_type: Annotated[
+        str,
+        typer.Option(
+            "--witness-type",
+            help="in_person, same_recording_only (refused), knows_person or other",
+        ),
+    ],
+    witness_note: Annotated[
+        str, typer.Option(help="How the witness saw the person (needed for 'other').")
+    ] = "",
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Record the double-blind, sequential showing of the lead's latest array."""
@@ -54,8 +65,11 @@ def administer(
         raise InputError(f"{file}: {exc}") from None
     ctx = open_ctx(workspace)
     actor = session.require(ctx, "lead.lineup", f"lead:{lead_id}")
-    record_administration(ctx, actor, lead_id, administrator, instruction, decisions)
-    out().print(f"lineup administration recorded for lead {lead_id}")
+    record_administration(
+        ctx, actor, lead_id, administrator, instruction, decisions, witness, witness_type,
+        witness_note,
+    )  # fmt: skip
+    out().print(f"lineup administration recorded for lead {lead_id} (witness: {witness_type})")
 
 
 def register(lead_app: typer.Typer) -> None:

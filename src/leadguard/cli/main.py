@@ -153,7 +153,8 @@ def search(
         typer.Option(
             "--source-type",
             help="Where the probe came from (required): surveillance_still, video_frame, "
-            "phone_photo, social_media, booking_photo, other.",
+            "phone_photo, social_media, booking_photo, other; a photo of a screen or a print "
+            "of one: screen_photo/ORIGINAL, print_photo/ORIGINAL.",
         ),
     ] = None,
     edit: Annotated[

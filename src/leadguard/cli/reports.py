@@ -75,8 +75,9 @@ def disclose(
 
 def register(app: typer.Typer) -> None:
     """The report commands, and the photo-array commands under `lead`."""
-    from leadguard.cli import casework, lineup
+    from leadguard.cli import casework, corroboration, lineup
 
     app.add_typer(report_app, name="report")
     app.command("disclose")(disclose)
     lineup.register(casework.lead_app)
+    corroboration.register(casework.lead_app, casework.case_app)

@@ -57,6 +57,18 @@ def cases(console: Console, rows: Any) -> None:
     )
 
 
+def external_searches(console: Console, rows: Any) -> None:
+    table(
+        console,
+        "Face searches run outside LeadGuard (never a lead, never corroboration)",
+        ["id", "case", "run by", "system", "run on", "candidate named", "probe sha256"],
+        [
+            (r.id, r.case, r.run_by, r.system, r.run_on, r.candidate, r.probe_sha256 or "none")
+            for r in rows
+        ],
+    )
+
+
 def requests(console: Console, rows: Any) -> None:
     table(
         console,
@@ -89,13 +101,19 @@ def leads(console: Console, rows: Any) -> None:
                 lead.request,
                 lead.subject,
                 lead.basis,
-                len(lead.corroboration),
-                "yes" if lead.lineup_recorded else "no",
-                lead.outcome or "open",
+                _corroboration(lead),
+                ", ".join(w["witness_type"] for w in lead.lineups) or "no",
+                ("FINAL: " + lead.final) if lead.final else (lead.outcome or "open"),
             )
             for lead in rows
         ],
     )
+
+
+def _corroboration(lead: Any) -> str:
+    counted = sum(1 for c in lead.corroboration if c.get("counts"))
+    other = len(lead.corroboration) - counted
+    return f"{counted} independent" + (f", {other} not counted" if other else "")
 
 
 def case_detail(console: Console, d: Any) -> None:
@@ -139,13 +157,41 @@ def packet(console: Console, p: Any) -> None:
     console.print(f"  probe: stored probe {p.probe_id} (sha256 {(p.probe_sha256 or '')[:16]})")
     console.print(f"  incident: {escape(p.incident_description)}")
     console.print(f"  person sought: {escape(json.dumps(p.person_sought))}")
+    if p.known_facts:
+        console.print(f"  known facts: {escape(json.dumps(p.known_facts))}")
     table(
         console,
         "Candidates (by letter, your own order; no names or scores)",
-        ["candidate"],
-        [(c.letter,) for c in p.candidates],
+        ["candidate", "photo date"],
+        [(c.letter, c.photo_date or "not recorded") for c in p.candidates],
     )
     console.print(f"  decisions: {', '.join(p.decisions)}")
+    console.print(
+        f"  a possible_lead checks each of: {escape(', '.join(p.required_checks))} "
+        "(consistent true/false/null; explain each false)"
+    )
+
+
+def brief(console: Console, b: Any) -> None:
+    console.print(f"[bold]Adjudication brief[/]: {escape(b.subject)}, request {b.request}")
+    for e in b.examiners:
+        console.print(f"  [bold]{escape(e.examiner)}[/]: {e.decision} (confidence {e.confidence})")
+        for k, v in sorted(e.features.items()):
+            console.print(f"    feature {escape(k)}: {escape(str(v))}")
+        for c in e.checks:
+            state = {True: "consistent", False: "NOT CONSISTENT", None: "cannot be checked"}
+            line = f"    check {c.get('attribute')}: {state.get(c.get('consistent'), '?')}"
+            if c.get("note"):
+                line += f" ({c['note']})"
+            if c.get("explanation"):
+                line += f"; explained: {c['explanation']}"
+            console.print(escape(line))
+    for u in b.unchecked:
+        console.print(f"  [red]missing check[/]: {escape(u)}")
+    if b.to_answer:
+        console.print(
+            f"  the ruling must answer in writing (--answers): {escape(', '.join(b.to_answer))}"
+        )
 
 
 def reveal(console: Console, r: Any) -> None:
@@ -161,3 +207,5 @@ def reveal(console: Console, r: Any) -> None:
             f"  adjudicated {escape(a['subject'])} on {a['on']} by {escape(a['by'])}: "
             f"{'release' if a['release'] else 'no release'} ({escape(a['note'])})"
         )
+        for check, answer in sorted((a.get("answers") or {}).items()):
+            console.print(f"    answered {escape(check)}: {escape(answer)}")

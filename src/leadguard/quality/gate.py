@@ -28,6 +28,13 @@ SOURCE_TYPES = (
     "booking_photo",
     "other",
 )
+# A photo of a screen or of a print showing the original: declared as
+# ``screen_photo/ORIGINAL`` or ``print_photo/ORIGINAL`` (e.g. ``screen_photo/surveillance_still``),
+# so the original's source type travels with it into every record and document.
+REPHOTO_KINDS = {
+    "screen_photo": "a photo of a screen showing",
+    "print_photo": "a photo or scan of a print of",
+}
 PROHIBITED_SOURCE_TYPES = (
     "sketch",
     "composite",
@@ -35,6 +42,39 @@ PROHIBITED_SOURCE_TYPES = (
     "computer_generated",
     "lookalike",
 )
+
+
+def declarable_source_types() -> tuple[str, ...]:
+    """Every source type a form may offer: the plain ones and each re-photograph of one."""
+    return SOURCE_TYPES + tuple(f"{k}/{t}" for k in REPHOTO_KINDS for t in SOURCE_TYPES)
+
+
+def split_source_type(source_type: str) -> tuple[str, str | None]:
+    """``(kind, original)``: ``("screen_photo", "surveillance_still")`` for a re-photograph,
+    ``(source_type, None)`` for anything else."""
+    kind, sep, original = source_type.partition("/")
+    return (kind, original) if sep else (source_type, None)
+
+
+def describe_source_type(source_type: str) -> str:
+    """The declared source type in words, for documents: a re-photograph names the original."""
+    kind, original = split_source_type(source_type)
+    if original is None or kind not in REPHOTO_KINDS:
+        return source_type
+    return (
+        f"{source_type} ({REPHOTO_KINDS[kind]} a {original}: a copy of a copy, with the "
+        "screen's or print's pattern and a second camera's losses on top of the original's)"
+    )
+
+
+# what a warning on a measure means, where its name alone does not say it
+HINTS = {
+    "screen_pattern": (
+        "a periodic pattern (moiré or scan lines) in the face: the probe looks like a photo "
+        "of a screen or of a print; declare it as screen_photo/ORIGINAL or "
+        "print_photo/ORIGINAL, and find the original footage if it exists"
+    ),
+}
 
 
 class QualityRefused(InputError):
@@ -157,7 +197,12 @@ class Verdict:
     policy: str
 
     def warnings(self) -> list[str]:
-        return [f"probe quality warning: {f.text()}" for f in self.findings if f.level == "warn"]
+        return [
+            f"probe quality warning: {f.text()}"
+            + (f": {HINTS[f.measure]}" if f.measure in HINTS else "")
+            for f in self.findings
+            if f.level == "warn"
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {

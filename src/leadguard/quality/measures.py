@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leadguard.quality.screen import periodic_peak_db
 from leadguard.types import Box, Detection
 
 FACE_SIDE = 128  # the face region is resampled to this for sharpness, exposure, blockiness
@@ -232,6 +233,40 @@ def colour(pixels: np.ndarray, det: Detection) -> Measure:
     return Measure("colour", c, "colourfulness", _scale(c, 2.0, 15.0), "greyscale or infra-red")
 
 
+SCREEN_MAX_SIDE = 256  # larger face regions are reduced by area averaging first
+
+
+def _native_region(pixels: np.ndarray, det: Detection) -> np.ndarray:
+    import cv2
+
+    h, w = pixels.shape[:2]
+    b = det.box
+    x0, y0 = max(0, b.left), max(0, b.top)
+    x1, y1 = min(w, b.right), min(h, b.bottom)
+    crop = pixels[y0:y1, x0:x1]
+    grey = _grey(crop) if crop.ndim == 3 else crop
+    n = min(grey.shape[:2]) if grey.size else 0
+    grey = grey[:n, :n]
+    if n > SCREEN_MAX_SIDE:
+        grey = cv2.resize(grey, (SCREEN_MAX_SIDE, SCREEN_MAX_SIDE), interpolation=cv2.INTER_AREA)
+    return grey
+
+
+def screen_pattern(pixels: np.ndarray, det: Detection) -> Measure:
+    """Moiré, scan lines or halftone dots in the face region at its native resolution
+    (``quality.screen``): a photo of a screen or of a print. 100 at a spectral peak of
+    18 dB or less above its ring, 0 at 30 dB or more."""
+    peak = periodic_peak_db(_native_region(pixels, det))
+    score = 100 if math.isnan(peak) else _scale(peak, 30.0, 18.0)
+    return Measure(
+        "screen_pattern",
+        peak,
+        "dB peak over its ring",
+        score,
+        "periodic pattern in the face (moiré or scan lines): a photo of a screen or a print",
+    )
+
+
 def single_face(faces_in_image: int) -> Measure:
     return Measure(
         "single_face",
@@ -289,6 +324,7 @@ def measure_face(
         blockiness(pixels, det),
         colour(pixels, det),
         single_face(faces_in_image),
+        screen_pattern(pixels, det),
         note,
     ]
     if len(points) == 68:

@@ -19,7 +19,12 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from leadguard.errors import InputError, UnreadableImage
 from leadguard.pipeline.decode import check_header
-from leadguard.quality.gate import PROHIBITED_SOURCE_TYPES, SOURCE_TYPES
+from leadguard.quality.gate import (
+    PROHIBITED_SOURCE_TYPES,
+    REPHOTO_KINDS,
+    SOURCE_TYPES,
+    split_source_type,
+)
 
 EDITORS = (
     "photoshop",
@@ -198,6 +203,28 @@ def editor_flag(exif: dict[str, str]) -> str | None:
 
 
 def check_source_type(source_type: str, prohibited: tuple[str, ...]) -> None:
+    """A listed source type, or a re-photograph (``screen_photo/ORIGINAL``,
+    ``print_photo/ORIGINAL``) of a listed one; a prohibited kind is refused, re-photographed
+    or not (a photo of a sketch on a screen is still a sketch)."""
+    kind, original = split_source_type(source_type)
+    if original is not None:
+        if kind not in REPHOTO_KINDS:
+            raise InputError(
+                f"probe source type {source_type!r}: only {', '.join(REPHOTO_KINDS)} take an "
+                "original's source type after '/'"
+            )
+        if not original or "/" in original:
+            raise InputError(
+                f"probe source type {source_type!r}: name the original's source type once, "
+                f"e.g. {kind}/surveillance_still"
+            )
+        check_source_type(original, prohibited)
+        return
+    if source_type in REPHOTO_KINDS:
+        raise InputError(
+            f"probe source type {source_type!r}: name the original's source type too, e.g. "
+            f"{source_type}/surveillance_still (what the screen or print showed)"
+        )
     if source_type in prohibited:
         raise ProbeRefused(
             f"probe source type {source_type!r} is prohibited by policy: a sketch, composite, "
@@ -207,5 +234,6 @@ def check_source_type(source_type: str, prohibited: tuple[str, ...]) -> None:
     if source_type not in SOURCE_TYPES:
         raise InputError(
             f"probe source type {source_type!r} is not one of "
-            f"{', '.join(SOURCE_TYPES)} (prohibited: {', '.join(PROHIBITED_SOURCE_TYPES)})"
+            f"{', '.join(SOURCE_TYPES)}, or {'/ORIGINAL, '.join(REPHOTO_KINDS)}/ORIGINAL for a "
+            f"photo of a screen or print (prohibited: {', '.join(PROHIBITED_SOURCE_TYPES)})"
         )

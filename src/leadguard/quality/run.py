@@ -294,6 +294,9 @@ def evaluate_quality(
         bands = [b for b in (fl["warn_below"], rules[name]["warn_below"]) if b is not None]
         rules[name] = {"warn_below": max(bands, default=None), "refuse_below": fl["refuse_below"]}
     rules["single_face"] = {"warn_below": 50}  # a fact, not a level: several faces in the probe
+    # a fact about the capture, not an error level: a periodic pattern above ordinary photos'
+    # (docs/quality.md, "Photos of a screen or a print")
+    rules["screen_pattern"] = {"warn_below": 50}
     metrics: dict[str, Any] = {
         "threshold": threshold,
         "threshold_rule": "pooled FMR 1e-3 of the evidence model's calibration half",

@@ -60,7 +60,7 @@ def _probes(doc: Document, probes: list[dict[str, Any]], searched: str | None) -
         doc.picture(f"Probe #{p['id']} {what}{mark}. SHA-256 {p['sha256']}", p["data"], 45)
         doc.fields(
             [
-                ("Declared source type", p["source_type"]),
+                ("Declared source type", p.get("source_described", p["source_type"])),
                 ("File name as received", p["original_name"]),
                 ("Received", p["received_at"]),
                 ("Image editor named in EXIF", p["editor"] or "none"),
@@ -144,6 +144,10 @@ def _candidates(doc: Document, rec: dict[str, Any]) -> None:
             doc.p(n)
 
 
+def _consistency(v: Any) -> str:
+    return "consistent" if v is True else ("cannot be checked" if v is None else "INCONSISTENT")
+
+
 def _reviews(doc: Document, rec: dict[str, Any]) -> None:
     doc.h("Blind reviews", 1)
     if not rec["reviews"]:
@@ -154,8 +158,9 @@ def _reviews(doc: Document, rec: dict[str, Any]) -> None:
         for subject, d in sorted(r["decisions"].items()):
             feats = "; ".join(f"{k}: {v}" for k, v in sorted((d.get("features") or {}).items()))
             checks = "; ".join(
-                f"{c.get('attribute')}: {'consistent' if c.get('consistent') else 'INCONSISTENT'}"
+                f"{c.get('attribute')}: {_consistency(c.get('consistent'))}"
                 + (f" ({c['note']})" if c.get("note") else "")
+                + (f" — explained: {c['explanation']}" if c.get("explanation") else "")
                 for c in d.get("exculpatory") or []
             )
             rows.append([subject, d.get("decision"), d.get("confidence"), feats, checks])
@@ -187,29 +192,61 @@ def _reviews(doc: Document, rec: dict[str, Any]) -> None:
         )
 
 
+def _yes_no(v: Any) -> str:
+    return "—" if v is None else ("yes" if v else "no")
+
+
+def _answers(c: dict[str, Any]) -> str:
+    if c.get("legacy"):
+        return "not asked (recorded before the questions were)"
+    links = (
+        "only places the person somewhere"
+        if c.get("links_to") == "presence_only"
+        else "links to the offence"
+    )
+    return (
+        f"face comparison involved: {_yes_no(c.get('face_comparison_involved'))}; witness "
+        f"shown the candidate: {_yes_no(c.get('witness_shown_candidate'))}; {links}"
+    )
+
+
 def _corroboration(doc: Document, lead: dict[str, Any]) -> None:
     doc.h("Corroboration and outcome", 1)
-    if not lead["corroboration"]:
+    items = lead["corroboration"] or []
+    if not lead.get("independent_corroboration"):
         doc.p(
-            "No independent corroborating evidence is on record. Under the policy this "
-            "lead cannot support a photo lineup or a suspect identification.",
+            "No independent evidence linking the person to the offence is on record. Under "
+            "the policy this lead cannot support a photo lineup or a suspect identification.",
             warning=True,
         )
-    else:
+    if items:
         doc.table(
-            ["Category", "What", "Obtained by", "Obtained on", "Recorded by"],
+            ["Kind", "What", "How obtained; by; on", "Independence answers", "Counts"],
             [
                 [
-                    c.get("category"),
-                    c.get("what"),
-                    c.get("obtained_by"),
-                    c.get("obtained_on"),
-                    c.get("by") or c.get("recorded_by"),
+                    "legacy free text (not counted)" if c.get("legacy") else c.get("kind"),
+                    c.get("description"),
+                    f"{c.get('how_obtained') or '—'}; {c.get('obtained_by')}; "
+                    f"{c.get('obtained_on')}",
+                    _answers(c),
+                    _yes_no(c.get("counts")),
                 ]
-                for c in lead["corroboration"]
+                for c in items
             ],
+            (1.3, 2.2, 2.0, 2.0, 0.6),
         )
+    if lead.get("final"):
+        doc.p(f"This lead is final: {lead['final']}.", warning=True)
     doc.fields([("Photo lineup recorded", lead["lineup_recorded"])])
+    for w in lead.get("lineups") or []:
+        doc.fields(
+            [
+                ("Photo array shown to witness", w.get("witness", "not recorded")),
+                ("Witness type", w.get("witness_type")),
+                ("Witness note", w.get("witness_note") or "—"),
+                ("Administrator", w.get("administrator", "not recorded")),
+            ]
+        )
     if lead["outcomes"]:
         doc.table(
             ["Outcome", "Details", "Recorded at", "By"],
@@ -303,6 +340,32 @@ def _models(doc: Document, rec: dict[str, Any]) -> None:
         )
 
 
+def _external(doc: Document, rows: list[dict[str, Any]]) -> None:
+    doc.h("Face searches run outside LeadGuard on this case", 2)
+    if not rows:
+        doc.p("None recorded.")
+        return
+    doc.p(
+        "Each is a face comparison by another system: never corroboration of this lead, and "
+        "never a lead by itself.",
+        warning=True,
+    )
+    doc.table(
+        ["#", "Run by", "System", "Run on", "Person named", "Probe SHA-256"],
+        [
+            [
+                x["id"],
+                x["run_by"],
+                x["system"],
+                x["run_on"],
+                x["candidate_named"],
+                x["probe_sha256"],
+            ]
+            for x in rows
+        ],
+    )
+
+
 def lead_document(rec: dict[str, Any]) -> Document:
     case, req, lead = rec["case"], rec["request"], rec["lead"]
     doc = Document(f"Lead report — case {case['number']}, lead {lead['id']}", BANNER)
@@ -341,6 +404,7 @@ def lead_document(rec: dict[str, Any]) -> Document:
     _candidates(doc, rec)
     _reviews(doc, rec)
     _corroboration(doc, lead)
+    _external(doc, rec.get("external_searches") or [])
     _models(doc, rec)
     doc.h("About this document", 1)
     doc.p(

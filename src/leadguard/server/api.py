@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from leadguard.casework import leads, lineup, review, service, views
+from leadguard.casework import corroboration, external, leads, lineup, review, service, views
 from leadguard.quality.provenance import Edit
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, Login, State, api_login, login
@@ -73,6 +73,7 @@ def api_case_open(body: S.CaseIn, st: State, actor: ApiActor) -> S.CaseOut:
         body.officer,
         body.authority,
         body.unit,
+        dict(body.known_facts),
     )
     return S.of(S.CaseOut, info)
 
@@ -245,11 +246,29 @@ def api_release(request_id: int, body: S.ReleaseIn, st: State, actor: ApiActor) 
 def api_adjudicate(
     request_id: int, body: S.AdjudicateIn, st: State, actor: ApiActor
 ) -> S.LeadOut | None:
-    """A ruling on a disagreement; the lead when it is released, else null."""
+    """A ruling on a candidate the reviews leave open, after reading its brief; every
+    inconsistency answered in `answers`. The lead when it is released, else null."""
     lead = st.call(
-        leads.adjudicate, st.ctx, actor, request_id, body.subject, body.release, body.note
+        leads.adjudicate,
+        st.ctx,
+        actor,
+        request_id,
+        body.subject,
+        body.release,
+        body.note,
+        dict(body.answers),
     )
     return S.of(S.LeadOut, lead) if lead is not None else None
+
+
+@router.get("/requests/{request_id}/brief", response_model=S.BriefOut, tags=["leads"])
+def api_brief(
+    request_id: int, subject: Annotated[str, Query(max_length=200)], st: State, actor: ApiActor
+) -> S.BriefOut:
+    """Both examiners' feature notes and checks on a candidate, and the inconsistencies a
+    ruling must answer (read before adjudicating)."""
+    brief = st.call(leads.adjudication_brief, st.ctx, actor, request_id, subject)
+    return S.of(S.BriefOut, brief)
 
 
 @router.get("/leads", response_model=list[S.LeadOut], tags=["leads"])
@@ -262,19 +281,44 @@ def api_lead_stats(st: State, actor: ApiActor) -> S.OutcomeStatsOut:
     return S.OutcomeStatsOut(groups=st.call(leads.outcome_stats, st.ctx, actor))
 
 
-@router.post("/leads/{lead_id}/corroborate", response_model=S.Done, tags=["leads"])
-def api_corroborate(lead_id: int, body: S.CorroborateIn, st: State, actor: ApiActor) -> S.Done:
+@router.post("/leads/{lead_id}/corroborate", response_model=S.CorroborationOut, tags=["leads"])
+def api_corroborate(
+    lead_id: int, body: S.CorroborateIn, st: State, actor: ApiActor
+) -> S.CorroborationOut:
+    """Refused (409, with the rule) when the evidence is not independent of the face search;
+    presence-only evidence is recorded with `counts: false`."""
+    ev = corroboration.Evidence(**body.model_dump())
+    item = st.call(corroboration.corroborate, st.ctx, actor, lead_id, ev)
+    note = "" if item["counts"] else " (presence only: not counted as independent)"
+    return S.CorroborationOut(
+        message=f"corroboration recorded for lead {lead_id}{note}", record=item
+    )
+
+
+@router.post("/leads/{lead_id}/administer", response_model=S.Done, tags=["leads"])
+def api_administer(lead_id: int, body: S.AdministerIn, st: State, actor: ApiActor) -> S.Done:
+    """The double-blind sequential showing of the lead's latest array, with the witness and
+    their type (a witness who saw only the same recording is refused)."""
     st.call(
-        leads.corroborate,
+        lineup.record_administration,
         st.ctx,
         actor,
         lead_id,
-        body.category,
-        body.what,
-        body.obtained_by,
-        body.obtained_on,
+        body.administrator,
+        body.instruction,
+        body.decisions,
+        body.witness,
+        body.witness_type,
+        body.witness_note,
     )
-    return S.Done(message=f"corroboration recorded for lead {lead_id}")
+    return S.Done(message=f"lineup administration recorded for lead {lead_id}")
+
+
+@router.post("/cases/{number}/facts", response_model=S.CaseOut, tags=["cases"])
+def api_case_fact(number: str, body: S.FactIn, st: State, actor: ApiActor) -> S.CaseOut:
+    """A fact about the person sought that every possible lead must check."""
+    info = st.call(service.record_fact, st.ctx, actor, number, body.name, body.text)
+    return S.of(S.CaseOut, info)
 
 
 @router.post("/leads/{lead_id}/array", response_model=S.Done, tags=["leads"])
@@ -289,3 +333,40 @@ def api_array(lead_id: int, body: S.ArrayIn, st: State, actor: ApiActor) -> S.Do
 def api_outcome(lead_id: int, body: S.OutcomeIn, st: State, actor: ApiActor) -> S.Done:
     st.call(leads.record_outcome, st.ctx, actor, lead_id, body.outcome, body.details)
     return S.Done(message=f"lead {lead_id}: {body.outcome}")
+
+
+@router.post(
+    "/cases/{number}/external-searches",
+    response_model=S.ExternalSearchOut,
+    status_code=201,
+    tags=["cases"],
+)
+def api_external_search(
+    number: str, body: S.ExternalSearchIn, st: State, actor: ApiActor
+) -> S.ExternalSearchOut:
+    """Record a face search run outside LeadGuard: never a lead, never corroboration."""
+    rec = st.call(
+        external.record_external_search,
+        st.ctx,
+        actor,
+        number,
+        body.run_by,
+        body.system,
+        body.run_on,
+        body.candidate,
+        body.how_received,
+        None,
+        None,
+        body.notes,
+    )
+    return S.of(S.ExternalSearchOut, rec)
+
+
+@router.get(
+    "/cases/{number}/external-searches",
+    response_model=list[S.ExternalSearchOut],
+    tags=["cases"],
+)
+def api_external_searches(number: str, st: State, actor: ApiActor) -> list[S.ExternalSearchOut]:
+    rows = st.call(external.list_external_searches, st.ctx, actor, number)
+    return [S.of(S.ExternalSearchOut, r) for r in rows]

@@ -76,6 +76,16 @@ class CaseIn(BaseModel):
     officer: str = Field(max_length=200)
     authority: str = Field(max_length=1000)
     unit: str | None = None
+    known_facts: dict[str, str] = Field(
+        default_factory=dict,
+        description="other facts about the person sought (name -> text): each needs a check "
+        "in every possible lead",
+    )
+
+
+class FactIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=2000)
 
 
 class CaseOut(BaseModel):
@@ -90,6 +100,7 @@ class CaseOut(BaseModel):
     status: str
     created_at: Moment
     assigned: list[str]
+    known_facts: dict[str, Any] | None = None
 
 
 class RequestOut(BaseModel):
@@ -115,10 +126,13 @@ class LeadOut(BaseModel):
     basis: str
     released_by: str
     released_at: Moment
-    corroboration: list[dict[str, Any]]
+    corroboration: list[dict[str, Any]]  # records; legacy free text marked "legacy"
     lineup_recorded: bool
     outcome: str | None
     outcomes: list[dict[str, Any]]
+    independent: bool = False  # evidence linking the person to the offence is on record
+    final: str | None = None  # why the lead is closed for good
+    lineups: list[dict[str, Any]] = Field(default_factory=list)  # with the witness type
 
 
 class CaseDetailOut(BaseModel):
@@ -171,8 +185,11 @@ class PacketOut(BaseModel):
 
 class ExculpatoryIn(BaseModel):
     attribute: str = Field(min_length=1, max_length=200)
-    consistent: bool
+    consistent: bool | None = Field(description="true, false, or null: cannot be checked")
     note: str = Field(default="", max_length=2000)
+    explanation: str = Field(
+        default="", max_length=2000, description="why a possible lead stands despite it"
+    )
 
 
 class DecisionIn(BaseModel):
@@ -209,6 +226,45 @@ class AdjudicateIn(BaseModel):
     subject: str = Field(min_length=1, max_length=200)
     release: bool
     note: str = Field(max_length=5000)
+    answers: dict[str, str] = Field(
+        default_factory=dict,
+        description="each inconsistency of the brief (check name) -> the written answer",
+    )
+
+
+class ExaminerNotesOut(BaseModel):
+    examiner: str
+    decision: str
+    confidence: int | None
+    features: dict[str, str]
+    checks: list[dict[str, Any]]
+
+
+class InconsistencyOut(BaseModel):
+    check: str
+    examiner: str
+    decision: str
+    note: str
+    explanation: str
+
+
+class BriefOut(BaseModel):
+    request: int
+    case: str
+    subject: str
+    examiners: list[ExaminerNotesOut]
+    inconsistencies: list[InconsistencyOut]
+    unchecked: list[str]
+    to_answer: list[str]
+
+
+class AdministerIn(BaseModel):
+    administrator: str = Field(min_length=1, max_length=200)
+    instruction: str = Field(max_length=2000)
+    decisions: list[dict[str, Any]]
+    witness: str = Field(max_length=200)
+    witness_type: Literal["in_person", "same_recording_only", "knows_person", "other"]
+    witness_note: str = Field(default="", max_length=2000)
 
 
 def array_message(lead_id: int, photos: int) -> str:
@@ -232,10 +288,35 @@ class ArrayIn(BaseModel):
 
 
 class CorroborateIn(BaseModel):
-    category: str
-    what: str = Field(max_length=5000)
+    """Corroborating evidence with the independence questions answered (all required)."""
+
+    kind: Literal[
+        "physical_evidence",
+        "documents_or_records",
+        "witness_knows_person",
+        "eyewitness_identification_before_search",
+        "admission",
+        "other",
+    ]
+    description: str = Field(max_length=5000)
+    how_obtained: str = Field(max_length=5000)
     obtained_by: str = Field(max_length=200)
     obtained_on: date
+    face_comparison_involved: bool = Field(
+        description="was any face recognition or face comparison (any system or person) involved?"
+    )
+    witness_shown_candidate: bool = Field(
+        description="was a witness shown the candidate's photo, or an array built from this search?"
+    )
+    links_to: Literal["offence", "presence_only"]
+    witness: str = Field(default="", max_length=200)
+    witness_relationship: str = Field(default="", max_length=2000)
+    identified_on: date | None = None
+
+
+class CorroborationOut(BaseModel):
+    message: str
+    record: dict[str, Any]
 
 
 class OutcomeIn(BaseModel):
@@ -323,3 +404,27 @@ class AccuracyRecordOut(BaseModel):
 
 class OutcomeStatsOut(BaseModel):
     groups: dict[str, dict[str, int]]
+
+
+class ExternalSearchIn(BaseModel):
+    run_by: str = Field(max_length=500)
+    system: str = Field(max_length=500)
+    run_on: date
+    candidate: str = Field(max_length=500)
+    how_received: str = Field(max_length=5000)
+    notes: str = Field(default="", max_length=5000)
+
+
+class ExternalSearchOut(BaseModel):
+    id: int
+    case: str
+    recorded_by: str
+    run_by: str
+    system: str
+    run_on: date
+    candidate: str
+    probe_sha256: str | None
+    how_received: str
+    notes: str
+    recorded_at: Moment
+    notice: str

@@ -10,11 +10,11 @@ from datetime import date
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from leadguard.casework import leads, lineup, service, views
-from leadguard.casework.leads import CORROBORATION
+from leadguard.casework import corroboration, leads, lineup, service, views
+from leadguard.casework.corroboration import KINDS, LINKS
 from leadguard.casework.service import OUTCOMES
 from leadguard.errors import InputError
-from leadguard.quality.gate import SOURCE_TYPES
+from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.schemas import array_message
@@ -74,7 +74,9 @@ def case_page(number: str, request: Request, st: State, who: WebLogin) -> HTMLRe
         "case.html",
         who,
         d=detail,
-        categories=CORROBORATION,
+        kinds=KINDS,
+        links=LINKS,
+        witness_types=lineup.WITNESS_TYPES,
         outcomes=OUTCOMES,
         today=date.today().isoformat(),
     )
@@ -104,7 +106,7 @@ def request_new(number: str, request: Request, st: State, who: WebLogin) -> HTML
         "request_new.html",
         who,
         d=detail,
-        sources=SOURCE_TYPES,
+        sources=declarable_source_types(),
         edit_ops=EDIT_ARGS,
         preview=None,
         form={},
@@ -138,7 +140,7 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
             "request_new.html",
             who,
             d=detail,
-            sources=SOURCE_TYPES,
+            sources=declarable_source_types(),
             edit_ops=EDIT_ARGS,
             form=f,
             preview={
@@ -209,23 +211,46 @@ async def _lead_case(st: State, who: WebLogin, lead_id: int) -> str:
     return next((f"/cases/{x.case}" for x in rows if x.id == lead_id), "/leads")
 
 
+def yes_no(value: str, question: str) -> bool:
+    if value not in ("yes", "no"):
+        raise InputError(f"{question}: answer yes or no (it is asked every time)")
+    return value == "yes"
+
+
 @router.post("/leads/{lead_id}/corroborate")
 async def corroborate(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
-    await call(
-        st,
-        leads.corroborate,
-        st.ctx,
-        who.actor,
-        lead_id,
-        text(f, "category"),
-        text(f, "what"),
-        text(f, "obtained_by"),
-        day(text(f, "obtained_on"), "obtained on"),
+    ident = text(f, "identified_on")
+    ev = corroboration.Evidence(
+        kind=text(f, "kind"),
+        description=text(f, "description"),
+        how_obtained=text(f, "how_obtained"),
+        obtained_by=text(f, "obtained_by"),
+        obtained_on=day(text(f, "obtained_on"), "obtained on"),
+        face_comparison_involved=yes_no(
+            text(f, "face_comparison_involved"), "face recognition or face comparison involved"
+        ),
+        witness_shown_candidate=yes_no(
+            text(f, "witness_shown_candidate"), "witness shown the candidate or a derived array"
+        ),
+        links_to=text(f, "links_to") or None,
+        witness=text(f, "witness"),
+        witness_relationship=text(f, "witness_relationship"),
+        identified_on=day(ident, "identified on") if ident else None,
     )
+    item = await call(st, corroboration.corroborate, st.ctx, who.actor, lead_id, ev)
+    note = "" if item["counts"] else " (presence only: not counted as independent)"
     return done(
-        st, await _lead_case(st, who, lead_id), f"corroboration recorded for lead {lead_id}"
+        st, await _lead_case(st, who, lead_id), f"corroboration recorded for lead {lead_id}{note}"
     )
+
+
+@router.post("/cases/{number}/facts")
+async def case_fact(number: str, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    name = text(f, "name")
+    await call(st, service.record_fact, st.ctx, who.actor, number, name, text(f, "text"))
+    return done(st, f"/cases/{number}", f"case {number}: fact {name!r} recorded")
 
 
 @router.post("/leads/{lead_id}/array")
@@ -235,6 +260,40 @@ async def array(lead_id: int, request: Request, st: State, who: WebLogin) -> Res
     made = await call(st, lineup.build_kept_array, st.ctx, who.actor, lead_id, description)
     message = array_message(lead_id, len(made.members))
     return done(st, await _lead_case(st, who, lead_id), message)
+
+
+def positions(value: str) -> list[dict[str, object]]:
+    """One line per array position, in order: ``decision; the witness's words``."""
+    out: list[dict[str, object]] = []
+    for n, line in enumerate((x for x in value.splitlines() if x.strip()), start=1):
+        decision, _, words = line.partition(";")
+        out.append({"position": n, "decision": decision.strip(), "confidence": words.strip()})
+    if not out:
+        raise InputError("the showing needs one line per position: decision; confidence")
+    return out
+
+
+@router.post("/leads/{lead_id}/administer")
+async def administer(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
+    f = await form_of(request, st, who)
+    await call(
+        st,
+        lineup.record_administration,
+        st.ctx,
+        who.actor,
+        lead_id,
+        text(f, "administrator"),
+        text(f, "instruction"),
+        positions(text(f, "decisions")),
+        text(f, "witness"),
+        text(f, "witness_type"),
+        text(f, "witness_note"),
+    )
+    return done(
+        st,
+        await _lead_case(st, who, lead_id),
+        f"lineup administration recorded for lead {lead_id} ({text(f, 'witness_type')})",
+    )
 
 
 @router.post("/leads/{lead_id}/outcome")

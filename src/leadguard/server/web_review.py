@@ -33,10 +33,17 @@ def blind_page(request_id: int, request: Request, st: State, who: WebLogin) -> H
     request.state.login = who
     p = st.call(review.blind_packet, st.ctx, who.actor, request_id)
     cands = [
-        {"letter": c.letter, "url": f"/images/requests/{request_id}/candidate?candidate={c.letter}"}
+        {
+            "letter": c.letter,
+            "url": f"/images/requests/{request_id}/candidate?candidate={c.letter}",
+            "photo_date": c.photo_date,
+        }
         for c in p.candidates
     ]
     return page(request, "review.html", who, p=p, cands=cands)
+
+
+CONSISTENT: dict[str, bool | None] = {"yes": True, "no": False, "cannot": None}
 
 
 def decisions_of(f: dict[str, Any], features: tuple[str, ...]) -> dict[str, Any]:
@@ -47,13 +54,14 @@ def decisions_of(f: dict[str, Any], features: tuple[str, ...]) -> dict[str, Any]
         conf = text(f, f"c.{i}")
         checks = []
         for key in f:
-            if key.startswith(f"x.{i}.") and text(f, key) in ("yes", "no"):
+            if key.startswith(f"x.{i}.") and text(f, key) in CONSISTENT:
                 attr = key[len(f"x.{i}.") :]
                 checks.append(
                     {
                         "attribute": attr,
-                        "consistent": text(f, key) == "yes",
+                        "consistent": CONSISTENT[text(f, key)],
                         "note": text(f, f"xn.{i}.{attr}"),
+                        "explanation": text(f, f"xe.{i}.{attr}"),
                     }
                 )
         out[subject] = {
@@ -108,9 +116,21 @@ async def release(request_id: int, request: Request, st: State, who: WebLogin) -
     )
 
 
+@router.get("/requests/{request_id}/adjudicate", response_class=HTMLResponse)
+def adjudicate_page(
+    request_id: int, request: Request, st: State, who: WebLogin, subject: str = ""
+) -> HTMLResponse:
+    """Both examiners' feature notes and checks, and the inconsistencies to answer (reading
+    this page is what lets the supervisor rule)."""
+    request.state.login = who
+    b = st.call(leads.adjudication_brief, st.ctx, who.actor, request_id, subject)
+    return page(request, "adjudicate.html", who, b=b, url=image_url(request_id, subject))
+
+
 @router.post("/requests/{request_id}/adjudicate")
 async def adjudicate(request_id: int, request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
+    answers = {k[2:]: text(f, k) for k in f if k.startswith("a.") and text(f, k)}
     lead = await call(
         st,
         leads.adjudicate,
@@ -120,6 +140,7 @@ async def adjudicate(request_id: int, request: Request, st: State, who: WebLogin
         text(f, "subject"),
         text(f, "release") == "yes",
         text(f, "note"),
+        answers,
     )
     if lead is None:
         return done(st, f"/requests/{request_id}/reveal", "adjudicated: not released")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from leadguard import __version__, audit
 from leadguard.casework.authz import authorize
+from leadguard.casework.external import external_searches
 from leadguard.casework.service import _case, check_case, policy
 from leadguard.errors import InputError
 from leadguard.reports.html import render_html
@@ -52,10 +53,16 @@ What is in it (docs/reports.md in LeadGuard describes every field):
                               no candidate, refused and why): the candidate list exactly as
                               returned, threshold, quality verdict, embedding space, and the
                               false match rate at the threshold within every measured group
+  external/external-N.json    each face search run outside LeadGuard that named someone for
+                              the case (who ran it, which system, when, whom it named, how
+                              it reached the case; its probe under probes/ where there is
+                              one): never a lead, never corroboration
   reviews/review-N.json       each examiner's blind decisions (confidence, features,
                               exculpatory checks)
-  leads/lead-N.json           released leads: basis, adjudication, corroboration, lineup,
-                              the outcome history
+  leads/lead-N.json           released leads: basis, adjudication, corroboration with
+                              the independence answers (legacy free text marked), each
+                              photo-array showing with the witness and witness type, the
+                              outcome history and whether the lead is final
   reports/lead-N.pdf|.html    the lead report of each lead
   system/versions.json        LeadGuard and library versions at export, embedding spaces
   system/evidence-model-N.*   each evidence model the searches used (its stored bytes and
@@ -132,6 +139,13 @@ def packet_files(
             if r.search_id in blind:
                 break
             files[f"reviews/review-{rv.id}.json"] = as_json(rd.review_dict(s, rv))
+    externals = external_searches(s, case.id)
+    for ext in externals:
+        files[f"external/external-{ext.id}.json"] = as_json(rd.external_dict(s, ext))
+        if ext.probe_id is not None:
+            for p in rd.probes_of(s, ext.probe_id):
+                files[f"probes/probe-{p.id}.{_ext(p.data)}"] = p.data
+                files[f"probes/probe-{p.id}.json"] = as_json(rd.probe_dict(p, with_bytes=False))
     spaces: set[str] = set()
     models: set[int] = set()
     searches = sorted(_search_ids(s, reqs, trail))
@@ -190,6 +204,7 @@ def packet_files(
     files["verify_disclosure.py"] = verifier_source()
     counts = {
         "requests": len(reqs),
+        "external_searches": len(externals),
         "searches": len(searches),
         "leads": len(lead_ids),
         "audit_entries": len(trail),

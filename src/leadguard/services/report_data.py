@@ -10,14 +10,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.casework.lead_state import (
+    corroboration_dicts,
+    independent,
+    lead_final,
+    showing_dicts,
+)
 from leadguard.errors import InputError
 from leadguard.evidence.chance import fmr_at_score
 from leadguard.evidence.model import EvidenceModel
+from leadguard.quality.gate import describe_source_type
 from leadguard.storage.models import (
     AccuracyRecord,
     Case,
     CaseAssignment,
     EvidenceModelRecord,
+    ExternalSearch,
     Lead,
     ProbeRecord,
     Review,
@@ -61,6 +69,7 @@ def request_dict(s: Session, req: SearchRequest) -> dict[str, Any]:
         "id": req.id,
         "purpose": req.purpose,
         "source_type": req.source_type,
+        "source_described": describe_source_type(req.source_type),
         "probe_path": req.probe_path,
         "probe_id": req.probe_id,
         "probe_sha256": req.probe_sha256,
@@ -76,12 +85,30 @@ def request_dict(s: Session, req: SearchRequest) -> dict[str, Any]:
     }
 
 
+def external_dict(s: Session, ext: ExternalSearch) -> dict[str, Any]:
+    return {
+        "id": ext.id,
+        "what": "a face search run outside LeadGuard: never a lead, never corroboration",
+        "run_by": ext.run_by,
+        "system": ext.system,
+        "run_on": iso(ext.run_on),
+        "candidate_named": ext.candidate,
+        "how_received": ext.how_received,
+        "probe_id": ext.probe_id,
+        "probe_sha256": ext.probe_sha256,
+        "notes": ext.notes,
+        "recorded_by": username(s, ext.recorded_by),
+        "recorded_at": iso(ext.created_at),
+    }
+
+
 def probe_dict(p: ProbeRecord, with_bytes: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": p.id,
         "parent_id": p.parent_id,
         "sha256": p.sha256,
         "source_type": p.source_type,
+        "source_described": describe_source_type(p.source_type),
         "original_name": p.original_name,
         "exif": p.exif,
         "editor": p.editor,
@@ -155,8 +182,11 @@ def lead_dict(s: Session, lead: Lead) -> dict[str, Any]:
         "released_at": iso(lead.released_at),
         "basis": lead.basis,
         "adjudication": lead.adjudication,
-        "corroboration": lead.corroboration,
+        "corroboration": corroboration_dicts(s, lead),
+        "independent_corroboration": independent(s, lead),
+        "final": lead_final(s, lead),
         "lineup_recorded": lead.lineup_recorded,
+        "lineups": showing_dicts(s, lead),
         "outcomes": lead.outcomes,
     }
 
@@ -240,4 +270,12 @@ def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
         "reviews": [review_dict(s, r) for r in reviews],
         "evidence_model": evidence_model_dict(s, row.evidence_model_id, row.threshold),
         "accuracy_records": accuracy_records(s, row.space_key),
+        "external_searches": [
+            external_dict(s, x)
+            for x in s.scalars(
+                select(ExternalSearch)
+                .where(ExternalSearch.case_id == case.id)
+                .order_by(ExternalSearch.id)
+            )
+        ],
     }

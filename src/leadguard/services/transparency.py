@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
+from leadguard.casework.lead_state import independent
 from leadguard.reports.transparency import transparency_document
 from leadguard.services import report_data as rd
 from leadguard.services.context import Actor, Context
@@ -83,7 +84,7 @@ def period_data(s: Session, start: date, end: date) -> dict[str, Any]:
                 "offence": case.offence,
                 "group": f"{(subject.sex if subject else None) or 'sex not recorded'} / "
                 f"{(subject.race if subject else None) or 'race not recorded'}",
-                "corroborated": bool(lead.corroboration),
+                "corroborated": independent(s, lead),
                 "refuted": "refuted" in outcomes,
                 "no_further_action": "no_further_action" in outcomes,
                 "suspect_identified": case.status == "suspect_identified",

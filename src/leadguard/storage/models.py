@@ -319,6 +319,9 @@ class Case(Base):
     unit: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # facts the case records about the person sought beyond the description (name -> text):
+    # each needs an exculpatory check in every "possible lead" review
+    known_facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class CaseAssignment(Base):
@@ -380,6 +383,49 @@ class Lead(Base):
     released_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Corroboration(Base):
+    """Evidence recorded for a lead, with the independence questions answered. Rows exist
+    only for evidence that passed them; ``counts`` is false for presence-only evidence.
+    (``Lead.corroboration`` holds the older free-text entries, shown as legacy.)"""
+
+    __tablename__ = "corroborations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    how_obtained: Mapped[str] = mapped_column(Text)
+    obtained_by: Mapped[str] = mapped_column(String(255))
+    obtained_on: Mapped[date] = mapped_column(Date)
+    face_comparison_involved: Mapped[bool] = mapped_column()
+    witness_shown_candidate: Mapped[bool] = mapped_column()
+    links_to: Mapped[str] = mapped_column(String(32))  # "offence" | "presence_only"
+    witness: Mapped[str | None] = mapped_column(String(255))
+    witness_relationship: Mapped[str | None] = mapped_column(Text)
+    identified_on: Mapped[date | None] = mapped_column(Date)
+    counts: Mapped[bool] = mapped_column()
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LineupShowing(Base):
+    """One double-blind sequential showing of a LeadGuard photo array to one witness."""
+
+    __tablename__ = "lineup_showings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    array_entry: Mapped[int] = mapped_column(Integer)  # audit seq of the array
+    administrator: Mapped[str] = mapped_column(String(255))
+    witness: Mapped[str] = mapped_column(String(255))
+    witness_type: Mapped[str] = mapped_column(String(32))
+    witness_note: Mapped[str] = mapped_column(Text, default="")
+    instruction: Mapped[str] = mapped_column(Text)
+    decisions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ModelAcceptance(Base):
     """An administrator's acceptance of a face model's evaluated embedding space: the
     evaluation records it rests on and their numbers, copied at the time of acceptance."""
@@ -393,4 +439,25 @@ class ModelAcceptance(Base):
     evaluation: Mapped[dict[str, Any]] = mapped_column(JSON)
     accepted_by: Mapped[str] = mapped_column(String(255))
     note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExternalSearch(Base):
+    """A face search run outside LeadGuard (a retailer's system, another agency, a commercial
+    service) that named someone for a case: recorded for disclosure and audit, never a lead
+    and never corroboration. The probe it used is stored as received where there is one."""
+
+    __tablename__ = "external_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    run_by: Mapped[str] = mapped_column(Text)  # who ran it (person and organisation)
+    system: Mapped[str] = mapped_column(Text)  # which system, database or service
+    run_on: Mapped[date] = mapped_column(Date)
+    candidate: Mapped[str] = mapped_column(Text)  # the person it named, as reported
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id"))
+    probe_sha256: Mapped[str | None] = mapped_column(String(64))
+    how_received: Mapped[str] = mapped_column(Text)  # how the result reached the case
+    notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,170 @@
+"""Lead commands for corroboration and adjudication: parse, call one service, render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadguard.cli import session
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.errors import InputError
+
+YES_NO = ("yes", "no")
+
+
+def _yes(value: str, option: str) -> bool:
+    if value.lower() not in YES_NO:
+        raise InputError(f"{option} {value!r}: answer yes or no")
+    return value.lower() == "yes"
+
+
+@handles_errors
+def corroborate(
+    lead_id: Annotated[int, typer.Argument()],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="physical_evidence, documents_or_records, witness_knows_person, "
+            "eyewitness_identification_before_search, admission or other"
+        ),
+    ],
+    what: Annotated[str, typer.Option(help="What the evidence is.")],
+    how: Annotated[str, typer.Option("--how", help="How it was obtained.")],
+    obtained_by: Annotated[str, typer.Option(help="Who obtained it.")],
+    obtained_on: Annotated[str, typer.Option(help="YYYY-MM-DD (not before the incident).")],
+    face_comparison: Annotated[
+        str,
+        typer.Option(
+            "--face-comparison",
+            help="yes/no: was any face recognition or face comparison (by any system or "
+            "person) involved?",
+        ),
+    ],
+    witness_shown_candidate: Annotated[
+        str,
+        typer.Option(
+            "--witness-shown-candidate",
+            help="yes/no: was a witness shown the candidate's photo, or a lineup or array "
+            "built from this search?",
+        ),
+    ],
+    links_to: Annotated[
+        str,
+        typer.Option(
+            "--links-to",
+            help="offence (links the person to the offence) or presence_only (only places "
+            "them somewhere)",
+        ),
+    ],
+    witness: Annotated[str, typer.Option(help="The witness, for the witness kinds.")] = "",
+    relationship: Annotated[
+        str, typer.Option(help="How the witness knows the person (witness_knows_person).")
+    ] = "",
+    identified_on: Annotated[
+        str, typer.Option(help="YYYY-MM-DD: when an eyewitness identification was made.")
+    ] = "",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record corroborating evidence for a lead, answering the independence questions.
+    Refused, with the rule named, when it is not independent of the face search."""
+    from leadguard.casework.corroboration import Evidence
+    from leadguard.casework.corroboration import corroborate as record
+    from leadguard.cli.casework import parse_date
+
+    ev = Evidence(
+        kind=kind,
+        description=what,
+        how_obtained=how,
+        obtained_by=obtained_by,
+        obtained_on=parse_date(obtained_on, "--obtained-on"),
+        face_comparison_involved=_yes(face_comparison, "--face-comparison"),
+        witness_shown_candidate=_yes(witness_shown_candidate, "--witness-shown-candidate"),
+        links_to=links_to,
+        witness=witness,
+        witness_relationship=relationship,
+        identified_on=parse_date(identified_on, "--identified-on") if identified_on else None,
+    )
+    ctx = open_ctx(workspace)
+    item = record(ctx, session.require(ctx, "lead.corroborate"), lead_id, ev)
+    if item["counts"]:
+        out().print(f"corroboration {item['id']} recorded for lead {lead_id}")
+    else:
+        out().print(
+            f"corroboration {item['id']} recorded for lead {lead_id}: presence only; it does "
+            "not by itself allow a photo lineup or 'suspect identified'"
+        )
+
+
+@handles_errors
+def brief(
+    request_id: Annotated[int, typer.Argument()],
+    subject: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every examiner's feature notes and exculpatory checks on a candidate, and the
+    inconsistencies an adjudication must answer (supervisor; read before adjudicating)."""
+    from leadguard.casework.leads import adjudication_brief
+    from leadguard.cli import views
+
+    ctx = open_ctx(workspace)
+    b = adjudication_brief(ctx, session.require(ctx, "lead.adjudicate"), request_id, subject)
+    views.show(out(), b, json_out, views.brief)
+
+
+@handles_errors
+def adjudicate(
+    request_id: Annotated[int, typer.Argument()],
+    subject: Annotated[str, typer.Argument()],
+    note: Annotated[str, typer.Option(help="The reasons.")],
+    release_lead: Annotated[bool, typer.Option("--release/--no-release")] = False,
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers", help="JSON: each inconsistency (check name) -> the written answer."
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Settle a candidate the reviews leave open (supervisor), after `lead brief`. Every
+    inconsistency must be answered in writing; an exclusion is final; a release is
+    reversed only on an independent third review; every ruling stays on record."""
+    from leadguard.casework.leads import adjudicate as rule
+
+    written: dict[str, str] = {}
+    if answers is not None:
+        try:
+            written = json.loads(answers.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{answers}: cannot read the answers ({exc})") from None
+        if not isinstance(written, dict) or not all(isinstance(v, str) for v in written.values()):
+            raise InputError(f"{answers}: must map each check name to a written answer")
+    ctx = open_ctx(workspace)
+    actor = session.require(ctx, "lead.adjudicate")
+    lead = rule(ctx, actor, request_id, subject, release_lead, note, written)
+    out().print(f"adjudicated: {'lead ' + str(lead.id) + ' released' if lead else 'not released'}")
+
+
+@handles_errors
+def fact(
+    number: Annotated[str, typer.Argument(help="Case number.")],
+    name: Annotated[str, typer.Argument(help="A short name, e.g. pregnancy.")],
+    text: Annotated[str, typer.Argument(help="The fact, e.g. 'not visibly pregnant'.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record a fact about the person sought: every possible lead needs a check of it."""
+    from leadguard.casework.service import record_fact
+
+    ctx = open_ctx(workspace)
+    record_fact(ctx, session.require(ctx, "case.fact", f"case:{number}"), number, name, text)
+    out().print(f"case {number}: fact {name!r} recorded")
+
+
+def register(lead_app: typer.Typer, case_app: typer.Typer) -> None:
+    lead_app.command("corroborate")(corroborate)
+    lead_app.command("brief")(brief)
+    lead_app.command("adjudicate")(adjudicate)
+    case_app.command("fact")(fact)
