@@ -61,8 +61,9 @@ class Workspace:
         root.mkdir(parents=True, exist_ok=True)
         settings_file = root / SETTINGS_FILE
         url = overrides.pop("database_url", None) or ""
-        if not settings_file.exists():
-            text = default_settings_toml()
+        if not settings_file.exists():  # records the model chosen now (default or given)
+            chosen = load_settings(None, face_model=overrides.get("face_model")).face_model
+            text = default_settings_toml(chosen)
             if url:  # the workspace's own file says where its database is (never the env)
                 try:
                     db.parse_url(url)  # refuse a bad URL before writing it
