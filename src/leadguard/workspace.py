@@ -181,15 +181,15 @@ class Workspace:
         return self._model
 
     def quality_policy(self) -> Policy:
-        """The quality gate's policy (the settings' file, else the shipped one), read once
-        per workspace object."""
+        """The quality gate's policy (the settings' file, else the one shipped for the
+        workspace's face model), read once per workspace object."""
         if self._quality_policy is None:
             from leadguard.quality.gate import load_policy
 
             path = self.settings.quality_policy
             if path is not None and not path.is_absolute():
                 path = self.root / path
-            self._quality_policy = load_policy(path)
+            self._quality_policy = load_policy(path, self.settings.face_model)
         return self._quality_policy
 
     def index_path(self, space_key: str) -> Path:
