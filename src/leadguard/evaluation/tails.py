@@ -12,7 +12,6 @@ computes the templates (cached per space in the workspace) and stores an accurac
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy.typing as npt
 from leadguard.backends import create_model
 from leadguard.errors import InputError
 from leadguard.evaluation import metrics as m
-from leadguard.evaluation import protocols
+from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, provenance, save_record
 from leadguard.evaluation.templates import compute_templates, dataset_checksum
 from leadguard.workspace import Workspace
@@ -187,8 +186,8 @@ def evaluate_tails(
     }
     metrics["spaces"] = {names[0]: own.key, names[1]: other.key}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     checksum = dataset_checksum(acq[0], manifest.read_bytes() + other.key.encode())
     prov = provenance(own, "group-tails", manifest, checksum, acq[0])
+    report.write_report(out, "LeadGuard per-group non-mated tails", prov, metrics, [])
     rid = save_record(ws, prov, metrics, out, [out / "metrics.json"])
     return EvalResult(rid, out, metrics)
