@@ -92,3 +92,10 @@ def test_models_list_names_the_default_and_why(shipped_default: str, tmp_path: P
     assert not rows["dlib-resnet"]["default"] and rows["dlib-resnet"]["chosen"]
     human = runner.invoke(app, ["models", "list", "-w", str(ws.root)])
     assert "default for new workspaces: sface" in human.output
+
+
+def test_the_gate_uses_the_policy_of_the_workspaces_model(tmp_path: Path) -> None:
+    sface = Workspace.init(tmp_path / "sface", face_model="sface").quality_policy()
+    dlib = Workspace.init(tmp_path / "dlib", face_model="dlib-resnet").quality_policy()
+    assert "policy-sface.toml" in sface.source and "policy.toml (shipped)" in dlib.source
+    assert sface.rules != dlib.rules or sface.unified != dlib.unified
