@@ -11,13 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 import tests.conftest as suite
-from leadguard import config
+from leadguard import config, models_gate
 from leadguard.backends import create_model
 from leadguard.backends.dlib_backend import DlibFaceModel
 from leadguard.backends.sface_backend import SFaceModel
 from leadguard.cli.main import app
 from leadguard.config import SETTINGS_FILE, Settings
 from leadguard.enroll import enroll
+from leadguard.evidence import model as evidence_model
 from leadguard.search import search
 from leadguard.workspace import Workspace
 from tests.integration.conftest import write_manifest
@@ -81,6 +82,27 @@ def test_an_older_dlib_workspace_keeps_its_model_and_keeps_searching(
     result = search(ws, probe)  # open set: dlib's shipped evidence model and acceptance
     assert result.space.key == space.key and result.mode != "investigation"
     assert result.candidates and result.candidates[0].subject == subject
+
+
+def test_a_new_default_workspace_searches_open_set_on_the_shipped_sface_evaluation(
+    shipped_default: str, tmp_path: Path, johns_split
+) -> None:
+    enrolled, probes = johns_split
+    ws = Workspace.init(tmp_path / "new", workers=1)
+    space = create_model(ws.settings).space
+    assert space.model_name.startswith("sface")
+    with ws.session() as s:
+        assert models_gate.require_open_set(s, space).source == "shipped"
+    subjects = sorted({s for _, s in enrolled})[:2]
+    rows = [(p, s) for p, s in enrolled if s in subjects][:8]
+    assert enroll(ws, write_manifest(tmp_path / "gallery.csv", rows)).enrolled == len(rows)
+    probe, subject = next((p, s) for p, s in probes if s in subjects)
+    result = search(ws, probe)
+    assert result.mode == "open-set" and result.space.key == space.key
+    assert result.candidates and result.candidates[0].subject == subject
+    stored = evidence_model.latest(ws, space.key)
+    assert stored is not None and stored.source == "shipped"
+    assert "policy-sface.toml" in ws.quality_policy().source
 
 
 def test_models_list_names_the_default_and_why(shipped_default: str, tmp_path: Path) -> None:
