@@ -121,3 +121,17 @@ def test_the_gate_uses_the_policy_of_the_workspaces_model(tmp_path: Path) -> Non
     dlib = Workspace.init(tmp_path / "dlib", face_model="dlib-resnet").quality_policy()
     assert "policy-sface.toml" in sface.source and "policy.toml (shipped)" in dlib.source
     assert sface.rules != dlib.rules or sface.unified != dlib.unified
+
+
+@pytest.mark.slow
+def test_the_demo_runs_on_the_default_model(
+    shipped_default: str, tmp_path: Path, datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_cli import VERDICT, run
+
+    monkeypatch.delenv("LEADGUARD_SOURCE_ROOTS")  # as on a fresh machine: no roots declared
+    code, out = run("demo", "-w", str(tmp_path / "demo"), "--subjects", "6")
+    assert code == 0, out
+    assert 'face_model = "sface"' in (tmp_path / "demo" / SETTINGS_FILE).read_text()
+    assert "lead 1 released" in out and out.count("mode: open-set") == 2
+    assert not VERDICT.search(out)
