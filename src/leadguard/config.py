@@ -19,6 +19,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from leadguard.errors import WorkspaceError
 
 SETTINGS_FILE = "leadguard.toml"
+# The face model of a new workspace, written into its settings file at creation, and why.
+DEFAULT_FACE_MODEL = "sface"
+DEFAULT_FACE_MODEL_REASON = (
+    "more accurate than dlib-resnet on LFW View 2, BLUFR and worst-group FMR, with an "
+    "evaluation and quality policy shipped for its space (docs/models.md)"
+)
+# A settings file that names no face model was written before SFace became the default:
+# that workspace keeps the model its gallery was enrolled with.
+LEGACY_FACE_MODEL = "dlib-resnet"
 SHARED_LFW = Path("../shared/datasets/lfw")
 
 
@@ -29,9 +38,10 @@ class Settings(BaseSettings):
 
     # --- face pipeline (every one of these is part of the embedding space) ---
     face_model: str = Field(
-        "dlib-resnet",
-        description="Face model backend by registered name ('dlib-resnet', 'sface', plug-ins; "
-        "leadguard models list). Open-set search needs its accepted evaluation (docs/models.md).",
+        default_factory=lambda: DEFAULT_FACE_MODEL,
+        description="Face model backend by registered name ('sface', 'dlib-resnet', plug-ins; "
+        "leadguard models list). Open-set search needs its accepted evaluation (docs/models.md). "
+        "Written at creation; a settings file without it means 'dlib-resnet' (older workspaces).",
     )
     sface_mirror: bool = Field(
         False, description="SFace only: average the templates of the chip and its mirror image."
@@ -269,6 +279,8 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
     """Build settings for a workspace: file < environment < explicit overrides."""
     file_values = read_settings_file(workspace / SETTINGS_FILE) if workspace else {}
+    if workspace and (workspace / SETTINGS_FILE).exists() and "face_model" not in file_values:
+        file_values = {**file_values, "face_model": LEGACY_FACE_MODEL}
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         from_env = Settings()  # environment over defaults; model_fields_set = what env set
@@ -281,8 +293,9 @@ def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
         raise WorkspaceError(f"invalid settings: {exc}") from exc
 
 
-def default_settings_toml() -> str:
-    """The commented settings file written by ``leadguard init``."""
+def default_settings_toml(face_model: str | None = None) -> str:
+    """The settings file written by ``leadguard init``: every setting commented out at its
+    default except ``face_model``, which records the model the workspace is created with."""
     lines = [
         "# LeadGuard workspace settings. Environment variables LEADGUARD_<NAME> override.",
         "[leadguard]",
@@ -291,6 +304,9 @@ def default_settings_toml() -> str:
         if name == "gallery_source":
             continue
         lines.append(f"# {info.description}")
+        if name == "face_model":
+            lines.append(f'face_model = "{face_model or DEFAULT_FACE_MODEL}"')
+            continue
         value = info.default
         if isinstance(value, bool):
             rendered = "true" if value else "false"

@@ -78,6 +78,26 @@ def write_manifest(path: Path, items: list[EnrollItem]) -> None:
             )
 
 
+def central_face(ws: Workspace, path: Path) -> int | None:
+    """The index of the face at the image centre when a probe shows several (LFW's
+    convention, as for the gallery: SFace's detector also finds faces in the background);
+    None for one face, so the search itself decides."""
+    from leadguard.errors import SeveralFaces
+    from leadguard.pipeline.compose import FaceSelection, choose_face
+    from leadguard.pipeline.decode import decode_image, read_file
+
+    s = ws.settings
+    data = read_file(path, s.max_image_bytes)
+    image = decode_image(data, str(path), s.max_image_pixels)
+    found = list(ws.face_model().detect(image.pixels))
+    if len(found) < 2:
+        return None
+    try:
+        return found.index(choose_face(found, image, FaceSelection("central")))
+    except SeveralFaces:
+        return None
+
+
 def run_demo(root: Path, console: Console, source: Path | None, full: bool, subjects: int) -> None:
     ws = Workspace.init(root, multiple_faces="central")
     ctx = Context(ws)
@@ -129,11 +149,13 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     for title, probe in probes:
         console.rule(title)
         console.print(f"(person in the photo: {probe.info.external_id})")
-        render.candidate_list(console, one_door(ctx, None, probe.path, SearchOptions("other")))
+        options = SearchOptions("other", face=central_face(ws, probe.path))
+        render.candidate_list(console, one_door(ctx, None, probe.path, options))
     console.rule("Probe 2 again, in investigation mode (a fixed-length list, no threshold)")
+    face = central_face(ws, absent_probe.path)
     render.candidate_list(
         console,
-        one_door(ctx, None, absent_probe.path, SearchOptions("other", investigation=5)),
+        one_door(ctx, None, absent_probe.path, SearchOptions("other", face=face, investigation=5)),
     )
     console.rule()
     console.print(
@@ -146,7 +168,8 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     )
     from leadguard.demo_casework import walk
 
-    walk(casework_copy(ws), console, mated_probe.path, mated_probe.info.external_id)
+    face = central_face(ws, mated_probe.path)
+    walk(casework_copy(ws), console, mated_probe.path, mated_probe.info.external_id, face)
 
 
 def casework_copy(ws: Workspace) -> Context:

@@ -20,7 +20,7 @@ from leadguard.services import audit as audit_svc
 from leadguard.services.context import Actor, Context
 
 
-def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
+def walk(ctx: Context, console: Console, probe: Path, person: str, face: int | None = None) -> None:
     say = console.print
     console.rule("Casework: from request to lead, one door")
     password = secrets.token_urlsafe(16)  # demo accounts; nobody needs to log in again
@@ -50,7 +50,7 @@ def walk(ctx: Context, console: Console, probe: Path, person: str) -> None:
         service.assign(ctx, u["sup"], "DEMO-1", n)
     say("case DEMO-1 (robbery) opened by sup; ex1, ex2, rev assigned")
     req = service.request_search(
-        ctx, u["ex1"], "DEMO-1", probe, "surveillance_still", "identify the robber"
+        ctx, u["ex1"], "DEMO-1", probe, "surveillance_still", "identify the robber", face
     )
     service.approve(ctx, u["sup"], req.id)
     say(

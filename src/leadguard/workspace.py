@@ -61,8 +61,9 @@ class Workspace:
         root.mkdir(parents=True, exist_ok=True)
         settings_file = root / SETTINGS_FILE
         url = overrides.pop("database_url", None) or ""
-        if not settings_file.exists():
-            text = default_settings_toml()
+        if not settings_file.exists():  # records the model chosen now (default or given)
+            chosen = load_settings(None, face_model=overrides.get("face_model")).face_model
+            text = default_settings_toml(chosen)
             if url:  # the workspace's own file says where its database is (never the env)
                 try:
                     db.parse_url(url)  # refuse a bad URL before writing it
@@ -180,15 +181,15 @@ class Workspace:
         return self._model
 
     def quality_policy(self) -> Policy:
-        """The quality gate's policy (the settings' file, else the shipped one), read once
-        per workspace object."""
+        """The quality gate's policy (the settings' file, else the one shipped for the
+        workspace's face model), read once per workspace object."""
         if self._quality_policy is None:
             from leadguard.quality.gate import load_policy
 
             path = self.settings.quality_policy
             if path is not None and not path.is_absolute():
                 path = self.root / path
-            self._quality_policy = load_policy(path)
+            self._quality_policy = load_policy(path, self.settings.face_model)
         return self._quality_policy
 
     def index_path(self, space_key: str) -> Path:

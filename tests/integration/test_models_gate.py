@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from leadguard import models_gate
 from leadguard.backends import create_model
 from leadguard.cli.main import app
+from leadguard.config import SETTINGS_FILE
 from leadguard.enroll import enroll
 from leadguard.errors import EvidenceUnavailable
 from leadguard.evidence import model as evidence_model
@@ -36,7 +37,17 @@ runner = CliRunner()
 def sface_ws(tmp_path_factory: pytest.TempPathFactory, johns_split) -> Workspace:
     enrolled, _ = johns_split
     root = tmp_path_factory.mktemp("sface")
-    ws = Workspace.init(root / "ws", face_model="sface", workers=1)
+    # SFace's own space ships evaluated; its mirrored variant is a space nobody evaluated
+    Workspace.init(root / "ws", face_model="sface").close()
+    settings = root / "ws" / SETTINGS_FILE
+    settings.write_text(
+        settings.read_text().replace("# sface_mirror = false", "sface_mirror = true")
+    )
+    ws = Workspace.open(root / "ws", workers=1)
+    assert (
+        ws.settings.sface_mirror
+        and evidence_model.shipped_payload(create_model(ws.settings).space.key) is None
+    )
     report = enroll(ws, write_manifest(root / "gallery.csv", enrolled))
     assert report.enrolled == 49 and not report.failed
     return ws
@@ -176,8 +187,9 @@ def test_the_gate_refuses_an_unevaluated_model_until_an_admin_accepts(
     res = runner.invoke(app, ["models", "list", "-w", str(ws.root), "--json"])  # as admin
     assert res.exit_code == 0, res.output
     rows = {r["model"]: r for r in json.loads(res.output)}
-    # the workspace's settings file still chooses the default model; acceptance does not
-    assert rows["dlib-resnet"]["chosen"] and not rows["sface"]["chosen"]
+    # the workspace's settings file chooses the model (recorded when it was made); accepting
+    # a space does not choose it
+    assert rows["sface"]["chosen"] and not rows["dlib-resnet"]["chosen"]
     assert rows["sface"]["acceptance"]["source"] == "administrator"
     assert rows["sface"]["open_set_search"]
     assert rows["dlib-resnet"]["acceptance"]["source"] == "shipped"

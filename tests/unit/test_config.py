@@ -32,6 +32,8 @@ def test_invalid_settings_are_named(tmp_path: Path) -> None:
 def test_default_file_documents_every_setting(tmp_path: Path) -> None:
     text = default_settings_toml()
     (tmp_path / "leadguard.toml").write_text(text)
-    assert read_settings_file(tmp_path / "leadguard.toml") == {}  # all commented out
+    # all commented out but the face model, which a workspace records when it is created
+    assert read_settings_file(tmp_path / "leadguard.toml") == {"face_model": "dlib-resnet"}
+    assert 'face_model = "sface"' in default_settings_toml("sface")
     for name in ("detector_upsample", "landmarks", "min_face_size", "max_candidates"):
         assert f"# {name} = " in text

@@ -71,6 +71,19 @@ def test_the_shipped_policy_loads_and_has_measured_rules() -> None:
     assert any(r.refuse_below is not None for r in policy.rules.values())
 
 
+def test_each_model_gets_the_policy_derived_for_it() -> None:
+    dlib = load_policy(face_model="dlib-resnet")
+    assert dlib.source == "leadguard/quality/data/policy.toml (shipped)"
+    assert load_policy(face_model="dlib").source == dlib.source  # the old name of the model
+    sface = load_policy(face_model="sface")
+    assert sface.source == "leadguard/quality/data/policy-sface.toml (shipped)"
+    assert sface.unified is not None and dlib.unified is not None
+    assert sface.unified.weights != dlib.unified.weights  # fitted on SFace's own misses
+    assert any(r.refuse_below is not None for r in sface.rules.values())
+    plug_in = load_policy(face_model="some-plug-in")
+    assert plug_in.rules == dlib.rules and "derived for dlib-resnet only" in plug_in.source
+
+
 def test_prohibited_and_unknown_source_types() -> None:
     check_source_type("surveillance_still", ("sketch",))
     with pytest.raises(ProbeRefused, match="prohibited by policy"):

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GROUP = "leadguard.face_models"
-DEFAULT = "dlib-resnet"
 Factory = Callable[["Settings"], "FaceModel"]
 
 BUILTIN: dict[str, str] = {

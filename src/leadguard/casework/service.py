@@ -86,6 +86,7 @@ def _observe_config(ctx: Context, pol: CaseworkPolicy) -> None:
     from importlib import resources
 
     from leadguard.config import SETTINGS_FILE
+    from leadguard.quality.gate import shipped_policy_bytes
     from leadguard.storage.models import AuditEntry
 
     def digest(data: bytes) -> str:
@@ -104,7 +105,7 @@ def _observe_config(ctx: Context, pol: CaseworkPolicy) -> None:
     quality_bytes = (
         quality.read_bytes()
         if quality is not None and quality.exists()
-        else shipped.joinpath("quality", "data", "policy.toml").read_bytes()
+        else shipped_policy_bytes(ctx.settings.face_model)
     )
     now = {
         "settings": digest(settings.read_bytes()) if settings.exists() else "",

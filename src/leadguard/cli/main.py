@@ -17,6 +17,7 @@ from leadguard.cli import (
     accounts,
     audit_cmds,
     casework,
+    eval_tails,
     models,
     render,
     reports,
@@ -520,6 +521,9 @@ def quality(
     )
     verdict = assess(measured.quality, ws.quality_policy())
     render.quality_verdict(_out(), str(image), verdict, as_json=json_out)
+
+
+eval_tails.register(eval_app, _run_eval)
 
 
 @eval_app.command("records")

@@ -50,7 +50,11 @@ def models_list(
     if as_json:
         out().print_json(json.dumps(rows, default=str))
         return
-    table = Table(title="Face models (the setting face_model chooses; * = chosen)")
+    default = next((r for r in rows if r["default"]), None)
+    title = "Face models (the setting face_model chooses; * = chosen)"
+    if default is not None:
+        title += f"\ndefault for new workspaces: {default['model']}: {default['default_reason']}"
+    table = Table(title=title)
     for col in (
         "model",
         "space",
@@ -63,6 +67,8 @@ def models_list(
         table.add_column(col)
     for r in rows:
         name = r["model"] + (" *" if r["chosen"] else "") + f"\n({r['origin']})"
+        if r["default"]:
+            name += "\ndefault"
         if r["unavailable"]:
             table.add_row(name, "-", "-", "-", "-", r["unavailable"], "-")
             continue

@@ -161,14 +161,47 @@ def parse_policy(text: str, source: str) -> Policy:
     return Policy(rules, unified, prohibited, source, data.get("provenance_of_defaults", {}))
 
 
-def load_policy(path: Path | None = None) -> Policy:
+# The policy LeadGuard ships for each built-in model, derived from that model's own scores
+# (docs/quality.md). A model without one gets dlib-resnet's, and its source says so.
+SHIPPED_POLICIES = {"dlib-resnet": "policy.toml", "sface": "policy-sface.toml"}
+FALLBACK_MODEL = "dlib-resnet"
+
+
+def _canonical(face_model: str) -> str:
+    from leadguard.backends.registry import ALIASES
+
+    return ALIASES.get(face_model, face_model)
+
+
+def shipped_policy_file(face_model: str = FALLBACK_MODEL) -> tuple[str, str]:
+    """The shipped policy file for a model (under leadguard/quality/data) and the model it
+    was derived for."""
+    name = _canonical(face_model)
+    if name in SHIPPED_POLICIES:
+        f = resources.files("leadguard.quality").joinpath("data", SHIPPED_POLICIES[name])
+        if f.is_file():
+            return SHIPPED_POLICIES[name], name
+    return SHIPPED_POLICIES[FALLBACK_MODEL], FALLBACK_MODEL
+
+
+def shipped_policy_bytes(face_model: str = FALLBACK_MODEL) -> bytes:
+    name, _ = shipped_policy_file(face_model)
+    return resources.files("leadguard.quality").joinpath("data", name).read_bytes()
+
+
+def load_policy(path: Path | None = None, face_model: str = FALLBACK_MODEL) -> Policy:
+    """The policy file ``path``, else the one shipped for ``face_model``."""
     if path is not None:
         try:
             return parse_policy(path.read_text(), str(path))
         except OSError as exc:
             raise PolicyError(f"{path}: cannot read the quality policy ({exc})") from exc
-    f = resources.files("leadguard.quality").joinpath("data", "policy.toml")
-    return parse_policy(f.read_text(), "leadguard/quality/data/policy.toml (shipped)")
+    name, derived_for = shipped_policy_file(face_model)
+    note = "" if derived_for == _canonical(face_model) else f", derived for {derived_for} only"
+    return parse_policy(
+        shipped_policy_bytes(face_model).decode(),
+        f"leadguard/quality/data/{name} (shipped{note})",
+    )
 
 
 @dataclass(frozen=True)

@@ -192,15 +192,20 @@ def _degradations(
 
 def _floors(deg: list[dict[str, Any]], clean_fnmr: float) -> dict[str, dict[str, int | None]]:
     """Per degraded measure: warn below the median score at the first level whose FNMR is
-    at least twice the clean rate; refuse below it at the first level reaching 50 %."""
+    at least twice the clean rate; refuse below it at the first level reaching 50 %, unless
+    that floor would refuse the median probe of a milder level (FNMR under 50 %): then the
+    measure does not separate the failing level from working ones and no floor is set."""
     out: dict[str, dict[str, int | None]] = {}
     for kind, (name, _) in study.DEGRADATIONS.items():
         rows = [r for r in deg if r["kind"] == kind]
         warn = next((r for r in rows if r["fnmr"] >= max(2 * clean_fnmr, 0.02)), None)
-        refuse = next((r for r in rows if r["fnmr"] >= 0.5), None)
+        at = next((i for i, r in enumerate(rows) if r["fnmr"] >= 0.5), None)
+        floor = None if at is None else _ceil5(rows[at]["median_score"][name])
+        if floor is not None and any(r["median_score"][name] < floor for r in rows[:at]):
+            floor = None
         out[name] = {
             "warn_below": _ceil5(warn["median_score"][name]) if warn else None,
-            "refuse_below": _ceil5(refuse["median_score"][name]) if refuse else None,
+            "refuse_below": floor,
         }
     return out
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from leadguard.enroll import EnrollReport
@@ -22,6 +22,8 @@ class ModelStatus:
     evaluation: dict[str, Any] | None
     acceptance: dict[str, Any] | None
     unavailable: str | None = None
+    default: bool = False  # the model new workspaces are created with
+    default_reason: str = ""
 
     @property
     def open_set_search(self) -> bool:
@@ -70,10 +72,18 @@ def _status(ctx: Context, name: str, origin: str, chosen: bool) -> ModelStatus:
 def list_models(ctx: Context, actor: Actor | None) -> list[ModelStatus]:
     """Each registered face model: its space, evaluation records and acceptance (a read)."""
     from leadguard.backends.registry import registered, resolve
+    from leadguard.config import DEFAULT_FACE_MODEL, DEFAULT_FACE_MODEL_REASON
 
     operator_check(ctx, actor, "gallery.read", "models")
     chosen = resolve(ctx.settings.face_model).name
-    return [_status(ctx, r.name, r.origin, r.name == chosen) for r in registered().values()]
+    default = resolve(DEFAULT_FACE_MODEL).name
+    out = []
+    for r in registered().values():
+        status = _status(ctx, r.name, r.origin, r.name == chosen)
+        if r.name == default:
+            status = replace(status, default=True, default_reason=DEFAULT_FACE_MODEL_REASON)
+        out.append(status)
+    return out
 
 
 def accept_model(ctx: Context, actor: Actor | None, name: str, note: str = "") -> AcceptanceInfo:
