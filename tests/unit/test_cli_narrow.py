@@ -103,6 +103,12 @@ def test_reveal_keeps_names_and_every_decision() -> None:
     assert_whole(text, *NAMES, "possible_lead", "inconclusive", "examiner_okafor")
 
 
+def test_markup_and_wide_characters_in_names() -> None:
+    names = ["[bold]Not_Bold[/bold]_de_la_Fuente", "王小明_Wang_Xiaoming_Zhang"]
+    text = narrow(views.leads, [lead(1, names[0]), lead(2, names[1])])
+    assert_whole(text, *names, CASE)
+
+
 def test_a_name_wider_than_the_terminal_is_still_whole() -> None:
     huge = "Sebastian_" * 9 + "Lopez"  # 95 characters: no table can hold it at 80
     text = narrow(views.leads, [lead(1, huge)])

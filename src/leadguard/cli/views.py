@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -50,14 +51,14 @@ CELL = 3  # per column: one padding space each side and the rule between columns
 
 
 def _text(v: Any) -> str:
-    return "" if v is None else escape(str(v))
+    return "" if v is None else str(v)
 
 
 def _needed(head: Sequence[str], rows: Sequence[Sequence[str]], keep: set[str]) -> int:
     total = 1
     for i, h in enumerate(head):
         cells = [r[i] for r in rows]
-        longest = max([len(h), *(len(c) for c in cells)])
+        longest = max([cell_len(h), *(cell_len(c) for c in cells)])
         total += CELL + (longest if h in keep else min(longest, FOLD_MIN))
     return total
 
@@ -108,19 +109,19 @@ def table(
         console.print(f"[bold]{escape(title)}[/]")
         for r in cells:
             for i, h in enumerate(head):
-                console.print(f"  {escape(h)}: {r[i]}", soft_wrap=True, highlight=False)
+                console.print(f"  {escape(h)}: {escape(r[i])}", soft_wrap=True, highlight=False)
             console.print()
         return
     t = Table(title=title, title_justify="left")
     for i in shown:
         h = head[i]
         if h in keep:
-            longest = max(len(h), *(len(r[i]) for r in cells))
+            longest = max(cell_len(h), *(cell_len(r[i]) for r in cells))
             t.add_column(h, no_wrap=True, min_width=longest, overflow="ignore")
         else:
             t.add_column(h, overflow="fold")
     for r in cells:
-        t.add_row(*(r[i] for i in shown))
+        t.add_row(*(escape(r[i]) for i in shown))
     console.print(t)
     if left_out:
         console.print(
