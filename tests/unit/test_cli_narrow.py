@@ -218,3 +218,18 @@ def test_settings_set_before_the_first_account(tmp_path: Path) -> None:
     assert cli("login", "admin", "--password-stdin", "-w", ws, input=pw, env=env).exit_code == 0
     r = cli("settings", "set", "top_k", "8", "-w", ws, env=env)
     assert r.exit_code == 0 and "no accounts yet" not in r.output
+
+
+def test_help_lists_the_choices_of_an_option() -> None:
+    from leadguard.casework.leads import OUTCOMES
+    from leadguard.quality.gate import SOURCE_TYPES
+
+    for path, choices in (
+        (("search",), SOURCE_TYPES),
+        (("request", "add"), SOURCE_TYPES),
+        (("lead", "outcome"), OUTCOMES),
+    ):
+        r = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        flat = " ".join(r.output.replace("│", " ").split())
+        for choice in choices:
+            assert choice in flat, (path, choice)

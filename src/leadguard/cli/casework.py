@@ -165,7 +165,14 @@ def case_show(
 def request_add(
     number: Annotated[str, typer.Argument(help="Case number.")],
     probe: Annotated[Path, typer.Argument(help="The probe image (stored as received).")],
-    source_type: Annotated[str, typer.Option("--source-type", help="Where the probe came from.")],
+    source_type: Annotated[
+        str,
+        typer.Option(
+            "--source-type",
+            help="Where the probe came from: surveillance_still, video_frame, phone_photo, "
+            "social_media, booking_photo, other.",
+        ),
+    ],
     purpose: Annotated[str, typer.Option(help="Why this search is needed.")],
     face: Annotated[
         int | None, typer.Option("--face", min=0, help="Which face (when the probe has several).")
