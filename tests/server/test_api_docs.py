@@ -85,6 +85,8 @@ def test_every_operation_is_described(client: TestClient) -> None:
         undocumented
     )
     assert len(operations(spec)) >= 30
+    login = spec["paths"]["/api/login"]["post"]  # the table's words, not FastAPI's
+    assert login["summary"] == "Log in" and "401" in login["description"]
 
 
 def test_error_responses_are_documented_as_error_out(client: TestClient) -> None:

@@ -14,8 +14,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 # "METHOD path" -> (operation id, summary, description). An operation missing here takes
-# an id made from its function's name, and its docstring (tests/server/test_api_docs.py
-# fails on one without a description).
+# an id made from its function's name and its docstring (tests/server/test_api_docs.py
+# fails on one without a description); the route's docstring stays for its readers.
 OPERATIONS: dict[str, tuple[str, str, str]] = {
     "POST /api/login": (
         "login",
@@ -250,7 +250,7 @@ def describe(app: FastAPI) -> None:
         doc = route.description.strip()
         if entry is not None:
             route.summary = route.summary or entry[1]
-            route.description = doc or entry[2]
+            route.description = entry[2]  # the table, written for readers of the API
         elif doc and not route.summary:
             route.summary = doc.split("\n\n")[0].split(". ")[0].rstrip(".")
 
