@@ -133,10 +133,12 @@ def routes(s: Served) -> list[tuple[str, str]]:
 
 def shown(r: Any) -> str:
     """The response's text, less the caller's own input that a refused body echoes (a 422
-    from request validation quotes what was sent; no service ran)."""
+    from request validation names the fields sent, a name among them when it is a key of
+    ``decisions``; no service ran)."""
     if r.status_code == 422 and r.headers.get("content-type", "").startswith("application/json"):
-        detail = r.json().get("detail", [])
-        return json.dumps([{k: v for k, v in d.items() if k != "input"} for d in detail])
+        body = r.json()
+        assert set(body) == {"error", "message"} and body["error"] == "InvalidRequest", body
+        return json.dumps({"error": body["error"]})
     return r.content.decode("utf-8", "replace")
 
 

@@ -1,6 +1,8 @@
 """Schemathesis against the served OpenAPI schema, with a bounded number of generated
 requests per operation (as a supervisor): no server error, and every response (refusals
-included) matches the schema, status codes and content types it declares."""
+included) matches the schema, status codes and content types it declares, and every error
+response is LeadGuard's ``{"error", "message", "rule"?}`` (``ErrorOut``), whatever the schema
+says."""
 
 from __future__ import annotations
 
@@ -16,14 +18,30 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from leadguard.server.errors import ErrorOut
 from tests.server.conftest import Served, open_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]
 EXAMPLES = 6  # per operation: bounded so that `make test` stays short
 
 
+def error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Every 4xx/5xx is JSON in ErrorOut's shape: ``error`` and ``message`` strings, no
+    other key than ErrorOut's (no FastAPI ``detail``)."""
+    if response.status_code < 400:
+        return None
+    body = response.json()
+    assert isinstance(body, dict), f"{response.status_code}: not an object: {body!r}"
+    extra = set(body) - set(ErrorOut.model_fields)
+    assert not extra, f"{response.status_code}: keys outside ErrorOut {sorted(extra)}: {body}"
+    ErrorOut.model_validate(body)
+    assert body["error"] and body["message"], f"{response.status_code}: empty error: {body}"
+    return True
+
+
 CHECKS = [
     not_a_server_error,
+    error_shape,
     response_schema_conformance,
     status_code_conformance,
     content_type_conformance,

@@ -174,7 +174,7 @@ def test_logins_are_rate_limited(served: Served) -> None:
             client.post("/api/login", json={"username": "nobody", "password": "x" * 12}).status_code
             for _ in range(4)
         ]
-        assert codes == [403, 403, 403, 429]
+        assert codes == [401, 401, 401, 429]
         r = client.post("/api/login", json={"username": "sup", "password": PW})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1  # per client address
 

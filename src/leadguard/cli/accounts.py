@@ -79,9 +79,16 @@ def settings_set(
     value: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Change a workspace setting (admin); the audit log records the old and new value."""
+    """Change a workspace setting (admin); the audit log records the old and new value.
+    Before a workspace's first account no login is needed (its set-up)."""
     from leadguard.services.settings import set_setting
 
     ctx = open_ctx(workspace)
-    change = set_setting(ctx, session.require(ctx, "settings.set"), key, value)
+    who = session.require(ctx, "settings.set") if ctx.has_accounts() else None
+    change = set_setting(ctx, who, key, value)
     out().print(f"{change.key}: {change.old!r} -> {change.new!r}")
+    if who is None:
+        out().print(
+            "(no accounts yet: set without a login, audited; once `leadguard user add` has "
+            "made the first admin, settings need that admin's login)"
+        )

@@ -230,8 +230,9 @@ def request_add(
         str,
         typer.Option(
             "--source-type",
-            help="Where the probe came from (screen_photo/ORIGINAL or print_photo/ORIGINAL for "
-            "a photo of a screen or a print).",
+            help="Where the probe came from: surveillance_still, video_frame, phone_photo, "
+            "social_media, booking_photo, other; screen_photo/ORIGINAL or print_photo/ORIGINAL "
+            "for a photo of a screen or a print.",
         ),
     ],
     purpose: Annotated[str, typer.Option(help="Why this search is needed.")],

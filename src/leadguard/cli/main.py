@@ -34,6 +34,9 @@ app = typer.Typer(
     help="LeadGuard face search: returns candidates for investigation, never verdicts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # docstrings are wrapped at 92 columns in the source: markdown joins a paragraph's
+    # lines, so help reflows to the terminal (80 columns) instead of breaking mid-sentence
+    rich_markup_mode="markdown",
 )
 gallery_app = typer.Typer(help="Inspect and maintain the enrolled gallery.", no_args_is_help=True)
 index_app = typer.Typer(help="Check or rebuild the vector index.", no_args_is_help=True)

@@ -7,6 +7,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from leadguard.cli import render, session
@@ -50,27 +51,28 @@ def models_list(
     if as_json:
         out().print_json(json.dumps(rows, default=str))
         return
+    show_models(out(), rows)
+
+
+def show_models(console: Console, rows: list[dict[str, Any]]) -> None:
+    """One block per model, one fact a line: readable at 80 columns (a seven-column table
+    cut every cell); nothing is shortened, long values wrap under their label."""
+    console.print("[bold]Face models[/] (the setting face_model chooses; * = chosen)")
     default = next((r for r in rows if r["default"]), None)
-    title = "Face models (the setting face_model chooses; * = chosen)"
     if default is not None:
-        title += f"\ndefault for new workspaces: {default['model']}: {default['default_reason']}"
-    table = Table(title=title)
-    for col in (
-        "model",
-        "space",
-        "LFW View 2",
-        "BLUFR FNIR@FPIR1%",
-        "worst-group FMR",
-        "missing",
-        "acceptance",
-    ):
-        table.add_column(col)
+        console.print(
+            f"default for new workspaces: [bold]{render.safe(default['model'])}[/]: "
+            f"{render.safe(default['default_reason'])}"
+        )
     for r in rows:
-        name = r["model"] + (" *" if r["chosen"] else "") + f"\n({r['origin']})"
-        if r["default"]:
-            name += "\ndefault"
+        table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
+        table.add_column("what", no_wrap=True, style="dim")
+        table.add_column("value", overflow="fold")
+        name = r["model"] + (" *" if r["chosen"] else "") + (" (default)" if r["default"] else "")
+        console.print(f"\n[bold]{render.safe(name)}[/] ({render.safe(r['origin'])})")
         if r["unavailable"]:
-            table.add_row(name, "-", "-", "-", "-", r["unavailable"], "-")
+            table.add_row("unavailable", render.safe(r["unavailable"]))
+            console.print(table)
             continue
         sp, num = r["space"], r["evaluation"]["numbers"]
         group = num.get("per_group", {})
@@ -85,16 +87,14 @@ def models_list(
                 f"{acc['source']}: {acc['accepted_by']}" + (f" at {acc['at']}" if acc["at"] else "")
             )
         )
-        table.add_row(
-            name,
-            f"{sp['key']}\n{sp['model_name']}",
-            _pct(num.get("lfw_view2_accuracy")),
-            _pct(num.get("blufr_fnir_at_fpir_0.01")),
-            worst,
-            _missing(r["evaluation"]),
-            accepted,
-        )
-    out().print(table)
+        table.add_row("embedding space", render.safe(sp["key"]))
+        table.add_row("model file", render.safe(sp["model_name"]))
+        table.add_row("LFW View 2 accuracy", _pct(num.get("lfw_view2_accuracy")))
+        table.add_row("BLUFR FNIR at FPIR 1%", _pct(num.get("blufr_fnir_at_fpir_0.01")))
+        table.add_row("worst-group FMR", render.safe(worst))
+        table.add_row("evaluations missing", render.safe(_missing(r["evaluation"])))
+        table.add_row("acceptance", render.safe(accepted))
+        console.print(table)
 
 
 @models_app.command("accept")

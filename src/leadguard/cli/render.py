@@ -125,21 +125,34 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
             if cl.mode == "investigation"
             else "Candidates at or above the threshold"
         )
-        table = Table(title=f"{title}; score = cosine similarity, not a probability")
-        cols = ("rank", "subject", "score", "FMR at score", "worst-group FMR up to", "log10 LR")
-        for col in (*cols, "photo date", "image"):
-            table.add_column(col, justify="right" if col in ("rank", "score") else "left")
-        for c in cl.candidates:
-            ev = c.evidence
-            table.add_row(
-                str(c.rank),
-                safe(c.subject),
-                f"{c.score:.4f}",
-                *(ev.cells() if ev else ("-", "-", "-")),
-                c.encounter_date.isoformat() if c.encounter_date else "-",
-                safe(c.image_path),
-            )
-        console.print(table)
+        from leadguard.cli.views import table
+
+        table(
+            console,
+            f"{title}; score = cosine similarity, not a probability",
+            (
+                "rank",
+                "subject",
+                "score",
+                "FMR at score",
+                "worst-group FMR up to",
+                "log10 LR",
+                "photo date",
+                "image",
+            ),
+            [
+                (
+                    c.rank,
+                    printable(c.subject),
+                    f"{c.score:.4f}",
+                    *(c.evidence.cells() if c.evidence else ("-", "-", "-")),
+                    c.encounter_date.isoformat() if c.encounter_date else "-",
+                    printable(str(c.image_path)),
+                )
+                for c in cl.candidates
+            ],
+            drop=("image", "photo date", "worst-group FMR up to", "log10 LR"),
+        )
         for c in cl.candidates:
             if c.evidence:
                 console.print(f"[bold]#{c.rank} {safe(c.subject)}[/bold]")

@@ -19,13 +19,14 @@ def serve(
         str, typer.Option(help="Address to listen on (default: this machine only).")
     ] = ("127.0.0.1"),
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    secure_cookie: Annotated[
+    no_secure_cookie: Annotated[
         bool,
         typer.Option(
-            "--secure-cookie/--no-secure-cookie",
-            help="Mark the login cookie Secure (HTTPS only; browsers accept it on localhost).",
+            "--no-secure-cookie",
+            help="Send the login cookie over plain HTTP too (a trusted network only; by "
+            "default it is Secure: HTTPS, or http://localhost).",
         ),
-    ] = True,
+    ] = False,
     login_limit: Annotated[
         int, typer.Option(min=1, help="Login attempts per minute per client and per user.")
     ] = 10,
@@ -39,7 +40,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ctx = open_ctx(workspace)
-    app = create_app(ctx, secure_cookies=secure_cookie, login_limit=login_limit)
+    app = create_app(ctx, secure_cookies=not no_secure_cookie, login_limit=login_limit)
     log.info("LeadGuard serving %s on http://%s:%d", ctx.root, host, port)
     try:
         # proxy_headers=False: uvicorn would otherwise take the client's address from

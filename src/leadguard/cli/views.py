@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -26,16 +27,107 @@ def as_json(console: Console, value: Any) -> None:
     console.print_json(json.dumps(plain(value), default=str))
 
 
-def table(console: Console, title: str, head: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+# Columns that are never cut or wrapped (a subject's name, a case number, a status or a
+# decision read in part is a wrong name, number or state); the others wrap, and at a
+# narrow width the least important go first (each table's ``drop``, in order).
+KEEP = frozenset(
+    {
+        "id",
+        "case",
+        "subject",
+        "status",
+        "outcome",
+        "request",
+        "rank",
+        "score",
+        "user",
+        "role",
+        "incident",
+        "photo date",
+    }
+)
+FOLD_MIN = 8  # the narrowest a wrapping column is made before it is left out
+CELL = 3  # per column: one padding space each side and the rule between columns
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _needed(head: Sequence[str], rows: Sequence[Sequence[str]], keep: set[str]) -> int:
+    total = 1
+    for i, h in enumerate(head):
+        cells = [r[i] for r in rows]
+        longest = max([cell_len(h), *(cell_len(c) for c in cells)])
+        total += CELL + (longest if h in keep else min(longest, FOLD_MIN))
+    return total
+
+
+def fit_columns(
+    width: int,
+    head: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    keep: set[str],
+    drop: Sequence[str] = (),
+) -> list[int]:
+    """The indexes of the columns shown at ``width``: all, unless the kept columns at their
+    full width and the others at a readable minimum do not fit; then ``drop``'s columns
+    are left out, in order, until they do."""
+    shown = list(range(len(head)))
+    for name in drop:
+        sub_head = [head[i] for i in shown]
+        sub_rows = [[r[i] for i in shown] for r in rows]
+        if _needed(sub_head, sub_rows, keep) <= width:
+            break
+        if name in head and head.index(name) in shown:
+            shown.remove(head.index(name))
+    return shown
+
+
+def table(
+    console: Console,
+    title: str,
+    head: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    drop: Sequence[str] = (),
+    keep: frozenset[str] | set[str] = KEEP,
+) -> None:
+    """A table that fits the terminal without cutting a kept column (``KEEP``, and every
+    column named in ``keep``): the others wrap; columns of ``drop`` are left out (and
+    named) when the width is too small; if the kept columns alone are too wide, each row
+    is printed as ``column: value`` lines instead."""
     if not rows:
         console.print(f"{title}: none")
         return
+    keep = set(keep)
+    cells = [[_text(v) for v in r] for r in rows]
+    shown = fit_columns(console.width, head, cells, keep, drop)
+    left_out = [head[i] for i in range(len(head)) if i not in shown]
+    if _needed([head[i] for i in shown], [[r[i] for i in shown] for r in cells], keep) > (
+        console.width
+    ):
+        console.print(f"[bold]{escape(title)}[/]")
+        for r in cells:
+            for i, h in enumerate(head):
+                console.print(f"  {escape(h)}: {escape(r[i])}", soft_wrap=True, highlight=False)
+            console.print()
+        return
     t = Table(title=title, title_justify="left")
-    for h in head:
-        t.add_column(h, overflow="fold")
-    for r in rows:
-        t.add_row(*("" if v is None else escape(str(v)) for v in r))
+    for i in shown:
+        h = head[i]
+        if h in keep:
+            longest = max(cell_len(h), *(cell_len(r[i]) for r in cells))
+            t.add_column(h, no_wrap=True, min_width=longest, overflow="ignore")
+        else:
+            t.add_column(h, overflow="fold")
+    for r in cells:
+        t.add_row(*(escape(r[i]) for i in shown))
     console.print(t)
+    if left_out:
+        console.print(
+            f"  (not shown at {console.width} columns: {', '.join(left_out)}; see --json)",
+            highlight=False,
+        )
 
 
 def show(console: Console, value: Any, as_json_out: bool, render: Any) -> None:
@@ -54,6 +146,7 @@ def cases(console: Console, rows: Any) -> None:
             (c.number, c.offence, c.incident_date, c.unit, c.status, ", ".join(c.assigned))
             for c in rows
         ],
+        drop=("assigned", "unit", "incident"),
     )
 
 
@@ -86,6 +179,7 @@ def requests(console: Console, rows: Any) -> None:
             )
             for r in rows
         ],
+        drop=("probe sha256", "approved by", "source", "requested by"),
     )
 
 
@@ -107,6 +201,7 @@ def leads(console: Console, rows: Any) -> None:
             )
             for lead in rows
         ],
+        drop=("basis", "lineup", "corroboration", "request"),
     )
 
 
@@ -201,7 +296,7 @@ def reveal(console: Console, r: Any) -> None:
     for c in r.candidates:
         ds = [rv.decisions.get(c["subject"], {}).get("decision", "-") for rv in r.reviews]
         rows.append((c.get("rank"), c["subject"], f"{c.get('score', 0):.4f}", *ds))
-    table(console, "Candidates", ["rank", "subject", "score", *names], rows)
+    table(console, "Candidates", ["rank", "subject", "score", *names], rows, keep={*KEEP, *names})
     for a in r.adjudications:
         console.print(
             f"  adjudicated {escape(a['subject'])} on {a['on']} by {escape(a['by'])}: "

@@ -12,7 +12,7 @@ from leadguard.casework import corroboration, external, leads, lineup, review, s
 from leadguard.quality.provenance import Edit
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, Login, State, api_login, login
-from leadguard.server.errors import ERROR_RESPONSES
+from leadguard.server.errors import ERROR_RESPONSES, TOO_LARGE, TOO_MANY
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts
@@ -28,7 +28,7 @@ NO_STORE = {"Cache-Control": "no-store"}
     "/login",
     response_model=S.LoginOut,
     tags=["session"],
-    responses={429: {"model": S.Done, "description": "too many attempts"}},
+    responses=TOO_MANY,
 )
 def api_login_route(body: S.LoginIn, request: Request, st: State) -> S.LoginOut:
     """A bearer token for the same login sessions as `leadguard login`."""
@@ -108,7 +108,7 @@ def api_requests(
     response_model=S.RequestOut,
     status_code=201,
     tags=["requests"],
-    responses={413: {"model": S.Done, "description": "too large"}},
+    responses=TOO_LARGE,
 )
 async def api_request_add(
     number: str,

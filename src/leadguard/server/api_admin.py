@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, State
-from leadguard.server.errors import ERROR_RESPONSES
+from leadguard.server.errors import ERROR_RESPONSES, TOO_LARGE
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts, gallery
 from leadguard.services import audit as audit_svc
@@ -129,7 +129,7 @@ def api_records(st: State, actor: ApiActor) -> list[S.AccuracyRecordOut]:
     "/search",
     response_model=S.CandidateListOut,
     tags=["search"],
-    responses={413: {"model": S.Done, "description": "too large"}},
+    responses=TOO_LARGE,
 )
 async def api_search(
     st: State,

@@ -10,11 +10,20 @@ from importlib import resources
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadguard.server import api, api_admin, web, web_cases, web_review
-from leadguard.server.errors import HANDLED, LoginRequired, error_body, headers_of, status_of
+from leadguard.server import api, api_admin, api_docs, web, web_cases, web_review
+from leadguard.server.errors import (
+    HANDLED,
+    ErrorOut,
+    LoginRequired,
+    error_body,
+    headers_of,
+    status_of,
+    validation_message,
+)
 from leadguard.server.state import ServerState
 from leadguard.services.context import Context
 
@@ -67,11 +76,13 @@ def create_app(
         description=(
             "Face search for police investigations, built to prevent wrongful arrests: a "
             "search gives candidates to investigate, never an identification. Log in with "
-            "POST /api/login and send the token as `Authorization: Bearer TOKEN`."
+            "POST /api/login and send the token as `Authorization: Bearer TOKEN`. Every "
+            'error is `{"error", "message", "rule"?}` (ErrorOut).'
         ),
         openapi_url="/api/openapi.json",
-        docs_url=None,  # Swagger UI and ReDoc load from a CDN: not served
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: /api/docs is our own page
         redoc_url=None,
+        generate_unique_id_function=api_docs.operation_id,
     )
     app.state.lg = ServerState(
         ctx, secure_cookies=secure_cookies, login_limit=login_limit, search_threads=search_threads
@@ -81,6 +92,8 @@ def create_app(
     app.include_router(web.router)
     app.include_router(web_cases.router)
     app.include_router(web_review.router)
+    app.include_router(api_docs.router)
+    api_docs.describe(app)
     static = resources.files("leadguard.server").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -115,13 +128,35 @@ def create_app(
 
     app.add_exception_handler(Exception, unexpected)
 
-    async def invalid(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith("/api/"):
-            from fastapi.exception_handlers import request_validation_exception_handler
+    def api_error(
+        status: int, kind: str, message: str, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        body = ErrorOut(error=kind, message=message).model_dump(exclude_none=True)
+        return JSONResponse(body, status_code=status, headers=headers)
 
-            assert isinstance(exc, RequestValidationError)
-            return await request_validation_exception_handler(request, exc)
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if request.url.path.startswith("/api/"):
+            return api_error(422, "InvalidRequest", validation_message(exc.errors()))
         return web.error_page(request, exc, 400)
 
     app.add_exception_handler(RequestValidationError, invalid)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """The router's own errors (no such route, wrong method) in the API's shape."""
+        assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith("/api/") or request.url.path == "/api":
+            kind = HTTP_KINDS.get(exc.status_code, "HTTPError")
+            message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+            return api_error(exc.status_code, kind, message, dict(exc.headers or {}))
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
     return app
+
+
+HTTP_KINDS = {404: "NotFound", 405: "MethodNotAllowed"}
+HTTP_MESSAGES = {
+    404: "no such API route (the routes are listed at /api/docs)",
+    405: "this route does not take that method (see /api/docs)",
+}

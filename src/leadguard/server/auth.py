@@ -13,7 +13,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leadguard.casework.authz import NotAllowed
-from leadguard.server.errors import CsrfFailed, LoginRequired, RateLimited
+from leadguard.server.errors import CsrfFailed, LoginFailed, LoginRequired, RateLimited
 from leadguard.server.state import ServerState
 from leadguard.services import accounts
 from leadguard.services.context import Actor
@@ -99,8 +99,12 @@ def check_rate(st: ServerState, request: Request, username: str) -> None:
 
 
 def login(st: ServerState, request: Request, username: str, password: str) -> accounts.LoginSession:
+    """A login session; a failed login is ``LoginFailed`` (401, and a NotAllowed)."""
     check_rate(st, request, username)
-    return st.call(accounts.login, st.ctx, username, password)
+    try:
+        return st.call(accounts.login, st.ctx, username, password)
+    except NotAllowed as exc:
+        raise LoginFailed(str(exc)) from exc
 
 
 def set_session_cookie(st: ServerState, response: Response, token: str, max_age: int) -> None:

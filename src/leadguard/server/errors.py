@@ -3,7 +3,8 @@
 ==========================  ======  ==========================================
 error                       status  meaning
 ==========================  ======  ==========================================
-LoginRequired (server)      401     no login, or it expired or was revoked
+LoginRequired (server)      401     no login, or it expired or was revoked; a
+                                    failed login (LoginFailed)
 NotAllowed                  403     the role or assignment does not allow it
 PolicyRefused               409     the casework policy forbids it (``rule``)
 InputError "... not exist"  404     the case, request, lead or user is unknown
@@ -15,6 +16,9 @@ SpaceMismatch
 ModelUnavailable,           503     the server's set-up is incomplete
 WorkspaceError
 any other LeadGuardError    500     (IndexError_: the index is damaged)
+HTTP errors (the router)    404,    ``NotFound`` (no such route), ``MethodNotAllowed``;
+                            405     (``app.py`` shapes them as ErrorOut)
+request validation          422     ``InvalidRequest``: the message names each field
 ==========================  ======  ==========================================
 """
 
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from leadguard.casework.authz import NotAllowed
 from leadguard.casework.policy import PolicyRefused
@@ -41,6 +45,11 @@ class LoginRequired(Exception):
     """No valid login for this request."""
 
 
+class LoginFailed(LoginRequired, NotAllowed):
+    """A wrong user name or password, or a locked or inactive account: 401 (the web login
+    form, which catches NotAllowed, shows it on the form)."""
+
+
 class TooLarge(Exception):
     """An upload larger than the workspace allows."""
 
@@ -56,10 +65,15 @@ class CsrfFailed(Exception):
 
 
 class ErrorOut(BaseModel):
-    error: str
-    message: str
-    rule: str | None = None
-    detections: list[dict[str, Any]] | None = None
+    """Every error of the API: what kind (``error``), in words (``message``), the policy
+    rule of a refusal (``rule``), the faces found when there are several (``detections``)."""
+
+    error: str = Field(description="the kind of error, e.g. NotAllowed, PolicyRefused")
+    message: str = Field(description="what went wrong, in words")
+    rule: str | None = Field(default=None, description="the casework policy rule that refused")
+    detections: list[dict[str, Any]] | None = Field(
+        default=None, description="the faces found, when a probe holds several"
+    )
 
 
 def status_of(exc: BaseException) -> int:
@@ -119,6 +133,22 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "not allowed"),
         (404, "unknown case, request, lead or user"),
         (409, "refused by policy, or not possible yet"),
+        (422, "a missing or invalid field (the message names it)"),
         (503, "the server's set-up is incomplete"),
     )
 }
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "an upload over max_image_bytes"}
+}
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorOut, "description": "too many login attempts; see Retry-After"}
+}
+
+
+def validation_message(errors: Any) -> str:
+    """A request validation failure in words: each field's place and what is wrong."""
+    parts = []
+    for e in errors:
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is not valid"

@@ -35,8 +35,11 @@ def _render(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def set_setting(ctx: Context, actor: Actor, key: str, value: str) -> SettingChange:
-    """Write ``key = value`` to the workspace's settings file (validated first)."""
+def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> SettingChange:
+    """Write ``key = value`` to the workspace's settings file (validated first). Once the
+    workspace has accounts only an admin's login may; before its first account (an
+    unprotected workspace, being set up) no login is needed: the change is audited all
+    the same."""
     with refusals(ctx, actor, "settings.set", f"settings:{key}"):
         if key not in Settings.model_fields:
             names = ", ".join(sorted(Settings.model_fields))
@@ -46,8 +49,9 @@ def set_setting(ctx: Context, actor: Actor, key: str, value: str) -> SettingChan
                 f"{key}: a workspace's database is not switched by a setting; move the data "
                 "and edit the settings file (docs/postgres.md)"
             )
-        with ctx.session() as s:
-            authorize(current_user(s, actor), "settings.set")
+        if actor is not None or ctx.has_accounts():
+            with ctx.session() as s:
+                authorize(current_user(s, actor), "settings.set")
         path: Path = ctx.root / SETTINGS_FILE
         current = read_settings_file(path)
         try:
@@ -72,7 +76,7 @@ def set_setting(ctx: Context, actor: Actor, key: str, value: str) -> SettingChan
                 "settings.set",
                 f"settings:{key}",
                 {"old": old, "new": new, "safeguard": change.safeguard},
-                actor=actor.username,
+                actor=actor.username if actor is not None else None,
             )
             path.write_text(text)  # inside the transaction: a failed write rolls the entry back
         return change
