@@ -208,7 +208,7 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
         reports.lead_report(ctx, u["ex3"], lead.id, desk["root"] / "ex3-report")
     assert lead.id not in {x.id for x in show_case(ctx, u["ex3"], "C-1").leads}
     with pytest.raises(PolicyRefused, match="blind_review"):
-        leads.corroborate(ctx, u["ex3"], lead.id, "admission", "said so", "Det", date(2026, 3, 9))
+        leads_corroborate(ctx, u["ex3"], lead.id, evidence(date(2026, 3, 9)))
     with pytest.raises(PolicyRefused, match="blind_review"):
         lineup.build_array(ctx, u["ex3"], lead.id, {"sex": "M"}, ctx.root / "array3")
     assert lead.id in {x.id for x in show_case(ctx, u["ex2"], "C-1").leads}
@@ -301,15 +301,19 @@ def test_a_release_ruling_reversed_on_a_third_review_closes_the_lead(desk) -> No
     cw.run_search(ctx, u["ex1"], rid)
     subject = desk["probe"][1]
     review.submit_review(
-        ctx, u["rev"], rid, decide(review.blind_packet(ctx, u["rev"], rid), subject)
+        ctx, u["rev"], rid, decide(ctx, u["rev"], review.blind_packet(ctx, u["rev"], rid), subject)
     )
-    review.submit_review(ctx, u["ex2"], rid, decide(review.blind_packet(ctx, u["ex2"], rid), None))
+    review.submit_review(
+        ctx, u["ex2"], rid, decide(ctx, u["ex2"], review.blind_packet(ctx, u["ex2"], rid), None)
+    )
     leads.adjudication_brief(ctx, u["sup"], rid, subject)
     lead = leads.adjudicate(ctx, u["sup"], rid, subject, True, "ear detail fits")
     assert lead is not None and lead.basis == "adjudicated" and lead.final is None
     with pytest.raises(PolicyRefused, match="adjudication_final"):
         leads.adjudicate(ctx, u["sup"], rid, subject, False, "changed my mind")
-    review.submit_review(ctx, u["ex3"], rid, decide(review.blind_packet(ctx, u["ex3"], rid), None))
+    review.submit_review(
+        ctx, u["ex3"], rid, decide(ctx, u["ex3"], review.blind_packet(ctx, u["ex3"], rid), None)
+    )
     with pytest.raises(PolicyRefused, match="adjudicator_reads_reviews"):  # not read ex3's
         leads.adjudicate(ctx, u["sup"], rid, subject, False, "third review: ears differ")
     brief = leads.adjudication_brief(ctx, u["sup"], rid, subject)

@@ -12,6 +12,7 @@ import pytest
 
 from leadguard.casework import leads, review
 from leadguard.casework import service as cw
+from leadguard.casework.blind import letters_of
 from leadguard.casework.corroboration import corroborate
 from leadguard.casework.policy import PolicyRefused
 from leadguard.casework.views import show_case
@@ -54,12 +55,14 @@ def decisions(
     desk: dict[str, Any], who: str, rid: int, lead: str | None, checks: list[dict[str, Any]]
 ) -> dict[str, Any]:
     packet = review.blind_packet(desk["ctx"], desk["u"][who], rid)
+    # the packet names candidates by letter; the scripted examiner "sees" the lead's letter
+    seen = letters_of(desk["ctx"], rid, desk["u"][who].id).get(lead or "")
     return {
-        c.subject: {
-            "decision": "possible_lead" if c.subject == lead else "exclusion",
+        c.letter: {
+            "decision": "possible_lead" if c.letter == seen else "exclusion",
             "confidence": 3,
             "features": {"nose": "similar bridge"},
-            "exculpatory": checks if c.subject == lead else [],
+            "exculpatory": checks if c.letter == seen else [],
         }
         for c in packet.candidates
     }
@@ -91,9 +94,16 @@ def test_the_packet_names_every_check_and_an_incomplete_or_contradicted_lead_is_
     full = checklist([*INCIDENT, "pregnancy"], pregnancy=dict(NO_BUMP))
     with pytest.raises(PolicyRefused, match="inconsistency_explained"):
         review.submit_review(ctx, u["rev"], rid, decisions(desk, "rev", rid, subject, full))
-    assert "inconsistency_explained" in {
-        e["details"].get("rule") for e in trail(ctx, u["aud"], "K-1") if e["action"] == "refused"
-    }
+
+    def refusal_rules() -> set[Any]:
+        return {
+            e["details"].get("rule")
+            for e in trail(ctx, u["aud"], "K-1")
+            if e["action"] == "refused"
+        }
+
+    # recorded, but sealed like the rest of the request's entries until the reviews are in
+    assert refusal_rules() == {None}
     # the other examiner excludes on the contradiction; the first explains it
     review.submit_review(ctx, u["ex2"], rid, decisions(desk, "ex2", rid, None, []))
     explained = checklist(
@@ -101,6 +111,7 @@ def test_the_packet_names_every_check_and_an_incomplete_or_contradicted_lead_is_
         pregnancy={**NO_BUMP, "explanation": "she may have given birth since the photo"},
     )
     review.submit_review(ctx, u["rev"], rid, decisions(desk, "rev", rid, subject, explained))
+    assert "inconsistency_explained" in refusal_rules()  # unsealed: the reviews are in
     with pytest.raises(PolicyRefused, match="two_concurring_examiners"):
         leads.release(ctx, u["sup"], rid, subject)
     with pytest.raises(PolicyRefused, match="adjudicator_reads_reviews"):

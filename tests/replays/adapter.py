@@ -14,6 +14,7 @@ from typing import Any
 
 from leadguard.casework import external, leads, lineup, review
 from leadguard.casework import service as cw
+from leadguard.casework.blind import letters_of
 from leadguard.services.context import Actor, Context
 
 STRUCTURED = importlib.util.find_spec("leadguard.casework.corroboration") is not None
@@ -65,7 +66,12 @@ def run(ctx: Context, actor: Actor, request_id: int) -> int:
 
 
 def packet_subjects(ctx: Context, actor: Actor, request_id: int) -> list[str]:
-    return [c.subject for c in review.blind_packet(ctx, actor, request_id).candidates]
+    """The subjects behind the examiner's packet, in its order. The packet names candidates
+    by letter only; the replay's script (like the demo's) maps them back through
+    ``blind.letters_of``, which no shell exposes."""
+    packet = review.blind_packet(ctx, actor, request_id)
+    by_letter = {k: subj for subj, k in letters_of(ctx, request_id, actor.id).items()}
+    return [by_letter[c.letter] for c in packet.candidates]
 
 
 def checks(
@@ -97,8 +103,9 @@ def submit_review(
     explain: str | None,
 ) -> None:
     subjects = packet_subjects(ctx, actor, request_id)
+    letter = letters_of(ctx, request_id, actor.id)
     decisions = {
-        s: {
+        letter[s]: {
             "decision": "possible_lead" if s == target else "exclusion",
             "confidence": 4 if s == target else 3,
             "features": {"nose": "similar bridge", "eyebrows": "similar arch"},
