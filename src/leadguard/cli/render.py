@@ -110,6 +110,8 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         console.print(f"  mode: open-set; {safe(cl.threshold.statement())}")
     else:
         console.print(f"  mode: {cl.mode}")
+    if cl.open_set is not None:
+        console.print(f"  {safe(cl.open_set.statement())}", soft_wrap=True)
     if cl.evidence_model:
         em = cl.evidence_model
         console.print(

@@ -19,6 +19,7 @@ from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.model import StoredModel
 from leadguard.evidence.shift import ShiftCheck, check_shift
 from leadguard.evidence.statements import CandidateEvidence, candidate_evidence, list_context
+from leadguard.evidence.tail import OpenSetDecision
 from leadguard.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def list_evidence(
     probe_sex: str | None = None,
     probe_race: str | None = None,
     shift: ShiftCheck | None = None,
+    open_set: OpenSetDecision | None = None,
 ) -> list[CandidateEvidence]:
     """One statement set per candidate, all naming the same worst group."""
     ctx = list_context(
@@ -82,6 +84,7 @@ def list_evidence(
             incident,
             ctx,
             subject_groups(info.sex, info.race),
+            open_set,
         )
         for score, info in ranked
     ]

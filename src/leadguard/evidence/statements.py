@@ -10,6 +10,7 @@ from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches,
 from leadguard.evidence.groups import GroupStanding
 from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.search_lr import SearchLr, search_lr
+from leadguard.evidence.tail import OpenSetDecision
 
 INVESTIGATION_NOTICE = (
     "INVESTIGATION MODE: this list always holds {n} people (fewer only if the gallery is "
@@ -62,6 +63,9 @@ class CandidateEvidence:
     photo_age_days: int | None  # incident date minus the photo's encounter date
     newer_encounter: date | None  # a more recent encounter of the same subject, if any
     shift: str | None = None
+    # from the probe's own scores: P(a stranger this high | the person is not enrolled)
+    open_set_p: float | None = None
+    open_set_line: str | None = None
 
     @property
     def llr(self) -> tuple[float, float, float] | None:
@@ -86,6 +90,8 @@ class CandidateEvidence:
         """Plain-words statements, one per line, for the human-readable list."""
         n = self.chance.gallery_size
         out = [f"NOT VALIDATED FOR THIS GALLERY: {self.shift}"] if self.shift else []
+        if self.open_set_line:
+            out.append(self.open_set_line)
         out += [
             f"False match rate at this score: {self.fmr.statement()}.",
             f"In a gallery of {n:,} photos, about {self.chance.expected:.3g} innocent people "
@@ -158,6 +164,7 @@ class CandidateEvidence:
             "recorded_groups": [own(r, st) for r, st in self.own_groups],
             **self.lr.to_dict(),
             "not_validated_for_this_gallery": self.shift,
+            "p_stranger_this_high_if_not_enrolled": self.open_set_p,
             "photo_age_days_at_incident": self.photo_age_days,
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter
@@ -175,6 +182,7 @@ def candidate_evidence(
     incident: date | None,
     context: ListContext | None = None,
     candidate_groups: tuple[str, ...] = (),
+    open_set: OpenSetDecision | None = None,
 ) -> CandidateEvidence:
     ctx = context or list_context(model, [score], None, (), gallery_size)
     at = model.fmr(score)
@@ -199,4 +207,6 @@ def candidate_evidence(
         age,
         newer,
         ctx.shift,
+        open_set.p(score) if open_set else None,
+        open_set.candidate_line(score) if open_set else None,
     )
