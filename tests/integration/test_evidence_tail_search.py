@@ -106,9 +106,15 @@ def test_a_stranger_search_states_its_probability_in_investigation_mode(
     ps = []
     for probe in tail_gallery.strangers:
         try:
-            result = search(ws, probe, investigation=5)
+            result = search(ws, probe, investigation=5, probe_sex="M")
         except FaceError:
             continue
+        texts = ["\n".join(c.evidence.lines()) for c in result.candidates]
+        assert sum("found by searching" in t for t in texts) == 5  # the LR read for a search
+        for c, text in zip(result.candidates, texts, strict=True):
+            # "the highest of N" only for rank 1; the others say how many scored higher
+            assert ("highest of" in text) == (c.rank == 1)
+            assert (f"ranked {c.rank}:" in text) == (c.rank > 1)
         assert result.open_set is not None and result.open_set.basis == "investigation"
         assert result.listing_threshold is None and len(result.candidates) == 5
         p = [c.evidence.open_set_p for c in result.candidates]

@@ -113,6 +113,14 @@ def test_the_lr_is_read_for_a_search_of_the_gallery(model: EvidenceModel) -> Non
     assert pytest.approx(6.35, abs=0.01) == 2400 / 378
 
 
+def test_only_the_top_candidate_is_called_the_highest(model: EvidenceModel) -> None:
+    top = " ".join(search_lr(model, 0.99, ("M/loose",), 379, 379, rank=1).lines(None))
+    third = " ".join(search_lr(model, 0.98, ("M/loose",), 379, 379, rank=3).lines(None))
+    assert "highest of 379 comparisons" in top
+    assert "highest" not in third
+    assert "ranked 3: 2 people on this list scored higher" in third
+
+
 def test_lrs_are_bounded_by_each_groups_own_data(model: EvidenceModel) -> None:
     table = model.meta["group_lr"]
     assert table["M/loose"]["supported"]

@@ -85,6 +85,7 @@ def list_evidence(
             ctx,
             subject_groups(info.sex, info.race),
             open_set,
+            rank,
         )
-        for score, info in ranked
+        for rank, (score, info) in enumerate(ranked, start=1)
     ]

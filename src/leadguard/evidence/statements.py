@@ -183,6 +183,7 @@ def candidate_evidence(
     context: ListContext | None = None,
     candidate_groups: tuple[str, ...] = (),
     open_set: OpenSetDecision | None = None,
+    rank: int = 1,
 ) -> CandidateEvidence:
     ctx = context or list_context(model, [score], None, (), gallery_size)
     at = model.fmr(score)
@@ -195,7 +196,7 @@ def candidate_evidence(
         ("candidate", model.group_standing(g, score)) for g in candidate_groups
     )
     known = tuple(dict.fromkeys(g for g in (*ctx.probe_groups, *candidate_groups)))
-    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size)
+    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size, rank)
     age = (incident - photo_date).days if incident and photo_date else None
     newer = latest_date if latest_date and photo_date and latest_date > photo_date else None
     return CandidateEvidence(
