@@ -10,7 +10,7 @@ import pytest
 
 from leadguard.evidence.distribution import ScoreHistogram
 from leadguard.evidence.fit import Labelled, fit_model, split_by_identity
-from leadguard.evidence.groups import MIN_GROUP_COMPARISONS
+from leadguard.evidence.groups import MIN_GROUP_COMPARISONS, ranked_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.search_lr import search_lr
 from leadguard.evidence.shift import GalleryTail, compare, update_tail
@@ -204,3 +204,17 @@ def test_odds_read_as_the_issue_worked_them() -> None:
     assert odds_words(2400 / 378) == "about 6.3 to 1"  # LR 2,400, 379 photos
     assert odds_words(2400 / 999_999) == "about 1 to 417"  # LR 2,400, a million photos
     assert odds_words(263 / 378) == "about 1 to 1.4"
+
+
+def test_every_section_ranks_groups_as_the_list_names_its_worst(model: EvidenceModel) -> None:
+    """The lead report's group table (ranked_groups) starts with the list's worst group, at
+    every score, so no document names two different worst groups."""
+    for score in (0.5, 0.8, 0.9, 0.95, 0.99):
+        ranked = ranked_groups(model, score)
+        worst = model.worst_group(score)
+        assert (ranked[0].group if ranked else None) == (worst.group if worst else None)
+        ctx = list_context(model, [score], score, (), 300)
+        assert ctx.worst_group == (worst.group if worst else None)
+        uppers = [r.upper for r in ranked]
+        assert uppers == sorted(uppers, reverse=True)
+        assert all(r.adequate for r in ranked)  # a thin group is never ranked at all

@@ -66,10 +66,13 @@ def list_evidence(
     open_set: OpenSetDecision | None = None,
 ) -> list[CandidateEvidence]:
     """One statement set per candidate, all naming the same worst group."""
+    at = threshold.threshold if threshold else None
+    if open_set is not None and open_set.listing_threshold is not None:
+        at = open_set.listing_threshold  # the score the list starts from names its worst group
     ctx = list_context(
         stored.model,
         [score for score, _ in ranked],
-        threshold.threshold if threshold else None,
+        at,
         subject_groups(probe_sex, probe_race),
         gallery_subjects,
         shift.statement() if shift is not None and shift.shifted else None,
