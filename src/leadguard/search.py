@@ -17,7 +17,7 @@ from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.for_search import list_evidence, search_threshold
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
-from leadguard.evidence.tail import OpenSetDecision, decide, scores_needed
+from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
 from leadguard.gallery import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.intake import Intake, gate, log_refusal, receive_probe
@@ -207,10 +207,11 @@ def _search(
     if threshold is not None and open_set is not None:
         listing = open_set.listing_threshold
         assert listing is not None
-        if not open_set.fitted:
+        if isinstance(open_set.fit, TailRefused):
             notices.append(
-                "NO PER-SEARCH FIT: " + open_set.statement() + ". The list's statements do not "
-                "reflect how strangers score against this particular probe."
+                f"NO PER-SEARCH FIT: {open_set.fit.reason}; candidates are listed at the fixed "
+                f"gallery-size threshold {listing:.4f} alone, so the list's statements do not "
+                "reflect how strangers score against this particular probe"
             )
         above = [r for r in best if r[0] >= listing]
         if len(above) > k:
