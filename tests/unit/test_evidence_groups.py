@@ -218,3 +218,21 @@ def test_every_section_ranks_groups_as_the_list_names_its_worst(model: EvidenceM
         uppers = [r.upper for r in ranked]
         assert uppers == sorted(uppers, reverse=True)
         assert all(r.adequate for r in ranked)  # a thin group is never ranked at all
+
+
+def test_a_candidate_never_gets_another_sex_groups_figures(model: EvidenceModel) -> None:
+    from leadguard.evidence.statements import ListContext, group_sex
+
+    assert group_sex("sex F") == "F" and group_sex("F/african") == "F"
+    assert group_sex("all") is None
+    ctx = ListContext("F/tight", (), 300)
+    man = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ("sex M", "M/loose"))
+    assert man.worst_group is None and man.worst_not_applicable == "F/tight"
+    text = "\n".join(man.lines())
+    assert "of another sex than this candidate's recorded one" in text
+    assert "For the group whose false match rate may be highest" not in text
+    assert man.to_dict()["worst_group"] is None
+    woman = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ("sex F", "F/tight"))
+    assert woman.worst_group is not None and woman.worst_group.group == "F/tight"
+    unknown = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ())
+    assert unknown.worst_group is not None  # no recorded sex: the list's worst group applies

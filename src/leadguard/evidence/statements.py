@@ -66,6 +66,8 @@ class CandidateEvidence:
     # from the probe's own scores: P(a stranger this high | the person is not enrolled)
     open_set_p: float | None = None
     open_set_line: str | None = None
+    # the list's worst group is of another recorded sex than this candidate's: not applied
+    worst_not_applicable: str | None = None
 
     @property
     def llr(self) -> tuple[float, float, float] | None:
@@ -107,6 +109,13 @@ class CandidateEvidence:
                 f"{w.fmr.statement()}; {w.chance.expected:.3g} innocent people expected "
                 f"(up to {w.chance.expected_upper:.3g}), at least one with chance "
                 f"{w.chance.p_at_least_one:.1%} (up to {w.chance.p_at_least_one_upper:.1%})."
+            )
+        elif self.worst_not_applicable is not None:
+            out.append(
+                f"The group whose false match rate may be highest on this list "
+                f"({self.worst_not_applicable}) is of another sex than this candidate's recorded "
+                "one, so its figures are not given for this candidate; this candidate's own "
+                "recorded group follows."
             )
         else:
             out.append("No demographic group was measured well enough to be named as the worst.")
@@ -161,6 +170,7 @@ class CandidateEvidence:
         return {
             **rate(self.fmr, self.chance),
             "worst_group": {"group": w.group, **rate(w.fmr, w.chance)} if w else None,
+            "worst_group_not_applicable_to_candidate": self.worst_not_applicable,
             "recorded_groups": [own(r, st) for r, st in self.own_groups],
             **self.lr.to_dict(),
             "not_validated_for_this_gallery": self.shift,
@@ -188,7 +198,8 @@ def candidate_evidence(
     ctx = context or list_context(model, [score], None, (), gallery_size)
     at = model.fmr(score)
     group = None
-    if ctx.worst_group is not None:
+    mismatch = _other_sex(ctx.worst_group, candidate_groups)
+    if ctx.worst_group is not None and mismatch is None:
         st = model.group_standing(ctx.worst_group, score)
         if st.fmr is not None:
             group = GroupRate(ctx.worst_group, st.fmr, chance_matches(st.fmr, gallery_size))
@@ -210,4 +221,23 @@ def candidate_evidence(
         ctx.shift,
         open_set.p(score) if open_set else None,
         open_set.candidate_line(score) if open_set else None,
+        mismatch,
     )
+
+
+def group_sex(group: str) -> str | None:
+    """The sex a group is defined by: "sex F" and "F/african" are both F."""
+    if group.startswith("sex "):
+        return group[4:].strip() or None
+    return group.split("/", 1)[0].strip() or None if "/" in group else None
+
+
+def _other_sex(worst: str | None, candidate_groups: tuple[str, ...]) -> str | None:
+    """The worst group's name when it is of another sex than the candidate's recorded one
+    (a woman candidate never gets a male group's figures); None when it applies or when
+    either sex is unknown."""
+    if worst is None:
+        return None
+    ws = group_sex(worst)
+    own = {x for g in candidate_groups if (x := group_sex(g))}
+    return worst if ws is not None and own and ws not in own else None
