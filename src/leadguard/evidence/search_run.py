@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from leadguard.errors import EvidenceUnavailable
+from leadguard.errors import EvidenceUnavailable, InputError
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
@@ -106,7 +106,10 @@ def _each_against_others(
         first.setdefault(im.identity, r)
     rows = sorted(first.values())
     if len(rows) != len(kept):
-        raise ValueError("each photo against the others needs one photo per identity")
+        raise InputError(
+            f"{len(kept) - len(rows):,} photos share an identity with another: each photo "
+            "against the others needs one photo per identity (for LFW give --blufr)"
+        )
     x = _vectors(acq, [im.path for im in kept])
     n = len(kept) - 1
     return run_searches(
