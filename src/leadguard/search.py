@@ -17,6 +17,7 @@ from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.for_search import list_evidence, search_threshold
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
+from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
 from leadguard.gallery import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.intake import Intake, gate, log_refusal, receive_probe
@@ -191,18 +192,37 @@ def _search(
             "of what they are worth"
         )
 
-    ranked = best_per_subject(index, processed.template.vector, k, ws) if templates else []
+    fetch = max(k + 1, scores_needed(subjects))  # the per-search fit reads the best subjects
+    best = best_per_subject(index, processed.template.vector, fetch, ws) if templates else []
+    ranked = best[:k]
     threshold = shift = None
+    open_set: OpenSetDecision | None = None
     if investigation is not None:
         notices.insert(0, INVESTIGATION_NOTICE.format(n=k))
     elif stored is not None and templates:
         threshold, shift = search_threshold(ws, stored, templates, table)
-        above = [r for r in ranked if r[0] >= threshold.threshold]
-        if len(above) == len(ranked) == k and k < subjects:
+    if templates:
+        open_set = decide(
+            [score for score, _ in best],
+            subjects,
+            settings.target_fpir,
+            threshold.threshold if threshold else None,
+        )
+    if threshold is not None and open_set is not None:
+        listing = open_set.listing_threshold
+        assert listing is not None
+        if isinstance(open_set.fit, TailRefused):
             notices.append(
-                f"at least {k} people scored above the threshold; only the top {k} are listed"
+                f"NO PER-SEARCH FIT: {open_set.fit.reason}; candidates are listed at the fixed "
+                f"gallery-size threshold {listing:.4f} alone, so the list's statements do not "
+                "reflect how strangers score against this particular probe"
             )
-        ranked = above
+        above = [r for r in best if r[0] >= listing]
+        if len(above) > k:
+            notices.append(
+                f"at least {k + 1} people scored above the threshold; only the top {k} are listed"
+            )
+        ranked = above[:k]
         if not ranked:
             notices.append(NO_CANDIDATE)
     latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
@@ -218,6 +238,7 @@ def _search(
             probe_sex,
             probe_race,
             shift,
+            open_set,
         )
         if stored
         else [None] * len(ranked)
@@ -252,6 +273,7 @@ def _search(
         incident_date=incident_date,
         quality=verdict.to_dict(),
         provenance=intake.provenance(),
+        open_set=open_set,
     )
     return log_search(s, result, stored.id if stored else None, intake.probe_id)
 
@@ -275,7 +297,7 @@ def log_search(
         mode=cl.mode,
         gallery_subjects=cl.gallery_subjects,
         gallery_templates=cl.gallery_templates,
-        threshold=cl.threshold.threshold if cl.threshold else None,
+        threshold=cl.listing_threshold if cl.threshold else None,
         target_fpir=cl.threshold.target_fpir if cl.threshold else None,
         evidence_model_id=model_id,
         candidates=len(cl.candidates),

@@ -31,6 +31,7 @@ def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
         "mode": cl.mode,
         "outcome": cl.outcome,
         "threshold": _threshold(cl),
+        "open_set": cl.open_set.to_dict() if cl.open_set is not None else None,
         "evidence_model": cl.evidence_model,
         "incident_date": cl.incident_date.isoformat() if cl.incident_date else None,
         "search_id": cl.search_id,
@@ -66,5 +67,6 @@ def _threshold(cl: CandidateList) -> dict[str, Any] | None:
         "gallery_templates": t.gallery_size,
         "false_match_rate_at_threshold": t.fmr.fmr,
         "measurable": t.measurable,
+        "listing_score": cl.listing_threshold,
         "statement": t.statement(),
     }

@@ -173,6 +173,15 @@ class CandidateList:
     search_id: int | None = None  # the search log entry
     quality: dict[str, Any] | None = None  # the probe's measures and the gate's verdict
     provenance: dict[str, Any] | None = None  # source type, EXIF, hashes, LeadGuard's edits
+    open_set: Any = None  # leadguard.evidence.tail.OpenSetDecision: the per-search fit
+
+    @property
+    def listing_threshold(self) -> float | None:
+        """The score the list starts from: the per-search threshold, never below the
+        gallery-size threshold (which alone is used where the per-search fit was refused)."""
+        if self.open_set is not None and self.open_set.listing_threshold is not None:
+            return float(self.open_set.listing_threshold)
+        return float(self.threshold.threshold) if self.threshold is not None else None
 
     @property
     def outcome(self) -> str:

@@ -85,8 +85,12 @@ def test_nobody_above_the_threshold_is_a_normal_recorded_answer(johns, non_enrol
         if result.outcome == "no_candidate":
             assert result.candidates == ()
             assert any("No candidate above the threshold" in n for n in result.notices)
+            # five Johns are too few for a per-search fit: the list says so, never silently
+            assert result.open_set is not None and not result.open_set.fitted
+            assert any(n.startswith("NO PER-SEARCH FIT: only 5 subjects") for n in result.notices)
             row = _log(johns.ws, result.search_id)
             assert row.outcome == "no_candidate" and row.candidates == 0
+            assert row.result["open_set"]["basis"] == "fallback"
             assert row.result["outcome"] == "no_candidate"
     # eight strangers against five Johns at FPIR 1 %: most, if not all, return nobody
     assert outcomes.count("no_candidate") >= 7, outcomes

@@ -171,6 +171,11 @@ def test_lead_report_reads_as_required_and_is_reproducible(case) -> None:
         "Worst measured group at this threshold",
     ):
         assert section in text, section
+    # one worst group per list, the same in the evidence section as in the list's statements
+    named = set(re.findall(r"Worst measured group at this threshold: ([^,<]+),", html))
+    listed = set(re.findall(r"may be highest on this list \(([^,<]+), from", html))
+    assert len(named) == 1, named
+    assert listed <= named, (listed, named)
     for value in (
         "R-1",
         "robbery",

@@ -10,7 +10,7 @@ import pytest
 
 from leadguard.evidence.distribution import ScoreHistogram
 from leadguard.evidence.fit import Labelled, fit_model, split_by_identity
-from leadguard.evidence.groups import MIN_GROUP_COMPARISONS
+from leadguard.evidence.groups import MIN_GROUP_COMPARISONS, ranked_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.search_lr import search_lr
 from leadguard.evidence.shift import GalleryTail, compare, update_tail
@@ -113,6 +113,14 @@ def test_the_lr_is_read_for_a_search_of_the_gallery(model: EvidenceModel) -> Non
     assert pytest.approx(6.35, abs=0.01) == 2400 / 378
 
 
+def test_only_the_top_candidate_is_called_the_highest(model: EvidenceModel) -> None:
+    top = " ".join(search_lr(model, 0.99, ("M/loose",), 379, 379, rank=1).lines(None))
+    third = " ".join(search_lr(model, 0.98, ("M/loose",), 379, 379, rank=3).lines(None))
+    assert "highest of 379 comparisons" in top
+    assert "highest" not in third
+    assert "ranked 3: 2 people on this list scored higher" in third
+
+
 def test_lrs_are_bounded_by_each_groups_own_data(model: EvidenceModel) -> None:
     table = model.meta["group_lr"]
     assert table["M/loose"]["supported"]
@@ -196,3 +204,35 @@ def test_odds_read_as_the_issue_worked_them() -> None:
     assert odds_words(2400 / 378) == "about 6.3 to 1"  # LR 2,400, 379 photos
     assert odds_words(2400 / 999_999) == "about 1 to 417"  # LR 2,400, a million photos
     assert odds_words(263 / 378) == "about 1 to 1.4"
+
+
+def test_every_section_ranks_groups_as_the_list_names_its_worst(model: EvidenceModel) -> None:
+    """The lead report's group table (ranked_groups) starts with the list's worst group, at
+    every score, so no document names two different worst groups."""
+    for score in (0.5, 0.8, 0.9, 0.95, 0.99):
+        ranked = ranked_groups(model, score)
+        worst = model.worst_group(score)
+        assert (ranked[0].group if ranked else None) == (worst.group if worst else None)
+        ctx = list_context(model, [score], score, (), 300)
+        assert ctx.worst_group == (worst.group if worst else None)
+        uppers = [r.upper for r in ranked]
+        assert uppers == sorted(uppers, reverse=True)
+        assert all(r.adequate for r in ranked)  # a thin group is never ranked at all
+
+
+def test_a_candidate_never_gets_another_sex_groups_figures(model: EvidenceModel) -> None:
+    from leadguard.evidence.statements import ListContext, group_sex
+
+    assert group_sex("sex F") == "F" and group_sex("F/african") == "F"
+    assert group_sex("all") is None
+    ctx = ListContext("F/tight", (), 300)
+    man = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ("sex M", "M/loose"))
+    assert man.worst_group is None and man.worst_not_applicable == "F/tight"
+    text = "\n".join(man.lines())
+    assert "of another sex than this candidate's recorded one" in text
+    assert "For the group whose false match rate may be highest" not in text
+    assert man.to_dict()["worst_group"] is None
+    woman = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ("sex F", "F/tight"))
+    assert woman.worst_group is not None and woman.worst_group.group == "F/tight"
+    unknown = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ())
+    assert unknown.worst_group is not None  # no recorded sex: the list's worst group applies

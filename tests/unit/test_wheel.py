@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "leadguard"
 
 
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
@@ -37,8 +36,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(["cp", "-r", str(PKG), str(tree / "src")], check=True)
     subprocess.run(["cp", str(ROOT / "pyproject.toml"), str(tree)], check=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(out), str(tree)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+            str(tree),
+        ],
         check=True,
     )
     (whl,) = out.glob("leadguard-*.whl")
@@ -66,7 +75,9 @@ def test_a_clean_environment_with_the_wheel_runs_leadguard(wheel: Path, tmp_path
     site = Path(
         subprocess.run(
             [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     )
     with zipfile.ZipFile(wheel) as z:  # what pip does for a pure wheel: unpack into purelib
@@ -92,6 +103,7 @@ print("ok")
 """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["LEADGUARD_KERNEL_CACHE"] = str(tmp_path / "kernels")
-    r = subprocess.run([str(py), "-c", script], capture_output=True, text=True, env=env,
-                       cwd=tmp_path, check=False)
+    r = subprocess.run(
+        [str(py), "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+    )
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr

@@ -460,6 +460,14 @@ def eval_evidence(
     gallery: Annotated[
         bool, typer.Option(help="Fit on the workspace's own enrolled gallery (no manifest).")
     ] = False,
+    searches: Annotated[
+        bool,
+        typer.Option(
+            help="Fit nothing: run open-set searches of the manifest's people (BLUFR with "
+            "--blufr, else each photo against the others) and compare the per-search fit with "
+            "the gallery-size threshold."
+        ),
+    ] = False,
 ) -> None:
     """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
     on half of the people in a labelled dataset (or the gallery) and validate on the rest."""
@@ -467,6 +475,19 @@ def eval_evidence(
 
     if (manifest is None) == (not gallery):
         raise typer.BadParameter("give a manifest, or --gallery, but not both")
+    if searches and manifest is None:
+        raise typer.BadParameter("--searches needs a manifest")
+    if searches:
+        from leadguard.evidence.search_run import evaluate_searches
+
+        assert manifest is not None
+        _run_eval(
+            workspace,
+            "templates",
+            lambda ws, progress: evaluate_searches(ws, manifest, blufr, out, seed, progress),
+            render.search_check_summary,
+        )
+        return
 
     def run(ws: Any, progress: Any) -> Any:
         if manifest is None:

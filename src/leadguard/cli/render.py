@@ -110,6 +110,8 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         console.print(f"  mode: open-set; {safe(cl.threshold.statement())}")
     else:
         console.print(f"  mode: {cl.mode}")
+    if cl.open_set is not None:
+        console.print(f"  {safe(cl.open_set.statement())}", soft_wrap=True)
     if cl.evidence_model:
         em = cl.evidence_model
         console.print(
@@ -419,3 +421,52 @@ def evidence_summary(console: Console, metrics: dict[str, Any]) -> None:
             "yes" if r["agree"] else "NO",
         )
     console.print(table)
+
+
+def _cell(r: dict[str, Any]) -> str:
+    lo, hi = r["ci95"]
+    return f"{r['rate']:.4f} ({lo:.4f}-{hi:.4f})" if r["rate"] is not None else "-"
+
+
+def search_check_summary(console: Console, metrics: dict[str, Any]) -> None:
+    """``eval evidence --searches``: FPIR, FNIR and the p distribution, as tables."""
+    console.print(
+        f"{metrics['source']}: {metrics['searches']:,} searches, gallery "
+        f"{metrics['gallery_subjects']:,} subjects; flagged {metrics['flagged_searches']:,}",
+        soft_wrap=True,
+    )
+    table = Table(title="Searches of people not enrolled with a listed candidate", box=None)
+    for col in ("subset", "group", "target", "searches", "gallery-size", "per-search", "shipped"):
+        table.add_column(col)
+    for r in metrics["fpir"]:
+        table.add_row(
+            r["subset"],
+            r["group"] + ("" if r["enough_searches"] else " (<300)"),
+            f"{r['target_fpir']:g}",
+            f"{r['searches']:,}",
+            _cell(r["gallery_size"]),
+            _cell(r["per_search"]),
+            _cell(r["shipped"]),
+        )
+    console.print(table)
+    if metrics["fnir"]:
+        table = Table(title="Searches of enrolled people whose mate is not listed", box=None)
+        for col in ("target", "searches", "gallery-size", "per-search", "shipped"):
+            table.add_column(col)
+        for r in metrics["fnir"]:
+            table.add_row(
+                f"{r['target_fpir']:g}",
+                f"{r['searches']:,}",
+                _cell(r["gallery_size"]),
+                _cell(r["per_search"]),
+                _cell(r["shipped"]),
+            )
+        console.print(table)
+    d = metrics["p_distribution"]
+    table = Table(title="Per-search p of the top stranger (uniform: share = level)", box=None)
+    for col in ("level", "share below", "searches"):
+        table.add_column(col)
+    for r in d["levels"]:
+        table.add_row(f"{r['level']:g}", _cell(r), f"{r['searches']:,}")
+    console.print(table)
+    console.print(f"fit refused in {d['fit_refused']:,} of {d['searches']:,} searches")

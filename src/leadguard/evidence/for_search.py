@@ -19,6 +19,7 @@ from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.model import StoredModel
 from leadguard.evidence.shift import ShiftCheck, check_shift
 from leadguard.evidence.statements import CandidateEvidence, candidate_evidence, list_context
+from leadguard.evidence.tail import OpenSetDecision
 from leadguard.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -62,12 +63,16 @@ def list_evidence(
     probe_sex: str | None = None,
     probe_race: str | None = None,
     shift: ShiftCheck | None = None,
+    open_set: OpenSetDecision | None = None,
 ) -> list[CandidateEvidence]:
     """One statement set per candidate, all naming the same worst group."""
+    at = threshold.threshold if threshold else None
+    if open_set is not None and open_set.listing_threshold is not None:
+        at = open_set.listing_threshold  # the score the list starts from names its worst group
     ctx = list_context(
         stored.model,
         [score for score, _ in ranked],
-        threshold.threshold if threshold else None,
+        at,
         subject_groups(probe_sex, probe_race),
         gallery_subjects,
         shift.statement() if shift is not None and shift.shifted else None,
@@ -82,6 +87,8 @@ def list_evidence(
             incident,
             ctx,
             subject_groups(info.sex, info.race),
+            open_set,
+            rank,
         )
-        for score, info in ranked
+        for rank, (score, info) in enumerate(ranked, start=1)
     ]

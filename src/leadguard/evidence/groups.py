@@ -90,14 +90,20 @@ def standing(model: EvidenceModel, group: str, score: float) -> GroupStanding:
     return GroupStanding(group, at, hist.comparisons >= MIN_GROUP_COMPARISONS)
 
 
+def ranked_groups(model: EvidenceModel, score: float) -> list[GroupStanding]:
+    """The adequately measured groups, the one whose FMR at this score may be highest first:
+    by 95 % upper bound, then point estimate, then name. Every document ranks groups this
+    way, so the first is the one worst group a list names, in every section."""
+    ranked = [standing(model, g, score) for g in sorted(model.groups)]
+    ranked = [r for r in ranked if r.adequate and r.fmr is not None]
+    return sorted(ranked, key=lambda r: (-r.upper, -(r.fmr.fmr if r.fmr else 0.0), r.group))
+
+
 def worst_group(model: EvidenceModel, score: float) -> GroupStanding | None:
     """The adequately measured group whose within-group FMR at this score may be highest:
     the highest 95 % upper bound (ties: the higher point estimate)."""
-    ranked = [standing(model, g, score) for g in sorted(model.groups)]
-    ranked = [r for r in ranked if r.adequate and r.fmr is not None]
-    if not ranked:
-        return None
-    return max(ranked, key=lambda r: (r.upper, r.fmr.fmr if r.fmr else 0.0))
+    ranked = ranked_groups(model, score)
+    return ranked[0] if ranked else None
 
 
 def group_threshold(model: EvidenceModel, base: float) -> tuple[float, str | None]:

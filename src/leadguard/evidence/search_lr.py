@@ -39,6 +39,7 @@ class SearchLr:
     reason: str  # why no LR is stated (when llr is None)
     gallery_subjects: int
     gallery_templates: int
+    rank: int = 1  # the candidate's place on its list (1 = the highest score)
 
     @property
     def posterior_odds_upper(self) -> float | None:
@@ -65,9 +66,22 @@ class SearchLr:
             f"person sought is certainly among them, the odds that it is this one are at most "
             f"1 to {s - 1:,} before the score, so this likelihood ratio gives odds of at most "
             f"{odds_words(odds)} that this is the person (less if the person may not be "
-            f"enrolled at all). The score is also the highest of {n:,} comparisons, so some "
-            "strangers are expected to score high by chance.",
+            f"enrolled at all). {self._rank_words()}",
         ]
+
+    def _rank_words(self) -> str:
+        n = self.gallery_templates
+        if self.rank <= 1:
+            return (
+                f"The score is also the highest of {n:,} comparisons, so some strangers are "
+                "expected to score high by chance."
+            )
+        higher = self.rank - 1
+        who = "person" if higher == 1 else "people"
+        return (
+            f"This candidate is ranked {self.rank}: {higher:,} {who} on this list scored higher, "
+            f"and among {n:,} comparisons some strangers are expected to score high by chance."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         if self.llr is None or self.bounds is None:
@@ -141,10 +155,11 @@ def search_lr(
     groups: tuple[str, ...],
     gallery_subjects: int,
     gallery_templates: int,
+    rank: int = 1,
 ) -> SearchLr:
     bounds, by, reason = group_bounds(model, groups)
     if bounds is None:
-        return SearchLr(None, None, "", reason, gallery_subjects, gallery_templates)
+        return SearchLr(None, None, "", reason, gallery_subjects, gallery_templates, rank)
     lo, hi = bounds
     raw = model.lr.at(score)
     llr = (
@@ -152,4 +167,4 @@ def search_lr(
         min(max(raw[1], lo), hi),
         min(max(raw[2], lo), hi),
     )
-    return SearchLr(llr, bounds, by, "", gallery_subjects, gallery_templates)
+    return SearchLr(llr, bounds, by, "", gallery_subjects, gallery_templates, rank)

@@ -10,6 +10,7 @@ from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches,
 from leadguard.evidence.groups import GroupStanding
 from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.search_lr import SearchLr, search_lr
+from leadguard.evidence.tail import OpenSetDecision
 
 INVESTIGATION_NOTICE = (
     "INVESTIGATION MODE: this list always holds {n} people (fewer only if the gallery is "
@@ -62,6 +63,11 @@ class CandidateEvidence:
     photo_age_days: int | None  # incident date minus the photo's encounter date
     newer_encounter: date | None  # a more recent encounter of the same subject, if any
     shift: str | None = None
+    # from the probe's own scores: P(a stranger this high | the person is not enrolled)
+    open_set_p: float | None = None
+    open_set_line: str | None = None
+    # the list's worst group is of another recorded sex than this candidate's: not applied
+    worst_not_applicable: str | None = None
 
     @property
     def llr(self) -> tuple[float, float, float] | None:
@@ -86,6 +92,8 @@ class CandidateEvidence:
         """Plain-words statements, one per line, for the human-readable list."""
         n = self.chance.gallery_size
         out = [f"NOT VALIDATED FOR THIS GALLERY: {self.shift}"] if self.shift else []
+        if self.open_set_line:
+            out.append(self.open_set_line)
         out += [
             f"False match rate at this score: {self.fmr.statement()}.",
             f"In a gallery of {n:,} photos, about {self.chance.expected:.3g} innocent people "
@@ -101,6 +109,13 @@ class CandidateEvidence:
                 f"{w.fmr.statement()}; {w.chance.expected:.3g} innocent people expected "
                 f"(up to {w.chance.expected_upper:.3g}), at least one with chance "
                 f"{w.chance.p_at_least_one:.1%} (up to {w.chance.p_at_least_one_upper:.1%})."
+            )
+        elif self.worst_not_applicable is not None:
+            out.append(
+                f"The group whose false match rate may be highest on this list "
+                f"({self.worst_not_applicable}) is of another sex than this candidate's recorded "
+                "one, so its figures are not given for this candidate; this candidate's own "
+                "recorded group follows."
             )
         else:
             out.append("No demographic group was measured well enough to be named as the worst.")
@@ -155,9 +170,11 @@ class CandidateEvidence:
         return {
             **rate(self.fmr, self.chance),
             "worst_group": {"group": w.group, **rate(w.fmr, w.chance)} if w else None,
+            "worst_group_not_applicable_to_candidate": self.worst_not_applicable,
             "recorded_groups": [own(r, st) for r, st in self.own_groups],
             **self.lr.to_dict(),
             "not_validated_for_this_gallery": self.shift,
+            "p_stranger_this_high_if_not_enrolled": self.open_set_p,
             "photo_age_days_at_incident": self.photo_age_days,
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter
@@ -175,11 +192,14 @@ def candidate_evidence(
     incident: date | None,
     context: ListContext | None = None,
     candidate_groups: tuple[str, ...] = (),
+    open_set: OpenSetDecision | None = None,
+    rank: int = 1,
 ) -> CandidateEvidence:
     ctx = context or list_context(model, [score], None, (), gallery_size)
     at = model.fmr(score)
     group = None
-    if ctx.worst_group is not None:
+    mismatch = _other_sex(ctx.worst_group, candidate_groups)
+    if ctx.worst_group is not None and mismatch is None:
         st = model.group_standing(ctx.worst_group, score)
         if st.fmr is not None:
             group = GroupRate(ctx.worst_group, st.fmr, chance_matches(st.fmr, gallery_size))
@@ -187,7 +207,7 @@ def candidate_evidence(
         ("candidate", model.group_standing(g, score)) for g in candidate_groups
     )
     known = tuple(dict.fromkeys(g for g in (*ctx.probe_groups, *candidate_groups)))
-    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size)
+    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size, rank)
     age = (incident - photo_date).days if incident and photo_date else None
     newer = latest_date if latest_date and photo_date and latest_date > photo_date else None
     return CandidateEvidence(
@@ -199,4 +219,25 @@ def candidate_evidence(
         age,
         newer,
         ctx.shift,
+        open_set.p(score) if open_set else None,
+        open_set.candidate_line(score) if open_set else None,
+        mismatch,
     )
+
+
+def group_sex(group: str) -> str | None:
+    """The sex a group is defined by: "sex F" and "F/african" are both F."""
+    if group.startswith("sex "):
+        return group[4:].strip() or None
+    return group.split("/", 1)[0].strip() or None if "/" in group else None
+
+
+def _other_sex(worst: str | None, candidate_groups: tuple[str, ...]) -> str | None:
+    """The worst group's name when it is of another sex than the candidate's recorded one
+    (a woman candidate never gets a male group's figures); None when it applies or when
+    either sex is unknown."""
+    if worst is None:
+        return None
+    ws = group_sex(worst)
+    own = {x for g in candidate_groups if (x := group_sex(g))}
+    return worst if ws is not None and own and ws not in own else None

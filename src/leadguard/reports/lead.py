@@ -86,6 +86,10 @@ def _candidates(doc: Document, rec: dict[str, Any]) -> None:
                 f"{res['gallery_searched']['templates']} photos; {res.get('search')}",
             ),
             ("Threshold", th.get("statement") or "none (no threshold applied)"),
+            (
+                "Per-search open-set fit",
+                (res.get("open_set") or {}).get("statement") or "none recorded for this search",
+            ),
             ("List length asked for", res.get("list_length")),
             ("Scores", res.get("score")),
         ]

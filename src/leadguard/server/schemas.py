@@ -343,6 +343,7 @@ class CandidateListOut(BaseModel):
     probe: dict[str, Any]
     gallery_searched: dict[str, int]
     threshold: dict[str, Any] | None
+    open_set: dict[str, Any] | None = None  # the per-search fit and the score listed from
     list_length: int
     candidates: list[CandidateOut]
     notices: list[str]

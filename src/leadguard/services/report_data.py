@@ -17,7 +17,7 @@ from leadguard.casework.lead_state import (
     showing_dicts,
 )
 from leadguard.errors import InputError
-from leadguard.evidence.chance import fmr_at_score
+from leadguard.evidence.groups import ranked_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.quality.gate import describe_source_type
 from leadguard.storage.models import (
@@ -216,16 +216,17 @@ def evidence_model_dict(
     if threshold is not None:
         overall = model.fmr(threshold)
         out["fmr_at_threshold"] = {"fmr": overall.fmr, "ci95": list(overall.ci)}
-        rated = sorted(
-            (
-                (g, fmr_at_score(h, threshold, model.design_effect(threshold, g)))
-                for g, h in model.measured_groups().items()
-            ),
-            key=lambda r: (-r[1].fmr, -r[1].ci[1], r[0]),
-        )
+        # ranked as the list names its worst group (95 % upper bound first): one worst
+        # group per list, the same in every section
         out["groups_at_threshold"] = [
-            {"group": g, "fmr": f.fmr, "ci95": list(f.ci), "comparisons": f.comparisons}
-            for g, f in rated
+            {
+                "group": st.group,
+                "fmr": st.fmr.fmr,
+                "ci95": list(st.fmr.ci),
+                "comparisons": st.fmr.comparisons,
+            }
+            for st in ranked_groups(model, threshold)
+            if st.fmr is not None
         ]
     return out
 
