@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         "corroboration); default: the shipped policy, after the Detroit settlement.",
     )
 
-    # --- accounts and safeguards (issue 10) ---
+    # --- accounts and safeguards ---
     allow_unprotected: bool = Field(
         True,
         description="Allow searches in a workspace with no accounts (evaluation, demo); each "

@@ -1,6 +1,6 @@
 """Sharpness and the unified quality score follow the image: on 50 real LFW faces, both fall
-monotonically as Gaussian blur grows from sigma 0 to 10 (issue 12: a sigma-9 probe used to
-score sharper than the same probe at sigma 5, and was only warned)."""
+monotonically as Gaussian blur grows from sigma 0 to 10 (a sigma-9 probe once
+scored sharper than the same probe at sigma 5, and was only warned)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Worst-group statements, search-aware likelihood ratios and shift detection (issue 12),
+"""Worst-group statements, search-aware likelihood ratios and shift detection,
 on synthetic people whose groups differ by construction."""
 
 from __future__ import annotations

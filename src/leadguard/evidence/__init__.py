@@ -1,4 +1,4 @@
-"""What a score is worth for the gallery actually searched (issue 5; arithmetic only so far).
+"""What a score is worth for the gallery actually searched.
 
 Pure functions over a measured non-mated score distribution: the false match rate at a
 score with its interval, the chance matches expected in a gallery of N, and the threshold

@@ -263,7 +263,7 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-# --- casework (issue 6) ---
+# --- casework ---
 
 
 class User(Base):
