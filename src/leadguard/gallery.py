@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
 
-from leadguard import audit
+from leadguard import audit, index_files
 from leadguard.errors import IndexError_, InputError
 from leadguard.index.backends import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import repository as repo
@@ -34,6 +34,7 @@ class IndexCheck:
     problem: str = ""
     vectors_differ: int = 0  # ids in both whose vector in the index is not the database's
     differing_ids: tuple[int, ...] = ()  # the first few of them
+    file_problems: tuple[str, ...] = ()  # files unlike the digests the audit chain recorded
 
     @property
     def consistent(self) -> bool:
@@ -42,6 +43,7 @@ class IndexCheck:
             and self.missing_from_index == 0
             and self.not_in_database == 0
             and self.vectors_differ == 0
+            and not self.file_problems
         )
 
 
@@ -91,17 +93,38 @@ def open_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
     return load_index(backend, path, space.key, space.dim, uri)
 
 
+def save_index(ws: Workspace, space: EmbeddingSpace, index: StoredIndex, reason: str) -> None:
+    """Save the index and record the digests of its files in the audit chain (caller holds
+    the write lock). A crash between the two leaves files the chain does not vouch for:
+    ``index check`` names them and ``index rebuild`` records them again."""
+    path = ws.index_path(space.key)
+    index.save(path)
+    written = getattr(index, "last_written", None)
+    with ws.session() as s:
+        index_files.record(s, space.key, ws.settings.index_backend, path, reason, written)
+
+
+def check_files(ws: Workspace, space: EmbeddingSpace) -> list[str]:
+    """The index files of the space against the digests the audit chain recorded."""
+    with ws.session() as s:
+        return index_files.check(s, space.key, ws.settings.index_backend, ws.index_path(space.key))
+
+
 def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
-    """Compare the index with the database thoroughly: the ids, and for every id the
-    vector itself (a digest of id and vector bytes, computed chunk by chunk), so that
-    vectors swapped or altered inside the index file are found and named."""
+    """Compare the index with the database thoroughly: every file against the digest the
+    audit chain recorded when it was written (so codes, ids or tombstones changed on disk
+    are found and named), the ids, and for every id the vector itself (a digest of id and
+    vector bytes over all rows, computed chunk by chunk), so that vectors swapped or altered
+    inside the index file are found and named."""
     with ws.session() as s:
         db_ids, db_dig = _join([_digests(c) for c in repo.template_vector_chunks(s, space.key)])
+    files = tuple(check_files(ws, space))
     try:
         index = open_index(ws, space)
         idx_ids, idx_dig = _index_digests(index)
     except Exception as exc:  # a damaged file is a finding of the check, not a crash
-        return IndexCheck(space.key, int(db_ids.size), 0, int(db_ids.size), 0, False, str(exc))
+        n = int(db_ids.size)
+        return IndexCheck(space.key, n, 0, n, 0, False, str(exc), file_problems=files)
     missing = np.setdiff1d(db_ids, idx_ids).size
     extra = np.setdiff1d(idx_ids, db_ids).size
     both, in_db, in_idx = np.intersect1d(db_ids, idx_ids, assume_unique=True, return_indices=True)
@@ -115,6 +138,7 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
         True,
         vectors_differ=int(differ.size),
         differing_ids=tuple(int(i) for i in differ[:20]),
+        file_problems=files,
     )
 
 
@@ -129,6 +153,8 @@ def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
         if ids.size:
             index.add(ids, vectors)
         index.save(ws.index_path(space.key))
+        with ws.session() as s:  # every file hashed anew
+            index_files.record(s, space.key, backend, ws.index_path(space.key), "rebuild")
     return index
 
 
@@ -179,11 +205,12 @@ def synced_index(
         return open_index(ws, space), check
     log.warning(
         "index for space %s disagreed with the database (%d missing, %d extra, %d vectors "
-        "differ%s); rebuilt",
+        "differ, %d files unlike their recorded digests%s); rebuilt",
         space.key,
         check.missing_from_index,
         check.not_in_database,
         check.vectors_differ,
+        len(check.file_problems),
         f", {check.problem}" if check.problem else "",
     )
     return rebuild_index(ws, space), check
@@ -229,8 +256,8 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
                 index = open_index(ws, space)
             except Exception:
                 index = rebuild_index(ws, space)
-            index.remove(np.asarray(ids, dtype=np.int64))
-            index.save(ws.index_path(key))
+            index.remove(np.asarray(ids, dtype=np.int64))  # and any compaction it triggers
+            save_index(ws, space, index, "remove")
             synced_index(ws, space)  # repairs any older disagreement too
         total += len(ids)
     return total
