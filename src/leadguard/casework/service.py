@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
+from leadguard.casework.adoption import require_adopted
 from leadguard.casework.authz import Account, authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
 from leadguard.errors import InputError
@@ -76,6 +77,8 @@ def policy(ctx: Context, observe: bool = True) -> CaseworkPolicy:
     if path is not None and not path.is_absolute():
         path = ctx.root / path
     pol = load_casework_policy(path)
+    with ctx.session() as s:  # a file nobody adopted is refused (casework/adoption.py)
+        require_adopted(s, pol, str(ctx.root))
     if observe:
         _observe_config(ctx, pol)
     return pol
