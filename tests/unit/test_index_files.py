@@ -193,3 +193,30 @@ def test_an_index_saved_outside_leadguard_is_named(tmp_path: Path) -> None:
     assert "meta.json differs" in named and "not recorded in any audit entry" in named
     assert check.not_in_database == 1
     w.close()
+
+
+def test_the_commands_name_the_file(tmp_path: Path) -> None:
+    """``leadguard index check`` and ``leadguard audit verify`` (and the service behind the
+    API's /api/audit/verify) exit 1 naming the changed file; before the change both pass."""
+    from typer.testing import CliRunner
+
+    from leadguard.cli.main import app
+    from leadguard.services.audit import verify
+    from leadguard.services.context import Context
+
+    w = Workspace.init(tmp_path / "ws", index_backend="compressed")
+    enroll(w, 0, 30)
+    root = str(w.root)
+    run = CliRunner()
+    for args in (["index", "check", "-w", root], ["audit", "verify", "-w", root]):
+        ok = run.invoke(app, args, env={"COLUMNS": "250"})
+        assert ok.exit_code == 0, ok.output
+    codes = _targets(w)["codes"]
+    _flip(codes)
+    for args in (["index", "check", "-w", root], ["audit", "verify", "-w", root]):
+        bad = run.invoke(app, args, env={"COLUMNS": "250"})
+        assert bad.exit_code == 1 and codes.name in bad.output, bad.output
+    result = verify(Context(w), None)
+    assert not result.intact and result.check.intact
+    assert any(codes.name in p for p in result.index_problems)
+    w.close()
