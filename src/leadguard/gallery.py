@@ -191,7 +191,8 @@ def synced_index(
         return index, IndexCheck(space.key, len(index), len(index), 0, 0, True)
     with ws.session() as s:
         summary = repo.template_id_summary(s, space.key)
-    if meta is not None and all(meta.get(k) == v for k, v in summary.items()):
+        head_ok = index_files.head_recorded(s, space.key, ws.settings.index_backend, path)
+    if head_ok and meta is not None and all(meta.get(k) == v for k, v in summary.items()):
         try:
             index = open_index(ws, space)
         except IndexError_:

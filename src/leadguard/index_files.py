@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
+from leadguard.index.segment_files import SEGMENT_PARTS, read_meta
 from leadguard.storage.models import AuditEntry
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,23 @@ def _base(backend: str, path: Path) -> Path:
 
 
 def saved_files(backend: str, path: Path) -> list[str]:
-    """Names (relative to ``_base``) of the files that make up the saved index."""
+    """Names (relative to ``_base``) of the files that make up the saved index: for the
+    compressed index, ``meta.json`` and the files it names (a segment a killed save left
+    behind, which no ``meta.json`` names, is never read and is removed by the next save);
+    every file of the folder where ``meta.json`` cannot be read."""
     if backend == "compressed":
         if not path.is_dir():
             return []
-        return sorted(f.name for f in path.iterdir() if f.is_file() and f.suffix != ".tmp")
+        meta = read_meta(path)
+        try:
+            named = {"meta.json"}
+            for seg in (meta or {})["segments"]:
+                named |= {f"{seg['name']}.{part}.npy" for part in SEGMENT_PARTS}
+                if seg.get("dead_file"):
+                    named.add(str(seg["dead_file"]))
+            return sorted(named)
+        except (KeyError, TypeError):
+            return sorted(f.name for f in path.iterdir() if f.is_file() and f.suffix != ".tmp")
     names = [path, path.with_suffix(".json")] if backend == "faiss-flat" else [path]
     return [p.name for p in names if p.is_file()]
 
@@ -136,6 +149,26 @@ def check(session: Session, space_key: str, backend: str, path: Path) -> list[st
         if name not in files:
             problems.append(f"{label}: file {name} is not recorded in any audit entry")
     return problems
+
+
+def _head(backend: str, path: Path) -> str:
+    """The file every save rewrites (its commit record)."""
+    if backend == "compressed":
+        return "meta.json"
+    return path.with_suffix(".json").name if backend == "faiss-flat" else path.name
+
+
+def head_recorded(session: Session, space_key: str, backend: str, path: Path) -> bool:
+    """Cheap: is the index's commit record (``meta.json``, the ``.json`` beside a FAISS
+    file) the one the chain recorded last? False after a save whose entry was never written
+    (a crash in between) or a hand-made save: the caller then checks thoroughly and
+    rebuilds. True where no index was saved yet."""
+    head = _base(backend, path) / _head(backend, path)
+    if not head.is_file():
+        return not saved_files(backend, path)
+    entry = recorded(session, space_key, backend)
+    files = entry.details.get("files") if entry is not None else None
+    return isinstance(files, dict) and files.get(head.name) == sha256_file(head)
 
 
 def recorded_spaces(session: Session, backend: str) -> list[str]:

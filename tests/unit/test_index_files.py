@@ -27,8 +27,9 @@ from leadguard.workspace import Workspace
 _DET = Detection(Box(0, 0, 100, 100), 1.0, ())
 
 
-def enroll(ws: Workspace, start: int, n: int) -> None:
-    """A batch as enrollment commits it: rows, then the index saved with its digests."""
+def enroll(ws: Workspace, start: int, n: int, record: bool = True) -> None:
+    """A batch as enrollment commits it: rows, then the index saved with its digests
+    (``record=False``: killed after the save, before its entry)."""
     space = ws.face_model().space
     rng = np.random.default_rng(start)
     vecs = rng.normal(size=(n, space.dim)).astype(np.float32)
@@ -49,7 +50,10 @@ def enroll(ws: Workspace, start: int, n: int) -> None:
         audit.append(s, "enroll_batch", f"gallery:{space.key}", {}, records=records)
     index.add(np.asarray(new_ids, dtype=np.int64), vecs)
     with ws.write_lock():
-        save_index(ws, space, index, "enroll")
+        if record:
+            save_index(ws, space, index, "enroll")
+        else:
+            index.save(ws.index_path(space.key))
 
 
 def chain_intact(ws: Workspace) -> bool:
@@ -219,4 +223,34 @@ def test_the_commands_name_the_file(tmp_path: Path) -> None:
     result = verify(Context(w), None)
     assert not result.intact and result.check.intact
     assert any(codes.name in p for p in result.index_problems)
+    w.close()
+
+
+def test_a_save_whose_entry_was_never_written_is_repaired(tmp_path: Path) -> None:
+    """Killed between saving the index and recording its digests: the next search or batch
+    (``synced_index``) sees the commit record unrecorded, checks and rebuilds."""
+    w = Workspace.init(tmp_path / "ws", index_backend="compressed")
+    space = w.face_model().space
+    enroll(w, 0, 20)
+    enroll(w, 20, 6, record=False)  # the index agrees with the database, unrecorded
+    assert not check_index(w, space).consistent
+    w.resident.clear()
+    _, check = synced_index(w, space)
+    assert not check.consistent and check.missing_from_index == 0  # only the files differed
+    assert check_index(w, space).consistent and file_problems(w) == []
+    w.close()
+
+
+def test_files_a_killed_save_left_behind_raise_no_alarm(tmp_path: Path) -> None:
+    """Segment files no meta.json names (a save killed before its commit) are not part of
+    the index: never read, removed by the next save."""
+    w = Workspace.init(tmp_path / "ws", index_backend="compressed")
+    space = w.face_model().space
+    enroll(w, 0, 20)
+    path = w.index_path(space.key)
+    for part in ("ids", "codes", "vec"):
+        (path / f"seg-999999.{part}.npy").write_bytes(b"left behind")
+    assert check_index(w, space).consistent
+    enroll(w, 20, 4)  # the next save removes them
+    assert not list(path.glob("seg-999999.*")) and check_index(w, space).consistent
     w.close()

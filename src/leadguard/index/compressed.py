@@ -45,6 +45,7 @@ from leadguard.errors import IndexError_
 from leadguard.index import _qkernel
 from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores, search_rows
 from leadguard.index.segment_files import (
+    SEGMENT_PARTS,
     RowFile,
     fsync_dir,
     read_meta,
@@ -446,9 +447,6 @@ def _prepare(
     reach = qnorm * (seg.err_max + float(seg.scale.max()) * seg.cnorm_max)
     dconst = rnorm * seg.cnorm_max + _EPS + 1e-6 * reach
     return _qkernel.Query(p.astype(np.int8), t, qnorm, dconst, q32)
-
-
-SEGMENT_PARTS = ("ids", "codes", "scale", "err", "vec")
 
 
 def _write_segment(folder: Path, seg: _Segment) -> list[str]:
