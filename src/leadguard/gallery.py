@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadguard import audit, index_files
 from leadguard.errors import IndexError_, InputError
@@ -142,9 +143,13 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
     )
 
 
-def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
+def rebuild_index(
+    ws: Workspace, space: EmbeddingSpace, session: Session | None = None
+) -> StoredIndex:
     """Recreate the space's index from the database (the source of truth) and save it,
-    under the workspace's write lock (no enrollment commits in between)."""
+    under the workspace's write lock (no enrollment commits in between). The digests of
+    its files are recorded in ``session`` (a caller's open transaction: a search's, which
+    holds the database's write lock) or in a transaction of their own."""
     with ws.write_lock():
         with ws.session() as s:
             ids, vectors = repo.template_vectors(s, space.key)
@@ -152,9 +157,13 @@ def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
         index = new_index(backend, space.key, space.dim, uri)
         if ids.size:
             index.add(ids, vectors)
-        index.save(ws.index_path(space.key))
-        with ws.session() as s:  # every file hashed anew
-            index_files.record(s, space.key, backend, ws.index_path(space.key), "rebuild")
+        path = ws.index_path(space.key)
+        index.save(path)
+        if session is not None:  # every file hashed anew
+            index_files.record(session, space.key, backend, path, "rebuild")
+        else:
+            with ws.session() as s:
+                index_files.record(s, space.key, backend, path, "rebuild")
     return index
 
 
@@ -164,7 +173,10 @@ def _file_stamp(path: Path, meta: dict[str, Any] | None) -> tuple[str, int, str]
 
 
 def synced_index(
-    ws: Workspace, space: EmbeddingSpace, table: tuple[int, ...] | None = None
+    ws: Workspace,
+    space: EmbeddingSpace,
+    table: tuple[int, ...] | None = None,
+    session: Session | None = None,
 ) -> tuple[StoredIndex, IndexCheck]:
     """The index brought into agreement with the database; repairs and saves if needed.
 
@@ -177,7 +189,8 @@ def synced_index(
     unchanged since the last agreement, the loaded index is used as it is. An enrollment or
     removal, here or by another process, changes both and is picked up on the next search.
     ``table``: the gallery generation if the caller has just read it
-    (``repo.templates_stamp``).
+    (``repo.templates_stamp``). ``session``: the caller's open transaction, in which a
+    repair records its files' digests (``rebuild_index``).
     """
     path = ws.index_path(space.key)
     meta = stored_meta(ws.settings.index_backend, path)
@@ -214,7 +227,7 @@ def synced_index(
         len(check.file_problems),
         f", {check.problem}" if check.problem else "",
     )
-    return rebuild_index(ws, space), check
+    return rebuild_index(ws, space, session), check
 
 
 def hold_index(
