@@ -19,7 +19,7 @@ from leadguard import audit
 from leadguard.backends import create_model
 from leadguard.errors import UnreadableImage
 from leadguard.evidence.shift import gallery_tail
-from leadguard.gallery import hold_index, synced_index
+from leadguard.gallery import hold_index, save_index, synced_index
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
 from leadguard.quality.gate import Policy, assess
@@ -215,7 +215,7 @@ def _commit(
     report.enrolled += len(new_ids)
     if new_ids:
         index.add(np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows]))
-    index.save(ws.index_path(space.key))
+    save_index(ws, space, index, "enroll")
     hold_index(ws, space, index, table)  # the next batch need not read the index file again
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from leadguard import audit
+from leadguard import audit, index_files
 from leadguard.errors import IndexError_, InputError
 from leadguard.index.backends import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import repository as repo
@@ -34,6 +35,7 @@ class IndexCheck:
     problem: str = ""
     vectors_differ: int = 0  # ids in both whose vector in the index is not the database's
     differing_ids: tuple[int, ...] = ()  # the first few of them
+    file_problems: tuple[str, ...] = ()  # files unlike the digests the audit chain recorded
 
     @property
     def consistent(self) -> bool:
@@ -42,6 +44,7 @@ class IndexCheck:
             and self.missing_from_index == 0
             and self.not_in_database == 0
             and self.vectors_differ == 0
+            and not self.file_problems
         )
 
 
@@ -91,17 +94,38 @@ def open_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
     return load_index(backend, path, space.key, space.dim, uri)
 
 
+def save_index(ws: Workspace, space: EmbeddingSpace, index: StoredIndex, reason: str) -> None:
+    """Save the index and record the digests of its files in the audit chain (caller holds
+    the write lock). A crash between the two leaves files the chain does not vouch for:
+    ``index check`` names them and ``index rebuild`` records them again."""
+    path = ws.index_path(space.key)
+    index.save(path)
+    written = getattr(index, "last_written", None)
+    with ws.session() as s:
+        index_files.record(s, space.key, ws.settings.index_backend, path, reason, written)
+
+
+def check_files(ws: Workspace, space: EmbeddingSpace) -> list[str]:
+    """The index files of the space against the digests the audit chain recorded."""
+    with ws.session() as s:
+        return index_files.check(s, space.key, ws.settings.index_backend, ws.index_path(space.key))
+
+
 def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
-    """Compare the index with the database thoroughly: the ids, and for every id the
-    vector itself (a digest of id and vector bytes, computed chunk by chunk), so that
-    vectors swapped or altered inside the index file are found and named."""
+    """Compare the index with the database thoroughly: every file against the digest the
+    audit chain recorded when it was written (so codes, ids or tombstones changed on disk
+    are found and named), the ids, and for every id the vector itself (a digest of id and
+    vector bytes over all rows, computed chunk by chunk), so that vectors swapped or altered
+    inside the index file are found and named."""
     with ws.session() as s:
         db_ids, db_dig = _join([_digests(c) for c in repo.template_vector_chunks(s, space.key)])
+    files = tuple(check_files(ws, space))
     try:
         index = open_index(ws, space)
         idx_ids, idx_dig = _index_digests(index)
     except Exception as exc:  # a damaged file is a finding of the check, not a crash
-        return IndexCheck(space.key, int(db_ids.size), 0, int(db_ids.size), 0, False, str(exc))
+        n = int(db_ids.size)
+        return IndexCheck(space.key, n, 0, n, 0, False, str(exc), file_problems=files)
     missing = np.setdiff1d(db_ids, idx_ids).size
     extra = np.setdiff1d(idx_ids, db_ids).size
     both, in_db, in_idx = np.intersect1d(db_ids, idx_ids, assume_unique=True, return_indices=True)
@@ -115,12 +139,17 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
         True,
         vectors_differ=int(differ.size),
         differing_ids=tuple(int(i) for i in differ[:20]),
+        file_problems=files,
     )
 
 
-def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
+def rebuild_index(
+    ws: Workspace, space: EmbeddingSpace, session: Session | None = None
+) -> StoredIndex:
     """Recreate the space's index from the database (the source of truth) and save it,
-    under the workspace's write lock (no enrollment commits in between)."""
+    under the workspace's write lock (no enrollment commits in between). The digests of
+    its files are recorded in ``session`` (a caller's open transaction: a search's, which
+    holds the database's write lock) or in a transaction of their own."""
     with ws.write_lock():
         with ws.session() as s:
             ids, vectors = repo.template_vectors(s, space.key)
@@ -128,7 +157,13 @@ def rebuild_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:
         index = new_index(backend, space.key, space.dim, uri)
         if ids.size:
             index.add(ids, vectors)
-        index.save(ws.index_path(space.key))
+        path = ws.index_path(space.key)
+        index.save(path)
+        if session is not None:  # every file hashed anew
+            index_files.record(session, space.key, backend, path, "rebuild")
+        else:
+            with ws.session() as s:
+                index_files.record(s, space.key, backend, path, "rebuild")
     return index
 
 
@@ -138,7 +173,10 @@ def _file_stamp(path: Path, meta: dict[str, Any] | None) -> tuple[str, int, str]
 
 
 def synced_index(
-    ws: Workspace, space: EmbeddingSpace, table: tuple[int, ...] | None = None
+    ws: Workspace,
+    space: EmbeddingSpace,
+    table: tuple[int, ...] | None = None,
+    session: Session | None = None,
 ) -> tuple[StoredIndex, IndexCheck]:
     """The index brought into agreement with the database; repairs and saves if needed.
 
@@ -151,7 +189,8 @@ def synced_index(
     unchanged since the last agreement, the loaded index is used as it is. An enrollment or
     removal, here or by another process, changes both and is picked up on the next search.
     ``table``: the gallery generation if the caller has just read it
-    (``repo.templates_stamp``).
+    (``repo.templates_stamp``). ``session``: the caller's open transaction, in which a
+    repair records its files' digests (``rebuild_index``).
     """
     path = ws.index_path(space.key)
     meta = stored_meta(ws.settings.index_backend, path)
@@ -165,7 +204,8 @@ def synced_index(
         return index, IndexCheck(space.key, len(index), len(index), 0, 0, True)
     with ws.session() as s:
         summary = repo.template_id_summary(s, space.key)
-    if meta is not None and all(meta.get(k) == v for k, v in summary.items()):
+        head_ok = index_files.head_recorded(s, space.key, ws.settings.index_backend, path)
+    if head_ok and meta is not None and all(meta.get(k) == v for k, v in summary.items()):
         try:
             index = open_index(ws, space)
         except IndexError_:
@@ -179,14 +219,15 @@ def synced_index(
         return open_index(ws, space), check
     log.warning(
         "index for space %s disagreed with the database (%d missing, %d extra, %d vectors "
-        "differ%s); rebuilt",
+        "differ, %d files unlike their recorded digests%s); rebuilt",
         space.key,
         check.missing_from_index,
         check.not_in_database,
         check.vectors_differ,
+        len(check.file_problems),
         f", {check.problem}" if check.problem else "",
     )
-    return rebuild_index(ws, space), check
+    return rebuild_index(ws, space, session), check
 
 
 def hold_index(
@@ -229,8 +270,8 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
                 index = open_index(ws, space)
             except Exception:
                 index = rebuild_index(ws, space)
-            index.remove(np.asarray(ids, dtype=np.int64))
-            index.save(ws.index_path(key))
+            index.remove(np.asarray(ids, dtype=np.int64))  # and any compaction it triggers
+            save_index(ws, space, index, "remove")
             synced_index(ws, space)  # repairs any older disagreement too
         total += len(ids)
     return total

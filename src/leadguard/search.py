@@ -172,7 +172,7 @@ def _search(
         )
     if stored is not None and investigation is None:
         models_gate.require_open_set(s, space)  # an accepted evaluation of this space
-    index, check = synced_index(ws, space, table)
+    index, check = synced_index(ws, space, table, s)  # a repair is recorded in s
     check_space(index.space_key, space.key)
 
     requested = investigation or top_k or settings.top_k

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -27,19 +28,30 @@ class CaseworkPolicy:
     list_length: int
     corroboration_required: bool
     source: str
+    sha256: str = ""  # of the file's bytes: what an admin adopts (casework/adoption.py)
+
+
+SHIPPED = "leadguard/casework/data/policy.toml (shipped)"
+
+
+def read_policy_file(path: Path | None = None) -> tuple[str, bytes]:
+    """(source, bytes) of the casework policy file: the workspace's own, or the shipped one."""
+    if path is None:
+        f = resources.files("leadguard.casework").joinpath("data", "policy.toml")
+        return SHIPPED, f.read_bytes()
+    try:
+        return str(path), path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the casework policy ({exc})") from exc
 
 
 def load_casework_policy(path: Path | None = None) -> CaseworkPolicy:
-    if path is None:
-        f = resources.files("leadguard.casework").joinpath("data", "policy.toml")
-        text, source = f.read_text(), "leadguard/casework/data/policy.toml (shipped)"
-    else:
-        try:
-            text, source = path.read_text(), str(path)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the casework policy ({exc})") from exc
+    return parse_casework_policy(*read_policy_file(path))
+
+
+def parse_casework_policy(source: str, data: bytes) -> CaseworkPolicy:
     try:
-        d = tomllib.loads(text)
+        d = tomllib.loads(data.decode())
         policy = CaseworkPolicy(
             tuple(o.lower() for o in d["eligible_offences"]),
             bool(d["supervisor_approval_required"]),
@@ -48,6 +60,7 @@ def load_casework_policy(path: Path | None = None) -> CaseworkPolicy:
             int(d["list_length"]),
             bool(d["corroboration_required"]),
             source,
+            hashlib.sha256(data).hexdigest(),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{source}: not a valid casework policy ({exc!r})") from exc

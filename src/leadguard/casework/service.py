@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard import audit
+from leadguard.casework.adoption import require_adopted
 from leadguard.casework.authz import Account, authorize
 from leadguard.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
 from leadguard.errors import InputError
@@ -77,6 +78,8 @@ def policy(ctx: Context, observe: bool = True) -> CaseworkPolicy:
     if path is not None and not path.is_absolute():
         path = ctx.root / path
     pol = load_casework_policy(path)
+    with ctx.session() as s:  # a file nobody adopted is refused (casework/adoption.py)
+        require_adopted(s, pol, str(ctx.root))
     if observe:
         _observe_config(ctx, pol)
     return pol
@@ -335,12 +338,18 @@ def request_search(
     shown_as: str | None = None,
 ) -> RequestInfo:
     """The probe is stored as received (bytes, SHA-256, EXIF, source type) with the request;
-    a missing file or a prohibited kind is refused here, before anyone can approve it.
+    a missing file, a prohibited kind or bytes the search's header and decode checks refuse
+    are refused here, before anyone can approve it.
     ``shown_as``: the name recorded and shown for the probe (an upload's file name, where
     ``probe`` is the server's temporary copy)."""
     from leadguard.intake import store_probe
-    from leadguard.pipeline.decode import check_header, read_file
-    from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
+    from leadguard.pipeline.decode import decode_image, read_file
+    from leadguard.quality.provenance import (
+        apply_edits,
+        check_source_type,
+        editor_flag,
+        read_exif,
+    )
 
     with refusals(ctx, actor, "request.create", f"case:{number}"):
         if not purpose.strip():
@@ -351,7 +360,12 @@ def request_search(
             check_case(s, current_user(s, actor), "request.create", case)
         data = read_file(probe, ctx.settings.max_image_bytes)
         shown = shown_as or str(probe)  # an upload: the client's file name, not a server path
-        check_header(data, shown, ctx.settings.max_image_pixels)  # not an image: refused
+        # the search's own checks (header, then a full decode; the edits applied): a file
+        # the search would refuse, a truncated JPEG say, is refused here with its message
+        limit = ctx.settings.max_image_pixels
+        decode_image(data, shown, limit)
+        if edits:
+            apply_edits(data, list(edits), shown, limit)
         check_source_type(source_type, ctx.ws.quality_policy().prohibited_source_types)
         exif = read_exif(data)
         with ctx.session() as s:

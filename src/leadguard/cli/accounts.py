@@ -92,3 +92,19 @@ def settings_set(
             "(no accounts yet: set without a login, audited; once `leadguard user add` has "
             "made the first admin, settings need that admin's login)"
         )
+
+
+@settings_app.command("adopt-policy")
+@handles_errors
+def settings_adopt_policy(workspace: WorkspaceOpt = None) -> None:
+    """Adopt the casework policy file in force (admin): the audit log records its digest
+    and content; a policy file changed afterwards is refused until adopted again."""
+    from leadguard.services.settings import adopt_policy
+
+    ctx = open_ctx(workspace)
+    done = adopt_policy(ctx, session.require(ctx, "settings.set"))
+    before = f" (replacing {done.previous_sha256[:12]}...)" if done.previous_sha256 else ""
+    out().print(
+        f"casework policy adopted: {done.source}, SHA-256 {done.sha256}{before}; "
+        f"audit entry {done.seq}"
+    )

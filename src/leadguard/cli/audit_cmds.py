@@ -40,6 +40,11 @@ def audit_verify(
     result = verify(ctx, session.actor(ctx), anchor, public_key)
     console = out()
     _render_chain(console, result.check)
+    bad = len(result.index_problems)
+    state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
+    console.print(f"index files against their recorded digests: {state}")
+    for p in result.index_problems:
+        console.print(f"  {safe(p)}", soft_wrap=True)
     for r in result.anchors:
         a = r.anchor
         state = "[green]ok[/green]" if r.ok else "[red]FAILED[/red]"

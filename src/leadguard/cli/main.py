@@ -93,8 +93,12 @@ def init(
     ] = None,
 ) -> None:
     """Create a workspace: settings file, database (migrated) and index folder."""
+    from leadguard.services.context import Context
+    from leadguard.services.settings import adopt_initial_policy
+
     root = resolve_path(path)
     ws = Workspace.init(root, database_url=database_url)
+    adopt_initial_policy(Context(ws))  # its policy as adopted, from the start
     _out().print(
         f"workspace ready at {ws.root} (settings: {ws.root / 'leadguard.toml'}; "
         f"database: {ws.database_label})"

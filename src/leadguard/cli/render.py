@@ -205,6 +205,8 @@ def index_check(console: Console, check: IndexCheck) -> None:
                 f"  vectors differing from the database: {check.vectors_differ} "
                 f"(template ids {ids}{more})"
             )
+        for p in check.file_problems:
+            console.print(f"  {p}", soft_wrap=True)
         if check.problem:
             console.print(f"  problem: {check.problem}")
         console.print("  repair with: leadguard index rebuild")

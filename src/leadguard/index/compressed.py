@@ -45,6 +45,7 @@ from leadguard.errors import IndexError_
 from leadguard.index import _qkernel
 from leadguard.index.base import IdArray, ScoreArray, as_matrix, exact_scores, search_rows
 from leadguard.index.segment_files import (
+    SEGMENT_PARTS,
     RowFile,
     fsync_dir,
     read_meta,
@@ -188,6 +189,7 @@ class CompressedIndex:
         self._id_xor = 0
         self._dir: Path | None = None
         self._dropped: list[str] = []
+        self.last_written: list[str] = []  # files the last save wrote (their digests: the chain)
         self.last_candidates = 0  # how many vectors the last search re-scored exactly
 
     def __len__(self) -> int:
@@ -338,6 +340,7 @@ class CompressedIndex:
         """Write new segments and changed tombstones, then commit by replacing meta.json."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
+        written: list[str] = []
         if self._dir != folder:
             if self._dir is not None:  # saving to another folder: write everything there
                 for seg in self._segments:
@@ -351,11 +354,12 @@ class CompressedIndex:
                         self._next += 1
         for seg in self._segments:
             if not seg.saved:
-                _write_segment(folder, seg)
+                written += _write_segment(folder, seg)
             if not seg.dead_saved:
                 seg.dead_file = f"{seg.name}.dead-{self._next:06d}.npy"
                 self._next += 1
                 write_array(folder / seg.dead_file, np.flatnonzero(seg.dead[: seg.rows]))
+                written.append(seg.dead_file)
                 seg.dead_saved = True
         meta = {
             "format": FORMAT,
@@ -390,6 +394,7 @@ class CompressedIndex:
             if not keep:
                 f.unlink(missing_ok=True)
         self._dropped.clear()
+        self.last_written = [*written, "meta.json"]
 
     @classmethod
     def load(cls, path: Path, space_key: str, dim: int, map_rows: bool = True) -> CompressedIndex:
@@ -444,7 +449,7 @@ def _prepare(
     return _qkernel.Query(p.astype(np.int8), t, qnorm, dconst, q32)
 
 
-def _write_segment(folder: Path, seg: _Segment) -> None:
+def _write_segment(folder: Path, seg: _Segment) -> list[str]:
     write_array(folder / f"{seg.name}.ids.npy", seg.ids)
     write_array(folder / f"{seg.name}.codes.npy", seg.codes)
     write_array(folder / f"{seg.name}.scale.npy", seg.scale)
@@ -452,6 +457,7 @@ def _write_segment(folder: Path, seg: _Segment) -> None:
     write_array(folder / f"{seg.name}.vec.npy", take_rows(seg.vectors, np.arange(seg.rows)))
     seg.vectors = RowFile(folder / f"{seg.name}.vec.npy")
     seg.saved = True
+    return [f"{seg.name}.{part}.npy" for part in SEGMENT_PARTS]
 
 
 def _read_segment(folder: Path, entry: dict[str, Any], dim: int, map_rows: bool) -> _Segment:

@@ -14,6 +14,8 @@ import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
+SEGMENT_PARTS = ("ids", "codes", "scale", "err", "vec")  # a segment's files: NAME.PART.npy
+
 
 class RowFile:
     """Rows of a saved .npy matrix, for exact scores of a few thousand vectors a search.

@@ -41,6 +41,7 @@ def verify_out(v: audit_svc.Verification) -> S.VerifyOut:
         broken_at=c.broken_at,
         records_checked=c.records_checked,
         record_problems=list(c.record_problems),
+        index_problems=list(v.index_problems),
         head=v.head,
     )
 

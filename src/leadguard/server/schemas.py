@@ -356,6 +356,7 @@ class VerifyOut(BaseModel):
     broken_at: int | None
     records_checked: int
     record_problems: list[str]
+    index_problems: list[str] = []  # index files unlike the digests the chain recorded
     head: str | None
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from leadguard import anchor as anchors
-from leadguard import audit, textsafe
+from leadguard import audit, index_files, textsafe
 from leadguard.audit import ChainCheck
 from leadguard.casework.authz import NotAllowed
 from leadguard.casework.service import _assigned, check_case
@@ -32,10 +32,11 @@ class Verification:
     check: ChainCheck
     head: str | None
     anchors: list[anchors.AnchorCheck] = field(default_factory=list)
+    index_problems: list[str] = field(default_factory=list)  # files unlike recorded digests
 
     @property
     def intact(self) -> bool:
-        return self.check.intact and all(a.ok for a in self.anchors)
+        return self.check.intact and all(a.ok for a in self.anchors) and not self.index_problems
 
 
 def verify(
@@ -44,7 +45,8 @@ def verify(
     anchor_files: list[Path] | None = None,
     public_key: Path | None = None,
 ) -> Verification:
-    """A read: checks the chain, the working records its entries name and the log against
+    """A read: checks the chain, the working records its entries name, the index files
+    against the digests recorded for the configured backend, and the log against
     each signed anchor (a forged anchor is refused before anything is read). Writes nothing
     (a refusal of the actor is recorded)."""
     pub = anchors.load_public_key(public_key) if public_key else None
@@ -53,7 +55,13 @@ def verify(
     with ctx.session() as s:
         check, results = anchors.verify(s, loaded)
         head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    return Verification(check, head, results)
+        backend = ctx.ws.settings.index_backend
+        problems = [
+            p
+            for key in index_files.recorded_spaces(s, backend)
+            for p in index_files.check(s, key, backend, ctx.ws.index_path(key))
+        ]
+    return Verification(check, head, results, problems)
 
 
 def anchor(ctx: Context, actor: Actor | None, key: Path, out: Path) -> dict[str, Any]:

@@ -80,3 +80,53 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             )
             path.write_text(text)  # inside the transaction: a failed write rolls the entry back
         return change
+
+
+@dataclass(frozen=True)
+class PolicyAdoption:
+    source: str
+    sha256: str
+    previous_sha256: str | None
+    seq: int
+
+
+def _policy_path(ctx: Context) -> Path | None:
+    path = ctx.settings.casework_policy
+    if path is not None and not path.is_absolute():
+        path = ctx.root / path
+    return path
+
+
+def adopt_policy(ctx: Context, actor: Actor) -> PolicyAdoption:
+    """Adopt the casework policy file in force (admin): validated, then recorded in the
+    audit log with its digest and content; from then on a file with another digest is
+    refused at use until adopted (``casework/adoption.py``)."""
+    from leadguard.casework import adoption
+    from leadguard.casework.policy import parse_casework_policy, read_policy_file
+
+    with refusals(ctx, actor, "settings.adopt_policy", adoption.OBJECT):
+        with ctx.session() as s:
+            authorize(current_user(s, actor), "settings.set")
+        source, data = read_policy_file(_policy_path(ctx))
+        pol = parse_casework_policy(source, data)  # an invalid file is never adopted
+        with ctx.session() as s:
+            entry = adoption.record(s, pol, data, actor.username)
+            return PolicyAdoption(
+                pol.source, pol.sha256, entry.details.get("previous_sha256"), entry.seq
+            )
+
+
+def adopt_initial_policy(ctx: Context) -> PolicyAdoption | None:
+    """At ``leadguard init``: adopt the policy the new workspace starts with (the shipped
+    one unless its settings name a file), by the operating-system user creating it. Does
+    nothing where a policy was already adopted."""
+    from leadguard.casework import adoption
+    from leadguard.casework.policy import parse_casework_policy, read_policy_file
+
+    source, data = read_policy_file(_policy_path(ctx))
+    pol = parse_casework_policy(source, data)
+    with ctx.session() as s:
+        if adoption.last_adoption(s) is not None:
+            return None
+        entry = adoption.record(s, pol, data, audit.current_actor())
+        return PolicyAdoption(pol.source, pol.sha256, None, entry.seq)

@@ -1,0 +1,122 @@
+"""The casework policy file in force must be the one an admin last adopted
+(``settings adopt-policy``, audited with its digest and content); a changed file is refused
+at use with the file and the command named; a new workspace adopts its initial policy."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from typer.testing import CliRunner
+
+from leadguard import audit
+from leadguard.casework import adoption
+from leadguard.casework import service as cw
+from leadguard.casework.authz import NotAllowed
+from leadguard.casework.policy import read_policy_file
+from leadguard.errors import InputError
+from leadguard.services import accounts
+from leadguard.services.context import Actor, Context
+from leadguard.services.settings import adopt_initial_policy, adopt_policy, set_setting
+from leadguard.storage.models import AuditEntry
+from leadguard.workspace import Workspace
+
+PW = "correct horse battery staple"
+
+
+@pytest.fixture()
+def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
+    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+    c = Context(Workspace.init(tmp_path / "ws"))
+    accounts.add_user(c, None, "admin", PW, "admin")
+    admin = accounts.login(c, "admin", PW).actor
+    accounts.add_user(c, admin, "sup", PW, "supervisor", "north")
+    return c
+
+
+def _login(ctx: Context, name: str) -> Actor:
+    return accounts.login(ctx, name, PW).actor
+
+
+def _open(ctx: Context, number: str) -> None:
+    sup = _login(ctx, "sup")
+    cw.open_case(ctx, sup, number, "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant")
+
+
+def _own_policy(ctx: Context) -> tuple[Context, Path]:
+    """The workspace pointed (by an admin, audited) at its own copy of the shipped policy."""
+    _, shipped = read_policy_file()
+    path = ctx.root / "policy.toml"
+    path.write_bytes(shipped)
+    set_setting(ctx, _login(ctx, "admin"), "casework_policy", "policy.toml")
+    return Context(Workspace.open(ctx.root)), path
+
+
+def test_the_shipped_policy_needs_no_adoption(ctx: Context) -> None:
+    _open(ctx, "C-1")  # no adoption recorded: the shipped policy is accepted
+
+
+def test_a_policy_file_is_refused_until_adopted(ctx: Context) -> None:
+    ctx, path = _own_policy(ctx)
+    with pytest.raises(adoption.PolicyNotAdopted) as err:
+        _open(ctx, "C-1")
+    msg = str(err.value)
+    assert str(path) in msg and "leadguard settings adopt-policy" in msg and str(ctx.root) in msg
+    done = adopt_policy(ctx, _login(ctx, "admin"))
+    assert done.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    _open(ctx, "C-1")  # adopted: in force
+    # edited in place afterwards: refused again, naming the adoption it departs from
+    path.write_text(path.read_text().replace("examiners_required = 2", "examiners_required = 3"))
+    with pytest.raises(adoption.PolicyNotAdopted) as err:
+        _open(ctx, "C-2")
+    assert f"audit entry {done.seq}" in str(err.value) and "by admin" in str(err.value)
+    again = adopt_policy(ctx, _login(ctx, "admin"))
+    assert again.previous_sha256 == done.sha256
+    _open(ctx, "C-2")
+    with ctx.session() as s:
+        assert audit.verify(s).intact
+
+
+def test_the_adoption_entry_holds_digest_content_and_admin(ctx: Context) -> None:
+    ctx, path = _own_policy(ctx)
+    done = adopt_policy(ctx, _login(ctx, "admin"))
+    with ctx.session() as s:
+        entry = adoption.last_adoption(s)
+        assert entry is not None
+        assert entry.action == "settings.adopt_policy" and entry.object == adoption.OBJECT
+        assert entry.actor == "admin" and entry.seq == done.seq
+        assert entry.details["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert entry.details["content"] == path.read_text()
+        assert entry.details["source"] == str(path)
+
+
+def test_only_an_admin_adopts_and_only_a_valid_file(ctx: Context) -> None:
+    ctx, path = _own_policy(ctx)
+    with pytest.raises(NotAllowed):
+        adopt_policy(ctx, _login(ctx, "sup"))
+    path.write_text("eligible_offences = 3\n")
+    with pytest.raises(InputError):
+        adopt_policy(ctx, _login(ctx, "admin"))
+    with ctx.session() as s:
+        assert adoption.last_adoption(s) is None
+        refused = [e.details.get("refused") for e in s.query(AuditEntry).all()]
+    assert refused.count("settings.adopt_policy") == 2  # both refusals recorded
+
+
+def test_init_adopts_the_initial_policy(tmp_path: Path) -> None:
+    from leadguard.cli.main import app
+
+    root = tmp_path / "fresh"
+    result = CliRunner().invoke(app, ["init", str(root)])
+    assert result.exit_code == 0, result.output
+    ctx = Context(Workspace.open(root))
+    with ctx.session() as s:
+        entry = adoption.last_adoption(s)
+        assert entry is not None
+        assert entry.details["sha256"] == hashlib.sha256(read_policy_file()[1]).hexdigest()
+    assert adopt_initial_policy(ctx) is None  # once only
