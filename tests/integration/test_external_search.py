@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from leadguard.casework import external, leads, review
 from leadguard.casework import service as cw
 from leadguard.casework.authz import NotAllowed
+from leadguard.casework.blind import letters_of
 from leadguard.casework.corroboration import corroborate
 from leadguard.casework.policy import PolicyRefused
 from leadguard.enroll import enroll
@@ -126,13 +127,14 @@ def test_the_named_person_is_a_lead_only_through_leadguard_and_never_corroborate
     for name in ("ex2", "rev"):
         packet = review.blind_packet(ctx, u[name], rid)
         assert named.candidate not in json.dumps(packet.person_sought)  # nothing to anchor on
+        seen = letters_of(ctx, rid, u[name].id)[subject]  # the scripted examiner's pick
         review.submit_review(
             ctx,
             u[name],
             rid,
             {
-                c.subject: {
-                    "decision": "possible_lead" if c.subject == subject else "exclusion",
+                c.letter: {
+                    "decision": "possible_lead" if c.letter == seen else "exclusion",
                     "confidence": 3,
                     "features": {"nose": "similar bridge"},
                     "exculpatory": checklist({"sex": "M"}),

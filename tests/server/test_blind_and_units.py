@@ -269,7 +269,10 @@ def north_lead(s: Served, world: dict[str, Any]) -> dict[str, str]:
         assert r.status_code == 201 or "already submitted" in r.text, r.text
     leads = s.get("sup", "/api/leads").json()
     if not leads:
-        body = {"subject": s.probes[0][1], "release": True, "note": "scar above the eyebrow"}
+        subject = s.probes[0][1]
+        r = s.get("sup", f"/api/requests/{rid}/brief", params={"subject": subject})
+        assert r.status_code == 200, r.text  # a ruling needs the examiners' notes read first
+        body = {"subject": subject, "release": True, "note": "scar above the eyebrow"}
         r = s.post("sup", f"/api/requests/{rid}/adjudicate", json=body)
         assert r.status_code == 200, r.text
         leads = s.get("sup", "/api/leads").json()

@@ -45,9 +45,11 @@ def lead(i: int, name: str) -> N:
         request=33,
         subject=name,
         basis="two_concurring_examiners",
-        corroboration=[1],
+        corroboration=[{"kind": "physical_evidence", "counts": True}],
         lineup_recorded=False,
         outcome="no_further_action",
+        final=None,
+        lineups=(),
     )
 
 
@@ -145,6 +147,7 @@ def test_candidate_list_keeps_names() -> None:
         gallery_templates=12,
         space=N(key="945135dd216ff1a3"),
         threshold=None,
+        open_set=None,
         mode="open-set",
         evidence_model=None,
         incident_date=None,
@@ -166,7 +169,7 @@ def test_models_list_reads_at_80_columns(tmp_path: Path) -> None:
     r = runner.invoke(app, ["models", "list", "-w", str(ws)], env={"COLUMNS": "80"})
     assert r.exit_code == 0, r.output
     assert_whole(r.output, "dlib_face_recognition_resnet_model_v1", "945135dd216ff1a3")
-    assert "none: open-set search refused" in r.output
+    assert r.output.count("shipped: LeadGuard release") == 2, r.output  # both evaluated
     assert "lfw-pairs, blufr, manifest, evidence" in r.output
 
 

@@ -27,8 +27,7 @@ def corroborate(
     kind: Annotated[
         str,
         typer.Option(
-            help="physical_evidence, documents_or_records, witness_knows_person, "
-            "eyewitness_identification_before_search, admission or other"
+            help="The kind of evidence: one of the kinds listed above."
         ),
     ],
     what: Annotated[str, typer.Option(help="What the evidence is.")],
@@ -69,7 +68,10 @@ def corroborate(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Record corroborating evidence for a lead, answering the independence questions.
-    Refused, with the rule named, when it is not independent of the face search."""
+    Refused, with the rule named, when it is not independent of the face search.
+
+    Kinds (--kind): physical_evidence, documents_or_records, witness_knows_person,
+    eyewitness_identification_before_search, admission, other."""
     from leadguard.casework.corroboration import Evidence
     from leadguard.casework.corroboration import corroborate as record
     from leadguard.cli.casework import parse_date

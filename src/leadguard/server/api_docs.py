@@ -60,6 +60,25 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         'Move the case to "suspect identified" on a lead; refused by policy (rule '
         "`corroboration_before_suspect`) without independent corroboration on record.",
     ),
+    "POST /api/cases/{number}/facts": (
+        "addCaseFact",
+        "Record a fact about the person sought",
+        "A further fact about the person sought (height, build, marks, pregnancy...): every "
+        "possible lead must check it; a release on reviews made before it is refused until a "
+        "supervisor's ruling answers it.",
+    ),
+    "POST /api/cases/{number}/external-searches": (
+        "recordExternalSearch",
+        "Record a face search run outside LeadGuard",
+        "A face search run by a retailer, another agency or a commercial service (who ran "
+        "it, which system, when, whom it named): audited and disclosed; never corroboration "
+        "and never a lead by itself.",
+    ),
+    "GET /api/cases/{number}/external-searches": (
+        "listExternalSearches",
+        "List a case's external face searches",
+        "The face searches run outside LeadGuard that are recorded under the case.",
+    ),
     "GET /api/requests": (
         "listRequests",
         "List search requests",
@@ -71,6 +90,19 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "A search request under a case with its probe, stored as received (bytes, SHA-256, "
         "EXIF, source type), and the edits LeadGuard will apply and record. Pending "
         "supervisor approval when the policy requires it.",
+    ),
+    "GET /api/requests/{request_id}/brief": (
+        "getAdjudicationBrief",
+        "Read the examiners' notes before a ruling",
+        "Both examiners' feature notes and checks on a candidate, and the inconsistencies a "
+        "ruling must answer in writing (supervisor; audited: a ruling needs it read first).",
+    ),
+    "POST /api/leads/{lead_id}/administer": (
+        "recordArrayShowing",
+        "Record a photo-array showing",
+        "The double-blind sequential showing of the lead's latest array: administrator, "
+        "instruction, each position's decision, the witness and their type (a witness who "
+        "saw only the same recording is refused).",
     ),
     "POST /api/requests/{request_id}/approve": (
         "approveRequest",

@@ -79,5 +79,6 @@ def downgrade() -> None:
     op.drop_table("lineup_showings")
     op.drop_index(op.f("ix_corroborations_lead_id"), table_name="corroborations")
     op.drop_table("corroborations")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.drop_column("known_facts")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later, PostgreSQL): a batch copy of
+    # ``cases`` would drop the table that other tables' foreign keys name
+    op.execute("ALTER TABLE cases DROP COLUMN known_facts")
