@@ -300,3 +300,90 @@ def test_the_web_request_form_offers_the_rephotographed_source_types(
     assert page.status_code == 200
     assert "<option>screen_photo/surveillance_still</option>" in page.text
     assert "<option>print_photo/booking_photo</option>" in page.text
+
+
+def test_an_external_search_is_recorded_through_the_web_form(
+    served: Served, lead: dict[str, Any]
+) -> None:
+    from sqlalchemy import select
+
+    from leadguard.storage.models import ProbeRecord
+    from tests.server.conftest import csrf_of, web_client
+
+    s = served
+    web = web_client(s, "ex1")
+    page = web.get("/cases/ROLE-1")
+    assert page.status_code == 200
+    assert "Face searches run outside LeadGuard" in page.text
+    assert "never corroboration and never a lead by itself" in page.text
+    assert 'action="/cases/ROLE-1/external-searches"' in page.text
+    form = {
+        "csrf": csrf_of(page.text),
+        "run_by": "Acme loss prevention <script>alert(1)</script>",
+        "system": "Acme vendor FR",
+        "run_on": "2026-03-05",
+        "candidate": "R. Hostile <script>alert(2)</script>",
+        "how_received": "by email to Det. Rivera",
+        "source_type": "surveillance_still",
+        "notes": "",
+    }
+    png = s.probes[1][0].read_bytes()
+    r = web.post(
+        "/cases/ROLE-1/external-searches",
+        data=form,
+        files={"probe": ("../../store.jpg", png, "image/jpeg")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/cases/ROLE-1", r.text
+    page = web.get("/cases/ROLE-1")
+    assert "never a lead, never corroboration" in page.text  # the flash line
+    assert "R. Hostile &lt;script&gt;alert(2)&lt;/script&gt;" in page.text
+    assert "<script>alert" not in page.text
+    listed = s.get("aud", "/api/cases/ROLE-1/external-searches").json()
+    rec = next(x for x in listed if x["candidate"].startswith("R. Hostile"))
+    assert rec["recorded_by"] == "ex1" and rec["run_on"] == "2026-03-05"
+    assert rec["probe_sha256"] and rec["probe_sha256"][:16] in page.text
+    with s.ctx.session() as db:
+        q = select(ProbeRecord.original_name).where(ProbeRecord.sha256 == rec["probe_sha256"])
+        assert db.scalars(q).all() == ["store.jpg"]  # the upload's label, no server path
+
+    # without a probe it is recorded too; a probe without its source type is refused
+    token = csrf_of(page.text)
+    bare = {**form, "csrf": token, "candidate": "J. Bare", "source_type": ""}
+    r = web.post("/cases/ROLE-1/external-searches", data=bare)
+    assert r.status_code == 200
+    assert "<td>J. Bare</td><td>by email to Det. Rivera</td><td>no probe</td>" in r.text
+    r = web.post(
+        "/cases/ROLE-1/external-searches",
+        data=bare,
+        files={"probe": ("p.jpg", png, "image/jpeg")},
+    )
+    assert r.status_code == 400 and "declared source type" in r.text
+    r = web.post("/cases/ROLE-1/external-searches", data={**bare, "run_on": "2026-02-01"})
+    assert r.status_code == 400 and "before the incident" in r.text
+
+
+@pytest.mark.parametrize("user", ["rev", "aud"])
+def test_a_role_that_may_not_record_an_external_search_has_no_form(
+    served: Served, lead: dict[str, Any], user: str
+) -> None:
+    from tests.server.conftest import csrf_of, web_client
+
+    s = served
+    web = web_client(s, user)
+    page = web.get("/cases/ROLE-1")
+    assert page.status_code == 200
+    assert "Face searches run outside LeadGuard" not in page.text
+    assert "external-searches" not in page.text
+    form = {
+        "csrf": csrf_of(page.text),
+        "run_by": "a",
+        "system": "b",
+        "run_on": "2026-03-03",
+        "candidate": f"Not by {user}",
+        "how_received": "d",
+    }
+    r = web.post("/cases/ROLE-1/external-searches", data=form)
+    assert r.status_code == 403 and "may not external.record" in r.text
+    listed = s.get("sup", "/api/cases/ROLE-1/external-searches").json()
+    assert f"Not by {user}" not in {x["candidate"] for x in listed}

@@ -79,10 +79,12 @@ def record_external_search(
     probe: Path | None = None,
     source_type: str | None = None,
     notes: str = "",
+    probe_name: str | None = None,
 ) -> ExternalSearchInfo:
     """Record under case ``number`` a face search someone else ran: who ran it, which
     system, when, the person it named, how it reached the case, and its probe (stored as
-    received, with its declared source type) where there is one."""
+    received, with its declared source type) where there is one. ``probe_name`` is the
+    name the probe is stored under (an upload's label; the path by default)."""
     from leadguard.intake import store_probe
     from leadguard.pipeline.decode import check_header, read_file
     from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
@@ -112,7 +114,14 @@ def record_external_search(
             if data is not None and probe is not None and source_type is not None:
                 exif = read_exif(data)
                 probe_row = store_probe(
-                    s, data, str(probe), source_type, exif, editor_flag(exif), None, []
+                    s,
+                    data,
+                    probe_name or str(probe),
+                    source_type,
+                    exif,
+                    editor_flag(exif),
+                    None,
+                    [],
                 )
             row = ExternalSearch(
                 case_id=case.id,

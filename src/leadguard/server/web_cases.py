@@ -16,6 +16,7 @@ from leadguard.casework.service import OUTCOMES
 from leadguard.errors import InputError
 from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
+from leadguard.server import web_external
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
@@ -79,6 +80,7 @@ def case_page(number: str, request: Request, st: State, who: WebLogin) -> HTMLRe
         witness_types=lineup.WITNESS_TYPES,
         outcomes=OUTCOMES,
         today=date.today().isoformat(),
+        **web_external.case_values(st, who, number),
     )
 
 
