@@ -383,7 +383,10 @@ def test_a_role_that_may_not_record_an_external_search_has_no_form(
         "candidate": f"Not by {user}",
         "how_received": "d",
     }
+    before = len(s.get("aud", "/api/audit/entries", params={"action": "refused"}).json())
     r = web.post("/cases/ROLE-1/external-searches", data=form)
     assert r.status_code == 403 and "may not external.record" in r.text
+    after = s.get("aud", "/api/audit/entries", params={"action": "refused"}).json()
+    assert len(after) == before + 1  # the refusal is in the audit log
     listed = s.get("sup", "/api/cases/ROLE-1/external-searches").json()
     assert f"Not by {user}" not in {x["candidate"] for x in listed}
