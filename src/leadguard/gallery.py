@@ -205,14 +205,23 @@ def synced_index(
     with ws.session() as s:
         summary = repo.template_id_summary(s, space.key)
         head_ok = index_files.head_recorded(s, space.key, ws.settings.index_backend, path)
-    if head_ok and meta is not None and all(meta.get(k) == v for k, v in summary.items()):
+    # A search (``session``: it holds the database's write lock) does not repair an index whose
+    # files agree with the database but whose digests are not recorded yet: an enrollment
+    # may be between saving the files and recording them, under the workspace's write lock,
+    # and a repair here would wait on that lock while holding the one the enrollment needs
+    # next. The next batch, ``index check`` and ``audit verify`` still see it.
+    in_search = session is not None
+    if (head_ok or in_search) and meta is not None and all(
+        meta.get(k) == v for k, v in summary.items()
+    ):
         try:
             index = open_index(ws, space)
         except IndexError_:
             index = None
         if index is not None and len(index) == summary["count"]:
             n = summary["count"]
-            ws.resident[("index", space.key)] = (stamp, index)
+            if head_ok:
+                ws.resident[("index", space.key)] = (stamp, index)
             return index, IndexCheck(space.key, n, n, 0, 0, True)
     check = check_index(ws, space)
     if check.consistent:
