@@ -189,3 +189,23 @@ def test_cli_records_an_external_search(desk, tmp_path: Path, monkeypatch) -> No
     assert "never corroboration" in " ".join(res.output.split())
     res = CliRunner().invoke(app, ["case", "external-searches", "X-1", "-w", str(ctx.root)])
     assert res.exit_code == 0 and "Jane Roe" in res.output
+
+
+def test_an_external_search_counts_as_the_cases_first_face_search(desk) -> None:
+    """An eyewitness identification made after a retailer's face search, though before any
+    LeadGuard search, did not come "before any face search": the earliest of the two counts."""
+    from sqlalchemy import select
+
+    from leadguard.casework.corroboration import first_search_date
+    from leadguard.storage.models import Case
+
+    ctx = desk["ctx"]
+    with ctx.session() as s:
+        case = s.scalars(select(Case).where(Case.number == "X-1")).one()
+        before = first_search_date(s, case)
+    earliest = INCIDENT + timedelta(days=1)
+    assert before is None or before > earliest
+    record(desk, run_on=earliest)
+    with ctx.session() as s:
+        case = s.scalars(select(Case).where(Case.number == "X-1")).one()
+        assert first_search_date(s, case) == earliest

@@ -33,6 +33,7 @@ from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.models import (
     Case,
     Corroboration,
+    ExternalSearch,
     Lead,
     LineupShowing,
     SearchLog,
@@ -114,7 +115,9 @@ def face_search_wording(text: str) -> str | None:
 
 
 def first_search_date(s: Session, case: Case) -> date | None:
-    """The date of the case's first face search (any request of the case)."""
+    """The date of the case's first face search: any request of the case searched in
+    LeadGuard, or any face search run outside LeadGuard recorded under the case (a
+    retailer's system, another agency), whichever came first."""
     q = (
         select(SearchLog.created_at)
         .join(SearchRequest, SearchRequest.search_id == SearchLog.id)
@@ -123,7 +126,14 @@ def first_search_date(s: Session, case: Case) -> date | None:
         .limit(1)
     )
     first = s.scalars(q).first()
-    return first.date() if first else None
+    outside = s.scalars(
+        select(ExternalSearch.run_on)
+        .where(ExternalSearch.case_id == case.id)
+        .order_by(ExternalSearch.run_on)
+        .limit(1)
+    ).first()
+    dates = [d for d in (first.date() if first else None, outside) if d is not None]
+    return min(dates) if dates else None
 
 
 def _shown_an_array(s: Session, case: Case, witness: str) -> LineupShowing | None:
