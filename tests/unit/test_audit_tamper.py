@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Connection, text
 
 from leadguard import anchor, audit
@@ -32,6 +31,7 @@ from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.pgserver import copy_workspace
+from tests.unit.accounts_kit import cheap_hashing
 
 PW = "correct horse battery staple"
 SPACE = "945135dd216ff1a3"  # the space LeadGuard ships an evidence model for
@@ -39,9 +39,7 @@ SPACE = "945135dd216ff1a3"  # the space LeadGuard ships an evidence model for
 
 @pytest.fixture(autouse=True)
 def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+    cheap_hashing(monkeypatch)
 
 
 def _enroll(ws: Workspace, people: list[tuple[str, str, str, int]]) -> None:
@@ -79,10 +77,8 @@ pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Path:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     mp = pytest.MonkeyPatch()
-    mp.setattr(accounts, "_hasher", lambda: cheap)
-    mp.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+    cheap_hashing(mp)
     root = tmp_path_factory.mktemp("tamper")
     ctx = Context(Workspace.init(root / "ws", database_url=new_database_url(request, backend)))
     accounts.add_user(ctx, None, "admin", PW, "admin")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
 from leadguard import audit
@@ -16,6 +15,7 @@ from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.storage.models import AuditEntry, AuthToken, LoginState, User
 from leadguard.workspace import Workspace
+from tests.unit.accounts_kit import cheap_hashing
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -25,10 +25,7 @@ PW = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 at its lowest cost: the test counts logins, not the cost of each."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    accounts._dummy_hash.cache_clear()
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+    cheap_hashing(monkeypatch)
 
 
 @pytest.fixture()

@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
 from leadguard import audit
 from leadguard.casework import service as cw
@@ -19,22 +18,14 @@ from leadguard.services import accounts
 from leadguard.services.audit import entries
 from leadguard.services.context import Context
 from leadguard.textsafe import CASE_NUMBER_PATTERN, case_number_problem, case_of
-from leadguard.workspace import Workspace
+from tests.unit.accounts_kit import PW, north_desk
 
-PW = "correct horse battery staple"
 NUMBERS = ("M-A1", "M_A1", "MXA1", "M-A1/X", "M%A1")
 
 
 @pytest.fixture()
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
-    c = Context(Workspace.init(tmp_path / "ws"))
-    accounts.add_user(c, None, "admin", PW, "admin")
-    admin = accounts.login(c, "admin", PW).actor
-    accounts.add_user(c, admin, "sup", PW, "supervisor", "north")
-    accounts.add_user(c, admin, "ex1", PW, "examiner", "north")
+    c = north_desk(tmp_path / "ws", monkeypatch)
     sup = accounts.login(c, "sup", PW).actor
     for n in NUMBERS:
         if case_number_problem(n) is None:

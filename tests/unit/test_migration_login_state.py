@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from argon2 import PasswordHasher
 from sqlalchemy import inspect, select, text
 
 from leadguard import audit
@@ -20,6 +19,7 @@ from leadguard.services.context import Context
 from leadguard.storage import db
 from leadguard.storage.models import AuditEntry, LoginState
 from leadguard.workspace import Workspace
+from tests.unit.accounts_kit import cheap_hashing
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -28,9 +28,7 @@ PW = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
+    cheap_hashing(monkeypatch)
 
 
 def test_an_upgraded_workspace_keeps_its_counters_and_verifies(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
 from leadguard import audit
@@ -23,19 +22,12 @@ from leadguard.services.context import Actor, Context
 from leadguard.services.settings import adopt_initial_policy, adopt_policy, set_setting
 from leadguard.storage.models import AuditEntry
 from leadguard.workspace import Workspace
-
-PW = "correct horse battery staple"
+from tests.unit.accounts_kit import PW, north_desk
 
 
 @pytest.fixture()
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
-    c = Context(Workspace.init(tmp_path / "ws"))
-    accounts.add_user(c, None, "admin", PW, "admin")
-    admin = accounts.login(c, "admin", PW).actor
-    accounts.add_user(c, admin, "sup", PW, "supervisor", "north")
+    c = north_desk(tmp_path / "ws", monkeypatch, examiner=False)
     return c
 
 

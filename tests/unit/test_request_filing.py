@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -20,21 +19,12 @@ from leadguard.pipeline.decode import decode_image
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.storage.models import AuditEntry, ProbeRecord, SearchRequest
-from leadguard.workspace import Workspace
-
-PW = "correct horse battery staple"
+from tests.unit.accounts_kit import PW, north_desk
 
 
 @pytest.fixture()
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
-    c = Context(Workspace.init(tmp_path / "ws"))
-    accounts.add_user(c, None, "admin", PW, "admin")
-    admin = accounts.login(c, "admin", PW).actor
-    accounts.add_user(c, admin, "sup", PW, "supervisor", "north")
-    accounts.add_user(c, admin, "ex1", PW, "examiner", "north")
+    c = north_desk(tmp_path / "ws", monkeypatch)
     sup = accounts.login(c, "sup", PW).actor
     cw.open_case(c, sup, "C-1", "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant")
     cw.assign(c, sup, "C-1", "ex1")

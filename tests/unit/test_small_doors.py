@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
@@ -23,22 +22,14 @@ from leadguard.server.auth import client_address
 from leadguard.server.uploads import as_file
 from leadguard.services import accounts
 from leadguard.services.context import Context
-from leadguard.workspace import Workspace
+from tests.unit.accounts_kit import PW, north_desk
 
-PW = "correct horse battery staple"
 HOSTILE = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=quoted"]
 
 
 @pytest.fixture()
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts, "_hasher", lambda: cheap)
-    monkeypatch.setattr(accounts, "_dummy_hash", lambda: cheap.hash("unknown"))
-    c = Context(Workspace.init(tmp_path / "ws"))
-    accounts.add_user(c, None, "admin", PW, "admin")
-    admin = accounts.login(c, "admin", PW).actor
-    accounts.add_user(c, admin, "sup", PW, "supervisor", "north")
-    accounts.add_user(c, admin, "ex1", PW, "examiner", "north")
+    c = north_desk(tmp_path / "ws", monkeypatch)
     return c
 
 
