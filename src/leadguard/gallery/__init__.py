@@ -1,0 +1,2 @@
+"""The gallery: enrollment from sources, re-embedding, the index derived from the database
+(its files, checks and counts) and its maintenance."""
