@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from leadguard.config import SETTINGS_FILE, Settings
-from leadguard.workspace import Workspace
+from leadguard.core.config import SETTINGS_FILE, Settings
+from leadguard.storage.workspace import Workspace
 
 LFW = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "lfw"
 RESULTS = Path(__file__).resolve().parent / "results"

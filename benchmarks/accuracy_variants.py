@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import LFW, RESULTS, save
-from leadguard.config import Settings
-from leadguard.errors import ImageError
+from leadguard.core.config import Settings
+from leadguard.core.errors import ImageError
 from leadguard.evaluation import metrics as m
 from leadguard.evaluation.protocols import lfw_pairs
 from leadguard.pipeline.compose import FaceSelection, choose_face
@@ -29,7 +29,7 @@ _MODEL = None
 
 def _init() -> None:
     global _MODEL
-    from leadguard.backends import create_model
+    from leadguard.face_models import create_model
 
     _MODEL = create_model(Settings())
     _MODEL.load()

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from _common import median, new_workspace, sweep
-from leadguard import audit
-from leadguard.gallery import check_index, rebuild_index
-from leadguard.storage import repository as repo
-from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
-from leadguard.workspace import Workspace
+from leadguard.audit import log as audit
+from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.gallery.maintenance import check_index, rebuild_index
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 
 
 def fill(ws: Workspace, n: int, batch: int = 500) -> None:

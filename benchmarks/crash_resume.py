@@ -26,7 +26,7 @@ from tests.integration import crashkit  # noqa: E402
 from tests.integration.hostile_corpus import johns_chips  # noqa: E402
 
 from leadguard.pipeline.decode import sha256_bytes  # noqa: E402
-from leadguard.workspace import Workspace  # noqa: E402
+from leadguard.storage.workspace import Workspace  # noqa: E402
 
 
 def main() -> None:

@@ -28,13 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from _common import LFW, lfw_paths, median, save, write_manifest
-from leadguard.backends import create_model
-from leadguard.config import Settings
-from leadguard.enroll import enroll
+from leadguard.core.config import Settings
+from leadguard.face_models import create_model
+from leadguard.gallery.enroll import enroll
 from leadguard.pipeline.compose import dlib_68_on_box
 from leadguard.pipeline.decode import decode_image
-from leadguard.quality.measures import measure_face
-from leadguard.workspace import Workspace
+from leadguard.pipeline.measures import measure_face
+from leadguard.storage.workspace import Workspace
 
 
 def stage_times(n: int, model_name: str = "dlib-resnet") -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 
 from _common import median, save
 from leadguard.evidence.shift import GalleryTail, update_tail
-from leadguard.storage.repository import LabelledTemplates
+from leadguard.storage.queries import LabelledTemplates
 
 
 def synthetic(n: int, seed: int = 0) -> LabelledTemplates:

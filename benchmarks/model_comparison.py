@@ -24,10 +24,10 @@ import numpy as np
 from scipy.stats import beta
 
 from _common import LFW, save
-from leadguard.backends import create_model
 from leadguard.evaluation.templates import compute_templates
 from leadguard.evidence import model as evidence_model
-from leadguard.workspace import Workspace
+from leadguard.face_models import create_model
+from leadguard.storage.workspace import Workspace
 
 SIZES = (50, 1_000, 10_000, 100_000, 1_000_000)
 TARGET = 0.01

@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pgserver
 from tests.pgserver import PgServer
 
 from _common import LFW, lfw_paths, median, save, write_manifest
-from leadguard import audit
-from leadguard.enroll import enroll
+from leadguard.audit import log as audit
+from leadguard.gallery.enroll import enroll
 from leadguard.services.context import Context
 from leadguard.services.search import SearchOptions, search
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 
 def appender(root: str, n: int) -> None:

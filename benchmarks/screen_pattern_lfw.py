@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image
 
 from _common import LFW
-from leadguard.backends.dlib_backend import DlibFaceModel
-from leadguard.config import Settings
+from leadguard.core.config import Settings
+from leadguard.face_models.dlib_backend import DlibFaceModel
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.quality.gate import load_policy
 

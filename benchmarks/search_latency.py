@@ -2,7 +2,7 @@
 
 The gallery templates are synthetic unit vectors (LFW has only 13k faces, and enrolling
 100k real faces would take hours here); exact search costs the same whatever the vectors
-hold. The probe is a real LFW photo searched through ``leadguard.search.search``.
+hold. The probe is a real LFW photo searched through ``leadguard.search.run.search``.
 
 Reported (medians of --repeats searches, model already loaded):
   total      the whole search call: decode, detect, embed, index, database look-ups
@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from _common import LFW, median, new_workspace, sweep
-from leadguard.gallery import rebuild_index
+from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.gallery.maintenance import rebuild_index
 from leadguard.pipeline.compose import FaceSelection
-from leadguard.search import search
-from leadguard.storage import repository as repo
-from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
-from leadguard.workspace import Workspace
+from leadguard.search.run import search
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 
 PROBE = LFW / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg"
 

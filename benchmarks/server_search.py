@@ -39,16 +39,16 @@ from typing import Any
 import httpx
 import uvicorn
 
-import leadguard.search as search_module
+import leadguard.search.run as search_module
 from _common import LFW, new_workspace, sweep
-from leadguard.casework import service
-from leadguard.gallery import gallery_counts, synced_index
+from leadguard.gallery.maintenance import gallery_counts, synced_index
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.server.app import create_app
 from leadguard.services import accounts
+from leadguard.services.casework import service
 from leadguard.services.context import Context
-from leadguard.storage import repository as repo
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 from search_latency import fill
 
 BEST = search_module.best_per_subject  # unwrapped, for the CLI-like measurement

@@ -20,7 +20,7 @@ from leadguard.evaluation import protocols
 from leadguard.evaluation.templates import compute_templates
 from leadguard.evidence import tail
 from leadguard.evidence.fit import identity_half
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger("tail_tuning")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from leadguard.casework.checks import PHOTO_AGE
-from leadguard.casework.corroboration import Evidence
+from leadguard.services.casework.checks import PHOTO_AGE
+from leadguard.services.casework.corroboration import Evidence
 
 
 def checklist(attributes: dict[str, Any] | list[str], **overrides: Any) -> list[dict[str, Any]]:

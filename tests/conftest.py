@@ -34,7 +34,7 @@ def _dlib_for_the_suites_fixtures() -> Iterator[None]:
     dlib-resnet, as it did before SFace became the release's default. The tests of the
     default itself (tests/unit/test_default_model.py) put the shipped default back."""
     global SHIPPED_DEFAULT_MODEL
-    from leadguard import config
+    from leadguard.core import config
 
     SHIPPED_DEFAULT_MODEL = config.DEFAULT_FACE_MODEL
     config.DEFAULT_FACE_MODEL = config.LEGACY_FACE_MODEL
@@ -97,8 +97,8 @@ def database(
     if backend == "sqlite":
         yield "sqlite"
         return
-    from leadguard.config import SETTINGS_FILE
-    from leadguard.workspace import Workspace
+    from leadguard.core.config import SETTINGS_FILE
+    from leadguard.storage.workspace import Workspace
 
     server: PgServer = request.getfixturevalue("pg_server")
     created: list[str] = []

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from leadguard.backends.dlib_backend import DlibFaceModel
-from leadguard.config import Settings
-from leadguard.enroll import EnrollReport, enroll
-from leadguard.workspace import Workspace
+from leadguard.core.config import Settings
+from leadguard.face_models.dlib_backend import DlibFaceModel
+from leadguard.gallery.enroll import EnrollReport, enroll
+from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES, LFW
 
 pytestmark = pytest.mark.integration

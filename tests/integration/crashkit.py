@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from leadguard.audit import verify
-from leadguard.backends import create_model
-from leadguard.gallery import check_index
-from leadguard.storage.models import AuditEntry, FaceRecord, ImageRecord, TemplateRecord
-from leadguard.workspace import Workspace
+from leadguard.audit.log import verify
+from leadguard.face_models import create_model
+from leadguard.gallery.maintenance import check_index
+from leadguard.storage.tables import AuditEntry, FaceRecord, ImageRecord, TemplateRecord
+from leadguard.storage.workspace import Workspace
 
 CLI = [sys.executable, "-c", "from leadguard.cli.main import app; app()"]
 

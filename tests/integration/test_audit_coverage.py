@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from leadguard import audit
+from leadguard.audit import log as audit
 from leadguard.cli.main import app
-from leadguard.enroll import enroll
-from leadguard.gallery import check_index, open_index, remove_subject
-from leadguard.index.backends import new_index
-from leadguard.storage.models import AuditEntry
-from leadguard.workspace import Workspace
+from leadguard.gallery.enroll import enroll
+from leadguard.gallery.maintenance import check_index, open_index, remove_subject
+from leadguard.index.registry import new_index
+from leadguard.storage.tables import AuditEntry
+from leadguard.storage.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.integration.conftest import write_manifest
 from tests.pgserver import copy_workspace

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from leadguard.cli.main import app
-from leadguard.enroll import enroll
 from leadguard.evaluation.templates import compute_templates
-from leadguard.search import search
-from leadguard.storage.models import AuditEntry, ImageRecord, TemplateCache
-from leadguard.workspace import Workspace
+from leadguard.gallery.enroll import enroll
+from leadguard.search.run import search
+from leadguard.storage.tables import AuditEntry, ImageRecord, TemplateCache
+from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leadguard.enroll import enroll
-from leadguard.gallery import check_index
-from leadguard.storage import repository as repo
-from leadguard.workspace import Workspace
+from leadguard.gallery.enroll import enroll
+from leadguard.gallery.maintenance import check_index
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES, LFW
 from tests.integration.conftest import jpeg_bytes, write_manifest
 

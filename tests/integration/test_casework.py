@@ -11,23 +11,23 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from leadguard import audit
-from leadguard.casework import leads, lineup, review
-from leadguard.casework import service as cw
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.blind import letters_of
-from leadguard.casework.corroboration import corroborate as leads_corroborate
-from leadguard.casework.policy import PolicyRefused
-from leadguard.casework.views import show_case
-from leadguard.enroll import enroll
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.gallery.enroll import enroll
 from leadguard.quality.provenance import ProbeRefused
 from leadguard.services import accounts, reports
 from leadguard.services.audit import trail
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework import leads, lineup, review
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.blind import letters_of
+from leadguard.services.casework.corroboration import corroborate as leads_corroborate
+from leadguard.services.casework.policy import PolicyRefused
+from leadguard.services.casework.views import show_case
 from leadguard.services.context import Context
 from leadguard.services.files import candidate_image
-from leadguard.storage.models import Case, SearchLog
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import Case, SearchLog
+from leadguard.storage.workspace import Workspace
 from tests.casework_helpers import checklist, evidence
 from tests.conftest import new_database_url
 from tests.integration.conftest import write_manifest
@@ -250,7 +250,7 @@ def test_the_whole_way_from_request_to_outcome(desk) -> None:
 
 
 def leads_of(desk: dict[str, Any], number: str) -> tuple[Any, ...]:
-    from leadguard.casework.views import show_case
+    from leadguard.services.casework.views import show_case
 
     return show_case(desk["ctx"], desk["u"]["sup"], number).leads
 
@@ -393,10 +393,10 @@ SERVICE_MATRIX: dict[str, set[str]] = {
 
 
 def test_role_by_service_matrix(desk) -> None:
-    from leadguard.casework import views
-    from leadguard.errors import LeadGuardError
+    from leadguard.core.errors import LeadGuardError
     from leadguard.services import audit as audit_svc
     from leadguard.services import gallery, settings
+    from leadguard.services.casework import views
     from leadguard.services.search import Override, SearchOptions, search
 
     ctx, u = desk["ctx"], desk["u"]

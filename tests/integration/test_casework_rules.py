@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from leadguard.casework import leads, review
-from leadguard.casework import service as cw
-from leadguard.casework.blind import letters_of
-from leadguard.casework.corroboration import corroborate
-from leadguard.casework.policy import PolicyRefused
-from leadguard.casework.views import show_case
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.services.audit import trail
-from leadguard.storage.models import Lead
+from leadguard.services.casework import leads, review
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.blind import letters_of
+from leadguard.services.casework.corroboration import corroborate
+from leadguard.services.casework.policy import PolicyRefused
+from leadguard.services.casework.views import show_case
+from leadguard.storage.tables import Lead
 from tests.casework_helpers import checklist, evidence
 from tests.integration.test_casework import INCIDENT, make_desk
 

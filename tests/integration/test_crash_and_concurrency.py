@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from leadguard.pipeline.decode import sha256_bytes
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 from tests.integration import crashkit
 from tests.integration.hostile_corpus import johns_chips
 

@@ -11,16 +11,18 @@ import pytest
 from typer.testing import CliRunner
 
 import tests.conftest as suite
-from leadguard import config, models_gate
-from leadguard.backends import create_model
-from leadguard.backends.dlib_backend import DlibFaceModel
-from leadguard.backends.sface_backend import SFaceModel
+from leadguard.acceptance import gate as models_gate
 from leadguard.cli.main import app
-from leadguard.config import SETTINGS_FILE, Settings
-from leadguard.enroll import enroll
+from leadguard.core import config
+from leadguard.core.config import SETTINGS_FILE, Settings
 from leadguard.evidence import model as evidence_model
-from leadguard.search import search
-from leadguard.workspace import Workspace
+from leadguard.face_models import create_model
+from leadguard.face_models.dlib_backend import DlibFaceModel
+from leadguard.face_models.sface_backend import SFaceModel
+from leadguard.gallery.enroll import enroll
+from leadguard.quality.gate import workspace_policy
+from leadguard.search.run import search
+from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
 pytestmark = pytest.mark.integration
@@ -102,7 +104,7 @@ def test_a_new_default_workspace_searches_open_set_on_the_shipped_sface_evaluati
     assert result.candidates and result.candidates[0].subject == subject
     stored = evidence_model.latest(ws, space.key)
     assert stored is not None and stored.source == "shipped"
-    assert "policy-sface.toml" in ws.quality_policy().source
+    assert "policy-sface.toml" in workspace_policy(ws).source
 
 
 def test_models_list_names_the_default_and_why(shipped_default: str, tmp_path: Path) -> None:
@@ -117,8 +119,8 @@ def test_models_list_names_the_default_and_why(shipped_default: str, tmp_path: P
 
 
 def test_the_gate_uses_the_policy_of_the_workspaces_model(tmp_path: Path) -> None:
-    sface = Workspace.init(tmp_path / "sface", face_model="sface").quality_policy()
-    dlib = Workspace.init(tmp_path / "dlib", face_model="dlib-resnet").quality_policy()
+    sface = workspace_policy(Workspace.init(tmp_path / "sface", face_model="sface"))
+    dlib = workspace_policy(Workspace.init(tmp_path / "dlib", face_model="dlib-resnet"))
     assert "policy-sface.toml" in sface.source and "policy.toml (shipped)" in dlib.source
     assert sface.rules != dlib.rules or sface.unified != dlib.unified
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadguard.enroll import enroll
-from leadguard.errors import FaceError, NoFace, SeveralFaces, SpaceMismatch, UnreadableImage
-from leadguard.gallery import check_index, rebuild_index, remove_subject
+from leadguard.core.errors import FaceError, NoFace, SeveralFaces, SpaceMismatch, UnreadableImage
+from leadguard.gallery.enroll import enroll
+from leadguard.gallery.maintenance import check_index, rebuild_index, remove_subject
 from leadguard.pipeline.decode import sha256_bytes
-from leadguard.search import search
-from leadguard.storage import repository as repo
-from leadguard.workspace import Workspace
+from leadguard.search.run import search
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES
 from tests.integration.conftest import write_manifest
 
@@ -38,7 +38,7 @@ def test_gallery_enrolled_every_distinct_image(johns) -> None:
 
 
 def _space(ws: Workspace):
-    from leadguard.backends import create_model
+    from leadguard.face_models import create_model
 
     return create_model(ws.settings).space
 
@@ -162,7 +162,7 @@ def test_remove_takes_subject_out_of_database_and_index(tmp_path: Path, johns_sp
 
 
 def _index_vectors(ws: Workspace, space) -> tuple[np.ndarray, int]:
-    from leadguard.gallery import open_index
+    from leadguard.gallery.maintenance import open_index
 
     index = open_index(ws, space)
     return index.ids(), len(index)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.evaluation import run as evaluation
-from leadguard.storage.models import AccuracyRecord, TemplateCache
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AccuracyRecord, TemplateCache
+from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -226,7 +226,7 @@ def test_eval_evidence_fits_on_half_the_people_and_validates_on_the_rest(
     ):
         assert (out / name).exists(), name
     from leadguard.evidence.model import latest
-    from leadguard.storage.models import EvidenceModelRecord
+    from leadguard.storage.tables import EvidenceModelRecord
 
     with eval_ws.session() as s:
         rec = s.scalars(select(EvidenceModelRecord)).one()

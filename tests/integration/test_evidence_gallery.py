@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from leadguard.enroll import enroll
 from leadguard.evidence import model as em
 from leadguard.evidence.run import evaluate_gallery, workspace_id
 from leadguard.evidence.shift import check_shift, gallery_tail
-from leadguard.workspace import Workspace
+from leadguard.gallery.enroll import enroll
+from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from leadguard.cli.main import app
-from leadguard.errors import EvidenceUnavailable
+from leadguard.core.errors import EvidenceUnavailable
 from leadguard.evidence import model as evidence_model
-from leadguard.search import search
-from leadguard.storage.models import EvidenceModelRecord, SearchLog
-from leadguard.workspace import Workspace
+from leadguard.search.run import search
+from leadguard.storage.tables import EvidenceModelRecord, SearchLog
+from leadguard.storage.workspace import Workspace
 from tests.integration.test_cli import VERDICT
 
 pytestmark = pytest.mark.integration

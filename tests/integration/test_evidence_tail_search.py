@@ -15,12 +15,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from leadguard.cli.main import app
-from leadguard.enroll import enroll
-from leadguard.errors import FaceError
+from leadguard.core.errors import FaceError
 from leadguard.evidence.tail import MIN_SUBJECTS, TailFit
-from leadguard.search import search
-from leadguard.storage.models import SearchLog
-from leadguard.workspace import Workspace
+from leadguard.gallery.enroll import enroll
+from leadguard.search.run import search
+from leadguard.storage.tables import SearchLog
+from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
 from tests.integration.conftest import write_manifest
 

@@ -13,20 +13,20 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from leadguard.casework import external, leads, review
-from leadguard.casework import service as cw
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.blind import letters_of
-from leadguard.casework.corroboration import corroborate
-from leadguard.casework.policy import PolicyRefused
-from leadguard.enroll import enroll
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
+from leadguard.gallery.enroll import enroll
 from leadguard.quality.provenance import ProbeRefused
 from leadguard.services import accounts
 from leadguard.services.audit import trail
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework import external, leads, review
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.blind import letters_of
+from leadguard.services.casework.corroboration import corroborate
+from leadguard.services.casework.policy import PolicyRefused
 from leadguard.services.context import Context
 from leadguard.services.disclosure import disclose
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 from tests.casework_helpers import checklist, evidence
 from tests.integration.conftest import write_manifest
 
@@ -196,8 +196,8 @@ def test_an_external_search_counts_as_the_cases_first_face_search(desk) -> None:
     LeadGuard search, did not come "before any face search": the earliest of the two counts."""
     from sqlalchemy import select
 
-    from leadguard.casework.corroboration import first_search_date
-    from leadguard.storage.models import Case
+    from leadguard.services.casework.corroboration import first_search_date
+    from leadguard.storage.tables import Case
 
     ctx = desk["ctx"]
     with ctx.session() as s:

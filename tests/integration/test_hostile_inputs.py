@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from leadguard.audit import verify
+from leadguard.audit.log import verify
 from leadguard.cli.main import app
+from leadguard.core.textsafe import printable, shown_path
 from leadguard.pipeline.decode import sha256_bytes
-from leadguard.storage.models import TemplateRecord
-from leadguard.textsafe import printable, shown_path
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import TemplateRecord
+from leadguard.storage.workspace import Workspace
 from tests.integration.hostile_corpus import Kind, johns_chips, manifest_kinds, probe_kinds
 
 pytestmark = pytest.mark.integration

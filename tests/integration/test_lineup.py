@@ -13,11 +13,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from leadguard.casework import leads, review
-from leadguard.casework import service as cw
-from leadguard.casework.blind import letters_of
-from leadguard.casework.corroboration import corroborate
-from leadguard.casework.lineup import (
+from leadguard.core.errors import InputError
+from leadguard.gallery.enroll import enroll
+from leadguard.services import accounts
+from leadguard.services.audit import trail
+from leadguard.services.casework import leads, review
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.blind import letters_of
+from leadguard.services.casework.corroboration import corroborate
+from leadguard.services.casework.lineup import (
     _photo,
     build_array,
     fits,
@@ -25,13 +29,9 @@ from leadguard.casework.lineup import (
     record_administration,
     stands_out,
 )
-from leadguard.casework.policy import PolicyRefused
-from leadguard.enroll import enroll
-from leadguard.errors import InputError
-from leadguard.services import accounts
-from leadguard.services.audit import trail
+from leadguard.services.casework.policy import PolicyRefused
 from leadguard.services.context import Context
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 from tests.casework_helpers import checklist, evidence
 from tests.conftest import LFW
 from tests.integration.conftest import manifest_rows
@@ -239,7 +239,7 @@ def test_administration_is_double_blind_and_sequential(desk) -> None:
     assert entry["details"]["administrator"] == "blind" and entry["details"]["sequential"]
     assert entry["details"]["witness_type"] == "in_person"
     assert [d["position"] for d in entry["details"]["decisions"]] == list(range(1, n + 1))
-    from leadguard.casework.views import list_leads
+    from leadguard.services.casework.views import list_leads
 
     (info,) = [x for x in list_leads(ctx, u["sup"]) if x.id == lead]
     assert [w["witness_type"] for w in info.lineups] == ["in_person"]

@@ -12,20 +12,20 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from leadguard import models_gate
-from leadguard.backends import create_model
+from leadguard.acceptance import gate as models_gate
 from leadguard.cli.main import app
-from leadguard.config import SETTINGS_FILE
-from leadguard.enroll import enroll
-from leadguard.errors import EvidenceUnavailable
+from leadguard.core.config import SETTINGS_FILE
+from leadguard.core.errors import EvidenceUnavailable
 from leadguard.evidence import model as evidence_model
-from leadguard.reembed import reembed
-from leadguard.search import search
+from leadguard.face_models import create_model
+from leadguard.gallery.enroll import enroll
+from leadguard.gallery.reembed import reembed
+from leadguard.search.run import search
 from leadguard.services import accounts
 from leadguard.services.context import Context
-from leadguard.storage import repository as repo
-from leadguard.storage.models import AccuracyRecord, AuditEntry
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.tables import AccuracyRecord, AuditEntry
+from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
 
 pytestmark = pytest.mark.integration

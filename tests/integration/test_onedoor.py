@@ -161,11 +161,11 @@ def test_a_failed_search_commits_its_probe_log_row_and_audit(tmp_path: Path, joh
     from PIL import Image
     from sqlalchemy import func, select
 
-    from leadguard import audit
-    from leadguard.errors import NoFace
+    from leadguard.audit import log as audit
+    from leadguard.core.errors import NoFace
     from leadguard.services.context import Context
     from leadguard.services.search import SearchOptions, search
-    from leadguard.storage.models import AuditEntry, ProbeRecord, SearchLog
+    from leadguard.storage.tables import AuditEntry, ProbeRecord, SearchLog
 
     blank = tmp_path / "blank.png"
     Image.new("RGB", (320, 320), (90, 100, 110)).save(blank)

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
-from leadguard.quality.gate import QualityRefused, assess
+from leadguard.quality.gate import QualityRefused, assess, workspace_policy
 from leadguard.quality.provenance import Edit, ProbeRefused, apply_edits
-from leadguard.search import search
-from leadguard.storage.models import FaceRecord, ProbeRecord, SearchLog
+from leadguard.search.run import search
+from leadguard.storage.tables import FaceRecord, ProbeRecord, SearchLog
 from tests.conftest import LFW
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ def _verdict(ws, path: Path):  # type: ignore[no-untyped-def]
     s = ws.settings
     pipe = FacePipeline(ws.face_model(), s.min_face_size, s.max_image_pixels)
     m = pipe.measure(path.read_bytes(), str(path), FaceSelection("reject", None))
-    return assess(m.quality, ws.quality_policy())
+    return assess(m.quality, workspace_policy(ws))
 
 
 def test_a_clean_lfw_face_passes(johns) -> None:

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from leadguard.config import Settings
+from leadguard.core.config import Settings
 from leadguard.pipeline.decode import decode_image, read_file
+from leadguard.pipeline.measures import measure_face
 from leadguard.quality.gate import assess, load_policy
-from leadguard.quality.measures import measure_face
 from tests.conftest import LFW
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from leadguard.search import search
-from leadguard.storage.models import ProbeRecord, SearchLog
+from leadguard.search.run import search
+from leadguard.storage.tables import ProbeRecord, SearchLog
 from tests.conftest import LFW
 
 pytestmark = pytest.mark.integration

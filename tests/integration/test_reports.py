@@ -19,19 +19,19 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from leadguard.casework import leads, review
-from leadguard.casework import service as cw
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.blind import letters_of
-from leadguard.casework.corroboration import corroborate
-from leadguard.enroll import enroll
-from leadguard.errors import LeadGuardError
+from leadguard.core.errors import LeadGuardError
+from leadguard.gallery.enroll import enroll
 from leadguard.quality.provenance import Edit
 from leadguard.services import accounts, reports
 from leadguard.services.audit import trail
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework import leads, review
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.blind import letters_of
+from leadguard.services.casework.corroboration import corroborate
 from leadguard.services.context import Context
 from leadguard.services.disclosure import disclose
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 from tests.casework_helpers import checklist, evidence
 from tests.conftest import FIXTURES
 from tests.integration.conftest import write_manifest

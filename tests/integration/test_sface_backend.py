@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leadguard.backends.sface_backend import (
+from leadguard.core.errors import ModelUnavailable
+from leadguard.face_models.sface_backend import (
     ARCFACE_TEMPLATE,
     CHIP,
     DETECTOR_FILE,
@@ -24,7 +25,6 @@ from leadguard.backends.sface_backend import (
     similarity_transform,
     verified_file,
 )
-from leadguard.errors import ModelUnavailable
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from tests.conftest import FIXTURES
 

@@ -12,12 +12,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from leadguard.casework import external, leads, lineup, review
-from leadguard.casework import service as cw
-from leadguard.casework.blind import letters_of
+from leadguard.services.casework import external, leads, lineup, review
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.blind import letters_of
 from leadguard.services.context import Actor, Context
 
-STRUCTURED = importlib.util.find_spec("leadguard.casework.corroboration") is not None
+STRUCTURED = importlib.util.find_spec("leadguard.services.casework.corroboration") is not None
 PHOTO_AGE = "gallery_photo_age"
 
 
@@ -177,7 +177,7 @@ def corroborate(
     if not STRUCTURED:
         leads.corroborate(ctx, actor, lead_id, "other_independent", text, "Det. (replay)", on)
         return
-    from leadguard.casework import corroboration as co
+    from leadguard.services.casework import corroboration as co
 
     kind = (
         "eyewitness_identification_before_search"

@@ -13,10 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from leadguard.enroll import enroll
+from leadguard.gallery.enroll import enroll
 from leadguard.services import accounts
 from leadguard.services.context import Actor, Context
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 from tests.replays import adapter
 from tests.replays.runner import Replay, replay
 from tests.replays.scenarios import load_all

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from leadguard.errors import LeadGuardError
-from leadguard.quality.gate import SOURCE_TYPES
+from leadguard.core.errors import LeadGuardError
+from leadguard.quality.gate import SOURCE_TYPES, workspace_policy
 from leadguard.quality.provenance import Edit
 from leadguard.services.context import Actor, Context
 from tests.replays import adapter
@@ -271,7 +271,7 @@ class Chain:
         while True:
             try:
                 m = pipe.measure(self.probe().read_bytes(), "probe", FaceSelection("reject", None))
-                verdict = assess(m.quality, ws.quality_policy())
+                verdict = assess(m.quality, workspace_policy(ws))
                 ok, rule = verdict.decision != "refuse", "QualityRefused"
                 why = f"{verdict.decision}: " + (
                     "; ".join(f.text() for f in verdict.findings) or "no finding"

@@ -14,13 +14,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from leadguard.casework.blind import letters_of
-from leadguard.enroll import enroll
+from leadguard.gallery.enroll import enroll
 from leadguard.server.app import create_app
 from leadguard.services import accounts
+from leadguard.services.casework.blind import letters_of
 from leadguard.services.context import Context
-from leadguard.storage.models import User
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import User
+from leadguard.storage.workspace import Workspace
 from tests.casework_helpers import checklist
 from tests.integration.conftest import (  # noqa: F401  (fixtures shared with integration)
     johns_split,

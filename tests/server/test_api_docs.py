@@ -20,7 +20,7 @@ from leadguard.server.app import create_app
 from leadguard.server.errors import ErrorOut
 from leadguard.services import accounts
 from leadguard.services.context import Context
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 pytestmark = [pytest.mark.api]
 PW = "correct horse battery staple"

@@ -307,7 +307,7 @@ def test_an_external_search_is_recorded_through_the_web_form(
 ) -> None:
     from sqlalchemy import select
 
-    from leadguard.storage.models import ProbeRecord
+    from leadguard.storage.tables import ProbeRecord
     from tests.server.conftest import csrf_of, web_client
 
     s = served

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app as cli_app
 from leadguard.services import accounts
-from leadguard.storage.models import SearchLog, SearchRequest
+from leadguard.storage.tables import SearchLog, SearchRequest
 from tests.server.conftest import PW, Served, all_routes, csrf_of, decisions, web_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.api]

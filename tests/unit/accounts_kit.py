@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 
 from leadguard.services import accounts
 from leadguard.services.context import Context
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 PW = "correct horse battery staple"
 

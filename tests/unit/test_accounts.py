@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from leadguard import audit
-from leadguard.casework.authz import NotAllowed
-from leadguard.errors import InputError, WorkspaceError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError, WorkspaceError
 from leadguard.services import accounts
+from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Context
 from leadguard.services.settings import set_setting
-from leadguard.storage.models import AuditEntry, AuthToken, LoginState, User
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AuditEntry, AuthToken, LoginState, User
+from leadguard.storage.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -167,7 +167,7 @@ def test_the_workspace_is_private(ctx: Context, database: str) -> None:
 
 def test_an_admin_cannot_be_first_in_any_other_role(tmp_path: Path) -> None:
     c = Context(Workspace.init(tmp_path / "w2"))
-    from leadguard.errors import InputError
+    from leadguard.core.errors import InputError
 
     with pytest.raises(InputError, match="must be an admin"):
         accounts.add_user(c, None, "ex", PW, "examiner")

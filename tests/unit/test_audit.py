@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from leadguard import audit
-from leadguard.workspace import Workspace
+from leadguard.audit import log as audit
+from leadguard.storage.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -99,7 +99,7 @@ def test_export_carries_the_chain(ws: Workspace) -> None:
 
 
 def test_an_entry_records_the_content_hash_of_the_rows_it_names(tmp_path: Path) -> None:
-    from leadguard.storage.models import AuditEntry, User
+    from leadguard.storage.tables import AuditEntry, User
 
     w = Workspace.init(tmp_path / "ws2")
     with w.session() as s:

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from leadguard import anchor, audit
-from leadguard.workspace import Workspace
+from leadguard.audit import anchor
+from leadguard.audit import log as audit
+from leadguard.storage.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 

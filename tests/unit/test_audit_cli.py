@@ -11,10 +11,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError
 from typer.testing import CliRunner
 
-from leadguard import audit
+from leadguard.audit import log as audit
 from leadguard.cli.main import app
-from leadguard.storage.models import AuditEntry
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AuditEntry
+from leadguard.storage.workspace import Workspace
 
 runner = CliRunner()
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from leadguard import audit
-from leadguard.storage.models import AuditEntry
-from leadguard.workspace import Workspace
+from leadguard.audit import log as audit
+from leadguard.storage.tables import AuditEntry
+from leadguard.storage.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 

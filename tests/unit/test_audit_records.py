@@ -11,16 +11,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DataError
 
-from leadguard import audit
-from leadguard.storage.models import (
-    Case,
-    ProbeRecord,
-    Review,
-    SearchLog,
-    SearchRequest,
-    User,
-)
-from leadguard.workspace import Workspace
+from leadguard.audit import log as audit
+from leadguard.storage.tables import Case, ProbeRecord, Review, SearchLog, SearchRequest, User
+from leadguard.storage.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -239,7 +232,7 @@ def test_verify_writes_nothing(ws: Workspace) -> None:
 def test_null_fields_in_a_row_are_named() -> None:
     """The schema forbids NULL hashes, but a table rebuilt by hand need not: the reader
     names such a row too."""
-    from leadguard.audit_records import _parse
+    from leadguard.audit.records import _parse
 
     row = _parse(7, 3, "2026-01-01", "ana", "search", "search:3", "{}", None, "a" * 64)
     assert row.problem == "entry 3: previous hash is None, not a SHA-256 hex digest"

@@ -15,20 +15,21 @@ import numpy as np
 import pytest
 from sqlalchemy import Connection, text
 
-from leadguard import anchor, audit
-from leadguard.backends import create_model
-from leadguard.casework import service as cw
-from leadguard.casework.authz import NotAllowed
-from leadguard.config import Settings
+from leadguard.acceptance.records import add_acceptance
+from leadguard.audit import anchor
+from leadguard.audit import log as audit
+from leadguard.core.config import Settings
+from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evaluation.run import save_record
 from leadguard.evidence.model import adopt_shipped
-from leadguard.gallery import remove_subject
+from leadguard.face_models import create_model
+from leadguard.gallery.maintenance import remove_subject
 from leadguard.services import accounts
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
-from leadguard.storage import repository as repo
-from leadguard.storage.acceptance import add_acceptance
-from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.pgserver import copy_workspace
 from tests.unit.accounts_kit import cheap_hashing

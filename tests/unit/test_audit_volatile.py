@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from leadguard import audit
-from leadguard.casework.authz import NotAllowed
+from leadguard.audit import log as audit
 from leadguard.services import accounts
+from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Context
-from leadguard.storage.models import AuditEntry, AuthToken, LoginState, User
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AuditEntry, AuthToken, LoginState, User
+from leadguard.storage.workspace import Workspace
 from tests.unit.accounts_kit import cheap_hashing
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leadguard.casework.blind import letter, lettered
+from leadguard.services.casework.blind import letter, lettered
 
 
 def test_letters_run_a_to_z_then_aa() -> None:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from leadguard import audit
-from leadguard.casework import service as cw
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.core.textsafe import CASE_NUMBER_PATTERN, case_number_problem, case_of
 from leadguard.server import schemas
 from leadguard.server.api_admin import filtered
 from leadguard.services import accounts
 from leadguard.services.audit import entries
+from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
-from leadguard.textsafe import CASE_NUMBER_PATTERN, case_number_problem, case_of
 from tests.unit.accounts_kit import PW, north_desk
 
 NUMBERS = ("M-A1", "M_A1", "MXA1", "M-A1/X", "M%A1")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from leadguard.casework.authz import ACTIONS, ROLES, NotAllowed, authorize
+from leadguard.services.authz import ACTIONS, ROLES, NotAllowed, authorize
 
 # written out from the specification, independently of authz.ALLOWED
 SPEC: dict[str, set[str]] = {

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from leadguard.casework.checks import (
+from leadguard.core.errors import InputError
+from leadguard.services.casework.checks import (
     PHOTO_AGE,
     AdjudicationBrief,
     Inconsistency,
@@ -17,9 +18,8 @@ from leadguard.casework.checks import (
     refuse_release,
     required_checks,
 )
-from leadguard.casework.corroboration import face_search_wording
-from leadguard.casework.policy import PolicyRefused
-from leadguard.errors import InputError
+from leadguard.services.casework.corroboration import face_search_wording
+from leadguard.services.casework.policy import PolicyRefused
 
 
 @pytest.mark.parametrize(

@@ -224,8 +224,8 @@ def test_settings_set_before_the_first_account(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_choices_of_an_option() -> None:
-    from leadguard.casework.leads import OUTCOMES
     from leadguard.quality.gate import SOURCE_TYPES
+    from leadguard.services.casework.leads import OUTCOMES
 
     for path, choices in (
         (("search",), SOURCE_TYPES),

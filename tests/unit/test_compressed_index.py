@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadguard.errors import IndexError_
+from leadguard.core.errors import IndexError_
 from leadguard.index._qkernel import pack, unpack
 from leadguard.index.compressed import CompressedIndex, encode, id_hash
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from leadguard.config import default_settings_toml, load_settings, read_settings_file
-from leadguard.errors import WorkspaceError
+from leadguard.core.config import default_settings_toml, load_settings, read_settings_file
+from leadguard.core.errors import WorkspaceError
 
 
 def test_precedence_file_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from leadguard import audit
+from leadguard.audit import log as audit
 from leadguard.cli.main import app
-from leadguard.config import load_settings
-from leadguard.errors import WorkspaceError
+from leadguard.core.config import load_settings
+from leadguard.core.errors import WorkspaceError
 from leadguard.storage import db
-from leadguard.storage.models import AuditEntry, Subject
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AuditEntry, Subject
+from leadguard.storage.workspace import Workspace
 from tests.pgserver import PgServer
 
 runner = CliRunner()

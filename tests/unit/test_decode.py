@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leadguard.errors import UnreadableImage
+from leadguard.core.errors import UnreadableImage
 from leadguard.pipeline.decode import decode_image, read_file, sha256_bytes
 
 LIMIT = 50_000_000

@@ -15,7 +15,7 @@ from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.search_lr import search_lr
 from leadguard.evidence.shift import GalleryTail, compare, update_tail
 from leadguard.evidence.statements import candidate_evidence, list_context
-from leadguard.storage.repository import LabelledTemplates
+from leadguard.storage.queries import LabelledTemplates
 
 
 def people(n: int = 150, photos: int = 4, dim: int = 16, seed: int = 0) -> Labelled:

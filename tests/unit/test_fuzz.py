@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from leadguard.csvsafe import read_table
-from leadguard.errors import InputError, ManifestError, UnreadableImage
+from leadguard.core.csvsafe import read_table
+from leadguard.core.errors import InputError, ManifestError, UnreadableImage
+from leadguard.gallery.sources import read_manifest
 from leadguard.pipeline.decode import check_header, decode_image
 from leadguard.quality.gate import PolicyError, parse_policy
 from leadguard.quality.provenance import Edit, apply_edits, read_exif
-from leadguard.sources import read_manifest
 
 settings.register_profile(
     "ci",

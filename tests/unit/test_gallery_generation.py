@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from leadguard.gallery import gallery_counts
-from leadguard.storage import repository as repo
-from leadguard.storage.models import TemplateRecord
-from leadguard.workspace import Workspace
+from leadguard.gallery.maintenance import gallery_counts
+from leadguard.storage import queries as repo
+from leadguard.storage.tables import TemplateRecord
+from leadguard.storage.workspace import Workspace
 from tests.unit.test_index_backend_setting import fill
 
 pytestmark = pytest.mark.usefixtures("database")

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadguard.errors import IndexError_, SpaceMismatch
+from leadguard.core.errors import IndexError_, SpaceMismatch
 from leadguard.index.base import check_space
 from leadguard.index.exact import ExactIndex
 from leadguard.index.faiss_index import FaissExactIndex

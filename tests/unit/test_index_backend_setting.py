@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadguard.gallery import check_index, remove_subject, synced_index
+from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.gallery.maintenance import check_index, remove_subject, synced_index
 from leadguard.index.exact import ExactIndex
-from leadguard.storage import repository as repo
-from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 
 
 def fill(ws: Workspace, n: int) -> tuple[np.ndarray, np.ndarray]:

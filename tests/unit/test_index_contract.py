@@ -183,7 +183,7 @@ def test_k_larger_than_gallery_empty_and_removal_of_everything(backend) -> None:
 
 @pytest.mark.parametrize("name", ["faiss", "compressed", "milvus"])
 def test_saved_index_loads_with_the_same_results(name: str, tmp_path: Path, milvus_uri) -> None:
-    from leadguard.index.backends import load_index, new_index, stored_meta
+    from leadguard.index.registry import load_index, new_index, stored_meta
 
     backend = {"faiss": "faiss-flat", "compressed": "compressed", "milvus": "milvus"}[name]
     rng = np.random.default_rng(2)
@@ -203,7 +203,7 @@ def test_saved_index_loads_with_the_same_results(name: str, tmp_path: Path, milv
 
 
 def test_milvus_record_behind_the_collection_is_refused(tmp_path: Path, milvus_uri) -> None:
-    from leadguard.errors import IndexError_
+    from leadguard.core.errors import IndexError_
     from leadguard.index.milvus_index import MilvusIndex
 
     rng = np.random.default_rng(9)

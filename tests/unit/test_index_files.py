@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadguard import audit, index_files
-from leadguard.gallery import (
+from leadguard.audit import log as audit
+from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.gallery import index_files
+from leadguard.gallery.maintenance import (
     check_index,
     open_index,
     rebuild_index,
@@ -20,9 +22,8 @@ from leadguard.gallery import (
     save_index,
     synced_index,
 )
-from leadguard.storage import repository as repo
-from leadguard.types import Box, Detection, FaceTemplate, ImageMeta
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 
 _DET = Detection(Box(0, 0, 100, 100), 1.0, ())
 

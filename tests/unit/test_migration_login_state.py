@@ -11,14 +11,14 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, select, text
 
-from leadguard import audit
-from leadguard.casework import service as cw
-from leadguard.casework.authz import NotAllowed
+from leadguard.audit import log as audit
 from leadguard.services import accounts
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
 from leadguard.storage import db
-from leadguard.storage.models import AuditEntry, LoginState
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AuditEntry, LoginState
+from leadguard.storage.workspace import Workspace
 from tests.unit.accounts_kit import cheap_hashing
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL

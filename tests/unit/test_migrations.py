@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from leadguard.storage import db
-from leadguard.storage.models import Base
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import Base
+from leadguard.storage.workspace import Workspace
 from tests.pgserver import PgServer
 
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from leadguard import audit
-from leadguard.casework import adoption
-from leadguard.casework import service as cw
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.policy import read_policy_file
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 from leadguard.services import accounts
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework import adoption
+from leadguard.services.casework import service as cw
+from leadguard.services.casework.policy import read_policy_file
 from leadguard.services.context import Actor, Context
 from leadguard.services.settings import adopt_initial_policy, adopt_policy, set_setting
-from leadguard.storage.models import AuditEntry
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AuditEntry
+from leadguard.storage.workspace import Workspace
 from tests.unit.accounts_kit import PW, north_desk
 
 

@@ -6,13 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from leadguard.errors import ManifestError
-from leadguard.evaluation.protocols import (
-    LabelledImage,
-    blufr_splits,
-    lfw_pairs,
-    manifest_pairs,
-)
+from leadguard.core.errors import ManifestError
+from leadguard.evaluation.protocols import LabelledImage, blufr_splits, lfw_pairs, manifest_pairs
 from leadguard.evaluation.scores import VERIFY_COLUMNS, read_rows, score_value, write_rows
 from tests.conftest import LFW
 

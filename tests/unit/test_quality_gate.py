@@ -8,9 +8,9 @@ import io
 import pytest
 from PIL import Image
 
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
+from leadguard.pipeline.measures import Measure
 from leadguard.quality.gate import PolicyError, assess, load_policy, parse_policy
-from leadguard.quality.measures import Measure
 from leadguard.quality.provenance import (
     Edit,
     ProbeRefused,

@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leadguard.errors import InputError
-from leadguard.quality.gate import (
-    assess,
-    describe_source_type,
-    load_policy,
-    split_source_type,
-)
-from leadguard.quality.measures import Measure, screen_pattern
+from leadguard.core.errors import InputError
+from leadguard.core.types import Box, Detection
+from leadguard.pipeline.measures import Measure, screen_pattern
+from leadguard.quality.gate import assess, describe_source_type, load_policy, split_source_type
 from leadguard.quality.provenance import ProbeRefused, check_source_type
-from leadguard.types import Box, Detection
 
 SIDE = 250
 BOX = Detection(Box(65, 60, 185, 190), 1.0, ())

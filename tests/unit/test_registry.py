@@ -6,11 +6,11 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from leadguard.backends import create_model, registry
-from leadguard.backends.dlib_backend import DlibFaceModel
-from leadguard.backends.sface_backend import SFaceModel
-from leadguard.config import Settings
-from leadguard.errors import InputError
+from leadguard.core.config import Settings
+from leadguard.core.errors import InputError
+from leadguard.face_models import create_model, registry
+from leadguard.face_models.dlib_backend import DlibFaceModel
+from leadguard.face_models.sface_backend import SFaceModel
 
 
 def test_the_setting_picks_the_backend() -> None:
@@ -39,7 +39,7 @@ def test_built_ins_are_declared_as_entry_points() -> None:
 
 
 def test_a_plug_in_registers_like_a_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    plug = EntryPoint("mirror-dlib", "leadguard.backends.factories:dlib_resnet", registry.GROUP)
+    plug = EntryPoint("mirror-dlib", "leadguard.face_models.factories:dlib_resnet", registry.GROUP)
     clash = EntryPoint("sface", "somewhere.else:factory", registry.GROUP)
     monkeypatch.setattr(registry, "entry_points", lambda group: [plug, clash])
     registry.registered.cache_clear()

@@ -13,12 +13,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from leadguard.casework import service as cw
-from leadguard.errors import UnreadableImage
+from leadguard.core.errors import UnreadableImage
 from leadguard.pipeline.decode import decode_image
 from leadguard.services import accounts
+from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
-from leadguard.storage.models import AuditEntry, ProbeRecord, SearchRequest
+from leadguard.storage.tables import AuditEntry, ProbeRecord, SearchRequest
 from tests.unit.accounts_kit import PW, north_desk
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.evaluation.protocols import LabelledImage
 from leadguard.evaluation.templates import Acquired
 from leadguard.evidence.search_check import fnir_table, fpir_table, p_distribution, run_searches

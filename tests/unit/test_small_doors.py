@@ -13,14 +13,14 @@ import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from leadguard.casework import service as cw
-from leadguard.errors import UnreadableImage, WorkspaceError
+from leadguard.core.errors import UnreadableImage, WorkspaceError
 from leadguard.evaluation.scores import read_rows, write_rows
 from leadguard.pipeline.decode import check_header
 from leadguard.server.app import create_app
 from leadguard.server.auth import client_address
 from leadguard.server.uploads import as_file
 from leadguard.services import accounts
+from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
 from tests.unit.accounts_kit import PW, north_desk
 
@@ -162,7 +162,7 @@ def test_a_refused_upload_through_the_api_names_the_file(ctx: Context) -> None:
 def test_an_urgent_search_upload_is_recorded_and_refused_by_its_name(ctx: Context) -> None:
     from sqlalchemy import select
 
-    from leadguard.storage.models import ProbeRecord, SearchLog
+    from leadguard.storage.tables import ProbeRecord, SearchLog
 
     sup = accounts.login(ctx, "sup", PW).actor
     cw.open_case(ctx, sup, "C-2", "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from leadguard.errors import ManifestError
-from leadguard.sources import read_source
+from leadguard.core.errors import ManifestError
+from leadguard.gallery.sources import read_source
 
 
 def test_folder_source(tmp_path: Path) -> None:

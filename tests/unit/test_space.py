@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from leadguard.backends import create_model
-from leadguard.config import Settings
-from leadguard.types import EmbeddingSpace
+from leadguard.core.config import Settings
+from leadguard.core.types import EmbeddingSpace
+from leadguard.face_models import create_model
 
 
 def space(**kw: object) -> EmbeddingSpace:

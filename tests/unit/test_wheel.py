@@ -88,7 +88,7 @@ def test_a_clean_environment_with_the_wheel_runs_leadguard(wheel: Path, tmp_path
     script = f"""
 import leadguard, pathlib
 assert pathlib.Path(leadguard.__file__).is_relative_to({str(site)!r}), leadguard.__file__
-from leadguard.casework.policy import load_casework_policy
+from leadguard.services.casework.policy import load_casework_policy
 from leadguard.quality.gate import load_policy
 from leadguard.index import _qkernel
 from leadguard.cli.main import app

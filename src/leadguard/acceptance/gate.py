@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leadguard.errors import LeadGuardError
+from leadguard.acceptance import records as store
+from leadguard.core.errors import LeadGuardError
+from leadguard.core.types import EmbeddingSpace
 from leadguard.evidence.model import shipped_payload
-from leadguard.storage import acceptance as store
-from leadguard.types import EmbeddingSpace
 
 REQUIRED = {
     "lfw-pairs": "LFW View 2 (leadguard eval verify)",

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.storage.models import (
+from leadguard.audit import log as audit
+from leadguard.storage.tables import (
     AccuracyRecord,
     Encounter,
     EvidenceModelRecord,

@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

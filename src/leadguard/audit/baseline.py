@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, inspect, select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.audit_records import COVERED
+from leadguard.audit import log as audit
+from leadguard.audit.records import COVERED
 
 log = logging.getLogger(__name__)
 

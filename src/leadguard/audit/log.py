@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from leadguard.storage.models import AuditEntry
+from leadguard.storage.tables import AuditEntry
 
 GENESIS = "0" * 64
 
@@ -153,7 +153,7 @@ def verify(session: Session) -> ChainCheck:
     reason, never raised. Each record named by an entry's ``records`` must still exist with
     the content hash of the latest entry naming it; one named by ``deleted_records`` must be
     gone."""
-    from leadguard.audit_records import check_records, read_chain
+    from leadguard.audit.records import check_records, read_chain
 
     rows = read_chain(session)
     prev = GENESIS

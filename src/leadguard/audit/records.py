@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Mapper, Session
 
-from leadguard.storage.models import AuditEntry, Base
+from leadguard.storage.tables import AuditEntry, Base
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 5000
@@ -148,7 +148,7 @@ def check_records(
 ) -> tuple[int, list[str]]:
     """(records checked, problems) for the records named by these (seq, details) entries:
     the latest entry naming a record decides what it must be now."""
-    from leadguard.audit import row_digest
+    from leadguard.audit.log import row_digest
 
     problems: list[str] = []
     tables: dict[str, _Table] = {}

@@ -10,7 +10,7 @@ import typer
 
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 
 settings_app = typer.Typer(help="Workspace settings (admin, audited).", no_args_is_help=True)
 StdinOpt = Annotated[

@@ -13,8 +13,8 @@ from rich.console import Console
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
 from leadguard.cli.render import safe
-from leadguard.errors import InputError
-from leadguard.workspace import resolve_path
+from leadguard.core.errors import InputError
+from leadguard.storage.workspace import resolve_path
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -92,7 +92,7 @@ def audit_keygen(
 ) -> None:
     """Create an Ed25519 signing key for anchors (private key mode 0600, public key beside
     it as KEYFILE.pub). Keep it outside the workspace; refused inside it."""
-    from leadguard import anchor as anchors
+    from leadguard.audit import anchor as anchors
 
     pub, kid = anchors.keygen(out_file, resolve_path(workspace))
     out().print(f"wrote private key {out_file} (mode 0600) and public key {pub}; key id {kid}")

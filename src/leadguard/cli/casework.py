@@ -13,7 +13,7 @@ import typer
 
 from leadguard.cli import session, views
 from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 
 user_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 case_app = typer.Typer(help="Cases and their status.", no_args_is_help=True)
@@ -109,7 +109,7 @@ def case_open(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Open a case (refused for an offence the policy does not allow)."""
-    from leadguard.casework.service import open_case
+    from leadguard.services.casework.service import open_case
 
     attrs, known = _json_object(attributes, "--attributes"), _json_object(facts, "--facts")
     ctx = open_ctx(workspace)
@@ -127,7 +127,7 @@ def case_assign(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Assign a user to a case."""
-    from leadguard.casework.service import assign
+    from leadguard.services.casework.service import assign
 
     ctx = open_ctx(workspace)
     assign(ctx, session.require(ctx, "case.assign", f"case:{number}"), number, username)
@@ -142,7 +142,7 @@ def case_suspect(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Move a case to "suspect identified" (needs corroboration of the lead on record)."""
-    from leadguard.casework.leads import suspect_identified
+    from leadguard.services.casework.leads import suspect_identified
 
     ctx = open_ctx(workspace)
     suspect_identified(ctx, session.require(ctx, "case.suspect", f"case:{number}"), number, lead)
@@ -167,7 +167,7 @@ def case_external_search(
     json_out: JsonOpt = False,
 ) -> None:
     """Record a face search run outside LeadGuard: never a lead, never corroboration."""
-    from leadguard.casework.external import record_external_search
+    from leadguard.services.casework.external import record_external_search
 
     ctx = open_ctx(workspace)
     actor = session.require(ctx, "external.record", f"case:{number}")
@@ -189,7 +189,7 @@ def case_external_searches(
     json_out: JsonOpt = False,
 ) -> None:
     """The face searches run outside LeadGuard that are recorded under a case."""
-    from leadguard.casework.external import list_external_searches
+    from leadguard.services.casework.external import list_external_searches
 
     ctx = open_ctx(workspace)
     rows = list_external_searches(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
@@ -200,7 +200,7 @@ def case_external_searches(
 @handles_errors
 def case_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """The cases you may see."""
-    from leadguard.casework.views import list_cases
+    from leadguard.services.casework.views import list_cases
 
     ctx = open_ctx(workspace)
     views.show(out(), list_cases(ctx, session.require(ctx, "case.list")), json_out, views.cases)
@@ -214,7 +214,7 @@ def case_show(
     json_out: JsonOpt = False,
 ) -> None:
     """A case with its requests and leads."""
-    from leadguard.casework.views import show_case
+    from leadguard.services.casework.views import show_case
 
     ctx = open_ctx(workspace)
     detail = show_case(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
@@ -246,8 +246,8 @@ def request_add(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Request a search under a case; the probe's bytes are stored with the request."""
-    from leadguard.casework.service import request_search
     from leadguard.quality.provenance import Edit
+    from leadguard.services.casework.service import request_search
 
     edits = tuple(Edit.parse(e) for e in edit or [])
     ctx = open_ctx(workspace)
@@ -262,7 +262,7 @@ def request_approve(
     request_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None
 ) -> None:
     """Approve a search request (supervisor); the approval names the stored probe's hash."""
-    from leadguard.casework.service import approve
+    from leadguard.services.casework.service import approve
 
     ctx = open_ctx(workspace)
     req = approve(ctx, session.require(ctx, "request.approve"), request_id)
@@ -276,7 +276,7 @@ def request_run(
 ) -> None:
     """Run an approved request's search on its stored probe. The list goes to blind review;
     it is not shown."""
-    from leadguard.casework.service import run_search
+    from leadguard.services.casework.service import run_search
 
     ctx = open_ctx(workspace)
     run = run_search(ctx, session.require(ctx, "search.run"), request_id)
@@ -296,7 +296,7 @@ def request_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Search requests on the cases you may see."""
-    from leadguard.casework.views import list_requests
+    from leadguard.services.casework.views import list_requests
 
     ctx = open_ctx(workspace)
     rows = list_requests(ctx, session.require(ctx, "request.list"), pending)
@@ -316,7 +316,7 @@ def review_packet(
 ) -> None:
     """Your blind packet: probe, incident description, candidates by letter in your own
     order (no name, record id, score or rank)."""
-    from leadguard.casework.review import blind_packet
+    from leadguard.services.casework.review import blind_packet
     from leadguard.services.files import candidate_image, probe_image
 
     ctx = open_ctx(workspace)
@@ -352,7 +352,7 @@ def review_submit(
     possible_lead per candidate; a possible_lead needs FISWG feature notes and a check of
     every described attribute, known fact and the gallery photo's age, with each
     inconsistency explained)."""
-    from leadguard.casework.review import submit_review
+    from leadguard.services.casework.review import submit_review
 
     try:
         decisions = json.loads(file.read_text())
@@ -371,7 +371,7 @@ def review_reveal(
     json_out: JsonOpt = False,
 ) -> None:
     """Scores, ranks and every examiner's decisions, once all reviews are in."""
-    from leadguard.casework.review import reveal
+    from leadguard.services.casework.review import reveal
 
     ctx = open_ctx(workspace)
     r = reveal(ctx, session.require(ctx, "review.reveal"), request_id)
@@ -382,7 +382,7 @@ def review_reveal(
 @handles_errors
 def review_queue(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """My pending reviews."""
-    from leadguard.casework.review import queue
+    from leadguard.services.casework.review import queue
 
     ctx = open_ctx(workspace)
     views.show(out(), queue(ctx, session.require(ctx, "review.queue")), json_out, views.queue)
@@ -396,7 +396,7 @@ def lead_release(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Release a lead that the examiners concur on (supervisor)."""
-    from leadguard.casework.leads import release
+    from leadguard.services.casework.leads import release
 
     ctx = open_ctx(workspace)
     lead = release(ctx, session.require(ctx, "lead.release"), request_id, subject)
@@ -412,7 +412,7 @@ def lead_outcome(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Add to a released lead's outcome history."""
-    from leadguard.casework.leads import record_outcome
+    from leadguard.services.casework.leads import record_outcome
 
     ctx = open_ctx(workspace)
     record_outcome(ctx, session.require(ctx, "lead.outcome"), lead_id, outcome, details)
@@ -423,7 +423,7 @@ def lead_outcome(
 @handles_errors
 def lead_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
     """Leads on the cases you may see."""
-    from leadguard.casework.views import list_leads
+    from leadguard.services.casework.views import list_leads
 
     ctx = open_ctx(workspace)
     views.show(out(), list_leads(ctx, session.require(ctx, "lead.list")), json_out, views.leads)
@@ -433,7 +433,7 @@ def lead_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None
 @handles_errors
 def lead_stats(workspace: WorkspaceOpt = None) -> None:
     """Released leads and their outcomes by the candidate's demographic group."""
-    from leadguard.casework.leads import outcome_stats
+    from leadguard.services.casework.leads import outcome_stats
 
     ctx = open_ctx(workspace)
     stats: Any = outcome_stats(ctx, session.require(ctx, "lead.stats"))

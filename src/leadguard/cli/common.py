@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 
 from leadguard.cli.render import safe
-from leadguard.errors import LeadGuardError, SeveralFaces
+from leadguard.core.errors import LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
 from leadguard.services.context import Context
-from leadguard.workspace import Workspace, resolve_path
+from leadguard.storage.workspace import Workspace, resolve_path
 
 WorkspaceOpt = Annotated[
     Path | None,

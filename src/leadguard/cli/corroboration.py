@@ -10,7 +10,7 @@ import typer
 
 from leadguard.cli import session
 from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 
 YES_NO = ("yes", "no")
 
@@ -72,9 +72,9 @@ def corroborate(
 
     Kinds (--kind): physical_evidence, documents_or_records, witness_knows_person,
     eyewitness_identification_before_search, admission, other."""
-    from leadguard.casework.corroboration import Evidence
-    from leadguard.casework.corroboration import corroborate as record
     from leadguard.cli.casework import parse_date
+    from leadguard.services.casework.corroboration import Evidence
+    from leadguard.services.casework.corroboration import corroborate as record
 
     ev = Evidence(
         kind=kind,
@@ -109,8 +109,8 @@ def brief(
 ) -> None:
     """Every examiner's feature notes and exculpatory checks on a candidate, and the
     inconsistencies an adjudication must answer (supervisor; read before adjudicating)."""
-    from leadguard.casework.leads import adjudication_brief
     from leadguard.cli import views
+    from leadguard.services.casework.leads import adjudication_brief
 
     ctx = open_ctx(workspace)
     b = adjudication_brief(ctx, session.require(ctx, "lead.adjudicate"), request_id, subject)
@@ -134,7 +134,7 @@ def adjudicate(
     """Settle a candidate the reviews leave open (supervisor), after `lead brief`. Every
     inconsistency must be answered in writing; an exclusion is final; a release is
     reversed only on an independent third review; every ruling stays on record."""
-    from leadguard.casework.leads import adjudicate as rule
+    from leadguard.services.casework.leads import adjudicate as rule
 
     written: dict[str, str] = {}
     if answers is not None:
@@ -158,7 +158,7 @@ def fact(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Record a fact about the person sought: every possible lead needs a check of it."""
-    from leadguard.casework.service import record_fact
+    from leadguard.services.casework.service import record_fact
 
     ctx = open_ctx(workspace)
     record_fact(ctx, session.require(ctx, "case.fact", f"case:{number}"), number, name, text)

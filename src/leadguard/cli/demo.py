@@ -17,13 +17,13 @@ from pathlib import Path
 from rich.console import Console
 
 from leadguard.cli import render
-from leadguard.enroll import enroll
-from leadguard.errors import WorkspaceError
+from leadguard.core.errors import WorkspaceError
+from leadguard.gallery.enroll import enroll
+from leadguard.gallery.sources import EnrollItem, read_source
 from leadguard.services.context import Context
 from leadguard.services.search import SearchOptions
 from leadguard.services.search import search as one_door
-from leadguard.sources import EnrollItem, read_source
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 SEED = 20261126
 CASEWORK_DIR = "casework"
@@ -82,7 +82,7 @@ def central_face(ws: Workspace, path: Path) -> int | None:
     """The index of the face at the image centre when a probe shows several (LFW's
     convention, as for the gallery: SFace's detector also finds faces in the background);
     None for one face, so the search itself decides."""
-    from leadguard.errors import SeveralFaces
+    from leadguard.core.errors import SeveralFaces
     from leadguard.pipeline.compose import FaceSelection, choose_face
     from leadguard.pipeline.decode import decode_image, read_file
 
@@ -166,7 +166,7 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
         "evidence must tell a lead from a look-alike.",
         soft_wrap=True,
     )
-    from leadguard.demo_casework import walk
+    from leadguard.cli.demo_casework import walk
 
     face = central_face(ws, mated_probe.path)
     walk(casework_copy(ws), console, mated_probe.path, mated_probe.info.external_id, face)

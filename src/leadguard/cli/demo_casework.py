@@ -12,11 +12,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from leadguard.casework import leads, lineup, review, service
-from leadguard.casework.blind import letters_of
-from leadguard.errors import LeadGuardError
+from leadguard.core.errors import LeadGuardError
 from leadguard.services import accounts
 from leadguard.services import audit as audit_svc
+from leadguard.services.casework import leads, lineup, review, service
+from leadguard.services.casework.blind import letters_of
 from leadguard.services.context import Actor, Context
 
 
@@ -106,7 +106,7 @@ def walk(ctx: Context, console: Console, probe: Path, person: str, face: int | N
 def counterfeit(ctx: Context, console: Console, ex: Actor, lead_id: int) -> None:
     """Two kinds of counterfeit corroboration refused, and presence-only evidence recorded
     without counting."""
-    from leadguard.casework.corroboration import Evidence, corroborate
+    from leadguard.services.casework.corroboration import Evidence, corroborate
 
     base = Evidence(
         kind="other",

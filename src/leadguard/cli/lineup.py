@@ -10,7 +10,7 @@ import typer
 
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 
 
 @handles_errors
@@ -24,7 +24,7 @@ def array(
 ) -> None:
     """Build a photo array for a corroborated lead: fillers by the witness's description;
     refused when the suspect is the face most like the probe."""
-    from leadguard.casework.lineup import build_array
+    from leadguard.services.casework.lineup import build_array
 
     ctx = open_ctx(workspace)
     actor = session.require(ctx, "lead.lineup", f"lead:{lead_id}")
@@ -57,7 +57,7 @@ def administer(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Record the double-blind, sequential showing of the lead's latest array."""
-    from leadguard.casework.lineup import record_administration
+    from leadguard.services.casework.lineup import record_administration
 
     try:
         decisions = json.loads(file.read_text())

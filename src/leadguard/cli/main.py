@@ -26,9 +26,10 @@ from leadguard.cli import (
 )
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
 from leadguard.cli.common import out as _out
-from leadguard.errors import InputError
-from leadguard.textsafe import utf8_name
-from leadguard.workspace import Workspace, resolve_path
+from leadguard.core.errors import InputError
+from leadguard.core.textsafe import utf8_name
+from leadguard.quality.gate import workspace_policy
+from leadguard.storage.workspace import Workspace, resolve_path
 
 app = typer.Typer(
     help="LeadGuard face search: returns candidates for investigation, never verdicts.",
@@ -343,7 +344,7 @@ def demo(
     subjects: Annotated[int, typer.Option(help="Identities to enroll (not with --full).")] = 150,
 ) -> None:
     """Set up a workspace, enroll a gallery and run two probe searches."""
-    from leadguard.demo import run_demo
+    from leadguard.cli.demo import run_demo
 
     root = resolve_path(workspace)
     run_demo(root, _out(), source=source, full=full, subjects=subjects)
@@ -547,7 +548,7 @@ def quality(
     measured = pipeline.measure(
         read_file(image, s.max_image_bytes), str(image), FaceSelection("reject", face)
     )
-    verdict = assess(measured.quality, ws.quality_policy())
+    verdict = assess(measured.quality, workspace_policy(ws))
     render.quality_verdict(_out(), str(image), verdict, as_json=json_out)
 
 

@@ -22,11 +22,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from leadguard.enroll import EnrollReport, ProgressCallback
-from leadguard.gallery import IndexCheck
-from leadguard.serialize import candidate_list_dict
-from leadguard.textsafe import printable
-from leadguard.types import CandidateList, GalleryStats
+from leadguard.core.serialize import candidate_list_dict
+from leadguard.core.textsafe import printable
+from leadguard.core.types import CandidateList, GalleryStats
+from leadguard.gallery.enroll import EnrollReport, ProgressCallback
+from leadguard.gallery.maintenance import IndexCheck
 
 MAX_LISTED_FAILURES = 200
 

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from leadguard.casework.authz import NotAllowed
+from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Actor, Context, record_refusal
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from leadguard.errors import WorkspaceError
+from leadguard.core.errors import WorkspaceError
 
 SETTINGS_FILE = "leadguard.toml"
 # The face model of a new workspace, written into its settings file at creation, and why.

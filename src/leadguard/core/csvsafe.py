@@ -11,8 +11,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leadguard.errors import ManifestError
-from leadguard.textsafe import printable, shown_path
+from leadguard.core.errors import ManifestError
+from leadguard.core.textsafe import printable, shown_path
 
 MAX_CSV_BYTES = 256 * 1024 * 1024
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from leadguard.types import Detection
+    from leadguard.core.types import Detection
 
 
 class LeadGuardError(Exception):

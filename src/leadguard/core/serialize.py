@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadguard.types import CandidateList, Detection
+from leadguard.core.types import CandidateList, Detection
 
 
 def detection_dict(d: Detection) -> dict[str, Any]:

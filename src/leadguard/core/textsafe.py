@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 
 MAX_SUBJECT_ID = 128
 # Unicode format characters that reorder or hide text on a terminal (bidi overrides, isolates)

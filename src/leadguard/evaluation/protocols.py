@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leadguard.errors import ManifestError
+from leadguard.core.errors import ManifestError
 
 DEMOGRAPHIC_FIELDS = ("sex", "race", "age")
 
@@ -105,7 +105,7 @@ def read_labelled_manifest(manifest: Path, roots: Sequence[Path] = ()) -> list[L
     Read defensively (csvsafe): a bad encoding, duplicated column or broken quoting is a
     ManifestError naming the file and line, not a traceback. Paths must stay inside the
     manifest's folder or one of ``roots``."""
-    from leadguard.csvsafe import read_table
+    from leadguard.core.csvsafe import read_table
 
     allowed = [r.resolve() for r in (manifest.parent, *roots)]
 

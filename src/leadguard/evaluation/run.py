@@ -12,16 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from leadguard import __version__, audit
-from leadguard.errors import ManifestError
+from leadguard import __version__
+from leadguard.audit import log as audit
+from leadguard.core.errors import ManifestError
+from leadguard.core.types import EmbeddingSpace
 from leadguard.evaluation import analysis, protocols, report
 from leadguard.evaluation import metrics as m
 from leadguard.evaluation.protocols import Pair
 from leadguard.evaluation.scores import IDENTIFY_COLUMNS, VERIFY_COLUMNS, write_rows
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
-from leadguard.storage.models import AccuracyRecord
-from leadguard.types import EmbeddingSpace
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import AccuracyRecord
+from leadguard.storage.workspace import Workspace
 
 Progress = Callable[[int, int], None]
 LIST_LENGTH = 20

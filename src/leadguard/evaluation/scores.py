@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from leadguard.csvsafe import cell_in, neutralised
+from leadguard.core.csvsafe import cell_in, neutralised
 
 VERIFY_COLUMNS = [
     "probe",

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from leadguard.backends import create_model
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.evaluation import metrics as m
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, provenance, save_record
 from leadguard.evaluation.templates import compute_templates, dataset_checksum
-from leadguard.workspace import Workspace
+from leadguard.face_models import create_model
+from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]

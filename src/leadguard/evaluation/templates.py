@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from leadguard.errors import UnreadableImage
+from leadguard.core.errors import UnreadableImage
+from leadguard.core.types import EmbeddingSpace
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Task, WorkerPool
-from leadguard.storage.models import TemplateCache
-from leadguard.types import EmbeddingSpace
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import TemplateCache
+from leadguard.storage.workspace import Workspace
 
 Progress = Callable[[int, int], None]
 

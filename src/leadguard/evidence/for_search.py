@@ -20,10 +20,10 @@ from leadguard.evidence.model import StoredModel
 from leadguard.evidence.shift import ShiftCheck, check_shift
 from leadguard.evidence.statements import CandidateEvidence, candidate_evidence, list_context
 from leadguard.evidence.tail import OpenSetDecision
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 if TYPE_CHECKING:
-    from leadguard.storage.repository import TemplateInfo
+    from leadguard.storage.queries import TemplateInfo
 
 
 def search_threshold(

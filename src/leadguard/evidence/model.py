@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from leadguard import audit
+from leadguard.audit import log as audit
 from leadguard.evidence.calibration import LrTable
 from leadguard.evidence.chance import (
     FmrAtScore,
@@ -37,8 +37,8 @@ from leadguard.evidence.groups import (
     standing,
 )
 from leadguard.evidence.groups import worst_group as _worst_group
-from leadguard.storage.models import EvidenceModelRecord
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import EvidenceModelRecord
+from leadguard.storage.workspace import Workspace
 
 FORMAT = 1  # later fields (group_lr, group_people, domain) live in meta and are optional
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from leadguard.errors import InputError, ManifestError
+from leadguard.core.errors import InputError, ManifestError
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
@@ -20,8 +20,8 @@ from leadguard.evidence import plots, validate
 from leadguard.evidence.fit import Labelled, check_disjoint, fit_model, split_by_identity
 from leadguard.evidence.group_validation import group_validation
 from leadguard.evidence.groups import subject_groups
-from leadguard.storage import repository as repo
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 
 MODEL_FILE = "evidence-model.npz"
 MIN_MATED_IDENTITIES = 4  # two to calibrate on, two to validate on, at the very least

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from leadguard.errors import EvidenceUnavailable, InputError
+from leadguard.core.errors import EvidenceUnavailable, InputError
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
@@ -34,7 +34,7 @@ from leadguard.evidence.search_check import (
     p_distribution,
     run_searches,
 )
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 FLAG_FMR = 1e-6  # a top stranger above the score 1 in a million model strangers reach
 

@@ -25,8 +25,8 @@ from leadguard.evidence.chance import rate_words
 from leadguard.evidence.distribution import BINS, ScoreHistogram
 from leadguard.evidence.groups import MIN_GROUP_COMPARISONS, group_design_effect, subject_groups
 from leadguard.evidence.model import EvidenceModel
-from leadguard.storage import repository as repo
-from leadguard.workspace import Workspace
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 SAMPLE = 256  # earlier templates each new template is compared with (uniform; within group)

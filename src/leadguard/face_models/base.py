@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from leadguard.types import Detection, EmbeddingSpace, FloatVector, RGBImage
+from leadguard.core.types import Detection, EmbeddingSpace, FloatVector, RGBImage
 
 
 class FaceModel(Protocol):

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from leadguard.backends.base import FaceModel
-    from leadguard.config import Settings
+    from leadguard.core.config import Settings
+    from leadguard.face_models.base import FaceModel
 
 
 def dlib_resnet(settings: Settings) -> FaceModel:
-    from leadguard.backends.dlib_backend import DlibFaceModel
+    from leadguard.face_models.dlib_backend import DlibFaceModel
 
     return DlibFaceModel(
         detector_upsample=settings.detector_upsample,
@@ -24,6 +24,6 @@ def dlib_resnet(settings: Settings) -> FaceModel:
 
 
 def sface(settings: Settings) -> FaceModel:
-    from leadguard.backends.sface_backend import SFaceModel
+    from leadguard.face_models.sface_backend import SFaceModel
 
     return SFaceModel(mirror=settings.sface_mirror)

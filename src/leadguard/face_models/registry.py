@@ -17,11 +17,11 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 
 if TYPE_CHECKING:
-    from leadguard.backends.base import FaceModel
-    from leadguard.config import Settings
+    from leadguard.core.config import Settings
+    from leadguard.face_models.base import FaceModel
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ GROUP = "leadguard.face_models"
 Factory = Callable[["Settings"], "FaceModel"]
 
 BUILTIN: dict[str, str] = {
-    "dlib-resnet": "leadguard.backends.factories:dlib_resnet",
-    "sface": "leadguard.backends.factories:sface",
+    "dlib-resnet": "leadguard.face_models.factories:dlib_resnet",
+    "sface": "leadguard.face_models.factories:sface",
 }
 ALIASES = {"dlib": "dlib-resnet"}  # the name used before the registry existed
 

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from leadguard import __version__
-from leadguard.errors import ModelUnavailable
-from leadguard.types import Box, Detection, EmbeddingSpace, FloatVector, RGBImage
+from leadguard.core.errors import ModelUnavailable
+from leadguard.core.types import Box, Detection, EmbeddingSpace, FloatVector, RGBImage
 
 # Bump whenever this module's output vectors change for the same settings.
 PIPELINE_REVISION = 1

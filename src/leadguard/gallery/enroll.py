@@ -15,20 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
-from leadguard import audit
-from leadguard.backends import create_model
-from leadguard.errors import UnreadableImage
+from leadguard.audit import log as audit
+from leadguard.core.errors import UnreadableImage
+from leadguard.core.textsafe import shown_path
+from leadguard.core.types import EmbeddingSpace, FaceTemplate
 from leadguard.evidence.shift import gallery_tail
-from leadguard.gallery import hold_index, save_index, synced_index
+from leadguard.face_models import create_model
+from leadguard.gallery.maintenance import hold_index, save_index, synced_index
+from leadguard.gallery.sources import EnrollItem, Source, read_source
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
-from leadguard.quality.gate import Policy, assess
-from leadguard.sources import EnrollItem, Source, read_source
-from leadguard.storage import repository as repo
-from leadguard.storage.models import EnrollFailure
-from leadguard.textsafe import shown_path
-from leadguard.types import EmbeddingSpace, FaceTemplate
-from leadguard.workspace import Workspace
+from leadguard.quality.gate import Policy, assess, workspace_policy
+from leadguard.storage import queries as repo
+from leadguard.storage.tables import EnrollFailure
+from leadguard.storage.workspace import Workspace
 
 # Results are committed at least this often, whatever commit_every says, so an enrollment
 # killed again and again still makes progress.
@@ -122,7 +122,7 @@ def enroll_source(
                 done_count += 1
                 tick()
 
-    policy = ws.quality_policy()
+    policy = workspace_policy(ws)
     pending: list[Result] = []
     last_flush = time.monotonic()
 

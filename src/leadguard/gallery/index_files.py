@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
+from leadguard.audit import log as audit
 from leadguard.index.segment_files import SEGMENT_PARTS, read_meta
-from leadguard.storage.models import AuditEntry
+from leadguard.storage.tables import AuditEntry
 
 log = logging.getLogger(__name__)
 

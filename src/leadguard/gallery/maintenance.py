@@ -13,13 +13,14 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit, index_files
-from leadguard.errors import IndexError_, InputError
-from leadguard.index.backends import StoredIndex, load_index, new_index, stored_meta
-from leadguard.storage import repository as repo
-from leadguard.storage.models import ImageRecord, Subject, TemplateCache
-from leadguard.types import EmbeddingSpace
-from leadguard.workspace import Workspace
+from leadguard.audit import log as audit
+from leadguard.core.errors import IndexError_, InputError
+from leadguard.core.types import EmbeddingSpace
+from leadguard.gallery import index_files
+from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
+from leadguard.storage import queries as repo
+from leadguard.storage.tables import ImageRecord, Subject, TemplateCache
+from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

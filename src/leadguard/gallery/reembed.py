@@ -13,16 +13,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from leadguard.backends import create_model
-from leadguard.backends.registry import resolve
-from leadguard.enroll import EnrollReport, ProgressCallback, enroll_source
-from leadguard.errors import UnreadableImage
+from leadguard.acceptance import records as store
+from leadguard.core.errors import UnreadableImage
+from leadguard.face_models import create_model
+from leadguard.face_models.registry import resolve
+from leadguard.gallery.enroll import EnrollReport, ProgressCallback, enroll_source
+from leadguard.gallery.sources import EnrollItem, Source, SourceProblem
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import WorkerPool
-from leadguard.sources import EnrollItem, Source, SourceProblem
-from leadguard.storage import acceptance as store
-from leadguard.storage.repository import SubjectInfo
-from leadguard.workspace import Workspace
+from leadguard.storage.queries import SubjectInfo
+from leadguard.storage.workspace import Workspace
 
 
 def reembed(

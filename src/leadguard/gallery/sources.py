@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from leadguard.csvsafe import read_table
-from leadguard.errors import ManifestError
+from leadguard.core.csvsafe import read_table
+from leadguard.core.errors import ManifestError
+from leadguard.core.textsafe import is_utf8_name, printable, shown_path, subject_id_problem
 from leadguard.pipeline.decode import file_kind
-from leadguard.storage.repository import SubjectInfo
-from leadguard.textsafe import is_utf8_name, printable, shown_path, subject_id_problem
+from leadguard.storage.queries import SubjectInfo
 
 MANIFEST_NAME = "manifest.csv"
 SUBJECT_COLUMNS = ("subject_id", "identity")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from leadguard.errors import IndexError_
+from leadguard.core.errors import IndexError_
 from leadguard.index.segment_files import RowFile, take_rows
 
 log = logging.getLogger(__name__)

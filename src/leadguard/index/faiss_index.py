@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from leadguard.errors import IndexError_
+from leadguard.core.errors import IndexError_
 from leadguard.index.base import IdArray, ScoreArray, as_matrix
 
 

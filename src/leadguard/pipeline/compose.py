@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from leadguard.errors import FaceError, FaceTooSmall, NoFace, SeveralFaces
+from leadguard.core.errors import FaceError, FaceTooSmall, NoFace, SeveralFaces
+from leadguard.core.types import DecodedImage, Detection, FaceTemplate, RGBImage
 from leadguard.pipeline.decode import decode_image
-from leadguard.quality.measures import Measure, measure_face
-from leadguard.types import DecodedImage, Detection, FaceTemplate, RGBImage
+from leadguard.pipeline.measures import Measure, measure_face
 
 if TYPE_CHECKING:
-    from leadguard.backends.base import FaceModel
+    from leadguard.face_models.base import FaceModel
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class MeasuredFace:
 
 
 def dlib_68_on_box(pixels: RGBImage, face: Detection) -> tuple[tuple[int, int], ...]:
-    from leadguard.backends.dlib_backend import landmarks_68
+    from leadguard.face_models.dlib_backend import landmarks_68
 
     return landmarks_68(pixels, face.box)
 

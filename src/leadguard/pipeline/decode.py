@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from leadguard.errors import UnreadableImage
-from leadguard.textsafe import shown_path
-from leadguard.types import DecodedImage
+from leadguard.core.errors import UnreadableImage
+from leadguard.core.textsafe import shown_path
+from leadguard.core.types import DecodedImage
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 _BACKGROUND = (128, 128, 128)

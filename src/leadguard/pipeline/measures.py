@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadguard.quality.screen import periodic_peak_db
-from leadguard.types import Box, Detection
+from leadguard.core.types import Box, Detection
+from leadguard.pipeline.screen import periodic_peak_db
 
 FACE_SIDE = 128  # the face region is resampled to this for sharpness, exposure, blockiness
 # generic 3D face (mm) for head pose: nose tip, chin, eye outer corners, mouth corners

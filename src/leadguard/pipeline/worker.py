@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from leadguard.backends import create_model
-from leadguard.config import Settings
-from leadguard.errors import ImageError
+from leadguard.core.config import Settings
+from leadguard.core.errors import ImageError
+from leadguard.core.types import Detection, ImageMeta
+from leadguard.face_models import create_model
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.pipeline.decode import sha256_bytes
-from leadguard.quality.measures import Measure
-from leadguard.types import Detection, ImageMeta
+from leadguard.pipeline.measures import Measure
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import math
 import tomllib
+import weakref
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leadguard.errors import InputError
-from leadguard.quality.measures import Measure
+from leadguard.core.errors import InputError
+from leadguard.pipeline.measures import Measure
+
+if TYPE_CHECKING:
+    from leadguard.storage.workspace import Workspace
 
 SOURCE_TYPES = (
     "surveillance_still",
@@ -168,7 +172,7 @@ FALLBACK_MODEL = "dlib-resnet"
 
 
 def _canonical(face_model: str) -> str:
-    from leadguard.backends.registry import ALIASES
+    from leadguard.face_models.registry import ALIASES
 
     return ALIASES.get(face_model, face_model)
 
@@ -202,6 +206,21 @@ def load_policy(path: Path | None = None, face_model: str = FALLBACK_MODEL) -> P
         shipped_policy_bytes(face_model).decode(),
         f"leadguard/quality/data/{name} (shipped{note})",
     )
+
+
+_POLICIES: weakref.WeakKeyDictionary[Workspace, Policy] = weakref.WeakKeyDictionary()
+
+
+def workspace_policy(ws: Workspace) -> Policy:
+    """The workspace's quality policy (its settings' file, else the one shipped for its face
+    model), read once per workspace object."""
+    held = _POLICIES.get(ws)
+    if held is None:
+        path = ws.settings.quality_policy
+        if path is not None and not path.is_absolute():
+            path = ws.root / path
+        held = _POLICIES[ws] = load_policy(path, ws.settings.face_model)
+    return held
 
 
 @dataclass(frozen=True)

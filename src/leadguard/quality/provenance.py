@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-from leadguard.errors import InputError, UnreadableImage
+from leadguard.core.errors import InputError, UnreadableImage
 from leadguard.pipeline.decode import check_header
 from leadguard.quality.gate import (
     PROHIBITED_SOURCE_TYPES,

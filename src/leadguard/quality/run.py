@@ -11,16 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from leadguard.errors import EvidenceUnavailable
+from leadguard.core.errors import EvidenceUnavailable
 from leadguard.evaluation import report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import compute_templates, dataset_checksum
 from leadguard.evidence import model as evidence_model
+from leadguard.pipeline.measures import Measure
 from leadguard.pipeline.worker import WorkerPool
 from leadguard.quality import study
 from leadguard.quality.gate import PROHIBITED_SOURCE_TYPES, Unified
-from leadguard.quality.measures import Measure
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 POLICY_FILE = "quality-policy.toml"
 YAW_BINS = (0.0, 10.0, 20.0, 30.0, 180.0)

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+from leadguard.core.types import Box
 from leadguard.evaluation import protocols
 from leadguard.evaluation.templates import compute_templates
 from leadguard.evidence.fit import identity_half
 from leadguard.pipeline.decode import read_file
 from leadguard.pipeline.worker import Result, Task, WorkerPool
 from leadguard.quality.gate import Unified
-from leadguard.types import Box
-from leadguard.workspace import Workspace
+from leadguard.storage.workspace import Workspace
 
 Progress = Callable[[int, int], None]
 DISCARD = tuple(round(x, 2) for x in np.arange(0.0, 0.51, 0.05))

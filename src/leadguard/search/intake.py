@@ -10,17 +10,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 from leadguard.pipeline.decode import check_header, read_file
+from leadguard.pipeline.measures import Measure
 from leadguard.quality.gate import (
     QualityRefused,
     Verdict,
     assess,
     describe_source_type,
     split_source_type,
+    workspace_policy,
 )
-from leadguard.quality.measures import Measure
 from leadguard.quality.provenance import (
     Edit,
     ProbeRefused,
@@ -29,8 +30,8 @@ from leadguard.quality.provenance import (
     editor_flag,
     read_exif,
 )
-from leadguard.storage.models import ProbeRecord, SearchLog
-from leadguard.workspace import Workspace
+from leadguard.storage.tables import ProbeRecord, SearchLog
+from leadguard.storage.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def receive_probe(
         original, exif, editor, pid = rec.data, dict(rec.exif), rec.editor, rec.id
     sha = hashlib.sha256(original).hexdigest()
     try:
-        check_source_type(source_type, ws.quality_policy().prohibited_source_types)
+        check_source_type(source_type, workspace_policy(ws).prohibited_source_types)
     except ProbeRefused as exc:
         log_refusal(s, pid, sha, shown, "refused_source_type", str(exc), {})
         raise
@@ -179,7 +180,7 @@ def gate(
     ws: Workspace, s: Session, intake: Intake, quality: dict[str, Measure], source: str
 ) -> Verdict:
     """Apply the quality policy to the searched face; a refusal is recorded, then raised."""
-    policy = ws.quality_policy()
+    policy = workspace_policy(ws)
     verdict = assess(quality, policy)
     if verdict.decision == "refuse":
         failing = "; ".join(f.text() for f in verdict.findings if f.level == "refuse")

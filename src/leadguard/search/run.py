@@ -11,24 +11,25 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from leadguard import audit, models_gate
-from leadguard.backends.base import FaceModel
-from leadguard.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
+from leadguard.acceptance import gate as models_gate
+from leadguard.audit import log as audit
+from leadguard.core.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
+from leadguard.core.serialize import candidate_list_dict
+from leadguard.core.types import Candidate, CandidateList
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.for_search import list_evidence, search_threshold
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
 from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
-from leadguard.gallery import gallery_counts, synced_index
+from leadguard.face_models.base import FaceModel
+from leadguard.gallery.maintenance import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
-from leadguard.intake import Intake, gate, log_refusal, receive_probe
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.quality.gate import QualityRefused
 from leadguard.quality.provenance import Edit, ProbeRefused
-from leadguard.serialize import candidate_list_dict
-from leadguard.storage import repository as repo
-from leadguard.storage.models import SearchLog
-from leadguard.types import Candidate, CandidateList
-from leadguard.workspace import Workspace
+from leadguard.search.intake import Intake, gate, log_refusal, receive_probe
+from leadguard.storage import queries as repo
+from leadguard.storage.tables import SearchLog
+from leadguard.storage.workspace import Workspace
 
 LEAD_NOTICE = (
     "These are candidates for an investigator to examine, ranked by similarity. A candidate is "

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from leadguard.casework import corroboration, external, leads, lineup, review, service, views
 from leadguard.quality.provenance import Edit
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, Login, State, api_login, login
@@ -16,6 +15,15 @@ from leadguard.server.errors import ERROR_RESPONSES, TOO_LARGE, TOO_MANY
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts
+from leadguard.services.casework import (
+    corroboration,
+    external,
+    leads,
+    lineup,
+    review,
+    service,
+    views,
+)
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 IMAGE: dict[int | str, dict[str, Any]] = {

@@ -144,7 +144,7 @@ async def api_search(
 ) -> S.CandidateListOut:
     """A supervisor's urgent search outside a request: audited and flagged for review.
     (Every other search runs from an approved request: POST /api/requests/{id}/run.)"""
-    from leadguard.serialize import candidate_list_dict
+    from leadguard.core.serialize import candidate_list_dict
     from leadguard.services.search import Override, SearchOptions, search
 
     data = await read_upload(st.ctx, probe)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leadguard.quality.gate import workspace_policy
 from leadguard.server import api, api_admin, api_docs, web, web_cases, web_external, web_review
 from leadguard.server.errors import (
     HANDLED,
@@ -51,7 +52,7 @@ def warm(ctx: Context, search_threads: int | None = 1) -> None:
     OpenMP's thread wake-ups, which cost more than the scan itself on a busy machine (see
     docs/server.md); ``None`` leaves FAISS's default."""
     ctx.face_model()
-    ctx.ws.quality_policy()
+    workspace_policy(ctx.ws)
     if search_threads is not None:
         try:
             import faiss

@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from leadguard.casework.authz import NotAllowed
 from leadguard.server.errors import CsrfFailed, LoginFailed, LoginRequired, RateLimited
 from leadguard.server.state import ServerState
 from leadguard.services import accounts
+from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Actor
 
 COOKIE = "lg_session"

@@ -28,9 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.policy import PolicyRefused
-from leadguard.errors import (
+from leadguard.core.errors import (
     EvidenceUnavailable,
     InputError,
     LeadGuardError,
@@ -39,6 +37,8 @@ from leadguard.errors import (
     SpaceMismatch,
     WorkspaceError,
 )
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework.policy import PolicyRefused
 
 
 class LoginRequired(Exception):
@@ -97,7 +97,7 @@ def status_of(exc: BaseException) -> int:
 def error_body(exc: BaseException) -> ErrorOut:
     detections = None
     if isinstance(exc, SeveralFaces):
-        from leadguard.serialize import detection_dict
+        from leadguard.core.serialize import detection_dict
 
         detections = [detection_dict(d) for d in exc.detections]
     return ErrorOut(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from leadguard.textsafe import CASE_NUMBER_PATTERN, MAX_CASE_NUMBER
+from leadguard.core.textsafe import CASE_NUMBER_PATTERN, MAX_CASE_NUMBER
 
 M = TypeVar("M", bound=BaseModel)
 Scalar = str | int | float | bool | None

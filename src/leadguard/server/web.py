@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from leadguard.casework.authz import NotAllowed
 from leadguard.server.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -27,6 +26,7 @@ from leadguard.server.auth import (
 from leadguard.server.errors import CsrfFailed, error_body
 from leadguard.services import accounts, gallery
 from leadguard.services import audit as audit_svc
+from leadguard.services.authz import NotAllowed
 
 T = TypeVar("T")
 router = APIRouter(include_in_schema=False)

@@ -10,10 +10,7 @@ from datetime import date
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from leadguard.casework import corroboration, leads, lineup, service, views
-from leadguard.casework.corroboration import KINDS, LINKS
-from leadguard.casework.service import OUTCOMES
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server import web_external
@@ -21,6 +18,9 @@ from leadguard.server.auth import State, WebLogin
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import call, done, form_of, page, text
+from leadguard.services.casework import corroboration, leads, lineup, service, views
+from leadguard.services.casework.corroboration import KINDS, LINKS
+from leadguard.services.casework.service import OUTCOMES
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,13 +11,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from leadguard.casework import external
-from leadguard.casework.authz import ALLOWED
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.quality.gate import declarable_source_types
 from leadguard.server.auth import Login, State, WebLogin
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import done, form_of, text
+from leadguard.services.authz import ALLOWED
+from leadguard.services.casework import external
 
 router = APIRouter(include_in_schema=False)
 RECORD = "external.record"

@@ -10,10 +10,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from leadguard.casework import leads, review
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.web import call, done, form_of, page, text
+from leadguard.services.casework import leads, review
 
 router = APIRouter(include_in_schema=False)
 

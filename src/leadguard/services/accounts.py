@@ -14,11 +14,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.authz import ROLES, NotAllowed, authorize
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.services.authz import ROLES, NotAllowed, authorize
 from leadguard.services.context import Actor, Context, actor_of, current_user, refusals
-from leadguard.storage.models import AuthToken, LoginState, User
+from leadguard.storage.tables import AuthToken, LoginState, User
 
 MIN_PASSWORD = 12
 BACKOFF_SECONDS = 30  # first lockout; doubles with every further failure

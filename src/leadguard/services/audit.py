@@ -9,22 +9,17 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from leadguard import anchor as anchors
-from leadguard import audit, index_files, textsafe
-from leadguard.audit import ChainCheck
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.service import _assigned, check_case
-from leadguard.errors import InputError
+from leadguard.audit import anchor as anchors
+from leadguard.audit import log as audit
+from leadguard.audit.log import ChainCheck
+from leadguard.core import textsafe
+from leadguard.core.errors import InputError
+from leadguard.gallery import index_files
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework.service import check_case, is_assigned
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
-from leadguard.storage.models import (
-    AuditEntry,
-    Case,
-    ProbeRecord,
-    SearchLog,
-    SearchRequest,
-    User,
-)
+from leadguard.storage.tables import AuditEntry, Case, ProbeRecord, SearchLog, SearchRequest, User
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ def trail(
     unit's users' entries tied to no case); a case without a record (refused at opening) only
     auditors. Entries under blind review are sealed for everyone (``casework.blind``). The
     export itself is audited."""
-    from leadguard.casework.service import policy
+    from leadguard.services.casework.service import policy
 
     obj = f"case:{number}" if number else "audit"
     operator_check(ctx, actor, "audit.read", obj)
@@ -119,7 +114,7 @@ def entries(
 ) -> list[dict[str, Any]]:
     """The entries ``trail`` exports (a read: writes nothing), those under blind review
     sealed (``required``: the reviews a search needs before anything is revealed)."""
-    from leadguard.casework.blind import seal
+    from leadguard.services.casework.blind import seal
 
     q = select(AuditEntry).order_by(AuditEntry.seq)
     case = None
@@ -189,7 +184,7 @@ def readable(s: Session, reader: User, rows: list[dict[str, Any]]) -> list[dict[
     """What a reader who is not an auditor may see of ``rows``: entries of the cases they may
     read (``audit.read`` on the case), and entries tied to no case written by a user of
     their unit."""
-    from leadguard.casework.authz import authorize
+    from leadguard.services.authz import authorize
 
     owned = owners(s)
     unit_users = set(s.scalars(select(User.username).where(User.unit == reader.unit)))
@@ -201,7 +196,7 @@ def readable(s: Session, reader: User, rows: list[dict[str, Any]]) -> list[dict[
             try:
                 if case is None:
                     raise NotAllowed("no case record")
-                authorize(reader, "audit.read", case, _assigned(s, reader, case))
+                authorize(reader, "audit.read", case, is_assigned(s, reader, case))
                 allowed[number] = True
             except NotAllowed:
                 allowed[number] = False

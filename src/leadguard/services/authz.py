@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from leadguard.errors import LeadGuardError
+from leadguard.core.errors import LeadGuardError
 
 if TYPE_CHECKING:
-    from leadguard.storage.models import Case
+    from leadguard.storage.tables import Case
 
 
 class Account(Protocol):

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.config import Settings, safeguard_env_overrides
-from leadguard.errors import LeadGuardError, WorkspaceError
-from leadguard.storage.models import User
-from leadguard.workspace import Workspace
+from leadguard.audit import log as audit
+from leadguard.core.config import Settings, safeguard_env_overrides
+from leadguard.core.errors import LeadGuardError, WorkspaceError
+from leadguard.storage.tables import User
+from leadguard.storage.workspace import Workspace
 
 if TYPE_CHECKING:
-    from leadguard.backends.base import FaceModel
+    from leadguard.face_models.base import FaceModel
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Context:
 
 def current_user(s: Session, actor: Actor | None) -> User:
     """The actor's row as it is now (a deactivated account no longer acts)."""
-    from leadguard.casework.authz import NotAllowed
+    from leadguard.services.authz import NotAllowed
 
     if actor is None:
         raise NotAllowed("this needs a login (`leadguard login USER`)")

@@ -15,20 +15,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import __version__, audit
-from leadguard.casework.authz import authorize
-from leadguard.casework.external import external_searches
-from leadguard.casework.service import _case, check_case, policy
-from leadguard.errors import InputError
+from leadguard import __version__
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
 from leadguard.reports.packet import as_json, build_zip, manifest, verifier_source
 from leadguard.reports.pdf import render_pdf
 from leadguard.services import report_data as rd
 from leadguard.services.audit import entries
+from leadguard.services.authz import authorize
+from leadguard.services.casework.external import external_searches
+from leadguard.services.casework.service import case_by_number, check_case, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.services.reports import Written, _write
-from leadguard.storage.models import (
+from leadguard.services.reports import Written, write_atomic
+from leadguard.storage.tables import (
     AuditEntry,
     EmbeddingSpaceRecord,
     EvidenceModelRecord,
@@ -114,9 +115,9 @@ def packet_files(
     """The packet's files. A search whose reviews are not all in (``required``) is sealed:
     its candidate list and reviews are left out (said so in their place) and its audit
     entries are sealed, until every review is in."""
-    from leadguard.casework.blind import sealed_requests
+    from leadguard.services.casework.blind import sealed_requests
 
-    case = _case(s, number)
+    case = case_by_number(s, number)
     blind = {b.search: b for b in sealed_requests(s, required)}
     files: dict[str, bytes] = {"case.json": as_json(rd.case_dict(s, case))}
     reqs = list(
@@ -240,10 +241,10 @@ def disclose(ctx: Context, actor: Actor, number: str, out: Path) -> Written:
         with ctx.session() as s:
             user = current_user(s, actor)
             authorize(user, "case.disclose")
-            check_case(s, user, "case.disclose", _case(s, number))
+            check_case(s, user, "case.disclose", case_by_number(s, number))
             required = policy(ctx, observe=False).examiners_required
             files, counts = packet_files(s, number, out.name, required)
-        written = _write(out, build_zip(files))
+        written = write_atomic(out, build_zip(files))
         with ctx.session() as s:
             entry = audit.append(
                 s,

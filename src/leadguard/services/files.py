@@ -10,16 +10,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.blind import lettered, reviews_in
-from leadguard.casework.policy import PolicyRefused
-from leadguard.casework.review import _may_review, still_to_review
-from leadguard.casework.service import candidates_of, check_case, get_request, policy
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
 from leadguard.quality.provenance import Edit
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework.blind import lettered, reviews_in
+from leadguard.services.casework.policy import PolicyRefused
+from leadguard.services.casework.review import require_may_review, still_to_review
+from leadguard.services.casework.service import candidates_of, check_case, get_request, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
-from leadguard.storage.models import AccuracyRecord, ProbeRecord
+from leadguard.storage.tables import AccuracyRecord, ProbeRecord
 
 MEDIA = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
@@ -71,7 +71,7 @@ def candidate_image(
         )
         if blind:
             try:
-                _may_review(s, user, req, case, "review.packet", pol)
+                require_may_review(s, user, req, case, "review.packet", pol)
             except (NotAllowed, PolicyRefused):
                 raise NotAllowed(
                     f"{actor.username}: the candidates of request {request_id} are shown only "
@@ -139,13 +139,13 @@ def preview_probe(
 
     from PIL import Image, ImageDraw
 
-    from leadguard.casework.service import _case
     from leadguard.pipeline.compose import detection_lines
     from leadguard.pipeline.decode import decode_image
     from leadguard.quality.provenance import apply_edits
+    from leadguard.services.casework.service import case_by_number
 
     with refusals(ctx, actor, "request.create", f"case:{number}"), ctx.session() as s:
-        check_case(s, current_user(s, actor), "request.create", _case(s, number))
+        check_case(s, current_user(s, actor), "request.create", case_by_number(s, number))
     edited = apply_edits(data, list(edits), name) if edits else data
     image = decode_image(edited, name, ctx.settings.max_image_pixels)
     detections = ctx.face_model().detect(image.pixels)

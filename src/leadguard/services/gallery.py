@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
-from leadguard import audit
-from leadguard.casework.authz import NotAllowed, authorize
+from leadguard.audit import log as audit
+from leadguard.services.authz import NotAllowed, authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import AccuracyRecord, Case, SearchLog
+from leadguard.storage.tables import AccuracyRecord, Case, SearchLog
 
 if TYPE_CHECKING:
-    from leadguard.enroll import EnrollReport
-    from leadguard.gallery import Expungement, IndexCheck
-    from leadguard.types import EmbeddingSpace, GalleryStats
+    from leadguard.core.types import EmbeddingSpace, GalleryStats
+    from leadguard.gallery.enroll import EnrollReport
+    from leadguard.gallery.maintenance import Expungement, IndexCheck
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def operator_check(ctx: Context, actor: Actor | None, action: str, obj: str = "w
             authorize(current_user(s, actor), action)
 
 
-def _as(actor: Actor | None, fn: Callable[[], T]) -> T:
+def as_actor(actor: Actor | None, fn: Callable[[], T]) -> T:
     if actor is None:
         return fn()
     with audit.acting_as(actor.username):
@@ -54,30 +54,32 @@ def enroll(
     retry_failed: bool = False,
 ) -> EnrollReport:
     """Enroll a gallery."""
-    from leadguard.enroll import enroll as run
+    from leadguard.gallery.enroll import enroll as run
 
     operator_check(ctx, actor, "gallery.enroll", "gallery")
-    return _as(actor, lambda: run(ctx.ws, source, progress=progress, retry_failed=retry_failed))
+    return as_actor(
+        actor, lambda: run(ctx.ws, source, progress=progress, retry_failed=retry_failed)
+    )
 
 
 def remove_subject(ctx: Context, actor: Actor | None, subject: str) -> int:
-    from leadguard.gallery import remove_subject as run
+    from leadguard.gallery.maintenance import remove_subject as run
 
     operator_check(ctx, actor, "gallery.remove", f"subject:{subject}")
-    return _as(actor, lambda: run(ctx.ws, subject))
+    return as_actor(actor, lambda: run(ctx.ws, subject))
 
 
 def expunge_subject(ctx: Context, actor: Actor | None, subject: str, order: str) -> Expungement:
     """Remove under a court order and prove it."""
-    from leadguard.gallery import expunge_subject as run
+    from leadguard.gallery.maintenance import expunge_subject as run
 
     operator_check(ctx, actor, "gallery.expunge", f"subject:{subject}")
-    return _as(actor, lambda: run(ctx.ws, subject, order))
+    return as_actor(actor, lambda: run(ctx.ws, subject, order))
 
 
 def gallery_stats(ctx: Context, actor: Actor | None) -> GalleryStats:
     """Counts (plain values, no rows)."""
-    from leadguard.storage.repository import gallery_stats as stats
+    from leadguard.storage.queries import gallery_stats as stats
 
     operator_check(ctx, actor, "gallery.read", "gallery")
     with ctx.session() as s:
@@ -85,20 +87,20 @@ def gallery_stats(ctx: Context, actor: Actor | None) -> GalleryStats:
 
 
 def current_space(ctx: Context) -> EmbeddingSpace:
-    from leadguard.backends import create_model
+    from leadguard.face_models import create_model
 
     return create_model(ctx.settings).space
 
 
 def check_index(ctx: Context, actor: Actor | None) -> IndexCheck:
-    from leadguard.gallery import check_index as run
+    from leadguard.gallery.maintenance import check_index as run
 
     operator_check(ctx, actor, "gallery.read", "index")
     return run(ctx.ws, current_space(ctx))
 
 
 def rebuild_index(ctx: Context, actor: Actor | None) -> tuple[int, str]:
-    from leadguard.gallery import rebuild_index as run
+    from leadguard.gallery.maintenance import rebuild_index as run
 
     operator_check(ctx, actor, "index.maintain", "index")
     index = run(ctx.ws, current_space(ctx))
@@ -173,4 +175,4 @@ def evaluation(ctx: Context, actor: Actor | None, run: Callable[[Any], T]) -> T:
     """An evaluation run that stores accuracy records and models (evidence model, quality
     policy): an admin's in a workspace with accounts."""
     operator_check(ctx, actor, "eval.run", "evaluation")
-    return _as(actor, lambda: run(ctx.ws))
+    return as_actor(actor, lambda: run(ctx.ws))

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from leadguard.enroll import EnrollReport
-from leadguard.errors import LeadGuardError
+from leadguard.core.errors import LeadGuardError
+from leadguard.gallery.enroll import EnrollReport
 from leadguard.services.context import Actor, Context
-from leadguard.services.gallery import _as, operator_check
+from leadguard.services.gallery import as_actor, operator_check
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class AcceptanceInfo:
 
 
 def _status(ctx: Context, name: str, origin: str, chosen: bool) -> ModelStatus:
-    from leadguard import models_gate
-    from leadguard.backends import create_model
+    from leadguard.acceptance import gate as models_gate
+    from leadguard.face_models import create_model
 
     settings = ctx.settings.model_copy(update={"face_model": name})
     try:
@@ -71,8 +71,8 @@ def _status(ctx: Context, name: str, origin: str, chosen: bool) -> ModelStatus:
 
 def list_models(ctx: Context, actor: Actor | None) -> list[ModelStatus]:
     """Each registered face model: its space, evaluation records and acceptance (a read)."""
-    from leadguard.backends.registry import registered, resolve
-    from leadguard.config import DEFAULT_FACE_MODEL, DEFAULT_FACE_MODEL_REASON
+    from leadguard.core.config import DEFAULT_FACE_MODEL, DEFAULT_FACE_MODEL_REASON
+    from leadguard.face_models.registry import registered, resolve
 
     operator_check(ctx, actor, "gallery.read", "models")
     chosen = resolve(ctx.settings.face_model).name
@@ -88,10 +88,10 @@ def list_models(ctx: Context, actor: Actor | None) -> list[ModelStatus]:
 
 def accept_model(ctx: Context, actor: Actor | None, name: str, note: str = "") -> AcceptanceInfo:
     """An administrator accepts a completely evaluated space for open-set search."""
-    from leadguard import models_gate
-    from leadguard.backends import create_model
-    from leadguard.backends.registry import resolve
-    from leadguard.casework.authz import NotAllowed
+    from leadguard.acceptance import gate as models_gate
+    from leadguard.face_models import create_model
+    from leadguard.face_models.registry import resolve
+    from leadguard.services.authz import NotAllowed
 
     found = resolve(name)
     operator_check(ctx, actor, "model.accept", f"model:{found.name}")
@@ -111,7 +111,9 @@ def reembed_gallery(
     retry_failed: bool = False,
 ) -> EnrollReport:
     """Enroll the stored gallery images again in ``model``'s space (resumable)."""
-    from leadguard.reembed import reembed
+    from leadguard.gallery.reembed import reembed
 
     operator_check(ctx, actor, "gallery.enroll", "gallery")
-    return _as(actor, lambda: reembed(ctx.ws, model, progress=progress, retry_failed=retry_failed))
+    return as_actor(
+        actor, lambda: reembed(ctx.ws, model, progress=progress, retry_failed=retry_failed)
+    )

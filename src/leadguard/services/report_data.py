@@ -10,17 +10,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard.casework.lead_state import (
+from leadguard.core.errors import InputError
+from leadguard.evidence.groups import ranked_groups
+from leadguard.evidence.model import EvidenceModel
+from leadguard.quality.gate import describe_source_type
+from leadguard.services.casework.lead_state import (
     corroboration_dicts,
     independent,
     lead_final,
     showing_dicts,
 )
-from leadguard.errors import InputError
-from leadguard.evidence.groups import ranked_groups
-from leadguard.evidence.model import EvidenceModel
-from leadguard.quality.gate import describe_source_type
-from leadguard.storage.models import (
+from leadguard.storage.tables import (
     AccuracyRecord,
     Case,
     CaseAssignment,

@@ -13,18 +13,18 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.authz import authorize
-from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
-from leadguard.casework.service import check_case, policy
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 from leadguard.reports.document import Document
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
 from leadguard.reports.pdf import render_pdf
 from leadguard.services import report_data
+from leadguard.services.authz import authorize
+from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused
+from leadguard.services.casework.service import check_case, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Lead, SearchRequest, User
+from leadguard.storage.tables import Case, Lead, SearchRequest, User
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Written:
     audit_seq: int  # the audit entry that records them
 
 
-def _write(path: Path, data: bytes) -> WrittenFile:
+def write_atomic(path: Path, data: bytes) -> WrittenFile:
     """Write atomically (a temporary file renamed into place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -49,7 +49,7 @@ def _write(path: Path, data: bytes) -> WrittenFile:
     return WrittenFile(path, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def _out_dir(out: Path) -> Path:
+def out_folder(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
     return out
@@ -57,8 +57,8 @@ def _out_dir(out: Path) -> Path:
 
 def render_both(doc: Document, out: Path, stem: str) -> list[WrittenFile]:
     return [
-        _write(out / f"{stem}.pdf", render_pdf(doc)),
-        _write(out / f"{stem}.html", render_html(doc)),
+        write_atomic(out / f"{stem}.pdf", render_pdf(doc)),
+        write_atomic(out / f"{stem}.html", render_html(doc)),
     ]
 
 
@@ -75,7 +75,7 @@ def lead_report(ctx: Context, actor: Actor, lead_id: int, out: Path) -> Written:
     auditors, and examiners assigned to the case."""
     obj = _lead_case(ctx, lead_id)
     with refusals(ctx, actor, "report.lead", obj):
-        out = _out_dir(out)
+        out = out_folder(out)
         with ctx.session() as s:
             user = current_user(s, actor)
             authorize(user, "report.lead")
@@ -103,7 +103,7 @@ def lead_report(ctx: Context, actor: Actor, lead_id: int, out: Path) -> Written:
 def blind_to(s: Session, user: User, request_id: int, case: Case, pol: CaseworkPolicy) -> None:
     """Refuse what shows a request's scores or decisions to a user who may still review it
     (a third reviewer is blind like the first two)."""
-    from leadguard.casework.review import still_to_review
+    from leadguard.services.casework.review import still_to_review
 
     req = s.get(SearchRequest, request_id)
     if req is not None and still_to_review(s, user, req, case, pol):

@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from leadguard import audit
-from leadguard.casework.authz import NotAllowed
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.core.types import CandidateList
 from leadguard.quality.provenance import Edit
+from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.types import CandidateList
 
 UNPROTECTED = (
     "UNPROTECTED WORKSPACE: it has no accounts, so this search was not authorised, approved or "
@@ -51,7 +51,7 @@ def search(
     options: SearchOptions,
     override: Override | None = None,
 ) -> CandidateList:
-    from leadguard.casework.service import _case, check_case
+    from leadguard.services.casework.service import case_by_number, check_case
 
     protected = ctx.has_accounts()
     obj = f"case:{override.case}" if override else f"probe:{probe.name}"
@@ -72,7 +72,8 @@ def search(
             if not override.reason.strip():
                 raise InputError("an urgent override needs its written reason (--reason)")
             with ctx.session() as s:
-                check_case(s, current_user(s, actor), "search.override", _case(s, override.case))
+                case = case_by_number(s, override.case)
+                check_case(s, current_user(s, actor), "search.override", case)
         result = _run(ctx, actor, probe, options)
         if not protected:
             return replace(result, notices=(UNPROTECTED, *result.notices))
@@ -101,7 +102,7 @@ def search(
 
 
 def _run(ctx: Context, actor: Actor | None, probe: Path, o: SearchOptions) -> CandidateList:
-    from leadguard.search import search as run_search
+    from leadguard.search.run import search as run_search
 
     def go() -> CandidateList:
         return run_search(

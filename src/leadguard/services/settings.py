@@ -10,10 +10,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from leadguard import audit
-from leadguard.casework.authz import authorize
-from leadguard.config import FILE_ONLY, SAFEGUARDS, SETTINGS_FILE, Settings, read_settings_file
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.config import (
+    FILE_ONLY,
+    SAFEGUARDS,
+    SETTINGS_FILE,
+    Settings,
+    read_settings_file,
+)
+from leadguard.core.errors import InputError
+from leadguard.services.authz import authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 
 
@@ -101,8 +107,8 @@ def adopt_policy(ctx: Context, actor: Actor) -> PolicyAdoption:
     """Adopt the casework policy file in force (admin): validated, then recorded in the
     audit log with its digest and content; from then on a file with another digest is
     refused at use until adopted (``casework/adoption.py``)."""
-    from leadguard.casework import adoption
-    from leadguard.casework.policy import parse_casework_policy, read_policy_file
+    from leadguard.services.casework import adoption
+    from leadguard.services.casework.policy import parse_casework_policy, read_policy_file
 
     with refusals(ctx, actor, "settings.adopt_policy", adoption.OBJECT):
         with ctx.session() as s:
@@ -120,8 +126,8 @@ def adopt_initial_policy(ctx: Context) -> PolicyAdoption | None:
     """At ``leadguard init``: adopt the policy the new workspace starts with (the shipped
     one unless its settings name a file), by the operating-system user creating it. Does
     nothing where a policy was already adopted."""
-    from leadguard.casework import adoption
-    from leadguard.casework.policy import parse_casework_policy, read_policy_file
+    from leadguard.services.casework import adoption
+    from leadguard.services.casework.policy import parse_casework_policy, read_policy_file
 
     source, data = read_policy_file(_policy_path(ctx))
     pol = parse_casework_policy(source, data)

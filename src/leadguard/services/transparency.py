@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.lead_state import independent
+from leadguard.audit import log as audit
 from leadguard.reports.transparency import transparency_document
 from leadguard.services import report_data as rd
+from leadguard.services.casework.lead_state import independent
 from leadguard.services.context import Actor, Context
 from leadguard.services.gallery import operator_check
-from leadguard.services.reports import Written, _out_dir, render_both
-from leadguard.storage.models import AuditEntry, Case, Lead, SearchLog, SearchRequest, Subject
+from leadguard.services.reports import Written, out_folder, render_both
+from leadguard.storage.tables import AuditEntry, Case, Lead, SearchLog, SearchRequest, Subject
 
 NO_CASE = "no case request (unprotected or urgent override)"
 
@@ -116,7 +116,7 @@ def transparency_report(
     """Supervisors and auditors (anyone in a workspace without accounts)."""
     obj = f"transparency:{start.isoformat()}..{end.isoformat()}"
     operator_check(ctx, actor, "report.transparency", obj)
-    out = _out_dir(out)
+    out = out_folder(out)
     with ctx.session() as s:
         data = period_data(s, start, end)
     files = render_both(transparency_document(data), out, f"transparency-{start}-{end}")

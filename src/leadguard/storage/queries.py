@@ -13,8 +13,9 @@ import numpy.typing as npt
 from sqlalchemy import Select, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from leadguard.errors import LeadGuardError
-from leadguard.storage.models import (
+from leadguard.core.errors import LeadGuardError
+from leadguard.core.types import EmbeddingSpace, FaceTemplate, GalleryStats, ImageMeta
+from leadguard.storage.tables import (
     Base,
     EmbeddingSpaceRecord,
     Encounter,
@@ -26,7 +27,6 @@ from leadguard.storage.models import (
     TemplateCache,
     TemplateRecord,
 )
-from leadguard.types import EmbeddingSpace, FaceTemplate, GalleryStats, ImageMeta
 
 
 def ensure_space(session: Session, space: EmbeddingSpace) -> None:

@@ -20,13 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from leadguard.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
-from leadguard.errors import WorkspaceError
+from leadguard.core.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
+from leadguard.core.errors import WorkspaceError
 from leadguard.storage import db
 
 if TYPE_CHECKING:
-    from leadguard.backends.base import FaceModel
-    from leadguard.quality.gate import Policy
+    from leadguard.face_models.base import FaceModel
 
 log = logging.getLogger(__name__)
 DB_FILE = "leadguard.db"
@@ -49,7 +48,6 @@ class Workspace:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._model: FaceModel | None = None
-        self._quality_policy: Policy | None = None
         self._lock_depth = 0
         self._lock_fd: int | None = None
         # held for the gallery generation: index, counts, score tail
@@ -173,27 +171,15 @@ class Workspace:
     def face_model(self) -> FaceModel:
         """The face model these settings describe, loaded once per workspace object."""
         if self._model is None:
-            from leadguard.backends import create_model
+            from leadguard.face_models import create_model
 
             model = create_model(self.settings)
             model.load()
             self._model = model
         return self._model
 
-    def quality_policy(self) -> Policy:
-        """The quality gate's policy (the settings' file, else the one shipped for the
-        workspace's face model), read once per workspace object."""
-        if self._quality_policy is None:
-            from leadguard.quality.gate import load_policy
-
-            path = self.settings.quality_policy
-            if path is not None and not path.is_absolute():
-                path = self.root / path
-            self._quality_policy = load_policy(path, self.settings.face_model)
-        return self._quality_policy
-
     def index_path(self, space_key: str) -> Path:
-        from leadguard.index.backends import index_location
+        from leadguard.index.registry import index_location
 
         return index_location(self.root / INDEX_DIR, space_key, self.settings.index_backend)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.policy import SHIPPED, CaseworkPolicy, PolicyRefused
-from leadguard.storage.models import AuditEntry
+from leadguard.audit import log as audit
+from leadguard.services.casework.policy import SHIPPED, CaseworkPolicy, PolicyRefused
+from leadguard.storage.tables import AuditEntry
 
 ACTION = "settings.adopt_policy"
 OBJECT = "settings:casework_policy"

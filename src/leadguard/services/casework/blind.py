@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadguard.casework.service import blind_order
+from leadguard.services.casework.service import blind_order
 from leadguard.services.context import Context
-from leadguard.storage.models import AuditEntry, Case, Review, SearchRequest
+from leadguard.storage.tables import AuditEntry, Case, Review, SearchRequest
 
 
 def letter(i: int) -> str:
@@ -125,7 +125,7 @@ def seal(s: Session, rows: list[dict[str, Any]], required: int) -> list[dict[str
 def letters_of(ctx: Context, request_id: int, user_id: int) -> dict[str, str]:
     """subject -> the letter an examiner's packet gives it: for the demo's scripted
     examiners and for tests; no shell exposes it."""
-    from leadguard.casework.service import candidates_of, get_request
+    from leadguard.services.casework.service import candidates_of, get_request
 
     with ctx.session() as s:
         req, _ = get_request(s, request_id)

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
-from leadguard.errors import InputError
-from leadguard.storage.models import Case, Review, SearchRequest, User
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused
+from leadguard.storage.tables import Case, Review, SearchRequest, User
 
 PHOTO_AGE = "gallery_photo_age"
 BRIEF_ACTION = "lead.adjudicate.brief"
@@ -209,7 +209,7 @@ def read_brief_first(s: Session, obj: str, username: str, brief: AdjudicationBri
     an audit entry) since the latest review came in, before ruling."""
     from sqlalchemy import select
 
-    from leadguard.storage.models import AuditEntry
+    from leadguard.storage.tables import AuditEntry
 
     q = select(AuditEntry).where(
         AuditEntry.object == obj, AuditEntry.action == BRIEF_ACTION, AuditEntry.actor == username

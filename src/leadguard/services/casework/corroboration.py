@@ -18,19 +18,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.lead_state import (
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.services.casework.lead_state import (
     corroboration_dicts,
     get_lead,
     lead_object,
     refuse_if_final,
 )
-from leadguard.casework.policy import PolicyRefused
-from leadguard.casework.review import blind_to_lead
-from leadguard.casework.service import check_case, policy
-from leadguard.errors import InputError
+from leadguard.services.casework.policy import PolicyRefused
+from leadguard.services.casework.review import blind_to_lead
+from leadguard.services.casework.service import check_case, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import (
+from leadguard.storage.tables import (
     Case,
     Corroboration,
     ExternalSearch,

@@ -14,11 +14,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.service import _case, check_case
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.quality.gate import workspace_policy
+from leadguard.services.casework.service import case_by_number, check_case
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import ExternalSearch, User
+from leadguard.storage.tables import ExternalSearch, User
 
 NOTICE = (
     "a face search run outside LeadGuard: it is a face comparison, so it is never "
@@ -85,16 +86,16 @@ def record_external_search(
     system, when, the person it named, how it reached the case, and its probe (stored as
     received, with its declared source type) where there is one. ``probe_name`` is the
     name the probe is stored under (an upload's label; the path by default)."""
-    from leadguard.intake import store_probe
     from leadguard.pipeline.decode import check_header, read_file
     from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
+    from leadguard.search.intake import store_probe
 
     with refusals(ctx, actor, "external.record", f"case:{number}"):
         _required(who_ran_it=run_by, system=system, candidate=candidate, how_received=how_received)
         if run_on > date.today():
             raise InputError(f"the external search's date {run_on} is in the future")
         with ctx.session() as s:
-            case = _case(s, number)
+            case = case_by_number(s, number)
             check_case(s, current_user(s, actor), "external.record", case)
             if run_on < case.incident_date:
                 raise InputError(
@@ -107,9 +108,9 @@ def record_external_search(
                 raise InputError("an external search's probe needs its declared source type")
             data = read_file(probe, ctx.settings.max_image_bytes)
             check_header(data, str(probe), ctx.settings.max_image_pixels)
-            check_source_type(source_type, ctx.ws.quality_policy().prohibited_source_types)
+            check_source_type(source_type, workspace_policy(ctx.ws).prohibited_source_types)
         with ctx.session() as s:
-            case = _case(s, number)
+            case = case_by_number(s, number)
             probe_row = None
             if data is not None and probe is not None and source_type is not None:
                 exif = read_exif(data)
@@ -163,6 +164,6 @@ def external_searches(s: Session, case_id: int) -> list[ExternalSearch]:
 
 def list_external_searches(ctx: Context, actor: Actor, number: str) -> list[ExternalSearchInfo]:
     with refusals(ctx, actor, "case.view", f"case:{number}"), ctx.session() as s:
-        case = _case(s, number)
+        case = case_by_number(s, number)
         check_case(s, current_user(s, actor), "case.view", case)
         return [info(s, row, number) for row in external_searches(s, case.id)]

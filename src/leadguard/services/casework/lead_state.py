@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard.casework.policy import PolicyRefused
-from leadguard.errors import InputError
+from leadguard.core.errors import InputError
+from leadguard.services.casework.policy import PolicyRefused
 from leadguard.services.context import Context
-from leadguard.storage.models import Case, Corroboration, Lead, LineupShowing, SearchRequest
+from leadguard.storage.tables import Case, Corroboration, Lead, LineupShowing, SearchRequest
 
 
 def get_lead(s: Session, lead_id: int) -> tuple[Lead, Case]:

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.authz import authorize
-from leadguard.casework.checks import (
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.services.authz import authorize
+from leadguard.services.casework.checks import (
     AdjudicationBrief,
     brief_of,
     check_answers,
@@ -24,7 +25,7 @@ from leadguard.casework.checks import (
     refuse_release,
     reviews_needed,
 )
-from leadguard.casework.lead_state import (
+from leadguard.services.casework.lead_state import (
     corroboration_dicts,
     get_lead,
     independent,
@@ -33,18 +34,17 @@ from leadguard.casework.lead_state import (
     refuse_if_final,
     showing_dicts,
 )
-from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
-from leadguard.casework.review import blind_to_lead, reviews_of
-from leadguard.casework.service import (
+from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused
+from leadguard.services.casework.review import blind_to_lead, reviews_of
+from leadguard.services.casework.service import (
     OUTCOMES,
     check_case,
     get_request,
     policy,
     request_object,
 )
-from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Lead, SearchRequest, Subject, User
+from leadguard.storage.tables import Case, Lead, SearchRequest, Subject, User
 
 
 @dataclass(frozen=True)
@@ -263,10 +263,8 @@ def _third_review(
     return None
 
 
-_lead = get_lead  # the lineup module's name for it
 
-
-def _usable(s: Session, lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
+def require_usable(s: Session, lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
     refuse_if_final(s, lead, what)
     if pol.corroboration_required and not independent(s, lead):
         raise PolicyRefused(
@@ -280,11 +278,11 @@ def _usable(s: Session, lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -
 def suspect_identified(ctx: Context, actor: Actor, number: str, lead_id: int) -> None:
     pol = policy(ctx)
     with refusals(ctx, actor, "case.suspect", f"case:{number}"), ctx.session() as s:
-        lead, case = _lead(s, lead_id)
+        lead, case = get_lead(s, lead_id)
         if case.number != number:
             raise InputError(f"lead {lead_id} belongs to case {case.number}, not {number}")
         check_case(s, current_user(s, actor), "case.suspect", case)
-        _usable(s, lead, pol, "corroboration_before_suspect", "'suspect identified'")
+        require_usable(s, lead, pol, "corroboration_before_suspect", "'suspect identified'")
         case.status = "suspect_identified"
         audit.append(
             s,
@@ -302,7 +300,7 @@ def record_outcome(ctx: Context, actor: Actor, lead_id: int, outcome: str, detai
     with refusals(ctx, actor, "lead.outcome", obj), ctx.session() as s:
         if outcome not in OUTCOMES:
             raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}")
-        lead, case = _lead(s, lead_id)
+        lead, case = get_lead(s, lead_id)
         user = current_user(s, actor)
         check_case(s, user, "lead.outcome", case)
         blind_to_lead(s, user, lead, case, policy(ctx, observe=False))

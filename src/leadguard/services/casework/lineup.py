@@ -25,15 +25,16 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.leads import _lead, _usable, lead_object
-from leadguard.casework.policy import PolicyRefused
-from leadguard.casework.review import blind_to_lead
-from leadguard.casework.service import check_case, policy
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
+from leadguard.services.casework.lead_state import get_lead, lead_object
+from leadguard.services.casework.leads import require_usable
+from leadguard.services.casework.policy import PolicyRefused
+from leadguard.services.casework.review import blind_to_lead
+from leadguard.services.casework.service import check_case, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import (
+from leadguard.storage.tables import (
     AuditEntry,
     CaseAssignment,
     Encounter,
@@ -112,11 +113,11 @@ def probe_template(ctx: Context, data: bytes, face: int | None) -> np.ndarray:
 
 def _lineup_lead(s: Session, actor: Actor, lead_id: int, pol: Any, what: str) -> Lead:
     """The lead, once the actor may act on its case and the lineup rules allow ``what``."""
-    lead, case = _lead(s, lead_id)
+    lead, case = get_lead(s, lead_id)
     user = current_user(s, actor)
     check_case(s, user, "lead.lineup", case)
     blind_to_lead(s, user, lead, case, pol)
-    _usable(s, lead, pol, "corroboration_before_lineup", what)
+    require_usable(s, lead, pol, "corroboration_before_lineup", what)
     return lead
 
 

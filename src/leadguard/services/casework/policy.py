@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from leadguard.errors import InputError, LeadGuardError
+from leadguard.core.errors import InputError, LeadGuardError
 
 
 class PolicyRefused(LeadGuardError):
@@ -31,13 +31,13 @@ class CaseworkPolicy:
     sha256: str = ""  # of the file's bytes: what an admin adopts (casework/adoption.py)
 
 
-SHIPPED = "leadguard/casework/data/policy.toml (shipped)"
+SHIPPED = "leadguard/services/casework/data/policy.toml (shipped)"
 
 
 def read_policy_file(path: Path | None = None) -> tuple[str, bytes]:
     """(source, bytes) of the casework policy file: the workspace's own, or the shipped one."""
     if path is None:
-        f = resources.files("leadguard.casework").joinpath("data", "policy.toml")
+        f = resources.files("leadguard.services.casework").joinpath("data", "policy.toml")
         return SHIPPED, f.read_bytes()
     try:
         return str(path), path.read_bytes()

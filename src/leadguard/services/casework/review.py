@@ -9,21 +9,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.authz import NotAllowed
-from leadguard.casework.blind import lettered
-from leadguard.casework.checks import check_checklist, required_checks
-from leadguard.casework.policy import CaseworkPolicy, PolicyRefused
-from leadguard.casework.service import (
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.services.authz import NotAllowed
+from leadguard.services.casework.blind import lettered
+from leadguard.services.casework.checks import check_checklist, required_checks
+from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused
+from leadguard.services.casework.service import (
     candidates_of,
     check_case,
     get_request,
     policy,
     request_object,
 )
-from leadguard.errors import InputError
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Lead, Review, SearchRequest, User
+from leadguard.storage.tables import Case, Lead, Review, SearchRequest, User
 
 DECISIONS = ("exclusion", "inconclusive", "possible_lead")
 # FISWG facial image comparison feature list (abridged to its component groups)
@@ -99,7 +99,7 @@ def reviews_of(s: Session, req: SearchRequest) -> list[Review]:
     return list(s.scalars(q))
 
 
-def _may_review(
+def require_may_review(
     s: Session, user: User, req: SearchRequest, case: Case, action: str, pol: CaseworkPolicy
 ) -> None:
     check_case(s, user, action, case)
@@ -118,7 +118,7 @@ def blind_packet(ctx: Context, actor: Actor, request_id: int) -> Packet:
     obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "review.packet", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
-        _may_review(s, current_user(s, actor), req, case, "review.packet", pol)
+        require_may_review(s, current_user(s, actor), req, case, "review.packet", pol)
         cands = candidates_of(s, req)
         audit.append(
             s, "review.packet", obj, {"candidates_viewed": len(cands)}, actor=actor.username
@@ -163,7 +163,7 @@ def still_to_review(
     """The user may review this request and has not yet (a third reviewer too): blind to it
     (no reveal, no name, no score, no decision) until they have submitted."""
     try:
-        _may_review(s, user, req, case, "review.submit", pol)
+        require_may_review(s, user, req, case, "review.submit", pol)
     except (NotAllowed, PolicyRefused):
         return False
     return not any(r.examiner_id == user.id for r in reviews_of(s, req))
@@ -187,7 +187,7 @@ def submit_review(ctx: Context, actor: Actor, request_id: int, decisions: dict[s
     obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "review.submit", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
-        _may_review(s, current_user(s, actor), req, case, "review.submit", pol)
+        require_may_review(s, current_user(s, actor), req, case, "review.submit", pol)
         by_letter = {k: c["subject"] for k, c in lettered(req.id, actor.id, candidates_of(s, req))}
         if set(decisions) != set(by_letter):
             raise InputError(
@@ -249,7 +249,7 @@ def queue(ctx: Context, actor: Actor) -> list[QueueItem]:
     pol = policy(ctx, observe=False)
     with refusals(ctx, actor, "review.queue", "reviews"), ctx.session() as s:
         user = current_user(s, actor)
-        from leadguard.casework.authz import authorize
+        from leadguard.services.authz import authorize
 
         authorize(user, "review.queue")
         out = []
@@ -261,7 +261,7 @@ def queue(ctx: Context, actor: Actor) -> list[QueueItem]:
             case = s.get(Case, req.case_id)
             assert case is not None
             try:
-                _may_review(s, user, req, case, "review.queue", pol)
+                require_may_review(s, user, req, case, "review.queue", pol)
             except Exception:
                 continue
             if any(r.examiner_id == actor.id for r in reviews_of(s, req)):

@@ -14,16 +14,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard import audit
-from leadguard.casework.adoption import require_adopted
-from leadguard.casework.authz import Account, authorize
-from leadguard.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
-from leadguard.errors import InputError
+from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
+from leadguard.core.textsafe import case_number_problem
+from leadguard.core.types import CandidateList
+from leadguard.quality.gate import workspace_policy
 from leadguard.quality.provenance import Edit
+from leadguard.services.authz import Account, authorize
+from leadguard.services.casework.adoption import require_adopted
+from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, CaseAssignment, SearchLog, SearchRequest, User
-from leadguard.textsafe import case_number_problem
-from leadguard.types import CandidateList
+from leadguard.storage.tables import Case, CaseAssignment, SearchLog, SearchRequest, User
 
 OUTCOMES = ("corroborated", "refuted", "no_further_action")
 
@@ -88,9 +89,9 @@ def policy(ctx: Context, observe: bool = True) -> CaseworkPolicy:
 def _observe_config(ctx: Context, pol: CaseworkPolicy) -> None:
     from importlib import resources
 
-    from leadguard.config import SETTINGS_FILE
+    from leadguard.core.config import SETTINGS_FILE
     from leadguard.quality.gate import shipped_policy_bytes
-    from leadguard.storage.models import AuditEntry
+    from leadguard.storage.tables import AuditEntry
 
     def digest(data: bytes) -> str:
         return hashlib.sha256(data).hexdigest()
@@ -103,7 +104,7 @@ def _observe_config(ctx: Context, pol: CaseworkPolicy) -> None:
     casework_bytes = (
         Path(pol.source).read_bytes()
         if "(shipped)" not in pol.source
-        else shipped.joinpath("casework", "data", "policy.toml").read_bytes()
+        else shipped.joinpath("services", "casework", "data", "policy.toml").read_bytes()
     )
     quality_bytes = (
         quality.read_bytes()
@@ -176,14 +177,14 @@ def request_info(s: Session, req: SearchRequest, number: str) -> RequestInfo:
     )
 
 
-def _case(s: Session, number: str) -> Case:
+def case_by_number(s: Session, number: str) -> Case:
     case = s.scalars(select(Case).where(Case.number == number)).first()
     if case is None:
         raise InputError(f"case {number!r} does not exist")
     return case
 
 
-def _assigned(s: Session, user: Account | User, case: Case) -> bool:
+def is_assigned(s: Session, user: Account | User, case: Case) -> bool:
     uid = getattr(user, "id", None)
     q = select(CaseAssignment).where(
         CaseAssignment.case_id == case.id, CaseAssignment.user_id == uid
@@ -192,7 +193,7 @@ def _assigned(s: Session, user: Account | User, case: Case) -> bool:
 
 
 def check_case(s: Session, user: User, action: str, case: Case) -> None:
-    authorize(user, action, case, _assigned(s, user, case))
+    authorize(user, action, case, is_assigned(s, user, case))
 
 
 def request_object(s: Session | None, request_id: int, ctx: Context | None = None) -> str:
@@ -284,7 +285,7 @@ def record_fact(ctx: Context, actor: Actor, number: str, name: str, text: str) -
     """Add a fact the case records about the person sought (a later check every possible
     lead needs: a release on reviews made before it is refused until it is answered)."""
     with refusals(ctx, actor, "case.fact", f"case:{number}"), ctx.session() as s:
-        case = _case(s, number)
+        case = case_by_number(s, number)
         check_case(s, current_user(s, actor), "case.fact", case)
         facts = dict(case.known_facts or {})
         if name in facts:
@@ -304,7 +305,7 @@ def record_fact(ctx: Context, actor: Actor, number: str, name: str, text: str) -
 
 def assign(ctx: Context, actor: Actor, number: str, username: str) -> None:
     with refusals(ctx, actor, "case.assign", f"case:{number}"), ctx.session() as s:
-        case = _case(s, number)
+        case = case_by_number(s, number)
         check_case(s, current_user(s, actor), "case.assign", case)
         target = s.scalars(select(User).where(User.username == username)).first()
         if target is None:
@@ -312,7 +313,7 @@ def assign(ctx: Context, actor: Actor, number: str, username: str) -> None:
         if target.role == "admin":
             raise PolicyRefused("separation_of_duties", "an admin cannot act in casework")
         rows = []
-        if not _assigned(s, target, case):
+        if not is_assigned(s, target, case):
             row = CaseAssignment(case_id=case.id, user_id=target.id)
             s.add(row)
             rows.append(row)
@@ -342,21 +343,16 @@ def request_search(
     are refused here, before anyone can approve it.
     ``shown_as``: the name recorded and shown for the probe (an upload's file name, where
     ``probe`` is the server's temporary copy)."""
-    from leadguard.intake import store_probe
     from leadguard.pipeline.decode import decode_image, read_file
-    from leadguard.quality.provenance import (
-        apply_edits,
-        check_source_type,
-        editor_flag,
-        read_exif,
-    )
+    from leadguard.quality.provenance import apply_edits, check_source_type, editor_flag, read_exif
+    from leadguard.search.intake import store_probe
 
     with refusals(ctx, actor, "request.create", f"case:{number}"):
         if not purpose.strip():
             raise InputError("a search request needs its purpose")
         pol = policy(ctx)
         with ctx.session() as s:
-            case = _case(s, number)
+            case = case_by_number(s, number)
             check_case(s, current_user(s, actor), "request.create", case)
         data = read_file(probe, ctx.settings.max_image_bytes)
         shown = shown_as or str(probe)  # an upload: the client's file name, not a server path
@@ -366,10 +362,10 @@ def request_search(
         decode_image(data, shown, limit)
         if edits:
             apply_edits(data, list(edits), shown, limit)
-        check_source_type(source_type, ctx.ws.quality_policy().prohibited_source_types)
+        check_source_type(source_type, workspace_policy(ctx.ws).prohibited_source_types)
         exif = read_exif(data)
         with ctx.session() as s:
-            case = _case(s, number)
+            case = case_by_number(s, number)
             row = store_probe(s, data, shown, source_type, exif, editor_flag(exif), None, [])
             req = SearchRequest(
                 case_id=case.id,
@@ -442,7 +438,7 @@ def approve(ctx: Context, actor: Actor, request_id: int) -> RequestInfo:
 def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
     """The casework search: an approved request on an eligible case, on the probe bytes
     stored with the request (never the file at its path now)."""
-    from leadguard.search import search
+    from leadguard.search.run import search
 
     obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "search.run", obj):

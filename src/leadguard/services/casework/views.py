@@ -7,21 +7,21 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard.casework.authz import NotAllowed, authorize
-from leadguard.casework.leads import LeadInfo, lead_info
-from leadguard.casework.policy import CaseworkPolicy
-from leadguard.casework.review import still_to_review
-from leadguard.casework.service import (
+from leadguard.services.authz import NotAllowed, authorize
+from leadguard.services.casework.leads import LeadInfo, lead_info
+from leadguard.services.casework.policy import CaseworkPolicy
+from leadguard.services.casework.review import still_to_review
+from leadguard.services.casework.service import (
     CaseInfo,
     RequestInfo,
-    _assigned,
-    _case,
+    case_by_number,
     case_info,
+    is_assigned,
     policy,
     request_info,
 )
 from leadguard.services.context import Actor, Context, current_user, refusals
-from leadguard.storage.models import Case, Lead, SearchRequest, User
+from leadguard.storage.tables import Case, Lead, SearchRequest, User
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _visible(s: Session, user: User, action: str) -> list[Case]:
     out = []
     for case in s.scalars(select(Case).order_by(Case.number)):
         try:
-            authorize(user, action, case, _assigned(s, user, case))
+            authorize(user, action, case, is_assigned(s, user, case))
         except NotAllowed:
             continue
         out.append(case)
@@ -64,9 +64,9 @@ def _leads(s: Session, case: Case, user: User, pol: CaseworkPolicy) -> list[Lead
 def show_case(ctx: Context, actor: Actor, number: str) -> CaseDetail:
     pol = policy(ctx, observe=False)
     with refusals(ctx, actor, "case.view", f"case:{number}"), ctx.session() as s:
-        case = _case(s, number)
+        case = case_by_number(s, number)
         user = current_user(s, actor)
-        authorize(user, "case.view", case, _assigned(s, user, case))
+        authorize(user, "case.view", case, is_assigned(s, user, case))
         return CaseDetail(
             case_info(s, case),
             tuple(request_info(s, r, number) for r in _requests(s, case)),

@@ -2,7 +2,7 @@
 
 ``users.failed_logins`` and ``users.locked_until`` move to ``login_state`` (never hashed:
 any failed login changes them). The covered tables' rows as they stand are named by
-``audit.baseline`` entries (``leadguard.audit_baseline``), since dropping the two columns
+``audit.baseline`` entries (``leadguard.audit.baseline``), since dropping the two columns
 changes every account's content hash and the chain now covers tables it did not before.
 
 Revision ID: 0011
@@ -39,7 +39,7 @@ def upgrade() -> None:
     # ``users`` would drop the table that other tables' foreign keys name.
     for column in ("locked_until", "failed_logins"):
         op.execute(f"ALTER TABLE users DROP COLUMN {column}")
-    from leadguard import audit_baseline
+    from leadguard.audit import baseline as audit_baseline
 
     audit_baseline.adopt(op.get_bind(), revision)
 

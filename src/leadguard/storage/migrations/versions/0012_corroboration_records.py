@@ -69,7 +69,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_lineup_showings_lead_id"), "lineup_showings", ["lead_id"], unique=False
     )
-    from leadguard import audit_baseline
+    from leadguard.audit import baseline as audit_baseline
 
     audit_baseline.adopt(op.get_bind(), revision, tables=("cases",))
 
