@@ -29,7 +29,7 @@ from _common import LFW, lfw_paths, median, save, write_manifest
 from leadguard.audit import log as audit
 from leadguard.gallery.enroll import enroll
 from leadguard.services.context import Context
-from leadguard.services.search import SearchOptions, search
+from leadguard.services.search import SearchRequest, search
 from leadguard.storage.workspace import Workspace
 
 
@@ -53,11 +53,10 @@ def measure(root: Path, url: str, args: argparse.Namespace) -> dict[str, float]:
     enroll_s = time.perf_counter() - t
     ctx = Context(ws)
     probes = [p for p, _ in lfw_paths(args.searches, offset=args.images)]
-    options = SearchOptions(source_type="other", investigation=10)
-    search(ctx, None, probes[0], options)  # model loaded before timing
+    search(ctx, None, SearchRequest(probes[0], investigation=10))  # model loaded before timing
     t = time.perf_counter()
     for probe in probes:
-        search(ctx, None, probe, options)
+        search(ctx, None, SearchRequest(probe, investigation=10))
     search_s = time.perf_counter() - t
     t = time.perf_counter()
     appender(str(root), args.appends)

@@ -27,6 +27,7 @@ from _common import LFW, median, new_workspace, sweep
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.gallery.maintenance import rebuild_index
 from leadguard.pipeline.compose import FaceSelection
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
@@ -68,13 +69,13 @@ def measure(n: int, repeats: int, backend: str = "compressed") -> dict[str, Any]
 
         pipeline = FacePipeline(model, 1, 10**9)
         data = PROBE.read_bytes()
-        search(ws, PROBE)  # warm: index file read, caches
+        search(ws, SearchRequest(PROBE))  # warm: index file read, caches
         for _ in range(repeats):
             t = time.perf_counter()
             pipeline.process(data, str(PROBE), FaceSelection())
             pipe_times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            result = search(ws, PROBE, top_k=10)
+            result = search(ws, SearchRequest(PROBE, top_k=10))
             totals.append(time.perf_counter() - t)
         assert result.gallery_templates == n
         ws.close()

@@ -102,7 +102,7 @@ def cli_gallery(root: Path, space: Any, vector: Any) -> float:
         index, _ = synced_index(ws, space)
         with ws.session() as s:
             gallery_counts(ws, s, space.key)
-        BEST(index, vector, 10, ws)
+            BEST(index, vector, 10, s)
         return time.perf_counter() - t
     finally:
         ws.close()

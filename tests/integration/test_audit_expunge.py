@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from leadguard.cli.main import app
 from leadguard.evaluation.templates import compute_templates
 from leadguard.gallery.enroll import enroll
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage.tables import AuditEntry, ImageRecord, TemplateCache
 from leadguard.storage.workspace import Workspace
@@ -31,14 +32,14 @@ def test_expunged_subject_leaves_storage_and_search_and_is_logged(
     enroll(ws, write_manifest(tmp_path / "m.csv", rows))
     gone_paths = [p for p, s in rows if s == gone]
     compute_templates(ws, ws.face_model().space, gone_paths[:2])  # an evaluation cache too
-    assert search(ws, probes[0][0], investigation=2).candidates[0].subject == gone
+    assert search(ws, SearchRequest(probes[0][0], investigation=2)).candidates[0].subject == gone
 
     res = runner.invoke(
         app, ["gallery", "expunge", gone, "--order", "CO-2026-117", "-w", str(ws.root)]
     )
     assert res.exit_code == 0, res.output
     assert "under order CO-2026-117" in res.output and "FAILED" not in res.output
-    after = search(ws, probes[0][0], investigation=5)
+    after = search(ws, SearchRequest(probes[0][0], investigation=5))
     assert gone not in {c.subject for c in after.candidates}
     with ws.session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery_expunge")).one()

@@ -397,7 +397,7 @@ def test_role_by_service_matrix(desk) -> None:
     from leadguard.services import audit as audit_svc
     from leadguard.services import gallery, settings
     from leadguard.services.casework import views
-    from leadguard.services.search import Override, SearchOptions, search
+    from leadguard.services.search import Override, SearchRequest, search
 
     ctx, u = desk["ctx"], desk["u"]
     top_k = str(ctx.settings.top_k)
@@ -417,7 +417,7 @@ def test_role_by_service_matrix(desk) -> None:
         "audit.verify": lambda a: audit_svc.verify(ctx, a),
         "audit.export": lambda a: audit_svc.trail(ctx, a, None, "case:none"),
         "search.override": lambda a: search(
-            ctx, a, desk["probe"][0], SearchOptions("other"), Override("C-M", "urgent: test")
+            ctx, a, SearchRequest(desk["probe"][0], "other"), Override("C-M", "urgent: test")
         ),
         "case.open": lambda a: cw.open_case(
             ctx, a, f"C-M-{a.username}", "robbery", date(2026, 1, 1), "d", {}, "o", "w"

@@ -21,6 +21,7 @@ from leadguard.face_models.dlib_backend import DlibFaceModel
 from leadguard.face_models.sface_backend import SFaceModel
 from leadguard.gallery.enroll import enroll
 from leadguard.quality.gate import workspace_policy
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
@@ -81,7 +82,8 @@ def test_an_older_dlib_workspace_keeps_its_model_and_keeps_searching(
     report = enroll(ws, write_manifest(tmp_path / "gallery.csv", rows))
     assert report.enrolled == len(rows) and report.space_key == space.key
     probe, subject = next((p, s) for p, s in probes if s in subjects)
-    result = search(ws, probe)  # open set: dlib's shipped evidence model and acceptance
+    # open set: dlib's shipped evidence model and acceptance
+    result = search(ws, SearchRequest(probe))
     assert result.space.key == space.key and result.mode != "investigation"
     assert result.candidates and result.candidates[0].subject == subject
 
@@ -99,7 +101,7 @@ def test_a_new_default_workspace_searches_open_set_on_the_shipped_sface_evaluati
     rows = [(p, s) for p, s in enrolled if s in subjects][:8]
     assert enroll(ws, write_manifest(tmp_path / "gallery.csv", rows)).enrolled == len(rows)
     probe, subject = next((p, s) for p, s in probes if s in subjects)
-    result = search(ws, probe)
+    result = search(ws, SearchRequest(probe))
     assert result.mode == "open-set" and result.space.key == space.key
     assert result.candidates and result.candidates[0].subject == subject
     stored = evidence_model.latest(ws, space.key)

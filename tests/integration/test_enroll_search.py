@@ -11,6 +11,7 @@ from leadguard.core.errors import FaceError, NoFace, SeveralFaces, SpaceMismatch
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.maintenance import check_index, rebuild_index, remove_subject
 from leadguard.pipeline.decode import sha256_bytes
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
@@ -45,7 +46,7 @@ def _space(ws: Workspace):
 
 def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
     for probe, subject in johns.mated_probes:
-        result = search(johns.ws, probe, investigation=5)
+        result = search(johns.ws, SearchRequest(probe, investigation=5))
         assert result.candidates[0].subject == subject, probe
         assert result.gallery_subjects == 5 and result.gallery_templates == 49
         # one entry per subject, ranked by score
@@ -57,10 +58,11 @@ def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
 
 def test_non_enrolled_people_score_below_every_mated_probe(johns, non_enrolled_probes) -> None:
     mated = [
-        search(johns.ws, p, investigation=1).candidates[0].score for p, _ in johns.mated_probes
+        search(johns.ws, SearchRequest(p, investigation=1)).candidates[0].score
+        for p, _ in johns.mated_probes
     ]
     for probe, name in non_enrolled_probes:
-        result = search(johns.ws, probe, investigation=1)
+        result = search(johns.ws, SearchRequest(probe, investigation=1))
         top = result.candidates[0]
         assert top.score < min(mated), (name, top.subject, top.score, min(mated))
 
@@ -86,14 +88,14 @@ def test_same_bytes_under_another_subject_are_not_enrolled_twice(johns, tmp_path
 
 def test_several_faces_in_a_probe_must_be_chosen(johns) -> None:
     with pytest.raises(SeveralFaces) as exc:
-        search(johns.ws, MULTI)
+        search(johns.ws, SearchRequest(MULTI))
     assert len(exc.value.detections) == 3
     assert "choose one" in str(exc.value)
-    chosen = search(johns.ws, MULTI, face=1)
+    chosen = search(johns.ws, SearchRequest(MULTI, face=1))
     assert chosen.probe_face == exc.value.detections[1]
     assert any("holds 3 faces" in n for n in chosen.notices)
     with pytest.raises(FaceError, match="no face 7: the image has 3 face"):
-        search(johns.ws, MULTI, face=7)
+        search(johns.ws, SearchRequest(MULTI, face=7))
 
 
 def test_bad_probes_get_named_errors(johns, tmp_path: Path) -> None:
@@ -102,22 +104,22 @@ def test_bad_probes_get_named_errors(johns, tmp_path: Path) -> None:
 
     Image.new("RGB", (300, 300), (40, 90, 160)).save(blank)
     with pytest.raises(NoFace, match=r"blank\.png: no face"):
-        search(johns.ws, blank)
+        search(johns.ws, SearchRequest(blank))
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(UnreadableImage, match=r"junk\.jpg"):
-        search(johns.ws, junk)
+        search(johns.ws, SearchRequest(junk))
 
 
 def test_searching_with_another_embedding_space_is_an_error(johns) -> None:
     other = Workspace.open(johns.ws.root, landmarks="5")
     with pytest.raises(SpaceMismatch, match="embedding space"):
-        search(other, johns.mated_probes[0][0])
+        search(other, SearchRequest(johns.mated_probes[0][0]))
 
 
 def test_top_k_is_capped(johns) -> None:
     capped = Workspace.open(johns.ws.root, max_candidates=2)
-    result = search(capped, johns.mated_probes[0][0], investigation=4)
+    result = search(capped, SearchRequest(johns.mated_probes[0][0], investigation=4))
     assert len(result.candidates) == 2
     assert any("capped at 2" in n for n in result.notices)
 
@@ -130,7 +132,7 @@ def test_index_is_derived_and_repairable(johns) -> None:
         damaged.write_bytes(b"damaged")
         check = check_index(johns.ws, space)
         assert not check.consistent and check.problem
-        result = search(johns.ws, johns.mated_probes[0][0])
+        result = search(johns.ws, SearchRequest(johns.mated_probes[0][0]))
         assert any("rebuilt" in n for n in result.notices)
         assert result.candidates[0].subject == johns.mated_probes[0][1]
         assert check_index(johns.ws, space).consistent
@@ -147,12 +149,12 @@ def test_remove_takes_subject_out_of_database_and_index(tmp_path: Path, johns_sp
     gone, kept = probes[0][1], probes[1][1]
     n_gone = distinct_images([r for r in rows if r[1] == gone])
     n_kept = distinct_images([r for r in rows if r[1] == kept])
-    assert search(ws, probes[0][0], investigation=1).candidates[0].subject == gone
+    assert search(ws, SearchRequest(probes[0][0], investigation=1)).candidates[0].subject == gone
     assert remove_subject(ws, gone) == n_gone
     space = _space(ws)
     check = check_index(ws, space)
     assert check.consistent and check.index_templates == n_kept
-    result = search(ws, probes[0][0], investigation=5)
+    result = search(ws, SearchRequest(probes[0][0], investigation=5))
     assert [c.subject for c in result.candidates] == [probes[1][1]]
     with ws.session() as s:
         stats = repo.gallery_stats(s)

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from leadguard.cli.main import app
 from leadguard.core.errors import EvidenceUnavailable
 from leadguard.evidence import model as evidence_model
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage.tables import EvidenceModelRecord, SearchLog
 from leadguard.storage.workspace import Workspace
@@ -48,7 +49,7 @@ def test_the_shipped_model_serves_this_embedding_space(johns) -> None:
 
 def test_open_set_search_states_what_each_score_is_worth(johns) -> None:
     probe, subject = johns.mated_probes[0]
-    result = search(johns.ws, probe, incident_date=date(2030, 6, 1), probe_sex="M")
+    result = search(johns.ws, SearchRequest(probe, incident_date=date(2030, 6, 1), probe_sex="M"))
     assert result.mode == "open-set" and result.threshold is not None
     stored = evidence_model.latest(johns.ws, result.space.key)
     assert stored is not None
@@ -80,7 +81,7 @@ def test_open_set_search_states_what_each_score_is_worth(johns) -> None:
 def test_nobody_above_the_threshold_is_a_normal_recorded_answer(johns, non_enrolled_probes) -> None:
     outcomes = []
     for probe, _ in non_enrolled_probes:
-        result = search(johns.ws, probe)
+        result = search(johns.ws, SearchRequest(probe))
         outcomes.append(result.outcome)
         if result.outcome == "no_candidate":
             assert result.candidates == ()
@@ -98,7 +99,7 @@ def test_nobody_above_the_threshold_is_a_normal_recorded_answer(johns, non_enrol
 
 def test_investigation_mode_returns_a_fixed_list_and_says_so(johns, non_enrolled_probes) -> None:
     probe, _ = non_enrolled_probes[0]
-    result = search(johns.ws, probe, investigation=3)
+    result = search(johns.ws, SearchRequest(probe, investigation=3))
     assert result.mode == "investigation" and result.threshold is None
     assert len(result.candidates) == 3  # strangers all: the list is full anyway
     assert "whether or not the person sought is enrolled" in result.notices[0]
@@ -111,8 +112,8 @@ def test_without_an_evidence_model_only_investigation_mode_runs(tmp_path: Path, 
     ws = Workspace.init(tmp_path / "ws", mirror=False)
     probe = johns.mated_probes[0][0]
     with pytest.raises(EvidenceUnavailable, match="no evidence model"):
-        search(ws, probe)
-    result = search(ws, probe, investigation=5)
+        search(ws, SearchRequest(probe))
+    result = search(ws, SearchRequest(probe, investigation=5))
     assert result.outcome == "empty_gallery"
     assert any("no evidence model" in n for n in result.notices)
 

@@ -18,6 +18,7 @@ from leadguard.cli.main import app
 from leadguard.core.errors import FaceError
 from leadguard.evidence.tail import MIN_SUBJECTS, TailFit
 from leadguard.gallery.enroll import enroll
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage.tables import SearchLog
 from leadguard.storage.workspace import Workspace
@@ -70,7 +71,7 @@ def test_each_search_fits_its_own_tail_and_lists_from_it(tail_gallery: TailGalle
         if searched == 3:
             break
         try:
-            result = search(ws, probe)
+            result = search(ws, SearchRequest(probe))
         except FaceError:  # a second face in the photo, or none: the next probe
             continue
         searched += 1
@@ -106,7 +107,7 @@ def test_a_stranger_search_states_its_probability_in_investigation_mode(
     ps = []
     for probe in tail_gallery.strangers:
         try:
-            result = search(ws, probe, investigation=5, probe_sex="M")
+            result = search(ws, SearchRequest(probe, investigation=5, probe_sex="M"))
         except FaceError:
             continue
         texts = ["\n".join(c.evidence.lines()) for c in result.candidates]

@@ -20,6 +20,7 @@ from leadguard.evidence import model as evidence_model
 from leadguard.face_models import create_model
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.reembed import reembed
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.services import accounts
 from leadguard.services.context import Context
@@ -60,13 +61,13 @@ def test_sface_enrolls_and_searches_end_to_end(sface_ws, johns_split) -> None:
     with sface_ws.session() as s:
         assert repo.gallery_counts(s, space.key) == (5, 49)
     for probe, subject in probes:
-        result = search(sface_ws, probe, investigation=5)
+        result = search(sface_ws, SearchRequest(probe, investigation=5))
         assert result.candidates[0].subject == subject, probe
         assert result.space.key == space.key
         assert result.quality is not None
     # no evidence model measured for this space: no open-set list
     with pytest.raises(EvidenceUnavailable):
-        search(sface_ws, probes[0][0])
+        search(sface_ws, SearchRequest(probes[0][0]))
 
 
 def _relabelled_evidence(ws: Workspace, space_key: str, record_id: int) -> None:
@@ -121,8 +122,8 @@ def test_the_gate_refuses_an_unevaluated_model_until_an_admin_accepts(
     _relabelled_evidence(ws, space.key, evidence_id)
 
     with pytest.raises(models_gate.ModelNotAccepted, match="no LFW View 2"):
-        search(ws, probes[0][0])
-    assert search(ws, probes[0][0], investigation=3).mode == "investigation"
+        search(ws, SearchRequest(probes[0][0]))
+    assert search(ws, SearchRequest(probes[0][0], investigation=3)).mode == "investigation"
     with ws.session() as s:
         ev = models_gate.evaluation(s, space.key)
         assert not ev.complete and len(ev.problems) == 4  # three protocols, one FPIR disagreement
@@ -181,7 +182,7 @@ def test_the_gate_refuses_an_unevaluated_model_until_an_admin_accepts(
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "model_accepted")).one()
         assert entry.actor == "admin" and entry.object == f"embedding_space:{space.key}"
         assert entry.details["evaluation"]["numbers"]["lfw_view2_accuracy"] == 0.99
-    result = search(ws, probes[0][0])
+    result = search(ws, SearchRequest(probes[0][0]))
     assert result.mode == "open-set"
 
     res = runner.invoke(app, ["models", "list", "-w", str(ws.root), "--json"])  # as admin
@@ -222,4 +223,4 @@ def test_a_gallery_moves_to_another_space_resumably(tmp_path: Path, johns_split)
     assert again.enrolled == 0 and len(again.skipped) == first.enrolled
     sface = Workspace.open(ws.root, face_model="sface")
     probe = next(p for p, who in probes if who == "John_Simm")
-    assert search(sface, probe, investigation=2).candidates[0].subject == "John_Simm"
+    assert search(sface, SearchRequest(probe, investigation=2)).candidates[0].subject == "John_Simm"

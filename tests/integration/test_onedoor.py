@@ -164,7 +164,7 @@ def test_a_failed_search_commits_its_probe_log_row_and_audit(tmp_path: Path, joh
     from leadguard.audit import log as audit
     from leadguard.core.errors import NoFace
     from leadguard.services.context import Context
-    from leadguard.services.search import SearchOptions, search
+    from leadguard.services.search import SearchRequest, search
     from leadguard.storage.tables import AuditEntry, ProbeRecord, SearchLog
 
     blank = tmp_path / "blank.png"
@@ -177,7 +177,7 @@ def test_a_failed_search_commits_its_probe_log_row_and_audit(tmp_path: Path, joh
 
     before = (count(ProbeRecord), count(SearchLog), count(AuditEntry))
     with pytest.raises(NoFace):
-        search(ctx, None, blank, SearchOptions("other"))
+        search(ctx, None, SearchRequest(blank, "other"))
     after = (count(ProbeRecord), count(SearchLog), count(AuditEntry))
     assert after[0] == before[0] + 1 and after[1] == before[1] + 1
     with ctx.session() as s:

@@ -14,6 +14,7 @@ from leadguard.cli.main import app
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.quality.gate import QualityRefused, assess, workspace_policy
 from leadguard.quality.provenance import Edit, ProbeRefused, apply_edits
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage.tables import FaceRecord, ProbeRecord, SearchLog
 from tests.conftest import LFW
@@ -81,7 +82,7 @@ def test_search_applies_the_gate_and_records_a_refusal(johns, tmp_path: Path) ->
             break
     assert refused is not None, "the policy refuses none of the strong degradations"
     with pytest.raises(QualityRefused, match="refused by the quality gate") as exc:
-        search(johns.ws, refused, source_type="phone_photo", investigation=3)
+        search(johns.ws, SearchRequest(refused, source_type="phone_photo", investigation=3))
     assert "score" in str(exc.value) and "refusal floor" in str(exc.value)
     with johns.ws.session() as s:
         row = s.scalars(select(SearchLog).order_by(SearchLog.id.desc())).first()
@@ -93,7 +94,7 @@ def test_warnings_travel_with_the_candidate_list(johns, tmp_path: Path) -> None:
     warned = [p for p, _ in degraded(tmp_path).values() if _verdict(johns.ws, p).decision == "warn"]
     if not warned:
         pytest.skip("the policy refuses every strong degradation; nothing to warn on")
-    result = search(johns.ws, warned[0], source_type="phone_photo", investigation=3)
+    result = search(johns.ws, SearchRequest(warned[0], source_type="phone_photo", investigation=3))
     assert result.quality is not None and result.quality["decision"] == "warn"
     assert any(n.startswith("probe quality warning") for n in result.notices)
 
@@ -101,7 +102,7 @@ def test_warnings_travel_with_the_candidate_list(johns, tmp_path: Path) -> None:
 def test_prohibited_source_types_are_refused_and_recorded(johns) -> None:
     for kind in ("sketch", "composite", "artist_rendering", "computer_generated", "lookalike"):
         with pytest.raises(ProbeRefused, match="prohibited by policy"):
-            search(johns.ws, CLEAN, source_type=kind)
+            search(johns.ws, SearchRequest(CLEAN, source_type=kind))
     with johns.ws.session() as s:
         rows = s.scalars(select(SearchLog).where(SearchLog.outcome == "refused_source_type")).all()
         assert len(rows) >= 5
@@ -113,7 +114,8 @@ def test_the_edit_list_reproduces_the_searched_image(johns) -> None:
         Edit.parse("brightness:1.2"),
         Edit.parse("deblur:2,80"),
     )
-    result = search(johns.ws, CLEAN, source_type="surveillance_still", edits=edits, investigation=2)
+    request = SearchRequest(CLEAN, "surveillance_still", edits=edits, investigation=2)
+    result = search(johns.ws, request)
     prov = result.provenance
     assert prov is not None and len(prov["edits_by_leadguard"]) == 3
     with johns.ws.session() as s:
@@ -133,7 +135,7 @@ def test_an_editor_in_exif_raises_the_flag(johns, tmp_path: Path) -> None:
     exif[305] = "Adobe Photoshop 24.1 (Macintosh)"
     path = tmp_path / "edited.jpg"
     img.save(path, format="JPEG", quality=95, exif=exif)
-    result = search(johns.ws, path, source_type="social_media", investigation=2)
+    result = search(johns.ws, SearchRequest(path, source_type="social_media", investigation=2))
     assert any("image editor" in n for n in result.notices)
     assert (
         result.provenance and result.provenance["edited_by_software_before_intake"] == "photoshop"
@@ -146,7 +148,7 @@ def test_gallery_faces_carry_their_quality(johns) -> None:
         assert faces and all(f.quality and "measures" in f.quality for f in faces)
         assert all(f.quality["decision"] in ("pass", "warn", "refuse") for f in faces)
     assert len(johns.report.low_quality) == sum(f.quality["decision"] != "pass" for f in faces)
-    result = search(johns.ws, johns.mated_probes[0][0], investigation=5)
+    result = search(johns.ws, SearchRequest(johns.mated_probes[0][0], investigation=5))
     for c in result.candidates:  # each candidate says how good its gallery photo is
         assert c.photo_quality is not None
         assert c.photo_quality["decision"] in ("pass", "warn", "refuse")

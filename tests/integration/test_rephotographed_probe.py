@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
 from leadguard.storage.tables import ProbeRecord, SearchLog
 from tests.conftest import LFW
@@ -33,7 +34,8 @@ def photographed_off_a_screen(src: Path, out: Path) -> Path:
 
 def test_a_screen_photo_is_warned_and_declared_in_the_record(johns, tmp_path: Path) -> None:
     probe = photographed_off_a_screen(CLEAN, tmp_path / "screen.jpg")
-    result = search(johns.ws, probe, source_type="screen_photo/surveillance_still", investigation=3)
+    request = SearchRequest(probe, "screen_photo/surveillance_still", investigation=3)
+    result = search(johns.ws, request)
     screen = [n for n in result.notices if "screen_pattern" in n]
     assert screen and "photo of a screen" in screen[0]
     assert any(
@@ -50,5 +52,5 @@ def test_a_screen_photo_is_warned_and_declared_in_the_record(johns, tmp_path: Pa
 
 
 def test_the_same_face_not_on_a_screen_is_not_warned_about_a_screen(johns) -> None:
-    result = search(johns.ws, CLEAN, source_type="phone_photo", investigation=3)
+    result = search(johns.ws, SearchRequest(CLEAN, source_type="phone_photo", investigation=3))
     assert not [n for n in result.notices if "screen" in n]

@@ -21,7 +21,7 @@ from leadguard.core.errors import WorkspaceError
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.sources import EnrollItem, read_source
 from leadguard.services.context import Context
-from leadguard.services.search import SearchOptions
+from leadguard.services.search import SearchRequest
 from leadguard.services.search import search as one_door
 from leadguard.storage.workspace import Workspace
 
@@ -149,13 +149,13 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     for title, probe in probes:
         console.rule(title)
         console.print(f"(person in the photo: {probe.info.external_id})")
-        options = SearchOptions("other", face=central_face(ws, probe.path))
-        render.candidate_list(console, one_door(ctx, None, probe.path, options))
+        request = SearchRequest(probe.path, "other", face=central_face(ws, probe.path))
+        render.candidate_list(console, one_door(ctx, None, request))
     console.rule("Probe 2 again, in investigation mode (a fixed-length list, no threshold)")
     face = central_face(ws, absent_probe.path)
     render.candidate_list(
         console,
-        one_door(ctx, None, absent_probe.path, SearchOptions("other", face=face, investigation=5)),
+        one_door(ctx, None, SearchRequest(absent_probe.path, "other", face=face, investigation=5)),
     )
     console.rule()
     console.print(

@@ -195,7 +195,7 @@ def search(
     --urgent override runs here (audited, flagged for review); every other search runs from an
     approved request (`request run`)."""
     from leadguard.quality.provenance import Edit
-    from leadguard.services.search import Override, SearchOptions
+    from leadguard.services.search import Override, SearchRequest
     from leadguard.services.search import search as run_search
 
     if urgent and (not case or not reason):
@@ -209,8 +209,9 @@ def search(
     probe = utf8_name(probe)
     ctx = open_ctx(workspace)
     length = (top_k or ctx.settings.investigation_length) if investigation else None
-    options = SearchOptions(
-        source_type=source_type,
+    request = SearchRequest(
+        probe,
+        source_type,
         top_k=top_k,
         face=face,
         investigation=length,
@@ -220,7 +221,7 @@ def search(
         probe_race=probe_race,
     )
     override = Override(case or "", reason or "") if urgent else None
-    result = run_search(ctx, session.actor(ctx), probe, options, override)
+    result = run_search(ctx, session.actor(ctx), request, override)
     render.candidate_list(_out(), result, as_json=json_out)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,18 +13,22 @@ from leadguard.acceptance import gate as models_gate
 from leadguard.audit import log as audit
 from leadguard.core.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.core.serialize import candidate_list_dict
-from leadguard.core.types import Candidate, CandidateList
+from leadguard.core.types import Candidate, CandidateList, EmbeddingSpace
 from leadguard.evidence import model as evidence_model
+from leadguard.evidence.chance import GalleryThreshold
 from leadguard.evidence.for_search import list_evidence, search_threshold
+from leadguard.evidence.model import StoredModel
+from leadguard.evidence.shift import ShiftCheck
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
 from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
 from leadguard.face_models.base import FaceModel
 from leadguard.gallery.maintenance import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
-from leadguard.pipeline.compose import FacePipeline, FaceSelection
-from leadguard.quality.gate import QualityRefused
-from leadguard.quality.provenance import Edit, ProbeRefused
+from leadguard.pipeline.compose import FacePipeline, FaceSelection, ProcessedImage
+from leadguard.quality.gate import QualityRefused, Verdict
+from leadguard.quality.provenance import ProbeRefused
 from leadguard.search.intake import Intake, gate, log_refusal, receive_probe
+from leadguard.search.request import SearchRequest
 from leadguard.storage import queries as repo
 from leadguard.storage.tables import SearchLog
 from leadguard.storage.workspace import Workspace
@@ -38,15 +40,16 @@ LEAD_NOTICE = (
 
 
 def best_per_subject(
-    index: VectorIndex, query: np.ndarray, k: int, ws: Workspace
+    index: VectorIndex, query: np.ndarray, k: int, s: Session
 ) -> list[tuple[float, repo.TemplateInfo]]:
-    """Top-k subjects by their best template score (exact: widens until k subjects are found)."""
+    """Top-k subjects by their best template score (exact: widens until k subjects are found).
+    The templates' rows are read in the caller's session."""
     total = len(index)
     want = min(total, k * 4)
     while True:
         scores, ids = index.search(query, max(want, 1))
         valid = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        with ws.session() as s:
+        with s.no_autoflush:
             info = repo.template_info(s, [i for i, _ in valid])
         best: dict[str, tuple[float, repo.TemplateInfo]] = {}
         for tid, score in valid:  # scores arrive best first: a subject's first hit is its best
@@ -59,62 +62,37 @@ def best_per_subject(
 
 def search(
     ws: Workspace,
-    probe: Path,
-    top_k: int | None = None,
-    face: int | None = None,
+    request: SearchRequest,
+    *,
     model: FaceModel | None = None,
-    investigation: int | None = None,
-    incident_date: date | None = None,
-    source_type: str = "other",
-    edits: tuple[Edit, ...] = (),
-    stored_probe: int | None = None,
     then: Callable[[Session, CandidateList], None] | None = None,
-    probe_sex: str | None = None,
-    probe_race: str | None = None,
-    probe_name: str | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so.
 
-    Intake, search, search log and audit are one transaction. A refused or failed search
-    (prohibited source, quality gate, no face, ...) commits its probe, its search-log row and
-    its audit entries, then raises. ``then(session, result)`` runs in the same transaction
-    (a casework request is marked searched with it)."""
-    shown = probe_name or str(probe)  # an upload: its file name, never the server's copy
+    One transaction and one session, in named stages: intake → measure and gate → gallery
+    snapshot → rank → evidence → log. A refused or failed search (prohibited source, quality
+    gate, no face, ...) commits its probe, its search-log row and its audit entries, then
+    raises. ``then(session, result)`` runs in the same transaction, after the search is
+    logged (a casework request is marked searched with it; an override is audited)."""
     failure: LeadGuardError | None = None
     with ws.session() as s:
-        intakes: list[Intake] = []
+        received: list[Intake] = []  # the intake, once the probe is stored
         try:
-            result = _search(
-                ws,
-                s,
-                intakes,
-                probe,
-                top_k,
-                face,
-                model,
-                investigation,
-                incident_date,
-                source_type,
-                edits,
-                stored_probe,
-                probe_sex,
-                probe_race,
-                shown,
-            )
+            result = _search(ws, s, request, model or ws.face_model(), received)
             if then is not None:
                 then(s, result)
             return result
         except (ProbeRefused, QualityRefused) as exc:
             failure = exc  # recorded where it was refused
         except LeadGuardError as exc:
-            intake = intakes[0] if intakes else None
+            intake = received[0] if received else None
             code = getattr(exc, "code", type(exc).__name__.lower())
             log_refusal(
                 s,
                 intake.probe_id if intake else None,
                 intake.original_sha256 if intake else "",
-                shown,
+                request.shown,
                 code,
                 str(exc),
                 {},
@@ -123,34 +101,97 @@ def search(
     raise failure
 
 
-def _search(
-    ws: Workspace,
-    s: Session,
-    intakes: list[Intake],
-    probe: Path,
-    top_k: int | None,
-    face: int | None,
-    model: FaceModel | None,
-    investigation: int | None,
-    incident_date: date | None,
-    source_type: str,
-    edits: tuple[Edit, ...],
-    stored_probe: int | None,
-    probe_sex: str | None,
-    probe_race: str | None,
-    shown: str,
-) -> CandidateList:
-    settings = ws.settings
-    model = model or ws.face_model()
-    pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
-    space = model.space
-    intake = receive_probe(ws, s, probe, source_type, edits, stored_probe, shown)
-    intakes.append(intake)
-    measured = pipeline.measure(intake.data, shown, FaceSelection("reject", face))
-    verdict = gate(ws, s, intake, measured.quality, shown)  # before the size check
-    processed = pipeline.complete(measured, shown)
-    detections, chosen = processed.detections, processed.template.detection
+@dataclass(frozen=True)
+class _Probe:
+    """The probe received, measured and gated."""
 
+    intake: Intake
+    processed: ProcessedImage
+    verdict: Verdict
+    faces: int
+
+
+@dataclass(frozen=True)
+class _Gallery:
+    """The gallery as this search sees it: one generation, read once."""
+
+    table: tuple[int, ...]  # the templates' stamp (generation)
+    subjects: int
+    templates: int
+    stored: StoredModel | None
+    index: VectorIndex
+    consistent: bool
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    ranked: list[tuple[float, repo.TemplateInfo]]
+    requested: int
+    k: int
+    threshold: GalleryThreshold | None
+    shift: ShiftCheck | None
+    open_set: OpenSetDecision | None
+    notices: list[str]
+
+
+def _search(
+    ws: Workspace, s: Session, req: SearchRequest, model: FaceModel, received: list[Intake]
+) -> CandidateList:
+    probe = _receive(ws, s, req, model, received)
+    gallery = _snapshot(ws, s, model.space, req.investigation)
+    ranked = _rank(ws, s, req, probe, gallery)
+    candidates = _candidates(s, req, model.space.key, gallery, ranked)
+    notices = [
+        LEAD_NOTICE,
+        *probe.intake.notices,
+        *probe.verdict.warnings(),
+        *_probe_notices(req, probe, gallery, ranked),
+        *ranked.notices,
+    ]
+    if req.investigation is not None:
+        notices.insert(0, INVESTIGATION_NOTICE.format(n=ranked.k))
+    stored = gallery.stored
+    result = CandidateList(
+        probe_source=req.shown,
+        probe_sha256=probe.processed.image.sha256,
+        probe_face=probe.processed.template.detection,
+        space=model.space,
+        gallery_subjects=gallery.subjects,
+        gallery_templates=gallery.templates,
+        top_k=ranked.k,
+        candidates=candidates,
+        notices=tuple(notices),
+        mode="investigation" if req.investigation is not None else "open-set",
+        threshold=ranked.threshold,
+        evidence_model=stored.describe() if stored else None,
+        incident_date=req.incident_date,
+        quality=probe.verdict.to_dict(),
+        provenance=probe.intake.provenance(),
+        open_set=ranked.open_set,
+    )
+    return log_search(s, result, stored.id if stored else None, probe.intake.probe_id)
+
+
+def _receive(
+    ws: Workspace, s: Session, req: SearchRequest, model: FaceModel, received: list[Intake]
+) -> _Probe:
+    """Intake, then measure and gate (the gate runs before the face-size check)."""
+    settings = ws.settings
+    pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
+    intake = receive_probe(
+        ws, s, req.probe, req.source_type, req.edits, req.stored_probe, req.shown
+    )
+    received.append(intake)
+    measured = pipeline.measure(intake.data, req.shown, FaceSelection("reject", req.face))
+    verdict = gate(ws, s, intake, measured.quality, req.shown)
+    processed = pipeline.complete(measured, req.shown)
+    return _Probe(intake, processed, verdict, len(processed.detections))
+
+
+def _snapshot(
+    ws: Workspace, s: Session, space: EmbeddingSpace, investigation: int | None
+) -> _Gallery:
+    """The gallery's generation, counts, evidence model and index, each read once."""
     with s.no_autoflush:  # the probe's pending intake rows are not read here
         table = repo.templates_stamp(s)  # read once: it says whether anything changed
     subjects, templates = gallery_counts(ws, s, space.key, table)
@@ -175,37 +216,29 @@ def _search(
         models_gate.require_open_set(s, space)  # an accepted evaluation of this space
     index, check = synced_index(ws, space, table, s)  # a repair is recorded in s
     check_space(index.space_key, space.key)
+    return _Gallery(table, subjects, templates, stored, index, check.consistent)
 
-    requested = investigation or top_k or settings.top_k
+
+def _rank(
+    ws: Workspace, s: Session, req: SearchRequest, probe: _Probe, gallery: _Gallery
+) -> _Ranked:
+    """The best subjects, the open-set decision and the listing threshold."""
+    settings = ws.settings
+    requested = req.investigation or req.top_k or settings.top_k
     k = min(requested, settings.max_candidates)
-    notices = [LEAD_NOTICE, *intake.notices, *verdict.warnings()]
-    if requested > k:
-        notices.append(f"list length capped at {k} by the max_candidates setting")
-    if not check.consistent:
-        notices.append("the vector index disagreed with the database and was rebuilt first")
-    if len(detections) > 1:
-        notices.append(f"the probe holds {len(detections)} faces; face {face} was searched")
-    if templates == 0:
-        notices.append("the gallery is empty: nobody was searched")
-    if stored is None:
-        notices.append(
-            "no evidence model for this embedding space: scores are given without any statement "
-            "of what they are worth"
-        )
-
-    fetch = max(k + 1, scores_needed(subjects))  # the per-search fit reads the best subjects
-    best = best_per_subject(index, processed.template.vector, fetch, ws) if templates else []
+    notices: list[str] = []
+    fetch = max(k + 1, scores_needed(gallery.subjects))  # the per-search fit reads the best
+    vector = probe.processed.template.vector
+    best = best_per_subject(gallery.index, vector, fetch, s) if gallery.templates else []
     ranked = best[:k]
     threshold = shift = None
     open_set: OpenSetDecision | None = None
-    if investigation is not None:
-        notices.insert(0, INVESTIGATION_NOTICE.format(n=k))
-    elif stored is not None and templates:
-        threshold, shift = search_threshold(ws, stored, templates, table)
-    if templates:
+    if req.investigation is None and gallery.stored is not None and gallery.templates:
+        threshold, shift = search_threshold(ws, gallery.stored, gallery.templates, gallery.table)
+    if gallery.templates:
         open_set = decide(
             [score for score, _ in best],
-            subjects,
+            gallery.subjects,
             settings.target_fpir,
             threshold.threshold if threshold else None,
         )
@@ -226,25 +259,53 @@ def _search(
         ranked = above[:k]
         if not ranked:
             notices.append(NO_CANDIDATE)
-    latest_dates = repo.latest_encounters(s, [info.subject for _, info in ranked], space.key)
+    return _Ranked(ranked, requested, k, threshold, shift, open_set, notices)
+
+
+def _probe_notices(
+    req: SearchRequest, probe: _Probe, gallery: _Gallery, ranked: _Ranked
+) -> list[str]:
+    notices = []
+    if ranked.requested > ranked.k:
+        notices.append(f"list length capped at {ranked.k} by the max_candidates setting")
+    if not gallery.consistent:
+        notices.append("the vector index disagreed with the database and was rebuilt first")
+    if probe.faces > 1:
+        notices.append(f"the probe holds {probe.faces} faces; face {req.face} was searched")
+    if gallery.templates == 0:
+        notices.append("the gallery is empty: nobody was searched")
+    if gallery.stored is None:
+        notices.append(
+            "no evidence model for this embedding space: scores are given without any statement "
+            "of what they are worth"
+        )
+    return notices
+
+
+def _candidates(
+    s: Session, req: SearchRequest, space_key: str, gallery: _Gallery, ranked: _Ranked
+) -> tuple[Candidate, ...]:
+    """Each listed subject with its photo's date and quality and its evidence statements."""
+    rows = ranked.ranked
+    latest_dates = repo.latest_encounters(s, [info.subject for _, info in rows], space_key)
     evidence = (
         list_evidence(
-            stored,
-            ranked,
-            threshold,
-            subjects,
-            templates,
+            gallery.stored,
+            rows,
+            ranked.threshold,
+            gallery.subjects,
+            gallery.templates,
             latest_dates,
-            incident_date,
-            probe_sex,
-            probe_race,
-            shift,
-            open_set,
+            req.incident_date,
+            req.probe_sex,
+            req.probe_race,
+            ranked.shift,
+            ranked.open_set,
         )
-        if stored
-        else [None] * len(ranked)
+        if gallery.stored
+        else [None] * len(rows)
     )
-    candidates = tuple(
+    return tuple(
         Candidate(
             rank=r,
             subject=info.subject,
@@ -256,27 +317,8 @@ def _search(
             photo_quality=_photo_quality(info.quality),
             evidence=ev,
         )
-        for r, ((score, info), ev) in enumerate(zip(ranked, evidence, strict=True), start=1)
+        for r, ((score, info), ev) in enumerate(zip(rows, evidence, strict=True), start=1)
     )
-    result = CandidateList(
-        probe_source=shown,
-        probe_sha256=processed.image.sha256,
-        probe_face=chosen,
-        space=space,
-        gallery_subjects=subjects,
-        gallery_templates=templates,
-        top_k=k,
-        candidates=candidates,
-        notices=tuple(notices),
-        mode="investigation" if investigation is not None else "open-set",
-        threshold=threshold,
-        evidence_model=stored.describe() if stored else None,
-        incident_date=incident_date,
-        quality=verdict.to_dict(),
-        provenance=intake.provenance(),
-        open_set=open_set,
-    )
-    return log_search(s, result, stored.id if stored else None, intake.probe_id)
 
 
 def _photo_quality(q: dict[str, Any] | None) -> dict[str, Any] | None:

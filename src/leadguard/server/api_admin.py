@@ -145,19 +145,20 @@ async def api_search(
     """A supervisor's urgent search outside a request: audited and flagged for review.
     (Every other search runs from an approved request: POST /api/requests/{id}/run.)"""
     from leadguard.core.serialize import candidate_list_dict
-    from leadguard.services.search import Override, SearchOptions, search
+    from leadguard.services.search import Override, SearchRequest, search
 
     data = await read_upload(st.ctx, probe)
-    opts = SearchOptions(
-        source_type=source_type,
-        face=face,
-        incident_date=incident_date,
-        probe_name=label(probe.filename),
-    )
 
     def go() -> S.CandidateListOut:
         with as_file(data, probe.filename) as path:
-            result = st.call(search, st.ctx, actor, path, opts, Override(case, reason))
+            request = SearchRequest(
+                path,
+                source_type,
+                face=face,
+                incident_date=incident_date,
+                probe_name=label(probe.filename),
+            )
+            result = st.call(search, st.ctx, actor, request, Override(case, reason))
         return S.CandidateListOut.model_validate(candidate_list_dict(result))
 
     return await run_in_threadpool(go)

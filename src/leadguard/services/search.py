@@ -6,14 +6,17 @@ forbids that mode."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from datetime import date
-from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
 from leadguard.core.types import CandidateList
-from leadguard.quality.provenance import Edit
+from leadguard.search.request import SearchRequest
+
+__all__ = ["Override", "SearchRequest", "search"]
 from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Actor, Context, current_user, refusals
 
@@ -21,19 +24,6 @@ UNPROTECTED = (
     "UNPROTECTED WORKSPACE: it has no accounts, so this search was not authorised, approved or "
     "reviewed; use such a workspace for evaluation and demonstration only"
 )
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    source_type: str
-    top_k: int | None = None
-    face: int | None = None
-    investigation: int | None = None
-    incident_date: date | None = None
-    edits: tuple[Edit, ...] = ()
-    probe_sex: str | None = None  # the probe person's recorded groups, when known
-    probe_race: str | None = None
-    probe_name: str | None = None  # recorded and shown (an upload's name, not its copy's path)
 
 
 @dataclass(frozen=True)
@@ -47,14 +37,16 @@ class Override:
 def search(
     ctx: Context,
     actor: Actor | None,
-    probe: Path,
-    options: SearchOptions,
+    request: SearchRequest,
     override: Override | None = None,
 ) -> CandidateList:
+    """A search outside casework: unprotected mode, or a supervisor's urgent override (its
+    audit entry written in the search's own transaction)."""
+    from leadguard.search.run import search as run_search
     from leadguard.services.casework.service import case_by_number, check_case
 
     protected = ctx.has_accounts()
-    obj = f"case:{override.case}" if override else f"probe:{probe.name}"
+    obj = f"case:{override.case}" if override else f"probe:{request.probe.name}"
     with refusals(ctx, actor, "search", obj):
         if not protected:
             if not ctx.settings.allow_unprotected:
@@ -74,52 +66,34 @@ def search(
             with ctx.session() as s:
                 case = case_by_number(s, override.case)
                 check_case(s, current_user(s, actor), "search.override", case)
-        result = _run(ctx, actor, probe, options)
         if not protected:
+            acting = audit.acting_as(actor.username) if actor else nullcontext()
+            with acting:  # a failed search logs itself (search-log row, audit entry)
+                result = run_search(ctx.ws, request)
             return replace(result, notices=(UNPROTECTED, *result.notices))
         assert override is not None and actor is not None
-        with ctx.session() as s:
+        by, reason, number = actor.username, override.reason, override.case
+
+        def flag(s: Session, result: CandidateList) -> None:  # in the search's transaction
             audit.append(
                 s,
                 "search.override",
-                f"case:{override.case}/search:{result.search_id}",
+                f"case:{number}/search:{result.search_id}",
                 {
-                    "reason": override.reason,
+                    "reason": reason,
                     "search": result.search_id,
                     "probe_sha256": result.probe_sha256,
                     "flagged_for_review": True,
                 },
-                actor=actor.username,
+                actor=by,
             )
+
+        with audit.acting_as(by):  # a failed search logs itself (search-log row, audit entry)
+            result = run_search(ctx.ws, request, then=flag)
         return replace(
             result,
             notices=(
-                f"URGENT OVERRIDE by {actor.username} on case {override.case}: flagged for "
-                "supervisory review",
+                f"URGENT OVERRIDE by {by} on case {number}: flagged for supervisory review",
                 *result.notices,
             ),
         )
-
-
-def _run(ctx: Context, actor: Actor | None, probe: Path, o: SearchOptions) -> CandidateList:
-    from leadguard.search.run import search as run_search
-
-    def go() -> CandidateList:
-        return run_search(
-            ctx.ws,
-            probe,
-            top_k=o.top_k,
-            face=o.face,
-            investigation=o.investigation,
-            incident_date=o.incident_date,
-            source_type=o.source_type,
-            edits=o.edits,
-            probe_sex=o.probe_sex,
-            probe_race=o.probe_race,
-            probe_name=o.probe_name,
-        )
-
-    if actor is None:  # a failed search logs itself (search-log row, audit entry)
-        return go()
-    with audit.acting_as(actor.username):
-        return go()

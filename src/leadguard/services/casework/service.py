@@ -438,6 +438,7 @@ def approve(ctx: Context, actor: Actor, request_id: int) -> RequestInfo:
 def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
     """The casework search: an approved request on an eligible case, on the probe bytes
     stored with the request (never the file at its path now)."""
+    from leadguard.search import request as search_request  # not the casework table's row
     from leadguard.search.run import search
 
     obj = request_object(None, request_id, ctx)
@@ -482,17 +483,16 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
             )
 
         with audit.acting_as(actor.username):  # a failed search logs itself
-            result = search(
-                ctx.ws,
+            request = search_request.SearchRequest(
                 probe,
+                source_type,
                 top_k=pol.list_length,
                 face=face,
-                source_type=source_type,
                 incident_date=incident,
                 edits=edits,
                 stored_probe=stored,
-                then=mark,
             )
+            result = search(ctx.ws, request, then=mark)
         assert result.search_id is not None
         return SearchRun(request_id, result.search_id, result.outcome, len(result.candidates))
 
