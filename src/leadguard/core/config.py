@@ -316,3 +316,32 @@ def default_settings_toml(face_model: str | None = None) -> str:
             rendered = str(value)
         lines.append(f"# {name} = {rendered}")
     return "\n".join(lines) + "\n"
+
+
+def settings_reference() -> str:
+    """docs/settings.md: every setting with its default, where it may be set and what it does
+    (tests/unit/test_settings_reference.py keeps the file equal to this)."""
+    lines = [
+        "# Settings",
+        "",
+        "Every setting of a workspace, from `leadguard.core.config.Settings`. Each is read from",
+        "the workspace's `leadguard.toml` (under `[leadguard]`); `LEADGUARD_<NAME>` in the",
+        "environment overrides the file, and a command's own option both. **Safeguard** settings",
+        "are read only from the settings file in a workspace with accounts and are changed by",
+        "an administrator (`leadguard settings set NAME VALUE`, audited); **file only**",
+        "settings are never read from the environment.",
+        "",
+        "Regenerate after changing a setting:",
+        "`python -c 'from leadguard.core.config import settings_reference as r; "
+        "print(r(), end=\"\")' > docs/settings.md`",
+        "",
+        "| setting | default | where | what it does |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = "(none)" if default in (None, "", []) else str(default)
+        where = "safeguard" if name in SAFEGUARDS else "file only" if name in FILE_ONLY else "any"
+        what = " ".join((field.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `{name}` | `{shown}` | {where} | {what} |")
+    return "\n".join(lines) + "\n"
