@@ -220,7 +220,8 @@ def test_lead_report_reads_as_required_and_is_reproducible(case) -> None:
     assert rec["probe_face"]["sha256"] == rec["search"]["result"]["probe"]["sha256"]
     assert html.count("<img ") == 2 + 1 + 2 * len(cands)
     for p in photos:
-        assert f"Gallery photo of {p['subject']}, rank {p['rank']}, dated" in flat
+        when = f"dated {p['date']}" if p["date"] else "its date not recorded"
+        assert f"Gallery photo of {p['subject']}, rank {p['rank']}, {when};" in flat
         assert p["sha256"] in flat
     entries = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "report.lead"]
     assert [e["details"]["files"] for e in entries] == [

@@ -130,7 +130,8 @@ def test_a_supervisor_downloads_the_lead_report_with_every_candidate_photo(
     assert view.headers["content-disposition"].startswith("inline")
     assert view.text.count("<img ") == len(images)
     for c in cands:
-        assert f"Gallery photo of {c['subject']}, rank {c['rank']}, dated" in view.text
+        when = f"dated {c['encounter_date']}" if c["encounter_date"] else "its date not recorded"
+        assert f"Gallery photo of {c['subject']}, rank {c['rank']}, {when};" in view.text
         assert c["image_sha256"] in view.text
 
     # the packet: every listed candidate's photo as enrolled, in its manifest, and the

@@ -89,13 +89,13 @@ def _candidate_photo(doc: Document, photo: dict[str, Any] | None) -> None:
     if photo is None:
         doc.p("The gallery photo of this candidate is not on record.", warning=True)
         return
-    date = photo.get("date") or "date not recorded"
+    date = f"dated {photo['date']}" if photo.get("date") else "its date not recorded"
     if photo.get("data") is None:
         doc.p(f"Gallery photo ({date}) not shown: {photo.get('problem')}.", warning=True)
     else:
         how = " (re-encoded as PNG for this document)" if photo.get("converted") else ""
         doc.picture(
-            f"Gallery photo of {photo['subject']}, rank {photo['rank']}, dated {date}; as "
+            f"Gallery photo of {photo['subject']}, rank {photo['rank']}, {date}; as "
             f"enrolled{how}, SHA-256 {photo['sha256']}.",
             photo["data"],
             45,
