@@ -210,3 +210,64 @@ def test_an_auditor_produces_the_transparency_report(
     assert html.status_code == 200 and html.headers["content-security-policy"].startswith("sandbox")
     bad = web.get("/documents/transparency", params={"from": "2000-02-01", "to": "2000-01-01"})
     assert bad.status_code == 400 and "before" in bad.text
+
+
+def test_blind_review_stays_blind_in_the_documents_served(
+    served: Served, released: dict[str, Any]
+) -> None:
+    """A third examiner who may still review sees no lead report; a search under blind
+    review is sealed in the packet the web serves (no candidate photo, name or hash)."""
+    from leadguard.services import accounts
+    from tests.server.conftest import PW
+
+    s, lead = served, released["lead"]
+    admin = accounts.login(s.ctx, "admin", PW).actor
+    accounts.add_user(s.ctx, admin, "ex3", PW, "examiner", "north")
+    assert s.post("sup", f"/api/cases/{CASE}/assign", json={"username": "ex3"}).status_code == 200
+    web = web_client(s, "ex3")
+    assert f"/leads/{lead}/report" not in web.get("/documents").text
+    before = head(s)
+    r = web.get(f"/leads/{lead}/report.pdf")
+    assert r.status_code == 409 and "blind_review" in r.text
+    [refused] = audited(s, before, "refused")
+    assert refused.actor == "ex3" and refused.details["rule"] == "blind_review"
+    assert not audited(s, before, "report.lead")
+
+    # a second request of the case, searched, one of two reviews in
+    with s.probes[1][0].open("rb") as fh:  # another man's photo
+        r = s.post(
+            "ex1",
+            f"/api/cases/{CASE}/requests",
+            files={"probe": ("second.jpg", fh, "image/jpeg")},
+            data={"source_type": "surveillance_still", "purpose": "second look"},
+        )
+    rid = int(r.json()["id"])
+    assert s.post("sup", f"/api/requests/{rid}/approve").status_code == 200
+    assert s.post("ex1", f"/api/requests/{rid}/run").status_code == 200
+    packet = s.get("ex2", f"/api/requests/{rid}/packet").json()
+    body = {"decisions": decisions(s, "ex2", packet, None)}
+    assert s.post("ex2", f"/api/requests/{rid}/reviews", json=body).status_code == 201
+    with s.ctx.session() as db:
+        req = db.get(SearchRequest, rid)
+        assert req is not None and req.search_id is not None
+        sealed_id = req.search_id
+        row = db.get(SearchLog, sealed_id)
+        assert row is not None
+        cands = list(row.result["candidates"])
+    assert cands
+    z = web_client(s, "sup").get(f"/cases/{CASE}/disclosure.zip")
+    assert z.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(z.content)) as p:
+        names = p.namelist()
+        assert not [n for n in names if n.startswith(f"gallery/search-{sealed_id}-")]
+        assert f"gallery/search-{released['search']}-rank-1.jpg" in names  # the open one
+        assert "sealed" in json.loads(p.read(f"searches/search-{sealed_id}.json"))["result"]
+        manifest = p.read("MANIFEST.sha256").decode()
+        sealed_json = p.read(f"searches/search-{sealed_id}.json").decode()
+    open_photos = {c["image_sha256"] for c in released["cands"]}
+    hidden = [c for c in cands if c["image_sha256"] not in open_photos]
+    assert hidden  # the other man's photos are listed by the sealed search only
+    for c in cands:
+        assert c["subject"] not in sealed_json
+    for c in hidden:
+        assert c["image_sha256"] not in manifest
