@@ -211,7 +211,18 @@ def test_lead_report_reads_as_required_and_is_reproducible(case) -> None:
     for p in rec["probes"]:
         assert p["sha256"] in flat
     assert "<script" not in html and "Investigative lead only" in html
-    assert html.count("<img ") == 2
+    # the probes, the face examined in the searched one, and every listed candidate's
+    # gallery photo (its date in the caption) and the face examined in it
+    photos = rec["candidate_photos"]
+    assert [p["rank"] for p in photos] == [c["rank"] for c in cands]
+    assert all(p["data"] is not None and p["face"] is not None for p in photos), photos
+    assert rec["probe_face"]["data"] is not None
+    assert rec["probe_face"]["sha256"] == rec["search"]["result"]["probe"]["sha256"]
+    assert html.count("<img ") == 2 + 1 + 2 * len(cands)
+    for p in photos:
+        when = f"dated {p['date']}" if p["date"] else "its date not recorded"
+        assert f"Gallery photo of {p['subject']}, rank {p['rank']}, {when};" in flat
+        assert p["sha256"] in flat
     entries = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "report.lead"]
     assert [e["details"]["files"] for e in entries] == [
         {f.path.name: f.sha256 for f in first.files},
@@ -268,8 +279,26 @@ def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(cas
     assert "candidates" in outcomes and "no_candidate" in outcomes, outcomes
     assert len(searches) == 3 and any(x["mode"] == "refused" for x in searches)
     assert any(x["groups_at_threshold"] for x in searches)
-    probes = [n for n in names if n.startswith("probes/") and not n.endswith(".json")]
+    probes = [n for n in names if n.startswith("probes/probe-") and not n.endswith(".json")]
     assert len(probes) == 4  # three as received, one edited by LeadGuard
+    # the face examined in each search that found one (the refused search found none)
+    faces = sorted(n for n in names if n.startswith("probes/search-"))
+    ran = [x for x in searches if x["mode"] != "refused"]
+    assert faces == sorted(f"probes/search-{x['id']}-face.png" for x in ran)
+    # every listed candidate's gallery photo as enrolled, its examined face and its record
+    listed = 0
+    with zipfile.ZipFile(packet) as z:
+        for x in ran:
+            for c in x["result"].get("candidates", []):
+                listed += 1
+                stem = f"gallery/search-{x['id']}-rank-{c['rank']}"
+                photo = z.read(f"{stem}.jpg")
+                assert hashlib.sha256(photo).hexdigest() == c["image_sha256"]
+                assert z.read(f"{stem}-face.png").startswith(b"\x89PNG")
+                info = json.loads(z.read(f"{stem}.json"))
+                assert info["subject"] == c["subject"] and info["missing"] is None
+                assert info["photo_date"] == c["encounter_date"]
+    assert listed >= 1
     assert any(n.startswith("system/evidence-model-") for n in names)
     assert {"case.json", "system/versions.json", "audit/chain.json", "MANIFEST.sha256"} <= names
     assert lead["outcomes"][0]["outcome"] == "refuted" and lead["corroboration"]

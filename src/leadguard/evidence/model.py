@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.evidence.calibration import LrTable
@@ -245,6 +246,28 @@ def latest(ws: Workspace, space_key: str) -> StoredModel | None:
         return None
     sha = hashlib.sha256(payload).hexdigest()
     return StoredModel(None, "shipped", sha, _decoded(sha, payload))
+
+
+def take_up(s: Session, stored: StoredModel) -> StoredModel:
+    """The shipped model stored in the caller's transaction (audited), so that a search
+    that uses it names it by id in its record; a stored model is returned as it is."""
+    if stored.id is not None:
+        return stored
+    payload = shipped_payload(stored.model.space_key) or b""
+    if hashlib.sha256(payload).hexdigest() != stored.sha256:
+        return stored  # not the file this LeadGuard ships: nothing to store
+    rec = EvidenceModelRecord(
+        space_key=stored.model.space_key,
+        record_id=None,
+        source="shipped",
+        payload=payload,
+        payload_sha256=stored.sha256,
+    )
+    s.add(rec)
+    s.flush()
+    details = {"source": "shipped", "payload_sha256": stored.sha256, "record": None}
+    audit.append(s, "evidence_model_stored", f"evidence_model:{rec.id}", details, records=[rec])
+    return StoredModel(rec.id, "shipped", stored.sha256, stored.model)
 
 
 def adopt_shipped(ws: Workspace, space_key: str) -> StoredModel | None:

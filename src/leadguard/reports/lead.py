@@ -69,6 +69,45 @@ def _probes(doc: Document, probes: list[dict[str, Any]], searched: str | None) -
         )
 
 
+def _probe_face(doc: Document, face: dict[str, Any] | None) -> None:
+    doc.h("The face examined in the probe", 2)
+    if not face or face.get("data") is None:
+        why = (face or {}).get("problem") or "no face box is on record for this search"
+        doc.p(f"Not shown: {why}.", warning=True)
+        return
+    b = face["box"]
+    doc.picture(
+        f"The face the detector found and the face model compared, cut from probe "
+        f"#{face['probe_id']} (SHA-256 {face['sha256']}) at box left {b['left']}, top "
+        f"{b['top']}, right {b['right']}, bottom {b['bottom']}, with a margin.",
+        face["data"],
+        30,
+    )
+
+
+def _candidate_photo(doc: Document, photo: dict[str, Any] | None) -> None:
+    if photo is None:
+        doc.p("The gallery photo of this candidate is not on record.", warning=True)
+        return
+    date = f"dated {photo['date']}" if photo.get("date") else "its date not recorded"
+    if photo.get("data") is None:
+        doc.p(f"Gallery photo ({date}) not shown: {photo.get('problem')}.", warning=True)
+    else:
+        how = " (re-encoded as PNG for this document)" if photo.get("converted") else ""
+        doc.picture(
+            f"Gallery photo of {photo['subject']}, rank {photo['rank']}, {date}; as "
+            f"enrolled{how}, SHA-256 {photo['sha256']}.",
+            photo["data"],
+            45,
+        )
+    if photo.get("face") is not None:
+        doc.picture(
+            f"The face examined in this gallery photo (rank {photo['rank']}).", photo["face"], 30
+        )
+    elif photo.get("data") is not None:
+        doc.p(f"The examined face is not shown: {photo.get('face_problem')}.")
+
+
 def _candidates(doc: Document, rec: dict[str, Any]) -> None:
     res = rec["search"]["result"]
     cands = res.get("candidates", [])
@@ -129,9 +168,11 @@ def _candidates(doc: Document, rec: dict[str, Any]) -> None:
         rows,
         (0.6, 1.8, 0.9, 2.6, 1.2, 2.4, 0.9),
     )
+    photos = {p["rank"]: p for p in rec.get("candidate_photos") or []}
     for c in cands:
         ev = c.get("evidence") or {}
         doc.h(f"Rank {c['rank']}: {c['subject']} — in plain words", 2)
+        _candidate_photo(doc, photos.get(c["rank"]))
         for line in ev.get("statements") or ["No evidence statement is on record."]:
             doc.p(line)
         doc.fields(
@@ -281,7 +322,9 @@ def _models(doc: Document, rec: dict[str, Any]) -> None:
         [
             (
                 "Stored evidence model",
-                f"#{em['id']} ({em['source']}), SHA-256 {em['payload_sha256']}",
+                f"#{em['id']} ({em['source']}), SHA-256 {em['payload_sha256']}"
+                if em.get("id") is not None
+                else f"the shipped model, file {em.get('file')}, SHA-256 {em['payload_sha256']}",
             ),
             ("Measured on", prov.get("dataset")),
             ("Command", prov.get("command")),
@@ -404,6 +447,7 @@ def lead_document(rec: dict[str, Any]) -> Document:
     doc.h("Probe", 1)
     prov = rec["search"]["result"].get("probe_provenance") or {}
     _probes(doc, rec["probes"], prov.get("searched_sha256"))
+    _probe_face(doc, rec.get("probe_face"))
     _quality(doc, rec["search"]["result"].get("probe_quality"))
     _candidates(doc, rec)
     _reviews(doc, rec)

@@ -214,6 +214,8 @@ def _snapshot(
         )
     if stored is not None and investigation is None:
         models_gate.require_open_set(s, space)  # an accepted evaluation of this space
+    if stored is not None and stored.id is None:  # the record names the model it used
+        stored = evidence_model.take_up(s, stored)
     index, check = synced_index(ws, space, table, s)  # a repair is recorded in s
     check_space(index.space_key, space.key)
     return _Gallery(table, subjects, templates, stored, index, check.consistent)

@@ -15,7 +15,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadguard.quality.gate import workspace_policy
-from leadguard.server import api, api_admin, api_docs, web, web_cases, web_external, web_review
+from leadguard.server import (
+    api,
+    api_admin,
+    api_docs,
+    web,
+    web_cases,
+    web_documents,
+    web_external,
+    web_review,
+)
 from leadguard.server.errors import (
     HANDLED,
     ErrorOut,
@@ -94,6 +103,7 @@ def create_app(
     app.include_router(web_cases.router)
     app.include_router(web_external.router)
     app.include_router(web_review.router)
+    app.include_router(web_documents.router)
     app.include_router(api_docs.router)
     api_docs.describe(app)
     static = resources.files("leadguard.server").joinpath("static")

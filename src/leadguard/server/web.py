@@ -33,7 +33,12 @@ router = APIRouter(include_in_schema=False)
 FLASH = "lg_flash"
 _templates: Jinja2Templates | None = None
 ROLE_HOME = {
-    "examiner": [("/cases", "My cases"), ("/reviews", "My reviews"), ("/leads", "Leads")],
+    "examiner": [
+        ("/cases", "My cases"),
+        ("/reviews", "My reviews"),
+        ("/leads", "Leads"),
+        ("/documents", "Documents"),
+    ],
     "reviewer": [("/cases", "My cases"), ("/reviews", "My reviews")],
     "supervisor": [
         ("/cases", "Cases"),
@@ -41,12 +46,14 @@ ROLE_HOME = {
         ("/leads", "Leads"),
         ("/audit", "Audit log"),
         ("/gallery", "Gallery"),
+        ("/documents", "Documents"),
     ],
     "auditor": [
         ("/cases", "Cases"),
         ("/audit", "Audit log"),
         ("/leads", "Leads"),
         ("/gallery", "Gallery and reports"),
+        ("/documents", "Documents"),
     ],
     "admin": [("/gallery", "Gallery and reports")],
 }

@@ -23,6 +23,7 @@ from leadguard.reports.lead import lead_document
 from leadguard.reports.packet import as_json, build_zip, manifest, verifier_source
 from leadguard.reports.pdf import render_pdf
 from leadguard.services import report_data as rd
+from leadguard.services import report_photos
 from leadguard.services.audit import entries
 from leadguard.services.authz import authorize
 from leadguard.services.casework.external import external_searches
@@ -50,6 +51,11 @@ What is in it (docs/reports.md in LeadGuard describes every field):
   probes/probe-N.<ext>        each probe's stored bytes: as received, and each image
                               LeadGuard derived from it by a recorded edit
   probes/probe-N.json         the probe's SHA-256, source type, EXIF, editor flag, edits
+  probes/search-N-face.png    the face LeadGuard examined in the probe of search N (cut
+                              from the stored bytes at the detector's box, with a margin)
+  gallery/search-N-rank-R.*   the gallery photo of each candidate search N listed, as
+                              enrolled; -face.png the face examined in it; .json its
+                              subject, photo date and SHA-256 (or why it is missing)
   searches/search-N.json      every search of the case, whatever its outcome (candidates,
                               no candidate, refused and why): the candidate list exactly as
                               returned, threshold, quality verdict, embedding space, and the
@@ -67,7 +73,8 @@ What is in it (docs/reports.md in LeadGuard describes every field):
   reports/lead-N.pdf|.html    the lead report of each lead
   system/versions.json        LeadGuard and library versions at export, embedding spaces
   system/evidence-model-N.*   each evidence model the searches used (its stored bytes and
-                              provenance, held-out validation)
+                              provenance, held-out validation); -shipped-<digest> the file
+                              LeadGuard ships, for a search recorded before it was stored
   system/accuracy-records.json  the evaluation records of the face model(s) used
   audit/trail.jsonl           the case's audit trail, one entry a line, with hashes
   audit/chain.json            the chain's head at export and its verification then
@@ -157,13 +164,18 @@ def packet_files(
         data = rd.search_dict(row)
         if sid in blind:
             data["result"] = {"sealed": "blind review in progress: shown once every review is in"}
-        em = rd.evidence_model_dict(s, row.evidence_model_id, row.threshold)
+        em = rd.search_model_dict(s, row)
         data["groups_at_threshold"] = em["groups_at_threshold"] if em else []
         files[f"searches/search-{sid}.json"] = as_json(data)
+        files.update(_pictures(s, row, sealed=sid in blind))
         if row.space_key:
             spaces.add(row.space_key)
         if row.evidence_model_id is not None:
             models.add(row.evidence_model_id)
+        elif em is not None and (shipped := rd.shipped_model(row)) is not None:
+            stem = f"system/evidence-model-shipped-{em['payload_sha256'][:12]}"
+            files[f"{stem}.npz"] = shipped[1]
+            files[f"{stem}.json"] = as_json({**em, "groups_at_threshold": None})
     lead_ids = [
         lead.id
         for lead in s.scalars(
@@ -211,6 +223,36 @@ def packet_files(
         "audit_entries": len(trail),
     }
     return files, counts
+
+
+def _pictures(s: Session, row: SearchLog, sealed: bool) -> dict[str, bytes]:
+    """The face examined in the probe, and (unless the search is sealed under blind review)
+    every listed candidate's gallery photo as enrolled, its examined face and a record of
+    its subject, date and SHA-256 (or why the photo is missing)."""
+    out: dict[str, bytes] = {}
+    face = report_photos.probe_face(s, row.result)
+    if face is not None and face["data"] is not None:
+        out[f"probes/search-{row.id}-face.png"] = face["data"]
+    if sealed:
+        return out
+    for p in report_photos.candidate_photos(s, row.result):
+        stem = f"gallery/search-{row.id}-rank-{p['rank']}"
+        if p["stored"] is not None:
+            out[f"{stem}.{_ext(p['stored'])}"] = p["stored"]
+        if p["face"] is not None:
+            out[f"{stem}-face.png"] = p["face"]
+        out[f"{stem}.json"] = as_json(
+            {
+                "search": row.id,
+                "rank": p["rank"],
+                "subject": p["subject"],
+                "photo_date": p["date"],
+                "sha256": p["sha256"],
+                "face_box": p["face_box"],
+                "missing": p["problem"],
+            }
+        )
+    return out
 
 
 def _versions(s: Session, spaces: set[str]) -> dict[str, Any]:

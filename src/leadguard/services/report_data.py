@@ -1,9 +1,11 @@
 """Stored records, read into plain data for the reports (docs/reports.md). Reads only: no
-clock, no files outside the database, nothing written; the same records give the same data.
-"""
+clock, nothing written; the same records give the same data. The one file read outside the
+database is a listed candidate's gallery photo, shown only while it hashes to what was
+enrolled (``report_photos``)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ from leadguard.core.errors import InputError
 from leadguard.evidence.groups import ranked_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.quality.gate import describe_source_type
+from leadguard.services import report_photos
 from leadguard.services.casework.lead_state import (
     corroboration_dicts,
     independent,
@@ -201,14 +204,54 @@ def evidence_model_dict(
     rec = s.get(EvidenceModelRecord, model_id)
     if rec is None:
         return None
-    model = EvidenceModel.from_bytes(rec.payload)
-    meta = model.meta
-    out: dict[str, Any] = {
+    head = {
         "id": rec.id,
         "source": rec.source,
         "payload_sha256": rec.payload_sha256,
         "stored_at": iso(rec.created_at),
         "accuracy_record": rec.record_id,
+    }
+    return _model_dict(head, rec.payload, threshold)
+
+
+def shipped_model(row: SearchLog) -> tuple[str, bytes] | None:
+    """For a search recorded before the shipped model was stored with it (no id): the file
+    LeadGuard ships for its space, when it hashes to the SHA-256 the search recorded."""
+    from leadguard.evidence.model import shipped_payload
+
+    named = row.result.get("evidence_model") or {}
+    if row.evidence_model_id is not None or named.get("source") != "shipped":
+        return None
+    payload = shipped_payload(row.space_key)
+    if payload is None or hashlib.sha256(payload).hexdigest() != named.get("payload_sha256"):
+        return None
+    return f"leadguard/evidence/data/{row.space_key}.npz", payload
+
+
+def search_model_dict(s: Session, row: SearchLog) -> dict[str, Any] | None:
+    """The evidence model a search used: the stored one by id, else the shipped file."""
+    if row.evidence_model_id is not None:
+        return evidence_model_dict(s, row.evidence_model_id, row.threshold)
+    shipped = shipped_model(row)
+    if shipped is None:
+        return None
+    name, payload = shipped
+    head = {
+        "id": None,
+        "source": "shipped",
+        "file": name,
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "stored_at": None,
+        "accuracy_record": None,
+    }
+    return _model_dict(head, payload, row.threshold)
+
+
+def _model_dict(head: dict[str, Any], payload: bytes, threshold: float | None) -> dict[str, Any]:
+    model = EvidenceModel.from_bytes(payload)
+    meta = model.meta
+    out: dict[str, Any] = {
+        **head,
         "provenance": meta.get("provenance", {}),
         "validation": meta.get("validation", {}),
         "groups_at_threshold": [],
@@ -268,8 +311,10 @@ def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
         "lead": lead_dict(s, lead),
         "probes": [probe_dict(p) for p in probes_of(s, req.probe_id)],
         "search": search_dict(row),
+        "probe_face": report_photos.probe_face(s, row.result),
+        "candidate_photos": report_photos.candidate_photos(s, row.result),
         "reviews": [review_dict(s, r) for r in reviews],
-        "evidence_model": evidence_model_dict(s, row.evidence_model_id, row.threshold),
+        "evidence_model": search_model_dict(s, row),
         "accuracy_records": accuracy_records(s, row.space_key),
         "external_searches": [
             external_dict(s, x)
