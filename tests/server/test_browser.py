@@ -25,6 +25,17 @@ from tests.server.conftest import PW, Served, letter_of
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ARTIFACTS = ROOT / "tmp" / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# the innermost elements that reach past the window's right edge (to name them in a failure)
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right >
+                                          window.innerWidth + 0.5))
+  .slice(0, 5)
+  .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' +
+       Math.round(e.getBoundingClientRect().right) + 'px')
+  .join(', ')"""
 
 
 def chromium() -> str:
@@ -65,10 +76,11 @@ class Walk:
         self.pages: dict[str, Any] = {}
         self.shots = 0
         self.a11y: list[str] = []
+        self.wide: list[str] = []  # pages wider than the window, at some window size
 
     def as_user(self, name: str) -> Any:
         if name not in self.pages:
-            page = self.browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            page = self.browser.new_context(viewport=DESKTOP).new_page()
             page.goto(f"{self.base}/login")
             page.get_by_label("User name").fill(name)
             page.get_by_label("Password").fill(PW)
@@ -78,13 +90,25 @@ class Walk:
         return self.pages[name]
 
     def check(self, page: Any, label: str) -> None:
+        """At each window size: no horizontal overflow, a screenshot, axe-core."""
         self.shots += 1
-        page.screenshot(path=str(ARTIFACTS / f"{self.shots:02d}-{label}.png"), full_page=True)
-        result = self.axe.run(page)
-        assert result.response["testEngine"]["name"] == "axe-core"  # it ran on this page
-        for v in result.response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                self.a11y.append(f"{label}: {v['id']} ({v['impact']}): {v['help']}")
+        for size in (PHONE, DESKTOP):  # back at the desktop size afterwards
+            page.set_viewport_size(size)
+            width = size["width"]
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            inner = page.evaluate("() => window.innerWidth")
+            assert inner == width
+            if scroll > inner:
+                culprits = page.evaluate(WIDEST)
+                self.wide.append(f"{label} at {width} px: {scroll} px wide ({culprits})")
+            name = f"{self.shots:02d}-{label}-{width}.png"
+            page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+            result = self.axe.run(page)
+            assert result.response["testEngine"]["name"] == "axe-core"  # it ran on this page
+            for v in result.response["violations"]:
+                if v["impact"] in ("serious", "critical"):
+                    what = f"{v['id']} ({v['impact']}): {v['help']}"
+                    self.a11y.append(f"{label} at {width} px: {what}")
 
 
 def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
@@ -236,9 +260,15 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         aud = w.as_user("aud")
         aud.goto(f"{base_url}/audit")
         aud.get_by_label("Case").fill("WEB-1")
-        aud.get_by_label("Action starts with").fill("refused")
+        aud.get_by_label("Action").fill("refused")
         aud.get_by_role("button", name="Filter").click()
-        expect(aud.locator("table.audit tbody tr").first).to_contain_text("corroboration_before")
+        rows = aud.locator("table.audit tbody tr")
+        expect(rows.filter(has_text="corroboration_before_lineup")).to_have_count(1)
+        seqs = [int(t) for t in rows.locator("td:first-child").all_inner_texts()]
+        assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 2  # newest first
+        when = rows.first.locator("time").inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", when)  # no microseconds
+        assert rows.first.locator("dl.details dt").count() >= 2  # labelled fields, not JSON
         w.check(aud, "auditor-audit-log")
         aud.get_by_role("link", name="Verify the chain").click()
         expect(aud.locator(".ok")).to_contain_text("intact")
@@ -255,6 +285,7 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         w.check(aud, "auditor-gallery")
         browser.close()
     assert w.shots >= 12 and all(p.stat().st_size > 1000 for p in ARTIFACTS.glob("*.png"))
+    assert not w.wide, "\n".join(w.wide)
     assert not w.a11y, "\n".join(w.a11y)
 
 

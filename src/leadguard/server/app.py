@@ -14,7 +14,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadguard.server import api, api_admin, api_docs, web, web_cases, web_external, web_review
+from leadguard.server import (
+    api,
+    api_admin,
+    api_docs,
+    web,
+    web_audit,
+    web_cases,
+    web_external,
+    web_review,
+)
 from leadguard.server.errors import (
     HANDLED,
     ErrorOut,
@@ -90,6 +99,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_admin.router)
     app.include_router(web.router)
+    app.include_router(web_audit.router)
     app.include_router(web_cases.router)
     app.include_router(web_external.router)
     app.include_router(web_review.router)
