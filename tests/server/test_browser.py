@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from leadguard.casework import lineup
+from leadguard.casework.policy import PolicyRefused
 from tests.conftest import ROOT
 from tests.server.conftest import PW, Served, letter_of
 
@@ -168,7 +170,15 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         ex1.goto(f"{base_url}/cases/WEB-1")
         ex1.get_by_role("button", name="Run search").click()
         expect(ex1.locator(".flash")).to_contain_text("blind review")
+        # only possible actions are offered: the searcher reviews nothing, and nobody is
+        # offered the reveal before the reviews are in (the page says what it waits for)
+        assert ex1.get_by_role("link", name="Blind review").count() == 0
+        assert ex1.get_by_role("link", name="Reveal").count() == 0
         w.check(ex1, "examiner-case-searched")
+        sup.goto(f"{base_url}/cases/WEB-1")
+        assert sup.get_by_role("link", name="Reveal").count() == 0
+        expect(sup.locator(".actions")).to_contain_text("after every blind review is in (0 of 2)")
+        assert sup.get_by_role("link", name="Blind review").count() == 0
 
         # two blind reviews that disagree
         for name, lead in (("ex2", person), ("rev", None)):
@@ -233,8 +243,13 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         ex1.get_by_role("button", name="Build a photo array").click()
         expect(ex1.get_by_role("heading", name="Refused by policy")).to_be_visible()
         expect(ex1.locator(".rule")).to_have_text("corroboration_before_lineup")
+        expect(ex1.locator(".help")).to_contain_text("Record independent corroboration")
         w.check(ex1, "examiner-lineup-refused")
-        ex1.goto(f"{base_url}/cases/WEB-1")
+        ex1.get_by_role("link", name="Back to where you were").click()
+        expect(ex1.get_by_role("heading", name="Case WEB-1")).to_be_visible()
+        for select in ex1.locator("main select").all():  # enumerated values in words
+            labels = select.locator("option").all_inner_texts()
+            assert labels and not any("_" in x for x in labels), labels
         ex1.get_by_label("Kind of evidence").select_option("physical_evidence")
         ex1.get_by_label("What it is").fill("his fingerprint on the till drawer")
         ex1.get_by_label("How it was obtained").fill("latent print lifted at the scene")
@@ -255,6 +270,27 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
             re.compile("photo array of|fillers_by_description|suspect_stands_out")
         )
         w.check(ex1, "examiner-lead-corroborated")
+        # the suspect standing out among the fillers drawn: the refusal explains it and
+        # offers another draw with the same description
+        real = lineup.build_kept_array
+
+        def stands_out(*args: Any, **kw: Any) -> Any:
+            raise PolicyRefused("suspect_stands_out", "the suspect is the face most like it")
+
+        lineup.build_kept_array = stands_out  # type: ignore[assignment]
+        try:
+            ex1.goto(f"{base_url}/cases/WEB-1")
+            ex1.get_by_label("Witness's description: sex").select_option("M")
+            ex1.get_by_role("button", name="Build a photo array").click()
+            expect(ex1.locator(".rule")).to_have_text("suspect_stands_out")
+            expect(ex1.locator(".help")).to_contain_text("draw other fillers")
+            w.check(ex1, "examiner-array-suspect-stands-out")
+        finally:
+            lineup.build_kept_array = real  # type: ignore[assignment]
+        ex1.get_by_role("button", name="Draw other fillers").click()  # the same description
+        expect(ex1.locator(".flash, .rule").first).to_contain_text(
+            re.compile("photo array of|fillers_by_description|suspect_stands_out")
+        )
 
         # auditor: the log with a filter, verify with the head hash, the case export
         aud = w.as_user("aud")

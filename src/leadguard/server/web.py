@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from leadguard.casework.authz import NotAllowed
-from leadguard.server import web_format
+from leadguard.server import web_format, web_refusals
 from leadguard.server.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -78,6 +78,8 @@ def page(
     response = templates().TemplateResponse(request, name, values, status_code=status)
     if flash:
         response.delete_cookie(FLASH, path="/")
+    if who and status == 200 and request.method == "GET":
+        web_refusals.remember(request, response, st.secure_cookies)
     return response
 
 
@@ -109,6 +111,8 @@ def error_page(request: Request, exc: Exception, status: int) -> HTMLResponse:
         message=message,
         rule=body.rule if body else None,
         kind=body.error if body else "bad form",
+        help=web_refusals.help_for(body.rule if body else None, status),
+        back=web_refusals.back_of(request),
     )
 
 
