@@ -99,6 +99,9 @@ def word(value: Any) -> str:
     if value is None:
         return ""
     text = str(value)
+    if "/" in text:  # a re-photographed source: screen_photo/surveillance_still
+        outer, _, inner = text.partition("/")
+        return f"{word(outer)} of a {word(inner)}"
     return WORDS.get(text, text.replace("_", " "))
 
 
