@@ -319,6 +319,17 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         aud.goto(f"{base_url}/gallery")
         expect(aud.locator(".facts")).to_contain_text("Subjects")
         w.check(aud, "auditor-gallery")
+        # every role's own pages (the links of its menu), at both sizes
+        for name in ("sup", "ex1", "ex2", "rev", "aud", "admin"):
+            page = w.as_user(name)
+            page.goto(base_url)
+            links = page.locator("nav[aria-label=Main] a").evaluate_all(
+                "els => els.map(e => e.getAttribute('href'))"
+            )
+            assert links, name
+            for href in links:
+                page.goto(base_url + href)
+                w.check(page, f"{name}-menu{href.replace('/', '-')}")
         browser.close()
     assert w.shots >= 12 and all(p.stat().st_size > 1000 for p in ARTIFACTS.glob("*.png"))
     assert not w.wide, "\n".join(w.wide)
