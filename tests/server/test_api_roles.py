@@ -298,8 +298,12 @@ def test_the_web_request_form_offers_the_rephotographed_source_types(
 
     page = web_client(served, "ex1").get("/cases/ROLE-1/requests/new")
     assert page.status_code == 200
-    assert "<option>screen_photo/surveillance_still</option>" in page.text
-    assert "<option>print_photo/booking_photo</option>" in page.text
+    # offered by value, labelled in words
+    assert (
+        '<option value="screen_photo/surveillance_still">screen photo of a surveillance still'
+        "</option>" in page.text
+    )
+    assert '<option value="print_photo/booking_photo">print photo of a booking photo' in page.text
 
 
 def test_an_external_search_is_recorded_through_the_web_form(
@@ -352,7 +356,10 @@ def test_an_external_search_is_recorded_through_the_web_form(
     bare = {**form, "csrf": token, "candidate": "J. Bare", "source_type": ""}
     r = web.post("/cases/ROLE-1/external-searches", data=bare)
     assert r.status_code == 200
-    assert "<td>J. Bare</td><td>by email to Det. Rivera</td><td>no probe</td>" in r.text
+    assert (
+        '<td data-label="Person named">J. Bare</td><td data-label="How it reached the case">'
+        'by email to Det. Rivera</td><td data-label="Probe SHA-256">no probe</td>' in r.text
+    )
     r = web.post(
         "/cases/ROLE-1/external-searches",
         data=bare,

@@ -19,12 +19,25 @@ from typing import Any
 
 import pytest
 
+from leadguard.services.casework import lineup
+from leadguard.services.casework.policy import PolicyRefused
 from tests.conftest import ROOT
 from tests.server.conftest import PW, Served, letter_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ARTIFACTS = ROOT / "tmp" / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# the innermost elements that reach past the window's right edge (to name them in a failure)
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right >
+                                          window.innerWidth + 0.5))
+  .slice(0, 5)
+  .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' +
+       Math.round(e.getBoundingClientRect().right) + 'px')
+  .join(', ')"""
 
 
 def chromium() -> str:
@@ -65,10 +78,11 @@ class Walk:
         self.pages: dict[str, Any] = {}
         self.shots = 0
         self.a11y: list[str] = []
+        self.wide: list[str] = []  # pages wider than the window, at some window size
 
     def as_user(self, name: str) -> Any:
         if name not in self.pages:
-            page = self.browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            page = self.browser.new_context(viewport=DESKTOP).new_page()
             page.goto(f"{self.base}/login")
             page.get_by_label("User name").fill(name)
             page.get_by_label("Password").fill(PW)
@@ -78,13 +92,25 @@ class Walk:
         return self.pages[name]
 
     def check(self, page: Any, label: str) -> None:
+        """At each window size: no horizontal overflow, a screenshot, axe-core."""
         self.shots += 1
-        page.screenshot(path=str(ARTIFACTS / f"{self.shots:02d}-{label}.png"), full_page=True)
-        result = self.axe.run(page)
-        assert result.response["testEngine"]["name"] == "axe-core"  # it ran on this page
-        for v in result.response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                self.a11y.append(f"{label}: {v['id']} ({v['impact']}): {v['help']}")
+        for size in (PHONE, DESKTOP):  # back at the desktop size afterwards
+            page.set_viewport_size(size)
+            width = size["width"]
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            inner = page.evaluate("() => window.innerWidth")
+            assert inner == width
+            if scroll > inner:
+                culprits = page.evaluate(WIDEST)
+                self.wide.append(f"{label} at {width} px: {scroll} px wide ({culprits})")
+            name = f"{self.shots:02d}-{label}-{width}.png"
+            page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+            result = self.axe.run(page)
+            assert result.response["testEngine"]["name"] == "axe-core"  # it ran on this page
+            for v in result.response["violations"]:
+                if v["impact"] in ("serious", "critical"):
+                    what = f"{v['id']} ({v['impact']}): {v['help']}"
+                    self.a11y.append(f"{label} at {width} px: {what}")
 
 
 def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
@@ -144,7 +170,15 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         ex1.goto(f"{base_url}/cases/WEB-1")
         ex1.get_by_role("button", name="Run search").click()
         expect(ex1.locator(".flash")).to_contain_text("blind review")
+        # only possible actions are offered: the searcher reviews nothing, and nobody is
+        # offered the reveal before the reviews are in (the page says what it waits for)
+        assert ex1.get_by_role("link", name="Blind review").count() == 0
+        assert ex1.get_by_role("link", name="Reveal").count() == 0
         w.check(ex1, "examiner-case-searched")
+        sup.goto(f"{base_url}/cases/WEB-1")
+        assert sup.get_by_role("link", name="Reveal").count() == 0
+        expect(sup.locator(".actions")).to_contain_text("after every blind review is in (0 of 2)")
+        assert sup.get_by_role("link", name="Blind review").count() == 0
 
         # two blind reviews that disagree
         for name, lead in (("ex2", person), ("rev", None)):
@@ -209,8 +243,13 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         ex1.get_by_role("button", name="Build a photo array").click()
         expect(ex1.get_by_role("heading", name="Refused by policy")).to_be_visible()
         expect(ex1.locator(".rule")).to_have_text("corroboration_before_lineup")
+        expect(ex1.locator(".help")).to_contain_text("Record independent corroboration")
         w.check(ex1, "examiner-lineup-refused")
-        ex1.goto(f"{base_url}/cases/WEB-1")
+        ex1.get_by_role("link", name="Back to where you were").click()
+        expect(ex1.get_by_role("heading", name="Case WEB-1")).to_be_visible()
+        for select in ex1.locator("main select").all():  # enumerated values in words
+            labels = select.locator("option").all_inner_texts()
+            assert labels and not any("_" in x for x in labels), labels
         ex1.get_by_label("Kind of evidence").select_option("physical_evidence")
         ex1.get_by_label("What it is").fill("his fingerprint on the till drawer")
         ex1.get_by_label("How it was obtained").fill("latent print lifted at the scene")
@@ -231,14 +270,41 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
             re.compile("photo array of|fillers_by_description|suspect_stands_out")
         )
         w.check(ex1, "examiner-lead-corroborated")
+        # the suspect standing out among the fillers drawn: the refusal explains it and
+        # offers another draw with the same description
+        real = lineup.build_kept_array
+
+        def stands_out(*args: Any, **kw: Any) -> Any:
+            raise PolicyRefused("suspect_stands_out", "the suspect is the face most like it")
+
+        lineup.build_kept_array = stands_out  # type: ignore[assignment]
+        try:
+            ex1.goto(f"{base_url}/cases/WEB-1")
+            ex1.get_by_label("Witness's description: sex").select_option("M")
+            ex1.get_by_role("button", name="Build a photo array").click()
+            expect(ex1.locator(".rule")).to_have_text("suspect_stands_out")
+            expect(ex1.locator(".help")).to_contain_text("draw other fillers")
+            w.check(ex1, "examiner-array-suspect-stands-out")
+        finally:
+            lineup.build_kept_array = real  # type: ignore[assignment]
+        ex1.get_by_role("button", name="Draw other fillers").click()  # the same description
+        expect(ex1.locator(".flash, .rule").first).to_contain_text(
+            re.compile("photo array of|fillers_by_description|suspect_stands_out")
+        )
 
         # auditor: the log with a filter, verify with the head hash, the case export
         aud = w.as_user("aud")
         aud.goto(f"{base_url}/audit")
         aud.get_by_label("Case").fill("WEB-1")
-        aud.get_by_label("Action starts with").fill("refused")
+        aud.get_by_label("Action").fill("refused")
         aud.get_by_role("button", name="Filter").click()
-        expect(aud.locator("table.audit tbody tr").first).to_contain_text("corroboration_before")
+        rows = aud.locator("table.audit tbody tr")
+        expect(rows.filter(has_text="corroboration_before_lineup")).to_have_count(1)
+        seqs = [int(t) for t in rows.locator("td:first-child").all_inner_texts()]
+        assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 2  # newest first
+        when = rows.first.locator("time").inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", when)  # no microseconds
+        assert rows.first.locator("dl.details dt").count() >= 2  # labelled fields, not JSON
         w.check(aud, "auditor-audit-log")
         aud.get_by_role("link", name="Verify the chain").click()
         expect(aud.locator(".ok")).to_contain_text("intact")
@@ -253,8 +319,20 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         aud.goto(f"{base_url}/gallery")
         expect(aud.locator(".facts")).to_contain_text("Subjects")
         w.check(aud, "auditor-gallery")
+        # every role's own pages (the links of its menu), at both sizes
+        for name in ("sup", "ex1", "ex2", "rev", "aud", "admin"):
+            page = w.as_user(name)
+            page.goto(base_url)
+            links = page.locator("nav[aria-label=Main] a").evaluate_all(
+                "els => els.map(e => e.getAttribute('href'))"
+            )
+            assert links, name
+            for href in links:
+                page.goto(base_url + href)
+                w.check(page, f"{name}-menu{href.replace('/', '-')}")
         browser.close()
     assert w.shots >= 12 and all(p.stat().st_size > 1000 for p in ARTIFACTS.glob("*.png"))
+    assert not w.wide, "\n".join(w.wide)
     assert not w.a11y, "\n".join(w.a11y)
 
 

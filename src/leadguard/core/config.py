@@ -197,6 +197,24 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    # --- display ---
+    time_zone: str = Field(
+        "UTC",
+        description="IANA time zone (Europe/London, America/Chicago) in which the web pages "
+        "show times, to the second and with the zone; stored times stay UTC.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone: {value!r} is not an IANA time zone name") from None
+        return value
+
     # --- demo ---
     gallery_source: Path | None = Field(
         None,

@@ -20,6 +20,7 @@ from leadguard.server import (
     api_admin,
     api_docs,
     web,
+    web_audit,
     web_cases,
     web_documents,
     web_external,
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_admin.router)
     app.include_router(web.router)
+    app.include_router(web_audit.router)
     app.include_router(web_cases.router)
     app.include_router(web_external.router)
     app.include_router(web_review.router)

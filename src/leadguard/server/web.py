@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from leadguard.server import web_format, web_refusals
 from leadguard.server.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -64,6 +65,8 @@ def templates() -> Jinja2Templates:
     if _templates is None:
         folder = resources.files("leadguard.server").joinpath("templates")
         _templates = Jinja2Templates(directory=str(folder))
+        _templates.env.filters["when"] = web_format.when
+        _templates.env.filters["word"] = web_format.word
     return _templates
 
 
@@ -78,9 +81,12 @@ def page(
         nav=ROLE_HOME.get(who.actor.role, []) if who else [],
         flash=flash,
     )
+    values.setdefault("zone", st.ctx.settings.time_zone)
     response = templates().TemplateResponse(request, name, values, status_code=status)
     if flash:
         response.delete_cookie(FLASH, path="/")
+    if who and status == 200 and request.method == "GET":
+        web_refusals.remember(request, response, st.secure_cookies)
     return response
 
 
@@ -112,6 +118,8 @@ def error_page(request: Request, exc: Exception, status: int) -> HTMLResponse:
         message=message,
         rule=body.rule if body else None,
         kind=body.error if body else "bad form",
+        help=web_refusals.help_for(body.rule if body else None, status),
+        back=web_refusals.back_of(request),
     )
 
 
@@ -179,34 +187,6 @@ async def logout_post(request: Request, st: State, who: WebLogin) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, who: WebLogin) -> HTMLResponse:
     return page(request, "home.html", who)
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit_page(
-    request: Request,
-    st: State,
-    who: WebLogin,
-    case: str = Query("", max_length=100),
-    action: str = Query("", max_length=100),
-    actor: str = Query("", max_length=200),
-    prefix: str = Query("", max_length=200),
-) -> HTMLResponse:
-    from leadguard.server.api_admin import filtered
-
-    request.state.login = who
-    rows = st.call(audit_svc.trail, st.ctx, who.actor, case or None, prefix)
-    rows = filtered(rows, action or None, actor or None)
-    return page(
-        request,
-        "audit.html",
-        who,
-        rows=rows[-500:],
-        total=len(rows),
-        case=case,
-        action=action,
-        actor=actor,
-        prefix=prefix,
-    )
 
 
 @router.get("/audit/verify", response_class=HTMLResponse)

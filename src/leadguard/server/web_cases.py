@@ -13,13 +13,16 @@ from fastapi.responses import HTMLResponse
 from leadguard.core.errors import InputError
 from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
-from leadguard.server import web_external
+from leadguard.server import web_external, web_refusals
 from leadguard.server.auth import State, WebLogin
+from leadguard.server.errors import error_body
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import call, done, form_of, page, text
+from leadguard.services import case_actions
 from leadguard.services.casework import corroboration, leads, lineup, service, views
 from leadguard.services.casework.corroboration import KINDS, LINKS
+from leadguard.services.casework.policy import PolicyRefused
 from leadguard.services.casework.service import OUTCOMES
 
 router = APIRouter(include_in_schema=False)
@@ -80,6 +83,7 @@ def case_page(number: str, request: Request, st: State, who: WebLogin) -> HTMLRe
         witness_types=lineup.WITNESS_TYPES,
         outcomes=OUTCOMES,
         today=date.today().isoformat(),
+        actions=st.call(case_actions.request_actions, st.ctx, who.actor, number),
         **web_external.case_values(st, who, number),
     )
 
@@ -259,9 +263,36 @@ async def case_fact(number: str, request: Request, st: State, who: WebLogin) -> 
 async def array(lead_id: int, request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
     description = {k: text(f, k) for k in ("sex", "race") if text(f, k)}
-    made = await call(st, lineup.build_kept_array, st.ctx, who.actor, lead_id, description)
+    try:
+        made = await call(st, lineup.build_kept_array, st.ctx, who.actor, lead_id, description)
+    except PolicyRefused as exc:
+        if exc.rule != "suspect_stands_out":
+            raise
+        return array_refused(request, exc, who, lead_id, description)
     message = array_message(lead_id, len(made.members))
     return done(st, await _lead_case(st, who, lead_id), message)
+
+
+def array_refused(
+    request: Request, exc: PolicyRefused, who: WebLogin, lead_id: int, description: dict[str, str]
+) -> HTMLResponse:
+    """The array's refusal because the suspect stands out: the refusal page, with the same
+    witness's description offered again to draw other fillers (a new random draw)."""
+    body = error_body(exc)
+    return page(
+        request,
+        "array_refused.html",
+        who,
+        409,
+        status_code=409,
+        message=body.message,
+        rule=body.rule,
+        kind=body.error,
+        help=web_refusals.help_for(body.rule, 409),
+        back=web_refusals.back_of(request),
+        lead=lead_id,
+        description=description,
+    )
 
 
 def positions(value: str) -> list[dict[str, object]]:
