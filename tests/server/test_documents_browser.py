@@ -6,10 +6,6 @@ critical violation on the Documents page."""
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,38 +13,16 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.server.conftest import PW, Served
-from tests.server.test_browser import chromium
+from tests.server.test_browser import base_url, chromium  # noqa: F401  (fixture)
 from tests.server.test_documents import image_list, released  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ARTIFACTS = ROOT / "tmp" / "artifacts" / "browser"
 
 
-@pytest.fixture(scope="module")
-def base_url(served: Served) -> Iterator[str]:
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(served.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(1200):  # up to a minute: a busy machine starts the server slowly
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
 def test_the_supervisor_downloads_the_lead_report_in_the_browser(
     served: Served,
-    base_url: str,
+    base_url: str,  # noqa: F811
     released: dict[str, Any],  # noqa: F811
     tmp_path: Path,
 ) -> None:
