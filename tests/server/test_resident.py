@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from leadguard.gallery.maintenance import INDEX
 from leadguard.services import accounts, gallery
 from leadguard.services.context import Context
 from tests.integration.conftest import write_manifest
@@ -30,17 +31,18 @@ def test_enrollment_and_removal_beside_the_server(
     open_case(s, "RES-1")
     probe, person = non_enrolled_probes[0]
     assert person not in urgent(s, probe)
-    key = next(k for k in s.ctx.ws.resident if k[0] == "index")
-    loaded = s.ctx.ws.resident[key][1]
+    space = s.ctx.face_model().space.key
+    loaded = s.ctx.ws.resident.peek(INDEX, space)
+    assert loaded is not None
     assert person not in urgent(s, probe)
-    assert s.ctx.ws.resident[key][1] is loaded  # nothing changed: the same loaded index
+    assert s.ctx.ws.resident.peek(INDEX, space) is loaded  # nothing changed: the same index
 
     other = Context.open(s.root / "ws")  # another process's view (e.g. the CLI)
     admin = accounts.login(other, "admin", PW).actor
     report = gallery.enroll(other, admin, write_manifest(tmp_path / "m.csv", [(probe, person)]))
     assert report.enrolled == 1
     assert urgent(s, probe)[0] == person  # picked up by the next search
-    assert s.ctx.ws.resident[key][1] is not loaded
+    assert s.ctx.ws.resident.peek(INDEX, space) is not loaded
 
     assert gallery.remove_subject(other, admin, person) == 1
     assert person not in urgent(s, probe)

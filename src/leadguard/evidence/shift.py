@@ -26,6 +26,7 @@ from leadguard.evidence.distribution import BINS, ScoreHistogram
 from leadguard.evidence.groups import MIN_GROUP_COMPARISONS, group_design_effect, subject_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.storage import queries as repo
+from leadguard.storage.resident import Slot
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class GalleryTail:
                 hists[g] = ScoreHistogram(counts)
         return cls(hists, int(meta["count"]), int(meta["last"]))
 
+
+
+TAIL: Slot[GalleryTail] = Slot("tail")  # resident per space, with its generation
 
 def tail_path(ws: Workspace, space_key: str) -> Path:
     return ws.index_path(space_key).with_suffix(".gallery-tail.npz")
@@ -152,9 +156,9 @@ def gallery_tail(
     count of the templates table."""
     path = tail_path(ws, space_key)
     if table is not None:
-        held = ws.resident.get(("tail", space_key))
-        if held is not None and held[0] == (_mtime(path), table):
-            return held[1]  # type: ignore[no-any-return]
+        held = ws.resident.get(TAIL, space_key, (_mtime(path), table))
+        if held is not None:
+            return held
     tail = _load(path)
     with ws.session() as s:
         summary = repo.template_id_summary(s, space_key)
@@ -175,7 +179,7 @@ def gallery_tail(
         path.write_bytes(tail.to_bytes())
     assert tail is not None
     if table is not None:
-        ws.resident[("tail", space_key)] = ((_mtime(path), table), tail)
+        ws.resident.put(TAIL, space_key, (_mtime(path), table), tail)
     return tail
 
 

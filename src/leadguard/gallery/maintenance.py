@@ -19,10 +19,15 @@ from leadguard.core.types import EmbeddingSpace
 from leadguard.gallery import index_files
 from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import queries as repo
+from leadguard.storage.resident import Slot
 from leadguard.storage.tables import ImageRecord, Subject, TemplateCache
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+# What a long-lived workspace keeps per space, each with the generation it agrees with.
+INDEX: Slot[StoredIndex] = Slot("index")
+COUNTS: Slot[tuple[int, int]] = Slot("counts")
 
 
 @dataclass(frozen=True)
@@ -199,10 +204,9 @@ def synced_index(
         with ws.session() as s:
             table = repo.templates_stamp(s)
     stamp = (_file_stamp(path, meta), table)
-    held = ws.resident.get(("index", space.key))
-    if held is not None and held[0] == stamp:
-        index = held[1]
-        return index, IndexCheck(space.key, len(index), len(index), 0, 0, True)
+    held = ws.resident.get(INDEX, space.key, stamp)
+    if held is not None:
+        return held, IndexCheck(space.key, len(held), len(held), 0, 0, True)
     with ws.session() as s:
         summary = repo.template_id_summary(s, space.key)
         head_ok = index_files.head_recorded(s, space.key, ws.settings.index_backend, path)
@@ -222,7 +226,7 @@ def synced_index(
         if index is not None and len(index) == summary["count"]:
             n = summary["count"]
             if head_ok:
-                ws.resident[("index", space.key)] = (stamp, index)
+                ws.resident.put(INDEX, space.key, stamp, index)
             return index, IndexCheck(space.key, n, n, 0, 0, True)
     check = check_index(ws, space)
     if check.consistent:
@@ -248,7 +252,7 @@ def hold_index(
     ``synced_index`` with that generation and an unchanged file uses it as it is."""
     path = ws.index_path(space.key)
     meta = stored_meta(ws.settings.index_backend, path)
-    ws.resident[("index", space.key)] = ((_file_stamp(path, meta), table), index)
+    ws.resident.put(INDEX, space.key, (_file_stamp(path, meta), table), index)
 
 
 def remove_subject(ws: Workspace, external_id: str, order: str | None = None) -> int:
@@ -337,10 +341,8 @@ def gallery_counts(
     if table is None:
         with s.no_autoflush:  # the caller's pending rows (the probe's intake) are not read
             table = repo.templates_stamp(s)
-    held = ws.resident.get(("counts", space_key))
-    if held is not None and held[0] == table:
-        counts: tuple[int, int] = held[1]
-        return counts
-    counts = repo.gallery_counts(s, space_key)
-    ws.resident[("counts", space_key)] = (table, counts)
+    counts = ws.resident.get(COUNTS, space_key, table)
+    if counts is None:
+        counts = repo.gallery_counts(s, space_key)
+        ws.resident.put(COUNTS, space_key, table, counts)
     return counts

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadguard.core.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
 from leadguard.core.errors import WorkspaceError
 from leadguard.storage import db
+from leadguard.storage.resident import Resident
 
 if TYPE_CHECKING:
     from leadguard.face_models.base import FaceModel
@@ -50,8 +51,8 @@ class Workspace:
         self._model: FaceModel | None = None
         self._lock_depth = 0
         self._lock_fd: int | None = None
-        # held for the gallery generation: index, counts, score tail
-        self.resident: dict[tuple[str, str], tuple[Any, Any]] = {}
+        # the index, counts and score tail, each with the gallery generation it agrees with
+        self.resident = Resident()
 
     # --- creation and opening ---
     @classmethod
