@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from leadguard.cli import session
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import WorkspaceOpt, as_user, handles_errors, open_ctx, out
 from leadguard.core.errors import InputError
+from leadguard.services.context import Actor, Context
 
 settings_app = typer.Typer(help="Workspace settings (admin, audited).", no_args_is_help=True)
 StdinOpt = Annotated[
@@ -58,13 +59,13 @@ def logout(workspace: WorkspaceOpt = None) -> None:
     out().print("logged out")
 
 
-@handles_errors
-def passwd(workspace: WorkspaceOpt = None, password_stdin: StdinOpt = False) -> None:
+@as_user("user.password")
+def passwd(
+    ctx: Context, actor: Actor, workspace: WorkspaceOpt = None, password_stdin: StdinOpt = False
+) -> None:
     """Change your password; every login of yours is revoked (log in again)."""
     from leadguard.services.accounts import change_password
 
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "user.password")
     old = read_password("current password", password_stdin)
     new = read_password("new password", password_stdin, confirm=not password_stdin)
     change_password(ctx, actor, old, new)
@@ -95,14 +96,13 @@ def settings_set(
 
 
 @settings_app.command("adopt-policy")
-@handles_errors
-def settings_adopt_policy(workspace: WorkspaceOpt = None) -> None:
+@as_user("settings.set")
+def settings_adopt_policy(ctx: Context, actor: Actor, workspace: WorkspaceOpt = None) -> None:
     """Adopt the casework policy file in force (admin): the audit log records its digest
     and content; a policy file changed afterwards is refused until adopted again."""
     from leadguard.services.settings import adopt_policy
 
-    ctx = open_ctx(workspace)
-    done = adopt_policy(ctx, session.require(ctx, "settings.set"))
+    done = adopt_policy(ctx, actor)
     before = f" (replacing {done.previous_sha256[:12]}...)" if done.previous_sha256 else ""
     out().print(
         f"casework policy adopted: {done.source}, SHA-256 {done.sha256}{before}; "

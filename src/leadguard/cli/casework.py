@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from leadguard.cli import session, views
-from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, as_user, handles_errors, open_ctx, out
 from leadguard.core.errors import InputError
+from leadguard.services.context import Actor, Context
 
 user_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 case_app = typer.Typer(help="Cases and their status.", no_args_is_help=True)
@@ -64,31 +65,36 @@ def user_add(
 
 
 @user_app.command("deactivate")
-@handles_errors
+@as_user("user.deactivate")
 def user_deactivate(
-    username: Annotated[str, typer.Argument()], workspace: WorkspaceOpt = None
+    ctx: Context,
+    actor: Actor,
+    username: Annotated[str, typer.Argument()],
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Deactivate an account (admin): it can no longer log in or act; its logins are revoked."""
     from leadguard.services.accounts import deactivate_user
 
-    ctx = open_ctx(workspace)
-    deactivate_user(ctx, session.require(ctx, "user.deactivate"), username)
+    deactivate_user(ctx, actor, username)
     out().print(f"user {username} deactivated")
 
 
 @user_app.command("list")
-@handles_errors
-def user_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+@as_user("user.list")
+def user_list(
+    ctx: Context, actor: Actor, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
     """The accounts, their roles and whether they are active or locked."""
     from leadguard.services.accounts import list_users
 
-    ctx = open_ctx(workspace)
-    views.show(out(), list_users(ctx, session.require(ctx, "user.list")), json_out, views.users)
+    views.show(out(), list_users(ctx, actor), json_out, views.users)
 
 
 @case_app.command("open")
-@handles_errors
+@as_user("case.open", "case:{number}")
 def case_open(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument()],
     offence: Annotated[str, typer.Option(help="Must be on the policy's eligible list.")],
     incident_date: Annotated[str, typer.Option(help="YYYY-MM-DD")],
@@ -112,16 +118,16 @@ def case_open(
     from leadguard.services.casework.service import open_case
 
     attrs, known = _json_object(attributes, "--attributes"), _json_object(facts, "--facts")
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "case.open", f"case:{number}")
     d = parse_date(incident_date, "--incident-date")
     open_case(ctx, actor, number, offence, d, description, attrs, officer, authority, unit, known)
     out().print(f"case {number} opened")
 
 
 @case_app.command("assign")
-@handles_errors
+@as_user("case.assign", "case:{number}")
 def case_assign(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument()],
     username: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
@@ -129,14 +135,15 @@ def case_assign(
     """Assign a user to a case."""
     from leadguard.services.casework.service import assign
 
-    ctx = open_ctx(workspace)
-    assign(ctx, session.require(ctx, "case.assign", f"case:{number}"), number, username)
+    assign(ctx, actor, number, username)
     out().print(f"{username} assigned to case {number}")
 
 
 @case_app.command("suspect")
-@handles_errors
+@as_user("case.suspect", "case:{number}")
 def case_suspect(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument()],
     lead: Annotated[int, typer.Option(help="The corroborated lead.")],
     workspace: WorkspaceOpt = None,
@@ -144,14 +151,15 @@ def case_suspect(
     """Move a case to "suspect identified" (needs corroboration of the lead on record)."""
     from leadguard.services.casework.leads import suspect_identified
 
-    ctx = open_ctx(workspace)
-    suspect_identified(ctx, session.require(ctx, "case.suspect", f"case:{number}"), number, lead)
+    suspect_identified(ctx, actor, number, lead)
     out().print(f"case {number}: suspect identified (lead {lead})")
 
 
 @case_app.command("external-search")
-@handles_errors
+@as_user("external.record", "case:{number}")
 def case_external_search(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument()],
     run_by: Annotated[str, typer.Option(help="Who ran it (person and organisation).")],
     system: Annotated[str, typer.Option(help="Which system, database or service.")],
@@ -169,8 +177,6 @@ def case_external_search(
     """Record a face search run outside LeadGuard: never a lead, never corroboration."""
     from leadguard.services.casework.external import record_external_search
 
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "external.record", f"case:{number}")
     d = parse_date(run_on, "--run-on")
     rec = record_external_search(
         ctx, actor, number, run_by, system, d, candidate, how_received, probe, source_type, notes
@@ -182,8 +188,10 @@ def case_external_search(
 
 
 @case_app.command("external-searches")
-@handles_errors
+@as_user("case.view", "case:{number}")
 def case_external_searches(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
@@ -191,24 +199,26 @@ def case_external_searches(
     """The face searches run outside LeadGuard that are recorded under a case."""
     from leadguard.services.casework.external import list_external_searches
 
-    ctx = open_ctx(workspace)
-    rows = list_external_searches(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
+    rows = list_external_searches(ctx, actor, number)
     views.show(out(), rows, json_out, views.external_searches)
 
 
 @case_app.command("list")
-@handles_errors
-def case_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+@as_user("case.list")
+def case_list(
+    ctx: Context, actor: Actor, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
     """The cases you may see."""
     from leadguard.services.casework.views import list_cases
 
-    ctx = open_ctx(workspace)
-    views.show(out(), list_cases(ctx, session.require(ctx, "case.list")), json_out, views.cases)
+    views.show(out(), list_cases(ctx, actor), json_out, views.cases)
 
 
 @case_app.command("show")
-@handles_errors
+@as_user("case.view", "case:{number}")
 def case_show(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
@@ -216,14 +226,15 @@ def case_show(
     """A case with its requests and leads."""
     from leadguard.services.casework.views import show_case
 
-    ctx = open_ctx(workspace)
-    detail = show_case(ctx, session.require(ctx, "case.view", f"case:{number}"), number)
+    detail = show_case(ctx, actor, number)
     views.show(out(), detail, json_out, views.case_detail)
 
 
 @request_app.command("add")
-@handles_errors
+@as_user("request.create", "case:{number}")
 def request_add(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument(help="Case number.")],
     probe: Annotated[Path, typer.Argument(help="The probe image (stored as received).")],
     source_type: Annotated[
@@ -250,36 +261,38 @@ def request_add(
     from leadguard.services.casework.service import request_search
 
     edits = tuple(Edit.parse(e) for e in edit or [])
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "request.create", f"case:{number}")
     req = request_search(ctx, actor, number, probe, source_type, purpose, face, edits)
     out().print(f"search request {req.id} created (probe sha256 {req.probe_sha256})")
 
 
 @request_app.command("approve")
-@handles_errors
+@as_user("request.approve")
 def request_approve(
-    request_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None
+    ctx: Context,
+    actor: Actor,
+    request_id: Annotated[int, typer.Argument()],
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Approve a search request (supervisor); the approval names the stored probe's hash."""
     from leadguard.services.casework.service import approve
 
-    ctx = open_ctx(workspace)
-    req = approve(ctx, session.require(ctx, "request.approve"), request_id)
+    req = approve(ctx, actor, request_id)
     out().print(f"search request {request_id} approved (probe sha256 {req.probe_sha256})")
 
 
 @request_app.command("run")
-@handles_errors
+@as_user("search.run")
 def request_run(
-    request_id: Annotated[int, typer.Argument()], workspace: WorkspaceOpt = None
+    ctx: Context,
+    actor: Actor,
+    request_id: Annotated[int, typer.Argument()],
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """Run an approved request's search on its stored probe. The list goes to blind review;
     it is not shown."""
     from leadguard.services.casework.service import run_search
 
-    ctx = open_ctx(workspace)
-    run = run_search(ctx, session.require(ctx, "search.run"), request_id)
+    run = run_search(ctx, actor, request_id)
     out().print(
         f"search {run.search_id} done ({run.outcome}, {run.candidates} candidate(s)); the list "
         "is now with the examiners for blind review"
@@ -287,8 +300,10 @@ def request_run(
 
 
 @request_app.command("list")
-@handles_errors
+@as_user("request.list")
 def request_list(
+    ctx: Context,
+    actor: Actor,
     pending: Annotated[
         bool, typer.Option("--pending", help="Only those awaiting approval.")
     ] = False,
@@ -298,14 +313,15 @@ def request_list(
     """Search requests on the cases you may see."""
     from leadguard.services.casework.views import list_requests
 
-    ctx = open_ctx(workspace)
-    rows = list_requests(ctx, session.require(ctx, "request.list"), pending)
+    rows = list_requests(ctx, actor, pending)
     views.show(out(), rows, json_out, views.requests)
 
 
 @review_app.command("packet")
-@handles_errors
+@as_user("review.packet")
 def review_packet(
+    ctx: Context,
+    actor: Actor,
     request_id: Annotated[int, typer.Argument()],
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
@@ -319,8 +335,6 @@ def review_packet(
     from leadguard.services.casework.review import blind_packet
     from leadguard.services.files import candidate_image, probe_image
 
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "review.packet")
     p = blind_packet(ctx, actor, request_id)
     views.show(out(), p, json_out, views.packet)
     if images is not None:
@@ -340,8 +354,10 @@ def _suffix(media_type: str) -> str:
 
 
 @review_app.command("submit")
-@handles_errors
+@as_user("review.submit")
 def review_submit(
+    ctx: Context,
+    actor: Actor,
     request_id: Annotated[int, typer.Argument()],
     file: Annotated[
         Path, typer.Option("--file", help="JSON: decisions per candidate letter (A, B, ...).")
@@ -358,14 +374,15 @@ def review_submit(
         decisions = json.loads(file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{file}: cannot read the decisions ({exc})") from exc
-    ctx = open_ctx(workspace)
-    submit_review(ctx, session.require(ctx, "review.submit"), request_id, decisions)
+    submit_review(ctx, actor, request_id, decisions)
     out().print(f"review of request {request_id} submitted")
 
 
 @review_app.command("reveal")
-@handles_errors
+@as_user("review.reveal")
 def review_reveal(
+    ctx: Context,
+    actor: Actor,
     request_id: Annotated[int, typer.Argument()],
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
@@ -373,24 +390,26 @@ def review_reveal(
     """Scores, ranks and every examiner's decisions, once all reviews are in."""
     from leadguard.services.casework.review import reveal
 
-    ctx = open_ctx(workspace)
-    r = reveal(ctx, session.require(ctx, "review.reveal"), request_id)
+    r = reveal(ctx, actor, request_id)
     views.show(out(), r, json_out, views.reveal)
 
 
 @review_app.command("queue")
-@handles_errors
-def review_queue(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+@as_user("review.queue")
+def review_queue(
+    ctx: Context, actor: Actor, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
     """My pending reviews."""
     from leadguard.services.casework.review import queue
 
-    ctx = open_ctx(workspace)
-    views.show(out(), queue(ctx, session.require(ctx, "review.queue")), json_out, views.queue)
+    views.show(out(), queue(ctx, actor), json_out, views.queue)
 
 
 @lead_app.command("release")
-@handles_errors
+@as_user("lead.release")
 def lead_release(
+    ctx: Context,
+    actor: Actor,
     request_id: Annotated[int, typer.Argument()],
     subject: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
@@ -398,14 +417,15 @@ def lead_release(
     """Release a lead that the examiners concur on (supervisor)."""
     from leadguard.services.casework.leads import release
 
-    ctx = open_ctx(workspace)
-    lead = release(ctx, session.require(ctx, "lead.release"), request_id, subject)
+    lead = release(ctx, actor, request_id, subject)
     out().print(f"lead {lead.id} released: {subject} (an investigative lead only)")
 
 
 @lead_app.command("outcome")
-@handles_errors
+@as_user("lead.outcome")
 def lead_outcome(
+    ctx: Context,
+    actor: Actor,
     lead_id: Annotated[int, typer.Argument()],
     outcome: Annotated[str, typer.Option(help="corroborated, refuted or no_further_action")],
     details: Annotated[str, typer.Option(help="What happened.")] = "",
@@ -414,27 +434,26 @@ def lead_outcome(
     """Add to a released lead's outcome history."""
     from leadguard.services.casework.leads import record_outcome
 
-    ctx = open_ctx(workspace)
-    record_outcome(ctx, session.require(ctx, "lead.outcome"), lead_id, outcome, details)
+    record_outcome(ctx, actor, lead_id, outcome, details)
     out().print(f"lead {lead_id}: {outcome}")
 
 
 @lead_app.command("list")
-@handles_errors
-def lead_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+@as_user("lead.list")
+def lead_list(
+    ctx: Context, actor: Actor, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
     """Leads on the cases you may see."""
     from leadguard.services.casework.views import list_leads
 
-    ctx = open_ctx(workspace)
-    views.show(out(), list_leads(ctx, session.require(ctx, "lead.list")), json_out, views.leads)
+    views.show(out(), list_leads(ctx, actor), json_out, views.leads)
 
 
 @lead_app.command("stats")
-@handles_errors
-def lead_stats(workspace: WorkspaceOpt = None) -> None:
+@as_user("lead.stats")
+def lead_stats(ctx: Context, actor: Actor, workspace: WorkspaceOpt = None) -> None:
     """Released leads and their outcomes by the candidate's demographic group."""
     from leadguard.services.casework.leads import outcome_stats
 
-    ctx = open_ctx(workspace)
-    stats: Any = outcome_stats(ctx, session.require(ctx, "lead.stats"))
+    stats: Any = outcome_stats(ctx, actor)
     views.as_json(out(), stats)

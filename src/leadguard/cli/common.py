@@ -1,7 +1,9 @@
-"""What every command module shares: the workspace option, error handling, consoles."""
+"""What every command module shares: the workspace option, error handling, consoles, and
+``as_user``, the one door of a command that acts as the logged-in user."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -13,7 +15,7 @@ from rich.console import Console
 from leadguard.cli.render import safe
 from leadguard.core.errors import LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
-from leadguard.services.context import Context
+from leadguard.services.context import Actor, Context
 from leadguard.storage.workspace import Workspace, resolve_path
 
 WorkspaceOpt = Annotated[
@@ -70,3 +72,33 @@ def open_ws(workspace: Path | None, **overrides: Any) -> Workspace:
 def open_ctx(workspace: Path | None, **overrides: Any) -> Context:
     """The services' context for a workspace (safeguard environment overrides refused)."""
     return Context.open(resolve_path(workspace), **overrides)
+
+
+def as_user(action: str, obj: str = "session") -> Callable[[F], F]:
+    """The one door of a command that acts as the logged-in user: open the workspace's context
+    (``--workspace``), require the login for ``action`` (a missing or expired login is a
+    recorded refusal tied to ``obj``, formatted with the command's arguments, e.g.
+    ``"case:{number}"``), then call the command with ``ctx`` and ``actor``, which the command
+    line does not see. LeadGuard errors become a clear message and exit status 2.
+
+    The service the command calls still authorises the action itself."""
+    from leadguard.cli import session
+
+    def decorate(fn: F) -> F:
+        full = inspect.signature(fn, eval_str=True)
+        shown = [p for name, p in full.parameters.items() if name not in ("ctx", "actor")]
+        outside = full.replace(parameters=shown)
+
+        @wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            bound = outside.bind(*args, **kwargs)
+            bound.apply_defaults()
+            given = dict(bound.arguments)
+            ctx = open_ctx(given.get("workspace"))
+            actor: Actor = session.require(ctx, action, obj.format(**given))
+            return fn(ctx=ctx, actor=actor, **given)
+
+        command.__signature__ = outside  # type: ignore[attr-defined]
+        return handles_errors(command)  # type: ignore[return-value]
+
+    return decorate

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from leadguard.cli import session
-from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, as_user, out
 from leadguard.core.errors import InputError
+from leadguard.services.context import Actor, Context
 
 YES_NO = ("yes", "no")
 
@@ -21,14 +21,14 @@ def _yes(value: str, option: str) -> bool:
     return value.lower() == "yes"
 
 
-@handles_errors
+@as_user("lead.corroborate")
 def corroborate(
+    ctx: Context,
+    actor: Actor,
     lead_id: Annotated[int, typer.Argument()],
     kind: Annotated[
         str,
-        typer.Option(
-            help="The kind of evidence: one of the kinds listed above."
-        ),
+        typer.Option(help="The kind of evidence: one of the kinds listed above."),
     ],
     what: Annotated[str, typer.Option(help="What the evidence is.")],
     how: Annotated[str, typer.Option("--how", help="How it was obtained.")],
@@ -89,8 +89,7 @@ def corroborate(
         witness_relationship=relationship,
         identified_on=parse_date(identified_on, "--identified-on") if identified_on else None,
     )
-    ctx = open_ctx(workspace)
-    item = record(ctx, session.require(ctx, "lead.corroborate"), lead_id, ev)
+    item = record(ctx, actor, lead_id, ev)
     if item["counts"]:
         out().print(f"corroboration {item['id']} recorded for lead {lead_id}")
     else:
@@ -100,8 +99,10 @@ def corroborate(
         )
 
 
-@handles_errors
+@as_user("lead.adjudicate")
 def brief(
+    ctx: Context,
+    actor: Actor,
     request_id: Annotated[int, typer.Argument()],
     subject: Annotated[str, typer.Argument()],
     workspace: WorkspaceOpt = None,
@@ -112,13 +113,14 @@ def brief(
     from leadguard.cli import views
     from leadguard.services.casework.leads import adjudication_brief
 
-    ctx = open_ctx(workspace)
-    b = adjudication_brief(ctx, session.require(ctx, "lead.adjudicate"), request_id, subject)
+    b = adjudication_brief(ctx, actor, request_id, subject)
     views.show(out(), b, json_out, views.brief)
 
 
-@handles_errors
+@as_user("lead.adjudicate")
 def adjudicate(
+    ctx: Context,
+    actor: Actor,
     request_id: Annotated[int, typer.Argument()],
     subject: Annotated[str, typer.Argument()],
     note: Annotated[str, typer.Option(help="The reasons.")],
@@ -144,14 +146,14 @@ def adjudicate(
             raise InputError(f"{answers}: cannot read the answers ({exc})") from None
         if not isinstance(written, dict) or not all(isinstance(v, str) for v in written.values()):
             raise InputError(f"{answers}: must map each check name to a written answer")
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.adjudicate")
     lead = rule(ctx, actor, request_id, subject, release_lead, note, written)
     out().print(f"adjudicated: {'lead ' + str(lead.id) + ' released' if lead else 'not released'}")
 
 
-@handles_errors
+@as_user("case.fact", "case:{number}")
 def fact(
+    ctx: Context,
+    actor: Actor,
     number: Annotated[str, typer.Argument(help="Case number.")],
     name: Annotated[str, typer.Argument(help="A short name, e.g. pregnancy.")],
     text: Annotated[str, typer.Argument(help="The fact, e.g. 'not visibly pregnant'.")],
@@ -160,8 +162,7 @@ def fact(
     """Record a fact about the person sought: every possible lead needs a check of it."""
     from leadguard.services.casework.service import record_fact
 
-    ctx = open_ctx(workspace)
-    record_fact(ctx, session.require(ctx, "case.fact", f"case:{number}"), number, name, text)
+    record_fact(ctx, actor, number, name, text)
     out().print(f"case {number}: fact {name!r} recorded")
 
 

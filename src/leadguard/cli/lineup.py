@@ -8,13 +8,15 @@ from typing import Annotated
 
 import typer
 
-from leadguard.cli import session
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import WorkspaceOpt, as_user, out
 from leadguard.core.errors import InputError
+from leadguard.services.context import Actor, Context
 
 
-@handles_errors
+@as_user("lead.lineup", "lead:{lead_id}")
 def array(
+    ctx: Context,
+    actor: Actor,
     lead_id: Annotated[int, typer.Argument(help="Lead id.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the array and sealed key.")],
     sex: Annotated[str, typer.Option(help="The witness's description: sex.")] = "",
@@ -26,8 +28,6 @@ def array(
     refused when the suspect is the face most like the probe."""
     from leadguard.services.casework.lineup import build_array
 
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.lineup", f"lead:{lead_id}")
     description = {k: v for k, v in (("sex", sex), ("race", race)) if v}
     made = build_array(ctx, actor, lead_id, description, out_dir, fillers)
     console = out()
@@ -35,8 +35,10 @@ def array(
     console.print(f"sealed key (suspect's position; not for the administrator): {made.key_file}")
 
 
-@handles_errors
+@as_user("lead.lineup", "lead:{lead_id}")
 def administer(
+    ctx: Context,
+    actor: Actor,
     lead_id: Annotated[int, typer.Argument(help="Lead id.")],
     administrator: Annotated[str, typer.Option(help="Who showed the array (blind).")],
     instruction: Annotated[str, typer.Option(help="The instruction given, verbatim.")],
@@ -63,8 +65,6 @@ def administer(
         decisions = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"{file}: {exc}") from None
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "lead.lineup", f"lead:{lead_id}")
     record_administration(
         ctx, actor, lead_id, administrator, instruction, decisions, witness, witness_type,
         witness_note,

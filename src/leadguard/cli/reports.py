@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from leadguard.cli import session
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import WorkspaceOpt, as_user, handles_errors, open_ctx, out
+from leadguard.services.context import Actor, Context
 
 if TYPE_CHECKING:
     from leadguard.services.reports import Written
@@ -29,8 +30,10 @@ def _print(written: Written) -> None:
 
 
 @report_app.command("lead")
-@handles_errors
+@as_user("report.lead", "lead:{lead_id}")
 def lead(
+    ctx: Context,
+    actor: Actor,
     lead_id: Annotated[int, typer.Argument(help="Lead id (see `leadguard lead list`).")],
     out_dir: OutDir,
     workspace: WorkspaceOpt = None,
@@ -38,8 +41,6 @@ def lead(
     """The lead report of a released lead, as PDF and HTML."""
     from leadguard.services.reports import lead_report
 
-    ctx = open_ctx(workspace)
-    actor = session.require(ctx, "report.lead", f"lead:{lead_id}")
     _print(lead_report(ctx, actor, lead_id, out_dir))
 
 
@@ -60,8 +61,10 @@ def transparency(
     _print(transparency_report(ctx, session.actor(ctx), a, b, out_dir))
 
 
-@handles_errors
+@as_user("case.disclose", "case:{case}")
 def disclose(
+    ctx: Context,
+    actor: Actor,
     case: Annotated[str, typer.Argument(help="Case number.")],
     out_file: Annotated[Path, typer.Option("--out", help="The packet to write (.zip).")],
     workspace: WorkspaceOpt = None,
@@ -69,8 +72,7 @@ def disclose(
     """The defence disclosure packet of a case: one zip with a SHA-256 manifest."""
     from leadguard.services.disclosure import disclose as run
 
-    ctx = open_ctx(workspace)
-    _print(run(ctx, session.require(ctx, "case.disclose", f"case:{case}"), case, out_file))
+    _print(run(ctx, actor, case, out_file))
 
 
 def register(app: typer.Typer) -> None:
