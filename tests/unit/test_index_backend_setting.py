@@ -55,3 +55,15 @@ def test_gallery_uses_the_configured_backend(tmp_path: Path, backend: str, suffi
     index, _ = synced_index(ws, space)
     assert len(index) == 298
     ws.close()
+
+
+def test_every_backend_is_registered_once_with_its_place() -> None:
+    from leadguard.core.config import Settings
+    from leadguard.index.registry import BACKENDS, REGISTRY, backend, index_location
+
+    allowed = set(Settings.model_fields["index_backend"].annotation.__args__)  # type: ignore[union-attr]
+    assert set(BACKENDS) == allowed == set(REGISTRY)
+    places = {index_location(Path("/i"), "k", name).name for name in BACKENDS}
+    assert len(places) == len(BACKENDS)  # no two backends share a space's file
+    with pytest.raises(ValueError, match="unknown index backend 'hnsw'"):
+        backend("hnsw")

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
+from leadguard.index.registry import backend as index_backend
 from leadguard.index.segment_files import SEGMENT_PARTS, read_meta
 from leadguard.storage.tables import AuditEntry
 
@@ -48,7 +49,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _base(backend: str, path: Path) -> Path:
-    return path if backend == "compressed" else path.parent
+    return path if index_backend(backend).folder else path.parent
 
 
 def saved_files(backend: str, path: Path) -> list[str]:
@@ -56,7 +57,7 @@ def saved_files(backend: str, path: Path) -> list[str]:
     compressed index, ``meta.json`` and the files it names (a segment a killed save left
     behind, which no ``meta.json`` names, is never read and is removed by the next save);
     every file of the folder where ``meta.json`` cannot be read."""
-    if backend == "compressed":
+    if index_backend(backend).folder:
         if not path.is_dir():
             return []
         meta = read_meta(path)
@@ -69,7 +70,7 @@ def saved_files(backend: str, path: Path) -> list[str]:
             return sorted(named)
         except (KeyError, TypeError):
             return sorted(f.name for f in path.iterdir() if f.is_file() and f.suffix != ".tmp")
-    names = [path, path.with_suffix(".json")] if backend == "faiss-flat" else [path]
+    names = [path, path.with_suffix(".json")] if index_backend(backend).sidecar else [path]
     return [p.name for p in names if p.is_file()]
 
 
@@ -153,9 +154,7 @@ def check(session: Session, space_key: str, backend: str, path: Path) -> list[st
 
 def _head(backend: str, path: Path) -> str:
     """The file every save rewrites (its commit record)."""
-    if backend == "compressed":
-        return "meta.json"
-    return path.with_suffix(".json").name if backend == "faiss-flat" else path.name
+    return index_backend(backend).head(path)
 
 
 def head_recorded(session: Session, space_key: str, backend: str, path: Path) -> bool:

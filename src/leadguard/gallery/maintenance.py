@@ -87,8 +87,8 @@ def _join(
 
 
 def _backend(ws: Workspace) -> tuple[str, str]:
-    backend = ws.settings.index_backend
-    return backend, (ws.milvus_uri() if backend == "milvus" else "")
+    """The backend's name and the Milvus URI (which only the Milvus backend reads)."""
+    return ws.settings.index_backend, ws.milvus_uri()
 
 
 def open_index(ws: Workspace, space: EmbeddingSpace) -> StoredIndex:

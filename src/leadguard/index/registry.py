@@ -13,7 +13,8 @@ so candidates whose scores differ only in the last fp32 bits may swap places the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,8 +22,6 @@ import numpy as np
 import numpy.typing as npt
 
 from leadguard.index.base import IdArray, VectorIndex
-
-BACKENDS = ("faiss-flat", "compressed", "milvus")
 
 
 class StoredIndex(VectorIndex, Protocol):
@@ -33,54 +32,115 @@ class StoredIndex(VectorIndex, Protocol):
         ...
 
 
-def index_location(index_dir: Path, space_key: str, backend: str) -> Path:
-    """Where the backend keeps (or records) the index of one space."""
-    suffix = {"faiss-flat": ".faiss", "compressed": ".lgc", "milvus": ".milvus.json"}
-    if backend not in suffix:
-        raise ValueError(f"unknown index backend {backend!r}; choose one of {BACKENDS}")
-    return index_dir / f"{space_key}{suffix[backend]}"
+@dataclass(frozen=True)
+class Backend:
+    """One index backend: where it keeps a space's index and how to make, load and
+    fingerprint it (each loads its module only when used)."""
+
+    name: str
+    suffix: str  # of the index's file or folder, after the space key
+    folder: bool  # the index is a folder of files (else one file, perhaps with a sidecar)
+    sidecar: bool  # a ``.json`` beside the file records its fingerprint
+    create: Callable[[str, int, str], StoredIndex]  # (space key, dim, Milvus URI)
+    load: Callable[[Path, str, int, str], StoredIndex]
+    meta: Callable[[Path], dict[str, Any] | None]
+
+    def head(self, path: Path) -> str:
+        """The file every save rewrites (its commit record)."""
+        if self.folder:
+            return "meta.json"
+        return path.with_suffix(".json").name if self.sidecar else path.name
 
 
-def new_index(backend: str, space_key: str, dim: int, milvus_uri: str = "") -> StoredIndex:
-    if backend == "compressed":
-        from leadguard.index.compressed import CompressedIndex
+def _compressed_new(space_key: str, dim: int, uri: str) -> StoredIndex:
+    from leadguard.index.compressed import CompressedIndex
 
-        return CompressedIndex(space_key, dim)
-    if backend == "milvus":
-        from leadguard.index.milvus_index import MilvusIndex
+    return CompressedIndex(space_key, dim)
 
-        return MilvusIndex(space_key, dim, milvus_uri, fresh=True)
+
+def _compressed_load(path: Path, space_key: str, dim: int, uri: str) -> StoredIndex:
+    from leadguard.index.compressed import CompressedIndex
+
+    return CompressedIndex.load(path, space_key, dim)
+
+
+def _compressed_meta(path: Path) -> dict[str, Any] | None:
+    from leadguard.index.compressed import read_meta
+
+    return read_meta(path)
+
+
+def _faiss_new(space_key: str, dim: int, uri: str) -> StoredIndex:
     from leadguard.index.faiss_index import FaissExactIndex
 
     return FaissExactIndex(space_key, dim)
 
 
-def load_index(
-    backend: str, path: Path, space_key: str, dim: int, milvus_uri: str = ""
-) -> StoredIndex:
-    if backend == "compressed":
-        from leadguard.index.compressed import CompressedIndex
-
-        return CompressedIndex.load(path, space_key, dim)
-    if backend == "milvus":
-        from leadguard.index.milvus_index import MilvusIndex
-
-        return MilvusIndex.load(path, space_key, dim, milvus_uri)
+def _faiss_load(path: Path, space_key: str, dim: int, uri: str) -> StoredIndex:
     from leadguard.index.faiss_index import FaissExactIndex
 
     return FaissExactIndex.load(path, space_key, dim)
 
 
-def stored_meta(backend: str, path: Path) -> dict[str, Any] | None:
-    """The fingerprint the saved index records (count, id_sum, id_max), without loading it."""
-    if backend == "compressed":
-        from leadguard.index.compressed import read_meta as compressed_meta
-
-        return compressed_meta(path)
+def _faiss_meta(path: Path) -> dict[str, Any] | None:
     from leadguard.index.faiss_index import read_meta
 
-    if backend == "milvus":
-        from leadguard.index.milvus_index import read_meta as milvus_meta
-
-        return milvus_meta(path)
     return read_meta(path)
+
+
+def _milvus_new(space_key: str, dim: int, uri: str) -> StoredIndex:
+    from leadguard.index.milvus_index import MilvusIndex
+
+    return MilvusIndex(space_key, dim, uri, fresh=True)
+
+
+def _milvus_load(path: Path, space_key: str, dim: int, uri: str) -> StoredIndex:
+    from leadguard.index.milvus_index import MilvusIndex
+
+    return MilvusIndex.load(path, space_key, dim, uri)
+
+
+def _milvus_meta(path: Path) -> dict[str, Any] | None:
+    from leadguard.index.milvus_index import read_meta
+
+    return read_meta(path)
+
+
+REGISTRY: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("faiss-flat", ".faiss", False, True, _faiss_new, _faiss_load, _faiss_meta),
+        Backend(
+            "compressed", ".lgc", True, False, _compressed_new, _compressed_load, _compressed_meta
+        ),
+        Backend("milvus", ".milvus.json", False, False, _milvus_new, _milvus_load, _milvus_meta),
+    )
+}
+BACKENDS = tuple(REGISTRY)
+
+
+def backend(name: str) -> Backend:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown index backend {name!r}; choose one of {BACKENDS}") from None
+
+
+def index_location(index_dir: Path, space_key: str, name: str) -> Path:
+    """Where the backend keeps (or records) the index of one space."""
+    return index_dir / f"{space_key}{backend(name).suffix}"
+
+
+def new_index(name: str, space_key: str, dim: int, milvus_uri: str = "") -> StoredIndex:
+    return backend(name).create(space_key, dim, milvus_uri)
+
+
+def load_index(
+    name: str, path: Path, space_key: str, dim: int, milvus_uri: str = ""
+) -> StoredIndex:
+    return backend(name).load(path, space_key, dim, milvus_uri)
+
+
+def stored_meta(name: str, path: Path) -> dict[str, Any] | None:
+    """The fingerprint the saved index records (count, id_sum, id_max), without loading it."""
+    return backend(name).meta(path)
