@@ -56,6 +56,26 @@ def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
         assert scores == sorted(scores, reverse=True)
 
 
+def test_a_search_checks_the_probe_header_once(johns, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intake checks the header before anything is decoded and hands the result on: the
+    pipeline's decode does not check the same bytes again."""
+    from leadguard.pipeline import decode
+    from leadguard.search import intake
+
+    calls: list[str] = []
+
+    def counted(data: bytes, source: str, max_pixels: int) -> decode.Header:
+        calls.append(source)
+        return real(data, source, max_pixels)
+
+    real = decode.check_header
+    monkeypatch.setattr(decode, "check_header", counted)
+    monkeypatch.setattr(intake, "check_header", counted)
+    probe = johns.mated_probes[0][0]
+    assert search(johns.ws, SearchRequest(probe, investigation=2)).candidates
+    assert calls == [str(probe)]
+
+
 def test_non_enrolled_people_score_below_every_mated_probe(johns, non_enrolled_probes) -> None:
     mated = [
         search(johns.ws, SearchRequest(p, investigation=1)).candidates[0].score

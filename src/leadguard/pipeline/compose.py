@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from leadguard.core.errors import FaceError, FaceTooSmall, NoFace, SeveralFaces
 from leadguard.core.types import DecodedImage, Detection, FaceTemplate, RGBImage
-from leadguard.pipeline.decode import decode_image
+from leadguard.pipeline.decode import Header, decode_image
 from leadguard.pipeline.measures import Measure, measure_face
 
 if TYPE_CHECKING:
@@ -127,13 +127,16 @@ class FacePipeline:
                 f"of {self.min_face_size} px",
             )
 
-    def decode(self, data: bytes, source: str) -> DecodedImage:
-        return decode_image(data, source, self.max_image_pixels)
+    def decode(self, data: bytes, source: str, header: Header | None = None) -> DecodedImage:
+        return decode_image(data, source, self.max_image_pixels, header)
 
-    def measure(self, data: bytes, source: str, selection: FaceSelection) -> MeasuredFace:
+    def measure(
+        self, data: bytes, source: str, selection: FaceSelection, header: Header | None = None
+    ) -> MeasuredFace:
         """Decode, detect, choose the face and measure its quality (no size check, no
-        template: a face too small to search is still measured)."""
-        image = self.decode(data, source)
+        template: a face too small to search is still measured). ``header``: the header
+        check already made on ``data``."""
+        image = self.decode(data, source, header)
         detections = self.model.detect(image.pixels)
         face = choose_face(detections, image, selection)
         quality = measure_face(

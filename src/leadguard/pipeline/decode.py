@@ -156,11 +156,15 @@ def check_header(data: bytes, source: str, max_pixels: int) -> Header:
         raise UnreadableImage(source, reason) from exc
 
 
-def decode_image(data: bytes, source: str, max_pixels: int) -> DecodedImage:
+def decode_image(
+    data: bytes, source: str, max_pixels: int, header: Header | None = None
+) -> DecodedImage:
     """Decode bytes into an 8-bit RGB image, or raise UnreadableImage naming the reason.
-    The header is checked first (``check_header``): nothing is decoded past the budget."""
+    The header is checked first (``check_header``): nothing is decoded past the budget.
+    ``header``: the result of that check on these very bytes, when the caller has just made
+    it (a probe's intake), so it is not made twice."""
     digest = sha256_bytes(data)
-    header = check_header(data, source, max_pixels)
+    header = header or check_header(data, source, max_pixels)
     fmt = header.format
     try:
         with _quiet(), Image.open(io.BytesIO(data)) as img:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
-from leadguard.pipeline.decode import check_header, read_file
+from leadguard.pipeline.decode import Header, check_header, read_file
 from leadguard.pipeline.measures import Measure
 from leadguard.quality.gate import (
     QualityRefused,
@@ -44,6 +44,7 @@ class Intake:
     editor: str | None
     edits: tuple[Edit, ...]
     notices: list[str] = field(default_factory=list)
+    header: Header | None = None  # the header check of ``data``, when intake made it
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -139,9 +140,10 @@ def receive_probe(
     searched, never the file at ``path``. ``name``: what the probe is recorded and shown as
     (an upload's file name, where ``path`` is the server's temporary copy)."""
     shown = name or str(path)
+    header: Header | None = None
     if stored is None:
         original = read_file(path, ws.settings.max_image_bytes)
-        check_header(original, shown, ws.settings.max_image_pixels)  # before any decode
+        header = check_header(original, shown, ws.settings.max_image_pixels)  # before decoding
         exif = read_exif(original)
         editor = editor_flag(exif)
         pid = store_probe(s, original, shown, source_type, exif, editor, None, []).id
@@ -166,6 +168,7 @@ def receive_probe(
         )
     data = original
     if edits:
+        header = None  # the edited image is checked when it is decoded
         data = apply_edits(original, list(edits), shown, ws.settings.max_image_pixels)
         edit_list = [e.to_dict() for e in edits]
         pid = store_probe(s, data, shown, source_type, exif, editor, pid, edit_list).id
@@ -173,7 +176,7 @@ def receive_probe(
             "searched the probe as edited by LeadGuard: "
             + ", ".join(f"{e.op}{list(e.args)}" for e in edits)
         )
-    return Intake(pid, sha, data, source_type, exif, editor, edits, notices)
+    return Intake(pid, sha, data, source_type, exif, editor, edits, notices, header)
 
 
 def gate(

@@ -182,7 +182,8 @@ def _receive(
         ws, s, req.probe, req.source_type, req.edits, req.stored_probe, req.shown
     )
     received.append(intake)
-    measured = pipeline.measure(intake.data, req.shown, FaceSelection("reject", req.face))
+    selection = FaceSelection("reject", req.face)
+    measured = pipeline.measure(intake.data, req.shown, selection, intake.header)  # checked once
     verdict = gate(ws, s, intake, measured.quality, req.shown)
     processed = pipeline.complete(measured, req.shown)
     return _Probe(intake, processed, verdict, len(processed.detections))

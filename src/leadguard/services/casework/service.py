@@ -386,7 +386,7 @@ def request_search(
                 "request.create",
                 f"case:{number}/request:{req.id}",
                 {
-                    "probe": str(probe),
+                    "probe": shown,  # an upload: its file name, never the server's copy
                     "probe_id": row.id,
                     "probe_sha256": row.sha256,
                     "source_type": source_type,
