@@ -136,7 +136,7 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         sup.get_by_role("button", name="Open the case").click()
         expect(sup.get_by_role("heading", name="Case WEB-1")).to_be_visible()
         for name in ("ex1", "ex2", "rev"):
-            sup.get_by_label("Assign user").fill(name)
+            sup.get_by_label("Assign user").select_option(name)
             sup.get_by_role("button", name="Assign").click()
             expect(sup.locator(".flash")).to_contain_text(f"{name} assigned")
         w.check(sup, "supervisor-case")

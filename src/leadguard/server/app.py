@@ -24,6 +24,7 @@ from leadguard.server import (
     web_cases,
     web_documents,
     web_external,
+    web_queues,
     web_review,
 )
 from leadguard.server.errors import (
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(web_external.router)
     app.include_router(web_review.router)
     app.include_router(web_documents.router)
+    app.include_router(web_queues.router)
     app.include_router(api_docs.router)
     api_docs.describe(app)
     static = resources.files("leadguard.server").joinpath("static")

@@ -73,12 +73,14 @@ def templates() -> Jinja2Templates:
 def page(
     request: Request, name: str, who: Login | None, status: int = 200, **values: Any
 ) -> HTMLResponse:
+    from leadguard.server.web_queues import nav_links  # builds on this module
+
     st = request.app.state.lg
     flash = request.cookies.get(FLASH)
     values.update(
         user=who.actor if who else None,
         csrf=st.csrf_for(who.token) if who else "",
-        nav=ROLE_HOME.get(who.actor.role, []) if who else [],
+        nav=nav_links(st, who, ROLE_HOME.get(who.actor.role, [])) if who else [],
         flash=flash,
     )
     values.setdefault("zone", st.ctx.settings.time_zone)
@@ -185,8 +187,12 @@ async def logout_post(request: Request, st: State, who: WebLogin) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, who: WebLogin) -> HTMLResponse:
-    return page(request, "home.html", who)
+def home(request: Request, st: State, who: WebLogin) -> HTMLResponse:
+    """The user's work queue (``web_queues``) and their pages."""
+    from leadguard.server.web_queues import home_values
+
+    request.state.login = who
+    return page(request, "home.html", who, **home_values(st, who))
 
 
 @router.get("/audit/verify", response_class=HTMLResponse)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from leadguard.core.errors import InputError
 from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
-from leadguard.server import web_external, web_refusals
+from leadguard.server import web_external, web_queues, web_refusals
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.errors import error_body
 from leadguard.server.schemas import array_message
@@ -85,6 +85,7 @@ def case_page(number: str, request: Request, st: State, who: WebLogin) -> HTMLRe
         today=date.today().isoformat(),
         actions=st.call(case_actions.request_actions, st.ctx, who.actor, number),
         **web_external.case_values(st, who, number),
+        **web_queues.case_values(st, who, number),
     )
 
 

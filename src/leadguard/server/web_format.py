@@ -47,6 +47,7 @@ ACTIONS = {
     "login.failed": "login failed",
     "logout": "logged out",
     "model.accept": "face model accepted",
+    "notification.read": "notifications marked read",
     "probe.received": "probe received",
     "probe.edited": "probe edited",
     "refused": "refused",
