@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from leadguard.services.authz import NotAllowed
-from leadguard.services.casework.service import case_by_number, check_case
+from leadguard.services.casework.service import ASSIGNABLE_ROLES, case_by_number, check_case
 from leadguard.services.context import Actor, Context, current_user
 from leadguard.storage.tables import CaseAssignment, User
-
-ASSIGNABLE_ROLES = ("examiner", "reviewer")
 
 
 @dataclass(frozen=True)

@@ -303,6 +303,10 @@ def record_fact(ctx: Context, actor: Actor, number: str, name: str, text: str) -
         return case_info(s, case)
 
 
+# who may be assigned to a case: the case page offers the same (services/assignment.py)
+ASSIGNABLE_ROLES = ("examiner", "reviewer")
+
+
 def assign(ctx: Context, actor: Actor, number: str, username: str) -> None:
     with refusals(ctx, actor, "case.assign", f"case:{number}"), ctx.session() as s:
         case = case_by_number(s, number)
@@ -312,6 +316,15 @@ def assign(ctx: Context, actor: Actor, number: str, username: str) -> None:
             raise InputError(f"user {username!r} does not exist")
         if target.role == "admin":
             raise PolicyRefused("separation_of_duties", "an admin cannot act in casework")
+        if not target.active:
+            raise InputError(f"user {username!r} is deactivated and cannot be assigned")
+        if target.role not in ASSIGNABLE_ROLES or target.unit != case.unit:
+            raise PolicyRefused(
+                "assignee_eligible",
+                f"{username} ({target.role}, unit {target.unit}) cannot be assigned to case "
+                f"{number}: only an examiner or reviewer of unit {case.unit} can be "
+                "(supervisors act on their unit's cases without an assignment)",
+            )
         rows = []
         if not is_assigned(s, target, case):
             row = CaseAssignment(case_id=case.id, user_id=target.id)
