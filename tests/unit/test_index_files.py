@@ -1,6 +1,7 @@
 """The index files' digests are in the audit chain: ``index check`` and ``audit verify`` name
 a segment file changed on disk (zeroed, truncated, a byte flipped, two files swapped), and
-normal enrollment, removal, compaction and rebuilds raise no alarm."""
+normal enrollment, removal, compaction and rebuilds raise no alarm; on SQLite and on
+PostgreSQL (where the digests are recorded in the server's database)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ from leadguard.gallery.maintenance import (
 )
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
+from tests.conftest import new_database_url
+from tests.pgserver import copy_workspace
 
 _DET = Detection(Box(0, 0, 100, 100), 1.0, ())
+pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
 
 def enroll(ws: Workspace, start: int, n: int, record: bool = True) -> None:
@@ -72,13 +76,28 @@ def file_problems(ws: Workspace) -> list[str]:
         ]
 
 
-@pytest.fixture(params=["compressed", "faiss-flat"])
-def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
-    w = Workspace.init(tmp_path / "ws", index_backend=request.param)
+@pytest.fixture(scope="module", params=["compressed", "faiss-flat"])
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> tuple[Path, str]:
+    """A workspace with eleven batches, built once per index backend and database."""
+    root = tmp_path_factory.mktemp("index-files") / "ws"
+    url = new_database_url(request, backend)
+    w = Workspace.init(root, index_backend=request.param, database_url=url)
     enroll(w, 0, 40)  # first batch: built from the database, then saved
     for b in range(1, 11):  # ten small batches: the compressed index merges its segments
         enroll(w, 30 + 10 * b, 10)
-    return w
+    w.close()
+    return root, str(request.param)
+
+
+@pytest.fixture
+def ws(
+    built: tuple[Path, str], tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Workspace:
+    server = request.getfixturevalue("pg_server") if backend == "postgres" else None
+    copy_workspace(built[0], tmp_path / "ws", server)
+    return Workspace.open(tmp_path / "ws", index_backend=built[1])
 
 
 def test_normal_use_raises_no_alarm(ws: Workspace) -> None:
