@@ -35,6 +35,7 @@ from leadguard.server.errors import (
     status_of,
     validation_message,
 )
+from leadguard.server.limits import BodyLimit
 from leadguard.server.state import ServerState
 from leadguard.services.context import Context
 
@@ -58,7 +59,7 @@ def warm(ctx: Context, search_threads: int | None = 1) -> None:
     """Load once what every search needs: the face model and the quality policy (the vector
     index is loaded by the first search and then kept while its file is unchanged).
 
-    The server runs one search at a time: an exact scan of one query on one thread avoids
+    Each search's exact scan of one query runs on one thread: that avoids
     OpenMP's thread wake-ups, which cost more than the scan itself on a busy machine (see
     docs/server.md); ``None`` leaves FAISS's default."""
     ctx.face_model()
@@ -95,9 +96,13 @@ def create_app(
         redoc_url=None,
         generate_unique_id_function=api_docs.operation_id,
     )
-    app.state.lg = ServerState(
+    st = ServerState(
         ctx, secure_cookies=secure_cookies, login_limit=login_limit, search_threads=search_threads
     )
+    app.state.lg = st
+    ctx.share_models(st.compute.slots)  # one face model per compute slot (loaded when needed)
+    settings = ctx.settings
+    app.add_middleware(BodyLimit, limit=settings.max_image_bytes + settings.max_form_bytes)
     app.include_router(api.router)
     app.include_router(api_admin.router)
     app.include_router(web.router)
