@@ -30,6 +30,7 @@ from leadguard.server.errors import (
     HANDLED,
     ErrorOut,
     LoginRequired,
+    ServerBusy,
     error_body,
     headers_of,
     status_of,
@@ -129,7 +130,7 @@ def create_app(
 
     async def handled(request: Request, exc: Exception) -> Response:
         status = status_of(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, ServerBusy):  # shedding load is no fault
             log.error("%s %s: %s", request.method, request.url.path, exc)
         if request.url.path.startswith("/api/"):
             body = error_body(exc).model_dump(exclude_none=True)
