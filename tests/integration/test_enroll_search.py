@@ -57,10 +57,11 @@ def test_mated_probes_find_their_subject_at_rank_one(johns) -> None:
 
 
 def test_a_search_checks_the_probe_header_once(johns, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Intake checks the header before anything is decoded and hands the result on: the
-    pipeline's decode does not check the same bytes again."""
+    """The header is checked before anything is decoded and the result handed on: the
+    pipeline's decode and the intake in the search's transaction do not check (or read) the
+    same bytes again."""
     from leadguard.pipeline import decode
-    from leadguard.search import intake
+    from leadguard.search import intake, run
 
     calls: list[str] = []
 
@@ -71,6 +72,7 @@ def test_a_search_checks_the_probe_header_once(johns, monkeypatch: pytest.Monkey
     real = decode.check_header
     monkeypatch.setattr(decode, "check_header", counted)
     monkeypatch.setattr(intake, "check_header", counted)
+    monkeypatch.setattr(run, "check_header", counted)
     probe = johns.mated_probes[0][0]
     assert search(johns.ws, SearchRequest(probe, investigation=2)).candidates
     assert calls == [str(probe)]

@@ -183,6 +183,40 @@ class Settings(BaseSettings):
         "none (the connecting address is the client).",
     )
 
+    server_compute_slots: int = Field(
+        0,
+        ge=0,
+        description="How many expensive requests (search, preview, request filing) "
+        "`leadguard serve` decodes, measures and embeds at once, each with its own loaded face "
+        "model; 0 = one per CPU core. Everything else (GET /api/me, pages, reads) never waits "
+        "for these.",
+    )
+    server_compute_queue: int = Field(
+        8,
+        ge=0,
+        description="Expensive requests that may wait for a compute slot; beyond that the "
+        "server answers 503 ServerBusy with Retry-After instead of queueing without bound.",
+    )
+    expensive_per_user: int = Field(
+        30,
+        ge=1,
+        description="Expensive requests (search, preview, request filing) one user may make "
+        "per minute; beyond that 429 RateLimited with rule `per_user_limit` (audited).",
+    )
+    expensive_per_address: int = Field(
+        60,
+        ge=1,
+        description="Expensive requests per minute from one client address (X-Forwarded-For "
+        "believed only from trusted_proxies); beyond that 429 with rule `per_address_limit`.",
+    )
+    max_form_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="What a request body may hold beyond max_image_bytes (form fields, "
+        "multipart boundaries); a larger Content-Length is refused 413 before the body is "
+        "read, and a body without one is counted and refused as soon as it passes the limit.",
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:

@@ -134,16 +134,22 @@ def receive_probe(
     edits: tuple[Edit, ...] = (),
     stored: int | None = None,
     name: str | None = None,
+    received: tuple[bytes, Header] | None = None,
 ) -> Intake:
     """Store the probe as received, refuse prohibited kinds, apply LeadGuard's edits.
     ``stored``: a probe already received (with a search request): its stored bytes are
     searched, never the file at ``path``. ``name``: what the probe is recorded and shown as
-    (an upload's file name, where ``path`` is the server's temporary copy)."""
+    (an upload's file name, where ``path`` is the server's temporary copy). ``received``: the
+    file's bytes and their header check, when the search has just read and checked them
+    (outside its transaction), so the file is read and checked once."""
     shown = name or str(path)
     header: Header | None = None
     if stored is None:
-        original = read_file(path, ws.settings.max_image_bytes)
-        header = check_header(original, shown, ws.settings.max_image_pixels)  # before decoding
+        if received is not None:
+            original, header = received
+        else:
+            original = read_file(path, ws.settings.max_image_bytes)
+            header = check_header(original, shown, ws.settings.max_image_pixels)  # first
         exif = read_exif(original)
         editor = editor_flag(exif)
         pid = store_probe(s, original, shown, source_type, exif, editor, None, []).id

@@ -24,13 +24,14 @@ from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores
 from leadguard.face_models.base import FaceModel
 from leadguard.gallery.maintenance import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
-from leadguard.pipeline.compose import FacePipeline, FaceSelection, ProcessedImage
-from leadguard.quality.gate import QualityRefused, Verdict
-from leadguard.quality.provenance import ProbeRefused
+from leadguard.pipeline.compose import FacePipeline, FaceSelection, MeasuredFace, ProcessedImage
+from leadguard.pipeline.decode import Header, check_header, read_file, sha256_bytes
+from leadguard.quality.gate import QualityRefused, Verdict, workspace_policy
+from leadguard.quality.provenance import ProbeRefused, apply_edits, check_source_type
 from leadguard.search.intake import Intake, gate, log_refusal, receive_probe
 from leadguard.search.request import SearchRequest
 from leadguard.storage import queries as repo
-from leadguard.storage.tables import SearchLog
+from leadguard.storage.tables import ProbeRecord, SearchLog
 from leadguard.storage.workspace import Workspace
 
 LEAD_NOTICE = (
@@ -76,10 +77,12 @@ def search(
     raises. ``then(session, result)`` runs in the same transaction, after the search is
     logged (a casework request is marked searched with it; an override is audited)."""
     failure: LeadGuardError | None = None
+    model = model or ws.face_model()
+    ready = prepare(ws, request, model)  # the costly part, before the transaction
     with ws.session() as s:
         received: list[Intake] = []  # the intake, once the probe is stored
         try:
-            result = _search(ws, s, request, model or ws.face_model(), received)
+            result = _search(ws, s, request, model, received, ready)
             if then is not None:
                 then(s, result)
             return result
@@ -99,6 +102,58 @@ def search(
             )
             failure = exc
     raise failure
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The probe's face measured and embedded before the search's transaction (decode,
+    detection, measures and the template take most of a search, and the transaction holds
+    the database's writer lock). The stages inside the transaction take these results
+    for the bytes they were computed from, and raise a captured error at the point where
+    it would have been raised, so what is stored, logged and audited is unchanged."""
+
+    sha256: str  # of the bytes that were measured (the searched bytes, edits applied)
+    original: bytes | None  # the file's bytes as read (None for a stored probe)
+    header: Header  # the header check of the bytes received, made once
+    measured: MeasuredFace | None
+    processed: ProcessedImage | None
+    error: LeadGuardError | None  # raised by measure (measured None) or by complete
+
+
+def prepare(ws: Workspace, req: SearchRequest, model: FaceModel) -> Prepared | None:
+    """Measure and embed the probe outside any transaction. ``None`` when a check before
+    the measures fails (unreadable, header, prohibited source type, edits): the search's
+    own stages raise that error and record it."""
+    settings = ws.settings
+    try:
+        if req.stored_probe is None:
+            original = read_file(req.probe, settings.max_image_bytes)
+        else:
+            with ws.session() as s:  # a short read
+                rec = s.get(ProbeRecord, req.stored_probe)
+                if rec is None:
+                    return None
+                original = bytes(rec.data)
+        header = check_header(original, req.shown, settings.max_image_pixels)  # before decoding
+        check_source_type(req.source_type, workspace_policy(ws).prohibited_source_types)
+        data = original
+        if req.edits:
+            data = apply_edits(original, list(req.edits), req.shown, settings.max_image_pixels)
+    except LeadGuardError:
+        return None
+    pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
+    sha = sha256_bytes(data)
+    read = original if req.stored_probe is None else None
+    checked = header if not req.edits else None  # an edited image is checked when decoded
+    try:
+        measured = pipeline.measure(data, req.shown, FaceSelection("reject", req.face), checked)
+    except LeadGuardError as exc:
+        return Prepared(sha, read, header, None, None, exc)
+    try:
+        processed = pipeline.complete(measured, req.shown)
+        return Prepared(sha, read, header, measured, processed, None)
+    except LeadGuardError as exc:
+        return Prepared(sha, read, header, measured, None, exc)
 
 
 @dataclass(frozen=True)
@@ -135,9 +190,14 @@ class _Ranked:
 
 
 def _search(
-    ws: Workspace, s: Session, req: SearchRequest, model: FaceModel, received: list[Intake]
+    ws: Workspace,
+    s: Session,
+    req: SearchRequest,
+    model: FaceModel,
+    received: list[Intake],
+    ready: Prepared | None = None,
 ) -> CandidateList:
-    probe = _receive(ws, s, req, model, received)
+    probe = _receive(ws, s, req, model, received, ready)
     gallery = _snapshot(ws, s, model.space, req.investigation)
     ranked = _rank(ws, s, req, probe, gallery)
     candidates = _candidates(s, req, model.space.key, gallery, ranked)
@@ -173,19 +233,41 @@ def _search(
 
 
 def _receive(
-    ws: Workspace, s: Session, req: SearchRequest, model: FaceModel, received: list[Intake]
+    ws: Workspace,
+    s: Session,
+    req: SearchRequest,
+    model: FaceModel,
+    received: list[Intake],
+    ready: Prepared | None = None,
 ) -> _Probe:
-    """Intake, then measure and gate (the gate runs before the face-size check)."""
+    """Intake, then measure and gate (the gate runs before the face-size check); the
+    measures and template of ``ready`` when they are of the bytes taken in."""
     settings = ws.settings
     pipeline = FacePipeline(model, settings.min_face_size, settings.max_image_pixels)
+    # the bytes prepare read and checked are the ones stored and searched: read once
+    original = ready.original if ready else None
+    given = (original, ready.header) if ready and original is not None else None
     intake = receive_probe(
-        ws, s, req.probe, req.source_type, req.edits, req.stored_probe, req.shown
+        ws, s, req.probe, req.source_type, req.edits, req.stored_probe, req.shown, given
     )
     received.append(intake)
-    selection = FaceSelection("reject", req.face)
-    measured = pipeline.measure(intake.data, req.shown, selection, intake.header)  # checked once
+    if ready is None or ready.sha256 != sha256_bytes(intake.data):
+        ready = None
+        selection = FaceSelection("reject", req.face)
+        measured = pipeline.measure(intake.data, req.shown, selection, intake.header)
+    elif ready.measured is None:
+        assert ready.error is not None
+        raise ready.error
+    else:
+        measured = ready.measured
     verdict = gate(ws, s, intake, measured.quality, req.shown)
-    processed = pipeline.complete(measured, req.shown)
+    if ready is None:
+        processed = pipeline.complete(measured, req.shown)
+    elif ready.processed is None:
+        assert ready.error is not None
+        raise ready.error
+    else:
+        processed = ready.processed
     return _Probe(intake, processed, verdict, len(processed.detections))
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from starlette.concurrency import run_in_threadpool
 
 from leadguard.quality.provenance import Edit
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, Login, State, api_login, login
-from leadguard.server.errors import ERROR_RESPONSES, TOO_LARGE, TOO_MANY
+from leadguard.server.errors import ERROR_RESPONSES, EXPENSIVE, TOO_MANY
+from leadguard.server.limits import check_expensive, compute
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts
@@ -116,10 +116,11 @@ def api_requests(
     response_model=S.RequestOut,
     status_code=201,
     tags=["requests"],
-    responses=TOO_LARGE,
+    responses=EXPENSIVE,
 )
 async def api_request_add(
     number: str,
+    request: Request,
     st: State,
     actor: ApiActor,
     probe: Annotated[UploadFile, File(description="The probe image, stored as received.")],
@@ -129,6 +130,7 @@ async def api_request_add(
     edits: Annotated[list[str] | None, Form(description="e.g. crop:10,20,210,260")] = None,
 ) -> S.RequestOut:
     """A search request with its probe (and the edits LeadGuard will apply and record)."""
+    check_expensive(st, request, actor, "request.create")
     data = await read_upload(st.ctx, probe)
 
     def go() -> S.RequestOut:
@@ -148,7 +150,7 @@ async def api_request_add(
             )
         return S.of(S.RequestOut, info)
 
-    return await run_in_threadpool(go)
+    return await compute(st, go)
 
 
 @router.post("/requests/{request_id}/approve", response_model=S.RequestOut, tags=["requests"])
@@ -156,10 +158,17 @@ def api_approve(request_id: int, st: State, actor: ApiActor) -> S.RequestOut:
     return S.of(S.RequestOut, st.call(service.approve, st.ctx, actor, request_id))
 
 
-@router.post("/requests/{request_id}/run", response_model=S.SearchRunOut, tags=["requests"])
-def api_run(request_id: int, st: State, actor: ApiActor) -> S.SearchRunOut:
+@router.post(
+    "/requests/{request_id}/run",
+    response_model=S.SearchRunOut,
+    tags=["requests"],
+    responses=EXPENSIVE,
+)
+async def api_run(request_id: int, request: Request, st: State, actor: ApiActor) -> S.SearchRunOut:
     """Run the approved request's search; the list goes to blind review, not to the caller."""
-    return S.of(S.SearchRunOut, st.call(service.run_search, st.ctx, actor, request_id))
+    check_expensive(st, request, actor, "search.run")
+    run = await compute(st, st.call, service.run_search, st.ctx, actor, request_id)
+    return S.of(S.SearchRunOut, run)
 
 
 @router.get(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, State
-from leadguard.server.errors import ERROR_RESPONSES, TOO_LARGE
+from leadguard.server.errors import ERROR_RESPONSES, EXPENSIVE
+from leadguard.server.limits import check_expensive, compute
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.services import accounts, gallery
 from leadguard.services import audit as audit_svc
@@ -130,9 +130,10 @@ def api_records(st: State, actor: ApiActor) -> list[S.AccuracyRecordOut]:
     "/search",
     response_model=S.CandidateListOut,
     tags=["search"],
-    responses=TOO_LARGE,
+    responses=EXPENSIVE,
 )
 async def api_search(
+    request: Request,
     st: State,
     actor: ApiActor,
     probe: Annotated[UploadFile, File()],
@@ -147,18 +148,19 @@ async def api_search(
     from leadguard.core.serialize import candidate_list_dict
     from leadguard.services.search import Override, SearchRequest, search
 
+    check_expensive(st, request, actor, "search")
     data = await read_upload(st.ctx, probe)
 
     def go() -> S.CandidateListOut:
         with as_file(data, probe.filename) as path:
-            request = SearchRequest(
+            wanted = SearchRequest(
                 path,
                 source_type,
                 face=face,
                 incident_date=incident_date,
                 probe_name=label(probe.filename),
             )
-            result = st.call(search, st.ctx, actor, request, Override(case, reason))
+            result = st.call(search, st.ctx, actor, wanted, Override(case, reason))
         return S.CandidateListOut.model_validate(candidate_list_dict(result))
 
-    return await run_in_threadpool(go)
+    return await compute(st, go)

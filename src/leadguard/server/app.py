@@ -31,11 +31,13 @@ from leadguard.server.errors import (
     HANDLED,
     ErrorOut,
     LoginRequired,
+    ServerBusy,
     error_body,
     headers_of,
     status_of,
     validation_message,
 )
+from leadguard.server.limits import BodyLimit
 from leadguard.server.state import ServerState
 from leadguard.services.context import Context
 
@@ -59,7 +61,7 @@ def warm(ctx: Context, search_threads: int | None = 1) -> None:
     """Load once what every search needs: the face model and the quality policy (the vector
     index is loaded by the first search and then kept while its file is unchanged).
 
-    The server runs one search at a time: an exact scan of one query on one thread avoids
+    Each search's exact scan of one query runs on one thread: that avoids
     OpenMP's thread wake-ups, which cost more than the scan itself on a busy machine (see
     docs/server.md); ``None`` leaves FAISS's default."""
     ctx.face_model()
@@ -96,9 +98,13 @@ def create_app(
         redoc_url=None,
         generate_unique_id_function=api_docs.operation_id,
     )
-    app.state.lg = ServerState(
+    st = ServerState(
         ctx, secure_cookies=secure_cookies, login_limit=login_limit, search_threads=search_threads
     )
+    app.state.lg = st
+    ctx.share_models(st.compute.slots)  # one face model per compute slot (loaded when needed)
+    settings = ctx.settings
+    app.add_middleware(BodyLimit, limit=settings.max_image_bytes + settings.max_form_bytes)
     app.include_router(api.router)
     app.include_router(api_admin.router)
     app.include_router(web.router)
@@ -126,7 +132,7 @@ def create_app(
 
     async def handled(request: Request, exc: Exception) -> Response:
         status = status_of(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, ServerBusy):  # shedding load is no fault
             log.error("%s %s: %s", request.method, request.url.path, exc)
         if request.url.path.startswith("/api/"):
             body = error_body(exc).model_dump(exclude_none=True)

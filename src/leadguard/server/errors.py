@@ -10,7 +10,11 @@ PolicyRefused               409     the casework policy forbids it (``rule``)
 InputError "... not exist"  404     the case, request, lead or user is unknown
 InputError (and images)     400     bad input; the message names the thing
 TooLarge (server)           413     an upload over ``max_image_bytes``
-RateLimited (server)        429     too many login attempts; ``Retry-After``
+RateLimited (server)        429     too many login attempts, or expensive requests
+                                    (``rule``: per_user_limit, per_address_limit);
+                                    ``Retry-After``
+ServerBusy (server)         503     every compute slot busy and its queue full;
+                                    ``Retry-After``
 EvidenceUnavailable,        409     the workspace cannot answer this yet
 SpaceMismatch
 ModelUnavailable,           503     the server's set-up is incomplete
@@ -55,9 +59,20 @@ class TooLarge(Exception):
 
 
 class RateLimited(Exception):
-    def __init__(self, retry_after: float) -> None:
+    """Too many attempts: logins, or expensive requests (then ``rule`` names the limit)."""
+
+    def __init__(
+        self, retry_after: float, what: str = "too many login attempts", rule: str | None = None
+    ) -> None:
         self.retry_after = max(1, int(retry_after + 0.999))
-        super().__init__(f"too many login attempts: try again in {self.retry_after} s")
+        self.rule = rule
+        super().__init__(f"{what}: try again in {self.retry_after} s")
+
+
+class ServerBusy(Exception):
+    """Every compute slot is busy and the queue for them is full."""
+
+    retry_after = 2
 
 
 class CsrfFailed(Exception):
@@ -89,7 +104,7 @@ def status_of(exc: BaseException) -> int:
         return 409
     if isinstance(exc, InputError):
         return 404 if "does not exist" in str(exc) else 400
-    if isinstance(exc, ModelUnavailable | WorkspaceError):
+    if isinstance(exc, ModelUnavailable | WorkspaceError | ServerBusy):
         return 503
     return 500
 
@@ -103,7 +118,9 @@ def error_body(exc: BaseException) -> ErrorOut:
     return ErrorOut(
         error=type(exc).__name__,
         message=str(exc)
-        if isinstance(exc, LeadGuardError | LoginRequired | TooLarge | RateLimited | CsrfFailed)
+        if isinstance(
+            exc, LeadGuardError | LoginRequired | TooLarge | RateLimited | CsrfFailed | ServerBusy
+        )
         else "internal error",
         rule=getattr(exc, "rule", None),
         detections=detections,
@@ -111,7 +128,7 @@ def error_body(exc: BaseException) -> ErrorOut:
 
 
 def headers_of(exc: BaseException) -> dict[str, str]:
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | ServerBusy):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, LoginRequired):
         return {"WWW-Authenticate": "Bearer"}
@@ -124,6 +141,7 @@ HANDLED: tuple[type[Exception], ...] = (
     TooLarge,
     RateLimited,
     CsrfFailed,
+    ServerBusy,
 )
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
@@ -142,6 +160,14 @@ TOO_LARGE: dict[int | str, dict[str, Any]] = {
 }
 TOO_MANY: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorOut, "description": "too many login attempts; see Retry-After"}
+}
+EXPENSIVE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "an upload over max_image_bytes"},
+    429: {
+        "model": ErrorOut,
+        "description": "too many expensive requests by this user or address (the rule "
+        "names which); see Retry-After",
+    },
 }
 
 

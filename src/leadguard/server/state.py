@@ -1,19 +1,29 @@
-"""What the running server keeps: the services' context (face model, quality policy and
-vector index resident in it), one lock that serialises service calls (the audit chain is
-appended to by one writer at a time), the login rate limiter and the CSRF secret."""
+"""What the running server keeps: the services' context (face models, quality policy and
+vector index resident in it), the compute slots of expensive requests, the rate limiters
+(logins; expensive requests per user and per address) and the CSRF secret.
+
+No lock serialises service calls: each service's records are written in one transaction,
+and the database queues transactions (SQLite ``BEGIN IMMEDIATE``, PostgreSQL's advisory
+lock; ``storage/db.py``), so the audit chain keeps one writer. A search decodes, measures
+and embeds before its transaction (``search.run.prepare``), with a face model of its own."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
+import anyio
+
+from leadguard.server.errors import ServerBusy
 from leadguard.services.context import Context
 
 P = ParamSpec("P")
@@ -42,6 +52,47 @@ class RateLimiter:
             return 0.0
 
 
+class ComputeSlots:
+    """The threads expensive requests run in: at most ``slots`` at once (one face model
+    each, ``Context.share_models``), at most ``queue`` waiting (then ServerBusy, 503). The
+    waiting is asynchronous: no thread of the server's pool is held by a queued request,
+    so the requests that are not expensive always find one."""
+
+    def __init__(self, slots: int, queue: int) -> None:
+        self.slots = max(1, slots)
+        self.queue = queue
+        self.limiter = anyio.CapacityLimiter(self.slots)
+        self.waiting = 0
+        self.lock = threading.Lock()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.lock:
+            if self.limiter.available_tokens < 1 and self.waiting >= self.queue:
+                raise ServerBusy(
+                    f"the server is busy: {self.slots} searches or previews running and "
+                    f"{self.waiting} waiting; try again shortly"
+                )
+            self.waiting += 1
+        counted = True
+
+        def started() -> None:
+            nonlocal counted
+            with self.lock:
+                if counted:
+                    self.waiting -= 1
+                    counted = False
+
+        try:
+
+            def go() -> T:
+                started()
+                return fn(*args)
+
+            return await anyio.to_thread.run_sync(partial(go), limiter=self.limiter)
+        finally:
+            started()
+
+
 @dataclass
 class ServerState:
     ctx: Context
@@ -49,19 +100,26 @@ class ServerState:
     login_limit: int = 10
     login_window: float = 60.0
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    lock: threading.RLock = field(default_factory=threading.RLock)
     search_threads: int | None = 1
     limiter: RateLimiter = field(init=False)
+    per_user: RateLimiter = field(init=False)
+    per_address: RateLimiter = field(init=False)
+    compute: ComputeSlots = field(init=False)
     _local: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
+        settings = self.ctx.settings
         self.limiter = RateLimiter(self.login_limit, self.login_window)
+        self.per_user = RateLimiter(settings.expensive_per_user, 60.0)
+        self.per_address = RateLimiter(settings.expensive_per_address, 60.0)
+        slots = settings.server_compute_slots or os.cpu_count() or 1
+        self.compute = ComputeSlots(slots, settings.server_compute_queue)
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one service call, one at a time."""
-        with self.lock:
-            self._thread_setup()
-            return fn(*args, **kwargs)
+        """Run one service call (in the calling thread; the services' transactions queue
+        in the database)."""
+        self._thread_setup()
+        return fn(*args, **kwargs)
 
     def _thread_setup(self) -> None:
         """FAISS's thread count is a per-thread OpenMP setting: set it in each thread that

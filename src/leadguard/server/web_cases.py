@@ -16,6 +16,7 @@ from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server import web_external, web_queues, web_refusals
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.errors import error_body
+from leadguard.server.limits import check_expensive, compute
 from leadguard.server.schemas import array_message
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import call, done, form_of, page, text
@@ -135,12 +136,15 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
     upload = f.get("probe")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InputError("choose the probe image to upload")
+    preview = f.get("action") == "preview"
+    check_expensive(st, request, who.actor, "request.preview" if preview else "request.create")
     data = await read_upload(st.ctx, upload)
     edits = edits_of(f)
     face_text = text(f, "face")
     face = int(face_text) if face_text.isdigit() else None
-    if f.get("action") == "preview":
-        pv = await call(st, preview_probe, st.ctx, who.actor, number, data, edits, upload.filename)
+    if preview:
+        args = (st.ctx, who.actor, number, data, edits, upload.filename)
+        pv = await compute(st, st.call, preview_probe, *args)
         detail = await call(st, views.show_case, st.ctx, who.actor, number)
         return page(
             request,
@@ -172,9 +176,7 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
             )
         return req.id
 
-    from starlette.concurrency import run_in_threadpool
-
-    rid = await run_in_threadpool(file_it)
+    rid = await compute(st, file_it)
     return done(st, f"/cases/{number}", f"search request {rid} filed: it waits for approval")
 
 
@@ -195,7 +197,8 @@ async def approve(request_id: int, request: Request, st: State, who: WebLogin) -
 @router.post("/requests/{request_id}/run")
 async def run(request_id: int, request: Request, st: State, who: WebLogin) -> Response:
     await form_of(request, st, who)
-    r = await call(st, service.run_search, st.ctx, who.actor, request_id)
+    check_expensive(st, request, who.actor, "search.run")
+    r = await compute(st, st.call, service.run_search, st.ctx, who.actor, request_id)
     detail = await call(st, views.list_requests, st.ctx, who.actor, False)
     number = next((x.case for x in detail if x.id == request_id), "")
     return done(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +47,10 @@ class Context:
 
     def __init__(self, workspace: Workspace) -> None:
         self.ws = workspace
+        self.models: queue.Queue[FaceModel] | None = None  # share_models: one per computation
+        self.shared = 0
+        self.made = 0
+        self.making = threading.Lock()
 
     @classmethod
     def open(cls, root: Path, **overrides: Any) -> Context:
@@ -67,6 +73,46 @@ class Context:
 
     def face_model(self) -> FaceModel:
         return self.ws.face_model()
+
+    def share_models(self, count: int) -> None:
+        """Let ``count`` threads decode, detect and embed at once (the server), each with a
+        face model of its own (a model is never used by two threads at once): the
+        workspace's model and up to ``count - 1`` more, each loaded when first needed."""
+        self.models = queue.Queue()
+        self.shared = max(1, count)
+        self.made = 0
+
+    @contextmanager
+    def borrowed_model(self) -> Iterator[FaceModel]:
+        """A face model for one computation: the workspace's own one (a CLI process), or one
+        of the shared ones, waiting for one to be free (the server bounds who waits)."""
+        if self.models is None:
+            yield self.face_model()
+            return
+        model = self.spare_model()
+        try:
+            yield model
+        finally:
+            self.models.put(model)
+
+    def spare_model(self) -> FaceModel:
+        assert self.models is not None
+        with self.making:
+            try:
+                return self.models.get_nowait()
+            except queue.Empty:
+                make = self.made < self.shared
+                if make:
+                    self.made += 1
+            if make:
+                if self.made == 1:
+                    return self.face_model()
+                from leadguard.face_models import create_model
+
+                model = create_model(self.settings)
+                model.load()  # under the lock: models load one at a time
+                return model
+        return self.models.get()
 
     def has_accounts(self) -> bool:
         with self.session() as s:

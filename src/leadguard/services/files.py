@@ -148,7 +148,8 @@ def preview_probe(
         check_case(s, current_user(s, actor), "request.create", case_by_number(s, number))
     edited = apply_edits(data, list(edits), name) if edits else data
     image = decode_image(edited, name, ctx.settings.max_image_pixels)
-    detections = ctx.face_model().detect(image.pixels)
+    with ctx.borrowed_model() as model:
+        detections = model.detect(image.pixels)
     img = Image.fromarray(image.pixels)
     draw = ImageDraw.Draw(img)
     for i, d in enumerate(detections):

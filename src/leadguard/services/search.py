@@ -68,8 +68,9 @@ def search(
                 check_case(s, current_user(s, actor), "search.override", case)
         if not protected:
             acting = audit.acting_as(actor.username) if actor else nullcontext()
-            with acting:  # a failed search logs itself (search-log row, audit entry)
-                result = run_search(ctx.ws, request)
+            # a failed search logs itself (search-log row, audit entry)
+            with acting, ctx.borrowed_model() as model:
+                result = run_search(ctx.ws, request, model=model)
             return replace(result, notices=(UNPROTECTED, *result.notices))
         assert override is not None and actor is not None
         by, reason, number = actor.username, override.reason, override.case
@@ -88,8 +89,9 @@ def search(
                 actor=by,
             )
 
-        with audit.acting_as(by):  # a failed search logs itself (search-log row, audit entry)
-            result = run_search(ctx.ws, request, then=flag)
+        # a failed search logs itself (search-log row, audit entry)
+        with audit.acting_as(by), ctx.borrowed_model() as model:
+            result = run_search(ctx.ws, request, model=model, then=flag)
         return replace(
             result,
             notices=(

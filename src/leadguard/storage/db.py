@@ -81,7 +81,12 @@ def make_engine(url: str | URL) -> Engine:
             "options": f"-c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}",
         }
     )
-    engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not sqlite)
+    # SQLite: a connection is a file handle, so the pool is sized for a server whose threads
+    # (anyio's 40, and the compute slots) each hold one while they queue for BEGIN IMMEDIATE;
+    # the default 5 + 10 ran out under 30 concurrent searchers (30 s waits, then errors).
+    on_file = sqlite and parsed.database not in (None, "", ":memory:")
+    pool: dict[str, Any] = {"pool_size": 8, "max_overflow": 120} if on_file else {}
+    engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not sqlite, **pool)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -106,8 +106,9 @@ def _photo(s: Session, subject: str, space: str) -> tuple[ImageRecord, np.ndarra
 
 def probe_template(ctx: Context, data: bytes, face: int | None) -> np.ndarray:
     st = ctx.settings
-    pipeline = FacePipeline(ctx.face_model(), st.min_face_size, st.max_image_pixels)
-    done = pipeline.process(data, "stored probe", FaceSelection("reject", face))
+    with ctx.borrowed_model() as model:
+        pipeline = FacePipeline(model, st.min_face_size, st.max_image_pixels)
+        done = pipeline.process(data, "stored probe", FaceSelection("reject", face))
     return np.asarray(done.template.vector, dtype=np.float32)
 
 

@@ -505,7 +505,8 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
                 edits=edits,
                 stored_probe=stored,
             )
-            result = search(ctx.ws, request, then=mark)
+            with ctx.borrowed_model() as model:
+                result = search(ctx.ws, request, model=model, then=mark)
         assert result.search_id is not None
         return SearchRun(request_id, result.search_id, result.outcome, len(result.candidates))
 
