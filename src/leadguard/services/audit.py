@@ -109,6 +109,29 @@ def trail(
     return rows
 
 
+def case_objects(s: Session, number: str) -> list[str]:
+    """The objects of a case's trail besides ``case:N``: its requests' searches, their probes
+    as received and LeadGuard's edits of them, and every search of those probes. A case
+    refused at opening has entries but no row: then none."""
+    case_id = s.scalar(select(Case.id).where(Case.number == number))
+    objects: list[str] = []
+    for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == (case_id or -1))):
+        if req.search_id is not None:
+            objects.append(f"search:{req.search_id}")
+        if req.probe_id is None:
+            continue
+        probes = [req.probe_id]  # the probe as received and LeadGuard's edits of it
+        probes += s.scalars(
+            select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id)
+        ).all()
+        objects += [f"probe:{p}" for p in probes]
+        objects += [
+            f"search:{sid}"
+            for sid in s.scalars(select(SearchLog.id).where(SearchLog.probe_id.in_(probes)))
+        ]
+    return objects
+
+
 def entries(
     s: Session, number: str | None, prefix: str = "", required: int = 2
 ) -> list[dict[str, Any]]:
@@ -120,20 +143,7 @@ def entries(
     case = None
     if number is not None:
         case = s.scalars(select(Case).where(Case.number == number)).first()
-        objects = []  # a case refused at opening has entries but no row
-        case_id = case.id if case is not None else -1
-        for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == case_id)):
-            if req.search_id is not None:
-                objects.append(f"search:{req.search_id}")
-            if req.probe_id is None:
-                continue
-            probes = [req.probe_id]  # the probe as received and LeadGuard's edits of it
-            probes += s.scalars(
-                select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id)
-            ).all()
-            objects += [f"probe:{p}" for p in probes]
-            for row in s.scalars(select(SearchLog).where(SearchLog.probe_id.in_(probes))):
-                objects.append(f"search:{row.id}")
+        objects = case_objects(s, number)
         q = q.where(or_(audit.object_clause(f"case:{number}"), AuditEntry.object.in_(objects)))
     elif prefix:
         q = q.where(audit.object_clause(prefix))

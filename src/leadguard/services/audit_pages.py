@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from leadguard.audit import log as audit
 from leadguard.core import textsafe
 from leadguard.core.errors import InputError
-from leadguard.services.audit import readable
+from leadguard.services.audit import case_objects, readable
 from leadguard.services.authz import NotAllowed
 from leadguard.services.casework.service import check_case
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
-from leadguard.storage.tables import AuditEntry, Case, ProbeRecord, SearchLog, SearchRequest, User
+from leadguard.storage.tables import AuditEntry, Case, User
 
 MAX_PAGE = 200
 _FIRST_BATCH = 100  # entries read per query at first; grows while readers filter rows out
@@ -134,7 +134,7 @@ def _selection(
     base = select(AuditEntry)
     objects: list[str] = []
     if number is not None:
-        objects = _case_objects(s, number)
+        objects = case_objects(s, number)
         base = base.where(
             or_(audit.object_clause(f"case:{number}"), AuditEntry.object.in_(objects))
         )
@@ -155,26 +155,6 @@ def _action_clause(action: str) -> ColumnElement[bool]:
     col = AuditEntry.action
     family = action + "."
     return or_(col == action, func.substr(col, 1, len(family)) == family)
-
-
-def _case_objects(s: Session, number: str) -> list[str]:
-    case_id = s.scalar(select(Case.id).where(Case.number == number))
-    objects: list[str] = []
-    for req in s.scalars(select(SearchRequest).where(SearchRequest.case_id == (case_id or -1))):
-        if req.search_id is not None:
-            objects.append(f"search:{req.search_id}")
-        if req.probe_id is None:
-            continue
-        probes = [req.probe_id]  # the probe as received and LeadGuard's edits of it
-        probes += s.scalars(
-            select(ProbeRecord.id).where(ProbeRecord.parent_id == req.probe_id)
-        ).all()
-        objects += [f"probe:{p}" for p in probes]
-        objects += [
-            f"search:{sid}"
-            for sid in s.scalars(select(SearchLog.id).where(SearchLog.probe_id.in_(probes)))
-        ]
-    return objects
 
 
 def _exists(s: Session, number: str, objects: list[str]) -> bool:
