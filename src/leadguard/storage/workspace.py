@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,7 @@ class Workspace:
         self._sessions: sessionmaker[Session] | None = None
         self._model: FaceModel | None = None
         self._lock_depth = 0
+        self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
         # the index, counts and score tail, each with the gallery generation it agrees with
         self.resident = Resident()
@@ -148,26 +150,28 @@ class Workspace:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """Exclusive across processes (and re-entrant in this one) while a writer changes the
-        gallery and its index file together: two enrollments at once neither enroll an image
-        twice nor overwrite each other's index (last writer wins)."""
-        if self._lock_depth == 0:
-            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        """Exclusive across processes and across the threads of this one (re-entrant in the
+        thread that holds it) while a writer changes the gallery and its index file
+        together: two enrollments at once neither enroll an image twice nor overwrite each
+        other's index (last writer wins). The server runs service calls in several threads."""
+        with self._thread_lock:  # the depth below is the holding thread's alone
+            if self._lock_depth == 0:
+                fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._lock_fd = fd
+            self._lock_depth += 1
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._lock_fd = fd
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0 and self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-                os.close(self._lock_fd)
-                self._lock_fd = None
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
 
     def face_model(self) -> FaceModel:
         """The face model these settings describe, loaded once per workspace object."""
