@@ -3,7 +3,6 @@ edits and face choice, the approval queue, leads with corroboration and lineups.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from fastapi import APIRouter, Request, Response
@@ -16,6 +15,7 @@ from leadguard.server.errors import error_body
 from leadguard.server.limits import check_expensive, compute
 from leadguard.server.schemas import array_message
 from leadguard.server.web import call, done, form_of, page, text
+from leadguard.server.web_person import BUILDS, SEXES, person_sought
 from leadguard.services import case_actions
 from leadguard.services.casework import corroboration, leads, lineup, service, views
 from leadguard.services.casework.corroboration import KINDS, LINKS
@@ -36,19 +36,15 @@ def day(value: str, field: str) -> date:
 def cases_page(request: Request, st: State, who: WebLogin) -> HTMLResponse:
     request.state.login = who
     rows = st.call(views.list_cases, st.ctx, who.actor)
-    return page(request, "cases.html", who, cases=rows, today=date.today().isoformat())
+    today = date.today().isoformat()
+    return page(request, "cases.html", who, cases=rows, today=today, sexes=SEXES, builds=BUILDS)
 
 
 @router.post("/cases")
 async def case_open(request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
     number = text(f, "number")
-    try:
-        attrs = json.loads(text(f, "attributes") or "{}")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"person sought: not valid JSON ({exc})") from exc
-    if not isinstance(attrs, dict):
-        raise InputError('person sought: a JSON object, e.g. {"sex": "M"}')
+    attrs = person_sought(f)
     await call(
         st,
         service.open_case,
