@@ -29,6 +29,7 @@ ARTIFACTS = ROOT / "tmp" / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+CROP_SIDES = ("left", "top", "right", "bottom")
 # the innermost elements that reach past the window's right edge (to name them in a failure)
 WIDEST = """() => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
@@ -130,7 +131,7 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         sup.get_by_label("Offence").fill("robbery")
         sup.get_by_label("Incident date").fill("2026-03-01")
         sup.get_by_label("What happened, and the person sought").fill("armed robbery of a shop")
-        sup.get_by_label("Person sought (JSON").fill('{"sex": "M"}')
+        sup.get_by_label("Sex").select_option("M")  # the person sought, as fields
         sup.get_by_label("Requesting officer").fill("Det. Rivera")
         sup.get_by_label("Legal authority").fill("warrant 26-200")
         sup.get_by_role("button", name="Open the case").click()
@@ -147,15 +148,27 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
         ex1.get_by_role("link", name="New search request").click()
         ex1.get_by_label("Probe image").set_input_files(str(probe))
         ex1.get_by_label("Why this search is needed").fill("identify the robber")
-        ex1.get_by_label("Edits, one per line").fill("brightness:1.1")
-        ex1.get_by_role("button", name="Preview the edits and faces").click()
+        ex1.get_by_label("Other edits").fill("brightness:1.1")
+        ex1.get_by_role("button", name="Preview the edits, faces and quality").click()
         expect(ex1.get_by_role("heading", name="Preview")).to_be_visible()
-        expect(ex1.locator("section li").first).to_contain_text("face 0")
+        expect(ex1.locator(".verdict")).to_contain_text("Quality:")
+        expect(ex1.locator("section li").last).to_contain_text("face 0")
         preview = ex1.get_by_role("img", name="The probe with the edits applied")
         assert preview.evaluate("i => i.complete && i.naturalWidth > 0")  # allowed by the CSP
         w.check(ex1, "examiner-request-preview")
-        ex1.get_by_label("Probe image").set_input_files(str(probe))
-        ex1.get_by_role("button", name="File the request").click()
+        # a box dragged on the preview fills the crop fields (the image's own pixels)
+        preview.scroll_into_view_if_needed()
+        box = preview.bounding_box()
+        scale = preview.evaluate("i => i.naturalWidth / i.getBoundingClientRect().width")
+        ex1.mouse.move(box["x"] + 10, box["y"] + 12)
+        ex1.mouse.down()
+        ex1.mouse.move(box["x"] + 90, box["y"] + 100, steps=5)
+        ex1.mouse.up()
+        crop = [int(ex1.locator(f"#crop_{k}").input_value()) for k in CROP_SIDES]
+        assert crop == [round(v * scale) for v in (10, 12, 90, 100)], crop
+        for k in CROP_SIDES:  # filed uncropped: the rest of the walk searches the whole probe
+            ex1.locator(f"#crop_{k}").fill("")
+        ex1.get_by_role("button", name="File the request").click()  # the held probe: no re-upload
         expect(ex1.locator(".flash")).to_contain_text("waits for approval")
         assert ex1.get_by_role("button", name="Approve request").count() == 0  # not hers
 

@@ -25,6 +25,7 @@ from leadguard.server import (
     web_documents,
     web_external,
     web_queues,
+    web_requests,
     web_review,
 )
 from leadguard.server.errors import (
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(web.router)
     app.include_router(web_audit.router)
     app.include_router(web_cases.router)
+    app.include_router(web_requests.router)
     app.include_router(web_external.router)
     app.include_router(web_review.router)
     app.include_router(web_documents.router)

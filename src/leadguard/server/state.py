@@ -1,6 +1,7 @@
 """What the running server keeps: the services' context (face models, quality policy and
 vector index resident in it), the compute slots of expensive requests, the rate limiters
-(logins; expensive requests per user and per address) and the CSRF secret.
+(logins; expensive requests per user and per address), the CSRF secret and the probes held
+between a request's preview and its filing (``server/held.py``).
 
 No lock serialises service calls: each service's records are written in one transaction,
 and the database queues transactions (SQLite ``BEGIN IMMEDIATE``, PostgreSQL's advisory
@@ -24,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 import anyio
 
 from leadguard.server.errors import ServerBusy
+from leadguard.server.held import HeldUploads
 from leadguard.services.context import Context
 
 P = ParamSpec("P")
@@ -101,6 +103,7 @@ class ServerState:
     login_window: float = 60.0
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     search_threads: int | None = 1
+    held: HeldUploads = field(default_factory=HeldUploads)  # probes kept from a preview
     limiter: RateLimiter = field(init=False)
     per_user: RateLimiter = field(init=False)
     per_address: RateLimiter = field(init=False)

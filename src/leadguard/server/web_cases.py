@@ -3,23 +3,19 @@ edits and face choice, the approval queue, leads with corroboration and lineups.
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from leadguard.core.errors import InputError
-from leadguard.quality.gate import declarable_source_types
-from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server import web_external, web_queues, web_refusals
 from leadguard.server.auth import State, WebLogin
 from leadguard.server.errors import error_body
 from leadguard.server.limits import check_expensive, compute
 from leadguard.server.schemas import array_message
-from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import call, done, form_of, page, text
+from leadguard.server.web_person import BUILDS, SEXES, person_sought
 from leadguard.services import case_actions
 from leadguard.services.casework import corroboration, leads, lineup, service, views
 from leadguard.services.casework.corroboration import KINDS, LINKS
@@ -40,19 +36,15 @@ def day(value: str, field: str) -> date:
 def cases_page(request: Request, st: State, who: WebLogin) -> HTMLResponse:
     request.state.login = who
     rows = st.call(views.list_cases, st.ctx, who.actor)
-    return page(request, "cases.html", who, cases=rows, today=date.today().isoformat())
+    today = date.today().isoformat()
+    return page(request, "cases.html", who, cases=rows, today=today, sexes=SEXES, builds=BUILDS)
 
 
 @router.post("/cases")
 async def case_open(request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
     number = text(f, "number")
-    try:
-        attrs = json.loads(text(f, "attributes") or "{}")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"person sought: not valid JSON ({exc})") from exc
-    if not isinstance(attrs, dict):
-        raise InputError('person sought: a JSON object, e.g. {"sex": "M"}')
+    attrs = person_sought(f)
     await call(
         st,
         service.open_case,
@@ -103,81 +95,6 @@ async def case_suspect(number: str, request: Request, st: State, who: WebLogin) 
     lead = int(text(f, "lead") or -1)
     await call(st, leads.suspect_identified, st.ctx, who.actor, number, lead)
     return done(st, f"/cases/{number}", f"case {number}: suspect identified")
-
-
-@router.get("/cases/{number}/requests/new", response_class=HTMLResponse)
-def request_new(number: str, request: Request, st: State, who: WebLogin) -> HTMLResponse:
-    request.state.login = who
-    detail = st.call(views.show_case, st.ctx, who.actor, number)
-    return page(
-        request,
-        "request_new.html",
-        who,
-        d=detail,
-        sources=declarable_source_types(),
-        edit_ops=EDIT_ARGS,
-        preview=None,
-        form={},
-    )
-
-
-def edits_of(f: dict[str, object]) -> tuple[Edit, ...]:
-    lines = str(f.get("edits") or "").splitlines()
-    return tuple(Edit.parse(line) for line in lines if line.strip())
-
-
-@router.post("/cases/{number}/requests", response_class=HTMLResponse)
-async def request_add(number: str, request: Request, st: State, who: WebLogin) -> Response:
-    from starlette.datastructures import UploadFile
-
-    from leadguard.services.files import preview_probe
-
-    f = await form_of(request, st, who)
-    upload = f.get("probe")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InputError("choose the probe image to upload")
-    preview = f.get("action") == "preview"
-    check_expensive(st, request, who.actor, "request.preview" if preview else "request.create")
-    data = await read_upload(st.ctx, upload)
-    edits = edits_of(f)
-    face_text = text(f, "face")
-    face = int(face_text) if face_text.isdigit() else None
-    if preview:
-        args = (st.ctx, who.actor, number, data, edits, upload.filename)
-        pv = await compute(st, st.call, preview_probe, *args)
-        detail = await call(st, views.show_case, st.ctx, who.actor, number)
-        return page(
-            request,
-            "request_new.html",
-            who,
-            d=detail,
-            sources=declarable_source_types(),
-            edit_ops=EDIT_ARGS,
-            form=f,
-            preview={
-                "src": "data:image/png;base64," + base64.b64encode(pv.png).decode(),
-                "faces": pv.faces,
-            },
-        )
-
-    def file_it() -> int:
-        with as_file(data, upload.filename) as path:
-            req = st.call(
-                service.request_search,
-                st.ctx,
-                who.actor,
-                number,
-                path,
-                text(f, "source_type"),
-                text(f, "purpose"),
-                face,
-                edits,
-                label(upload.filename),
-            )
-        return req.id
-
-    rid = await compute(st, file_it)
-    return done(st, f"/cases/{number}", f"search request {rid} filed: it waits for approval")
 
 
 @router.get("/approvals", response_class=HTMLResponse)

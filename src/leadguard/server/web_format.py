@@ -25,6 +25,18 @@ WORDS = {
     "open_set": "open-set",
 }
 
+# The person sought's attributes (the case's ``attributes`` keys) by name.
+ATTRIBUTES = {
+    "sex": "sex",
+    "age": "apparent age",
+    "apparent_age": "apparent age",
+    "height": "height",
+    "build": "build",
+    "hair": "hair",
+    "marks": "marks, scars or tattoos",
+    "tattoo": "tattoo",
+}
+
 ACTIONS = {
     "audit.export": "audit log read or exported",
     "audit.baseline": "audit baseline",
@@ -104,6 +116,12 @@ def word(value: Any) -> str:
         outer, _, inner = text.partition("/")
         return f"{word(outer)} of a {word(inner)}"
     return WORDS.get(text, text.replace("_", " "))
+
+
+def attribute(key: Any) -> str:
+    """A person-sought attribute's name in words: ``marks`` -> ``marks, scars or tattoos``."""
+    text = str(key)
+    return ATTRIBUTES.get(text, text.replace("_", " "))
 
 
 def action_label(action: str) -> str:

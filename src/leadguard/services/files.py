@@ -21,6 +21,7 @@ from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
 from leadguard.storage.tables import AccuracyRecord, ProbeRecord
 
+LANDMARKS = "dlib 68-point model on the box"  # as the search's pipeline measures
 MEDIA = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
@@ -125,22 +126,41 @@ def report_html(ctx: Context, actor: Actor, record_id: int) -> FileData:
 @dataclass(frozen=True)
 class Preview:
     """What the requester sees before filing: the probe with LeadGuard's edits applied (PNG,
-    faces outlined and numbered, largest first as ``face`` counts them) and the faces found."""
+    faces outlined and numbered, largest first as ``face`` counts them), the faces found,
+    and the quality gate's verdict on the face the search would take (``quality``: pass,
+    warn or refuse; None when no face or several faces and none chosen, ``quality_note``
+    says why), with its findings in words."""
 
     png: bytes
     faces: tuple[str, ...]
+    width: int = 0
+    height: int = 0
+    quality: str | None = None
+    findings: tuple[str, ...] = ()
+    quality_note: str = ""
 
 
 def preview_probe(
-    ctx: Context, actor: Actor, number: str, data: bytes, edits: tuple[Edit, ...], name: str
+    ctx: Context,
+    actor: Actor,
+    number: str,
+    data: bytes,
+    edits: tuple[Edit, ...],
+    name: str,
+    face: int | None = None,
 ) -> Preview:
-    """Nothing is stored: a preview of the edits and the face choice for a new request."""
+    """Nothing is stored: a preview of the edits, the face choice and the quality verdict
+    (the search's own measures and policy) for a new request."""
     import io
 
     from PIL import Image, ImageDraw
 
-    from leadguard.pipeline.compose import detection_lines
+    from leadguard.core.errors import FaceError
+    from leadguard.pipeline.compose import FaceSelection, choose_face, detection_lines
+    from leadguard.pipeline.compose import dlib_68_on_box as landmarks
     from leadguard.pipeline.decode import decode_image
+    from leadguard.pipeline.measures import measure_face
+    from leadguard.quality.gate import assess, workspace_policy
     from leadguard.quality.provenance import apply_edits
     from leadguard.services.casework.service import case_by_number
 
@@ -150,6 +170,23 @@ def preview_probe(
     image = decode_image(edited, name, ctx.settings.max_image_pixels)
     with ctx.borrowed_model() as model:
         detections = model.detect(image.pixels)
+    verdict: str | None = None
+    findings: tuple[str, ...] = ()
+    note = ""
+    try:
+        chosen = choose_face(list(detections), image, FaceSelection("reject", face))
+    except FaceError as exc:
+        note = exc.reason
+    else:
+        found = measure_face(image.pixels, chosen, len(detections), landmarks, LANDMARKS)
+        v = assess(found, workspace_policy(ctx.ws))
+        verdict, findings = v.decision, tuple(f.text() for f in v.findings)
+        side = min(chosen.box.width, chosen.box.height)
+        if side < ctx.settings.min_face_size:
+            note = (
+                f"the face is {chosen.box.width}x{chosen.box.height} px, smaller than the "
+                f"minimum of {ctx.settings.min_face_size} px: the search will refuse it"
+            )
     img = Image.fromarray(image.pixels)
     draw = ImageDraw.Draw(img)
     for i, d in enumerate(detections):
@@ -158,4 +195,5 @@ def preview_probe(
         draw.text((b.left + 4, b.top + 4), str(i), fill=(255, 200, 0))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    return Preview(buf.getvalue(), tuple(detection_lines(detections)))
+    lines = tuple(detection_lines(detections))
+    return Preview(buf.getvalue(), lines, img.width, img.height, verdict, findings, note)

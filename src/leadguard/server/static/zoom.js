@@ -1,5 +1,9 @@
+// LeadGuard's one script.
 // Synchronised zoom and pan: every [data-sync-zoom] group moves its images together.
 // Mouse wheel or buttons zoom, drag pans; with a viewport focused, + / - zoom, arrows pan, 0 resets.
+// Crop by dragging: a box dragged on a .cropper's image fills the request form's crop fields
+// (#crop_left, #crop_top, #crop_right, #crop_bottom) in the uploaded probe's pixels: the
+// image's own pixels plus the cropper's data-crop-origin-x/-y (the crop already applied).
 (function () {
   "use strict";
   function setup(group) {
@@ -51,7 +55,52 @@
     });
     apply();
   }
+  function cropper(box) {
+    var img = box.querySelector("img"), shown = box.querySelector(".crop-box");
+    var ox = parseInt(box.getAttribute("data-crop-origin-x") || "0", 10);
+    var oy = parseInt(box.getAttribute("data-crop-origin-y") || "0", 10);
+    var start = null;
+    function at(e) {  // the pointer in the image's displayed pixels, kept inside it
+      var r = img.getBoundingClientRect();
+      return { x: Math.min(Math.max(e.clientX - r.left, 0), r.width),
+               y: Math.min(Math.max(e.clientY - r.top, 0), r.height) };
+    }
+    function draw(a, b) {
+      shown.hidden = false;
+      shown.style.left = Math.min(a.x, b.x) + "px";
+      shown.style.top = Math.min(a.y, b.y) + "px";
+      shown.style.width = Math.abs(a.x - b.x) + "px";
+      shown.style.height = Math.abs(a.y - b.y) + "px";
+    }
+    function fill(a, b) {
+      var r = img.getBoundingClientRect();
+      var sx = img.naturalWidth / r.width, sy = img.naturalHeight / r.height;
+      var values = {
+        crop_left: ox + Math.round(Math.min(a.x, b.x) * sx),
+        crop_top: oy + Math.round(Math.min(a.y, b.y) * sy),
+        crop_right: ox + Math.round(Math.max(a.x, b.x) * sx),
+        crop_bottom: oy + Math.round(Math.max(a.y, b.y) * sy)
+      };
+      Object.keys(values).forEach(function (id) {
+        var field = document.getElementById(id);
+        if (field) { field.value = String(values[id]); }
+      });
+    }
+    box.addEventListener("pointerdown", function (e) {
+      e.preventDefault();
+      start = at(e);
+      box.setPointerCapture(e.pointerId);
+    });
+    box.addEventListener("pointermove", function (e) { if (start) { draw(start, at(e)); } });
+    box.addEventListener("pointerup", function (e) {
+      if (!start) { return; }
+      var end = at(e);
+      if (Math.abs(end.x - start.x) >= 4 && Math.abs(end.y - start.y) >= 4) { draw(start, end); fill(start, end); }
+      start = null;
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-sync-zoom]").forEach(setup);
+    document.querySelectorAll(".cropper").forEach(cropper);
   });
 })();
