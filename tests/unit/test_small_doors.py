@@ -66,6 +66,10 @@ def test_exported_csv_cells_never_start_a_formula(tmp_path: Path) -> None:
         ("LEADGUARD_MILVUS_URI", "http://elsewhere:19530"),
         ("LEADGUARD_DETECTOR_FALLBACK_ADJUST", "0"),
         ("LEADGUARD_TRUSTED_PROXIES", '["0.0.0.0/0"]'),
+        ("LEADGUARD_EXPENSIVE_PER_USER", "100000"),
+        ("LEADGUARD_EXPENSIVE_PER_ADDRESS", "100000"),
+        ("LEADGUARD_MAX_FORM_BYTES", "999999999"),
+        ("LEADGUARD_SERVER_COMPUTE_QUEUE", "100000"),
     ],
 )
 def test_index_detector_and_proxy_settings_are_refused_from_the_environment(

@@ -298,6 +298,12 @@ SAFEGUARDS = frozenset(
         "milvus_uri",
         "detector_fallback_adjust",
         "trusted_proxies",
+        # the server's limits on expensive requests and uploads: raising them from the
+        # environment would open what they close
+        "expensive_per_user",
+        "expensive_per_address",
+        "max_form_bytes",
+        "server_compute_queue",
     }
 )
 
