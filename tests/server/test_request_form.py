@@ -207,3 +207,14 @@ def test_a_case_opened_through_the_person_sought_fields(served: Served) -> None:
         r = sup.post("/cases", data={**case_form, **bad}, follow_redirects=False)
         assert r.status_code == 400, bad
     assert srv.get("sup", "/api/cases/FORM-4").status_code == 404
+
+
+def test_held_store_is_bounded_in_bytes() -> None:
+    store = HeldUploads(total_bytes=10)
+    a = owner_of(1, "session-a")
+    b = owner_of(2, "session-b")
+    first = store.put(a, b"12345678", "x.jpg")[0]
+    second = store.put(b, b"1234", "y.jpg")[0]  # 8 + 4 > 10: the oldest goes
+    with pytest.raises(Exception, match="no longer available"):
+        store.get(a, first)
+    assert store.get(b, second).data == b"1234"

@@ -6,7 +6,8 @@ only a random token (256 bits), and a token is honoured only for the login sessi
 uploaded it, before its expiry. Another user's token, another session's, an expired or an
 unknown one are all refused with the same message (nothing says which). The store is
 bounded: each entry is at most ``max_image_bytes`` (checked when it was read), a session
-holds a few at most and the server a fixed number (the oldest go first). Filing still hands
+holds a few at most and the server a fixed number and a fixed total of bytes (the oldest go
+first). Filing still hands
 the bytes to ``request_search``, which makes the same header and decode checks as for a
 fresh upload; a filed upload is dropped."""
 
@@ -52,8 +53,10 @@ class HeldUploads:
         per_owner: int = 3,
         total: int = 32,
         clock: Callable[[], float] = time.monotonic,
+        total_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         self.ttl, self.per_owner, self.total, self.clock = ttl, per_owner, total, clock
+        self.total_bytes = total_bytes
         self._items: OrderedDict[str, Held] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,7 +73,10 @@ class HeldUploads:
             mine = [t for t, h in self._items.items() if h.owner == owner]
             for t in mine[: max(0, len(mine) - self.per_owner + 1)]:
                 del self._items[t]
-            while len(self._items) >= self.total:
+            while len(self._items) >= self.total or (
+                self._items
+                and sum(len(h.data) for h in self._items.values()) + len(data) > self.total_bytes
+            ):
                 self._items.popitem(last=False)
             held = Held(owner, data, name, hashlib.sha256(data).hexdigest(), now + self.ttl)
             self._items[token] = held
