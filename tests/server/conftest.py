@@ -143,7 +143,12 @@ def letter_of(srv: Served, user: str, request_id: int, subject: str | None) -> s
 
 def web_client(srv: Served, user: str) -> TestClient:
     """A browser-like client logged in through the login form (cookie + CSRF)."""
-    client = TestClient(srv.app, base_url="https://testserver")
+    return form_login(srv.app, user)
+
+
+def form_login(app: FastAPI, user: str) -> TestClient:
+    """A browser-like client of ``app`` logged in through the login form (cookie + CSRF)."""
+    client = TestClient(app, base_url="https://testserver")
     page = client.get("/login")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token is not None

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from leadguard.audit import log as audit
@@ -23,7 +22,7 @@ from leadguard.services.casework import service
 from leadguard.services.context import Context
 from leadguard.storage.tables import AuditEntry
 from leadguard.storage.workspace import Workspace
-from tests.server.conftest import PW
+from tests.server.conftest import PW, form_login
 
 pytestmark = [pytest.mark.api]
 START = datetime(2026, 6, 30, 20, 0, 0, 123456, tzinfo=UTC)  # 22:00 in Berlin (summer)
@@ -76,19 +75,6 @@ def app_ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Con
     ctx.close()
 
 
-def login(app: Any, user: str) -> TestClient:
-    client = TestClient(app, base_url="https://testserver")
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
-    assert token is not None
-    r = client.post(
-        "/login",
-        data={"csrf": token.group(1), "username": user, "password": PW},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    return client
-
-
 def seqs(html: str) -> list[int]:
     return [int(x) for x in re.findall(r'<td data-label="Entry">(\d+)</td>', html)]
 
@@ -100,7 +86,7 @@ def link(html: str, rel: str) -> str | None:
 
 def test_pages_newest_first_without_gaps_or_overlap(app_ctx: tuple[Any, Context]) -> None:
     app, ctx = app_ctx
-    aud = login(app, "aud")
+    aud = form_login(app, "aud")
     with ctx.session() as s:
         head = s.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1))
     first = aud.get("/audit")
@@ -126,7 +112,7 @@ def test_pages_newest_first_without_gaps_or_overlap(app_ctx: tuple[Any, Context]
 
 def test_filters_labels_and_time_zone(app_ctx: tuple[Any, Context]) -> None:
     app, _ = app_ctx
-    aud = login(app, "aud")
+    aud = form_login(app, "aud")
     r = aud.get("/audit", params={"case": "P-S", "action": "refused", "actor": "ex_s"})
     assert r.status_code == 200
     rows = re.findall(r'<tr class="refused">', r.text)
@@ -152,11 +138,11 @@ def test_filters_labels_and_time_zone(app_ctx: tuple[Any, Context]) -> None:
 def test_supervisors_read_their_units_entries_only(app_ctx: tuple[Any, Context]) -> None:
     app, _ = app_ctx
     for sup, mine, other in (("sup", "case:P-N", "case:P-S"), ("sup_s", "case:P-S", "case:P-N")):
-        client = login(app, sup)
+        client = form_login(app, sup)
         html = client.get("/audit").text
         assert len(seqs(html)) == 50 and mine in html and other not in html
         assert client.get("/audit", params={"case": other[5:]}).status_code == 403
-    assert login(app, "ex1").get("/audit").status_code == 403  # examiners: never the log
+    assert form_login(app, "ex1").get("/audit").status_code == 403  # examiners: never the log
 
 
 def test_reading_a_page_is_audited(app_ctx: tuple[Any, Context]) -> None:
