@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from leadguard.server.held import HeldUploads, owner_of
+from leadguard.storage.tables import AuditEntry
 from tests.server.conftest import Served, csrf_of, web_client
 
 pytestmark = pytest.mark.integration
@@ -134,6 +136,10 @@ def test_a_held_probe_is_only_for_its_own_login_and_expires(served: Served) -> N
     other = _file(ex2, number, token)  # another user of the same case
     assert other.status_code == 400
     assert "no longer available" in other.text
+    with srv.ctx.session() as s:  # the refusal is on record, as any refusal of the service
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+    assert last is not None and (last.action, last.actor) == ("refused", "ex2")
+    assert last.object == f"case:{number}"
     again = web_client(srv, "ex1")  # the same user, another login session
     assert _file(again, number, token).status_code == 400
     for bad in ("x" * 43, "../../etc/passwd", ""):

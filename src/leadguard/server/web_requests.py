@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from leadguard.core.errors import InputError
@@ -21,6 +22,7 @@ from leadguard.server.limits import check_expensive, compute
 from leadguard.server.uploads import as_file, label, read_upload
 from leadguard.server.web import call, done, form_of, page, text
 from leadguard.services.casework import service, views
+from leadguard.services.context import record_refusal
 
 router = APIRouter(include_in_schema=False)
 CROP = ("crop_left", "crop_top", "crop_right", "crop_bottom")
@@ -74,7 +76,9 @@ def edits_of(f: dict[str, Any]) -> tuple[Edit, ...]:
     return crop_of(f) + tuple(Edit.parse(line) for line in lines if line.strip())
 
 
-async def _probe(st: State, who: Login, f: dict[str, Any], keep: bool) -> tuple[str, Held]:
+async def _probe(
+    st: State, who: Login, number: str, f: dict[str, Any], keep: bool
+) -> tuple[str, Held]:
     """The probe: a file chosen now (held for the next step when ``keep``), else the one
     held under the form's token for this login session."""
     owner = owner_of(who.actor.id, who.token)
@@ -87,7 +91,12 @@ async def _probe(st: State, who: Login, f: dict[str, Any], keep: bool) -> tuple[
     token = text(f, "held")
     if not token:
         raise InputError("choose the probe image to upload")
-    return token, st.held.get(owner, token)
+    try:
+        return token, st.held.get(owner, token)
+    except InputError as exc:  # refused like any refusal of the service: on record
+        obj = f"case:{number}"
+        await run_in_threadpool(record_refusal, st.ctx, who.actor, "request.create", obj, exc)
+        raise
 
 
 def _drag_origin(f: dict[str, Any], edits: tuple[Edit, ...]) -> tuple[int, int] | None:
@@ -109,7 +118,7 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
     edits = edits_of(f)
     face_text = text(f, "face")
     face = int(face_text) if face_text.isdigit() else None
-    token, held = await _probe(st, who, f, keep=preview)
+    token, held = await _probe(st, who, number, f, keep=preview)
     if preview:
         args = (st.ctx, who.actor, number, held.data, edits, held.name, face)
         pv = await compute(st, st.call, preview_probe, *args)
