@@ -236,3 +236,17 @@ def test_help_lists_the_choices_of_an_option() -> None:
         flat = " ".join(r.output.replace("│", " ").split())
         for choice in choices:
             assert choice in flat, (path, choice)
+
+
+def test_no_help_text_is_eaten_as_markup() -> None:
+    """The help is rendered as Markdown: an ``<word>`` in a help string is taken for an HTML
+    tag and vanishes ("a folder of / photos"). Every option's and argument's help must keep
+    each of its words."""
+    root = typer.main.get_command(app)
+    for path in commands(root):
+        cmd: Any = root
+        for name in path:
+            cmd = cmd.commands[name]
+        for param in cmd.params:
+            text = getattr(param, "help", None) or ""
+            assert not re.search(r"<[A-Za-z_][\w-]*>", text), (path, param.name, text)

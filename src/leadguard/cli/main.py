@@ -109,7 +109,7 @@ def init(
 @app.command()
 @handles_errors
 def enroll(
-    source: Annotated[Path, typer.Argument(help="Folder of <subject>/<image> files, or a CSV.")],
+    source: Annotated[Path, typer.Argument(help="Folder of SUBJECT/IMAGE files, or a CSV.")],
     workspace: WorkspaceOpt = None,
     multiple_faces: Annotated[
         str | None,
@@ -339,7 +339,7 @@ def demo(
     workspace: WorkspaceOpt = None,
     source: Annotated[
         Path | None,
-        typer.Option(help="LFW folder, a manifest, or a folder of <subject>/<image> photos."),
+        typer.Option(help="LFW folder, a manifest, or a folder of SUBJECT/IMAGE photos."),
     ] = None,
     full: Annotated[bool, typer.Option(help="Enroll the whole source, not a part.")] = False,
     subjects: Annotated[int, typer.Option(help="Identities to enroll (not with --full).")] = 150,
@@ -352,7 +352,8 @@ def demo(
 
 
 OutOpt = Annotated[
-    Path | None, typer.Option("--out", help="Report folder (default: <workspace>/reports/...).")
+    Path | None,
+    typer.Option("--out", help="Report folder (default: a new one in the workspace's reports)."),
 ]
 
 
