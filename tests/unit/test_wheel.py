@@ -2,7 +2,8 @@
 file the code reads at run time, and a clean virtual environment that has only that wheel
 (the dependencies come from the test environment's site-packages, never from ``src/``) can
 load the casework policy, the quality policy, the evidence model, compile the C scan kernel
-and create a workspace through its migrations."""
+and run ``leadguard demo`` (a workspace through its migrations, an enrolled LFW gallery, the
+searches with the shipped evidence model)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "leadguard"
+LFW = ROOT.parent / "shared" / "datasets" / "lfw"
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,8 @@ from leadguard.evidence.model import shipped_payload
 shipped = sorted((pathlib.Path(leadguard.__file__).parent / "evidence" / "data").glob("*.npz"))
 assert shipped and all(shipped_payload(p.stem) for p in shipped), shipped
 assert _qkernel.native() is not None, "the C kernel did not compile from the wheel"
-app(["init", {str(tmp_path / "ws")!r}], standalone_mode=False)
+app(["demo", "-w", {str(tmp_path / "ws")!r}, "--source", {str(LFW)!r}, "--subjects", "6"],
+    standalone_mode=False)
 print("ok")
 """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -107,3 +110,4 @@ print("ok")
         [str(py), "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
     )
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
+    assert "Probe 1" in r.stdout and "Enrollment summary" in r.stdout, r.stdout
