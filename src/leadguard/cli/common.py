@@ -16,7 +16,7 @@ from leadguard.cli.render import safe
 from leadguard.core.errors import LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
 from leadguard.services.context import Actor, Context
-from leadguard.storage.workspace import Workspace, resolve_path
+from leadguard.storage.workspace import resolve_path
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -63,10 +63,6 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(EXIT_INPUT) from exc
 
     return wrapper  # type: ignore[return-value]
-
-
-def open_ws(workspace: Path | None, **overrides: Any) -> Workspace:
-    return Workspace.open(resolve_path(workspace), **overrides)
 
 
 def open_ctx(workspace: Path | None, **overrides: Any) -> Context:

@@ -65,19 +65,13 @@ def register(eval_app: typer.Typer, run_eval: RunEval) -> None:
     ) -> None:
         """Per sex x race group FMR of both models at each one's threshold for overall FMR
         1e-3 and 1e-4; pairs the other model also matches are flagged, rates shown both ways."""
-        from leadguard.evaluation.run import default_out
-        from leadguard.evaluation.tails import TARGETS, evaluate_tails
+        from leadguard.services.evaluation import group_tails
 
         run_eval(
             workspace,
             "templates",
-            lambda ws, progress: evaluate_tails(
-                ws,
-                manifest,
-                other,
-                out or default_out(ws, "group-tails"),
-                tuple(fmr or TARGETS),
-                progress,
+            lambda ctx, actor, progress: group_tails(
+                ctx, actor, manifest, other, out, fmr, progress
             ),
             summary,
         )

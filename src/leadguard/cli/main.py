@@ -24,11 +24,12 @@ from leadguard.cli import (
     serve,
     session,
 )
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, open_ws
+from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx
 from leadguard.cli.common import out as _out
 from leadguard.core.errors import InputError
 from leadguard.core.textsafe import utf8_name
-from leadguard.quality.gate import workspace_policy
+from leadguard.services import evaluation
+from leadguard.services.context import Actor, Context
 from leadguard.storage.workspace import Workspace, resolve_path
 
 app = typer.Typer(
@@ -360,16 +361,15 @@ OutOpt = Annotated[
 def _run_eval(
     workspace: Path | None,
     label: str,
-    run: Callable[[Workspace, Callable[[int, int], None]], Any],
+    run: Callable[[Context, Actor | None, Callable[[int, int], None]], Any],
     summary: Callable[[Console, dict[str, Any]], None],
 ) -> None:
-    """An evaluation command: progress bar, summary, where the report and record went."""
-    from leadguard.services.gallery import evaluation
-
+    """An evaluation command: one service of ``services.evaluation`` with a progress bar,
+    then the summary and where the report and record went."""
     ctx = open_ctx(workspace)
     actor = session.actor(ctx)
     with render.task_progress(_out(), label) as progress:
-        result = evaluation(ctx, actor, lambda ws: run(ws, progress))
+        result = run(ctx, actor, progress)
     summary(_out(), result.metrics)
     _eval_done(result)
 
@@ -390,14 +390,12 @@ def eval_verify(
     out: OutOpt = None,
 ) -> None:
     """LFW View 2: 10-fold accuracy, ROC/DET, EER, FNMR at FMR 1e-2/1e-3/1e-4."""
-    from leadguard.evaluation.run import verify_lfw
-
     if protocol != "lfw-pairs":
         raise typer.BadParameter("only lfw-pairs is available", param_hint="--protocol")
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: verify_lfw(ws, data, out, progress),
+        lambda ctx, actor, progress: evaluation.verify_lfw(ctx, actor, data, out, progress),
         render.verification_summary,
     )
 
@@ -414,14 +412,14 @@ def eval_identify(
     out: OutOpt = None,
 ) -> None:
     """BLUFR open-set 1:N: CMC rank 1/5/20 and FNIR at FPIR 0.01/0.001 over the splits."""
-    from leadguard.evaluation.run import identify_blufr
-
     if protocol != "blufr":
         raise typer.BadParameter("only blufr is available", param_hint="--protocol")
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: identify_blufr(ws, data, out, splits or None, progress),
+        lambda ctx, actor, progress: evaluation.identify_blufr(
+            ctx, actor, data, out, splits or None, progress
+        ),
         render.identification_summary,
     )
 
@@ -438,13 +436,11 @@ def eval_manifest(
     seed: Annotated[int, typer.Option(help="Seed for the non-mated sample.")] = 0,
 ) -> None:
     """All mated pairs, seeded non-mated pairs, per-group FMR/FNMR at one threshold."""
-    from leadguard.evaluation.run import evaluate_manifest
-
     _run_eval(
         workspace,
         "templates",
-        lambda ws, progress: evaluate_manifest(
-            ws, manifest, out, nonmated, within_group, fmr, seed, progress
+        lambda ctx, actor, progress: evaluation.evaluate_manifest(
+            ctx, actor, manifest, out, nonmated, within_group, fmr, seed, progress
         ),
         render.verification_summary,
     )
@@ -478,33 +474,27 @@ def eval_evidence(
 ) -> None:
     """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
     on half of the people in a labelled dataset (or the gallery) and validate on the rest."""
-    from leadguard.evidence.run import evaluate_evidence, evaluate_gallery
-
     if (manifest is None) == (not gallery):
         raise typer.BadParameter("give a manifest, or --gallery, but not both")
     if searches and manifest is None:
         raise typer.BadParameter("--searches needs a manifest")
     if searches:
-        from leadguard.evidence.search_run import evaluate_searches
-
         assert manifest is not None
         _run_eval(
             workspace,
             "templates",
-            lambda ws, progress: evaluate_searches(ws, manifest, blufr, out, seed, progress),
+            lambda ctx, actor, progress: evaluation.check_searches(
+                ctx, actor, manifest, blufr, out, seed, progress
+            ),
             render.search_check_summary,
         )
         return
-
-    def run(ws: Any, progress: Any) -> Any:
-        if manifest is None:
-            return evaluate_gallery(ws, out, seed, bootstraps, repeats)
-        return evaluate_evidence(ws, manifest, blufr, out, seed, bootstraps, repeats, progress)
-
     _run_eval(
         workspace,
         "templates",
-        run,
+        lambda ctx, actor, progress: evaluation.fit_evidence(
+            ctx, actor, manifest, blufr, out, seed, bootstraps, repeats, progress
+        ),
         render.evidence_summary,
     )
 
@@ -520,12 +510,12 @@ def eval_quality(
 ) -> None:
     """Quality measures on LFW View 2: unified score, error-versus-discard, controlled
     degradations, and a policy file with the floors and bands they support."""
-    from leadguard.quality.run import evaluate_quality
-
     _run_eval(
         workspace,
         "quality measures",
-        lambda ws, progress: evaluate_quality(ws, data, out, seed, people, progress),
+        lambda ctx, actor, progress: evaluation.quality_study(
+            ctx, actor, data, out, seed, people, progress
+        ),
         render.quality_study,
     )
 
@@ -539,18 +529,9 @@ def quality(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every quality measure of the face, the unified score and the gate's verdict."""
-    from leadguard.pipeline.compose import FacePipeline, FaceSelection
-    from leadguard.pipeline.decode import read_file
-    from leadguard.quality.gate import assess
-
     image = utf8_name(image)
-    ws = open_ws(workspace)
-    s = ws.settings
-    pipeline = FacePipeline(ws.face_model(), s.min_face_size, s.max_image_pixels)
-    measured = pipeline.measure(
-        read_file(image, s.max_image_bytes), str(image), FaceSelection("reject", face)
-    )
-    verdict = assess(measured.quality, workspace_policy(ws))
+    ctx = open_ctx(workspace)
+    verdict = evaluation.measure_quality(ctx, session.actor(ctx), image, face)
     render.quality_verdict(_out(), str(image), verdict, as_json=json_out)
 
 

@@ -54,6 +54,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "lead.list",
             "request.create",
             "search.run",
+            "quality.measure",
             "review.packet",
             "review.queue",
             "review.submit",
@@ -86,6 +87,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "case.assign",
             "case.fact",
             "search.override",
+            "quality.measure",
             "gallery.read",
             "case.suspect",
             "request.approve",
@@ -117,6 +119,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gallery.read",
             "index.maintain",
             "eval.run",
+            "quality.measure",
             "model.accept",
         }
     ),

@@ -1,4 +1,4 @@
-"""Gallery, index, evaluation and search-log services. Once a workspace has accounts, each
+"""Gallery, index and search-log services. Once a workspace has accounts, each
 needs a login whose role allows it (an admin maintains the gallery; supervisors, auditors
 and admins read it); a workspace with no accounts is the evaluation and demo mode."""
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
 
@@ -170,9 +170,3 @@ def accuracy_records(ctx: Context, actor: Actor | None) -> list[AccuracyRecordIn
             for r in recs
         ]
 
-
-def evaluation(ctx: Context, actor: Actor | None, run: Callable[[Any], T]) -> T:
-    """An evaluation run that stores accuracy records and models (evidence model, quality
-    policy): an admin's in a workspace with accounts."""
-    operator_check(ctx, actor, "eval.run", "evaluation")
-    return as_actor(actor, lambda: run(ctx.ws))
