@@ -220,6 +220,28 @@ def test_whole_case_through_the_api(served: Served) -> None:
     v = s.get("aud", "/api/audit/verify").json()
     assert v["intact"] and len(v["head"]) == 64
 
+    # the same trail a page at a time, newest first, the cursors walking it without a gap
+    whole = [e["seq"] for e in s.get("aud", "/api/audit/entries", params={"case": "API-1"}).json()]
+    seen: list[int] = []
+    actions_seen: dict[int, str] = {}
+    params: dict[str, Any] = {"case": "API-1", "size": 7}
+    while True:
+        got = s.get("aud", "/api/audit/page", params=params)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        seqs = [e["seq"] for e in body["entries"]]
+        actions_seen.update((e["seq"], e["action"]) for e in body["entries"])
+        assert seqs == sorted(seqs, reverse=True) and len(seqs) <= 7
+        seen += seqs
+        if body["older"] is None:
+            break
+        params["before"] = body["older"]
+    assert len(seen) == len(set(seen)) and set(whole) <= set(seen)
+    # newer than the whole read: only that read's own audited export
+    assert [actions_seen[q] for q in set(seen) - set(whole)] == ["audit.export"]
+    bad = s.get("aud", "/api/audit/page", params={"size": 10_000})
+    assert bad.status_code == 422 and bad.json()["error"]
+
 
 def test_urgent_search_returns_the_candidate_list(served: Served) -> None:
     s = served

@@ -191,6 +191,7 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
         ),
         ("GET", "/api/audit/verify", {}, readers | {"stranger"}),
         ("GET", "/api/audit/entries", {"params": {"case": "ROLE-1"}}, readers | {"stranger"}),
+        ("GET", "/api/audit/page", {"params": {"case": "ROLE-1"}}, readers | {"stranger"}),
         ("GET", "/api/cases/ROLE-1/export", {}, readers | {"stranger"}),
         ("GET", "/api/gallery/stats", {}, {"ex1", "ex2", "rev", "stranger"}),
         ("GET", "/api/searches", {}, {"ex1", "ex2", "rev", "stranger"}),

@@ -13,7 +13,7 @@ from leadguard.server.auth import ApiActor, State
 from leadguard.server.errors import ERROR_RESPONSES, EXPENSIVE
 from leadguard.server.limits import check_expensive, compute
 from leadguard.server.uploads import as_file, label, read_upload
-from leadguard.services import accounts, gallery
+from leadguard.services import accounts, audit_pages, gallery
 from leadguard.services import audit as audit_svc
 
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -80,6 +80,43 @@ def api_audit(
     audited export."""
     rows = st.call(audit_svc.trail, st.ctx, who, case, prefix)
     return [S.AuditEntryOut.model_validate(r) for r in filtered(rows, action, actor)]
+
+
+@router.get("/audit/page", response_model=S.AuditPageOut, tags=["audit"])
+def api_audit_page(
+    st: State,
+    who: ApiActor,
+    case: Annotated[str | None, Query(max_length=100)] = None,
+    prefix: Annotated[str, Query(max_length=200)] = "",
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    since: date | None = None,
+    until: date | None = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    size: Annotated[int, Query(ge=1, le=audit_pages.MAX_PAGE)] = 50,
+) -> S.AuditPageOut:
+    """One page of the audit entries the caller may read, newest first, selected on the
+    server as the web audit page is (a 1,000,000-entry log is never read whole); each page
+    read is an audited export."""
+    q = audit_pages.AuditQuery(
+        case=case or None,
+        actor=actor or None,
+        action=action or None,
+        since=since,
+        until=until,
+        prefix=prefix,
+        before=before,
+        after=after,
+        size=size,
+    )
+    got = st.call(audit_pages.page, st.ctx, who, q)
+    return S.AuditPageOut(
+        entries=[S.AuditEntryOut.model_validate(e) for e in got.entries],
+        older=got.older,
+        newer=got.newer,
+        zone=got.zone,
+    )
 
 
 @router.get("/cases/{number}/export", response_model=list[S.AuditEntryOut], tags=["audit"])

@@ -212,6 +212,13 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Audit entries (a case's whole trail, or by object prefix), filtered by action and "
         "actor; reading them is itself an audited export.",
     ),
+    "GET /api/audit/page": (
+        "pageAuditEntries",
+        "Read one page of audit entries",
+        "One page of the entries the caller may read, newest first, filtered by case, object "
+        "prefix, action, actor and days (in the workspace's time zone); `older`/`newer` are "
+        "the cursors of the next pages. Each page read is an audited export.",
+    ),
     "GET /api/cases/{number}/export": (
         "exportCase",
         "Export a case's audit trail",

@@ -374,6 +374,17 @@ class AuditEntryOut(BaseModel):
     )
 
 
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut] = Field(description="newest first")
+    older: int | None = Field(
+        description="pass as `before` for the next, older page; null at the oldest"
+    )
+    newer: int | None = Field(
+        description="pass as `after` for the previous, newer page; null at the newest"
+    )
+    zone: str = Field(description="the workspace's time zone, in which `since`/`until` are days")
+
+
 class GalleryStatsOut(BaseModel):
     subjects: int
     encounters: int
