@@ -27,3 +27,15 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     lines = [ln.strip() for ln in (ROOT / "README.md").read_text().splitlines() if ln.strip()]
     block = lines[lines.index("```") + 1 : lines.index("```") + 3]
     assert block == ["make demo", "make test"]
+
+
+def test_every_relative_link_in_the_docs_names_a_file_that_exists() -> None:
+    import re
+
+    broken = []
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for m in re.finditer(r"\]\(([^)#\s]+)(#[^)]*)?\)", md.read_text()):
+            target = m.group(1)
+            if "://" not in target and not (md.parent / target).exists():
+                broken.append(f"{md.relative_to(ROOT)}: {target}")
+    assert not broken, broken
