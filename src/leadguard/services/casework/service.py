@@ -22,6 +22,7 @@ from leadguard.quality.gate import workspace_policy
 from leadguard.quality.provenance import Edit
 from leadguard.services.authz import Account, authorize
 from leadguard.services.casework.adoption import require_adopted
+from leadguard.services.casework.config_watch import observe_config
 from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.tables import Case, CaseAssignment, SearchLog, SearchRequest, User
@@ -82,55 +83,8 @@ def policy(ctx: Context, observe: bool = True) -> CaseworkPolicy:
     with ctx.session() as s:  # a file nobody adopted is refused (casework/adoption.py)
         require_adopted(s, pol, str(ctx.root))
     if observe:
-        _observe_config(ctx, pol)
+        observe_config(ctx, pol)
     return pol
-
-
-def _observe_config(ctx: Context, pol: CaseworkPolicy) -> None:
-    from importlib import resources
-
-    from leadguard.core.config import SETTINGS_FILE
-    from leadguard.quality.gate import shipped_policy_bytes
-    from leadguard.storage.tables import AuditEntry
-
-    def digest(data: bytes) -> str:
-        return hashlib.sha256(data).hexdigest()
-
-    settings = ctx.root / SETTINGS_FILE
-    quality = ctx.settings.quality_policy
-    if quality is not None and not quality.is_absolute():
-        quality = ctx.root / quality
-    shipped = resources.files("leadguard")
-    casework_bytes = (
-        Path(pol.source).read_bytes()
-        if "(shipped)" not in pol.source
-        else shipped.joinpath("services", "casework", "data", "policy.toml").read_bytes()
-    )
-    quality_bytes = (
-        quality.read_bytes()
-        if quality is not None and quality.exists()
-        else shipped_policy_bytes(ctx.settings.face_model)
-    )
-    now = {
-        "settings": digest(settings.read_bytes()) if settings.exists() else "",
-        "casework_policy": f"{pol.source} {digest(casework_bytes)}",
-        "quality_policy": f"{quality or 'shipped'} {digest(quality_bytes)}",
-    }
-    with ctx.session() as s:
-        last = s.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action.in_(("config.observed", "config.changed")))
-            .order_by(AuditEntry.seq.desc())
-            .limit(1)
-        ).first()
-        if last is None:
-            audit.append(s, "config.observed", "config", {"now": now})
-        elif last.details.get("now") != now:
-            before = last.details.get("now", {})
-            changed = sorted(k for k in now if before.get(k) != now[k])
-            audit.append(
-                s, "config.changed", "config", {"now": now, "before": before, "changed": changed}
-            )
 
 
 def case_info(s: Session, case: Case) -> CaseInfo:
