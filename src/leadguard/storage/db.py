@@ -84,8 +84,17 @@ def make_engine(url: str | URL) -> Engine:
     # SQLite: a connection is a file handle, so the pool is sized for a server whose threads
     # (anyio's 40, and the compute slots) each hold one while they queue for BEGIN IMMEDIATE;
     # the default 5 + 10 ran out under 30 concurrent searchers (30 s waits, then errors).
+    # PostgreSQL: the same threads each hold a connection while they wait for the writer
+    # lock, so the pool reaches past them (the default 5 + 10 would time out at the 16th);
+    # 5 kept open, at most 50 in all, within the server's default max_connections of 100.
     on_file = sqlite and parsed.database not in (None, "", ":memory:")
-    pool: dict[str, Any] = {"pool_size": 8, "max_overflow": 120} if on_file else {}
+    pool: dict[str, Any] = (
+        {"pool_size": 8, "max_overflow": 120}
+        if on_file
+        else {"pool_size": 5, "max_overflow": 45}
+        if not sqlite
+        else {}
+    )
     engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=not sqlite, **pool)
     if engine.dialect.name == "sqlite":
 
