@@ -162,16 +162,22 @@ def _apply(s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]) -
     ids = np.concatenate([c[0] for c in changed])
     deltas = np.vstack([c[1] for c in changed])
     stored = repo.lookalike_rows(s, [int(i) for i in ids])
-    out: list[tuple[int, bytes]] = []
-    for i, d in zip(ids.tolist(), deltas, strict=True):
-        row = stored.get(i)
-        if row is None or row[0] != la.GRID_NAME:
-            continue
-        counts = la.from_bytes(row[1]) + d
-        if (counts < 0).any():  # the row disagreed already; the check will say so
-            log.warning("look-alike counts of template %d fell below zero; clamped", i)
-            counts = np.maximum(counts, 0)
-        out.append((i, la.to_bytes(counts)))
+    keep = np.fromiter(
+        ((row := stored.get(int(i))) is not None and row[0] == la.GRID_NAME for i in ids),
+        dtype=bool,
+        count=ids.size,
+    )
+    ids, deltas = ids[keep], deltas[keep]
+    if ids.size == 0:
+        return 0
+    blob = b"".join(stored[int(i)][1] for i in ids)
+    counts = np.frombuffer(blob, dtype=la.COUNT_DTYPE).reshape(-1, la.POINTS) + deltas
+    if (counts < 0).any():  # those rows disagreed already; the check will say so
+        bad = int((counts < 0).any(axis=1).sum())
+        log.warning("look-alike counts of %d templates fell below zero; clamped", bad)
+        counts = np.maximum(counts, 0)
+    packed = np.ascontiguousarray(counts.astype(la.COUNT_DTYPE))
+    out = [(int(i), packed[r].tobytes()) for r, i in enumerate(ids)]
     repo.update_lookalike_rows(s, out)
     return len(out)
 

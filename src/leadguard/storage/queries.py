@@ -6,11 +6,11 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from leadguard.core.errors import LeadGuardError
@@ -626,9 +626,15 @@ def insert_lookalike_rows(
 
 def update_lookalike_rows(session: Session, rows: list[tuple[int, bytes]]) -> None:
     """New counts for existing rows (by template id), in one statement per few thousand."""
-    for start in range(0, len(rows), 5000):
+    table = cast(Table, LookalikeCount.__table__)
+    statement = (
+        update(table)
+        .where(table.c.template_id == bindparam("tid"))
+        .values(counts=bindparam("blob"))
+    )
+    for start in range(0, len(rows), 5000):  # a Core executemany: no ORM bookkeeping per row
         part = rows[start : start + 5000]
-        session.execute(update(LookalikeCount), [{"template_id": i, "counts": c} for i, c in part])
+        session.execute(statement, [{"tid": i, "blob": c} for i, c in part])
 
 
 def delete_lookalike_rows(
