@@ -74,7 +74,7 @@ def test_counts_kept_through_enroll_kills_remove_and_expunge_equal_a_recount(
     counts = np.vstack(list(rows.values()))
     assert len(rows) == 19 and counts[:, 0].max() == 6  # 7 people: 6 others at the grid's foot
     # the counts fall across the grid: some grid point where some but not all others count
-    assert any(0 < counts[:, i].max() and counts[:, i].min() < 6 for i in range(la.POINTS))
+    assert any(counts[:, i].max() > 0 and counts[:, i].min() < 6 for i in range(la.POINTS))
     assert counts[:, -1].max() == 0  # no stranger at 0.9995
     ws.close()
     assert consistent(ws_path) == (19, True)
