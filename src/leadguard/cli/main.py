@@ -310,6 +310,33 @@ def gallery_expunge(
         raise typer.Exit(1)
 
 
+@gallery_app.command("check")
+@handles_errors
+def gallery_check(workspace: WorkspaceOpt = None) -> None:
+    """Check the index against the database and every template's look-alike counts against
+    counts recomputed from the database (exit status 1 if either disagrees)."""
+    from leadguard.services.gallery import check_gallery
+
+    ctx = open_ctx(workspace)
+    result = check_gallery(ctx, session.actor(ctx))
+    render.index_check(_out(), result.index)
+    render.lookalike_check(_out(), result.lookalikes)
+    if not result.consistent:
+        raise typer.Exit(1)
+
+
+@gallery_app.command("rebuild")
+@handles_errors
+def gallery_rebuild(workspace: WorkspaceOpt = None) -> None:
+    """Recompute every template's look-alike counts from the database (an exact scan of all
+    pairs of the current space)."""
+    from leadguard.services.gallery import rebuild_lookalikes
+
+    ctx = open_ctx(workspace)
+    n, key = rebuild_lookalikes(ctx, session.actor(ctx))
+    _out().print(f"look-alike counts rebuilt: {n} templates in space {key}")
+
+
 @index_app.command("check")
 @handles_errors
 def index_check(workspace: WorkspaceOpt = None) -> None:

@@ -26,6 +26,7 @@ from leadguard.core.serialize import candidate_list_dict
 from leadguard.core.textsafe import printable
 from leadguard.core.types import CandidateList, GalleryStats
 from leadguard.gallery.enroll import EnrollReport, ProgressCallback
+from leadguard.gallery.lookalikes import LookalikeCheck
 from leadguard.gallery.maintenance import IndexCheck
 
 MAX_LISTED_FAILURES = 200
@@ -210,6 +211,20 @@ def index_check(console: Console, check: IndexCheck) -> None:
         if check.problem:
             console.print(f"  problem: {check.problem}")
         console.print("  repair with: leadguard index rebuild")
+
+
+def lookalike_check(console: Console, check: LookalikeCheck) -> None:
+    state = "[green]consistent[/green]" if check.consistent else "[red]INCONSISTENT[/red]"
+    console.print(f"look-alike counts for space {check.space_key}: {state}")
+    console.print(f"  templates: {check.templates}")
+    if not check.consistent:
+        ids = ", ".join(map(str, check.differing_ids))
+        console.print(f"  templates with no counts: {check.missing}")
+        console.print(f"  templates whose counts disagree with a recount: {check.differ}")
+        if ids:
+            more = " ..." if check.missing + check.differ > len(check.differing_ids) else ""
+            console.print(f"  (template ids {ids}{more})")
+        console.print("  repair with: leadguard gallery rebuild")
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import Any
 
 from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches, rate_words
 from leadguard.evidence.groups import GroupStanding
+from leadguard.evidence.lookalikes import Lookalikes
 from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.search_lr import SearchLr, search_lr
 from leadguard.evidence.tail import OpenSetDecision
@@ -68,6 +69,8 @@ class CandidateEvidence:
     open_set_line: str | None = None
     # the list's worst group is of another recorded sex than this candidate's: not applied
     worst_not_applicable: str | None = None
+    # from the gallery's kept counts: other enrolled people at least this close to its photo
+    lookalikes: Lookalikes | None = None
 
     @property
     def llr(self) -> tuple[float, float, float] | None:
@@ -135,6 +138,8 @@ class CandidateEvidence:
             out.append(
                 f"This subject has a more recent photo in the gallery ({self.newer_encounter})."
             )
+        if self.lookalikes is not None:
+            out.append(self.lookalikes.line())
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +180,7 @@ class CandidateEvidence:
             **self.lr.to_dict(),
             "not_validated_for_this_gallery": self.shift,
             "p_stranger_this_high_if_not_enrolled": self.open_set_p,
+            "lookalikes_in_gallery": self.lookalikes.to_dict() if self.lookalikes else None,
             "photo_age_days_at_incident": self.photo_age_days,
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter

@@ -21,6 +21,7 @@ from leadguard.core.textsafe import shown_path
 from leadguard.core.types import EmbeddingSpace, FaceTemplate
 from leadguard.evidence.shift import gallery_tail
 from leadguard.face_models import create_model
+from leadguard.gallery import lookalikes
 from leadguard.gallery.maintenance import hold_index, save_index, synced_index
 from leadguard.gallery.sources import EnrollItem, Source, read_source
 from leadguard.pipeline.decode import read_file, sha256_bytes
@@ -200,6 +201,9 @@ def _commit(
                 report.low_quality.append((r.source, f"{verdict.decision}: {why}"))
             rows.append(repo.NewTemplate(info, r.image, tmpl, r.faces_in_image, verdict.to_dict()))
         new_ids = repo.save_templates(s, rows)
+        if new_ids:  # the look-alike counts change in the same transaction as the templates
+            vectors = np.vstack([r.template.vector for r in rows])
+            lookalikes.on_enroll(s, space.key, index, new_ids, vectors)
         audit.append(
             s,
             "enroll_batch",

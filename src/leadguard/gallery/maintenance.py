@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from leadguard.audit import log as audit
 from leadguard.core.errors import IndexError_, InputError
 from leadguard.core.types import EmbeddingSpace
-from leadguard.gallery import index_files
+from leadguard.gallery import index_files, lookalikes
 from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import queries as repo
 from leadguard.storage.resident import Slot
-from leadguard.storage.tables import ImageRecord, Subject, TemplateCache
+from leadguard.storage.tables import ImageRecord, Subject, TemplateCache, TemplateRecord
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,14 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
     audit entry is written in the same transaction as the deletion."""
     with ws.session() as s:
         shas = [sha for sha, _ in repo.subject_images(s, external_id)]
-        going = audit.deleted_records(repo.subject_rows(s, external_id))
+        rows = repo.subject_rows(s, external_id)
+        going = audit.deleted_records(rows)
+        by_space: dict[str, list[int]] = {}
+        for row in rows:
+            if isinstance(row, TemplateRecord):
+                by_space.setdefault(row.space_key, []).append(row.id)
+        for key, ids in by_space.items():  # in the removal's transaction
+            lookalikes.on_remove(s, key, ids)
         removed = repo.remove_subject(s, external_id)
         spaces = {key: repo.get_space(s, key) for key in removed}
         details: dict[str, Any] = {

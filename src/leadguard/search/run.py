@@ -14,14 +14,16 @@ from leadguard.audit import log as audit
 from leadguard.core.errors import EvidenceUnavailable, LeadGuardError, SpaceMismatch
 from leadguard.core.serialize import candidate_list_dict
 from leadguard.core.types import Candidate, CandidateList, EmbeddingSpace
+from leadguard.evidence import lookalikes
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.chance import GalleryThreshold
 from leadguard.evidence.for_search import list_evidence, search_threshold
 from leadguard.evidence.model import StoredModel
 from leadguard.evidence.shift import ShiftCheck
-from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE
+from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, CandidateEvidence
 from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
 from leadguard.face_models.base import FaceModel
+from leadguard.gallery.lookalikes import candidate_rows
 from leadguard.gallery.maintenance import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.pipeline.compose import FacePipeline, FaceSelection, MeasuredFace, ProcessedImage
@@ -327,6 +329,7 @@ def _rank(
             settings.target_fpir,
             threshold.threshold if threshold else None,
         )
+    near = lookalikes.near_top([score for score, _ in best], gallery.subjects)
     if threshold is not None and open_set is not None:
         listing = open_set.listing_threshold
         assert listing is not None
@@ -344,6 +347,8 @@ def _rank(
         ranked = above[:k]
         if not ranked:
             notices.append(NO_CANDIDATE)
+    if ranked and near is not None:  # the list's top candidate is the search's top score
+        notices.append(near.line())
     return _Ranked(ranked, requested, k, threshold, shift, open_set, notices)
 
 
@@ -390,6 +395,13 @@ def _candidates(
         if gallery.stored
         else [None] * len(rows)
     )
+    kept = candidate_rows(s, [info.template_id for _, info in rows]) if rows else {}
+    with_counts: list[CandidateEvidence | None] = [
+        replace(ev, lookalikes=lookalikes.read(score, kept.get(info.template_id)))
+        if ev is not None
+        else None
+        for ev, (score, info) in zip(evidence, rows, strict=True)
+    ]
     return tuple(
         Candidate(
             rank=r,
@@ -402,7 +414,7 @@ def _candidates(
             photo_quality=_photo_quality(info.quality),
             evidence=ev,
         )
-        for r, ((score, info), ev) in enumerate(zip(rows, evidence, strict=True), start=1)
+        for r, ((score, info), ev) in enumerate(zip(rows, with_counts, strict=True), start=1)
     )
 
 

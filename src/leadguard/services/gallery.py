@@ -20,6 +20,7 @@ from leadguard.storage.tables import AccuracyRecord, Case, SearchLog
 if TYPE_CHECKING:
     from leadguard.core.types import EmbeddingSpace, GalleryStats
     from leadguard.gallery.enroll import EnrollReport
+    from leadguard.gallery.lookalikes import LookalikeCheck
     from leadguard.gallery.maintenance import Expungement, IndexCheck
 
 T = TypeVar("T")
@@ -105,6 +106,37 @@ def rebuild_index(ctx: Context, actor: Actor | None) -> tuple[int, str]:
     operator_check(ctx, actor, "index.maintain", "index")
     index = run(ctx.ws, current_space(ctx))
     return len(index), index.space_key
+
+
+@dataclass(frozen=True)
+class GalleryCheck:
+    """``gallery check``: the index against the database, and the look-alike counts against
+    counts recomputed from the database's vectors."""
+
+    index: IndexCheck
+    lookalikes: LookalikeCheck
+
+    @property
+    def consistent(self) -> bool:
+        return self.index.consistent and self.lookalikes.consistent
+
+
+def check_gallery(ctx: Context, actor: Actor | None) -> GalleryCheck:
+    from leadguard.gallery.lookalikes import check_workspace
+    from leadguard.gallery.maintenance import check_index as run
+
+    operator_check(ctx, actor, "gallery.read", "gallery")
+    space = current_space(ctx)
+    return GalleryCheck(run(ctx.ws, space), check_workspace(ctx.ws, space.key))
+
+
+def rebuild_lookalikes(ctx: Context, actor: Actor | None) -> tuple[int, str]:
+    """Recompute the current space's look-alike counts from the database (audited)."""
+    from leadguard.gallery.lookalikes import rebuild_workspace
+
+    operator_check(ctx, actor, "index.maintain", "gallery")
+    key = current_space(ctx).key
+    return as_actor(actor, lambda: rebuild_workspace(ctx.ws, key)), key
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,23 @@ class GalleryGeneration(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
 
 
+class LookalikeCount(Base):
+    """Per enrolled template, how many other enrolled people (subjects) score at least each
+    point of a fixed grid against it (``leadguard.evidence.lookalikes``: the grid, named in
+    ``grid``; ``counts`` one little-endian uint32 per point). Derived from the templates, kept
+    in the same transactions as they change (enrollment, removal), checked and rebuilt by
+    ``gallery check`` / ``gallery rebuild`` (migration 0015)."""
+
+    __tablename__ = "lookalike_counts"
+
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    space_key: Mapped[str] = mapped_column(String(32), index=True)
+    grid: Mapped[str] = mapped_column(String(64))
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class EnrollFailure(Base):
     """An image that could not be enrolled in a space, and why (so a re-run skips it)."""
 

@@ -1,0 +1,178 @@
+"""Look-alike counts: the count logic on constructed scores (against a brute-force count),
+the reading of a candidate's count (which way it rounds), the list's near-top figure, and the
+counts kept in a workspace's database by enrollment batches and removal, against a full
+recount, on synthetic templates whose scores spread over the whole grid."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.evidence import lookalikes as la
+from leadguard.gallery import lookalikes
+from leadguard.gallery.maintenance import remove_subject, save_index, synced_index
+from leadguard.storage import queries as repo
+from leadguard.storage.workspace import Workspace
+
+_DET = Detection(Box(0, 0, 100, 100), 1.0, ())
+
+
+def brute_counts(scores: np.ndarray, subjects: np.ndarray, own: int) -> np.ndarray:
+    """Count per grid point: other subjects with any score >= the point (plain loops)."""
+    out = np.zeros(la.POINTS, dtype=np.int64)
+    for i, g in enumerate(la.GRID):
+        out[i] = len(
+            {int(sub) for sc, sub in zip(scores, subjects, strict=True) if sub != own and sc >= g}
+        )
+    return out
+
+
+def test_the_grid_covers_both_models_listing_ranges() -> None:
+    assert la.POINTS == 155
+    assert np.all(np.diff(la.GRID) > 0)
+    assert la.GRID[0] == pytest.approx(0.2913, abs=1e-4)
+    assert la.GRID[-1] == pytest.approx(0.9995, abs=1e-4)
+    # SFace lists from about 0.4, dlib-resnet from about 0.94: both well inside, finely spaced
+    assert np.diff(la.GRID[(la.GRID > 0.94) & (la.GRID < 0.99)]).max() < 0.003
+    assert np.diff(la.GRID[(la.GRID > 0.4) & (la.GRID < 0.6)]).max() < 0.025
+
+
+def test_counts_from_best_equal_a_brute_force_count() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.uniform(0.0, 1.0, size=(6, 40))
+    scores[:, :3] = [0.2913, la.GRID[40], la.GRID[-1]]  # exactly at grid points: counted
+    best = scores.copy()
+    best[:, 5] = -np.inf  # not counted (the row's own subject)
+    got = la.counts_from_best(best)
+    for r in range(6):
+        want = brute_counts(np.delete(scores[r], 5), np.delete(np.arange(40), 5), -1)
+        assert got[r].tolist() == want.tolist()
+    assert (np.diff(got, axis=1) <= 0).all()  # never more people at a higher score
+
+
+def test_band_counts_the_points_a_subject_newly_reaches() -> None:
+    k_lo = np.array([[0, 10, 30], [5, 5, 155]])
+    k_hi = np.array([[3, 10, 40], [7, 9, 155]])
+    got = la.band(k_lo, k_hi)  # (columns, points)
+    want = np.zeros((3, la.POINTS), dtype=np.int64)
+    for j in range(3):
+        for x in range(2):
+            want[j, k_lo[x, j] : k_hi[x, j]] += 1
+    assert got.tolist() == want.tolist()
+
+
+def test_a_count_is_read_at_the_grid_point_at_or_below_the_score() -> None:
+    row = np.arange(la.POINTS)[::-1].astype(np.int64)  # falls with the score
+    at = la.read(float(la.GRID[50]), row)
+    assert (at.grid_point, at.others, at.below_grid) == (la.GRID[50], row[50], False)
+    between = la.read(float(la.GRID[50] + 1e-4), row)  # rounds down: never an undercount
+    assert between.grid_point == la.GRID[50] and between.others == row[50]
+    assert "never too low" in between.line()
+    top = la.read(0.99999, row)
+    assert top.others == row[-1]
+    low = la.read(0.1, row)
+    assert low.below_grid and low.others == row[0] and "lower bound" in low.line()
+    none = la.read(0.9, None)
+    assert not none.kept and none.others is None and "gallery rebuild" in none.line()
+    assert la.read(0.97, np.zeros(la.POINTS, dtype=np.int64)).line().count("no other enrolled")
+
+
+def test_near_top_counts_the_others_within_the_margin() -> None:
+    top = 0.96
+    floor = float(np.tanh(np.arctanh(top) - la.MARGIN_Z))
+    scores = [top, floor + 1e-6, floor, floor - 1e-6, 0.5]
+    near = la.near_top(scores, subjects=5)
+    assert near is not None and near.others == 2 and near.complete
+    assert near.floor == pytest.approx(floor)
+    # every score read was within the margin and more people were searched: a floor
+    crowded = la.near_top([top, top, top], subjects=1000)
+    assert crowded is not None and crowded.others == 2 and not crowded.complete
+    assert "at least 2 other people" in crowded.line()
+    assert la.near_top([], 0) is None
+
+
+def test_bytes_round_trip_and_refuse_a_wrong_length() -> None:
+    row = np.arange(la.POINTS, dtype=np.int64)
+    assert la.from_bytes(la.to_bytes(row)).tolist() == row.tolist()
+    with pytest.raises(ValueError):
+        la.from_bytes(b"\x00" * 8)
+    with pytest.raises(ValueError):
+        la.to_bytes(-row)
+
+
+# --- in a workspace ---
+
+
+def vectors(n: int, seed: int, subjects: list[int]) -> np.ndarray:
+    """Templates whose scores spread over the grid: a shared direction (so strangers score
+    0.3-0.9), a subject's own (mates higher), and noise."""
+    rng = np.random.default_rng(seed)
+    dim = 128
+    shared = np.random.default_rng(0).normal(size=dim)
+    own = {s: np.random.default_rng(1000 + s).normal(size=dim) for s in set(subjects)}
+    weight = {s: 0.15 + 0.1 * (s % 9) for s in set(subjects)}  # some subjects generic
+    out = []
+    for s in subjects:
+        v = shared + weight[s] * own[s] + 0.1 * rng.normal(size=dim)
+        out.append(v / np.linalg.norm(v))
+    return np.asarray(out, dtype=np.float32)[:n]
+
+
+def enroll_batch(ws: Workspace, first: int, subjects: list[int]) -> None:
+    space = ws.face_model().space
+    vecs = vectors(len(subjects), first, subjects)
+    rows = []
+    for i, (v, sub) in enumerate(zip(vecs, subjects, strict=True), start=first):
+        sha = hashlib.sha256(f"synthetic-{i}".encode()).hexdigest()
+        meta = ImageMeta(f"synthetic/{i}.jpg", sha, "JPEG", 250, 250, 10_000)
+        info = repo.SubjectInfo(external_id=f"S{sub:03d}")
+        rows.append(repo.NewTemplate(info, meta, FaceTemplate(_DET, v, space.key), 1))
+    with ws.session() as s:
+        repo.ensure_space(s, space)
+    index, _ = synced_index(ws, space)
+    with ws.session() as s:
+        new_ids = repo.save_templates(s, rows)
+        lookalikes.on_enroll(s, space.key, index, new_ids, vecs)
+    index.add(np.asarray(new_ids, dtype=np.int64), vecs)
+    with ws.write_lock():
+        save_index(ws, space, index, "enroll")
+
+
+def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        key = ws.face_model().space.key
+        enroll_batch(ws, 0, [1, 1, 2, 3])
+        enroll_batch(ws, 10, [2, 4, 4, 5, 6])  # subject 2 again: its best can only rise
+        enroll_batch(ws, 20, [1, 7, 8, 8, 9, 3])
+        with ws.session() as s:
+            ids, recount = lookalikes.compute_all(s, key)
+            vecs = repo.template_vectors(s, key)[1].astype(np.float64)
+            subs = repo.template_subjects(s, key)[1]
+        # the recount itself against plain loops
+        scores = vecs @ vecs.T
+        for r in range(len(ids)):
+            assert recount[r].tolist() == brute_counts(scores[r], subs, int(subs[r])).tolist()
+        # the grid is exercised: everyone counts everyone at its foot, few at 0.914
+        assert recount[:, 0].min() == 8 and 0 < recount[:, 50].max() < 8
+        assert lookalikes.check_workspace(ws, key).consistent
+        remove_subject(ws, "S004")
+        remove_subject(ws, "S001")
+        result = lookalikes.check_workspace(ws, key)
+        assert result.consistent and result.templates == len(ids) - 5
+        with ws.session() as s:  # a count altered in the database is found
+            tid = int(repo.template_ids(s, key)[0])
+            blob = repo.lookalike_rows(s, [tid])[tid][1]
+            row = la.from_bytes(blob)
+            row[0] += 1
+            repo.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
+        bad = lookalikes.check_workspace(ws, key)
+        assert not bad.consistent and bad.differ == 1 and bad.differing_ids == (tid,)
+        assert lookalikes.rebuild_workspace(ws, key) == result.templates
+        assert lookalikes.check_workspace(ws, key).consistent
+    finally:
+        ws.close()
