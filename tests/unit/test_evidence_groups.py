@@ -97,8 +97,8 @@ def test_an_unmeasured_group_is_said_to_be_unmeasured(model: EvidenceModel) -> N
     ctx = list_context(model, [0.9], None, (), 300)
     ev = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ("M", "M/eastasian")[1:])
     assert "M/eastasian: not measured" in "\n".join(ev.lines())
-    assert ev.llr is None  # no LR for a group without data
-    assert "cannot support a likelihood ratio" in "\n".join(ev.lines())
+    assert ev.llr is None  # no LR for a group without data, nor for an unrecorded probe
+    assert "probe's sex and race are not both recorded" in "\n".join(ev.lines())
 
 
 def test_the_lr_is_read_for_a_search_of_the_gallery(model: EvidenceModel) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches, rate_words
 from leadguard.evidence.groups import GroupStanding
 from leadguard.evidence.model import EvidenceModel
-from leadguard.evidence.search_lr import SearchLr, search_lr
+from leadguard.evidence.search_lr import SearchLr, validated_search_lr
 from leadguard.evidence.tail import OpenSetDecision
 
 INVESTIGATION_NOTICE = (
@@ -206,8 +206,15 @@ def candidate_evidence(
     own = tuple(("probe", model.group_standing(g, score)) for g in ctx.probe_groups) + tuple(
         ("candidate", model.group_standing(g, score)) for g in candidate_groups
     )
-    known = tuple(dict.fromkeys(g for g in (*ctx.probe_groups, *candidate_groups)))
-    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size, rank)
+    lr = validated_search_lr(
+        model,
+        score,
+        ctx.probe_groups,
+        candidate_groups,
+        ctx.gallery_subjects or gallery_size,
+        gallery_size,
+        rank,
+    )
     age = (incident - photo_date).days if incident and photo_date else None
     newer = latest_date if latest_date and photo_date and latest_date > photo_date else None
     return CandidateEvidence(
