@@ -76,7 +76,9 @@ def main() -> None:
     kept = [im for im in images if acq[im.path].vector is not None]
     x = np.vstack([acq[im.path].vector for im in kept]).astype(np.float32)
     ids = np.array([im.identity for im in kept])
-    groups = [subject_groups(im.demographics.get("sex"), im.demographics.get("race")) for im in kept]
+    groups = [
+        subject_groups(im.demographics.get("sex"), im.demographics.get("race")) for im in kept
+    ]
     fine = np.array([fine_groups(g)[0] for g in groups])
     full = {f: g for f, g in zip(fine, groups, strict=True)}
     names = sorted(set(fine.tolist()))
@@ -91,7 +93,11 @@ def main() -> None:
     out: dict[str, Any] = {"manifest": a.manifest, "images": len(kept), "groups": []}
     for p in names:
         rows = np.flatnonzero(fine == p)
-        entry: dict[str, Any] = {"group": p, "images": int(rows.size), "people": len(set(ids[rows]))}
+        entry: dict[str, Any] = {
+            "group": p,
+            "images": int(rows.size),
+            "people": len(set(ids[rows])),
+        }
         counts = {"within": [0, 0, 0, 0], "all": [0, 0, 0, 0]}  # pairs, over, pairs-flag, over-flag
         for c in names:
             cols = np.flatnonzero(fine == c)
