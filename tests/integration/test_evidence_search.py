@@ -69,7 +69,8 @@ def test_open_set_search_states_what_each_score_is_worth(johns) -> None:
         assert ev.worst_group is not None
         assert ev.worst_group.group == result.candidates[0].evidence.worst_group.group  # type: ignore[union-attr]
         assert ("probe", "sex M") in [(r, st.group) for r, st in ev.own_groups]
-        assert ev.llr is not None and ev.llr[0] > 0  # favours "same" above the threshold
+        # only the probe's sex is recorded, no candidate group: no LR is shown, and it says why
+        assert ev.llr is None and "sex and race are not both recorded" in ev.lr.reason
         text = "\n".join(ev.lines())
         assert "found by searching 49 photos" in text and "For comparison" in text
         assert ev.photo_age_days is None  # the Johns have no encounter dates
@@ -144,7 +145,8 @@ def test_cli_human_and_json_lists_carry_the_statements(johns) -> None:
         "p_at_least_one_innocent",
         "worst_group",
         "log10_likelihood_ratio",
-        "log10_likelihood_ratio_ci95",
+        "likelihood_ratio_withheld_because",
+        "prior_odds_at_most",
     ):
         assert key in ev
     res = runner.invoke(

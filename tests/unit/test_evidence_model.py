@@ -108,12 +108,14 @@ def test_candidate_statements_are_exact(fitted) -> None:
     assert ev.chance.p_at_least_one == pytest.approx(1 - (1 - model.fmr(0.6).fmr) ** 5000)
     assert ev.photo_age_days == (date(2024, 1, 1) - date(2020, 1, 1)).days
     assert ev.newer_encounter == date(2023, 5, 1)
+    # a sex alone is not a validated group: no LR, and the list says why
+    assert ev.llr is None and "sex and race are not both recorded" in " ".join(ev.lines())
     lo_b, hi_b = model.lr.bounds
-    assert ev.llr is not None
-    assert lo_b <= ev.llr[1] <= ev.llr[0] <= ev.llr[2] <= hi_b
+    raw = model.lr.at(0.6)
+    assert lo_b <= raw[1] <= raw[0] <= raw[2] <= hi_b
     text = " ".join(ev.lines())
     assert "4.0 years older" in text and "more recent photo" in text
     assert "match" not in text.lower().replace("false match rate", "")
     low = candidate_evidence(model, 0.1, 10, None, None, None, candidate_groups=("sex M",))
-    assert low.llr is not None and low.llr[0] < ev.llr[0]  # a lower score is weaker evidence
+    assert model.lr.at(0.1)[0] < raw[0]  # a lower score is weaker evidence
     assert low.photo_age_days is None and low.newer_encounter is None

@@ -28,6 +28,17 @@ def _histogram(nonmated: ScoreHistogram | npt.ArrayLike) -> ScoreHistogram:
     return nonmated if isinstance(nonmated, ScoreHistogram) else ScoreHistogram.of(nonmated)
 
 
+INFORMATIVE_BOUND = 0.01  # bounds above 1 % (and ten times the estimate) say nothing
+
+
+def uninformative(point: float, upper: float) -> bool:
+    """An upper bound that carries no information: above ``INFORMATIVE_BOUND`` and more than
+    ten times its own estimate (0 of 710 pairs, about 3 independent ones: "up to 70.8 %").
+    It is said in words, never printed as a figure. A measured rate with a tight interval
+    (3.4 %, 95 % interval 2.8 % to 4.0 %) is informative however high it is."""
+    return upper > INFORMATIVE_BOUND and upper > 10 * point
+
+
 @dataclass(frozen=True)
 class FmrAtScore:
     """Share of measured non-mated comparisons scoring at least ``score``."""
@@ -47,7 +58,21 @@ class FmrAtScore:
         """No measured non-mated comparison scored this high: only an upper bound is known."""
         return self.count == 0
 
+    @property
+    def informative(self) -> bool:
+        """Its upper bound says something (``uninformative``)."""
+        return not uninformative(self.fmr, self.ci[1])
+
     def statement(self) -> str:
+        eff = self.comparisons / self.design_effect
+        if not self.informative:
+            found = "none" if self.beyond_measured_range else f"{self.count:,}"
+            return (
+                f"not measured well enough at this score to be given as a figure ({found} of "
+                f"{self.comparisons:,} comparisons of different people, about {eff:,.0f} "
+                f"independent ones, scored this high: too few to show that the rate is below "
+                f"{INFORMATIVE_BOUND:.0%})"
+            )
         if self.beyond_measured_range:
             return (
                 f"below 1 in {self.comparisons:,}, the smallest rate we could measure "
@@ -116,6 +141,25 @@ class ChanceMatches:
     @property
     def p_at_least_one_upper(self) -> float:
         return p_at_least_one(self.fmr_upper, self.gallery_size)
+
+    def words(self) -> str:
+        """The expected number and the chance of at least one, in plain words; the upper
+        ends only where the FMR's own bound is informative."""
+        if self.fmr == 0.0 and not uninformative(self.fmr, self.fmr_upper):
+            return (
+                f"at most {self.expected_upper:.3g} innocent people are expected to score this "
+                "high (95 % bound: no measured comparison of different people did), and the "
+                f"chance that at least one does is at most {rate_words(self.p_at_least_one_upper)}"
+            )
+        text = f"about {self.expected:.3g} innocent people"
+        if not uninformative(self.fmr, self.fmr_upper):
+            text += f" (up to {self.expected_upper:.3g})"
+        text += " are expected to score this high; the chance that at least one does is " + (
+            rate_words(self.p_at_least_one)
+        )
+        if not uninformative(self.fmr, self.fmr_upper):
+            text += f" (up to {rate_words(self.p_at_least_one_upper)})"
+        return text
 
 
 def chance_matches(at: FmrAtScore, gallery_size: int) -> ChanceMatches:

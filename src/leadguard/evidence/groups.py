@@ -54,7 +54,9 @@ class GroupStanding:
                 "calibration data), so nothing is known about its false match rate"
             )
         eff = f.comparisons / f.design_effect
-        if f.count == 0:
+        if not f.informative:
+            text = f"{self.group}: false match rate {f.statement()}"
+        elif f.count == 0:
             text = (
                 f"{self.group}: no measured comparison within this group scored this high; its "
                 f"{f.comparisons:,} comparisons (about {eff:,.0f} independent ones) only bound "
@@ -91,11 +93,14 @@ def standing(model: EvidenceModel, group: str, score: float) -> GroupStanding:
 
 
 def ranked_groups(model: EvidenceModel, score: float) -> list[GroupStanding]:
-    """The adequately measured groups, the one whose FMR at this score may be highest first:
+    """The adequately measured groups whose bound at this score is informative, the one whose
+    FMR at this score may be highest first:
     by 95 % upper bound, then point estimate, then name. Every document ranks groups this
     way, so the first is the one worst group a list names, in every section."""
     ranked = [standing(model, g, score) for g in sorted(model.groups)]
-    ranked = [r for r in ranked if r.adequate and r.fmr is not None]
+    # a group too thinly measured to bound its rate (``FmrAtScore.informative``) is not
+    # ranked: naming it "worst" would only say that nothing is known about it
+    ranked = [r for r in ranked if r.adequate and r.fmr is not None and r.fmr.informative]
     return sorted(ranked, key=lambda r: (-r.upper, -(r.fmr.fmr if r.fmr else 0.0), r.group))
 
 

@@ -40,6 +40,12 @@ class SearchLr:
     gallery_subjects: int
     gallery_templates: int
     rank: int = 1  # the candidate's place on its list (1 = the highest score)
+    validated_in: tuple[str, ...] = ()  # the sex/race groups it was validated within
+
+    @property
+    def prior_odds_upper(self) -> float | None:
+        """1 / (S - 1): the odds before any evidence, if the person is surely enrolled."""
+        return None if self.gallery_subjects < 2 else 1.0 / (self.gallery_subjects - 1)
 
     @property
     def posterior_odds_upper(self) -> float | None:
@@ -51,7 +57,9 @@ class SearchLr:
     def lines(self, worst_fmr: str | None) -> list[str]:
         beside = f" For comparison, at this score {worst_fmr}." if worst_fmr else ""
         if self.llr is None or self.bounds is None:
-            return [f"Likelihood ratio: none stated: {self.reason}.{beside}"]
+            out = [f"Likelihood ratio: none shown, because {self.reason}.{beside}"]
+            prior = self.prior_words()
+            return [*out, prior] if prior else out
         text = (
             "Likelihood ratio (this photo pair alone, bounded by "
             f"{self.bounded_by}): {describe_lr(*self.llr, self.bounds)}.{beside}"
@@ -68,6 +76,18 @@ class SearchLr:
             f"{odds_words(odds)} that this is the person (less if the person may not be "
             f"enrolled at all). {self._rank_words()}",
         ]
+
+    def prior_words(self) -> str | None:
+        """The search-aware reading without an LR: the odds before any other evidence."""
+        s = self.gallery_subjects
+        if s < 2:
+            return None
+        return (
+            f"This candidate was found by searching {self.gallery_templates:,} photos of {s:,} "
+            f"people: before any other evidence, and even if the person sought is certainly "
+            f"among them, the odds that it is this one are at most 1 to {s - 1:,}. "
+            f"{self._rank_words()}"
+        )
 
     def _rank_words(self) -> str:
         n = self.gallery_templates
@@ -88,6 +108,8 @@ class SearchLr:
             return {
                 "log10_likelihood_ratio": None,
                 "likelihood_ratio_withheld_because": self.reason,
+                "prior_odds_at_most": self.prior_odds_upper,
+                "gallery_subjects_searched": self.gallery_subjects,
             }
         return {
             "log10_likelihood_ratio": round(self.llr[0], 3),
@@ -95,6 +117,8 @@ class SearchLr:
             "likelihood_ratio_bounds_log10": [round(b, 3) for b in self.bounds],
             "likelihood_ratio_bounded_by": self.bounded_by,
             "likelihood_ratio_statement": describe_lr(*self.llr, self.bounds),
+            "likelihood_ratio_validated_within": list(self.validated_in),
+            "prior_odds_at_most": self.prior_odds_upper,
             "posterior_odds_at_most": self.posterior_odds_upper,
             "gallery_subjects_searched": self.gallery_subjects,
         }
@@ -168,3 +192,32 @@ def search_lr(
         min(max(raw[2], lo), hi),
     )
     return SearchLr(llr, bounds, by, "", gallery_subjects, gallery_templates, rank)
+
+
+def validated_search_lr(
+    model: EvidenceModel,
+    score: float,
+    probe_groups: tuple[str, ...],
+    candidate_groups: tuple[str, ...],
+    gallery_subjects: int,
+    gallery_templates: int,
+    rank: int = 1,
+) -> SearchLr:
+    """The LR a list shows: only where both people's sex/race groups are recorded and the LR
+    was validated within each (``lr_validity``); bounded by every recorded group's own
+    calibration data. Otherwise none, with the reason."""
+    from leadguard.evidence.lr_validity import shown_lr_groups
+
+    checks, reason = shown_lr_groups(model, probe_groups, candidate_groups)
+    if reason:
+        return SearchLr(None, None, "", reason, gallery_subjects, gallery_templates, rank)
+    known = tuple(dict.fromkeys((*probe_groups, *candidate_groups)))
+    lr = search_lr(model, score, known, gallery_subjects, gallery_templates, rank)
+    names = tuple(c.group for c in checks)
+    if lr.llr is None:
+        return lr
+    by = (
+        f"{lr.bounded_by}; validated within {' and '.join(names)} on the evidence model's "
+        "held-out people"
+    )
+    return SearchLr(lr.llr, lr.bounds, by, "", gallery_subjects, gallery_templates, rank, names)

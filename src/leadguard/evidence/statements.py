@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from leadguard.evidence.chance import ChanceMatches, FmrAtScore, chance_matches, rate_words
+from leadguard.evidence.chance import (
+    INFORMATIVE_BOUND,
+    ChanceMatches,
+    FmrAtScore,
+    chance_matches,
+    rate_words,
+)
 from leadguard.evidence.groups import GroupStanding
 from leadguard.evidence.lookalikes import Lookalikes
 from leadguard.evidence.model import EvidenceModel
-from leadguard.evidence.search_lr import SearchLr, search_lr
+from leadguard.evidence.search_lr import SearchLr, validated_search_lr
 from leadguard.evidence.tail import OpenSetDecision
 
 INVESTIGATION_NOTICE = (
@@ -80,14 +86,23 @@ class CandidateEvidence:
         w = self.worst_group
         if w is None:
             return None
+        if not w.fmr.informative:
+            return (
+                f"the false match rate within {w.group} is not measured well enough to be "
+                f"shown to be below {INFORMATIVE_BOUND:.0%}"
+            )
         return f"the false match rate within {w.group} may be as high as {rate_words(w.fmr.ci[1])}"
 
     def cells(self) -> tuple[str, str, str]:
         """(FMR at score, worst-group FMR 95 % upper bound, log10 LR) for a summary table."""
         w = self.worst_group
+        worst = "-"
+        if w is not None:
+            bound = f"{w.fmr.ci[1]:.2g}" if w.fmr.informative else "not bounded"
+            worst = f"{bound} ({w.group})"
         return (
             f"{self.fmr.fmr:.2g}",
-            f"{w.fmr.ci[1]:.2g} ({w.group})" if w else "-",
+            worst,
             f"{self.llr[0]:+.2f}" if self.llr else "withheld",
         )
 
@@ -99,19 +114,15 @@ class CandidateEvidence:
             out.append(self.open_set_line)
         out += [
             f"False match rate at this score: {self.fmr.statement()}.",
-            f"In a gallery of {n:,} photos, about {self.chance.expected:.3g} innocent people "
-            f"(up to {self.chance.expected_upper:.3g}) are expected to score this high; the "
-            f"chance that at least one does is {self.chance.p_at_least_one:.1%} "
-            f"(up to {self.chance.p_at_least_one_upper:.1%}).",
+            f"In a gallery of {n:,} photos, {self.chance.words()}.",
         ]
         if self.worst_group is not None:
             w = self.worst_group
             out.append(
                 f"For the group whose false match rate may be highest on this list ({w.group}, "
-                f"from {w.fmr.comparisons:,} comparisons within it): false match rate "
-                f"{w.fmr.statement()}; {w.chance.expected:.3g} innocent people expected "
-                f"(up to {w.chance.expected_upper:.3g}), at least one with chance "
-                f"{w.chance.p_at_least_one:.1%} (up to {w.chance.p_at_least_one_upper:.1%})."
+                f"from {w.fmr.comparisons:,} comparisons within it; groups too thinly measured "
+                "to bound their rate are not ranked): false match rate "
+                f"{w.fmr.statement()}" + (f"; {w.chance.words()}." if w.fmr.informative else ".")
             )
         elif self.worst_not_applicable is not None:
             out.append(
@@ -121,7 +132,10 @@ class CandidateEvidence:
                 "recorded group follows."
             )
         else:
-            out.append("No demographic group was measured well enough to be named as the worst.")
+            out.append(
+                "No demographic group was measured well enough at this list's score to be "
+                "named as the one whose false match rate may be highest."
+            )
         for role, st in self.own_groups:
             who = "The probe's" if role == "probe" else "This candidate's"
             out.append(f"{who} recorded group {st.statement()}.")
@@ -212,8 +226,15 @@ def candidate_evidence(
     own = tuple(("probe", model.group_standing(g, score)) for g in ctx.probe_groups) + tuple(
         ("candidate", model.group_standing(g, score)) for g in candidate_groups
     )
-    known = tuple(dict.fromkeys(g for g in (*ctx.probe_groups, *candidate_groups)))
-    lr = search_lr(model, score, known, ctx.gallery_subjects or gallery_size, gallery_size, rank)
+    lr = validated_search_lr(
+        model,
+        score,
+        ctx.probe_groups,
+        candidate_groups,
+        ctx.gallery_subjects or gallery_size,
+        gallery_size,
+        rank,
+    )
     age = (incident - photo_date).days if incident and photo_date else None
     newer = latest_date if latest_date and photo_date and latest_date > photo_date else None
     return CandidateEvidence(

@@ -341,19 +341,27 @@ def _models(doc: Document, rec: dict[str, Any]) -> None:
         groups = em["groups_at_threshold"]
         if groups:
             w = groups[0]
-            doc.p(
-                f"Worst measured group at this threshold: {w['group']}, false match rate "
-                f"{w['fmr']:.3g} (95 % interval up to {w['ci95'][1]:.3g}, "
-                f"{w['comparisons']:,} comparisons of different people within the group).",
-                warning=True,
-            )
+            if w.get("informative", True):
+                rate = (
+                    f"false match rate {w['fmr']:.3g} (95 % interval up to {w['ci95'][1]:.3g}, "
+                    f"{w['comparisons']:,} comparisons of different people within the group)"
+                )
+            else:
+                rate = (
+                    f"its false match rate is not measured well enough to be given as a figure "
+                    f"({w['comparisons']:,} comparisons of different people within the group "
+                    f"cannot show that it is below 1 %)"
+                )
+            doc.p(f"Worst measured group at this threshold: {w['group']}, {rate}.", warning=True)
             doc.table(
                 ["Group", "False match rate at threshold", "95 % interval", "Comparisons"],
                 [
                     [
                         g["group"],
-                        f"{g['fmr']:.3g}",
-                        f"{g['ci95'][0]:.3g} – {g['ci95'][1]:.3g}",
+                        f"{g['fmr']:.3g}" if g.get("informative", True) else "not measured well",
+                        f"{g['ci95'][0]:.3g} – {g['ci95'][1]:.3g}"
+                        if g.get("informative", True)
+                        else "too wide to give (reaches above 1 %)",
                         f"{g['comparisons']:,}",
                     ]
                     for g in groups

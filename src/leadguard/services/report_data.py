@@ -267,6 +267,7 @@ def _model_dict(head: dict[str, Any], payload: bytes, threshold: float | None) -
                 "fmr": st.fmr.fmr,
                 "ci95": list(st.fmr.ci),
                 "comparisons": st.fmr.comparisons,
+                "informative": st.fmr.informative,  # its bound says something
             }
             for st in ranked_groups(model, threshold)
             if st.fmr is not None

@@ -1,0 +1,149 @@
+"""FNIR at equal *measured* FPIR: today's gallery-size threshold against per-search tail fits.
+
+`eval evidence --searches` compares the methods at the same *target* FPIR, which mixes two
+things: how well each method's stated probability is calibrated (the per-search p is
+conservative on LFW, so at a target of 1 % it lists far less often) and how well it
+separates mates from strangers. This script sweeps the target (40 values from 1e-4 to 0.3),
+measures FPIR and FNIR at each (BLUFR splits, one identity half: ``--half 0`` is the evidence
+model's calibration half, for choosing; ``--half 1`` the held-out half, for reporting), and
+gives each method's FNIR at the largest target whose measured FPIR is at most a level.
+
+Variants are ``SHARE:CENSORED:MODE`` (MODE ``gpd`` = shape >= 0, ``exp`` = shape 0): the tail
+share fitted, the top scores censored. Each is run alone and with the gallery-size floor.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/tail_fnir_at_fpir.py -w WS --half 1 \\
+        --variants 0.1:3:gpd,0.25:3:gpd [--per-split 300] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leadguard.evaluation import protocols
+from leadguard.evaluation.templates import compute_templates
+from leadguard.evidence import model as em
+from leadguard.evidence import tail
+from leadguard.evidence.fit import identity_half
+from leadguard.storage.workspace import Workspace
+
+log = logging.getLogger("tail_fnir_at_fpir")
+TARGETS = np.geomspace(1e-4, 0.3, 40)
+LEVELS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+KEEP = 600  # best scores kept per search (enough for any tail share used here)
+LIST_LENGTH = 20
+
+
+def _fit(variant: str, top: np.ndarray, n: int) -> tail.TailFit | tail.TailRefused:
+    share, censored, mode = variant.split(":")
+    old = (tail.TAIL_SHARE, tail.EXCLUDED_TOP, tail.MAX_EXCEEDANCES)
+    tail.TAIL_SHARE, tail.EXCLUDED_TOP, tail.MAX_EXCEEDANCES = float(share), int(censored), KEEP
+    try:
+        return tail.fit_tail(top, n, exponential=mode == "exp")
+    finally:
+        tail.TAIL_SHARE, tail.EXCLUDED_TOP, tail.MAX_EXCEEDANCES = old
+
+
+def _at(fp: np.ndarray, fn: np.ndarray, level: float) -> float | None:
+    ok = fp <= level
+    return float(fn[ok].min()) if ok.any() else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-w", "--workspace", required=True)
+    ap.add_argument("--lfw", default="../shared/datasets/lfw")
+    ap.add_argument("--half", type=int, choices=(0, 1), default=1)
+    ap.add_argument("--per-split", type=int, default=0, help="probes a split (0: all)")
+    ap.add_argument("--variants", default="0.1:3:gpd")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    ws = Workspace.open(Path(a.workspace))
+    space = ws.face_model().space
+    stored = em.latest(ws, space.key)
+    assert stored is not None, "no evidence model for this space"
+    model = stored.model
+    splits = protocols.blufr_splits(Path(a.lfw))
+    paths = [p for sp in splits for p, _ in (*sp.gallery, *sp.probes)]
+    acq = compute_templates(ws, space, paths, None)
+    rng = np.random.default_rng(a.half)
+    tops: list[np.ndarray] = []
+    ns, score, rank = [], [], []
+    for sp in splits:
+        ok = [(p, i) for p, i in sp.gallery if acq[p].vector is not None]
+        gal = [(p, i) for p, i in ok if identity_half(i, a.seed) == a.half]
+        row_of = {i: r for r, (_, i) in enumerate(gal)}
+        probes = [
+            (p, i)
+            for p, i in sp.probes
+            if identity_half(i, a.seed) == a.half and acq[p].vector is not None
+        ]
+        if a.per_split and len(probes) > a.per_split:
+            probes = [probes[j] for j in rng.choice(len(probes), a.per_split, replace=False)]
+        g = np.vstack([acq[p].vector for p, _ in gal]).astype(np.float32)
+        x = np.vstack([acq[p].vector for p, _ in probes]).astype(np.float32)
+        s = x @ g.T
+        for j, (_, i) in enumerate(probes):
+            r, m = s[j], row_of.get(i, -1)
+            tops.append(np.sort(r)[::-1][: min(KEEP, r.size)])
+            ns.append(r.size)
+            score.append(float(r[m]) if m >= 0 else float(r.max()))
+            rank.append(1 + int((r > r[m]).sum()) if m >= 0 else 0)
+    sc, rk, nn = np.array(score), np.array(rank), np.array(ns)
+    mated = rk > 0
+    log.info("%d searches, %d of enrolled people", sc.size, int(mated.sum()))
+
+    def curve(thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fp = (sc[~mated, None] >= thr[~mated]).mean(0)
+        found = (sc[mated, None] >= thr[mated]) & (rk[mated, None] <= LIST_LENGTH)
+        return fp, 1.0 - found.mean(0)
+
+    floors = {
+        n: np.array([model.gallery_threshold(t, int(n), True).threshold for t in TARGETS])
+        for n in np.unique(nn)
+    }
+    floor = np.vstack([floors[n] for n in nn])
+    curves = {"gallery_size": curve(floor)}
+    for v in [x for x in a.variants.split(",") if x]:
+        t0 = time.time()
+        own = np.empty_like(floor)
+        for k, top in enumerate(tops):
+            f = _fit(v, top, int(nn[k]))
+            own[k] = [f.score_for(t) for t in TARGETS] if isinstance(f, tail.TailFit) else floor[k]
+        curves[v] = curve(own)
+        curves[f"{v}+floor"] = curve(np.maximum(own, floor))
+        log.info("%s fitted in %.0f s", v, time.time() - t0)
+    out: dict[str, Any] = {
+        "half": a.half,
+        "searches": int(sc.size),
+        "nonenrolled": int((~mated).sum()),
+        "targets": TARGETS.tolist(),
+        "curves": {},
+    }
+    i1 = int(np.argmin(abs(TARGETS - 0.01)))
+    for name, (fp, fn) in curves.items():
+        at = {str(x): _at(fp, fn, x) for x in LEVELS}
+        out["curves"][name] = {"fpir": fp.tolist(), "fnir": fn.tolist(), "fnir_at_fpir": at}
+        log.info(
+            "%-20s target 1 %%: FPIR %.4f FNIR %.4f; FNIR at FPIR <= %s",
+            name,
+            fp[i1],
+            fn[i1],
+            {k: None if v is None else round(v, 4) for k, v in at.items()},
+        )
+    text = json.dumps(out)
+    if a.out:
+        Path(a.out).write_text(text)
+    print(json.dumps({k: v["fnir_at_fpir"] for k, v in out["curves"].items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
