@@ -24,6 +24,7 @@ from leadguard.gallery.enroll import enroll
 from leadguard.gallery.maintenance import expunge_subject, remove_subject
 from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
+from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES, LFW
@@ -116,9 +117,9 @@ def test_counts_kept_through_enroll_kills_remove_and_expunge_equal_a_recount(
         assert removed >= 4 and gone.templates >= 2
         with ws.session() as s:  # a count altered in the database
             tid = int(repo.template_ids(s, key)[-1])
-            row = la.from_bytes(repo.lookalike_rows(s, [tid])[tid][1])
+            row = la.from_bytes(laq.lookalike_rows(s, [tid])[tid][1])
             row[:10] += 1
-            repo.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
+            laq.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
     finally:
         ws.close()
     result = runner.invoke(app, ["gallery", "check", "-w", str(ws_path)])
@@ -135,7 +136,7 @@ def count_from_vectors(ws: Workspace, template_id: int, score: float) -> int:
     key = ws.face_model().space.key
     with ws.session() as s:
         ids, vecs = repo.template_vectors(s, key)
-        tids, subjects = repo.template_subjects(s, key)
+        tids, subjects = laq.template_subjects(s, key)
     assert (ids == tids).all()
     at = int(np.searchsorted(ids, template_id))
     point = la.GRID[np.searchsorted(la.GRID, score, side="right") - 1]

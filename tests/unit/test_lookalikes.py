@@ -15,6 +15,7 @@ from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evidence import lookalikes as la
 from leadguard.gallery import lookalikes
 from leadguard.gallery.maintenance import remove_subject, save_index, synced_index
+from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 
@@ -152,7 +153,7 @@ def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> 
         with ws.session() as s:
             ids, recount = lookalikes.compute_all(s, key)
             vecs = repo.template_vectors(s, key)[1].astype(np.float64)
-            subs = repo.template_subjects(s, key)[1]
+            subs = laq.template_subjects(s, key)[1]
         # the recount itself against plain loops
         scores = vecs @ vecs.T
         for r in range(len(ids)):
@@ -166,10 +167,10 @@ def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> 
         assert result.consistent and result.templates == len(ids) - 5
         with ws.session() as s:  # a count altered in the database is found
             tid = int(repo.template_ids(s, key)[0])
-            blob = repo.lookalike_rows(s, [tid])[tid][1]
+            blob = laq.lookalike_rows(s, [tid])[tid][1]
             row = la.from_bytes(blob)
             row[0] += 1
-            repo.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
+            laq.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
         bad = lookalikes.check_workspace(ws, key)
         assert not bad.consistent and bad.differ == 1 and bad.differing_ids == (tid,)
         assert lookalikes.rebuild_workspace(ws, key) == result.templates

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from leadguard.audit import log as audit
 from leadguard.evidence import lookalikes as la
 from leadguard.index.registry import StoredIndex
+from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 
@@ -116,7 +117,7 @@ def on_enroll(
     holds (the gallery before the batch). Returns the existing rows updated."""
     if not new_ids:
         return 0
-    subjects = _Subjects(*repo.template_subjects(s, space_key))
+    subjects = _Subjects(*laq.template_subjects(s, space_key))
     ids = np.asarray(new_ids, dtype=np.int64)
     vecs = np.asarray(new_vectors, dtype=np.float32)
     dense = subjects(ids)
@@ -145,7 +146,7 @@ def on_enroll(
         yield ids, vecs
 
     rows = own_rows(vecs, dense, gallery, subjects)
-    repo.insert_lookalike_rows(
+    laq.insert_lookalike_rows(
         s,
         space_key,
         la.GRID_NAME,
@@ -161,7 +162,7 @@ def _apply(s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]) -
         return 0
     ids = np.concatenate([c[0] for c in changed])
     deltas = np.vstack([c[1] for c in changed])
-    stored = repo.lookalike_rows(s, [int(i) for i in ids])
+    stored = laq.lookalike_rows(s, [int(i) for i in ids])
     keep = np.fromiter(
         ((row := stored.get(int(i))) is not None and row[0] == la.GRID_NAME for i in ids),
         dtype=bool,
@@ -178,7 +179,7 @@ def _apply(s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]) -
         counts = np.maximum(counts, 0)
     packed = np.ascontiguousarray(counts.astype(la.COUNT_DTYPE))
     out = [(int(i), packed[r].tobytes()) for r, i in enumerate(ids)]
-    repo.update_lookalike_rows(s, out)
+    laq.update_lookalike_rows(s, out)
     return len(out)
 
 
@@ -188,7 +189,7 @@ def on_remove(s: Session, space_key: str, removed: list[int]) -> int:
     if not removed:
         return 0
     ids, vectors = repo.template_vectors(s, space_key)
-    subjects = _Subjects(*repo.template_subjects(s, space_key))
+    subjects = _Subjects(*laq.template_subjects(s, space_key))
     gone = np.isin(ids, np.asarray(removed, dtype=np.int64))
     mine = vectors[gone].astype(np.float64)
     who = subjects(ids[gone])
@@ -203,7 +204,7 @@ def on_remove(s: Session, space_key: str, removed: list[int]) -> int:
         hit = delta.any(axis=1)
         if hit.any():
             changed.append((cids[hit], delta[hit]))
-    repo.delete_lookalike_rows(s, ids=[int(i) for i in removed])
+    laq.delete_lookalike_rows(s, ids=[int(i) for i in removed])
     return _apply(s, changed)
 
 
@@ -212,7 +213,7 @@ def compute_all(s: Session, space_key: str) -> tuple[npt.NDArray[np.int64], la.C
     ids, vectors = repo.template_vectors(s, space_key)
     if ids.size == 0:
         return ids, np.zeros((0, la.POINTS), dtype=np.int64)
-    subjects = _Subjects(*repo.template_subjects(s, space_key))
+    subjects = _Subjects(*laq.template_subjects(s, space_key))
 
     def gallery() -> Iterator[Chunk]:
         yield ids, vectors
@@ -235,7 +236,7 @@ class LookalikeCheck:
 
 def check(s: Session, space_key: str) -> LookalikeCheck:
     ids, rows = compute_all(s, space_key)
-    stored = repo.space_lookalike_rows(s, space_key)
+    stored = laq.space_lookalike_rows(s, space_key)
     missing: list[int] = []
     differ: list[int] = []
     for i, row in zip(ids.tolist(), rows, strict=True):
@@ -252,8 +253,8 @@ def check(s: Session, space_key: str) -> LookalikeCheck:
 def rebuild(s: Session, space_key: str) -> int:
     """Replace every row of the space with recomputed counts; returns rows written."""
     ids, rows = compute_all(s, space_key)
-    repo.delete_lookalike_rows(s, space_key=space_key)
-    repo.insert_lookalike_rows(
+    laq.delete_lookalike_rows(s, space_key=space_key)
+    laq.insert_lookalike_rows(
         s,
         space_key,
         la.GRID_NAME,
@@ -266,7 +267,7 @@ def candidate_rows(s: Session, template_ids: list[int]) -> dict[int, la.Counts]:
     """The rows of a list's candidates' photos (those kept on the current grid)."""
     return {
         i: la.from_bytes(blob)
-        for i, (grid, blob) in repo.lookalike_rows(s, template_ids).items()
+        for i, (grid, blob) in laq.lookalike_rows(s, template_ids).items()
         if grid == la.GRID_NAME
     }
 

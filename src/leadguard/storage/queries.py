@@ -6,11 +6,11 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from leadguard.core.errors import LeadGuardError
@@ -23,7 +23,6 @@ from leadguard.storage.tables import (
     FaceRecord,
     GalleryGeneration,
     ImageRecord,
-    LookalikeCount,
     Subject,
     TemplateCache,
     TemplateRecord,
@@ -565,85 +564,3 @@ def template_vector_chunks(
             return
         yield [(int(r[0]), bytes(r[1])) for r in rows]
         last = int(rows[-1][0])
-
-
-# --- look-alike counts (leadguard.evidence.lookalikes; kept by leadguard.gallery.lookalikes) ---
-
-
-def template_subjects(
-    session: Session, space_key: str
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """A space's template ids (ascending) and the subject (database id) each belongs to."""
-    rows = session.execute(
-        select(TemplateRecord.id, Encounter.subject_id)
-        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
-        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
-        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
-        .where(TemplateRecord.space_key == space_key)
-        .order_by(TemplateRecord.id)
-    ).all()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    subjects = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    return ids, subjects
-
-
-def lookalike_rows(session: Session, ids: list[int]) -> dict[int, tuple[str, bytes]]:
-    """template id -> (grid name, counts bytes) of those of ``ids`` that have a row."""
-    out: dict[int, tuple[str, bytes]] = {}
-    for start in range(0, len(ids), 5000):
-        part = ids[start : start + 5000]
-        rows = session.execute(
-            select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
-                LookalikeCount.template_id.in_(part)
-            )
-        )
-        out.update({int(r[0]): (r[1], bytes(r[2])) for r in rows})
-    return out
-
-
-def space_lookalike_rows(session: Session, space_key: str) -> dict[int, tuple[str, bytes]]:
-    """Every look-alike row of a space: template id -> (grid name, counts bytes)."""
-    rows = session.execute(
-        select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
-            LookalikeCount.space_key == space_key
-        )
-    )
-    return {int(r[0]): (r[1], bytes(r[2])) for r in rows}
-
-
-def insert_lookalike_rows(
-    session: Session, space_key: str, grid: str, rows: list[tuple[int, bytes]]
-) -> None:
-    if rows:
-        session.execute(
-            insert(LookalikeCount),
-            [
-                {"template_id": i, "space_key": space_key, "grid": grid, "counts": c}
-                for i, c in rows
-            ],
-        )
-
-
-def update_lookalike_rows(session: Session, rows: list[tuple[int, bytes]]) -> None:
-    """New counts for existing rows (by template id), in one statement per few thousand."""
-    table = cast(Table, LookalikeCount.__table__)
-    statement = (
-        update(table)
-        .where(table.c.template_id == bindparam("tid"))
-        .values(counts=bindparam("blob"))
-    )
-    for start in range(0, len(rows), 5000):  # a Core executemany: no ORM bookkeeping per row
-        part = rows[start : start + 5000]
-        session.execute(statement, [{"tid": i, "blob": c} for i, c in part])
-
-
-def delete_lookalike_rows(
-    session: Session, space_key: str | None = None, ids: list[int] | None = None
-) -> None:
-    """The rows of these templates, or every row of a space."""
-    if ids is not None:
-        for start in range(0, len(ids), 5000):
-            part = ids[start : start + 5000]
-            session.execute(delete(LookalikeCount).where(LookalikeCount.template_id.in_(part)))
-    elif space_key is not None:
-        session.execute(delete(LookalikeCount).where(LookalikeCount.space_key == space_key))

@@ -1,0 +1,99 @@
+"""The look-alike counts' table (``lookalike_counts``): per template, how many other
+enrolled people score at least each point of the grid against it. Counted by
+``leadguard.evidence.lookalikes``, kept by ``leadguard.gallery.lookalikes``."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from leadguard.storage.tables import (
+    Encounter,
+    FaceRecord,
+    ImageRecord,
+    LookalikeCount,
+    TemplateRecord,
+)
+
+
+def template_subjects(
+    session: Session, space_key: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """A space's template ids (ascending) and the subject (database id) each belongs to."""
+    rows = session.execute(
+        select(TemplateRecord.id, Encounter.subject_id)
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .where(TemplateRecord.space_key == space_key)
+        .order_by(TemplateRecord.id)
+    ).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    subjects = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    return ids, subjects
+
+
+def lookalike_rows(session: Session, ids: list[int]) -> dict[int, tuple[str, bytes]]:
+    """template id -> (grid name, counts bytes) of those of ``ids`` that have a row."""
+    out: dict[int, tuple[str, bytes]] = {}
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        rows = session.execute(
+            select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
+                LookalikeCount.template_id.in_(part)
+            )
+        )
+        out.update({int(r[0]): (r[1], bytes(r[2])) for r in rows})
+    return out
+
+
+def space_lookalike_rows(session: Session, space_key: str) -> dict[int, tuple[str, bytes]]:
+    """Every look-alike row of a space: template id -> (grid name, counts bytes)."""
+    rows = session.execute(
+        select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
+            LookalikeCount.space_key == space_key
+        )
+    )
+    return {int(r[0]): (r[1], bytes(r[2])) for r in rows}
+
+
+def insert_lookalike_rows(
+    session: Session, space_key: str, grid: str, rows: list[tuple[int, bytes]]
+) -> None:
+    if rows:
+        session.execute(
+            insert(LookalikeCount),
+            [
+                {"template_id": i, "space_key": space_key, "grid": grid, "counts": c}
+                for i, c in rows
+            ],
+        )
+
+
+def update_lookalike_rows(session: Session, rows: list[tuple[int, bytes]]) -> None:
+    """New counts for existing rows (by template id), in one statement per few thousand."""
+    table = cast(Table, LookalikeCount.__table__)
+    statement = (
+        update(table)
+        .where(table.c.template_id == bindparam("tid"))
+        .values(counts=bindparam("blob"))
+    )
+    for start in range(0, len(rows), 5000):  # a Core executemany: no ORM bookkeeping per row
+        part = rows[start : start + 5000]
+        session.execute(statement, [{"tid": i, "blob": c} for i, c in part])
+
+
+def delete_lookalike_rows(
+    session: Session, space_key: str | None = None, ids: list[int] | None = None
+) -> None:
+    """The rows of these templates, or every row of a space."""
+    if ids is not None:
+        for start in range(0, len(ids), 5000):
+            part = ids[start : start + 5000]
+            session.execute(delete(LookalikeCount).where(LookalikeCount.template_id.in_(part)))
+    elif space_key is not None:
+        session.execute(delete(LookalikeCount).where(LookalikeCount.space_key == space_key))
