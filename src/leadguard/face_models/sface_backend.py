@@ -181,7 +181,7 @@ class SFaceModel:
         mirror: bool = False,
         threads: int = 1,
         folder: Path | None = None,
-        batch: int = 8,
+        batch: int = 1,
     ) -> None:
         self.score_threshold = score_threshold
         self.fallback_threshold = fallback_threshold

@@ -185,10 +185,10 @@ class WorkerPool:
     """
 
     def __init__(
-        self, settings: Settings, space_key: str, workers: int, chunk: int = CHUNK
+        self, settings: Settings, space_key: str, workers: int, chunk: int | None = None
     ) -> None:
         self.workers = max(1, workers)
-        self.chunk = max(1, chunk)
+        self.chunk = max(1, CHUNK if chunk is None else chunk)
         self._settings = settings
         self._space_key = space_key
         self._pool: ProcessPoolExecutor | None = None
