@@ -129,8 +129,9 @@ def _template_result(task: Task, sha: str, processed: ProcessedImage) -> Result:
 
 def run_tasks(tasks: list[Task], pipeline: FacePipeline | None = None) -> list[Result]:
     """``run_task`` for several images, stage by stage: every image decoded, its face found
-    and measured, then all the descriptors together (``FacePipeline.complete_many``:
-    several chips per inference run). Each result is the one ``run_task`` gives."""
+    and measured, then all the descriptors together (``FacePipeline.complete_many``; with
+    SFace, ``sface_batch`` chips per inference run), so each model's weights stay warm
+    across the chunk. Each result is the one ``run_task`` gives."""
     pipe = pipeline or _PIPELINE
     if pipe is None:
         raise RuntimeError("worker pipeline was not initialised")
@@ -172,8 +173,8 @@ def run_tasks(tasks: list[Task], pipeline: FacePipeline | None = None) -> list[R
     return [results[i] for i in range(len(tasks))]
 
 
-# Images a worker takes at once: it runs them stage by stage and their descriptors in one
-# inference run (``run_tasks``); docs/performance.md has what it measured.
+# Images a worker takes at once: it runs them stage by stage (``run_tasks``);
+# docs/performance.md, "Cheaper per-face work with SFace", has what it measured.
 CHUNK = 8
 
 
