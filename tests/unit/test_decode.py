@@ -109,3 +109,22 @@ def test_read_file_errors(tmp_path: Path) -> None:
         read_file(big, 100)
     with pytest.raises(UnreadableImage, match="not a regular file"):
         read_file(tmp_path, 100)
+
+
+def test_a_digest_already_taken_is_used_and_the_pixels_are_the_same() -> None:
+    import hashlib
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from leadguard.pipeline.decode import decode_image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((40, 30, 3), 120, np.uint8)).save(buf, "JPEG")
+    data = buf.getvalue()
+    plain = decode_image(data, "a.jpg", 10**7)
+    given = decode_image(data, "a.jpg", 10**7, sha256="f" * 64)
+    assert plain.sha256 == hashlib.sha256(data).hexdigest()
+    assert given.sha256 == "f" * 64  # the caller's digest, not taken again
+    assert np.array_equal(plain.pixels, given.pixels) and plain.format == given.format == "JPEG"

@@ -123,3 +123,45 @@ def test_a_rephotograph_records_the_original_source_type() -> None:
         check_source_type("screen_photo/print_photo/video_frame", prohibited)
     with pytest.raises(ProbeRefused, match="prohibited"):  # a sketch on a screen is a sketch
         check_source_type("screen_photo/sketch", prohibited)
+
+
+def _reference_peak_db(grey: np.ndarray) -> float:
+    """The measure as first written: geometry rebuilt and each ring's median taken with
+    ``np.median``, one ring at a time (the fast version must give exactly this)."""
+    from leadguard.pipeline.screen import LOW_CUT
+
+    n = min(grey.shape[:2])
+    if n < 24:
+        return float("nan")
+    g = grey[:n, :n].astype(np.float64)
+    window = np.hanning(n)
+    g = (g - g.mean()) * np.outer(window, window)
+    level = np.log10(np.fft.fftshift(np.abs(np.fft.fft2(g)) ** 2) + 1e-9)
+    c = n // 2
+    yy, xx = np.mgrid[0:n, 0:n]
+    fy, fx = (yy - c) / n, (xx - c) / n
+    radius = np.hypot(fx, fy)
+    ring = np.round(radius * n).astype(int)
+    band = (radius > LOW_CUT) & (radius < 0.5)
+    near = 1.5 / n
+    for k in (1, 2, 3):
+        on_x, on_y = np.abs(np.abs(fx) - k / 8) < near, np.abs(np.abs(fy) - k / 8) < near
+        band &= ~((on_x & (np.abs(fy) < near)) | (on_y & (np.abs(fx) < near)) | (on_x & on_y))
+    medians = np.zeros(ring.max() + 1)
+    for r in range(ring.max() + 1):
+        if (ring == r).any():
+            medians[r] = np.median(level[ring == r])
+    return 10.0 * float((level - medians[ring])[band].max())
+
+
+@pytest.mark.parametrize("side", [24, 25, 64, 111, 128, 200, 256])
+def test_fast_peak_equals_the_ring_by_ring_median(side: int) -> None:
+    from leadguard.pipeline.screen import periodic_peak_db
+
+    rng = np.random.default_rng(side)
+    for grey in (
+        rng.integers(0, 256, (side, side)).astype(np.uint8),
+        np.asarray(Image.fromarray(face_like(side)).convert("L").resize((side, side))),
+    ):
+        assert periodic_peak_db(grey) == _reference_peak_db(grey)
+        assert periodic_peak_db(grey) == _reference_peak_db(grey)  # from the cached geometry

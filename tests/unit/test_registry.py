@@ -55,3 +55,11 @@ def test_a_plug_in_registers_like_a_built_in(monkeypatch: pytest.MonkeyPatch) ->
 def test_an_unknown_model_is_a_clear_error() -> None:
     with pytest.raises(InputError, match=r"unknown face model 'nope'.*dlib-resnet, sface"):
         create_model(Settings(face_model="nope"))
+
+
+def test_the_sface_batch_setting_reaches_the_model_and_leaves_the_space_alone() -> None:
+    plain = create_model(Settings(face_model="sface"))
+    batched = create_model(Settings(face_model="sface", sface_batch=8))
+    assert batched.batch == 8 and plain.batch == 1  # type: ignore[attr-defined]
+    # chips per inference run change how work is grouped, not the templates
+    assert batched.space.key == plain.space.key

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     sface_mirror: bool = Field(
         False, description="SFace only: average the templates of the chip and its mirror image."
     )
+    sface_batch: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="SFace only: aligned chips per ONNX Runtime run when a worker embeds "
+        "several images at once (the templates do not depend on it; docs/performance.md).",
+    )
     detector_upsample: int = Field(
         1, ge=0, le=3, description="HOG detector upsampling passes (finds smaller faces, slower)."
     )

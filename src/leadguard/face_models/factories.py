@@ -26,4 +26,4 @@ def dlib_resnet(settings: Settings) -> FaceModel:
 def sface(settings: Settings) -> FaceModel:
     from leadguard.face_models.sface_backend import SFaceModel
 
-    return SFaceModel(mirror=settings.sface_mirror)
+    return SFaceModel(mirror=settings.sface_mirror, batch=settings.sface_batch)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,20 @@ def clean_graph(model: Any) -> tuple[Any, int]:
     return model, dropped
 
 
+def batch_graph(model: Any) -> Any:
+    """Let the graph take any number of chips in one run: the shipped file fixes the batch
+    dimension of its input and output at 1, but no node depends on it (the reshapes act on
+    weights only, the flatten before the last layer keeps the batch axis). The inferred
+    shapes of the intermediate values are dropped so that ONNX Runtime infers them again.
+    Each chip's output is the same as when run alone (tests/integration/test_sface_batch.py)."""
+    for value in (model.graph.input[0], model.graph.output[0]):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.ClearField("dim_value")
+        dim.dim_param = "N"
+    del model.graph.value_info[:]
+    return model
+
+
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2 x 3 least-squares similarity (rotation, uniform scale, shift) taking src to dst
     (Umeyama 1991), as used for ArcFace alignment."""
@@ -166,12 +181,14 @@ class SFaceModel:
         mirror: bool = False,
         threads: int = 1,
         folder: Path | None = None,
+        batch: int = 1,
     ) -> None:
         self.score_threshold = score_threshold
         self.fallback_threshold = fallback_threshold
         self.mirror = mirror
         self.threads = threads
         self.folder = folder
+        self.batch = max(1, batch)  # chips per ONNX Runtime run in ``embed_many``
         self._detector: Any = None
         self._session: Any = None
         self._input: str = ""
@@ -223,6 +240,7 @@ class SFaceModel:
         rec = verified_file(RECOGNIZER_FILE, self.folder)
         det = verified_file(DETECTOR_FILE, self.folder)
         graph, _ = clean_graph(onnx.load(str(rec)))
+        graph = batch_graph(graph)
         self._session = ort.InferenceSession(
             graph.SerializeToString(),
             sess_options=session_options(self.threads),
@@ -277,25 +295,49 @@ class SFaceModel:
         matrix = similarity_transform(np.asarray(detection.landmarks), ARCFACE_TEMPLATE)
         return np.asarray(cv2.warpAffine(pixels, matrix, (CHIP, CHIP), borderValue=(0, 0, 0)))
 
-    def raw_features(self, chips: np.ndarray) -> np.ndarray:
-        """SFace outputs (N x 128) for RGB chips (N x 112 x 112 x 3, uint8)."""
+    def raw_features(self, chips: np.ndarray, batch: int = 1) -> np.ndarray:
+        """SFace outputs (N x 128) for RGB chips (N x 112 x 112 x 3, uint8), ``batch``
+        chips per ONNX Runtime run (the outputs do not depend on it)."""
         self._require_loaded()
         blob = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
+        step = max(1, batch)
         out = []
         with self._lock:
-            for one in blob:  # the graph's batch dimension is fixed at 1
-                out.append(self._session.run(None, {self._input: one[None]})[0][0])
-        return np.asarray(out, np.float32)
+            for i in range(0, len(blob), step):
+                out.append(self._session.run(None, {self._input: blob[i : i + step]})[0])
+        if not out:
+            return np.zeros((0, 128), np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def _unit(self, vec: np.ndarray) -> FloatVector:
+        vec = vec.astype(np.float32)
+        norm = float(np.linalg.norm(vec))
+        if not np.isfinite(norm) or norm == 0.0:
+            raise ValueError("descriptor has zero or non-finite length")
+        unit: FloatVector = (vec / norm).astype(np.float32, copy=False)
+        return unit
 
     def embed(self, pixels: RGBImage, detection: Detection) -> FloatVector:
         self._require_loaded()
         chip = self.chip(pixels, detection)
         if self.mirror:
-            vec = self.raw_features(np.stack([chip, chip[:, ::-1]])).mean(axis=0)
+            vec = self.raw_features(np.stack([chip, chip[:, ::-1]]), batch=2).mean(axis=0)
         else:
             vec = self.raw_features(chip[None])[0]
-        vec = vec.astype(np.float32)
-        norm = float(np.linalg.norm(vec))
-        if not np.isfinite(norm) or norm == 0.0:
-            raise ValueError("descriptor has zero or non-finite length")
-        return vec / norm
+        return self._unit(vec)
+
+    def embed_many(self, faces: Sequence[tuple[RGBImage, Detection]]) -> list[FloatVector]:
+        """The templates of several faces, their chips run ``self.batch`` at a time: each
+        equals ``embed`` of that face (the batch changes how the work is grouped, not the
+        arithmetic of any one chip)."""
+        self._require_loaded()
+        if not faces:
+            return []
+        chips = np.stack([self.chip(pixels, det) for pixels, det in faces])
+        if self.mirror:
+            both = np.concatenate([chips, chips[:, :, ::-1]])
+            raw = self.raw_features(both, self.batch)
+            vecs = (np.stack([raw[: len(chips)], raw[len(chips) :]], axis=1)).mean(axis=1)
+        else:
+            vecs = self.raw_features(chips, self.batch)
+        return [self._unit(v) for v in vecs]

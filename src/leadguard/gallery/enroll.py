@@ -116,9 +116,10 @@ def enroll_source(
     def tasks() -> Iterator[Task]:
         nonlocal done_count
         for pos, item in enumerate(items):
-            data = _precheck(item, settings.max_image_bytes, known, failures, seen, report)
-            if data is not None:
-                yield Task(pos, data, shown_path(item.path), settings.multiple_faces)
+            checked = _precheck(item, settings.max_image_bytes, known, failures, seen, report)
+            if checked is not None:
+                data, sha = checked  # hashed here once: the worker does not hash it again
+                yield Task(pos, data, shown_path(item.path), settings.multiple_faces, sha256=sha)
             else:
                 done_count += 1
                 tick()
@@ -177,6 +178,7 @@ def _commit(
         table = repo.templates_stamp(s)
     index, _ = synced_index(ws, space, table)  # agrees with the database before this batch
     rows: list[repo.NewTemplate] = []
+    batch_shas: set[str] = set()
     with ws.session() as s:
         shas = [r.sha256 for r in pending if not r.error_code]
         already = repo.known_images(s, space.key, shas)
@@ -190,8 +192,9 @@ def _commit(
             ):
                 report.skipped.append((r.source, "enrolled meanwhile by another process"))
                 continue
-            if any(row.image.sha256 == r.sha256 for row in rows):
+            if r.sha256 in batch_shas:  # (a set: this loop was quadratic in the batch)
                 continue
+            batch_shas.add(r.sha256)
             assert r.image is not None and r.detection is not None and r.vector is not None
             tmpl = FaceTemplate(r.detection, r.vector, space.key)
             info = items[r.position].info
@@ -230,8 +233,9 @@ def _precheck(
     failures: dict[str, EnrollFailure],
     seen: dict[str, str],
     report: EnrollReport,
-) -> bytes | None:
-    """The file's bytes if it still needs enrolling; otherwise record why not and return None."""
+) -> tuple[bytes, str] | None:
+    """The file's bytes and SHA-256 if it still needs enrolling; otherwise record why not and
+    return None."""
     source = shown_path(item.path)
     try:
         data = read_file(item.path, max_bytes)
@@ -257,4 +261,4 @@ def _precheck(
         report.skipped.append((source, f"same image bytes as {seen[sha]} in this run"))
         return None
     seen[sha] = source
-    return data
+    return data, sha

@@ -6,6 +6,7 @@ image holds several differs (a setting for enrollment, the user's ``--face`` for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -127,16 +128,27 @@ class FacePipeline:
                 f"of {self.min_face_size} px",
             )
 
-    def decode(self, data: bytes, source: str, header: Header | None = None) -> DecodedImage:
-        return decode_image(data, source, self.max_image_pixels, header)
+    def decode(
+        self,
+        data: bytes,
+        source: str,
+        header: Header | None = None,
+        sha256: str | None = None,
+    ) -> DecodedImage:
+        return decode_image(data, source, self.max_image_pixels, header, sha256)
 
     def measure(
-        self, data: bytes, source: str, selection: FaceSelection, header: Header | None = None
+        self,
+        data: bytes,
+        source: str,
+        selection: FaceSelection,
+        header: Header | None = None,
+        sha256: str | None = None,
     ) -> MeasuredFace:
         """Decode, detect, choose the face and measure its quality (no size check, no
         template: a face too small to search is still measured). ``header``: the header
-        check already made on ``data``."""
-        image = self.decode(data, source, header)
+        check already made on ``data``; ``sha256``: the digest of ``data`` already taken."""
+        image = self.decode(data, source, header, sha256)
         detections = self.model.detect(image.pixels)
         face = choose_face(detections, image, selection)
         quality = measure_face(
@@ -144,8 +156,35 @@ class FacePipeline:
         )
         return MeasuredFace(image, tuple(detections), face, quality)
 
-    def process(self, data: bytes, source: str, selection: FaceSelection) -> ProcessedImage:
-        return self.complete(self.measure(data, source, selection), source)
+    def process(
+        self, data: bytes, source: str, selection: FaceSelection, sha256: str | None = None
+    ) -> ProcessedImage:
+        return self.complete(self.measure(data, source, selection, sha256=sha256), source)
+
+    def complete_many(
+        self, measured: Sequence[tuple[MeasuredFace, str]]
+    ) -> list[ProcessedImage | FaceError]:
+        """``complete`` for several measured faces, their descriptors computed together
+        (``embed_many`` where the model has it: several chips per inference run). A face
+        that fails the size check gets its FaceError in its place; the others go on."""
+        out: list[ProcessedImage | FaceError | None] = []
+        todo: list[int] = []
+        for i, (m, source) in enumerate(measured):
+            try:
+                self.check_size(m.face, source)
+            except FaceError as exc:
+                out.append(exc)
+                continue
+            out.append(None)
+            todo.append(i)
+        faces = [(measured[i][0].image.pixels, measured[i][0].face) for i in todo]
+        many = getattr(self.model, "embed_many", None)
+        vectors = many(faces) if many is not None else [self.model.embed(*f) for f in faces]
+        for i, vector in zip(todo, vectors, strict=True):
+            m = measured[i][0]
+            template = FaceTemplate(detection=m.face, vector=vector, space_key=self.space_key)
+            out[i] = ProcessedImage(m.image, m.detections, template, m.quality)
+        return [r for r in out if r is not None]
 
     def complete(self, measured: MeasuredFace, source: str) -> ProcessedImage:
         """Size check and template for a measured face."""

@@ -133,6 +133,24 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _header_refusal(exc: BaseException, source: str) -> UnreadableImage:
+    """The refusal for an exception raised while opening or checking the header."""
+    if isinstance(exc, UnreadableImage):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError | Image.DecompressionBombWarning):
+        return UnreadableImage(source, f"refused as a possible decompression bomb ({exc})")
+    if isinstance(exc, UnidentifiedImageError):
+        return UnreadableImage(source, "not an image file, or a format that cannot be read")
+    if isinstance(exc, MemoryError):
+        return UnreadableImage(source, "image header needs more memory than allowed")
+    # any parser failure on hostile bytes is a refusal, not a crash
+    if isinstance(exc, ValueError) and "too large" in str(exc).lower():
+        return UnreadableImage(
+            source, f"refused: a compressed metadata chunk is too large ({_describe(exc)})"
+        )
+    return UnreadableImage(source, f"corrupt or truncated image header ({_describe(exc)})")
+
+
 def check_header(data: bytes, source: str, max_pixels: int) -> Header:
     """Read the header only and refuse, before any pixel is decoded: unsupported formats,
     pixel counts over the limit, strips, decodes over the memory budget, animations and
@@ -140,63 +158,74 @@ def check_header(data: bytes, source: str, max_pixels: int) -> Header:
     try:
         with _quiet(), Image.open(io.BytesIO(data)) as img:
             return _guard(img, data, source, max_pixels)
-    except UnreadableImage:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnreadableImage(source, f"refused as a possible decompression bomb ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise UnreadableImage(source, "not an image file, or a format that cannot be read") from exc
-    except MemoryError as exc:
-        raise UnreadableImage(source, "image header needs more memory than allowed") from exc
-    except Exception as exc:  # any parser failure on hostile bytes is a refusal, not a crash
-        if isinstance(exc, ValueError) and "too large" in str(exc).lower():
-            reason = f"refused: a compressed metadata chunk is too large ({_describe(exc)})"
-        else:
-            reason = f"corrupt or truncated image header ({_describe(exc)})"
-        raise UnreadableImage(source, reason) from exc
+    except Exception as exc:
+        raise _header_refusal(exc, source) from exc
 
 
 def decode_image(
-    data: bytes, source: str, max_pixels: int, header: Header | None = None
+    data: bytes,
+    source: str,
+    max_pixels: int,
+    header: Header | None = None,
+    sha256: str | None = None,
 ) -> DecodedImage:
     """Decode bytes into an 8-bit RGB image, or raise UnreadableImage naming the reason.
-    The header is checked first (``check_header``): nothing is decoded past the budget.
+    The header is checked first (``check_header``'s rules, on the same opened file that is
+    then decoded: the bytes are parsed once): nothing is decoded past the budget.
     ``header``: the result of that check on these very bytes, when the caller has just made
-    it (a probe's intake), so it is not made twice."""
-    digest = sha256_bytes(data)
-    header = header or check_header(data, source, max_pixels)
-    fmt = header.format
-    try:
-        with _quiet(), Image.open(io.BytesIO(data)) as img:
-            img.load()
-            try:  # (exif_transpose copies the image even when it has nothing to turn)
-                turned = img.getexif().get(ORIENTATION, 1) not in (1, None)
-                oriented: Image.Image = ImageOps.exif_transpose(img) if turned else img
-            except Exception:  # malformed orientation/EXIF: keep the pixels as stored
-                oriented = img
-            pixels = _to_rgb8(oriented)
-    except UnreadableImage:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnreadableImage(source, f"refused as a possible decompression bomb ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise UnreadableImage(source, "not an image file, or a format that cannot be read") from exc
-    except MemoryError as exc:
-        raise UnreadableImage(source, "decoding needs more memory than is available") from exc
-    except Exception as exc:  # hostile bytes: name the failure, never a traceback
-        raise UnreadableImage(
-            source, f"corrupt or truncated image data ({_describe(exc)})"
-        ) from exc
+    it (a probe's intake), so it is not made twice. ``sha256``: the digest of these very
+    bytes, when the caller has taken it (enrollment's main process), so it is not taken
+    again."""
+    digest = sha256 or sha256_bytes(data)
+    with _quiet():
+        try:
+            img = Image.open(io.BytesIO(data))
+            if header is None:
+                header = _guard(img, data, source, max_pixels)
+        except Exception as exc:
+            raise _header_refusal(exc, source) from exc
+        try:
+            with img:
+                pixels = _decode_opened(img)
+        except UnreadableImage:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise UnreadableImage(
+                source, f"refused as a possible decompression bomb ({exc})"
+            ) from exc
+        except UnidentifiedImageError as exc:
+            raise UnreadableImage(
+                source, "not an image file, or a format that cannot be read"
+            ) from exc
+        except MemoryError as exc:
+            raise UnreadableImage(source, "decoding needs more memory than is available") from exc
+        except Exception as exc:  # hostile bytes: name the failure, never a traceback
+            raise UnreadableImage(
+                source, f"corrupt or truncated image data ({_describe(exc)})"
+            ) from exc
     h, w = pixels.shape[:2]
     return DecodedImage(
         source=source,
         sha256=digest,
-        format=fmt,
+        format=header.format,
         width=w,
         height=h,
         byte_size=len(data),
         pixels=pixels,
     )
+
+
+def _decode_opened(img: Image.Image) -> np.ndarray:
+    """The 8-bit RGB pixels of an opened image (first frame), EXIF orientation applied."""
+    if getattr(img, "n_frames", 1) > 1:  # an MPO's count was read: back to its first frame
+        img.seek(0)
+    img.load()
+    try:  # (exif_transpose copies the image even when it has nothing to turn)
+        turned = img.getexif().get(ORIENTATION, 1) not in (1, None)
+        oriented: Image.Image = ImageOps.exif_transpose(img) if turned else img
+    except Exception:  # malformed orientation/EXIF: keep the pixels as stored
+        oriented = img
+    return _to_rgb8(oriented)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -56,8 +56,26 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def _face_region(pixels: np.ndarray, det: Detection) -> np.ndarray:
-    """The detector box clipped to the frame, resampled to FACE_SIDE x FACE_SIDE (grey)."""
+def _box_grey(pixels: np.ndarray, det: Detection) -> np.ndarray:
+    """The detector box clipped to the frame, in grey at the image's own resolution: only
+    the box is converted (the box measures need nothing outside it)."""
+    h, w = pixels.shape[:2]
+    b = det.box
+    x0, y0 = max(0, b.left), max(0, b.top)
+    x1, y1 = min(w, b.right), min(h, b.bottom)
+    crop = pixels[y0:y1, x0:x1]
+    if crop.ndim == 2:
+        return crop
+    if crop.size == 0:  # a box wholly outside the frame: nothing to measure
+        return np.zeros(crop.shape[:2], dtype=np.uint8)
+    return _grey(crop)
+
+
+def _face_region(
+    pixels: np.ndarray, det: Detection, grey_box: np.ndarray | None = None
+) -> np.ndarray:
+    """The detector box clipped to the frame, resampled to FACE_SIDE x FACE_SIDE (grey).
+    ``grey_box``: ``_box_grey(pixels, det)`` when the caller has it."""
     import cv2
 
     h, w = pixels.shape[:2]
@@ -66,7 +84,7 @@ def _face_region(pixels: np.ndarray, det: Detection) -> np.ndarray:
     x1, y1 = min(w, b.right), min(h, b.bottom)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return np.zeros((FACE_SIDE, FACE_SIDE), dtype=np.uint8)
-    crop = _grey(pixels[y0:y1, x0:x1])
+    crop = _box_grey(pixels, det) if grey_box is None else grey_box
     shrink = (x1 - x0) >= FACE_SIDE
     method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     return cv2.resize(crop, (FACE_SIDE, FACE_SIDE), interpolation=method)
@@ -187,14 +205,16 @@ def head_pose(pts: np.ndarray, width: int, height: int) -> tuple[Measure, Measur
     )
 
 
-def blockiness(pixels: np.ndarray, det: Detection) -> Measure:
+def blockiness(
+    pixels: np.ndarray, det: Detection, grey_box: np.ndarray | None = None
+) -> Measure:
     """JPEG 8x8 blocking: mean step across block boundaries over the mean step elsewhere,
-    in the face region at its native resolution (1 = no blocking)."""
-    h, w = pixels.shape[:2]
+    in the face region at its native resolution (1 = no blocking). Only the box is
+    converted to grey (it was the whole image); ``grey_box``: ``_box_grey(pixels, det)``."""
     b = det.box
     x0, y0 = max(0, b.left), max(0, b.top)
-    x1, y1 = min(w, b.right), min(h, b.bottom)
-    g = _grey(pixels).astype(np.float64)[y0:y1, x0:x1]
+    grey = _box_grey(pixels, det) if grey_box is None else grey_box
+    g = grey.astype(np.float64)
     if g.shape[0] < 17 or g.shape[1] < 17:
         return Measure("compression", 1.0, "boundary/inner step", 100, "JPEG blocking")
     ratios = []
@@ -236,15 +256,12 @@ def colour(pixels: np.ndarray, det: Detection) -> Measure:
 SCREEN_MAX_SIDE = 256  # larger face regions are reduced by area averaging first
 
 
-def _native_region(pixels: np.ndarray, det: Detection) -> np.ndarray:
+def _native_region(
+    pixels: np.ndarray, det: Detection, grey_box: np.ndarray | None = None
+) -> np.ndarray:
     import cv2
 
-    h, w = pixels.shape[:2]
-    b = det.box
-    x0, y0 = max(0, b.left), max(0, b.top)
-    x1, y1 = min(w, b.right), min(h, b.bottom)
-    crop = pixels[y0:y1, x0:x1]
-    grey = _grey(crop) if crop.ndim == 3 else crop
+    grey = _box_grey(pixels, det) if grey_box is None else grey_box
     n = min(grey.shape[:2]) if grey.size else 0
     grey = grey[:n, :n]
     if n > SCREEN_MAX_SIDE:
@@ -252,11 +269,13 @@ def _native_region(pixels: np.ndarray, det: Detection) -> np.ndarray:
     return grey
 
 
-def screen_pattern(pixels: np.ndarray, det: Detection) -> Measure:
+def screen_pattern(
+    pixels: np.ndarray, det: Detection, grey_box: np.ndarray | None = None
+) -> Measure:
     """Moiré, scan lines or halftone dots in the face region at its native resolution
     (``quality.screen``): a photo of a screen or of a print. 100 at a spectral peak of
     18 dB or less above its ring, 0 at 30 dB or more."""
-    peak = periodic_peak_db(_native_region(pixels, det))
+    peak = periodic_peak_db(_native_region(pixels, det, grey_box))
     score = 100 if math.isnan(peak) else _scale(peak, 30.0, 18.0)
     return Measure(
         "screen_pattern",
@@ -315,16 +334,17 @@ def measure_face(
         )
     else:
         note = landmark_source(0, f"points: none ({len(det.landmarks)}-point detection)")
-    face = _face_region(pixels, det)
+    grey_box = _box_grey(pixels, det)  # converted once, for the three measures that use it
+    face = _face_region(pixels, det, grey_box)
     out = [
         in_frame(pixels, det),
         sharpness(face),
         *exposure(face),
         illumination_uniformity(face),
-        blockiness(pixels, det),
+        blockiness(pixels, det, grey_box),
         colour(pixels, det),
         single_face(faces_in_image),
-        screen_pattern(pixels, det),
+        screen_pattern(pixels, det, grey_box),
         note,
     ]
     if len(points) == 68:

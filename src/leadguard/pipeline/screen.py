@@ -17,21 +17,45 @@ quarter of the face's contrast is about 40 dB).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 
 LOW_CUT = 0.08  # cycles/px: below this the face's own shape dominates the spectrum
 
 
-def periodic_peak_db(grey: np.ndarray) -> float:
-    """The highest spectral peak above its ring's median, in dB, of a square grey image."""
-    n = min(grey.shape[:2])
-    if n < 24:
-        return float("nan")
-    g = grey[:n, :n].astype(np.float64)
-    window = np.hanning(n)
-    g = (g - g.mean()) * np.outer(window, window)
-    power = np.fft.fftshift(np.abs(np.fft.fft2(g)) ** 2)
-    level = np.log10(power + 1e-9)
+@dataclass(frozen=True)
+class _Geometry:
+    """What depends only on the side n (computed once per side, not once per face): the
+    window, each frequency's ring, the band, and the rings laid out for their medians."""
+
+    window: np.ndarray  # (n, n) Hann window
+    ring: np.ndarray  # (n*n,) ring of each frequency
+    band: np.ndarray  # (n*n,) bool: in the measured band, JPEG harmonics left out
+    # rings with an odd and with an even number of frequencies, each group as rows of one
+    # width: a row holds its ring's frequencies (indices into the spectrum) padded on both
+    # sides with as many entries of -inf (index n*n) as of +inf (index n*n + 1), so its
+    # median sits at the same place in every row
+    groups: tuple[tuple[np.ndarray, np.ndarray], ...]  # (rings, (rows x width) indices)
+    rings: int
+
+
+def _median_rows(
+    ring_ids: list[int], members: list[np.ndarray], width: int, total: int
+) -> np.ndarray:
+    rows = np.empty((len(ring_ids), width), dtype=np.int32)
+    for i, m in enumerate(members):
+        pad = (width - m.size) // 2
+        rows[i, :pad] = total  # -inf
+        rows[i, pad : pad + m.size] = m
+        rows[i, pad + m.size :] = total + 1  # +inf
+    return rows
+
+
+@lru_cache(maxsize=32)  # at most about 1 MB a side (n <= 256)
+def _geometry(n: int) -> _Geometry:
+    hann = np.hanning(n)
     c = n // 2
     yy, xx = np.mgrid[0:n, 0:n]
     fy, fx = (yy - c) / n, (xx - c) / n
@@ -42,15 +66,55 @@ def periodic_peak_db(grey: np.ndarray) -> float:
     for k in (1, 2, 3):  # JPEG block harmonics, on the axes and the diagonals
         on_x, on_y = np.abs(np.abs(fx) - k / 8) < near, np.abs(np.abs(fy) - k / 8) < near
         band &= ~((on_x & (np.abs(fy) < near)) | (on_y & (np.abs(fx) < near)) | (on_x & on_y))
-    if not band.any():
-        return float("nan")
-    sums = np.bincount(ring.ravel())
-    medians = np.zeros(sums.size)
-    flat_ring, flat_level = ring.ravel(), level.ravel()
+    flat_ring = ring.ravel()
     order = np.argsort(flat_ring, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(sums)))
-    for i in range(sums.size):
-        if sums[i]:
-            medians[i] = np.median(flat_level[order[starts[i] : starts[i + 1]]])
-    excess = level - medians[ring]
-    return 10.0 * float(excess[band].max())
+    sizes = np.bincount(flat_ring)
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    groups = []
+    for parity in (1, 0):
+        ids = [r for r in range(sizes.size) if sizes[r] and sizes[r] % 2 == parity]
+        if not ids:
+            continue
+        width = max(int(sizes[r]) for r in ids)
+        members = [order[starts[r] : starts[r + 1]] for r in ids]
+        rows = _median_rows(ids, members, width, n * n)
+        groups.append((np.asarray(ids, dtype=np.int32), rows))
+    geo = _Geometry(np.outer(hann, hann), flat_ring, band.ravel(), tuple(groups), sizes.size)
+    for arr in (geo.window, geo.ring, geo.band, *(x for g in groups for x in g)):
+        arr.setflags(write=False)
+    return geo
+
+
+def _ring_medians(level: np.ndarray, geo: _Geometry) -> np.ndarray:
+    """The median of ``level`` over each ring, as ``np.median`` gives it (the middle value,
+    or the mean of the middle two), for all rings at once by partitioning padded rows."""
+    padded = np.concatenate((level, [-np.inf, np.inf]))
+    medians = np.zeros(geo.rings)
+    for ids, rows in geo.groups:
+        width = rows.shape[1]
+        values = padded[rows]
+        if width % 2:  # odd rings in rows of odd width: the middle entry
+            mid = width // 2
+            values.partition(mid, axis=1)
+            medians[ids] = values[:, mid]
+        else:  # even rings in rows of even width: the mean of the middle two
+            lo, hi = width // 2 - 1, width // 2
+            values.partition((lo, hi), axis=1)
+            medians[ids] = (values[:, lo] + values[:, hi]) / 2
+    return medians
+
+
+def periodic_peak_db(grey: np.ndarray) -> float:
+    """The highest spectral peak above its ring's median, in dB, of a square grey image."""
+    n = min(grey.shape[:2])
+    if n < 24:
+        return float("nan")
+    geo = _geometry(n)
+    if not geo.band.any():
+        return float("nan")
+    g = grey[:n, :n].astype(np.float64)
+    g = (g - g.mean()) * geo.window
+    power = np.fft.fftshift(np.abs(np.fft.fft2(g)) ** 2)
+    level = np.log10(power + 1e-9).ravel()
+    excess = level - _ring_medians(level, geo)[geo.ring]
+    return 10.0 * float(excess[geo.band].max())
