@@ -77,6 +77,8 @@ def test_a_count_is_read_at_the_grid_point_at_or_below_the_score() -> None:
     assert top.others == row[-1]
     low = la.read(0.1, row)
     assert low.below_grid and low.others == row[0] and "lower bound" in low.line()
+    nothing_known = la.read(0.1, np.zeros(la.POINTS, dtype=np.int64))
+    assert "not known" in nothing_known.line() and "at least no" not in nothing_known.line()
     none = la.read(0.9, None)
     assert not none.kept and none.others is None and "gallery rebuild" in none.line()
     assert la.read(0.97, np.zeros(la.POINTS, dtype=np.int64)).line().count("no other enrolled")

@@ -132,6 +132,13 @@ class Lookalikes:
                 "resembles is not stated."
             )
         who = _people(self.others)
+        if self.below_grid and self.others == 0:
+            return (
+                "Look-alikes in the gallery: not counted at this score: "
+                f"{self.score:.4f} is below {self.grid_point:.4f}, the lowest score at which "
+                "counts are kept, so how many other enrolled people this candidate's gallery "
+                "photo resembles as closely as it resembles the probe is not known."
+            )
         if self.below_grid:
             return (
                 f"Look-alikes in the gallery: this candidate's gallery photo resembles at least "
