@@ -145,7 +145,9 @@ def test_marks_under_blind_review_are_the_examiners_own_audited_and_blind(
 
     # another examiner sees none of them; by subject nobody gets anything while blind
     other = letter_of(s, "rev", rid, searched["subject"])
-    assert s.get("rev", f"/api/requests/{rid}/annotations", params={"candidate": other}).json() == []
+    assert (
+        s.get("rev", f"/api/requests/{rid}/annotations", params={"candidate": other}).json() == []
+    )
     for user in ("ex2", "sup", "aud"):
         r = s.get(user, f"/api/requests/{rid}/comparison", params={"subject": cands[0]["subject"]})
         assert r.status_code == 403, (user, r.text)
