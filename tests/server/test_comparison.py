@@ -161,7 +161,7 @@ def test_marks_under_blind_review_are_the_examiners_own_audited_and_blind(
     r = s.post("ex2", f"/api/requests/{rid}/annotations", json={**point, "points": [[400, 10]]})
     assert r.status_code == 400 and "0-360" in r.json()["message"]
     r = s.post("ex2", f"/api/requests/{rid}/annotations", json={**point, "candidate": "ZZ"})
-    assert r.status_code == 400 and "ZZ" not in r.text
+    assert r.status_code == 404 and "ZZ" not in r.text
 
     # audited on the request, sealed while the reviews are not in
     made = audit_after(s, before, "comparison.annotate")
@@ -202,7 +202,7 @@ def test_marks_reach_the_adjudicator_and_the_lead_report(
     r = s.post("sup", f"/api/requests/{rid}/annotations/{gone}/delete")
     assert r.status_code == 200, r.text
     r = s.post("sup", f"/api/requests/{rid}/annotations/{gone}/delete")
-    assert r.status_code == 400
+    assert r.status_code == 404 and "does not exist" in r.json()["message"]
     web = web_client(s, "sup")
     page = web.get(f"/requests/{rid}/adjudicate", params={"subject": subject})
     assert page.status_code == 200 and "data-compare" in page.text

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from leadguard.core.errors import InputError
 from leadguard.server.api_compare import AnnotationIn, add, comparison_of
 from leadguard.server.auth import State, WebLogin, require_csrf
 from leadguard.server.errors import HANDLED, error_body, headers_of, status_of
@@ -83,13 +84,16 @@ async def annotate(request_id: int, request: Request, st: State, who: WebLogin) 
 
 @router.post("/requests/{request_id}/annotations/{annotation_id}/delete")
 async def unannotate(
-    request_id: int, annotation_id: int, request: Request, st: State, who: WebLogin
+    request_id: int, annotation_id: str, request: Request, st: State, who: WebLogin
 ) -> JSONResponse:
     request.state.login = who
     form = await request.form()
     try:
-        require_csrf(st, who, form.get("csrf"))
-        await call(st, marks_svc.delete_annotation, st.ctx, who.actor, request_id, annotation_id)
+        require_csrf(st, who, form.get("csrf"))  # first: a forged form learns nothing
+        if not annotation_id.isdigit():
+            raise InputError(f"mark {annotation_id[:20]!r} does not exist")
+        mark = int(annotation_id)
+        await call(st, marks_svc.delete_annotation, st.ctx, who.actor, request_id, mark)
     except HANDLED as exc:
         return refused(exc)
     return JSONResponse({"ok": True, "message": f"mark {annotation_id} removed"})

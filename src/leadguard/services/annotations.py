@@ -188,9 +188,10 @@ def delete_annotation(ctx: Context, actor: Actor, request_id: int, annotation_id
     with refusals(ctx, actor, "comparison.unannotate", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         user = current_user(s, actor)
+        check_case(s, user, "case.view", case)  # before saying whether the mark exists
         row = s.get(ComparisonAnnotation, annotation_id) if 0 < annotation_id < 2**63 else None
         if row is None or row.request_id != req.id or row.user_id != user.id:
-            raise InputError(f"request {req.id} has no mark {annotation_id} of yours")
+            raise InputError(f"mark {annotation_id} of yours on request {req.id} does not exist")
         from leadguard.services.casework.blind import reviews_in
 
         blind = not reviews_in(s, req, pol.examiners_required)

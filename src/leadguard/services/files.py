@@ -87,7 +87,8 @@ def resolve_candidate(
         by_letter = dict(lettered(req.id, user.id, candidates_of(s, req)))
         if letter not in by_letter:
             raise InputError(
-                f"your packet of request {req.id} has no such candidate: name one by its letter"
+                f"that candidate of your packet of request {req.id} does not exist: name one by "
+                "its letter"
             )
         return by_letter[letter], f"candidate {letter}", True
     check_case(s, user, "review.reveal", case)
@@ -95,7 +96,7 @@ def resolve_candidate(
         raise InputError("name the candidate by subject (the reviews are all in)")
     found = [c for c in candidates_of(s, req) if c["subject"] == subject]
     if not found:
-        raise InputError(f"request {req.id} listed no candidate of that subject")
+        raise InputError(f"a candidate of that subject on request {req.id} does not exist")
     return found[0], str(found[0]["subject"]), False
 
 
