@@ -97,6 +97,14 @@ def may_mark(s: Session, user: User, req: SearchRequest, case: Case, blind: bool
         check_case(s, user, "lead.adjudicate", case)
 
 
+def _object(ctx: Context, request_id: int) -> str:
+    """The request's audit object; an id beyond any stored one is named as given (no
+    database integer holds it: get_request refuses it with a message)."""
+    if not 0 < request_id < 2**63:
+        return f"request:{request_id}"
+    return request_object(None, request_id, ctx)
+
+
 def _names(s: Session) -> dict[int, str]:
     return {u.id: u.username for u in s.scalars(select(User))}
 
@@ -124,7 +132,7 @@ def add_annotation(
 ) -> Annotation:
     """Mark the aligned pair of one candidate (by letter while blind, by subject after)."""
     pol = policy(ctx, observe=False)
-    obj = request_object(None, request_id, ctx)
+    obj = _object(ctx, request_id)
     with refusals(ctx, actor, "comparison.annotate", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         cand, _, blind = resolve_candidate(s, actor, req, case, pol, subject, candidate)
@@ -184,7 +192,7 @@ def list_annotations(
 def delete_annotation(ctx: Context, actor: Actor, request_id: int, annotation_id: int) -> None:
     """Remove one of your own marks, while you may still mark."""
     pol = policy(ctx, observe=False)
-    obj = request_object(None, request_id, ctx)
+    obj = _object(ctx, request_id)
     with refusals(ctx, actor, "comparison.unannotate", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         user = current_user(s, actor)
