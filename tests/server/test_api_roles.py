@@ -73,6 +73,8 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
         "files": {"probe": ("p.jpg", png, "image/jpeg")},
         "data": {"case": "ROLE-1", "reason": "r", "source_type": "other"},
     }
+    mark = {"subject": subj, "image": "probe", "kind": "point", "feature": "nose"}
+    mark |= {"points": [[10, 10]]}
     not_admin = {"admin"}
     readers = {"ex1", "ex2", "rev", "admin"}  # refused audit and gallery reads
     return [
@@ -105,6 +107,30 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
             "GET",
             f"/api/requests/{rid}/candidate-image",
             {"params": {"subject": subj}},
+            {"admin", "stranger"},
+        ),
+        (
+            "GET",
+            f"/api/requests/{rid}/comparison",
+            {"params": {"subject": subj}},
+            {"admin", "stranger"},
+        ),
+        (
+            "GET",
+            f"/api/requests/{rid}/annotations",
+            {"params": {"subject": subj}},
+            {"admin", "stranger"},
+        ),
+        (  # the examiners' marks closed with their reviews; after the reveal the supervisor's
+            "POST",
+            f"/api/requests/{rid}/annotations",
+            {"json": mark},
+            {"ex1", "ex2", "rev", "aud", "admin", "stranger"},
+        ),
+        (
+            "POST",
+            f"/api/requests/{rid}/annotations/999999/delete",
+            {},
             {"admin", "stranger"},
         ),
         ("GET", "/api/reviews/queue", {}, {"sup", "aud", "admin"}),
@@ -220,6 +246,7 @@ def test_every_endpoint_refuses_the_wrong_roles(served: Served, lead: dict[str, 
     def template(u: str) -> str:
         u = u.split("?")[0]
         u = re.sub(r"/requests/\d+", "/requests/{request_id}", u.replace("ROLE-1", "{number}"))
+        u = re.sub(r"/annotations/\d+", "/annotations/{annotation_id}", u)
         return re.sub(r"/leads/\d+", "/leads/{lead_id}", u)
 
     assert routes <= {(m, template(u)) for m, u in covered}, "an endpoint without a role test"

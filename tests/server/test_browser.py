@@ -252,6 +252,9 @@ def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
                 shown = sec.locator("h2").inner_text().removeprefix("Candidate ")
                 choice = "possible lead" if shown == seen else "exclusion"
                 sec.get_by_label(choice, exact=True).check()
+                conf = sec.get_by_label("Confidence (1 to 5)")
+                assert conf.input_value() == ""  # no confidence is chosen for the examiner
+                conf.select_option("4")
                 sec.locator("summary").click()
                 sec.get_by_label("eyebrows").fill("same arch")
                 for box in sec.get_by_label("consistent", exact=True).all():

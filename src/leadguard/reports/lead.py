@@ -237,6 +237,64 @@ def _reviews(doc: Document, rec: dict[str, Any]) -> None:
         )
 
 
+def _comparison(doc: Document, rec: dict[str, Any]) -> None:
+    """The examiners' marks on the eye-aligned pair of the lead's candidate."""
+    comp = rec.get("comparison") or {}
+    marks = comp.get("marks") or []
+    doc.h("The comparison: marks on the eye-aligned pair", 2)
+    if not marks:
+        doc.p(
+            "No examiner or adjudicator marked a feature or took a measurement on the "
+            "eye-aligned pair of this candidate; no aligned pair is drawn."
+        )
+        return
+    if comp.get("png"):
+        doc.picture(
+            "The probe (left) and the lead's candidate (right), each scaled and rotated so "
+            "that the centres of the eyes (from dlib's 68 landmarks in the face box the "
+            "search compared) fall on the same two points, the ticks at eye height; every "
+            "mark below is drawn and numbered on it.",
+            comp["png"],
+            150,
+        )
+    else:
+        doc.p(f"The aligned pair is not drawn: {comp.get('problem')}.", warning=True)
+    rows = []
+    for n, m in enumerate(marks, 1):
+        size = (
+            f"{m['measure']:.3f} of the inter-eye distance" if m.get("measure") is not None else ""
+        )
+        where = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in m["points"])
+        rows.append(
+            [
+                n,
+                m["examiner"],
+                m["image"],
+                m["feature"].replace("_", " "),
+                m["kind"],
+                where,
+                size,
+                m["note"],
+                m["created_at"],
+            ]
+        )
+    doc.table(
+        [
+            "#",
+            "By",
+            "Image",
+            "FISWG feature",
+            "Kind",
+            "Points (aligned px)",
+            "Measurement",
+            "Note",
+            "Made",
+        ],
+        rows,
+        (0.3, 0.9, 0.8, 1.0, 0.7, 1.2, 1.2, 2.0, 1.3),
+    )
+
+
 def _yes_no(v: Any) -> str:
     return "—" if v is None else ("yes" if v else "no")
 
@@ -459,6 +517,7 @@ def lead_document(rec: dict[str, Any]) -> Document:
     _quality(doc, rec["search"]["result"].get("probe_quality"))
     _candidates(doc, rec)
     _reviews(doc, rec)
+    _comparison(doc, rec)
     _corroboration(doc, lead)
     _external(doc, rec.get("external_searches") or [])
     _models(doc, rec)

@@ -139,6 +139,36 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "letter in your own order; no name, score, rank, evidence or other reviewer's "
         "decision.",
     ),
+    "GET /api/requests/{request_id}/comparison": (
+        "getComparison",
+        "The eye-aligned pair",
+        "The probe and one candidate scaled and rotated so that the eye centres (dlib's 68 "
+        "landmarks in the face box the search compared) fall on the same two points of a "
+        "360 x 440 canvas, as PNG data URLs, with the landmarks on the canvas and your "
+        "marks. Under blind review only by the letter of your packet (`candidate=A`) and "
+        "only your own marks, with nothing of who the candidate is; once every review is "
+        "in, by `subject`, with every mark and who made it.",
+    ),
+    "GET /api/requests/{request_id}/annotations": (
+        "listAnnotations",
+        "Marks on a candidate",
+        "The marks on the aligned pair of one candidate: yours, by letter, under blind "
+        "review; everyone's, by subject, once every review is in.",
+    ),
+    "POST /api/requests/{request_id}/annotations": (
+        "annotate",
+        "Mark the aligned pair",
+        "A point or a region (two corners) tied to a FISWG feature, or a measurement "
+        "between two points (returned as a fraction of the inter-eye distance), with a "
+        "note, on the probe or the candidate of the aligned pair. An examiner marks during "
+        "their own blind review (by letter) until their review is in; after the reveal, a "
+        "supervisor who may adjudicate marks by subject. Audited on the request.",
+    ),
+    "POST /api/requests/{request_id}/annotations/{annotation_id}/delete": (
+        "deleteAnnotation",
+        "Remove a mark",
+        "Remove one of your own marks, while you may still mark (audited).",
+    ),
     "POST /api/requests/{request_id}/reviews": (
         "submitReview",
         "Submit a review",

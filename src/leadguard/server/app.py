@@ -18,10 +18,12 @@ from leadguard.quality.gate import workspace_policy
 from leadguard.server import (
     api,
     api_admin,
+    api_compare,
     api_docs,
     web,
     web_audit,
     web_cases,
+    web_compare,
     web_documents,
     web_external,
     web_queues,
@@ -108,12 +110,14 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.max_image_bytes + settings.max_form_bytes)
     app.include_router(api.router)
     app.include_router(api_admin.router)
+    app.include_router(api_compare.router)
     app.include_router(web.router)
     app.include_router(web_audit.router)
     app.include_router(web_cases.router)
     app.include_router(web_requests.router)
     app.include_router(web_external.router)
     app.include_router(web_review.router)
+    app.include_router(web_compare.router)
     app.include_router(web_documents.router)
     app.include_router(web_queues.router)
     app.include_router(api_docs.router)

@@ -102,7 +102,7 @@ def reveal_page(request_id: int, request: Request, st: State, who: WebLogin) -> 
                 "statements": (c.get("evidence") or {}).get("statements", []),
             }
         )
-    return page(request, "reveal.html", who, r=r, rows=rows)
+    return page(request, "reveal.html", who, r=r, rows=rows, features=review.FEATURES)
 
 
 @router.post("/requests/{request_id}/release")
@@ -124,7 +124,14 @@ def adjudicate_page(
     this page is what lets the supervisor rule)."""
     request.state.login = who
     b = st.call(leads.adjudication_brief, st.ctx, who.actor, request_id, subject)
-    return page(request, "adjudicate.html", who, b=b, url=image_url(request_id, subject))
+    return page(
+        request,
+        "adjudicate.html",
+        who,
+        b=b,
+        url=image_url(request_id, subject),
+        features=review.FEATURES,
+    )
 
 
 @router.post("/requests/{request_id}/adjudicate")

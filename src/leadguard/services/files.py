@@ -7,19 +7,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadguard.core.errors import InputError
 from leadguard.quality.provenance import Edit
 from leadguard.services.authz import NotAllowed
 from leadguard.services.casework.blind import lettered, reviews_in
-from leadguard.services.casework.policy import PolicyRefused
+from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.services.casework.review import require_may_review, still_to_review
 from leadguard.services.casework.service import candidates_of, check_case, get_request, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
-from leadguard.storage.tables import AccuracyRecord, ProbeRecord
+from leadguard.storage.tables import AccuracyRecord, Case, ProbeRecord, SearchRequest
 
 LANDMARKS = "dlib 68-point model on the box"  # as the search's pipeline measures
 MEDIA = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
@@ -51,6 +53,53 @@ def probe_image(ctx: Context, actor: Actor, request_id: int) -> FileData:
         return FileData(bytes(row.data), media_type(row.data))
 
 
+def resolve_candidate(
+    s: Session,
+    actor: Actor,
+    req: SearchRequest,
+    case: Case,
+    pol: CaseworkPolicy,
+    subject: str | None,
+    letter: str | None,
+) -> tuple[dict[str, Any], str, bool]:
+    """A candidate of a request's list as ``actor`` may name it: ``(candidate, label,
+    blind)``. Until every review is in, and for a reviewer who has not yet submitted (a third
+    reviewer too), only by the letter of the user's own blind packet, and only for its blind
+    reviewers (the label is then "candidate A"); once every review is in, by subject for those
+    who may see the reveal. No message names what the caller offered."""
+    user = current_user(s, actor)
+    blind = not reviews_in(s, req, pol.examiners_required) or still_to_review(
+        s, user, req, case, pol
+    )
+    if blind:
+        try:
+            require_may_review(s, user, req, case, "review.packet", pol)
+        except (NotAllowed, PolicyRefused):
+            raise NotAllowed(
+                f"{actor.username}: the candidates of request {req.id} are shown only "
+                "to its blind reviewers until every review is in"
+            ) from None
+        if letter is None:
+            raise NotAllowed(
+                f"request {req.id} is under blind review: its candidates are named by "
+                "the letter of your packet (candidate=A), never by subject"
+            )
+        by_letter = dict(lettered(req.id, user.id, candidates_of(s, req)))
+        if letter not in by_letter:
+            raise InputError(
+                f"that candidate of your packet of request {req.id} does not exist: name one by "
+                "its letter"
+            )
+        return by_letter[letter], f"candidate {letter}", True
+    check_case(s, user, "review.reveal", case)
+    if subject is None:
+        raise InputError("name the candidate by subject (the reviews are all in)")
+    found = [c for c in candidates_of(s, req) if c["subject"] == subject]
+    if not found:
+        raise InputError(f"a candidate of that subject on request {req.id} does not exist")
+    return found[0], str(found[0]["subject"]), False
+
+
 def candidate_image(
     ctx: Context,
     actor: Actor,
@@ -66,35 +115,7 @@ def candidate_image(
     obj = f"request:{request_id}/candidate"
     with refusals(ctx, actor, "review.packet", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
-        user = current_user(s, actor)
-        blind = not reviews_in(s, req, pol.examiners_required) or still_to_review(
-            s, user, req, case, pol
-        )
-        if blind:
-            try:
-                require_may_review(s, user, req, case, "review.packet", pol)
-            except (NotAllowed, PolicyRefused):
-                raise NotAllowed(
-                    f"{actor.username}: the candidates of request {request_id} are shown only "
-                    "to its blind reviewers until every review is in"
-                ) from None
-            if letter is None:
-                raise NotAllowed(
-                    f"request {request_id} is under blind review: its candidates are named by "
-                    "the letter of your packet (candidate=A), never by subject"
-                )
-            by_letter = dict(lettered(req.id, user.id, candidates_of(s, req)))
-            if letter not in by_letter:
-                raise InputError(f"candidate {letter!r} of your packet does not exist")
-            cand, label = by_letter[letter], f"candidate {letter}"
-        else:
-            check_case(s, user, "review.reveal", case)
-            if subject is None:
-                raise InputError("name the candidate by subject (the reviews are all in)")
-            found = [c for c in candidates_of(s, req) if c["subject"] == subject]
-            if not found:
-                raise InputError(f"candidate {subject!r} of request {request_id} does not exist")
-            cand, label = found[0], str(found[0]["subject"])
+        cand, label, _ = resolve_candidate(s, actor, req, case, pol, subject, letter)
     path, sha = Path(cand["image"]), cand.get("image_sha256")
     try:
         data = path.read_bytes()

@@ -16,7 +16,7 @@ from leadguard.core.errors import InputError
 from leadguard.evidence.groups import ranked_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.quality.gate import describe_source_type
-from leadguard.services import report_photos
+from leadguard.services import comparison_report, report_photos
 from leadguard.services.casework.lead_state import (
     corroboration_dicts,
     independent,
@@ -315,6 +315,7 @@ def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
         "probe_face": report_photos.probe_face(s, row.result),
         "candidate_photos": report_photos.candidate_photos(s, row.result),
         "reviews": [review_dict(s, r) for r in reviews],
+        "comparison": comparison_report.for_lead(s, req, lead.subject),
         "evidence_model": search_model_dict(s, row),
         "accuracy_records": accuracy_records(s, row.space_key),
         "external_searches": [

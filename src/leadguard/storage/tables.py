@@ -478,3 +478,24 @@ class ExternalSearch(Base):
     how_received: Mapped[str] = mapped_column(Text)  # how the result reached the case
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ComparisonAnnotation(Base):
+    """A mark an examiner (during blind review) or the adjudicating supervisor (after the
+    reveal) put on the eye-aligned pair of a request's candidate: a point or a region tied to
+    a FISWG feature, or a measurement between two points (as a fraction of the inter-eye
+    distance), with a note. Stored by subject, as reviews are; shown by letter while blind."""
+
+    __tablename__ = "comparison_annotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("search_requests.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    subject: Mapped[str] = mapped_column(Text)
+    image: Mapped[str] = mapped_column(String(16))  # probe | candidate
+    kind: Mapped[str] = mapped_column(String(16))  # point | region | measure
+    feature: Mapped[str] = mapped_column(String(64))  # review.FEATURES
+    points: Mapped[list[list[float]]] = mapped_column(JSON)  # on the aligned canvas
+    note: Mapped[str] = mapped_column(Text, default="")
+    measure: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

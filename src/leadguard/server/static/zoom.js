@@ -1,6 +1,7 @@
 // LeadGuard's one script.
 // Synchronised zoom and pan: every [data-sync-zoom] group moves its images together.
 // Mouse wheel or buttons zoom, drag pans; with a viewport focused, + / - zoom, arrows pan, 0 resets.
+// Marks drawn over an image (.zoom-follow, the comparison view's) move with it.
 // Crop by dragging: a box dragged on a .cropper's image fills the request form's crop fields
 // (#crop_left, #crop_top, #crop_right, #crop_bottom) in the uploaded probe's pixels: the
 // image's own pixels plus the cropper's data-crop-origin-x/-y (the crop already applied).
@@ -10,11 +11,10 @@
     var views = Array.prototype.slice.call(group.querySelectorAll(".viewport"));
     var state = { scale: 1, x: 0, y: 0 };
     function apply() {
-      views.forEach(function (v) {
-        var img = v.querySelector("img");
-        if (img) {
-          img.style.transform = "translate(" + state.x + "px," + state.y + "px) scale(" + state.scale + ")";
-        }
+      views.forEach(function (v) {  // the image, and what is drawn over it (.zoom-follow)
+        v.querySelectorAll("img, .zoom-follow").forEach(function (el) {
+          el.style.transform = "translate(" + state.x + "px," + state.y + "px) scale(" + state.scale + ")";
+        });
       });
       group.setAttribute("data-scale", state.scale.toFixed(2));
     }
