@@ -1,7 +1,7 @@
 """comparison annotations: marks and measurements on the eye-aligned pair
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02 19:00:00
 """
 
