@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from leadguard import __version__
 from leadguard.cli import (
     accounts,
     audit_cmds,
     casework,
-    eval_tails,
+    eval_cmds,
     models,
     render,
     reports,
@@ -29,7 +27,7 @@ from leadguard.cli.common import out as _out
 from leadguard.core.errors import InputError
 from leadguard.core.textsafe import utf8_name
 from leadguard.services import evaluation
-from leadguard.services.context import Actor, Context
+from leadguard.services.context import Context
 from leadguard.storage.workspace import Workspace, resolve_path
 
 app = typer.Typer(
@@ -43,11 +41,8 @@ app = typer.Typer(
 gallery_app = typer.Typer(help="Inspect and maintain the enrolled gallery.", no_args_is_help=True)
 index_app = typer.Typer(help="Check or rebuild the vector index.", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
-eval_app = typer.Typer(
-    help="Measure accuracy (NIST terms) and store accuracy records.", no_args_is_help=True
-)
 app.add_typer(index_app, name="index")
-app.add_typer(eval_app, name="eval")
+app.add_typer(eval_cmds.eval_app, name="eval")
 app.add_typer(audit_cmds.audit_app, name="audit")
 app.add_typer(casework.user_app, name="user")
 app.add_typer(casework.case_app, name="case")
@@ -95,7 +90,6 @@ def init(
     ] = None,
 ) -> None:
     """Create a workspace: settings file, database (migrated) and index folder."""
-    from leadguard.services.context import Context
     from leadguard.services.settings import adopt_initial_policy
 
     root = resolve_path(path)
@@ -379,174 +373,6 @@ def demo(
     run_demo(root, _out(), source=source, full=full, subjects=subjects)
 
 
-OutOpt = Annotated[
-    Path | None,
-    typer.Option("--out", help="Report folder (default: a new one in the workspace's reports)."),
-]
-
-
-def _run_eval(
-    workspace: Path | None,
-    label: str,
-    run: Callable[[Context, Actor | None, Callable[[int, int], None]], Any],
-    summary: Callable[[Console, dict[str, Any]], None],
-) -> None:
-    """An evaluation command: one service of ``services.evaluation`` with a progress bar,
-    then the summary and where the report and record went."""
-    ctx = open_ctx(workspace)
-    actor = session.actor(ctx)
-    with render.task_progress(_out(), label) as progress:
-        result = run(ctx, actor, progress)
-    summary(_out(), result.metrics)
-    _eval_done(result)
-
-
-def _eval_done(result: Any) -> None:
-    console = _out()
-    console.print(
-        f"accuracy record {result.record_id} stored; report: {result.report_dir / 'report.html'}"
-    )
-
-
-@eval_app.command("verify")
-@handles_errors
-def eval_verify(
-    protocol: Annotated[str, typer.Option(help="Verification protocol.")] = "lfw-pairs",
-    data: Annotated[Path, typer.Option(help="LFW folder.")] = Path("../shared/datasets/lfw"),
-    workspace: WorkspaceOpt = None,
-    out: OutOpt = None,
-) -> None:
-    """LFW View 2: 10-fold accuracy, ROC/DET, EER, FNMR at FMR 1e-2/1e-3/1e-4."""
-    if protocol != "lfw-pairs":
-        raise typer.BadParameter("only lfw-pairs is available", param_hint="--protocol")
-    _run_eval(
-        workspace,
-        "templates",
-        lambda ctx, actor, progress: evaluation.verify_lfw(ctx, actor, data, out, progress),
-        render.verification_summary,
-    )
-
-
-@eval_app.command("identify")
-@handles_errors
-def eval_identify(
-    protocol: Annotated[str, typer.Option(help="Identification protocol.")] = "blufr",
-    data: Annotated[Path, typer.Option(help="LFW folder.")] = Path("../shared/datasets/lfw"),
-    splits: Annotated[
-        list[int] | None, typer.Option("--split", help="Only these splits (repeatable).")
-    ] = None,
-    workspace: WorkspaceOpt = None,
-    out: OutOpt = None,
-) -> None:
-    """BLUFR open-set 1:N: CMC rank 1/5/20 and FNIR at FPIR 0.01/0.001 over the splits."""
-    if protocol != "blufr":
-        raise typer.BadParameter("only blufr is available", param_hint="--protocol")
-    _run_eval(
-        workspace,
-        "templates",
-        lambda ctx, actor, progress: evaluation.identify_blufr(
-            ctx, actor, data, out, splits or None, progress
-        ),
-        render.identification_summary,
-    )
-
-
-@eval_app.command("manifest")
-@handles_errors
-def eval_manifest(
-    manifest: Annotated[Path, typer.Argument(help="CSV: path,identity[,sex,race,age].")],
-    workspace: WorkspaceOpt = None,
-    out: OutOpt = None,
-    nonmated: Annotated[int, typer.Option(help="Random non-mated pairs.")] = 20000,
-    within_group: Annotated[int, typer.Option(help="Non-mated pairs inside each group.")] = 5000,
-    fmr: Annotated[float, typer.Option(help="Overall FMR that fixes the threshold.")] = 1e-3,
-    seed: Annotated[int, typer.Option(help="Seed for the non-mated sample.")] = 0,
-) -> None:
-    """All mated pairs, seeded non-mated pairs, per-group FMR/FNMR at one threshold."""
-    _run_eval(
-        workspace,
-        "templates",
-        lambda ctx, actor, progress: evaluation.evaluate_manifest(
-            ctx, actor, manifest, out, nonmated, within_group, fmr, seed, progress
-        ),
-        render.verification_summary,
-    )
-
-
-@eval_app.command("evidence")
-@handles_errors
-def eval_evidence(
-    manifest: Annotated[
-        Path | None, typer.Argument(help="CSV: path,identity[,sex,race,age].")
-    ] = None,
-    workspace: WorkspaceOpt = None,
-    out: OutOpt = None,
-    blufr: Annotated[
-        Path | None, typer.Option(help="LFW folder with protocols/blufr: also validate on BLUFR.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the identity split and samples.")] = 0,
-    bootstraps: Annotated[int, typer.Option(min=2, help="Bootstrap refits for intervals.")] = 200,
-    repeats: Annotated[int, typer.Option(min=1, help="Gallery draws per validation size.")] = 20,
-    gallery: Annotated[
-        bool, typer.Option(help="Fit on the workspace's own enrolled gallery (no manifest).")
-    ] = False,
-    searches: Annotated[
-        bool,
-        typer.Option(
-            help="Fit nothing: run open-set searches of the manifest's people (BLUFR with "
-            "--blufr, else each photo against the others) and compare the per-search fit with "
-            "the gallery-size threshold."
-        ),
-    ] = False,
-) -> None:
-    """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
-    on half of the people in a labelled dataset (or the gallery) and validate on the rest."""
-    if (manifest is None) == (not gallery):
-        raise typer.BadParameter("give a manifest, or --gallery, but not both")
-    if searches and manifest is None:
-        raise typer.BadParameter("--searches needs a manifest")
-    if searches:
-        assert manifest is not None
-        _run_eval(
-            workspace,
-            "templates",
-            lambda ctx, actor, progress: evaluation.check_searches(
-                ctx, actor, manifest, blufr, out, seed, progress
-            ),
-            render.search_check_summary,
-        )
-        return
-    _run_eval(
-        workspace,
-        "templates",
-        lambda ctx, actor, progress: evaluation.fit_evidence(
-            ctx, actor, manifest, blufr, out, seed, bootstraps, repeats, progress
-        ),
-        render.evidence_summary,
-    )
-
-
-@eval_app.command("quality")
-@handles_errors
-def eval_quality(
-    data: Annotated[Path, typer.Option(help="LFW folder (images/, manifest.csv, protocols/).")],
-    workspace: WorkspaceOpt = None,
-    out: OutOpt = None,
-    people: Annotated[int, typer.Option(min=2, help="Held-out people for degradations.")] = 150,
-    seed: Annotated[int, typer.Option(help="Seed of the identity split and samples.")] = 0,
-) -> None:
-    """Quality measures on LFW View 2: unified score, error-versus-discard, controlled
-    degradations, and a policy file with the floors and bands they support."""
-    _run_eval(
-        workspace,
-        "quality measures",
-        lambda ctx, actor, progress: evaluation.quality_study(
-            ctx, actor, data, out, seed, people, progress
-        ),
-        render.quality_study,
-    )
-
-
 @app.command()
 @handles_errors
 def quality(
@@ -560,20 +386,3 @@ def quality(
     ctx = open_ctx(workspace)
     verdict = evaluation.measure_quality(ctx, session.actor(ctx), image, face)
     render.quality_verdict(_out(), str(image), verdict, as_json=json_out)
-
-
-eval_tails.register(eval_app, _run_eval)
-
-
-@eval_app.command("records")
-@handles_errors
-def eval_records(workspace: WorkspaceOpt = None) -> None:
-    """List the accuracy records stored in the workspace."""
-    from leadguard.services.gallery import accuracy_records
-
-    ctx = open_ctx(workspace)
-    rows = [
-        (r.id, r.created_at, r.protocol, r.space_key, r.dataset, r.report_dir)
-        for r in accuracy_records(ctx, session.actor(ctx))
-    ]
-    render.records(_out(), rows)
