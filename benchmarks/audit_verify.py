@@ -24,6 +24,7 @@ from leadguard.audit import log as audit
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.gallery.maintenance import check_index, rebuild_index
 from leadguard.storage import queries as repo
+from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.workspace import Workspace
 
 
@@ -51,7 +52,7 @@ def fill(ws: Workspace, n: int, batch: int = 500) -> None:
                 "enroll_batch",
                 f"gallery:{space.key}",
                 {"templates": ids, "images": shas},
-                records=repo.audited_rows(s, ids, shas),
+                records=audited_rows(s, ids, shas),
             )
     rebuild_index(ws, space)
 

@@ -29,6 +29,7 @@ from leadguard.services.authz import NotAllowed
 from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
 from leadguard.storage import queries as repo
+from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.pgserver import copy_workspace
@@ -69,7 +70,7 @@ def _enroll(ws: Workspace, people: list[tuple[str, str, str, int]]) -> None:
             "enroll_batch",
             f"gallery:{SPACE}",
             {"templates": ids, "images": shas},
-            records=repo.audited_rows(s, ids, shas),
+            records=audited_rows(s, ids, shas),
         )
 
 

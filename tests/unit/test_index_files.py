@@ -24,6 +24,7 @@ from leadguard.gallery.maintenance import (
     synced_index,
 )
 from leadguard.storage import queries as repo
+from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.pgserver import copy_workspace
@@ -51,7 +52,7 @@ def enroll(ws: Workspace, start: int, n: int, record: bool = True) -> None:
     with ws.session() as s:
         new_ids = repo.save_templates(s, rows)
         shas = [r.image.sha256 for r in rows]
-        records = repo.audited_rows(s, new_ids, shas)
+        records = audited_rows(s, new_ids, shas)
         audit.append(s, "enroll_batch", f"gallery:{space.key}", {}, records=records)
     index.add(np.asarray(new_ids, dtype=np.int64), vecs)
     with ws.write_lock():

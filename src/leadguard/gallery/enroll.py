@@ -28,6 +28,7 @@ from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
 from leadguard.quality.gate import Policy, assess, workspace_policy
 from leadguard.storage import queries as repo
+from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.tables import EnrollFailure
 from leadguard.storage.workspace import Workspace
 
@@ -216,7 +217,7 @@ def _commit(
                 "images": [r.image.sha256 for r in rows],
                 "failed": [r.source for r in pending if r.error_code],
             },
-            records=repo.audited_rows(s, new_ids, [r.image.sha256 for r in rows]),
+            records=audited_rows(s, new_ids, [r.image.sha256 for r in rows]),
         )
         table = repo.templates_stamp(s)  # this batch's generation, before any other writer's
     report.enrolled += len(new_ids)

@@ -19,6 +19,7 @@ from leadguard.core.types import EmbeddingSpace
 from leadguard.gallery import index_files, lookalikes
 from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import queries as repo
+from leadguard.storage.audited_rows import subject_rows
 from leadguard.storage.resident import Slot
 from leadguard.storage.tables import ImageRecord, Subject, TemplateCache, TemplateRecord
 from leadguard.storage.workspace import Workspace
@@ -261,7 +262,7 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
     audit entry is written in the same transaction as the deletion."""
     with ws.session() as s:
         shas = [sha for sha, _ in repo.subject_images(s, external_id)]
-        rows = repo.subject_rows(s, external_id)
+        rows = subject_rows(s, external_id)
         going = audit.deleted_records(rows)
         by_space: dict[str, list[int]] = {}
         for row in rows:

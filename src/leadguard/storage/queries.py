@@ -493,61 +493,6 @@ def purge_cached_templates(session: Session, shas: list[str]) -> int:
     return n
 
 
-def audited_rows(session: Session, template_ids: list[int], image_shas: list[str]) -> list[Any]:
-    """The template and image rows of an enrollment batch, with the subjects and encounters
-    they belong to, for the content hashes in its audit entry (``audit.append(records=...)``)."""
-    rows: list[Any] = []
-    for start in range(0, len(template_ids), 5000):
-        part = template_ids[start : start + 5000]
-        rows += session.scalars(select(TemplateRecord).where(TemplateRecord.id.in_(part)))
-    subject_ids: set[int] = set()
-    for start in range(0, len(image_shas), 5000):
-        shas = image_shas[start : start + 5000]
-        rows += session.scalars(select(ImageRecord).where(ImageRecord.sha256.in_(shas)))
-        subject_ids.update(
-            session.scalars(
-                select(Encounter.subject_id)
-                .join(ImageRecord, ImageRecord.encounter_id == Encounter.id)
-                .where(ImageRecord.sha256.in_(shas))
-            )
-        )
-    return rows + _subjects_and_encounters(session, sorted(subject_ids))
-
-
-def _subjects_and_encounters(session: Session, subject_ids: list[int]) -> list[Any]:
-    """These subjects (name, recorded sex and race) and every encounter of theirs (dates)."""
-    rows: list[Any] = []
-    for start in range(0, len(subject_ids), 5000):
-        part = subject_ids[start : start + 5000]
-        rows += session.scalars(select(Subject).where(Subject.id.in_(part)))
-        rows += session.scalars(select(Encounter).where(Encounter.subject_id.in_(part)))
-    return rows
-
-
-def subject_rows(session: Session, external_id: str) -> list[Any]:
-    """A subject's template, image, encounter and subject rows (those its removal deletes and
-    its audit entry names under ``deleted_records``)."""
-    subject = session.scalar(select(Subject).where(Subject.external_id == external_id))
-    if subject is None:
-        return []
-    images = list(
-        session.scalars(
-            select(ImageRecord)
-            .join(Encounter, ImageRecord.encounter_id == Encounter.id)
-            .where(Encounter.subject_id == subject.id)
-        )
-    )
-    image_ids = [i.id for i in images]
-    templates = list(
-        session.scalars(
-            select(TemplateRecord)
-            .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
-            .where(FaceRecord.image_id.in_(image_ids))
-        )
-    )
-    return [*templates, *images, *_subjects_and_encounters(session, [subject.id])]
-
-
 def template_vector_chunks(
     session: Session, space_key: str, chunk: int = 20000
 ) -> Iterator[list[tuple[int, bytes]]]:
