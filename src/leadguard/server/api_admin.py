@@ -65,14 +65,21 @@ def filtered(
     ]
 
 
+# the audit selections' filters, the same for the whole selection and for a page
+CaseQ = Annotated[str | None, Query(max_length=100)]
+PrefixQ = Annotated[str, Query(max_length=200)]
+ActionQ = Annotated[str | None, Query(max_length=100)]
+ActorQ = Annotated[str | None, Query(max_length=200)]
+
+
 @router.get("/audit/entries", response_model=list[S.AuditEntryOut], tags=["audit"])
 def api_audit(
     st: State,
     who: ApiActor,
-    case: Annotated[str | None, Query(max_length=100)] = None,
-    prefix: Annotated[str, Query(max_length=200)] = "",
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    case: CaseQ = None,
+    prefix: PrefixQ = "",
+    action: ActionQ = None,
+    actor: ActorQ = None,
 ) -> list[S.AuditEntryOut]:
     """Audit entries (a case's whole trail, selected by exact case number, or one object
     and its parts: `prefix=subject:A` never returns subject:AB; `subject:` is the whole kind),
@@ -86,10 +93,10 @@ def api_audit(
 def api_audit_page(
     st: State,
     who: ApiActor,
-    case: Annotated[str | None, Query(max_length=100)] = None,
-    prefix: Annotated[str, Query(max_length=200)] = "",
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    case: CaseQ = None,
+    prefix: PrefixQ = "",
+    action: ActionQ = None,
+    actor: ActorQ = None,
     since: date | None = None,
     until: date | None = None,
     before: Annotated[int | None, Query(ge=1)] = None,
