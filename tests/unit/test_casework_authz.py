@@ -88,6 +88,7 @@ SPEC: dict[str, set[str]] = {
         "gallery.remove",
         "gallery.expunge",
         "gallery.read",
+        "gallery.resolve",
         "index.maintain",
         "eval.run",
         "model.accept",

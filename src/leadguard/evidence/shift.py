@@ -200,6 +200,7 @@ class ShiftCheck:
     model_upper: float
     threshold: float  # the score at which the gallery's own tail has the model's stated FMR
     pairs_checked: int
+    support_note: str | None = None  # the raise was limited for want of distinct subjects
 
     @property
     def gallery_rate(self) -> float:
@@ -213,7 +214,7 @@ class ShiftCheck:
             f"the evidence model's 95 % upper bound of {rate_words(self.model_upper)}: the "
             "model's statements are not validated for this gallery, and the threshold follows "
             "the gallery's own, heavier tail"
-        )
+        ) + (f"; {self.support_note}" if self.support_note else "")
 
 
 def compare(model: EvidenceModel, tail: GalleryTail, threshold: float) -> ShiftCheck | None:

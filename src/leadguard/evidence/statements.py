@@ -68,6 +68,8 @@ class CandidateEvidence:
     open_set_line: str | None = None
     # the list's worst group is of another recorded sex than this candidate's: not applied
     worst_not_applicable: str | None = None
+    # this candidate's score among the gallery's own strangers (evidence.gallery_figures)
+    gallery_lines: tuple[str, ...] = ()
 
     @property
     def llr(self) -> tuple[float, float, float] | None:
@@ -101,6 +103,7 @@ class CandidateEvidence:
             f"chance that at least one does is {self.chance.p_at_least_one:.1%} "
             f"(up to {self.chance.p_at_least_one_upper:.1%}).",
         ]
+        out += self.gallery_lines
         if self.worst_group is not None:
             w = self.worst_group
             out.append(
@@ -179,6 +182,7 @@ class CandidateEvidence:
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter
             else None,
+            "gallery_figures": list(self.gallery_lines),
             "statements": self.lines(),
         }
 

@@ -115,6 +115,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gallery.remove",
             "gallery.expunge",
             "gallery.read",
+            "gallery.resolve",
             "index.maintain",
             "eval.run",
             "model.accept",
