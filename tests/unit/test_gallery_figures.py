@@ -4,6 +4,8 @@ move the threshold (issue 25 items 3 and 4)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import beta
@@ -209,3 +211,13 @@ def test_the_worst_group_is_a_measured_one_and_each_candidate_gets_its_own() -> 
     lines = candidate_lines(figs, 0.2, ("sex M", "M/thin"))
     assert any("M/thin: not measured" in ln for ln in lines)
     assert not any("F/a" in ln for ln in lines)
+
+
+def test_a_model_records_the_domain_it_was_fitted_on(tmp_path: Path) -> None:
+    from leadguard.evidence.run import fitted_domain
+
+    lfw = tmp_path / "lfw" / "manifest.csv"
+    other = tmp_path / "bookings" / "photos.csv"
+    assert fitted_domain(lfw, None) == "lfw"
+    assert fitted_domain(other, tmp_path) == "lfw"  # a BLUFR folder: LFW
+    assert fitted_domain(other, None) == "manifest:bookings/photos.csv"

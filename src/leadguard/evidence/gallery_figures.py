@@ -160,7 +160,12 @@ def list_lines(figures: StrangerFigures, at: float | None, model_domain: str) ->
             ),
             None,
         )
-    lines = [source_line(figures)]
+    lines = [
+        source_line(figures),
+        f"Each candidate's \"false match rate at this score\" and group figures come from the "
+        f"evidence model ({model_domain}); the lines on this gallery's strangers are measured "
+        "on the gallery itself.",
+    ]
     worst = None
     if at is not None:
         lines.append(f"At the list's threshold, this gallery's own {figures.rate(at).words()}.")

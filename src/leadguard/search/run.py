@@ -326,6 +326,7 @@ def _rank(
     open_set: OpenSetDecision | None = None
     if req.investigation is None and gallery.stored is not None and gallery.templates:
         threshold, shift = search_threshold(ws, gallery.stored, gallery.templates, gallery.table)
+    if gallery.stored is not None and gallery.templates:  # resident: read once per generation
         figures = gallery_figures(ws, gallery.stored.model.space_key, gallery.table)
     if gallery.templates:
         open_set = decide(
