@@ -221,3 +221,13 @@ def test_a_model_records_the_domain_it_was_fitted_on(tmp_path: Path) -> None:
     assert fitted_domain(lfw, None) == "lfw"
     assert fitted_domain(other, tmp_path) == "lfw"  # a BLUFR folder: LFW
     assert fitted_domain(other, None) == "manifest:bookings/photos.csv"
+
+
+def test_a_pair_the_agency_resolved_stays_listed_even_below_the_cutoff() -> None:
+    v, subj, groups = strangers(300, seed=9)
+    pairs = measure_pairs(v, subj, groups)
+    key = (subj[0], subj[1]) if subj[0] < subj[1] else (subj[1], subj[0])
+    figs = stranger_figures(pairs, {key: (SAME, "known alias, fingerprints")})
+    listed = [d for d in figs.duplicates if d.key == key]
+    assert len(listed) == 1 and listed[0].verdict == SAME and listed[0].excluded
+    assert figs.hists[ALL].comparisons <= pairs.measured_pairs

@@ -59,10 +59,12 @@ def gallery_duplicates(
             {
                 "subject_a": d.subject_a,
                 "subject_b": d.subject_b,
-                "score": d.score,
-                "cutoff": d.cutoff,
+                "score": d.score if math.isfinite(d.score) else None,
+                "cutoff": d.cutoff if math.isfinite(d.cutoff) else None,
                 "range": d.group,
-                "expected_stranger_pairs_this_high": d.expected_strangers,
+                "expected_stranger_pairs_this_high": d.expected_strangers
+                if math.isfinite(d.expected_strangers)
+                else None,
                 "verdict": d.verdict,
                 "note": d.note,
                 "excluded_from_stranger_figures": d.excluded,
@@ -84,8 +86,8 @@ def gallery_duplicates(
         table.add_row(
             render.safe(d.subject_a),
             render.safe(d.subject_b),
-            f"{d.score:.4f}",
-            f"{d.cutoff:.4f} ({render.safe(d.group)})",
+            f"{d.score:.4f}" if math.isfinite(d.score) else "below the kept pairs",
+            f"{d.cutoff:.4f} ({render.safe(d.group)})" if math.isfinite(d.cutoff) else "-",
             f"{e:.1e}" if math.isfinite(e) else "-",
             render.safe(d.verdict + (f": {d.note}" if d.note else "")),
         )

@@ -228,7 +228,9 @@ def stranger_figures(
 ) -> StrangerFigures:
     """Find the probable duplicates, apply the agency's verdicts (``resolutions``: pair key ->
     (verdict, note)), and take every excluded pair's kept template pairs out of the counts.
-    A pair resolved "same person" is excluded even when the rule no longer flags it."""
+    A pair resolved "same person" is excluded even when the rule no longer flags it (and
+    listed); where it scores below every kept pair, its pairs cannot be taken out of the
+    histograms (a pair the agency calls one person that scores like strangers)."""
     dups, complete = find_duplicates(pairs)
     by_key = {d.key: d for d in dups}
     for key, (verdict, note) in resolutions.items():
@@ -236,7 +238,12 @@ def stranger_figures(
         if d is not None:
             by_key[key] = ProbableDuplicate(**{**d.__dict__, "verdict": verdict, "note": note})
     same_only = {k for k, (v, _) in resolutions.items() if v == SAME and k not in by_key}
-    dups = sorted(by_key.values(), key=lambda d: -d.score)
+    for key, (verdict, note) in resolutions.items():  # resolved, not (or no longer) flagged
+        if key not in by_key and set(key) <= set(pairs.subjects):
+            by_key[key] = ProbableDuplicate(
+                key[0], key[1], _best(pairs, key), 0, 0, math.nan, math.nan, "", verdict, note
+            )
+    dups = sorted(by_key.values(), key=lambda d: -d.score if math.isfinite(d.score) else 2.0)
     out = {d.key for d in dups if d.excluded} | same_only
     counts = {g: h.counts.copy() for g, h in pairs.hists.items()}
     taken = 0
@@ -268,3 +275,12 @@ def robust_threshold(figures: StrangerFigures, group: str, fmr: float) -> tuple[
     if cap is None:
         return None, f"fewer than {MIN_SUPPORT} pairs of {2 * MIN_SUPPORT} subjects in {who}"
     return cap, f"the score at least {MIN_SUPPORT} pairs of {2 * MIN_SUPPORT} subjects reach"
+
+
+def _best(pairs: GalleryPairs, key: tuple[str, str]) -> float:
+    """The pair's best kept score (NaN: below every kept pair)."""
+    for i in range(pairs.top_score.size):
+        a, b = pairs.subjects[int(pairs.top_a[i])], pairs.subjects[int(pairs.top_b[i])]
+        if pair_key(a, b) == key:
+            return float(pairs.top_score[i])
+    return math.nan
