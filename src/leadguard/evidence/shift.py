@@ -209,7 +209,7 @@ class ShiftCheck:
     def statement(self) -> str:
         who = "all groups" if self.group == ALL else self.group
         return (
-            f"this gallery's own strangers ({who}, {self.gallery_pairs:,} sampled pairs) reach "
+            f"this gallery's own strangers ({who}, {self.gallery_pairs:,} pairs) reach "
             f"a score of {self.score:.4f} at a rate of {rate_words(self.gallery_rate)}, more than "
             f"the evidence model's 95 % upper bound of {rate_words(self.model_upper)}: the "
             "model's statements are not validated for this gallery, and the threshold follows "
