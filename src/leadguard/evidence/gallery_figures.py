@@ -121,7 +121,7 @@ def gallery_shift(
     model: EvidenceModel, figures: StrangerFigures, threshold: float
 ) -> ShiftCheck | None:
     """``shift.compare`` on the gallery's own pairs (duplicates excluded), with the raise it
-    asks for limited to what the bulk of the gallery's strangers supports
+    asks for limited to what many distinct subjects support
     (``duplicates.robust_threshold``): no handful of pairs moves it."""
     check = compare(model, GalleryTail(dict(figures.hists)), threshold)
     if check is None or not check.shifted or check.threshold <= threshold:
