@@ -47,7 +47,7 @@ def rows(figs: StrangerFigures, score: float) -> list[dict[str, Any]]:
 
 
 def second_model(
-    root: Path, ws: Workspace, figs: StrangerFigures, sample: int
+    root: Path, ws: Workspace, figs: StrangerFigures, sample: int, unflagged: int
 ) -> dict[str, Any]:
     """Each flagged pair scored by a second model, against that model's own strangers (its
     scores of ``sample`` seeded random gallery images): the share of its stranger pairs at or
@@ -75,7 +75,16 @@ def second_model(
     ids = sorted(path_of)
     pick = [ids[i] for i in rng.choice(len(ids), size=min(sample, len(ids)), replace=False)]
     flagged = [(d.template_a, d.template_b) for d in figs.duplicates]
-    paths = [Path(path_of[i]) for i in {*pick, *(t for p in flagged for t in p)}]
+    keys = {d.key for d in figs.duplicates}
+    pp = figs.pairs
+    below: list[tuple[int, int, float]] = []  # the highest pairs the rule did not flag
+    for i in range(pp.top_score.size):
+        a, b = int(pp.top_a[i]), int(pp.top_b[i])
+        sa, sb = sorted((pp.subjects[a], pp.subjects[b]))
+        if (sa, sb) not in keys and len(below) < unflagged:
+            below.append((int(pp.template_ids[a]), int(pp.template_ids[b]), float(pp.top_score[i])))
+    wanted = {*pick, *(t for p in flagged for t in p), *(t for a, b, _ in below for t in (a, b))}
+    paths = [Path(path_of[i]) for i in wanted]
     acq = compute_templates(other, space, paths)
 
     def vec(i: int) -> Any:
@@ -98,6 +107,14 @@ def second_model(
             {"a": d.subject_a, "b": d.subject_b, "second_score": sc, "stranger_share": share}
         )
     confirmed = sum(1 for r in out if (r.get("second_score") or -1.0) >= level)
+    nxt = []
+    for a, b, sc in below:
+        va, vb = vec(a), vec(b)
+        nxt.append(
+            {"score": sc, "second_score": None if va is None or vb is None else float(va @ vb)}
+        )
+    scored_next = [r for r in nxt if r["second_score"] is not None]
+    next_confirmed = [r for r in scored_next if r["second_score"] >= level]
     return {
         "space": space.key,
         "stranger_pairs": len(strangers),
@@ -105,6 +122,16 @@ def second_model(
         "confirmed": confirmed,
         "scored": sum(1 for r in out if r.get("second_score") is not None),
         "pairs": out,
+        "unflagged_next": {
+            "pairs": len(below),
+            "sface_score_range": [
+                min((x[2] for x in below), default=None),
+                max((x[2] for x in below), default=None),
+            ],
+            "scored": len(scored_next),
+            "confirmed": len(next_confirmed),
+            "confirmed_sface_scores": sorted((r["score"] for r in next_confirmed), reverse=True),
+        },
     }
 
 
@@ -119,6 +146,7 @@ def main() -> None:
         "images, and of --sample random gallery images for its own stranger range.",
     )
     ap.add_argument("--sample", type=int, default=600)
+    ap.add_argument("--next", type=int, default=100, help="Unflagged pairs also scored.")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
     ws = Workspace.open(args.workspace)
@@ -191,7 +219,7 @@ def main() -> None:
         "machine": machine(),
     }
     if args.second is not None:
-        result["second_model"] = second_model(args.second, ws, without, args.sample)
+        result["second_model"] = second_model(args.second, ws, without, args.sample, args.next)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps({k: v for k, v in result.items() if k.startswith(("dup", "shift", "list"))},

@@ -162,7 +162,7 @@ def list_lines(figures: StrangerFigures, at: float | None, model_domain: str) ->
         )
     lines = [
         source_line(figures),
-        f"Each candidate's \"false match rate at this score\" and group figures come from the "
+        f'Each candidate\'s "false match rate at this score" and group figures come from the '
         f"evidence model ({model_domain}); the lines on this gallery's strangers are measured "
         "on the gallery itself.",
     ]
