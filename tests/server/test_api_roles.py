@@ -220,6 +220,13 @@ def endpoints(x: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[str
         ("GET", "/api/audit/page", {"params": {"case": "ROLE-1"}}, readers | {"stranger"}),
         ("GET", "/api/cases/ROLE-1/export", {}, readers | {"stranger"}),
         ("GET", "/api/gallery/stats", {}, {"ex1", "ex2", "rev", "stranger"}),
+        ("GET", "/api/gallery/duplicates", {}, {"ex1", "ex2", "rev", "stranger"}),
+        (
+            "POST",
+            "/api/gallery/duplicates/resolve",
+            {"json": {"subject_a": "a", "subject_b": "b", "verdict": "same person", "note": "n"}},
+            set(ROLES) - {"admin"},
+        ),
         ("GET", "/api/searches", {}, {"ex1", "ex2", "rev", "stranger"}),
         ("GET", "/api/records", {}, {"ex1", "ex2", "rev", "stranger"}),
     ]
@@ -285,6 +292,14 @@ def test_the_roles_allowed_see_what_they_should(served: Served, lead: dict[str, 
     assert {c["number"] for c in s.get("stranger", "/api/cases").json()}.isdisjoint({"ROLE-1"})
     assert "ROLE-1" in {c["number"] for c in s.get("aud", "/api/cases").json()}
     assert s.get("admin", "/api/gallery/stats").json()["subjects"] == 5
+    dups = s.get("aud", "/api/gallery/duplicates").json()
+    assert dups["pairs"] == [] and dups["statement"].startswith("Gallery figures")
+    r = s.post(
+        "admin",
+        "/api/gallery/duplicates/resolve",
+        json={"subject_a": "x", "subject_b": "x", "verdict": "same person", "note": "n"},
+    )
+    assert r.status_code == 400 and "two different subject ids" in r.json()["message"]
     assert s.get("aud", "/api/searches", params={"last": 5}).status_code == 200
     assert s.get("aud", "/api/records").json() == []
     users = {u["username"] for u in s.get("admin", "/api/users").json()}

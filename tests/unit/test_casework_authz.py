@@ -90,6 +90,7 @@ SPEC: dict[str, set[str]] = {
         "gallery.remove",
         "gallery.expunge",
         "gallery.read",
+        "gallery.resolve",
         "index.maintain",
         "eval.run",
         "quality.measure",

@@ -15,6 +15,7 @@ from leadguard.cli import (
     accounts,
     audit_cmds,
     casework,
+    duplicates,
     eval_cmds,
     models,
     render,
@@ -55,6 +56,7 @@ app.command("logout")(accounts.logout)
 app.command("passwd")(accounts.passwd)
 app.add_typer(models.models_app, name="models")
 gallery_app.command("reembed")(models.gallery_reembed)
+gallery_app.command("duplicates")(duplicates.gallery_duplicates)
 reports.register(app)
 app.command("serve")(serve.serve)
 

@@ -63,7 +63,7 @@ def _threshold(cl: CandidateList) -> dict[str, Any] | None:
     return {
         "score": t.threshold,
         "target_fpir": t.target_fpir,
-        "predicted_fpir": t.predicted_fpir,
+        "predicted_fpir": t.predicted_fpir if t.measurable else None,  # unverifiable: none
         "gallery_templates": t.gallery_size,
         "false_match_rate_at_threshold": t.fmr.fmr,
         "measurable": t.measurable,

@@ -201,15 +201,23 @@ class GalleryThreshold:
         text = (
             f"threshold {self.threshold:.4f}, set so that about {self.target_fpir:g} of searches "
             f"for people who are not enrolled return anyone from a gallery of "
-            f"{self.gallery_size:,} templates (predicted {self.predicted_fpir:.3g})"
+            f"{self.gallery_size:,} templates"
         )
+        # an unverifiable threshold prints no predicted rate (it would read 0)
+        text += f" (predicted {self.predicted_fpir:.3g})" if self.measurable else ""
         if self.method == "pooled":
             text += (
                 "; the gallery is larger than the number of strangers each calibration probe "
                 "was compared with, so the threshold comes from the pooled false match rate, "
                 "treating comparisons as independent (this overstates chance candidates)"
             )
-        if self.binding_group is not None:
+        if self.binding_group is not None and self.binding_group.startswith("this gallery"):
+            text += (
+                f"; raised from {self.base_threshold:.4f} to where {self.binding_group} "
+                "strangers reach it no more often than the model's stated rate (the gallery's "
+                "shift check, not the worst_group_threshold setting)"
+            )
+        elif self.binding_group is not None:
             text += (
                 f"; raised from {self.base_threshold:.4f} so that strangers within "
                 f"{self.binding_group} reach it no more often than strangers do on average "

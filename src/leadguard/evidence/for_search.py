@@ -15,9 +15,11 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from leadguard.evidence.chance import GalleryThreshold
+from leadguard.evidence.duplicates import StrangerFigures
+from leadguard.evidence.gallery_figures import candidate_lines, gallery_figures, gallery_shift
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.model import StoredModel
-from leadguard.evidence.shift import ShiftCheck, check_shift
+from leadguard.evidence.shift import ShiftCheck
 from leadguard.evidence.statements import CandidateEvidence, candidate_evidence, list_context
 from leadguard.evidence.tail import OpenSetDecision
 from leadguard.storage.workspace import Workspace
@@ -40,13 +42,14 @@ def search_threshold(
     t = stored.model.gallery_threshold(
         settings.target_fpir, gallery_templates, settings.worst_group_threshold
     )
-    shift = check_shift(ws, stored.model, t.threshold, table)
+    figures = gallery_figures(ws, stored.model.space_key, table)
+    shift = gallery_shift(stored.model, figures, t.threshold)
     if shift is not None and shift.shifted and shift.threshold > t.threshold:
         t = replace(
             t,
             threshold=shift.threshold,
             base_threshold=t.base_threshold or t.threshold,
-            binding_group=f"this gallery (its own sampled pairs, {shift.group})",
+            binding_group=f"this gallery's (its own pairs, {shift.group})",
             fmr=stored.model.fmr(shift.threshold),
         )
     return t, shift
@@ -64,6 +67,8 @@ def list_evidence(
     probe_race: str | None = None,
     shift: ShiftCheck | None = None,
     open_set: OpenSetDecision | None = None,
+    figures: StrangerFigures | None = None,
+    gallery_worst: str | None = None,
 ) -> list[CandidateEvidence]:
     """One statement set per candidate, all naming the same worst group."""
     at = threshold.threshold if threshold else None
@@ -77,7 +82,9 @@ def list_evidence(
         gallery_subjects,
         shift.statement() if shift is not None and shift.shifted else None,
     )
-    return [
+    if figures is not None and gallery_worst is not None:  # one worst group on the list
+        ctx = replace(ctx, worst_group=gallery_worst)
+    out = [
         candidate_evidence(
             stored.model,
             score,
@@ -91,4 +98,11 @@ def list_evidence(
             rank,
         )
         for rank, (score, info) in enumerate(ranked, start=1)
+    ]
+    if figures is None:
+        return out
+    return [
+        replace(ev, gallery_lines=tuple(candidate_lines(figures, score, groups)))
+        for ev, (score, info) in zip(out, ranked, strict=True)
+        if (groups := subject_groups(info.sex, info.race)) is not None
     ]

@@ -103,7 +103,18 @@ def evaluate_evidence(
     if blufr is not None:
         held = set(split_by_identity(data, seed)[1].identities.tolist())
         blufr_sets = _blufr_held_out(blufr, held, acq)
-    return fit_and_validate(ws, data, prov, "lfw", out, seed, bootstraps, repeats, blufr_sets)
+    domain = fitted_domain(manifest, blufr)
+    return fit_and_validate(ws, data, prov, domain, out, seed, bootstraps, repeats, blufr_sets)
+
+
+def fitted_domain(manifest: Path, blufr: Path | None) -> str:
+    """The domain a model fitted on this manifest records: ``lfw`` for LFW (a BLUFR folder
+    given, or a manifest under a folder named lfw), else the manifest it was fitted on."""
+    parts = [p.lower() for p in manifest.resolve().parts]
+    if blufr is not None or any(p == "lfw" or p.startswith("lfw") for p in parts[:-1]):
+        return "lfw"
+    return f"manifest:{manifest.parent.name}/{manifest.name}"
+
 
 
 def fit_and_validate(

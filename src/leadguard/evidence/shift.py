@@ -200,6 +200,7 @@ class ShiftCheck:
     model_upper: float
     threshold: float  # the score at which the gallery's own tail has the model's stated FMR
     pairs_checked: int
+    support_note: str | None = None  # the raise was limited for want of distinct subjects
 
     @property
     def gallery_rate(self) -> float:
@@ -208,12 +209,12 @@ class ShiftCheck:
     def statement(self) -> str:
         who = "all groups" if self.group == ALL else self.group
         return (
-            f"this gallery's own strangers ({who}, {self.gallery_pairs:,} sampled pairs) reach "
+            f"this gallery's own strangers ({who}, {self.gallery_pairs:,} pairs) reach "
             f"a score of {self.score:.4f} at a rate of {rate_words(self.gallery_rate)}, more than "
             f"the evidence model's 95 % upper bound of {rate_words(self.model_upper)}: the "
             "model's statements are not validated for this gallery, and the threshold follows "
             "the gallery's own, heavier tail"
-        )
+        ) + (f"; {self.support_note}" if self.support_note else "")
 
 
 def compare(model: EvidenceModel, tail: GalleryTail, threshold: float) -> ShiftCheck | None:

@@ -77,6 +77,8 @@ class CandidateEvidence:
     worst_not_applicable: str | None = None
     # from the gallery's kept counts: other enrolled people at least this close to its photo
     lookalikes: Lookalikes | None = None
+    # this candidate's score among the gallery's own strangers (evidence.gallery_figures)
+    gallery_lines: tuple[str, ...] = ()
 
     @property
     def llr(self) -> tuple[float, float, float] | None:
@@ -116,6 +118,7 @@ class CandidateEvidence:
             f"False match rate at this score: {self.fmr.statement()}.",
             f"In a gallery of {n:,} photos, {self.chance.words()}.",
         ]
+        out += self.gallery_lines
         if self.worst_group is not None:
             w = self.worst_group
             out.append(
@@ -199,6 +202,7 @@ class CandidateEvidence:
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter
             else None,
+            "gallery_figures": list(self.gallery_lines),
             "statements": self.lines(),
         }
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from leadguard.audit import log as audit
 from leadguard.core.errors import IndexError_, InputError
 from leadguard.core.types import EmbeddingSpace
+from leadguard.evidence.gallery_figures import delete_resolutions
 from leadguard.gallery import index_files, lookalikes
 from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
 from leadguard.storage import queries as repo
@@ -271,12 +272,15 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
         for key, ids in by_space.items():  # in the removal's transaction
             lookalikes.on_remove(s, key, ids)
         removed = repo.remove_subject(s, external_id)
+        verdicts = delete_resolutions(s, external_id)  # no verdict names a removed subject
         spaces = {key: repo.get_space(s, key) for key in removed}
         details: dict[str, Any] = {
             "images": shas,
             "templates": {k: len(v) for k, v in removed.items()},
             "deleted_records": going,
         }
+        if verdicts:
+            details["duplicate_verdicts_deleted"] = verdicts
         if order is not None:
             details["order"] = order
             details["cached_templates_purged"] = repo.purge_cached_templates(s, shas)

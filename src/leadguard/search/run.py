@@ -17,7 +17,10 @@ from leadguard.core.types import Candidate, CandidateList, EmbeddingSpace
 from leadguard.evidence import lookalikes
 from leadguard.evidence import model as evidence_model
 from leadguard.evidence.chance import GalleryThreshold
+from leadguard.evidence.duplicates import StrangerFigures
 from leadguard.evidence.for_search import list_evidence, search_threshold
+from leadguard.evidence.gallery_figures import gallery_figures
+from leadguard.evidence.gallery_figures import list_lines as gallery_list_lines
 from leadguard.evidence.model import StoredModel
 from leadguard.evidence.shift import ShiftCheck
 from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, CandidateEvidence
@@ -189,6 +192,8 @@ class _Ranked:
     shift: ShiftCheck | None
     open_set: OpenSetDecision | None
     notices: list[str]
+    figures: StrangerFigures | None = None
+    gallery_worst: str | None = None
 
 
 def _search(
@@ -319,9 +324,12 @@ def _rank(
     best = best_per_subject(gallery.index, vector, fetch, s) if gallery.templates else []
     ranked = best[:k]
     threshold = shift = None
+    figures: StrangerFigures | None = None
     open_set: OpenSetDecision | None = None
     if req.investigation is None and gallery.stored is not None and gallery.templates:
         threshold, shift = search_threshold(ws, gallery.stored, gallery.templates, gallery.table)
+    if gallery.stored is not None and gallery.templates:  # resident: read once per generation
+        figures = gallery_figures(ws, gallery.stored.model.space_key, gallery.table)
     if gallery.templates:
         open_set = decide(
             [score for score, _ in best],
@@ -347,9 +355,18 @@ def _rank(
         ranked = above[:k]
         if not ranked:
             notices.append(NO_CANDIDATE)
+            if shift is not None and shift.shifted:  # said per candidate otherwise
+                notices.append(f"NOT VALIDATED FOR THIS GALLERY: {shift.statement()}")
     if ranked and near is not None:  # the list's top candidate is the search's top score
         notices.append(near.line())
-    return _Ranked(ranked, requested, k, threshold, shift, open_set, notices)
+    worst = None
+    if figures is not None:
+        at = open_set.listing_threshold if open_set is not None else None
+        domain = gallery.stored.model.domain if gallery.stored else ""
+        said = gallery_list_lines(figures, at, domain)
+        notices += said.list_lines
+        worst = said.worst_group
+    return _Ranked(ranked, requested, k, threshold, shift, open_set, notices, figures, worst)
 
 
 def _probe_notices(
@@ -391,6 +408,8 @@ def _candidates(
             req.probe_race,
             ranked.shift,
             ranked.open_set,
+            ranked.figures,
+            ranked.gallery_worst,
         )
         if gallery.stored
         else [None] * len(rows)

@@ -3,6 +3,7 @@ records and the supervisor's urgent search (upload -> candidate list)."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Annotated, Any
 
@@ -146,6 +147,51 @@ def api_export(number: str, st: State, actor: ApiActor) -> Response:
 @router.get("/gallery/stats", response_model=S.GalleryStatsOut, tags=["gallery"])
 def api_gallery(st: State, actor: ApiActor) -> S.GalleryStatsOut:
     return S.of(S.GalleryStatsOut, st.call(gallery.gallery_stats, st.ctx, actor))
+
+
+def _duplicate_out(d: Any) -> S.DuplicateOut:
+    def num(x: float) -> float | None:
+        return x if math.isfinite(x) else None
+
+    return S.DuplicateOut(
+        subject_a=d.subject_a,
+        subject_b=d.subject_b,
+        score=num(d.score),
+        cutoff=num(d.cutoff),
+        range=d.group,
+        expected_stranger_pairs_this_high=num(d.expected_strangers),
+        verdict=d.verdict,
+        note=d.note,
+        excluded_from_stranger_figures=d.excluded,
+    )
+
+
+@router.get("/gallery/duplicates", response_model=S.DuplicatesOut, tags=["gallery"])
+def api_duplicates(st: State, actor: ApiActor) -> S.DuplicatesOut:
+    from leadguard.evidence.gallery_figures import source_line
+
+    figures = st.call(gallery.probable_duplicates, st.ctx, actor)
+    return S.DuplicatesOut(
+        statement=source_line(figures),
+        complete=figures.complete,
+        pairs=[_duplicate_out(d) for d in figures.duplicates],
+    )
+
+
+@router.post("/gallery/duplicates/resolve", response_model=S.DuplicateOut, tags=["gallery"])
+def api_duplicate_resolve(
+    body: S.DuplicateResolveIn, st: State, actor: ApiActor
+) -> S.DuplicateOut:
+    d = st.call(
+        gallery.resolve_duplicate,
+        st.ctx,
+        actor,
+        body.subject_a,
+        body.subject_b,
+        body.verdict,
+        body.note,
+    )
+    return _duplicate_out(d)
 
 
 @router.get("/searches", response_model=list[S.SearchLogOut], tags=["gallery"])

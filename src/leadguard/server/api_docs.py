@@ -260,6 +260,19 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
         "Subjects, encounters, images, faces and templates per embedding space, failures by "
         "reason.",
     ),
+    "GET /api/gallery/duplicates": (
+        "listProbableDuplicates",
+        "Probable duplicates",
+        "Pairs of different subject ids whose faces score far above the gallery's own stranger "
+        "range (probably one person enrolled twice), with the agency's verdicts, and the "
+        "statement of what the gallery's stranger figures exclude.",
+    ),
+    "POST /api/gallery/duplicates/resolve": (
+        "resolveProbableDuplicate",
+        "Resolve a probable duplicate",
+        "Record the verdict on two subject ids (same person: kept out of every stranger "
+        "figure; different people: counted again), with a note; audited (an admin's).",
+    ),
     "GET /api/searches": (
         "listSearches",
         "The search log",

@@ -441,3 +441,28 @@ class ExternalSearchOut(BaseModel):
     notes: str
     recorded_at: Moment
     notice: str
+
+
+class DuplicateOut(BaseModel):
+    subject_a: str
+    subject_b: str
+    score: float | None
+    cutoff: float | None
+    range: str
+    expected_stranger_pairs_this_high: float | None
+    verdict: str
+    note: str
+    excluded_from_stranger_figures: bool
+
+
+class DuplicatesOut(BaseModel):
+    statement: str
+    complete: bool
+    pairs: list[DuplicateOut]
+
+
+class DuplicateResolveIn(BaseModel):
+    subject_a: str = Field(min_length=1, max_length=255)
+    subject_b: str = Field(min_length=1, max_length=255)
+    verdict: Literal["same person", "different people"]
+    note: str = Field(min_length=1, max_length=2000)

@@ -117,6 +117,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gallery.remove",
             "gallery.expunge",
             "gallery.read",
+            "gallery.resolve",
             "index.maintain",
             "eval.run",
             "quality.measure",

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import select
 
 from leadguard.audit import log as audit
+from leadguard.core.errors import InputError
 from leadguard.services.authz import NotAllowed, authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.tables import AccuracyRecord, Case, SearchLog
 
 if TYPE_CHECKING:
     from leadguard.core.types import EmbeddingSpace, GalleryStats
+    from leadguard.evidence.duplicates import ProbableDuplicate, StrangerFigures
     from leadguard.gallery.enroll import EnrollReport
     from leadguard.gallery.lookalikes import LookalikeCheck
     from leadguard.gallery.maintenance import Expungement, IndexCheck
@@ -202,3 +204,54 @@ def accuracy_records(ctx: Context, actor: Actor | None) -> list[AccuracyRecordIn
             for r in recs
         ]
 
+
+def probable_duplicates(ctx: Context, actor: Actor | None) -> StrangerFigures:
+    """The gallery's stranger figures with its probable duplicates (two subject ids, one
+    face: ``evidence.duplicates``) and the agency's verdicts on them."""
+    from leadguard.evidence.gallery_figures import gallery_figures
+
+    operator_check(ctx, actor, "gallery.read", "duplicates")
+    return gallery_figures(ctx.ws, current_space(ctx).key)
+
+
+def resolve_duplicate(
+    ctx: Context, actor: Actor | None, subject_a: str, subject_b: str, verdict: str, note: str
+) -> ProbableDuplicate:
+    """Record the agency's verdict on two subject ids ("same person" keeps their pairs out of
+    every stranger figure; "different people" counts them again), with a note; audited."""
+    from leadguard.evidence.duplicates import OPEN, ProbableDuplicate, pair_key
+    from leadguard.evidence.gallery_figures import VERDICTS, gallery_figures, record_resolution
+    from leadguard.storage.tables import Subject
+
+    a, b = pair_key(subject_a.strip(), subject_b.strip())
+    obj = f"subjects:{a}|{b}"
+    operator_check(ctx, actor, "gallery.resolve", obj)
+    if verdict not in VERDICTS:
+        raise InputError(f"verdict {verdict!r}: give one of {', '.join(map(repr, VERDICTS))}")
+    if a == b:
+        raise InputError(f"subject {a!r}: a pair needs two different subject ids")
+    if not note.strip():
+        raise InputError("note: say how the pair was resolved (it is kept with the verdict)")
+    key = current_space(ctx).key
+    listed = {d.key: d for d in gallery_figures(ctx.ws, key).duplicates}
+    d = listed.get((a, b))
+    with ctx.session() as s:
+        known = set(s.scalars(select(Subject.external_id).where(Subject.external_id.in_([a, b]))))
+        for sub in (a, b):
+            if sub not in known:
+                raise InputError(f"subject {sub!r}: not enrolled")
+        user = actor.username if actor is not None else ""
+        row = record_resolution(s, key, a, b, verdict, note.strip(), d.score if d else None, user)
+        details = {
+            "verdict": verdict,
+            "note": note.strip(),
+            "score": d.score if d else None,
+            "flagged_by_rule": d is not None,
+            "previous_verdict": d.verdict if d and d.verdict != OPEN else None,
+            "space_key": key,
+        }
+        as_actor(
+            actor, lambda: audit.append(s, "gallery_duplicate_resolve", obj, details, records=[row])
+        )
+    base = d or ProbableDuplicate(a, b, float("nan"), 0, 0, float("nan"), float("nan"), "")
+    return ProbableDuplicate(**{**base.__dict__, "verdict": verdict, "note": note.strip()})

@@ -1,6 +1,7 @@
 """What a long-lived workspace object (the server's) keeps between calls: each value with the
 stamp it agrees with (the gallery generation, and the file it was read from), typed by the
-slot its owner declares (``gallery.maintenance.INDEX``, ``COUNTS``; ``evidence.shift.TAIL``).
+slot its owner declares (``gallery.maintenance.INDEX``, ``COUNTS``; ``evidence.shift.TAIL``;
+``evidence.gallery_figures.PAIRS``).
 A value is handed back only while its stamp is unchanged."""
 
 from __future__ import annotations

@@ -499,3 +499,22 @@ class ComparisonAnnotation(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     measure: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DuplicateResolution(Base):
+    """The agency's verdict on a probable duplicate: two subject ids whose faces score far
+    above the gallery's stranger range (``evidence.duplicates``). "same person" and pairs not
+    yet resolved are kept out of every stranger statistic; "different people" are counted."""
+
+    __tablename__ = "probable_duplicates"
+    __table_args__ = (UniqueConstraint("space_key", "subject_a", "subject_b"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    space_key: Mapped[str] = mapped_column(String(255))
+    subject_a: Mapped[str] = mapped_column(String(255))  # subject_a < subject_b
+    subject_b: Mapped[str] = mapped_column(String(255))
+    verdict: Mapped[str] = mapped_column(String(32))  # "same person" | "different people"
+    note: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None] = mapped_column(Float)  # when resolved
+    resolved_by: Mapped[str] = mapped_column(String(255))
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
