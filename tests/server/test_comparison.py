@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from leadguard.core.alignment import CANVAS, EYES, INTER_EYE, eye_centres
 from leadguard.core.types import Detection
 from leadguard.pipeline.compose import dlib_68_on_box
 from leadguard.services import accounts, reports
-from leadguard.storage.tables import AuditEntry, SearchLog, SearchRequest
+from leadguard.storage.tables import AuditEntry, ComparisonAnnotation, SearchLog, SearchRequest
 from tests.server.conftest import PW, Served, decisions, letter_of, open_case, web_client
 from tests.server.test_blind_and_units import leaks
 
@@ -221,4 +221,25 @@ def test_marks_reach_the_adjudicator_and_the_lead_report(
     # the probe, its face, each candidate's photo and face, and the marked aligned pair
     assert html.count("<img ") == 1 + 1 + 2 * len(searched["cands"]) + 1
     assert ">x<" not in html  # the removed mark is gone
+    assert s.get("aud", "/api/audit/verify").json()["intact"]
+    # a mark slipped into the table by hand is named by no entry, and found
+    with s.ctx.session() as db:
+        planted = ComparisonAnnotation(
+            request_id=rid,
+            user_id=1,
+            subject=subject,
+            image="probe",
+            kind="point",
+            feature="nose",
+            points=[[1.0, 2.0]],
+            note="planted",
+        )
+        db.add(planted)
+        db.flush()
+        planted_id = planted.id
+    v = s.get("aud", "/api/audit/verify").json()
+    assert not v["intact"]
+    assert any(f"comparison_annotations row {planted_id}" in p for p in v["record_problems"])
+    with s.ctx.session() as db:
+        db.execute(delete(ComparisonAnnotation).where(ComparisonAnnotation.id == planted_id))
     assert s.get("aud", "/api/audit/verify").json()["intact"]

@@ -38,6 +38,7 @@ COVERED = (
     "evidence_models",
     "model_acceptances",
     "accuracy_records",
+    "comparison_annotations",
 )
 
 
