@@ -31,7 +31,7 @@ from tests.conftest import FIXTURES, LFW
 from tests.integration import crashkit, killpoints
 from tests.integration.conftest import write_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # SIGKILLs and a second gallery
 runner = CliRunner()
 LFW_PEOPLE = ["Tariq_Aziz", "Tommy_Haas", "Tony_Stewart", "Yoko_Ono"]
 

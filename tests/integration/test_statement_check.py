@@ -33,7 +33,7 @@ from tests.conftest import LFW
 from tests.integration import statement_check as sc
 from tests.integration.test_reports import SOUGHT, decide, pdf_text
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # 160 people, every document
 runner = CliRunner()
 PW = "correct horse battery staple"
 
