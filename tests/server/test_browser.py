@@ -30,7 +30,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # LEADGUARD_DOCS_SHOTS=docs/img: the pages docs/server.md shows are also saved there, with
-# every face blurred past recognition (the docs hold no dataset face)
+# every photo painted over as a flat grey box (no pixel of a dataset face reaches the docs)
 DOCS_SHOTS = os.environ.get("LEADGUARD_DOCS_SHOTS")
 DOC_PAGES = {
     "supervisor-home",
@@ -43,8 +43,8 @@ DOC_PAGES = {
     "auditor-audit-log",
 }
 # through the CSSOM, which the pages' style-src 'self' allows (an inline style tag it refuses)
-BLUR = """on => document.querySelectorAll('img, canvas, video, image')
-  .forEach(e => e.style.setProperty('filter', on ? 'blur(24px)' : '', on ? 'important' : ''))"""
+HIDE_PHOTOS = """on => document.querySelectorAll('img, canvas, video, image')
+  .forEach(e => e.style.setProperty('filter', on ? 'contrast(0)' : '', on ? 'important' : ''))"""
 CROP_SIDES = ("left", "top", "right", "bottom")
 # the innermost elements that reach past the window's right edge (to name them in a failure)
 WIDEST = """() => [...document.querySelectorAll('body *')]
@@ -133,10 +133,10 @@ class Walk:
 
 
     def docs_shot(self, page: Any, label: str, width: int) -> None:
-        page.evaluate(BLUR, True)
+        page.evaluate(HIDE_PHOTOS, True)
         path = Path(str(DOCS_SHOTS)) / f"ui-{label}-{width}.png"
         page.screenshot(path=str(path), full_page=False)
-        page.evaluate(BLUR, False)
+        page.evaluate(HIDE_PHOTOS, False)
 
 
 def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
