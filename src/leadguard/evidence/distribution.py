@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +69,18 @@ class ScoreHistogram:
     @property
     def comparisons(self) -> int:
         return int(self.tail[0])
+
+    def sparse(self, prefix: str) -> dict[str, np.ndarray]:
+        """The non-empty bins as two arrays (``PREFIX:idx``, ``PREFIX:n``) for an ``.npz``."""
+        nz = np.flatnonzero(self.counts)
+        return {f"{prefix}:idx": nz.astype(np.int32), f"{prefix}:n": self.counts[nz]}
+
+    @classmethod
+    def from_sparse(cls, arrays: Any, prefix: str) -> ScoreHistogram:
+        """The histogram ``sparse(prefix)`` wrote, read back from ``arrays`` (an npz)."""
+        counts = np.zeros(BINS, dtype=np.int64)
+        counts[arrays[f"{prefix}:idx"]] = arrays[f"{prefix}:n"]
+        return cls(counts)
 
     def at_least(self, score: float) -> int:
         """Comparisons in the bin holding ``score`` or above (conservative by < 1 bin)."""

@@ -57,9 +57,7 @@ class GalleryPairs:
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {}
         for name, h in self.hists.items():
-            nz = np.flatnonzero(h.counts)
-            arrays[f"h:{name}:idx"] = nz.astype(np.int32)
-            arrays[f"h:{name}:n"] = h.counts[nz]
+            arrays.update(h.sparse(f"h:{name}"))
         arrays["top_score"] = self.top_score
         arrays["top_a"] = self.top_a
         arrays["top_b"] = self.top_b
@@ -81,11 +79,7 @@ class GalleryPairs:
     def from_bytes(cls, data: bytes) -> GalleryPairs:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
-            hists = {}
-            for g in meta["groups"]:
-                counts = np.zeros(BINS, dtype=np.int64)
-                counts[z[f"h:{g}:idx"]] = z[f"h:{g}:n"]
-                hists[g] = ScoreHistogram(counts)
+            hists = {g: ScoreHistogram.from_sparse(z, f"h:{g}") for g in meta["groups"]}
             return cls(
                 hists,
                 z["top_score"].astype(np.float32),

@@ -22,7 +22,7 @@ import numpy as np
 
 from leadguard.evaluation.metrics import rate_ci
 from leadguard.evidence.chance import rate_words
-from leadguard.evidence.distribution import BINS, ScoreHistogram
+from leadguard.evidence.distribution import ScoreHistogram
 from leadguard.evidence.groups import MIN_GROUP_COMPARISONS, group_design_effect, subject_groups
 from leadguard.evidence.model import EvidenceModel
 from leadguard.storage import queries as repo
@@ -50,9 +50,7 @@ class GalleryTail:
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {}
         for name, h in self.hists.items():
-            nz = np.flatnonzero(h.counts)
-            arrays[f"{name}:idx"] = nz.astype(np.int32)
-            arrays[f"{name}:n"] = h.counts[nz]
+            arrays.update(h.sparse(name))
         meta = {"groups": sorted(self.hists), "count": self.template_count, "last": self.last_id}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buf = io.BytesIO()
@@ -63,11 +61,7 @@ class GalleryTail:
     def from_bytes(cls, data: bytes) -> GalleryTail:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             meta = json.loads(bytes(z["meta"]).decode())
-            hists = {}
-            for g in meta["groups"]:
-                counts = np.zeros(BINS, dtype=np.int64)
-                counts[z[f"{g}:idx"]] = z[f"{g}:n"]
-                hists[g] = ScoreHistogram(counts)
+            hists = {g: ScoreHistogram.from_sparse(z, g) for g in meta["groups"]}
         return cls(hists, int(meta["count"]), int(meta["last"]))
 
 
