@@ -29,7 +29,7 @@ POINTS: dict[str, str] = {
     "meta_replaced": "the Nth index save's meta.json replaced, its digests not yet recorded",
     "index_saved": "the Nth index save (enroll or repair) done, its digests not yet recorded",
     "files_txn": "inside the Nth index.files transaction: entry written, no commit",
-    "tail": "the Nth gallery-tail update (every batch of the run done)",
+    "tail": "the Nth measurement of the gallery's own pairs (every batch of the run done)",
 }
 
 
@@ -113,13 +113,13 @@ def install(point: str, n: int, marker: Path) -> None:
 
         index_files.record = record  # type: ignore[assignment]
     elif point == "tail":
-        real_tail = enroll.gallery_tail
+        real_figures = enroll.gallery_figures  # the run's last step: the gallery's own pairs
 
-        def gallery_tail(*args: Any, **kwargs: Any) -> Any:
+        def gallery_figures(*args: Any, **kwargs: Any) -> Any:
             hit()
-            return real_tail(*args, **kwargs)
+            return real_figures(*args, **kwargs)
 
-        enroll.gallery_tail = gallery_tail  # type: ignore[assignment]
+        enroll.gallery_figures = gallery_figures  # type: ignore[assignment]
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from leadguard.core.errors import UnreadableImage
 from leadguard.core.textsafe import shown_path
 from leadguard.core.types import EmbeddingSpace, FaceTemplate
 from leadguard.evidence.gallery_figures import gallery_figures
-from leadguard.evidence.shift import gallery_tail
 from leadguard.face_models import create_model
 from leadguard.gallery import lookalikes
 from leadguard.gallery.maintenance import hold_index, save_index, synced_index
@@ -164,7 +163,6 @@ def enroll_source(
         flush()
         with ws.write_lock():  # repairs an index left behind by a run killed mid-commit
             synced_index(ws, space)
-    gallery_tail(ws, space.key)  # the gallery's own non-mated tail, for shift detection
     gallery_figures(ws, space.key)  # its own cross-subject pairs and probable duplicates
     return report
 
