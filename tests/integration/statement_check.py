@@ -143,6 +143,9 @@ def check_candidate(
     stated_own = tuple(g["group"] for g in ev["recorded_groups"] if g["role"] == "candidate")
     if stated_own != own:
         f.add(f"rank {rank}: candidate's groups stated {stated_own}, recorded {own}")
+    stated_probe = tuple(g["group"] for g in ev["recorded_groups"] if g["role"] == "probe")
+    if stated_probe != probe_groups:
+        f.add(f"rank {rank}: probe's groups stated {stated_probe}, recorded {probe_groups}")
     for g in ev["recorded_groups"]:
         st = model.group_standing(g["group"], score)
         if st.fmr is not None and abs((g["false_match_rate"] or 0.0) - st.fmr.fmr) > 1e-12:

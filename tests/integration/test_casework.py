@@ -344,6 +344,22 @@ def test_the_approved_bytes_are_searched_not_the_file_now_at_the_path(desk, tmp_
         assert row.result["candidates"][0]["subject"] == desk["probes"][0][1]
 
 
+def test_the_search_groups_its_probe_as_the_case_describes_the_person_sought(desk) -> None:
+    ctx, u = desk["ctx"], desk["u"]
+    rid = open_case(desk, "C-3b")  # INCIDENT describes a man, race not described
+    cw.approve(ctx, u["sup"], rid)
+    run = cw.run_search(ctx, u["ex1"], rid)
+    with ctx.session() as s:
+        row = s.get(SearchLog, run.search_id)
+        assert row is not None and row.result["candidates"]
+        for c in row.result["candidates"]:
+            probe = [g for g in c["evidence"]["recorded_groups"] if g["role"] == "probe"]
+            assert [g["group"] for g in probe] == ["sex M"]
+            # sex alone is not a group an LR is validated within: none shown, and why
+            assert c["evidence"]["log10_likelihood_ratio"] is None
+            assert "race" in c["evidence"]["likelihood_ratio_withheld_because"]
+
+
 def test_missing_files_and_prohibited_kinds_are_refused_at_the_request(desk, tmp_path) -> None:
     ctx, u = desk["ctx"], desk["u"]
     open_case(desk, "C-4")

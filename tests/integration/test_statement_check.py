@@ -26,6 +26,7 @@ from leadguard.server.app import create_app
 from leadguard.services import accounts, reports
 from leadguard.services.casework import leads, review
 from leadguard.services.casework import service as cw
+from leadguard.services.casework.service import described_groups
 from leadguard.services.context import Context
 from leadguard.services.report_data import lead_record
 from leadguard.storage.workspace import Workspace
@@ -191,14 +192,21 @@ def test_a_validated_lr_is_shown_only_for_recorded_validated_groups(
 def test_the_api_list_states_only_what_its_numbers_support(rendered: dict[str, Any]) -> None:
     data = rendered["api"]
     assert data["candidates"], data["notices"]
-    _assert_clean(sc.check_list_json(rendered["model"], data, rendered["recorded"], (), "API"))
+    case = subject_groups(*described_groups(SOUGHT))  # the case describes the person sought
+    _assert_clean(sc.check_list_json(rendered["model"], data, rendered["recorded"], case, "API"))
 
 
 def test_the_lead_report_states_only_what_its_list_supports(rendered: dict[str, Any]) -> None:
     data = rendered["lead_list"]
     model = rendered["model"]
     _assert_clean(
-        sc.check_list_json(model, data, rendered["recorded"], (), "lead report's list"),
+        sc.check_list_json(
+            model,
+            data,
+            rendered["recorded"],
+            subject_groups(*described_groups(SOUGHT)),
+            "lead report's list",
+        ),
         sc.check_document(rendered["pdf"], data, "lead report PDF", rendered["lead_groups"]),
         sc.check_document(
             sc.html_text(rendered["html"]), data, "lead report HTML", rendered["lead_groups"]
@@ -220,6 +228,8 @@ def test_the_checker_catches_what_it_checks(rendered: dict[str, Any]) -> None:
     text = "\n".join(f.problems)
     assert "rank 2 is called the highest" in text and "'match'" in text
     assert "is not the record's" in text
+    wrong = sc.check_list_json(model, data, recorded, ("sex X",), "control")
+    assert any("probe's groups stated" in p for p in wrong.problems)
     two = "may be highest on this list (M/a, from 3) ... may be highest on this list (F/b, from 4)"
     g = sc.Findings("control")
     sc.check_words(two, g)

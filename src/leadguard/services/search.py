@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -66,6 +67,7 @@ def search(
             with ctx.session() as s:
                 case = case_by_number(s, override.case)
                 check_case(s, current_user(s, actor), "search.override", case)
+                request = with_case_groups(request, case.attributes)
         if not protected:
             acting = audit.acting_as(actor.username) if actor else nullcontext()
             # a failed search logs itself (search-log row, audit entry)
@@ -99,3 +101,14 @@ def search(
                 *result.notices,
             ),
         )
+
+
+def with_case_groups(request: SearchRequest, attributes: dict[str, Any] | None) -> SearchRequest:
+    """An urgent search on a case groups its probe as the case describes the person sought,
+    where the request itself names no group."""
+    from leadguard.services.casework.service import described_groups
+
+    if request.probe_sex is not None or request.probe_race is not None:
+        return request
+    sex, race = described_groups(attributes)
+    return replace(request, probe_sex=sex, probe_race=race)

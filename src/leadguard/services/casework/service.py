@@ -429,6 +429,7 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
                 )
             probe, source_type, incident = Path(req.probe_path), req.source_type, case.incident_date
             stored, sha, face = req.probe_id, req.probe_sha256 or "", req.face
+            sex, race = described_groups(case.attributes)
             edits = tuple(Edit(e["op"], tuple(e["args"])) for e in req.edits or ())
 
         def mark(s: Session, result: CandidateList) -> None:  # in the search's transaction
@@ -458,11 +459,26 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
                 incident_date=incident,
                 edits=edits,
                 stored_probe=stored,
+                probe_sex=sex,
+                probe_race=race,
             )
             with ctx.borrowed_model() as model:
                 result = search(ctx.ws, request, model=model, then=mark)
         assert result.search_id is not None
         return SearchRun(request_id, result.search_id, result.outcome, len(result.candidates))
+
+
+def described_groups(attributes: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """The person sought's sex and race as the case describes them (the probe shows that
+    person): what the search's statements group the probe by. Either is None where the case
+    does not describe it; a blank value describes nothing."""
+    attrs = attributes or {}
+
+    def one(key: str) -> str | None:
+        value = attrs.get(key)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    return one("sex"), one("race")
 
 
 def candidates_of(s: Session, req: SearchRequest) -> list[dict[str, Any]]:
