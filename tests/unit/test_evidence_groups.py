@@ -156,6 +156,9 @@ def test_the_worst_group_setting_raises_the_threshold(model: EvidenceModel) -> N
         assert h.at_least(strict.threshold) / h.comparisons <= stated + 1e-12, g
     if strict.threshold > base.threshold:
         assert strict.binding_group == "F/tight" and "raised from" in strict.statement()
+        # the raise names the group that bound it, not the list's worst group
+        assert "which strangers within F/tight reached more often" in strict.statement()
+        assert "can be another" in strict.statement()
 
 
 def templates_of(data: Labelled) -> LabelledTemplates:

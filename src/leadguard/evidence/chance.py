@@ -219,9 +219,10 @@ class GalleryThreshold:
             )
         elif self.binding_group is not None:
             text += (
-                f"; raised from {self.base_threshold:.4f} so that strangers within "
-                f"{self.binding_group} reach it no more often than strangers do on average "
-                "(the worst_group_threshold setting)"
+                f"; raised from {self.base_threshold:.4f}, which strangers within "
+                f"{self.binding_group} reached more often than strangers do on average, to where "
+                "they reach it no more often (the worst_group_threshold setting; the group "
+                "whose rate may be highest at the listed scores can be another)"
             )
         if not self.measurable:
             text += (
