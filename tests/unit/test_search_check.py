@@ -10,7 +10,13 @@ import pytest
 from leadguard.core.errors import InputError
 from leadguard.evaluation.protocols import LabelledImage
 from leadguard.evaluation.templates import Acquired
-from leadguard.evidence.search_check import fnir_table, fpir_table, p_distribution, run_searches
+from leadguard.evidence.search_check import (
+    flag_by_second_model,
+    fnir_table,
+    fpir_table,
+    p_distribution,
+    run_searches,
+)
 from leadguard.evidence.search_run import _each_against_others
 
 
@@ -47,3 +53,30 @@ def test_each_photo_against_the_others_needs_one_photo_per_identity() -> None:
     acq = {im.path: Acquired(str(i), v) for i, im in enumerate(images)}
     with pytest.raises(InputError, match="one photo per identity"):
         _each_against_others(images, acq, lambda t, n, w: 0.5, True, 0.9)
+
+
+def test_a_second_model_flags_the_top_hits_it_also_scores_as_one_person() -> None:
+    """Each photo against the others: rows 0 and 1 are one person twice (both models agree),
+    rows 2 and 3 look alike to the first model only; the second model's own score decides,
+    and the flag is on the hit's original row (the probe's own row left out)."""
+    rng = np.random.default_rng(1)
+    base = _unit(rng.normal(size=(40, 16)))
+    first = base.copy()
+    first[1] = _unit(base[0:1] + 0.01 * rng.normal(size=(1, 16)))[0]
+    first[3] = _unit(base[2:3] + 0.01 * rng.normal(size=(1, 16)))[0]
+    second = _unit(rng.normal(size=(40, 16)))
+    second[1] = _unit(second[0:1] + 0.01 * rng.normal(size=(1, 16)))[0]
+    s = run_searches("pairs", first, first, np.full(40, -1), [()] * 40, lambda t: 0.5, True)
+    assert s.top_row[:4] == [1, 0, 3, 2]
+    usable = np.ones(40, dtype=bool)
+    flag_by_second_model(s, second, usable, 0.9)
+    assert s.flagged_other[:4] == [True, True, False, False]
+    assert not any(s.flagged_other[4:])
+    without = [r for r in fpir_table(s) if r["subset"].startswith("without top hits the second")]
+    assert without and all(r["searches"] == 38 for r in without if r["group"] == "all")
+    usable[1] = False  # the second model could not compute row 1: never flagged
+    flag_by_second_model(s, second, usable, 0.9)
+    assert s.flagged_other[:2] == [False, False]
+    rows = fpir_table(s)
+    subsets = {r["subset"] for r in rows}
+    assert subsets == {"all searches"}  # nothing flagged any more: no second subset

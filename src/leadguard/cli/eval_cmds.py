@@ -141,6 +141,13 @@ def eval_evidence(
             "the gallery-size threshold."
         ),
     ] = False,
+    flag_with: Annotated[
+        str | None,
+        typer.Option(
+            help="With --searches, no --blufr: a second face model (e.g. dlib-resnet) whose "
+            "own 1-in-10,000 stranger score on a top hit flags a probable same person."
+        ),
+    ] = None,
 ) -> None:
     """Fit the evidence model (FMR by score, by group; open-set thresholds; likelihood ratios)
     on half of the people in a labelled dataset (or the gallery) and validate on the rest."""
@@ -148,13 +155,15 @@ def eval_evidence(
         raise typer.BadParameter("give a manifest, or --gallery, but not both")
     if searches and manifest is None:
         raise typer.BadParameter("--searches needs a manifest")
+    if flag_with is not None and not searches:
+        raise typer.BadParameter("--flag-with needs --searches")
     if searches:
         assert manifest is not None
         _run_eval(
             workspace,
             "templates",
             lambda ctx, actor, progress: evaluation.check_searches(
-                ctx, actor, manifest, blufr, out, seed, progress
+                ctx, actor, manifest, blufr, out, seed, progress, flag_with
             ),
             render.search_check_summary,
         )

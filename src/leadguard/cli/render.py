@@ -449,7 +449,12 @@ def search_check_summary(console: Console, metrics: dict[str, Any]) -> None:
     """``eval evidence --searches``: FPIR, FNIR and the p distribution, as tables."""
     console.print(
         f"{metrics['source']}: {metrics['searches']:,} searches, gallery "
-        f"{metrics['gallery_subjects']:,} subjects; flagged {metrics['flagged_searches']:,}",
+        f"{metrics['gallery_subjects']:,} subjects; flagged {metrics['flagged_searches']:,}"
+        + (
+            f", by the second model {second:,}"
+            if (second := metrics.get("flagged_by_second_model")) is not None
+            else ""
+        ),
         soft_wrap=True,
     )
     table = Table(title="Searches of people not enrolled with a listed candidate", box=None)

@@ -40,6 +40,9 @@ class Searches:
     mate_rank: list[int] = field(default_factory=list)  # 0 for non-enrolled probes
     groups: list[tuple[str, ...]] = field(default_factory=list)
     flagged: list[bool] = field(default_factory=list)  # a probable same-person top hit
+    top_row: list[int] = field(default_factory=list)  # gallery row of a non-enrolled top hit
+    # the top hit a second model also scores as the same person (``flag_by_second_model``)
+    flagged_other: list[bool] = field(default_factory=list)
     thresholds: dict[tuple[str, float], list[float]] = field(default_factory=dict)
 
     def extend(self, other: Searches) -> None:
@@ -49,6 +52,8 @@ class Searches:
         self.mate_rank += other.mate_rank
         self.groups += other.groups
         self.flagged += other.flagged
+        self.top_row += other.top_row
+        self.flagged_other += other.flagged_other
         for key, v in other.thresholds.items():
             self.thresholds.setdefault(key, []).extend(v)
 
@@ -93,6 +98,8 @@ def run_searches(
                 out.mate_score.append(float("nan"))
                 out.mate_rank.append(0)
                 score = float(top.max())
+            hit = int(np.argmax(row)) if mate < 0 else -1
+            out.top_row.append(hit + 1 if exclude_self and 0 <= i <= hit else hit)
             out.top.append(score)
             out.p_top.append(fit.search_p(score) if isinstance(fit, TailFit) else float("nan"))
             out.groups.append(tuple(groups[i]))
@@ -131,6 +138,11 @@ def fpir_table(s: Searches) -> list[dict[str, Any]]:
     subsets = [("all searches", nonmated)]
     if flagged.any():
         subsets.append(("without flagged same-person top hits", nonmated & ~flagged))
+    other = np.array(s.flagged_other, dtype=bool)
+    if other.any():
+        subsets.append(
+            ("without top hits the second model scores as the same person", nonmated & ~other)
+        )
     rows = []
     for subset, keep in subsets:
         for group, mask in _group_masks(s, keep):
@@ -187,3 +199,16 @@ def p_distribution(s: Searches) -> dict[str, Any]:
         "levels": [{"level": x, **_rate(int((fitted < x).sum()), fitted.size)} for x in P_LEVELS],
         "p_sorted_sample": np.sort(fitted)[:: max(1, fitted.size // 500)].round(5).tolist(),
     }
+
+
+def flag_by_second_model(s: Searches, second: np.ndarray, usable: np.ndarray, score: float) -> None:
+    """Flag each non-enrolled search whose top hit a second, independent model also scores at
+    or above ``score`` against the probe (each photo against the others: probe i is gallery
+    row i). ``second``: that model's unit templates, row for row; ``usable``: rows it
+    could compute (a row it could not is never flagged). Unlike the first model's own
+    flag, this one does not select on the score being judged."""
+    flags = []
+    for i, hit in enumerate(s.top_row):
+        ok = hit >= 0 and bool(usable[i]) and bool(usable[hit])
+        flags.append(ok and float(second[i] @ second[hit]) >= score)
+    s.flagged_other = flags

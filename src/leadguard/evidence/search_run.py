@@ -8,7 +8,10 @@ are not enrolled, scored with the per-search fit and with today's gallery-size t
   identity (utkface64: each photo against all the others), so no probe is enrolled. A top
   stranger scoring at or above the score that one in a million of the evidence model's
   stranger pairs reach is flagged as a probable same person (UTKFace repeats people under
-  different file names); results are given with and without them.
+  different file names); results are given with and without them. That flag selects on the
+  score being judged; ``flag_with`` names a second model whose own evidence model's
+  1-in-10,000 stranger score, reached by that model on the same pair, flags a probable same
+  person independently of the first model's score (results also without those).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from leadguard.evidence.fit import identity_half
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.search_check import (
     Searches,
+    flag_by_second_model,
     fnir_table,
     fpir_table,
     p_distribution,
@@ -37,6 +41,7 @@ from leadguard.evidence.search_check import (
 from leadguard.storage.workspace import Workspace
 
 FLAG_FMR = 1e-6  # a top stranger above the score 1 in a million model strangers reach
+SECOND_FLAG_FMR = 1e-4  # the second model's own score for 1 in 10,000 of its strangers
 
 
 Floor = Callable[[float, int, bool], float]  # (target FPIR, gallery size, worst group) -> score
@@ -124,6 +129,47 @@ def _each_against_others(
     )
 
 
+def _second_flag(
+    ws: Workspace,
+    other_model: str,
+    images: list[protocols.LabelledImage],
+    acq: dict[Path, Acquired],
+    searches: Searches,
+    progress: Progress | None,
+) -> str:
+    """Flag the top hits that ``other_model`` also scores at or above its own evidence
+    model's 1-in-10,000 stranger score; its templates are cached in this workspace."""
+    from leadguard.face_models import create_model
+
+    other_settings = ws.settings.model_copy(update={"face_model": other_model})
+    other = create_model(other_settings).space
+    if other.key == ws.face_model().space.key:
+        raise InputError(f"{other_model!r} is the workspace's own model; name another one")
+    stored = em.latest(ws, other.key)
+    if stored is None:
+        raise EvidenceUnavailable(f"no evidence model for {other_model!r}: it cannot flag")
+    kept = [im for im in images if acq[im.path].vector is not None]
+    second = compute_templates(
+        Workspace(ws.root, other_settings), other, [im.path for im in kept], progress
+    )
+    usable = np.array([second[im.path].vector is not None for im in kept])
+    dim = next((len(v) for a in second.values() if (v := a.vector) is not None), 1)
+    x = np.stack(
+        [
+            np.asarray(second[im.path].vector if ok else np.zeros(dim), dtype=np.float32)
+            for im, ok in zip(kept, usable, strict=True)
+        ]
+    )
+    score = stored.model.nonmated.threshold_for_fmr(SECOND_FLAG_FMR)
+    flag_by_second_model(searches, x, usable, score)
+    return (
+        f"separately, a top hit that {other_model} also scores at or above {score:.4f} (the "
+        f"score 1 in {1 / SECOND_FLAG_FMR:,.0f} of its own evidence model's stranger pairs "
+        f"reach; {other_model} computed {int(usable.sum()):,} of {len(kept):,} photos) is "
+        "flagged by the second model"
+    )
+
+
 def evaluate_searches(
     ws: Workspace,
     manifest: Path,
@@ -131,8 +177,14 @@ def evaluate_searches(
     out: Path | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    flag_with: str | None = None,
 ) -> EvalResult:
     space = ws.face_model().space
+    if flag_with is not None and blufr is not None:
+        raise InputError(
+            "--flag-with flags same-person top hits of each photo against the "
+            "others: give it without --blufr (BLUFR's identities are labelled)"
+        )
     stored = em.latest(ws, space.key)
     if stored is None:
         raise EvidenceUnavailable(
@@ -161,8 +213,12 @@ def evaluate_searches(
         flag_note = (
             f"a top stranger scoring at or above {flag_score:.4f} (the score reached by 1 in "
             f"{1 / FLAG_FMR:,.0f} of the evidence model's stranger pairs) is flagged as a "
-            "probable same person; no second model was consulted"
+            "probable same person"
         )
+        if flag_with is not None:
+            flag_note += "; " + _second_flag(ws, flag_with, images, acq, searches, progress)
+        else:
+            flag_note += "; no second model was consulted"
     metrics: dict[str, Any] = {
         "source": searches.source,
         "evidence_model": stored.describe(),
@@ -171,6 +227,7 @@ def evaluate_searches(
         "gallery_subjects": searches.gallery,
         "flag_rule": flag_note,
         "flagged_searches": int(sum(searches.flagged)),
+        "flagged_by_second_model": int(sum(searches.flagged_other)) if flag_with else None,
         "fpir": fpir_table(searches),
         "fnir": fnir_table(searches),
         "p_distribution": p_distribution(searches),

@@ -107,11 +107,17 @@ def check_searches(
     out: Path | None,
     seed: int,
     progress: Progress | None,
+    flag_with: str | None = None,
 ) -> EvalResult:
-    """Open-set searches of the manifest's people (``eval evidence --searches``)."""
+    """Open-set searches of the manifest's people (``eval evidence --searches``);
+    ``flag_with``: a second model that flags probable same-person top hits."""
     from leadguard.evidence.search_run import evaluate_searches
 
-    return _run(ctx, actor, lambda ws: evaluate_searches(ws, manifest, blufr, out, seed, progress))
+    return _run(
+        ctx,
+        actor,
+        lambda ws: evaluate_searches(ws, manifest, blufr, out, seed, progress, flag_with),
+    )
 
 
 def quality_study(
