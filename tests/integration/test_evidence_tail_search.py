@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.core.errors import FaceError
+from leadguard.evidence.search_check import CHECKED
 from leadguard.evidence.tail import MIN_SUBJECTS, TailFit
 from leadguard.gallery.enroll import enroll
 from leadguard.search.request import SearchRequest
@@ -160,7 +161,36 @@ def test_eval_evidence_searches_reports_fpir_and_the_p_distribution(
         # the shipped rule lists no more often than either of its parts
         assert r["shipped"]["count"] <= min(r["gallery_size"]["count"], r["per_search"]["count"])
     assert {"sex M", "sex F"} <= {r["group"] for r in metrics["fpir"]}
+    check = metrics["gallery_check"]  # the set as one enrolled gallery: its own pairs
+    n = metrics["searches"]
+    assert check["pairs"] == n * (n - 1) // 2 and not check["sampled"]
+    if check["raised"]:  # never below the shipped rule's threshold
+        for r in rows:
+            assert r[CHECKED]["count"] <= r["shipped"]["count"]
+    else:
+        assert "too few" in check["note"] and CHECKED not in rows[0]
     dist = metrics["p_distribution"]
     assert dist["fit_refused"] == 0 and len(dist["levels"]) == 6
     assert (out / "per-search-p.png").is_file()
     assert "Searches of people not enrolled" in res.output
+
+
+@pytest.mark.slow
+def test_a_second_model_flags_same_person_top_hits(
+    tail_gallery: TailGallery, tmp_path: Path
+) -> None:
+    """``--flag-with`` the other model: its templates of the same photos, cached in the
+    workspace, and its own 1-in-10,000 stranger score decide the flag."""
+    own = tail_gallery.ws.settings.face_model
+    other = "sface" if own == "dlib-resnet" else "dlib-resnet"
+    args = ["eval", "evidence", str(tail_gallery.manifest), "--searches", "--flag-with"]
+    ws = ["-w", str(tail_gallery.ws.root)]
+    res = runner.invoke(app, [*args, other, *ws, "--out", str(tmp_path / "report")])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())["metrics"]
+    flagged = metrics["flagged_by_second_model"]
+    assert flagged is not None and 0 <= flagged <= metrics["searches"]
+    assert f"{other} also scores at or above" in metrics["flag_rule"]
+    assert "by the second model" in res.output
+    same = runner.invoke(app, [*args, own, *ws, "--out", str(tmp_path / "x")])
+    assert same.exit_code != 0 and "own model" in same.output

@@ -25,6 +25,7 @@ from rich.text import Text
 from leadguard.core.serialize import candidate_list_dict
 from leadguard.core.textsafe import printable
 from leadguard.core.types import CandidateList, GalleryStats
+from leadguard.evidence.search_check import CHECKED
 from leadguard.gallery.enroll import EnrollReport, ProgressCallback
 from leadguard.gallery.lookalikes import LookalikeCheck
 from leadguard.gallery.maintenance import IndexCheck
@@ -457,8 +458,10 @@ def search_check_summary(console: Console, metrics: dict[str, Any]) -> None:
         ),
         soft_wrap=True,
     )
+    checked = bool(metrics["fpir"]) and CHECKED in metrics["fpir"][0]
     table = Table(title="Searches of people not enrolled with a listed candidate", box=None)
-    for col in ("subset", "group", "target", "searches", "gallery-size", "per-search", "shipped"):
+    cols = ["subset", "group", "target", "searches", "gallery-size", "per-search", "shipped"]
+    for col in cols + (["with gallery check"] if checked else []):
         table.add_column(col)
     for r in metrics["fpir"]:
         table.add_row(
@@ -469,6 +472,7 @@ def search_check_summary(console: Console, metrics: dict[str, Any]) -> None:
             _cell(r["gallery_size"]),
             _cell(r["per_search"]),
             _cell(r["shipped"]),
+            *([_cell(r[CHECKED])] if checked else []),
         )
     console.print(table)
     if metrics["fnir"]:

@@ -23,6 +23,9 @@ from leadguard.evidence.tail import TailFit, fit_tail, scores_needed
 TARGETS = (0.001, 0.01, 0.05)
 P_LEVELS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5)
 METHODS = ("gallery_size", "per_search", "shipped")
+# the shipped threshold never below the gallery's own shift check (``with_gallery_check``):
+# what a search of the enrolled set lists; measured where the set is one gallery
+CHECKED = "shipped_gallery_checked"
 MIN_GROUP_SEARCHES = 300  # fewer searches: the group's row is shown but flagged
 LIST_LENGTH = 20  # a mate counts as found only within the list's length
 
@@ -116,6 +119,17 @@ def run_searches(
     return out
 
 
+def methods_of(s: Searches) -> tuple[str, ...]:
+    """The methods scored: the three always, the gallery-checked one where it was measured."""
+    return METHODS + ((CHECKED,) if any(m == CHECKED for m, _ in s.thresholds) else ())
+
+
+def with_gallery_check(s: Searches, raised: dict[float, float]) -> None:
+    """Add the shipped threshold never below the gallery check's ``raised[target]``."""
+    for t, floor in raised.items():
+        s.thresholds[(CHECKED, t)] = [max(v, floor) for v in s.thresholds[("shipped", t)]]
+
+
 def _rate(count: int, n: int) -> dict[str, Any]:
     lo, hi = rate_ci(count, n) if n else (float("nan"), float("nan"))
     return {"count": count, "searches": n, "rate": count / n if n else None, "ci95": [lo, hi]}
@@ -159,7 +173,7 @@ def fpir_table(s: Searches) -> list[dict[str, Any]]:
                     "searches": n,
                     "enough_searches": n >= MIN_GROUP_SEARCHES,
                 }
-                for m in METHODS:
+                for m in methods_of(s):
                     thr = np.array(s.thresholds[(m, t)])
                     row[m] = _rate(int((top[mask] >= thr[mask]).sum()), n)
                 rows.append(row)
@@ -178,7 +192,7 @@ def fnir_table(s: Searches) -> list[dict[str, Any]]:
     rows = []
     for t in TARGETS:
         row: dict[str, Any] = {"source": s.source, "target_fpir": t, "searches": n}
-        for m in METHODS:
+        for m in methods_of(s):
             thr = np.array(s.thresholds[(m, t)])[mated]
             found = (score >= thr) & (rank <= LIST_LENGTH)
             row[m] = _rate(int((~found).sum()), n)

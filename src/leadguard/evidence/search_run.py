@@ -31,12 +31,14 @@ from leadguard.evidence import model as em
 from leadguard.evidence.fit import identity_half
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.search_check import (
+    TARGETS,
     Searches,
     flag_by_second_model,
     fnir_table,
     fpir_table,
     p_distribution,
     run_searches,
+    with_gallery_check,
 )
 from leadguard.storage.workspace import Workspace
 
@@ -129,6 +131,49 @@ def _each_against_others(
     )
 
 
+def _gallery_check(
+    model: em.EvidenceModel,
+    images: list[protocols.LabelledImage],
+    acq: dict[Path, Acquired],
+    floor: Floor,
+    worst: bool,
+    searches: Searches,
+) -> dict[str, Any]:
+    """The set as one enrolled gallery: its own cross-subject pairs (probable duplicates
+    excluded), and the shift check's raise of each target's gallery-size threshold, as a
+    search of it would apply (``gallery_figures.gallery_shift``). Measured once on the whole
+    set (each search's gallery lacks only its probe)."""
+    from leadguard.evidence.duplicates import stranger_figures
+    from leadguard.evidence.gallery_figures import gallery_shift, small
+    from leadguard.evidence.gallery_pairs import measure_pairs
+
+    kept = [im for im in images if acq[im.path].vector is not None]
+    pairs = measure_pairs(
+        _vectors(acq, [im.path for im in kept]),
+        [im.identity for im in kept],
+        [_groups(im) for im in kept],
+    )
+    figures = stranger_figures(pairs, {})
+    out: dict[str, Any] = {
+        "pairs": pairs.measured_pairs,
+        "sampled": pairs.sampled,
+        "probable_duplicates_excluded": len(figures.excluded),
+        "raised": {},
+    }
+    if small(figures):
+        out["note"] = "too few cross-subject pairs for a gallery check"
+        return out
+    n = len(kept) - 1
+    raised: dict[float, float] = {}
+    for t in TARGETS:
+        base = floor(t, n, worst)
+        check = gallery_shift(model, figures, base)
+        raised[t] = check.threshold if check is not None and check.shifted else base
+        out["raised"][f"{t:g}"] = {"gallery_size": base, "checked": raised[t]}
+    with_gallery_check(searches, raised)
+    return out
+
+
 def _second_flag(
     ws: Workspace,
     other_model: str,
@@ -210,6 +255,7 @@ def evaluate_searches(
         flag_note = None
     else:
         searches = _each_against_others(images, acq, floor, worst, flag_score)
+        checked = _gallery_check(model, images, acq, floor, worst, searches)
         flag_note = (
             f"a top stranger scoring at or above {flag_score:.4f} (the score reached by 1 in "
             f"{1 / FLAG_FMR:,.0f} of the evidence model's stranger pairs) is flagged as a "
@@ -227,6 +273,7 @@ def evaluate_searches(
         "gallery_subjects": searches.gallery,
         "flag_rule": flag_note,
         "flagged_searches": int(sum(searches.flagged)),
+        "gallery_check": checked if blufr is None else None,
         "flagged_by_second_model": int(sum(searches.flagged_other)) if flag_with else None,
         "fpir": fpir_table(searches),
         "fnir": fnir_table(searches),
