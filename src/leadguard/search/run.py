@@ -55,6 +55,17 @@ def best_per_subject(
     """Top-k subjects by their best template score (exact: widens until k subjects are found).
     The templates' rows are read in the caller's session; ``subjects``: each template's
     subject, as held for the gallery generation (read from the session when missing)."""
+    return _with_rows(s, best_subject_templates(index, query, k, s, subjects))
+
+
+def best_subject_templates(
+    index: VectorIndex,
+    query: np.ndarray,
+    k: int,
+    s: Session,
+    subjects: Mapping[int, str] | None = None,
+) -> list[tuple[float, int]]:
+    """``best_per_subject``'s (score, template id) pairs, without the templates' rows."""
     total = len(index)
     want = min(total, k * 4)
     while True:
@@ -69,11 +80,15 @@ def best_per_subject(
         for tid, score in valid:  # scores arrive best first: a subject's first hit is its best
             best.setdefault(subject[tid], (score, tid))
         if len(best) >= k or want >= total:
-            kept = sorted(best.values(), key=lambda b: (-b[0], b[1]))[:k]
-            with s.no_autoflush:  # the full rows of the templates kept, only
-                info = repo.template_info(s, [tid for _, tid in kept])
-            return [(score, info[tid]) for score, tid in kept]
+            return sorted(best.values(), key=lambda b: (-b[0], b[1]))[:k]
         want = min(total, want * 2)
+
+
+def _with_rows(s: Session, kept: list[tuple[float, int]]) -> list[tuple[float, repo.TemplateInfo]]:
+    """The kept templates with their full rows (read in the caller's session)."""
+    with s.no_autoflush:
+        info = repo.template_info(s, [tid for _, tid in kept])
+    return [(score, info[tid]) for score, tid in kept]
 
 
 def search(
@@ -331,10 +346,10 @@ def _rank(
     notices: list[str] = []
     fetch = max(k + 1, scores_needed(gallery.subjects))  # the per-search fit reads the best
     vector = probe.processed.template.vector
-    best: list[tuple[float, repo.TemplateInfo]] = []
+    best: list[tuple[float, int]] = []  # (score, template id): rows read for the listed only
     if gallery.templates:
         subjects = template_subjects(ws, s, gallery.index.space_key, gallery.table)
-        best = best_per_subject(gallery.index, vector, fetch, s, subjects)
+        best = best_subject_templates(gallery.index, vector, fetch, s, subjects)
     ranked = best[:k]
     threshold = shift = None
     figures: StrangerFigures | None = None
@@ -379,7 +394,8 @@ def _rank(
         said = gallery_list_lines(figures, at, domain)
         notices += said.list_lines
         worst = said.worst_group
-    return _Ranked(ranked, requested, k, threshold, shift, open_set, notices, figures, worst)
+    listed = _with_rows(s, ranked)
+    return _Ranked(listed, requested, k, threshold, shift, open_set, notices, figures, worst)
 
 
 def _probe_notices(
