@@ -1,7 +1,7 @@
 """Reads take no writer lock: a read session answers while another thread holds a write
 transaction open (held by a threading.Event, released by the test, never timed), it refuses
 to write, and writers of one process still queue (the second begins only after the first
-commits)."""
+commits). On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from sqlalchemy import text
 from leadguard.services.context import Context
 from leadguard.storage.tables import Subject
 from leadguard.storage.workspace import Workspace
+
+pytestmark = pytest.mark.usefixtures("database")  # SQLite, and again on PostgreSQL
 
 
 def hold_writer(
