@@ -268,3 +268,30 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(served: Served, case: 
     assert behind == [400, 400, 429, 400]
     # anyone else: rotating the header gains nothing
     assert spoofed == [400, 400, 429]
+
+
+def test_me_answers_while_another_thread_holds_the_writer_lock(served: Served) -> None:
+    """A token check reads without the writer lock: GET /api/me answers while a write
+    transaction is held open (before, it queued behind every search's transaction)."""
+    from sqlalchemy import text
+
+    entered, release = threading.Event(), threading.Event()
+    waits: list[bool] = []
+
+    def writer() -> None:
+        with served.ctx.session() as s:
+            s.execute(text("SELECT 1"))  # begun IMMEDIATE: the writer lock is held
+            entered.set()
+            waits.append(release.wait(120))
+
+    worker = threading.Thread(target=writer)
+    worker.start()
+    try:
+        assert entered.wait(120)
+        me = served.get("ex1", "/api/me")
+        still_held = not release.is_set()
+    finally:
+        release.set()
+        worker.join(120)
+    assert still_held and waits == [True]
+    assert me.status_code == 200 and me.json()["username"] == "ex1"

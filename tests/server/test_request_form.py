@@ -224,3 +224,32 @@ def test_held_store_is_bounded_in_bytes() -> None:
     with pytest.raises(Exception, match="no longer available"):
         store.get(a, first)
     assert store.get(b, second).data == b"1234"
+
+
+def test_a_large_probe_is_previewed_reduced_with_its_own_size_given(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview's image is at most PREVIEW_SIDE px a side (here lowered to 64 for a
+    250 x 250 probe: reduced by 4); its width and height stay the probe's, which a dragged
+    crop counts in, and the faces are outlined on the reduced image."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from leadguard.services import files
+
+    monkeypatch.setattr(files, "PREVIEW_SIDE", 64)
+    srv, number = served, "FORM-SMALL"
+    _case(srv, number)
+    data = srv.probes[1][0].read_bytes()
+    full = Image.open(io.BytesIO(data))
+    pv = _preview(web_client(srv, "ex1"), number, data)
+    assert pv.status_code == 200, pv.text
+    m = re.search(r'src="data:image/png;base64,([^"]+)" width="(\d+)" height="(\d+)"', pv.text)
+    assert m is not None
+    shown = Image.open(io.BytesIO(base64.b64decode(m.group(1))))
+    factor = -(-max(full.size) // 64)
+    assert shown.size == (-(-full.width // factor), -(-full.height // factor))
+    assert (int(m.group(2)), int(m.group(3))) == full.size
+    assert 'class="cropper"' in pv.text

@@ -9,6 +9,7 @@ A failure to make a template scores -inf: it can only add to FNMR/FNIR, never to
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,7 +195,13 @@ def bootstrap_ci(
 
 
 def rate_ci(count: float, n: float, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) interval for a proportion; honest when count is 0."""
+    """Exact (Clopper-Pearson) interval for a proportion; honest when count is 0. (Kept
+    per arguments: a search asks for the same few dozen intervals each time.)"""
+    return _rate_ci(float(count), float(n), float(level))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rate_ci(count: float, n: float, level: float) -> tuple[float, float]:
     from scipy.stats import beta
 
     if n == 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,7 +27,7 @@ from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, Ca
 from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
 from leadguard.face_models.base import FaceModel
 from leadguard.gallery.lookalikes import candidate_rows
-from leadguard.gallery.maintenance import gallery_counts, synced_index
+from leadguard.gallery.maintenance import gallery_counts, synced_index, template_subjects
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.pipeline.compose import FacePipeline, FaceSelection, MeasuredFace, ProcessedImage
 from leadguard.pipeline.decode import Header, check_header, read_file, sha256_bytes
@@ -46,24 +46,49 @@ LEAD_NOTICE = (
 
 
 def best_per_subject(
-    index: VectorIndex, query: np.ndarray, k: int, s: Session
+    index: VectorIndex,
+    query: np.ndarray,
+    k: int,
+    s: Session,
+    subjects: Mapping[int, str] | None = None,
 ) -> list[tuple[float, repo.TemplateInfo]]:
     """Top-k subjects by their best template score (exact: widens until k subjects are found).
-    The templates' rows are read in the caller's session."""
+    The templates' rows are read in the caller's session; ``subjects``: each template's
+    subject, as held for the gallery generation (read from the session when missing)."""
+    return _with_rows(s, best_subject_templates(index, query, k, s, subjects))
+
+
+def best_subject_templates(
+    index: VectorIndex,
+    query: np.ndarray,
+    k: int,
+    s: Session,
+    subjects: Mapping[int, str] | None = None,
+) -> list[tuple[float, int]]:
+    """``best_per_subject``'s (score, template id) pairs, without the templates' rows."""
     total = len(index)
     want = min(total, k * 4)
     while True:
         scores, ids = index.search(query, max(want, 1))
         valid = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        held = subjects or {}
+        missing = [i for i, _ in valid if i not in held]
         with s.no_autoflush:
-            info = repo.template_info(s, [i for i, _ in valid])
-        best: dict[str, tuple[float, repo.TemplateInfo]] = {}
+            read = repo.template_subjects(s, missing) if missing else {}
+        subject = {i: held[i] if i in held else read[i] for i, _ in valid}
+        best: dict[str, tuple[float, int]] = {}
         for tid, score in valid:  # scores arrive best first: a subject's first hit is its best
-            best.setdefault(info[tid].subject, (score, info[tid]))
+            best.setdefault(subject[tid], (score, tid))
         if len(best) >= k or want >= total:
-            ranked = sorted(best.values(), key=lambda b: (-b[0], b[1].template_id))
-            return ranked[:k]
+            return sorted(best.values(), key=lambda b: (-b[0], b[1]))[:k]
         want = min(total, want * 2)
+
+
+def _with_rows(s: Session, kept: list[tuple[float, int]]) -> list[tuple[float, repo.TemplateInfo]]:
+    """The kept templates with their full rows (read in the caller's session)."""
+    with s.no_autoflush:
+        info = repo.template_info(s, [tid for _, tid in kept])
+    return [(score, info[tid]) for score, tid in kept]
 
 
 def search(
@@ -321,7 +346,10 @@ def _rank(
     notices: list[str] = []
     fetch = max(k + 1, scores_needed(gallery.subjects))  # the per-search fit reads the best
     vector = probe.processed.template.vector
-    best = best_per_subject(gallery.index, vector, fetch, s) if gallery.templates else []
+    best: list[tuple[float, int]] = []  # (score, template id): rows read for the listed only
+    if gallery.templates:
+        subjects = template_subjects(ws, s, gallery.index.space_key, gallery.table)
+        best = best_subject_templates(gallery.index, vector, fetch, s, subjects)
     ranked = best[:k]
     threshold = shift = None
     figures: StrangerFigures | None = None
@@ -366,7 +394,8 @@ def _rank(
         said = gallery_list_lines(figures, at, domain)
         notices += said.list_lines
         worst = said.worst_group
-    return _Ranked(ranked, requested, k, threshold, shift, open_set, notices, figures, worst)
+    listed = _with_rows(s, ranked)
+    return _Ranked(listed, requested, k, threshold, shift, open_set, notices, figures, worst)
 
 
 def _probe_notices(

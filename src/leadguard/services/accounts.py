@@ -139,8 +139,9 @@ def login(ctx: Context, username: str, password: str) -> LoginSession:
 
 
 def authenticate(ctx: Context, token: str) -> Actor:
-    """The user a token belongs to, if it is neither expired nor revoked."""
-    with ctx.session() as s:
+    """The user a token belongs to, if it is neither expired nor revoked (a read: it never
+    waits behind a writer)."""
+    with ctx.read_session() as s:
         row = s.scalars(select(AuthToken).where(AuthToken.token_sha256 == _sha(token))).first()
         user = s.get(User, row.user_id) if row is not None else None
         if row is None or row.revoked or _aware(row.expires_at) <= _now() or user is None:

@@ -71,6 +71,13 @@ class Context:
         with self.ws.session() as s:
             yield s
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads and never waits behind a writer
+        (``Workspace.read_session``)."""
+        with self.ws.read_session() as s:
+            yield s
+
     def face_model(self) -> FaceModel:
         return self.ws.face_model()
 
@@ -115,7 +122,7 @@ class Context:
         return self.models.get()
 
     def has_accounts(self) -> bool:
-        with self.session() as s:
+        with self.read_session() as s:
             return s.scalars(select(User.id).limit(1)).first() is not None
 
     def refuse_env_safeguards(self) -> None:

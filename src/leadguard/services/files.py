@@ -24,6 +24,9 @@ from leadguard.services.gallery import operator_check
 from leadguard.storage.tables import AccuracyRecord, Case, ProbeRecord, SearchRequest
 
 LANDMARKS = "dlib 68-point model on the box"  # as the search's pipeline measures
+# a preview's image is shown at most this many pixels a side (a 7000 x 7000 probe's full-size
+# PNG took seconds to encode and tens of MB of page); its width and height stay the probe's
+PREVIEW_SIDE = 2048
 MEDIA = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
@@ -147,7 +150,9 @@ def report_html(ctx: Context, actor: Actor, record_id: int) -> FileData:
 @dataclass(frozen=True)
 class Preview:
     """What the requester sees before filing: the probe with LeadGuard's edits applied (PNG,
-    faces outlined and numbered, largest first as ``face`` counts them), the faces found,
+    at most ``PREVIEW_SIDE`` px a side, reduced by a whole factor; ``width`` and ``height``
+    are the probe's own, which a crop dragged on it counts in; faces outlined and numbered,
+    largest first as ``face`` counts them), the faces found,
     and the quality gate's verdict on the face the search would take (``quality``: pass,
     warn or refuse; None when no face or several faces and none chosen, ``quality_note``
     says why), with its findings in words."""
@@ -185,7 +190,7 @@ def preview_probe(
     from leadguard.quality.provenance import apply_edits
     from leadguard.services.casework.service import case_by_number
 
-    with refusals(ctx, actor, "request.create", f"case:{number}"), ctx.session() as s:
+    with refusals(ctx, actor, "request.create", f"case:{number}"), ctx.read_session() as s:
         check_case(s, current_user(s, actor), "request.create", case_by_number(s, number))
     edited = apply_edits(data, list(edits), name) if edits else data
     image = decode_image(edited, name, ctx.settings.max_image_pixels)
@@ -209,12 +214,18 @@ def preview_probe(
                 f"minimum of {ctx.settings.min_face_size} px: the search will refuse it"
             )
     img = Image.fromarray(image.pixels)
+    width, height = img.width, img.height  # the probe's pixels: what a dragged crop counts
+    factor = -(-max(width, height) // PREVIEW_SIDE)  # shown at most PREVIEW_SIDE px a side
+    if factor > 1:
+        img = img.reduce(factor)
+    sx, sy = img.width / width, img.height / height
     draw = ImageDraw.Draw(img)
     for i, d in enumerate(detections):
         b = d.box
-        draw.rectangle((b.left, b.top, b.right, b.bottom), outline=(255, 200, 0), width=3)
-        draw.text((b.left + 4, b.top + 4), str(i), fill=(255, 200, 0))
+        box = (b.left * sx, b.top * sy, b.right * sx, b.bottom * sy)
+        draw.rectangle(box, outline=(255, 200, 0), width=3)
+        draw.text((box[0] + 4, box[1] + 4), str(i), fill=(255, 200, 0))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     lines = tuple(detection_lines(detections))
-    return Preview(buf.getvalue(), lines, img.width, img.height, verdict, findings, note)
+    return Preview(buf.getvalue(), lines, width, height, verdict, findings, note)

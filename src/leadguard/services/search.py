@@ -64,7 +64,7 @@ def search(
         else:
             if not override.reason.strip():
                 raise InputError("an urgent override needs its written reason (--reason)")
-            with ctx.session() as s:
+            with ctx.read_session() as s:  # a check: no writer lock
                 case = case_by_number(s, override.case)
                 check_case(s, current_user(s, actor), "search.override", case)
                 request = with_case_groups(request, case.attributes)

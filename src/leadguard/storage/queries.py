@@ -384,6 +384,41 @@ def _template_info(session: Session, ids: list[int]) -> dict[int, TemplateInfo]:
     return {r[0]: TemplateInfo(*r) for r in rows}
 
 
+def template_subjects(session: Session, ids: list[int]) -> dict[int, str]:
+    """Each template's subject (its external id): what ranking by subject reads of the many
+    templates it scores, before ``template_info`` reads the rows of the ones it keeps."""
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 5000):
+        rows = session.execute(_subject_statement(), {"ids": ids[start : start + 5000]})
+        out.update({int(r[0]): str(r[1]) for r in rows})
+    return out
+
+
+def space_subjects(session: Session, space_key: str) -> dict[int, str]:
+    """Every template of a space with its subject (external id)."""
+    rows = session.execute(
+        select(TemplateRecord.id, Subject.external_id)
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .join(Subject, Encounter.subject_id == Subject.id)
+        .where(TemplateRecord.space_key == space_key)
+    )
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+@functools.cache
+def _subject_statement() -> Any:  # Select of (id, external id)
+    return (
+        select(TemplateRecord.id, Subject.external_id)
+        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
+        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
+        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
+        .join(Subject, Encounter.subject_id == Subject.id)
+        .where(TemplateRecord.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
 def gallery_counts(session: Session, space_key: str) -> tuple[int, int]:
     """(subjects, templates) searchable in a space."""
     templates = session.scalar(

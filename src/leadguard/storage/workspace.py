@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,12 @@ def resolve_path(explicit: Path | None) -> Path:
         return explicit
     env = os.environ.get(ENV_VAR)
     return Path(env) if env else Path.cwd()
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    """A read session's flush: refused when it would write (it holds no writer lock)."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read session was asked to write; use Workspace.session")
 
 
 class Workspace:
@@ -146,6 +152,19 @@ class Workspace:
         if self._sessions is None:
             self._sessions = db.make_sessions(self.engine)
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads: its transaction takes no writer lock (it reads the
+        last committed state and never waits behind a writer); a change made in it is
+        refused when it would be written."""
+        if self._sessions is None:
+            self._sessions = db.make_sessions(self.engine)
+        with self._sessions() as session, session.begin():
+            event.listen(session, "before_flush", _refuse_writes)
+            with db.reading():
+                session.connection()  # begin now, as a read
             yield session
 
     @contextmanager

@@ -74,7 +74,10 @@
     }
     function fill(a, b) {
       var r = img.getBoundingClientRect();
-      var sx = img.naturalWidth / r.width, sy = img.naturalHeight / r.height;
+      // the probe's pixels: the width and height given (a large probe is shown reduced)
+      var w = parseInt(img.getAttribute("width") || "0", 10) || img.naturalWidth;
+      var h = parseInt(img.getAttribute("height") || "0", 10) || img.naturalHeight;
+      var sx = w / r.width, sy = h / r.height;
       var values = {
         crop_left: ox + Math.round(Math.min(a.x, b.x) * sx),
         crop_top: oy + Math.round(Math.min(a.y, b.y) * sy),
