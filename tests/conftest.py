@@ -23,6 +23,20 @@ def datasets() -> Path:
     return DATASETS
 
 
+# What `-n auto` (pyproject's addopts) means: a worker per usable core, at most this many, the
+# count the whole suite was run with. Each worker starts its own PostgreSQL server and loads
+# the face models, so more workers cost memory; PYTEST_XDIST_AUTO_NUM_WORKERS overrides.
+MAX_WORKERS = 2
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    import os
+
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
+
 SOURCE_ROOTS_ENV = ("LEADGUARD_SOURCE_ROOTS", f'["{DATASETS}"]')
 SHIPPED_DEFAULT_MODEL: str = ""  # the release's default face model, before the suite's own
 
