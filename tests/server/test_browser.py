@@ -104,7 +104,11 @@ class Walk:
             page.get_by_label("User name").fill(name)
             page.get_by_label("Password").fill(PW)
             page.get_by_role("button", name="Log in").click()
-            assert page.get_by_role("heading", name=f"Welcome, {name}").is_visible()
+            from playwright.sync_api import expect
+
+            # waits for the page after the login (is_visible() does not wait: a busy machine
+            # had not rendered it yet)
+            expect(page.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
             self.pages[name] = page
         return self.pages[name]
 

@@ -27,7 +27,7 @@ def test_the_supervisor_downloads_the_lead_report_in_the_browser(
     tmp_path: Path,
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     lead, cands = released["lead"], released["cands"]
@@ -45,7 +45,7 @@ def test_the_supervisor_downloads_the_lead_report_in_the_browser(
             page.get_by_role("navigation", name="Main").get_by_role(
                 "link", name="Documents"
             ).click()
-            assert page.get_by_role("heading", name="Documents", exact=True).is_visible()
+            expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "documents-supervisor.png"), full_page=True)
             result = Axe().run(page)
             assert result.response["testEngine"]["name"] == "axe-core"
@@ -80,9 +80,9 @@ def test_the_supervisor_downloads_the_lead_report_in_the_browser(
                 assert last.details["files"][pdf.name] == hashlib.sha256(data).hexdigest()
 
             page.get_by_role("link", name="HTML (read)").first.click()
-            assert page.get_by_text(
-                "Investigative lead only — not probable cause"
-            ).first.is_visible()
+            expect(
+                page.get_by_text("Investigative lead only — not probable cause").first
+            ).to_be_visible()
             shown = page.locator("img").count()
             assert shown == 1 + 1 + 2 * len(cands)
             page.screenshot(path=str(ARTIFACTS / "documents-lead-report.png"), full_page=True)

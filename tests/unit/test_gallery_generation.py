@@ -83,3 +83,28 @@ def test_resident_score_tail_follows_the_generation(
     assert counted == [space.key] and after.template_count == 38  # rebuilt without them
     assert shift.gallery_tail(ws, space.key) is not after  # no generation given: not held
     ws.close()
+
+
+def test_a_torn_cache_file_is_measured_again_not_a_crash(tmp_path: Path) -> None:
+    """Enrollments and searches in other processes read the gallery's tail and pair files
+    while one writes them: a file caught empty or cut short is measured again (it used to
+    end an enrollment with numpy's EOFError), and a write leaves no temporary file."""
+    from leadguard.evidence import gallery_figures, shift
+
+    ws = Workspace.init(tmp_path / "ws")
+    space = ws.face_model().space
+    fill(ws, 40)
+    tail = shift.gallery_tail(ws, space.key)
+    figures = gallery_figures.gallery_figures(ws, space.key)
+    folder = ws.index_path(space.key).parent
+    files = [shift.tail_path(ws, space.key), gallery_figures.pairs_path(ws, space.key)]
+    whole = [f.read_bytes() for f in files]
+    assert not [f.name for f in folder.iterdir() if f.name.endswith(".tmp")]
+    for cut in (0, 10, len(whole[0]) // 2):
+        for f, data in zip(files, whole, strict=True):
+            f.write_bytes(data[: min(cut, len(data) - 1)])
+        again = shift.gallery_tail(ws, space.key)
+        assert again.template_count == tail.template_count == 40
+        assert gallery_figures.gallery_figures(ws, space.key).hists.keys() == figures.hists.keys()
+        assert [f.read_bytes() for f in files] == whole  # written whole again
+    ws.close()

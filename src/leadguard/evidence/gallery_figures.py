@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from zipfile import BadZipFile
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from leadguard.core.files import replace_file
 from leadguard.evidence.duplicates import (
     DIFFERENT,
     PAIR_FLOOR,
@@ -66,7 +68,7 @@ def _load(path: Path, summary: dict[str, int]) -> GalleryPairs | None:
         if not path.is_file():
             return None
         pairs = GalleryPairs.from_bytes(path.read_bytes())
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, BadZipFile) as exc:
         log.warning("gallery pairs %s unreadable (%s); measuring again", path, exc)
         return None
     ids = pairs.template_ids
@@ -97,8 +99,7 @@ def gallery_figures(
     if pairs is None:
         groups = [subject_groups(sx, rc) for sx, rc in zip(data.sex, data.race, strict=True)]
         pairs = measure_pairs(data.vectors, list(data.subjects), groups, data.ids)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pairs.to_bytes())
+        replace_file(path, pairs.to_bytes())  # a search or enrollment may be reading it
     figures = stranger_figures(pairs, verdicts)
     if table is not None:
         ws.resident.put(PAIRS, space_key, (_mtime(path), stamp), figures)

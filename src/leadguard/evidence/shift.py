@@ -17,9 +17,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from zipfile import BadZipFile
 
 import numpy as np
 
+from leadguard.core.files import replace_file
 from leadguard.evaluation.metrics import rate_ci
 from leadguard.evidence.chance import rate_words
 from leadguard.evidence.distribution import ScoreHistogram
@@ -75,7 +77,7 @@ def tail_path(ws: Workspace, space_key: str) -> Path:
 def _load(path: Path) -> GalleryTail | None:
     try:
         return GalleryTail.from_bytes(path.read_bytes()) if path.is_file() else None
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, BadZipFile) as exc:
         log.warning("gallery tail %s unreadable (%s); rebuilding it", path, exc)
         return None
 
@@ -169,8 +171,7 @@ def gallery_tail(
         ):
             tail = GalleryTail()
         tail = update_tail(tail, data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(tail.to_bytes())
+        replace_file(path, tail.to_bytes())  # a search or enrollment may be reading it
     assert tail is not None
     if table is not None:
         ws.resident.put(TAIL, space_key, (_mtime(path), table), tail)
