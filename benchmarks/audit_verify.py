@@ -22,6 +22,7 @@ import numpy as np
 from _common import median, new_workspace, sweep
 from leadguard.audit import log as audit
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.face_models import model_space
 from leadguard.gallery.maintenance import check_index, rebuild_index
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import audited_rows
@@ -29,7 +30,7 @@ from leadguard.storage.workspace import Workspace
 
 
 def fill(ws: Workspace, n: int, batch: int = 500) -> None:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     rng = np.random.default_rng(0)
     det = Detection(Box(0, 0, 100, 100), 1.0, ())
     with ws.session() as s:
@@ -70,7 +71,7 @@ def measure(n: int, repeats: int, backend: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         ws = new_workspace(Path(tmp) / "ws", backend)
         fill(ws, n)
-        space = ws.face_model().space
+        space = model_space(ws.settings)
 
         def verify() -> None:
             with ws.session() as s:

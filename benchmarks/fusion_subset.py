@@ -23,12 +23,13 @@ import numpy as np
 from _common import LFW, save
 from leadguard.evaluation.protocols import lfw_pairs
 from leadguard.evaluation.templates import compute_templates
+from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 
 def scores(model: str, pairs: list, root: Path) -> np.ndarray:
     ws = Workspace.init(root / model, face_model=model, source_roots=[LFW])
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     acq = compute_templates(ws, space, [p for pair in pairs for p in (pair.probe, pair.reference)])
     ws.close()
     out = []

@@ -22,6 +22,7 @@ from leadguard.evidence.gallery_figures import gallery_shift, resolutions
 from leadguard.evidence.gallery_pairs import ALL, measure_pairs
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.shift import GalleryTail, compare
+from leadguard.face_models import model_space
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 
@@ -58,7 +59,7 @@ def second_model(
     from leadguard.evaluation.templates import compute_templates
 
     other = Workspace.open(root)
-    space = other.face_model().space
+    space = model_space(other.settings)
     from sqlalchemy import select
 
     from leadguard.storage.tables import FaceRecord, ImageRecord, TemplateRecord
@@ -68,7 +69,7 @@ def second_model(
             select(TemplateRecord.id, ImageRecord.source_path)
             .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
             .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
-            .where(TemplateRecord.space_key == ws.face_model().space.key)
+            .where(TemplateRecord.space_key == model_space(ws.settings).key)
         )
         path_of = {int(i): str(p) for i, p in s.execute(q)}
     rng = np.random.default_rng(0)
@@ -150,7 +151,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
     ws = Workspace.open(args.workspace)
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     with ws.session() as s:
         data = repo.labelled_templates(s, space.key)
         verdicts = resolutions(s, space.key)

@@ -32,6 +32,7 @@ import numpy as np
 
 from _common import save
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
 from leadguard.index.registry import new_index
 from leadguard.storage import queries as repo
@@ -61,7 +62,7 @@ def synthetic(n: int, kind: str, dim: int = 128, seed: int = 0) -> np.ndarray:
 
 def run(n: int, kind: str, root: Path) -> dict[str, object]:
     ws = Workspace.init(root / kind)
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     vecs = synthetic(n, kind)
     index = new_index("compressed", space.key, space.dim, "")
     with ws.session() as s:

@@ -34,6 +34,7 @@ from leadguard.evidence.fit import identity_half
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.lr_validity import LR_TARGET, STRONG_LOG10, fine_groups
 from leadguard.evidence.search_lr import validated_search_lr
+from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger("lr_shown")
@@ -61,7 +62,7 @@ def main() -> None:
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
     ws = Workspace.open(Path(a.workspace))
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     stored = em.latest(ws, space.key)
     assert stored is not None, "no evidence model for this space"
     model = stored.model

@@ -25,10 +25,12 @@ import numpy as np
 
 from _common import LFW, median, new_workspace, sweep
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.face_models import model_space
 from leadguard.gallery.maintenance import rebuild_index
 from leadguard.pipeline.compose import FaceSelection
 from leadguard.search.request import SearchRequest
 from leadguard.search.run import search
+from leadguard.services.context import Context
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 
@@ -36,7 +38,7 @@ PROBE = LFW / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg"
 
 
 def fill(ws: Workspace, n: int, seed: int = 0) -> None:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     rng = np.random.default_rng(seed)
     det = Detection(Box(0, 0, 100, 100), 1.0, ())
     with ws.session() as s:
@@ -63,19 +65,19 @@ def measure(n: int, repeats: int, backend: str = "compressed") -> dict[str, Any]
         t0 = time.perf_counter()
         fill(ws, n)
         fill_s = time.perf_counter() - t0
-        model = ws.face_model()
+        model = Context(ws).face_model()
         pipe_times, totals = [], []
         from leadguard.pipeline.compose import FacePipeline
 
         pipeline = FacePipeline(model, 1, 10**9)
         data = PROBE.read_bytes()
-        search(ws, SearchRequest(PROBE))  # warm: index file read, caches
+        search(ws, SearchRequest(PROBE), model=model)  # warm: index file read, caches
         for _ in range(repeats):
             t = time.perf_counter()
             pipeline.process(data, str(PROBE), FaceSelection())
             pipe_times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            result = search(ws, SearchRequest(PROBE, top_k=10))
+            result = search(ws, SearchRequest(PROBE, top_k=10), model=model)
             totals.append(time.perf_counter() - t)
         assert result.gallery_templates == n
         ws.close()

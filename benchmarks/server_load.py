@@ -287,11 +287,12 @@ def one_n(base: str, n_clients: int, seconds: float, every: float, png: bytes) -
 def pipeline_time(root: Path, runs: int) -> float:
     """Median single-probe pipeline time (decode + detect + embed) in this process."""
     from leadguard.pipeline.compose import FacePipeline, FaceSelection
+    from leadguard.services.context import Context
     from leadguard.storage.workspace import Workspace
 
     ws = Workspace.open(root)
     try:
-        pipe = FacePipeline(ws.face_model(), 1, 10**9)
+        pipe = FacePipeline(Context(ws).face_model(), 1, 10**9)
         data = PROBE.read_bytes()
         pipe.process(data, PROBE.name, FaceSelection())  # warm
         times = []

@@ -31,6 +31,7 @@ from leadguard.evaluation.templates import compute_templates
 from leadguard.evidence import model as em
 from leadguard.evidence import tail
 from leadguard.evidence.fit import identity_half
+from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger("tail_fnir_at_fpir")
@@ -67,7 +68,7 @@ def main() -> None:
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
     ws = Workspace.open(Path(a.workspace))
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     stored = em.latest(ws, space.key)
     assert stored is not None, "no evidence model for this space"
     model = stored.model

@@ -20,6 +20,7 @@ from leadguard.evaluation import protocols
 from leadguard.evaluation.templates import compute_templates
 from leadguard.evidence import tail
 from leadguard.evidence.fit import identity_half
+from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger("tail_tuning")
@@ -40,7 +41,7 @@ def main() -> None:
     lfw = Path(a.lfw)
     splits = protocols.blufr_splits(lfw)
     paths = [p for sp in splits for p, _ in (*sp.gallery, *sp.probes)]
-    acq = compute_templates(ws, ws.face_model().space, paths, None)
+    acq = compute_templates(ws, model_space(ws.settings), paths, None)
     rng = np.random.default_rng(a.seed)
     rows = []
     cases = []  # (scores row, mate index or -1)

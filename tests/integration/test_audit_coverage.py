@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from leadguard.audit import log as audit
 from leadguard.cli.main import app
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.maintenance import check_index, open_index, remove_subject
 from leadguard.index.registry import new_index
@@ -120,7 +121,7 @@ def test_a_removal_records_what_it_deletes(ws: Workspace) -> None:
 
 
 def test_vectors_swapped_inside_the_index_file_are_found(ws: Workspace) -> None:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     index = open_index(ws, space)
     parts = list(index.stored())  # every segment's rows
     ids = np.concatenate([p[0] for p in parts])

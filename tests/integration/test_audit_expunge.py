@@ -11,12 +11,13 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.evaluation.templates import compute_templates
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import AuditEntry, ImageRecord, TemplateCache
 from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("database")]  # SQLite, PG
 runner = CliRunner()
@@ -31,7 +32,7 @@ def test_expunged_subject_leaves_storage_and_search_and_is_logged(
     ws = Workspace.init(tmp_path / "ws", workers=1)
     enroll(ws, write_manifest(tmp_path / "m.csv", rows))
     gone_paths = [p for p, s in rows if s == gone]
-    compute_templates(ws, ws.face_model().space, gone_paths[:2])  # an evaluation cache too
+    compute_templates(ws, model_space(ws.settings), gone_paths[:2])  # an evaluation cache too
     assert search(ws, SearchRequest(probes[0][0], investigation=2)).candidates[0].subject == gone
 
     res = runner.invoke(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.maintenance import check_index
 from leadguard.storage import queries as repo
@@ -101,13 +102,13 @@ def test_interrupted_enrollment_resumes_with_only_what_is_missing(
     with pytest.raises(KeyboardInterrupt):
         enroll(ws, manifest, progress=interrupt_after_nine)
     with ws.session() as s:
-        _, first = repo.gallery_counts(s, ws.face_model().space.key)
+        _, first = repo.gallery_counts(s, model_space(ws.settings).key)
     assert 9 <= first < 20  # committed work survived the interruption
 
     report = enroll(ws, manifest)
     assert report.enrolled == 20 - first
     assert sum(why == "already enrolled" for _, why in report.skipped) == first
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     with ws.session() as s:
         ids, vectors = repo.template_vectors(s, space.key)
     assert ids.size == 20 and len({v.tobytes() for v in vectors}) == 20  # nothing twice

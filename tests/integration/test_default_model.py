@@ -22,9 +22,9 @@ from leadguard.face_models.sface_backend import SFaceModel
 from leadguard.gallery.enroll import enroll
 from leadguard.quality.gate import workspace_policy
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

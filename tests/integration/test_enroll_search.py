@@ -12,11 +12,11 @@ from leadguard.gallery.enroll import enroll
 from leadguard.gallery.maintenance import check_index, rebuild_index, remove_subject
 from leadguard.pipeline.decode import sha256_bytes
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 MULTI = FIXTURES / "face_recognition_examples" / "_unlabelled" / "obama_and_biden.jpg"

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.evaluation import run as evaluation
+from leadguard.face_models import model_space
 from leadguard.storage.tables import AccuracyRecord, TemplateCache
 from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
@@ -81,7 +82,7 @@ def test_eval_verify_writes_scores_report_and_record(mini_lfw: Path, eval_ws: Wo
     assert metrics["metrics"]["mated_pairs"] == 6 and metrics["metrics"]["nonmated_pairs"] == 6
     assert metrics["metrics"]["lfw_10fold"]["mean_accuracy"] == 1.0  # easy, distinct people
     prov = metrics["provenance"]
-    assert prov["embedding_space"]["key"] == eval_ws.face_model().space.key
+    assert prov["embedding_space"]["key"] == model_space(eval_ws.settings).key
     assert len(prov["dataset_checksum"]) == 64 and prov["command"].startswith("leadguard")
     # the stored record and a re-analysis of the score file agree with the run
     with eval_ws.session() as s:

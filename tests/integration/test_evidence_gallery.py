@@ -14,6 +14,7 @@ from PIL import Image
 from leadguard.evidence import model as em
 from leadguard.evidence.run import evaluate_gallery, workspace_id
 from leadguard.evidence.shift import check_shift, gallery_tail
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
@@ -73,7 +74,7 @@ def shifted(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 def test_the_model_is_fitted_on_the_gallery_and_names_its_domain(clean: Workspace) -> None:
     result = evaluate_gallery(clean, bootstraps=3, repeats=2)
-    stored = em.latest(clean, clean.face_model().space.key)
+    stored = em.latest(clean, model_space(clean.settings).key)
     assert stored is not None and stored.source == "measured"
     domain = f"gallery:{workspace_id(clean)}"
     assert stored.model.domain == domain == result.metrics["domain"]
@@ -86,7 +87,7 @@ def test_the_model_is_fitted_on_the_gallery_and_names_its_domain(clean: Workspac
 
 
 def test_an_unshifted_gallery_is_not_flagged(clean: Workspace) -> None:
-    shipped = em.latest(clean, clean.face_model().space.key)
+    shipped = em.latest(clean, model_space(clean.settings).key)
     assert shipped is not None
     model = em.EvidenceModel.from_bytes(em.shipped_payload(shipped.model.space_key) or b"")
     t = model.gallery_threshold(0.01, 210).threshold
@@ -96,7 +97,7 @@ def test_an_unshifted_gallery_is_not_flagged(clean: Workspace) -> None:
 
 
 def test_a_shifted_gallery_is_flagged_and_the_threshold_rises(shifted: Workspace) -> None:
-    space = shifted.face_model().space.key
+    space = model_space(shifted.settings).key
     model = em.EvidenceModel.from_bytes(em.shipped_payload(space) or b"")
     t = model.gallery_threshold(0.01, 210).threshold
     check = check_shift(shifted, model, t)

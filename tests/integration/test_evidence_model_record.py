@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import delete, select
 
 from leadguard.evidence import model as evidence_model
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import AuditEntry, EvidenceModelRecord, SearchLog
 from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def test_a_search_on_the_shipped_model_records_it_by_id(
     ws = Workspace.init(tmp_path / "ws", workers=1)
     try:
         enroll(ws, write_manifest(tmp_path / "m.csv", enrolled[::5]))
-        space = ws.face_model().space.key
+        space = model_space(ws.settings).key
         with ws.session() as s:  # as a workspace enrolled before the shipped model was stored
             s.execute(delete(EvidenceModelRecord))
             last = s.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())).first()

@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 from leadguard.cli.main import app
 from leadguard.core.errors import EvidenceUnavailable
 from leadguard.evidence import model as evidence_model
+from leadguard.face_models import model_space
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import EvidenceModelRecord, SearchLog
 from leadguard.storage.workspace import Workspace
 from tests.integration.test_cli import VERDICT
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -32,7 +33,7 @@ def _log(ws: Workspace, search_id: int | None) -> SearchLog:
 
 
 def test_the_shipped_model_serves_this_embedding_space(johns) -> None:
-    space = johns.ws.face_model().space
+    space = model_space(johns.ws.settings)
     payload = evidence_model.shipped_payload(space.key)
     assert payload is not None, f"no evidence model shipped for space {space.key}"
     stored = evidence_model.latest(johns.ws, space.key)

@@ -20,11 +20,11 @@ from leadguard.evidence.search_check import CHECKED
 from leadguard.evidence.tail import MIN_SUBJECTS, TailFit
 from leadguard.gallery.enroll import enroll
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import SearchLog
 from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.evidence.gallery_figures import gallery_figures
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import AuditEntry, DuplicateResolution
 from leadguard.storage.workspace import Workspace
 from tests.conftest import LFW
+from tests.models import search
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PEOPLE = 70  # race-labelled LFW people with at least three photos (210 templates)
@@ -83,7 +84,7 @@ def test_a_list_carries_the_gallery_figures_and_the_exclusion(
     notices = " ".join(cl.notices)
     assert "Gallery figures: from all" in notices and "probable duplicate" in notices
     assert "excluded from every stranger figure" in notices
-    figs = gallery_figures(space, space.face_model().space.key)
+    figs = gallery_figures(space, model_space(space.settings).key)
     assert figs.excluded and figs.hists["all"].comparisons >= 10_000
     for c in cl.candidates:
         assert c.evidence is not None
@@ -96,7 +97,7 @@ def test_resolving_a_pair_is_audited_and_changes_what_is_excluded(
     ws: tuple[Workspace, str, Path],
 ) -> None:
     space, person, _ = ws
-    key = space.face_model().space.key
+    key = model_space(space.settings).key
     before = gallery_figures(space, key)
     res = runner.invoke(
         app,
@@ -149,5 +150,5 @@ def test_removing_a_subject_forgets_its_verdicts(ws: tuple[Workspace, str, Path]
     assert res.exit_code == 0, res.output
     with space.session() as s:
         assert s.scalars(select(DuplicateResolution)).all() == []
-    figs = gallery_figures(space, space.face_model().space.key)
+    figs = gallery_figures(space, model_space(space.settings).key)
     assert "ALIAS-0001" not in figs.pairs.subjects and not figs.excluded

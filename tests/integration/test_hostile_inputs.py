@@ -1,5 +1,5 @@
 """The hostile-input corpus (tests/integration/hostile_corpus.py) through every command that
-reads files, via the real CLI and the real dlib model: a clear one-line error naming the file
+reads files, via the real CLI and the workspace's real model: a clear one-line error naming the file
 and the reason, exit 2 for a single bad probe, a recorded failure and a batch that goes on for
 enrollment, and never a traceback."""
 
@@ -18,9 +18,11 @@ from leadguard.audit.log import verify
 from leadguard.cli.main import app
 from leadguard.core.textsafe import printable, shown_path
 from leadguard.pipeline.decode import sha256_bytes
+from leadguard.services.context import Context
 from leadguard.storage.tables import TemplateRecord
 from leadguard.storage.workspace import Workspace
 from tests.integration.hostile_corpus import Kind, johns_chips, manifest_kinds, probe_kinds
+from tests.models import model_for
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -38,10 +40,11 @@ def cli(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def shared_model(model) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Every command uses the one loaded real model (instead of loading it per command)."""
+def shared_model() -> Iterator[None]:
+    """Every command uses one loaded real model of its workspace's space (instead of loading
+    it per command)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Workspace, "face_model", lambda self: model)
+        mp.setattr(Context, "face_model", lambda self: model_for(self.settings))
         yield
 
 

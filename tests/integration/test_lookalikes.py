@@ -19,17 +19,18 @@ from typer.testing import CliRunner
 
 from leadguard.cli.main import app
 from leadguard.evidence import lookalikes as la
+from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.maintenance import expunge_subject, remove_subject
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES, LFW
 from tests.integration import crashkit, killpoints
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]  # SIGKILLs and a second gallery
 runner = CliRunner()
@@ -54,7 +55,7 @@ def lfw(names: list[str], first: int, last: int) -> list[tuple[Path, str]]:
 def consistent(ws_path: Path) -> tuple[int, bool]:
     ws = Workspace.open(ws_path)
     try:
-        key = ws.face_model().space.key
+        key = model_space(ws.settings).key
         result = lookalikes.check_workspace(ws, key)
         assert result.missing == 0, result
         return result.templates, result.consistent
@@ -69,7 +70,7 @@ def test_counts_kept_through_enroll_kills_remove_and_expunge_equal_a_recount(
     ws = Workspace.init(ws_path, workers=1, commit_every=4)
     first = enroll(ws, write_manifest(tmp_path / "a.csv", johns(0, 3) + lfw(LFW_PEOPLE[:2], 0, 2)))
     assert first.enrolled == 19 and not first.failed, first
-    key = ws.face_model().space.key
+    key = model_space(ws.settings).key
     with ws.session() as s:
         rows = lookalikes.candidate_rows(s, [int(i) for i in repo.template_ids(s, key)])
     counts = np.vstack(list(rows.values()))
@@ -133,7 +134,7 @@ def test_counts_kept_through_enroll_kills_remove_and_expunge_equal_a_recount(
 
 def count_from_vectors(ws: Workspace, template_id: int, score: float) -> int:
     """Other subjects with a template scoring >= the grid point at or below ``score``."""
-    key = ws.face_model().space.key
+    key = model_space(ws.settings).key
     with ws.session() as s:
         ids, vecs = repo.template_vectors(s, key)
         tids, subjects = laq.template_subjects(s, key)

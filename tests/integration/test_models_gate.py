@@ -21,13 +21,13 @@ from leadguard.face_models import create_model
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.reembed import reembed
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.services import accounts
 from leadguard.services.context import Context
 from leadguard.storage import queries as repo
 from leadguard.storage.tables import AccuracyRecord, AuditEntry
 from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 PW = "correct horse battery"

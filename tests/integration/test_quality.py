@@ -15,9 +15,9 @@ from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.quality.gate import QualityRefused, assess, workspace_policy
 from leadguard.quality.provenance import Edit, ProbeRefused, apply_edits
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import FaceRecord, ProbeRecord, SearchLog
 from tests.conftest import LFW
+from tests.models import model_for, search
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -55,7 +55,7 @@ def degraded(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 def _verdict(ws, path: Path):  # type: ignore[no-untyped-def]
     s = ws.settings
-    pipe = FacePipeline(ws.face_model(), s.min_face_size, s.max_image_pixels)
+    pipe = FacePipeline(model_for(ws.settings), s.min_face_size, s.max_image_pixels)
     m = pipe.measure(path.read_bytes(), str(path), FaceSelection("reject", None))
     return assess(m.quality, workspace_policy(ws))
 

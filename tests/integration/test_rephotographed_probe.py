@@ -12,9 +12,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from leadguard.search.request import SearchRequest
-from leadguard.search.run import search
 from leadguard.storage.tables import ProbeRecord, SearchLog
 from tests.conftest import LFW
+from tests.models import search
 
 pytestmark = pytest.mark.integration
 CLEAN = LFW / "images" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"

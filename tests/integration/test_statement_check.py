@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from leadguard.cli.main import app
 from leadguard.evidence import model as em
 from leadguard.evidence.groups import subject_groups
+from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.server.app import create_app
 from leadguard.services import accounts, reports
@@ -149,7 +150,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, datasets: Path) -> dict[s
     out["lead_groups"] = rec["evidence_model"]["groups_at_threshold"]
     out["pdf"] = pdf_text(next(f.path for f in written.files if f.path.suffix == ".pdf"))
     out["html"] = next(f.path for f in written.files if f.path.suffix == ".html").read_text()
-    out["model"] = em.latest(ws, ws.face_model().space.key).model  # type: ignore[union-attr]
+    out["model"] = em.latest(ws, model_space(ws.settings).key).model  # type: ignore[union-attr]
     yield out
     ctx.close()
 

@@ -265,7 +265,7 @@ class Chain:
 
         ws, exp = self.ctx.ws, expected(st, self.sc)
         pipe = FacePipeline(
-            ws.face_model(), ws.settings.min_face_size, ws.settings.max_image_pixels
+            self.ctx.face_model(), ws.settings.min_face_size, ws.settings.max_image_pixels
         )
         first: StepResult | None = None
         while True:

@@ -117,6 +117,24 @@ def test_core_imports_nothing_else_from_leadguard() -> None:
     assert bad == set()
 
 
+def test_storage_holds_no_face_model() -> None:
+    """The storage layer is tables, queries, the folder and its lock: the face model is the
+    application's, loaded by the services' ``Context`` (one per context, shared by its
+    computations), and lower layers that need only the embedding space ask
+    ``face_models.model_space`` for it, which loads no weights."""
+    files = sorted((SRC / "storage").rglob("*.py"))
+    assert len(files) >= 6
+    bad = {
+        f"{p.name}: {m}"
+        for p in files
+        for m in _imports(p)
+        if m.startswith("leadguard.face_models")
+    }
+    assert bad == set()
+    workspace = (SRC / "storage" / "workspace.py").read_text()
+    assert "def face_model(" not in workspace and "self._model" not in workspace
+
+
 @pytest.mark.parametrize("shell", ["cli", "server"])
 def test_shells_import_no_orm(shell: str) -> None:
     files = sorted((SRC / shell).glob("*.py"))

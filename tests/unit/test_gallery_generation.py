@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from leadguard.face_models import model_space
 from leadguard.gallery.maintenance import gallery_counts
 from leadguard.storage import queries as repo
 from leadguard.storage.tables import TemplateRecord
@@ -43,7 +44,7 @@ def test_every_change_to_templates_moves_the_generation(tmp_path: Path) -> None:
 
 def test_resident_counts_follow_another_writer(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     fill(ws, 10)
     with ws.session() as s:
         assert gallery_counts(ws, s, space.key) == (5, 10)
@@ -62,7 +63,7 @@ def test_resident_score_tail_follows_the_generation(
     from leadguard.evidence import shift
 
     ws = Workspace.init(tmp_path / "ws")
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     fill(ws, 40)
     first = shift.gallery_tail(ws, space.key, stamp(ws))
     counted: list[str] = []
@@ -92,7 +93,7 @@ def test_a_torn_cache_file_is_measured_again_not_a_crash(tmp_path: Path) -> None
     from leadguard.evidence import gallery_figures, shift
 
     ws = Workspace.init(tmp_path / "ws")
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     fill(ws, 40)
     tail = shift.gallery_tail(ws, space.key)
     figures = gallery_figures.gallery_figures(ws, space.key)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.face_models import model_space
 from leadguard.gallery.maintenance import check_index, remove_subject, synced_index
 from leadguard.index.exact import ExactIndex
 from leadguard.storage import queries as repo
@@ -16,7 +17,7 @@ from leadguard.storage.workspace import Workspace
 
 
 def fill(ws: Workspace, n: int) -> tuple[np.ndarray, np.ndarray]:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     rng = np.random.default_rng(0)
     det = Detection(Box(0, 0, 100, 100), 1.0, ())
     vecs = rng.normal(size=(n, space.dim)).astype(np.float32)
@@ -39,7 +40,7 @@ def fill(ws: Workspace, n: int) -> tuple[np.ndarray, np.ndarray]:
 )
 def test_gallery_uses_the_configured_backend(tmp_path: Path, backend: str, suffix: str) -> None:
     ws = Workspace.init(tmp_path / "ws", index_backend=backend)
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     ids, vecs = fill(ws, 300)
     index, check = synced_index(ws, space)  # no index yet: built from the database
     assert not check.consistent and len(index) == 300

@@ -14,6 +14,7 @@ import pytest
 
 from leadguard.audit import log as audit
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
+from leadguard.face_models import model_space
 from leadguard.gallery import index_files
 from leadguard.gallery.maintenance import (
     check_index,
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 def enroll(ws: Workspace, start: int, n: int, record: bool = True) -> None:
     """A batch as enrollment commits it: rows, then the index saved with its digests
     (``record=False``: killed after the save, before its entry)."""
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     rng = np.random.default_rng(start)
     vecs = rng.normal(size=(n, space.dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -102,7 +103,7 @@ def ws(
 
 
 def test_normal_use_raises_no_alarm(ws: Workspace) -> None:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     assert check_index(ws, space).consistent
     for i in range(0, 30):  # removals: the compressed index compacts dead-heavy segments
         remove_subject(ws, f"S{i:04d}")
@@ -147,7 +148,7 @@ EDITS: dict[str, Callable[[Path], None]] = {"zero": _zero, "truncate": _truncate
 
 
 def _targets(ws: Workspace) -> dict[str, Path]:
-    path = ws.index_path(ws.face_model().space.key)
+    path = ws.index_path(model_space(ws.settings).key)
     if ws.settings.index_backend == "compressed":
         seg = sorted(p.name.split(".")[0] for p in path.glob("seg-*.codes.npy"))[0]
         return {"codes": path / f"{seg}.codes.npy", "rows": path / f"{seg}.vec.npy"}
@@ -157,7 +158,7 @@ def _targets(ws: Workspace) -> dict[str, Path]:
 @pytest.mark.parametrize("edit", sorted(EDITS))
 @pytest.mark.parametrize("part", ["codes", "rows"])
 def test_a_changed_file_is_named(ws: Workspace, part: str, edit: str) -> None:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     assert chain_intact(ws) and file_problems(ws) == []
     target = _targets(ws)[part]
     EDITS[edit](target)
@@ -174,12 +175,12 @@ def test_two_segment_files_swapped_are_named(tmp_path: Path) -> None:
     w = Workspace.init(tmp_path / "ws", index_backend="compressed")
     enroll(w, 0, 40)
     enroll(w, 40, 40)
-    path = w.index_path(w.face_model().space.key)
+    path = w.index_path(model_space(w.settings).key)
     a, b = sorted(path.glob("seg-*.codes.npy"))[:2]
     da, db = a.read_bytes(), b.read_bytes()
     a.write_bytes(db)
     b.write_bytes(da)
-    check = check_index(w, w.face_model().space)
+    check = check_index(w, model_space(w.settings))
     named = " ".join(check.file_problems)
     assert not check.consistent and a.name in named and b.name in named
     found = " ".join(file_problems(w))
@@ -192,7 +193,7 @@ def test_zeroed_codes_detected_and_rebuild_repairs(tmp_path: Path) -> None:
     search's own repair) records fresh digests."""
     w = Workspace.init(tmp_path / "ws", index_backend="compressed")
     enroll(w, 0, 40)
-    space = w.face_model().space
+    space = model_space(w.settings)
     path = w.index_path(space.key)
     for codes in path.glob("seg-*.codes.npy"):
         _zero(codes)
@@ -208,7 +209,7 @@ def test_an_index_saved_outside_leadguard_is_named(tmp_path: Path) -> None:
     """A vector planted and saved by hand: the new segment's files are recorded nowhere and
     meta.json differs from its digest."""
     w = Workspace.init(tmp_path / "ws", index_backend="compressed")
-    space = w.face_model().space
+    space = model_space(w.settings)
     enroll(w, 0, 20)
     index = open_index(w, space)
     index.add(np.asarray([999], dtype=np.int64), np.ones((1, space.dim), np.float32) / 8)
@@ -251,7 +252,7 @@ def test_a_save_whose_entry_was_never_written_is_repaired(tmp_path: Path) -> Non
     """Killed between saving the index and recording its digests: the next search or batch
     (``synced_index``) sees the commit record unrecorded, checks and rebuilds."""
     w = Workspace.init(tmp_path / "ws", index_backend="compressed")
-    space = w.face_model().space
+    space = model_space(w.settings)
     enroll(w, 0, 20)
     enroll(w, 20, 6, record=False)  # the index agrees with the database, unrecorded
     assert not check_index(w, space).consistent
@@ -266,7 +267,7 @@ def test_files_a_killed_save_left_behind_raise_no_alarm(tmp_path: Path) -> None:
     """Segment files no meta.json names (a save killed before its commit) are not part of
     the index: never read, removed by the next save."""
     w = Workspace.init(tmp_path / "ws", index_backend="compressed")
-    space = w.face_model().space
+    space = model_space(w.settings)
     enroll(w, 0, 20)
     path = w.index_path(space.key)
     for part in ("ids", "codes", "vec"):

@@ -13,6 +13,7 @@ import pytest
 
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evidence import lookalikes as la
+from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
 from leadguard.gallery.maintenance import remove_subject, save_index, synced_index
 from leadguard.storage import lookalike_queries as laq
@@ -126,7 +127,7 @@ def vectors(n: int, seed: int, subjects: list[int]) -> np.ndarray:
 
 
 def enroll_batch(ws: Workspace, first: int, subjects: list[int]) -> None:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     vecs = vectors(len(subjects), first, subjects)
     rows = []
     for i, (v, sub) in enumerate(zip(vecs, subjects, strict=True), start=first):
@@ -148,7 +149,7 @@ def enroll_batch(ws: Workspace, first: int, subjects: list[int]) -> None:
 def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
     try:
-        key = ws.face_model().space.key
+        key = model_space(ws.settings).key
         enroll_batch(ws, 0, [1, 1, 2, 3])
         enroll_batch(ws, 10, [2, 4, 4, 5, 6])  # subject 2 again: its best can only rise
         enroll_batch(ws, 20, [1, 7, 8, 8, 9, 3])

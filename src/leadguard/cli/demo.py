@@ -78,7 +78,7 @@ def write_manifest(path: Path, items: list[EnrollItem]) -> None:
             )
 
 
-def central_face(ws: Workspace, path: Path) -> int | None:
+def central_face(ctx: Context, path: Path) -> int | None:
     """The index of the face at the image centre when a probe shows several (LFW's
     convention, as for the gallery: SFace's detector also finds faces in the background);
     None for one face, so the search itself decides."""
@@ -86,10 +86,10 @@ def central_face(ws: Workspace, path: Path) -> int | None:
     from leadguard.pipeline.compose import FaceSelection, choose_face
     from leadguard.pipeline.decode import decode_image, read_file
 
-    s = ws.settings
+    s = ctx.settings
     data = read_file(path, s.max_image_bytes)
     image = decode_image(data, str(path), s.max_image_pixels)
-    found = list(ws.face_model().detect(image.pixels))
+    found = list(ctx.face_model().detect(image.pixels))
     if len(found) < 2:
         return None
     try:
@@ -149,10 +149,10 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     for title, probe in probes:
         console.rule(title)
         console.print(f"(person in the photo: {probe.info.external_id})")
-        request = SearchRequest(probe.path, "other", face=central_face(ws, probe.path))
+        request = SearchRequest(probe.path, "other", face=central_face(ctx, probe.path))
         render.candidate_list(console, one_door(ctx, None, request))
     console.rule("Probe 2 again, in investigation mode (a fixed-length list, no threshold)")
-    face = central_face(ws, absent_probe.path)
+    face = central_face(ctx, absent_probe.path)
     render.candidate_list(
         console,
         one_door(ctx, None, SearchRequest(absent_probe.path, "other", face=face, investigation=5)),
@@ -168,7 +168,7 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     )
     from leadguard.cli.demo_casework import walk
 
-    face = central_face(ws, mated_probe.path)
+    face = central_face(ctx, mated_probe.path)
     walk(casework_copy(ws), console, mated_probe.path, mated_probe.info.external_id, face)
 
 

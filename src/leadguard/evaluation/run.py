@@ -21,6 +21,7 @@ from leadguard.evaluation import metrics as m
 from leadguard.evaluation.protocols import Pair
 from leadguard.evaluation.scores import IDENTIFY_COLUMNS, VERIFY_COLUMNS, write_rows
 from leadguard.evaluation.templates import Acquired, compute_templates, dataset_checksum
+from leadguard.face_models import model_space
 from leadguard.storage.tables import AccuracyRecord
 from leadguard.storage.workspace import Workspace
 
@@ -122,7 +123,7 @@ def verify_lfw(
     ws: Workspace, data: Path, out: Path | None = None, progress: Progress | None = None
 ) -> EvalResult:
     """LFW View 2: 10 folds, threshold on 9, accuracy on the 10th; DET/ROC/EER/FNMR@FMR."""
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     pairs = protocols.lfw_pairs(data)
     paths = [p.probe for p in pairs] + [p.reference for p in pairs]
     acq = compute_templates(ws, space, paths, progress)
@@ -177,7 +178,7 @@ def identify_blufr(
     progress: Progress | None = None,
 ) -> EvalResult:
     """BLUFR open-set identification: CMC and FNIR at FPIR, mean and spread over splits."""
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     chosen = protocols.blufr_splits(data, splits)
     paths = [p for sp in chosen for p, _ in (*sp.gallery, *sp.probes)]
     acq = compute_templates(ws, space, paths, progress)
@@ -252,7 +253,7 @@ def evaluate_manifest(
 ) -> EvalResult:
     """All mated pairs, seeded non-mated pairs (overall and within each group), per-group
     FMR/FNMR at the one threshold where the overall FMR equals ``target_fmr``."""
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
     pairs = protocols.manifest_pairs(images, nonmated, within_group, seed=seed)
     if not pairs:

@@ -25,7 +25,7 @@ from leadguard.evaluation import metrics as m
 from leadguard.evaluation import protocols, report
 from leadguard.evaluation.run import EvalResult, provenance, save_record
 from leadguard.evaluation.templates import compute_templates, dataset_checksum
-from leadguard.face_models import create_model
+from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -163,10 +163,10 @@ def evaluate_tails(
     ``other_model``), ``group_tails`` on the images both acquired, a report and a record."""
     images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
     paths = [im.path for im in images]
-    own = ws.face_model().space
+    own = model_space(ws.settings)
     other_settings = ws.settings.model_copy(update={"face_model": other_model})
     other_ws = Workspace(ws.root, other_settings)  # same database: its template cache
-    other = create_model(other_settings).space
+    other = model_space(other_settings)
     if other.key == own.key:
         raise InputError(f"{other_model!r} is the workspace's own model; name another one")
     acq = [compute_templates(ws, own, paths, progress), compute_templates(other_ws, other, paths)]

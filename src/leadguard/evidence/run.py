@@ -20,6 +20,7 @@ from leadguard.evidence import plots, validate
 from leadguard.evidence.fit import Labelled, check_disjoint, fit_model, split_by_identity
 from leadguard.evidence.group_validation import group_validation
 from leadguard.evidence.groups import subject_groups
+from leadguard.face_models import model_space
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 
@@ -82,7 +83,7 @@ def evaluate_evidence(
     repeats: int = validate.REPEATS,
     progress: Progress | None = None,
 ) -> EvalResult:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     images = protocols.read_labelled_manifest(manifest, ws.settings.source_roots)
     per_identity = Counter(im.identity for im in images)
     mated = sum(1 for n in per_identity.values() if n >= 2)
@@ -193,7 +194,7 @@ def evaluate_gallery(
     """Fit the evidence model from the workspace's own enrolled faces: subjects with two or
     more images give mated pairs, different subjects non-mated pairs, within each recorded
     sex/race group; subjects are split by the seeded hash for validation."""
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     with ws.session() as s:
         t = repo.labelled_templates(s, space.key)
     if len(t.ids) < 4:

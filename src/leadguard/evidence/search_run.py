@@ -40,6 +40,7 @@ from leadguard.evidence.search_check import (
     run_searches,
     with_gallery_check,
 )
+from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 FLAG_FMR = 1e-6  # a top stranger above the score 1 in a million model strangers reach
@@ -184,11 +185,9 @@ def _second_flag(
 ) -> str:
     """Flag the top hits that ``other_model`` also scores at or above its own evidence
     model's 1-in-10,000 stranger score; its templates are cached in this workspace."""
-    from leadguard.face_models import create_model
-
     other_settings = ws.settings.model_copy(update={"face_model": other_model})
-    other = create_model(other_settings).space
-    if other.key == ws.face_model().space.key:
+    other = model_space(other_settings)
+    if other.key == model_space(ws.settings).key:
         raise InputError(f"{other_model!r} is the workspace's own model; name another one")
     stored = em.latest(ws, other.key)
     if stored is None:
@@ -224,7 +223,7 @@ def evaluate_searches(
     progress: Progress | None = None,
     flag_with: str | None = None,
 ) -> EvalResult:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     if flag_with is not None and blufr is not None:
         raise InputError(
             "--flag-with flags same-person top hits of each photo against the "

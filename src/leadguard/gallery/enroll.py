@@ -20,7 +20,7 @@ from leadguard.core.errors import UnreadableImage
 from leadguard.core.textsafe import shown_path
 from leadguard.core.types import EmbeddingSpace, FaceTemplate
 from leadguard.evidence.gallery_figures import gallery_figures
-from leadguard.face_models import create_model
+from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
 from leadguard.gallery.maintenance import hold_index, save_index, synced_index
 from leadguard.gallery.sources import EnrollItem, Source, read_source
@@ -77,7 +77,7 @@ def enroll(
 ) -> EnrollReport:
     started = time.perf_counter()
     settings = ws.settings
-    space = create_model(settings).space
+    space = model_space(settings)
     src = read_source(source, settings.source_roots)
     workers = min(settings.effective_workers(), max(len(src.items), 1))
     with WorkerPool(settings, space.key, workers) as pool:

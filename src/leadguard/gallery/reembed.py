@@ -15,7 +15,7 @@ from pathlib import Path
 
 from leadguard.acceptance import records as store
 from leadguard.core.errors import UnreadableImage
-from leadguard.face_models import create_model
+from leadguard.face_models import model_space
 from leadguard.face_models.registry import resolve
 from leadguard.gallery.enroll import EnrollReport, ProgressCallback, enroll_source
 from leadguard.gallery.sources import EnrollItem, Source, SourceProblem
@@ -36,7 +36,7 @@ def reembed(
     started = time.perf_counter()
     name = resolve(model_name).name
     settings = ws.settings.model_copy(update={"face_model": name})
-    space = create_model(settings).space
+    space = model_space(settings)
     with ws.session() as s:
         images = store.stored_images(s)
     items: list[EnrollItem] = []

@@ -16,6 +16,7 @@ from leadguard.evaluation import report
 from leadguard.evaluation.run import EvalResult, Progress, default_out, provenance, save_record
 from leadguard.evaluation.templates import compute_templates, dataset_checksum
 from leadguard.evidence import model as evidence_model
+from leadguard.face_models import model_space
 from leadguard.pipeline.measures import Measure
 from leadguard.pipeline.worker import WorkerPool
 from leadguard.quality import study
@@ -131,7 +132,7 @@ def _degradations(
     probes = [by_id[n][1] for n in chosen]
     gallery_paths = [by_id[n][0] for n in [*chosen, *distract]]
     vec = study.vectors(ws, gallery_paths)
-    dim = ws.face_model().space.dim
+    dim = model_space(ws.settings).dim
     gallery = np.vstack(
         [v if v is not None else np.zeros(dim, np.float32) for v in (vec[p] for p in gallery_paths)]
     )
@@ -255,7 +256,7 @@ def evaluate_quality(
     people: int = 150,
     progress: Progress | None = None,
 ) -> EvalResult:
-    space = ws.face_model().space
+    space = model_space(ws.settings)
     stored = evidence_model.latest(ws, space.key)
     if stored is None:
         raise EvidenceUnavailable(f"no evidence model for space {space.key}: no fixed threshold")

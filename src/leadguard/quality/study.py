@@ -27,6 +27,7 @@ from leadguard.core.types import Box
 from leadguard.evaluation import protocols
 from leadguard.evaluation.templates import compute_templates
 from leadguard.evidence.fit import identity_half
+from leadguard.face_models import model_space
 from leadguard.pipeline.decode import read_file
 from leadguard.pipeline.worker import Result, Task, WorkerPool
 from leadguard.quality.gate import Unified
@@ -76,7 +77,7 @@ class Measured:
 
 def worker_pool(ws: Workspace) -> WorkerPool:
     """One pool (model loaded once per worker) for every pass of a quality study."""
-    return WorkerPool(ws.settings, ws.face_model().space.key, ws.settings.effective_workers())
+    return WorkerPool(ws.settings, model_space(ws.settings).key, ws.settings.effective_workers())
 
 
 def run_pipeline(
@@ -160,7 +161,7 @@ def read(path: Path, ws: Workspace) -> bytes:
 
 
 def vectors(ws: Workspace, paths: list[Path]) -> dict[Path, np.ndarray | None]:
-    acq = compute_templates(ws, ws.face_model().space, paths)
+    acq = compute_templates(ws, model_space(ws.settings), paths)
     return {p: a.vector for p, a in acq.items()}
 
 

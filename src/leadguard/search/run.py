@@ -95,7 +95,7 @@ def search(
     ws: Workspace,
     request: SearchRequest,
     *,
-    model: FaceModel | None = None,
+    model: FaceModel,
     then: Callable[[Session, CandidateList], None] | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
@@ -107,7 +107,6 @@ def search(
     raises. ``then(session, result)`` runs in the same transaction, after the search is
     logged (a casework request is marked searched with it; an override is audited)."""
     failure: LeadGuardError | None = None
-    model = model or ws.face_model()
     ready = prepare(ws, request, model)  # the costly part, before the transaction
     with ws.session() as s:
         received: list[Intake] = []  # the intake, once the probe is stored

@@ -43,10 +43,11 @@ def actor_of(user: User) -> Actor:
 
 class Context:
     """Settings, the session factory, the index store (the workspace folder) and the face
-    model, which is loaded on first use only."""
+    model, which is loaded on first use only (the storage layer knows no model)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.ws = workspace
+        self._model: FaceModel | None = None
         self.models: queue.Queue[FaceModel] | None = None  # share_models: one per computation
         self.shared = 0
         self.made = 0
@@ -79,7 +80,14 @@ class Context:
             yield s
 
     def face_model(self) -> FaceModel:
-        return self.ws.face_model()
+        """The face model these settings describe, loaded once per context."""
+        if self._model is None:
+            from leadguard.face_models import create_model
+
+            model = create_model(self.settings)
+            model.load()
+            self._model = model
+        return self._model
 
     def share_models(self, count: int) -> None:
         """Let ``count`` threads decode, detect and embed at once (the server), each with a

@@ -90,9 +90,9 @@ def gallery_stats(ctx: Context, actor: Actor | None) -> GalleryStats:
 
 
 def current_space(ctx: Context) -> EmbeddingSpace:
-    from leadguard.face_models import create_model
+    from leadguard.face_models import model_space
 
-    return create_model(ctx.settings).space
+    return model_space(ctx.settings)
 
 
 def check_index(ctx: Context, actor: Actor | None) -> IndexCheck:

@@ -41,11 +41,11 @@ class AcceptanceInfo:
 
 def _status(ctx: Context, name: str, origin: str, chosen: bool) -> ModelStatus:
     from leadguard.acceptance import gate as models_gate
-    from leadguard.face_models import create_model
+    from leadguard.face_models import model_space
 
     settings = ctx.settings.model_copy(update={"face_model": name})
     try:
-        space = create_model(settings).space
+        space = model_space(settings)
     except LeadGuardError as exc:
         return ModelStatus(name, origin, chosen, None, None, None, str(exc))
     with ctx.session() as s:
@@ -89,7 +89,7 @@ def list_models(ctx: Context, actor: Actor | None) -> list[ModelStatus]:
 def accept_model(ctx: Context, actor: Actor | None, name: str, note: str = "") -> AcceptanceInfo:
     """An administrator accepts a completely evaluated space for open-set search."""
     from leadguard.acceptance import gate as models_gate
-    from leadguard.face_models import create_model
+    from leadguard.face_models import model_space
     from leadguard.face_models.registry import resolve
     from leadguard.services.authz import NotAllowed
 
@@ -97,7 +97,7 @@ def accept_model(ctx: Context, actor: Actor | None, name: str, note: str = "") -
     operator_check(ctx, actor, "model.accept", f"model:{found.name}")
     if actor is None:
         raise NotAllowed("accepting a face model needs an administrator's login")
-    space = create_model(ctx.settings.model_copy(update={"face_model": found.name})).space
+    space = model_space(ctx.settings.model_copy(update={"face_model": found.name}))
     with ctx.session() as s:
         acc = models_gate.accept(s, space, found.name, actor.username, actor.role, note)
     return AcceptanceInfo(acc.id, found.name, space.key, acc.accepted_by, acc.evaluation)

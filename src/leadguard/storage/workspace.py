@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
@@ -25,9 +25,6 @@ from leadguard.core.config import SETTINGS_FILE, Settings, default_settings_toml
 from leadguard.core.errors import WorkspaceError
 from leadguard.storage import db
 from leadguard.storage.resident import Resident
-
-if TYPE_CHECKING:
-    from leadguard.face_models.base import FaceModel
 
 log = logging.getLogger(__name__)
 DB_FILE = "leadguard.db"
@@ -55,7 +52,6 @@ class Workspace:
         self.settings = settings
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
-        self._model: FaceModel | None = None
         self._lock_depth = 0
         self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
@@ -191,16 +187,6 @@ class Workspace:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                     os.close(self._lock_fd)
                     self._lock_fd = None
-
-    def face_model(self) -> FaceModel:
-        """The face model these settings describe, loaded once per workspace object."""
-        if self._model is None:
-            from leadguard.face_models import create_model
-
-            model = create_model(self.settings)
-            model.load()
-            self._model = model
-        return self._model
 
     def index_path(self, space_key: str) -> Path:
         from leadguard.index.registry import index_location
