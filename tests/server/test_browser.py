@@ -80,6 +80,11 @@ def base_url(served: Served) -> Iterator[str]:
             break
         time.sleep(0.05)
     assert server.started
+    from playwright.sync_api import expect
+
+    # a page that runs a search can take more than expect's default 5 s on a busy machine
+    # (CI runs the suite on two workers beside other work): wait up to a minute
+    expect.set_options(timeout=60_000)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
