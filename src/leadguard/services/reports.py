@@ -5,7 +5,6 @@ the files and audits them with the SHA-256 of each file written."""
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
+from leadguard.core.files import replace_file
 from leadguard.reports.document import Document
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
@@ -41,11 +41,8 @@ class Written:
 
 
 def write_atomic(path: Path, data: bytes) -> WrittenFile:
-    """Write atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write atomically (a temporary file of its own, renamed into place)."""
+    replace_file(path, data)
     return WrittenFile(path, hashlib.sha256(data).hexdigest(), len(data))
 
 
