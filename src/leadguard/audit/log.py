@@ -109,9 +109,11 @@ def append(
         details = {**details, "records": [row_digest(r) for r in records]}
     # No other writer can append between this read and the commit: the transaction began
     # IMMEDIATE (SQLite) or by taking the writer lock (PostgreSQL; storage/db.make_engine).
-    last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
-    seq = last.seq + 1 if last else 1
-    prev = last.hash if last else GENESIS
+    last = session.execute(  # the head's number and hash only, not its details
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq = int(last[0]) + 1 if last else 1
+    prev = str(last[1]) if last else GENESIS
     at = datetime.now(UTC).isoformat()
     who = actor or current_actor()
     clean = json.loads(json.dumps(details, default=str))  # what is stored is what is hashed

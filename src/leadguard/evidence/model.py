@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
@@ -215,37 +216,67 @@ def store(
         return StoredModel(rec.id, source, sha, model)
 
 
-@lru_cache(maxsize=4)
-def _decoded(sha256: str, payload: bytes) -> EvidenceModel:
-    """Decode a stored model once per process (keyed by its hash)."""
-    return EvidenceModel.from_bytes(payload)
+# Decoded models by the SHA-256 of their payload: each is decoded once per process, and a
+# search that finds its model here does not read the payload (about 0.5 MB) at all.
+_DECODED: dict[str, EvidenceModel] = {}
+_DECODED_MAX = 4
+
+
+def _decoded(sha256: str, payload: Callable[[], bytes]) -> EvidenceModel:
+    held = _DECODED.get(sha256)
+    if held is None:
+        held = EvidenceModel.from_bytes(payload())
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.pop(next(iter(_DECODED)), None)
+        _DECODED[sha256] = held
+    return held
+
+
+@lru_cache(maxsize=8)
+def _shipped(space_key: str) -> tuple[bytes, str] | None:
+    f = resources.files("leadguard.evidence").joinpath("data", f"{space_key}.npz")
+    if not f.is_file():
+        return None
+    data = f.read_bytes()
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def shipped_payload(space_key: str) -> bytes | None:
-    """The model LeadGuard ships for this space, if it ships one."""
-    f = resources.files("leadguard.evidence").joinpath("data", f"{space_key}.npz")
-    return f.read_bytes() if f.is_file() else None
+    """The model LeadGuard ships for this space, if it ships one (read once per process)."""
+    found = _shipped(space_key)
+    return found[0] if found else None
 
 
 def latest(ws: Workspace, space_key: str) -> StoredModel | None:
     """The newest evidence model for this space, else the shipped one (a read: it writes
     nothing; ``adopt_shipped`` stores the shipped model, at enrollment)."""
     with ws.session() as s:
-        rec = s.scalars(
-            select(EvidenceModelRecord)
+        row = s.execute(
+            select(
+                EvidenceModelRecord.id,
+                EvidenceModelRecord.source,
+                EvidenceModelRecord.payload_sha256,
+            )
             .where(EvidenceModelRecord.space_key == space_key)
             .order_by(EvidenceModelRecord.id.desc())
             .limit(1)
         ).first()
-        if rec is not None:
-            return StoredModel(
-                rec.id, rec.source, rec.payload_sha256, _decoded(rec.payload_sha256, rec.payload)
-            )
-    payload = shipped_payload(space_key)
-    if payload is None:
+        if row is not None:
+            rid, source, sha = int(row[0]), str(row[1]), str(row[2])
+
+            def stored_payload() -> bytes:
+                return bytes(
+                    s.scalars(
+                        select(EvidenceModelRecord.payload).where(EvidenceModelRecord.id == rid)
+                    ).one()
+                )
+
+            return StoredModel(rid, source, sha, _decoded(sha, stored_payload))
+    found = _shipped(space_key)
+    if found is None:
         return None
-    sha = hashlib.sha256(payload).hexdigest()
-    return StoredModel(None, "shipped", sha, _decoded(sha, payload))
+    data, sha = found
+    return StoredModel(None, "shipped", sha, _decoded(sha, lambda: data))
 
 
 def take_up(s: Session, stored: StoredModel) -> StoredModel:
