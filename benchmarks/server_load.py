@@ -93,14 +93,19 @@ def prepare(root: Path, n: int, clients: int) -> None:
     ctx.close()
 
 
-def run_server(root: str, port: int) -> None:
+def run_server(root: str, port: int, slots: int | None = None) -> None:
     """The child process: the workspace opened as `leadguard serve` would, on uvicorn."""
     import uvicorn
 
     from leadguard.server.app import create_app
     from leadguard.services.context import Context
 
-    ctx = Context.open(Path(root), expensive_per_user=10**6, expensive_per_address=10**6)
+    ctx = Context.open(
+        Path(root),
+        expensive_per_user=10**6,
+        expensive_per_address=10**6,
+        server_compute_slots=slots,  # None: the setting's default (one per core)
+    )
     app = create_app(ctx, secure_cookies=False, login_limit=10**6)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
 
@@ -305,6 +310,12 @@ def pipeline_time(root: Path, runs: int) -> float:
         ws.close()
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc), threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pipeline_rate(root: Path, threads: int, seconds: float) -> float:
     """Probes per second through the pipeline (decode + detect + embed) alone, ``threads``
     at once (each with a face model of its own, as the server's compute slots), for
@@ -352,6 +363,9 @@ def main() -> None:
     ap.add_argument("--probe-runs", type=int, default=7)
     ap.add_argument("--bound-seconds", type=float, default=10)
     ap.add_argument("--name", default="server_load")
+    ap.add_argument(
+        "--slots", type=int, default=None, help="server_compute_slots (default: one per core)"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
@@ -368,7 +382,7 @@ def main() -> None:
         rate_before = pipeline_rate(root, cores, args.bound_seconds)
         port = free_port()
         ctx = multiprocessing.get_context("spawn")
-        server = ctx.Process(target=run_server, args=(str(root), port), daemon=True)
+        server = ctx.Process(target=run_server, args=(str(root), port, args.slots), daemon=True)
         server.start()
         base = f"http://127.0.0.1:{port}"
         for _ in range(600):
@@ -386,7 +400,15 @@ def main() -> None:
             timeout=900,
         )
         assert warm.status_code == 200, warm.text
-        rows = [one_n(base, n, args.seconds, args.hostile_every, png) for n in args.clients]
+        rows = []
+        for n in args.clients:  # where the cores went: the server's and the clients' CPU time
+            cpu0 = (cpu_seconds(server.pid), cpu_seconds(os.getpid()))
+            r = one_n(base, n, args.seconds, args.hostile_every, png)
+            cpu1 = (cpu_seconds(server.pid), cpu_seconds(os.getpid()))
+            done = max(1, round(r["searches_per_s"] * r["seconds"]))
+            r["server_cpu_ms_per_search"] = round((cpu1[0] - cpu0[0]) / done * 1000, 1)
+            r["client_cpu_share_of_cores"] = round((cpu1[1] - cpu0[1]) / r["seconds"] / cores, 3)
+            rows.append(r)
         server.terminate()
         server.join(30)
         rate_after = pipeline_rate(root, cores, args.bound_seconds)  # the server stopped
@@ -403,7 +425,9 @@ def main() -> None:
                 f"{lat['p99']:.0f} ms, shed {r['shed_503']}, errors {r['errors']}, "
                 f"/api/me p99 {r['me_ms']['p99']:.0f} ms (during 7000x7000 previews: "
                 f"{r['me_ms']['during_big_preview_p99']} ms, "
-                f"{r['me_ms']['during_big_preview_count']} probes), hostile {r['hostile']}",
+                f"{r['me_ms']['during_big_preview_count']} probes), server CPU "
+                f"{r['server_cpu_ms_per_search']} ms a search, clients' CPU "
+                f"{r['client_cpu_share_of_cores']:.0%} of the cores, hostile {r['hostile']}",
                 flush=True,
             )
     out = save(
@@ -417,6 +441,7 @@ def main() -> None:
             "hostile_every_s": args.hostile_every,
             "single_probe_pipeline_ms": round(single * 1000, 1),
             "cores": cores,
+            "server_compute_slots": args.slots or "one per core",
             "cores_over_single_probe_per_s": round(naive, 3),
             "pipeline_rate_before_per_s": round(rate_before, 3),
             "pipeline_rate_after_per_s": round(rate_after, 3),
