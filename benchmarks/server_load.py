@@ -25,7 +25,10 @@ The per-user and per-address limits are raised for this run (every client is one
 127.0.0.1): the benchmark measures the compute path, not the limits.
 
 Usage: python benchmarks/server_load.py [--templates 100000] [--seconds 60]
-       [--clients 10 30 50] [--hostile-every 5]
+       [--clients 10 30 50] [--hostile-every 5] [--slots K]
+
+Also reported per N: the server process's CPU time per completed search and the clients'
+CPU time as a share of the cores (both from /proc, all threads).
 """
 
 from __future__ import annotations
