@@ -4,6 +4,7 @@ the ORM, and no module imports another module's underscore names."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,11 @@ def _upward(path: Path, me: str | None = None) -> set[str]:
     return bad
 
 
+def _named_imports(files: list[Path], wrong: Callable[[str], bool]) -> set[str]:
+    """``"file.py: module"`` for each import of ``files`` that ``wrong`` picks out."""
+    return {f"{p.name}: {m}" for p in files for m in _imports(p) if wrong(m)}
+
+
 def test_every_package_has_a_rank() -> None:
     packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
     assert packages == set(RANK)
@@ -108,12 +114,9 @@ def test_each_package_imports_only_those_below_it() -> None:
 def test_core_imports_nothing_else_from_leadguard() -> None:
     files = sorted((SRC / "core").glob("*.py"))
     assert len(files) >= 6
-    bad = {
-        f"{p.name}: {m}"
-        for p in files
-        for m in _imports(p)
-        if m.startswith("leadguard.") and not m.startswith("leadguard.core")
-    }
+    bad = _named_imports(
+        files, lambda m: m.startswith("leadguard.") and not m.startswith("leadguard.core")
+    )
     assert bad == set()
 
 
@@ -124,13 +127,7 @@ def test_storage_holds_no_face_model() -> None:
     ``face_models.model_space`` for it, which loads no weights."""
     files = sorted((SRC / "storage").rglob("*.py"))
     assert len(files) >= 6
-    bad = {
-        f"{p.name}: {m}"
-        for p in files
-        for m in _imports(p)
-        if m.startswith("leadguard.face_models")
-    }
-    assert bad == set()
+    assert _named_imports(files, lambda m: m.startswith("leadguard.face_models")) == set()
     workspace = (SRC / "storage" / "workspace.py").read_text()
     assert "def face_model(" not in workspace and "self._model" not in workspace
 
@@ -139,12 +136,7 @@ def test_storage_holds_no_face_model() -> None:
 def test_shells_import_no_orm(shell: str) -> None:
     files = sorted((SRC / shell).glob("*.py"))
     assert len(files) >= 8
-    bad = {
-        f"{p.name}: {m}"
-        for p in files
-        for m in _imports(p)
-        if m.startswith(ORM) and not m.startswith(SHELL_STORAGE)
-    }
+    bad = _named_imports(files, lambda m: m.startswith(ORM) and not m.startswith(SHELL_STORAGE))
     assert bad == set()
 
 
