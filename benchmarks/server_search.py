@@ -15,7 +15,7 @@ Reported, p50 and p95 of --repeats requests after two warm-ups, per gallery size
              thread: the gallery generation (one row: did anything change?), the index kept
              in step with the database, the gallery counts, the exact scan and the
              candidates' rows (the search's calls of templates_stamp, synced_index,
-             gallery_counts and best_per_subject, wrapped with a timer here)
+             gallery_counts, best_subject_templates and with_rows, wrapped with a timer here)
   api-probe  everything but the face model
   cli-gallery  the same three calls on a fresh workspace object each time, in the same run:
              what a one-shot `leadguard` process pays (index file read, gallery re-counted)
@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+import leadguard.search.rank as search_rank
 import leadguard.search.run as search_module
 from _common import LFW, new_workspace, sweep
 from leadguard.gallery.maintenance import gallery_counts, synced_index
@@ -51,7 +52,7 @@ from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 from search_latency import fill
 
-BEST = search_module.best_per_subject  # unwrapped, for the CLI-like measurement
+BEST = search_rank.best_per_subject  # unwrapped, for the CLI-like measurement
 PROBE = LFW / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg"
 PW = "benchmark password 1"
 
@@ -69,7 +70,7 @@ class GalleryTimer:
     """Wraps the search's gallery calls (the gallery generation read once, then index,
     counts, scan and rows); ``spent`` is their time in one request."""
 
-    NAMES = ("synced_index", "gallery_counts", "best_per_subject")
+    NAMES = ("synced_index", "gallery_counts", "best_subject_templates", "with_rows")
 
     def __init__(self) -> None:
         self.spent = 0.0

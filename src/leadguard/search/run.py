@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from leadguard.acceptance import gate as models_gate
@@ -34,6 +33,7 @@ from leadguard.pipeline.decode import Header, check_header, read_file, sha256_by
 from leadguard.quality.gate import QualityRefused, Verdict, workspace_policy
 from leadguard.quality.provenance import ProbeRefused, apply_edits, check_source_type
 from leadguard.search.intake import Intake, gate, log_refusal, receive_probe
+from leadguard.search.rank import best_subject_templates, with_rows
 from leadguard.search.request import SearchRequest
 from leadguard.storage import queries as repo
 from leadguard.storage.tables import ProbeRecord, SearchLog
@@ -43,52 +43,6 @@ LEAD_NOTICE = (
     "These are candidates for an investigator to examine, ranked by similarity. A candidate is "
     "an investigative lead only: not an identification and not probable cause."
 )
-
-
-def best_per_subject(
-    index: VectorIndex,
-    query: np.ndarray,
-    k: int,
-    s: Session,
-    subjects: Mapping[int, str] | None = None,
-) -> list[tuple[float, repo.TemplateInfo]]:
-    """Top-k subjects by their best template score (exact: widens until k subjects are found).
-    The templates' rows are read in the caller's session; ``subjects``: each template's
-    subject, as held for the gallery generation (read from the session when missing)."""
-    return _with_rows(s, best_subject_templates(index, query, k, s, subjects))
-
-
-def best_subject_templates(
-    index: VectorIndex,
-    query: np.ndarray,
-    k: int,
-    s: Session,
-    subjects: Mapping[int, str] | None = None,
-) -> list[tuple[float, int]]:
-    """``best_per_subject``'s (score, template id) pairs, without the templates' rows."""
-    total = len(index)
-    want = min(total, k * 4)
-    while True:
-        scores, ids = index.search(query, max(want, 1))
-        valid = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        held = subjects or {}
-        missing = [i for i, _ in valid if i not in held]
-        with s.no_autoflush:
-            read = repo.template_subjects(s, missing) if missing else {}
-        subject = {i: held[i] if i in held else read[i] for i, _ in valid}
-        best: dict[str, tuple[float, int]] = {}
-        for tid, score in valid:  # scores arrive best first: a subject's first hit is its best
-            best.setdefault(subject[tid], (score, tid))
-        if len(best) >= k or want >= total:
-            return sorted(best.values(), key=lambda b: (-b[0], b[1]))[:k]
-        want = min(total, want * 2)
-
-
-def _with_rows(s: Session, kept: list[tuple[float, int]]) -> list[tuple[float, repo.TemplateInfo]]:
-    """The kept templates with their full rows (read in the caller's session)."""
-    with s.no_autoflush:
-        info = repo.template_info(s, [tid for _, tid in kept])
-    return [(score, info[tid]) for score, tid in kept]
 
 
 def search(
@@ -393,7 +347,7 @@ def _rank(
         said = gallery_list_lines(figures, at, domain)
         notices += said.list_lines
         worst = said.worst_group
-    listed = _with_rows(s, ranked)
+    listed = with_rows(s, ranked)
     return _Ranked(listed, requested, k, threshold, shift, open_set, notices, figures, worst)
 
 
