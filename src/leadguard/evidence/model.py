@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -220,16 +221,18 @@ def store(
 # search that finds its model here does not read the payload (about 0.5 MB) at all.
 _DECODED: dict[str, EvidenceModel] = {}
 _DECODED_MAX = 4
+_DECODING = threading.Lock()  # the server's compute threads share the cache
 
 
 def _decoded(sha256: str, payload: Callable[[], bytes]) -> EvidenceModel:
-    held = _DECODED.get(sha256)
-    if held is None:
-        held = EvidenceModel.from_bytes(payload())
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.pop(next(iter(_DECODED)), None)
-        _DECODED[sha256] = held
-    return held
+    with _DECODING:
+        held = _DECODED.get(sha256)
+        if held is None:
+            held = EvidenceModel.from_bytes(payload())
+            while len(_DECODED) >= _DECODED_MAX:
+                _DECODED.pop(next(iter(_DECODED)))
+            _DECODED[sha256] = held
+        return held
 
 
 @lru_cache(maxsize=8)
