@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from leadguard.core.files import replace_file
 from leadguard.services.authz import NotAllowed
 from leadguard.services.context import Actor, Context, record_refusal
 
@@ -33,12 +34,8 @@ def _write(data: dict[str, str]) -> None:
     folder = config_dir()
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    tmp = folder / ".sessions.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.chmod(tmp, 0o600)
-    tmp.replace(_file())
+    # a temporary file of its own, created 0600 (mkstemp): two logins at once never share one
+    replace_file(_file(), json.dumps(data).encode())
 
 
 def save_token(ctx: Context, token: str) -> Path:
