@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from leadguard.services.casework import lineup
 from leadguard.services.casework.policy import PolicyRefused
@@ -80,8 +81,6 @@ def base_url(served: Served) -> Iterator[str]:
             break
         time.sleep(0.05)
     assert server.started
-    from playwright.sync_api import expect
-
     # a page that runs a search can take more than expect's default 5 s on a busy machine
     # (CI runs the suite on two workers beside other work): wait up to a minute
     expect.set_options(timeout=60_000)
@@ -109,8 +108,6 @@ class Walk:
             page.get_by_label("User name").fill(name)
             page.get_by_label("Password").fill(PW)
             page.get_by_role("button", name="Log in").click()
-            from playwright.sync_api import expect
-
             # waits for the page after the login (is_visible() does not wait: a busy machine
             # had not rendered it yet)
             expect(page.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
@@ -149,7 +146,7 @@ class Walk:
 
 
 def test_a_whole_case_in_the_browser(served: Served, base_url: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     probe, person = served.probes[2]
