@@ -3,13 +3,18 @@
 `eval evidence --searches` compares the methods at the same *target* FPIR, which mixes two
 things: how well each method's stated probability is calibrated (the per-search p is
 conservative on LFW, so at a target of 1 % it lists far less often) and how well it
-separates mates from strangers. This script sweeps the target (40 values from 1e-4 to 0.3),
+separates mates from strangers. This script sweeps the target (160 values from 1e-4 to 0.95),
 measures FPIR and FNIR at each (BLUFR splits, one identity half: ``--half 0`` is the evidence
 model's calibration half, for choosing; ``--half 1`` the held-out half, for reporting), and
 gives each method's FNIR at the largest target whose measured FPIR is at most a level.
 
-Variants are ``SHARE:CENSORED:MODE`` (MODE ``gpd`` = shape >= 0, ``exp`` = shape 0): the tail
-share fitted, the top scores censored. Each is run alone and with the gallery-size floor.
+Variants are ``shipped`` (evidence/tail.py as it is) or ``SHARE:CENSORED:MODE[:PRECISE]``
+(MODE ``gpd`` = shape >= 0, ``exp`` = shape 0): the tail share fitted, the top scores
+censored, and the scores wanted for a steady fit in a small gallery (tail.PRECISE_EXCEEDANCES,
+default 0: the share alone). Each is run alone and with the gallery-size floor. For each
+variant with the floor, the FNIR difference from the gallery-size threshold at each level gets
+a 95 % interval from 300 Poisson bootstrap replicates of the searches (searches, not people,
+are resampled: a person's several probes are not independent, so the interval is too narrow).
 
     PYTHONPATH=src .venv/bin/python benchmarks/tail_fnir_at_fpir.py -w WS --half 1 \\
         --variants 0.1:3:gpd,0.25:3:gpd [--per-split 300] [--out FILE]
@@ -35,25 +40,55 @@ from leadguard.face_models import model_space
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger("tail_fnir_at_fpir")
-TARGETS = np.geomspace(1e-4, 0.3, 40)
+TARGETS = np.geomspace(1e-4, 0.95, 160)
 LEVELS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+REPLICATES = 300
 KEEP = 600  # best scores kept per search (enough for any tail share used here)
 LIST_LENGTH = 20
 
 
 def _fit(variant: str, top: np.ndarray, n: int) -> tail.TailFit | tail.TailRefused:
-    share, censored, mode = variant.split(":")
-    old = (tail.TAIL_SHARE, tail.EXCLUDED_TOP, tail.MAX_EXCEEDANCES)
-    tail.TAIL_SHARE, tail.EXCLUDED_TOP, tail.MAX_EXCEEDANCES = float(share), int(censored), KEEP
+    if variant == "shipped":
+        return tail.fit_tail(top, n)
+    share, censored, mode, *precise = variant.split(":")
+    names = ("TAIL_SHARE", "EXCLUDED_TOP", "MAX_EXCEEDANCES", "PRECISE_EXCEEDANCES")
+    old = [getattr(tail, k) for k in names]
+    new = (float(share), int(censored), KEEP, int(precise[0]) if precise else 0)
+    for k, v in zip(names, new, strict=True):
+        setattr(tail, k, v)
     try:
         return tail.fit_tail(top, n, exponential=mode == "exp")
     finally:
-        tail.TAIL_SHARE, tail.EXCLUDED_TOP, tail.MAX_EXCEEDANCES = old
+        for k, v in zip(names, old, strict=True):
+            setattr(tail, k, v)
 
 
 def _at(fp: np.ndarray, fn: np.ndarray, level: float) -> float | None:
     ok = fp <= level
     return float(fn[ok].min()) if ok.any() else None
+
+
+def _levels(hit: np.ndarray, mated: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """FNIR at each level of measured FPIR, the searches weighted by ``w``; ``hit``: searches
+    x targets, True where the search lists its top stranger (non-mated) or its mate."""
+    fp = (hit[~mated] * w[~mated, None]).sum(0) / w[~mated].sum()
+    fn = 1.0 - (hit[mated] * w[mated, None]).sum(0) / w[mated].sum()
+    return np.array([fn[fp <= x].min() if (fp <= x).any() else np.nan for x in LEVELS])
+
+
+def _difference(hit: np.ndarray, base: np.ndarray, mated: np.ndarray) -> dict[str, Any]:
+    """FNIR of ``hit`` minus FNIR of ``base`` at each level, with a bootstrap interval."""
+    rng = np.random.default_rng(1)
+    one = np.ones(mated.size)
+    point = _levels(hit, mated, one) - _levels(base, mated, one)
+    reps = []
+    for _ in range(REPLICATES):
+        w = rng.poisson(1.0, mated.size).astype(np.float64)
+        reps.append(_levels(hit, mated, w) - _levels(base, mated, w))
+    lo, hi = np.nanpercentile(np.array(reps), [2.5, 97.5], axis=0)
+    return {
+        str(x): [float(point[j]), float(lo[j]), float(hi[j])] for j, x in enumerate(LEVELS)
+    }
 
 
 def main() -> None:
@@ -102,10 +137,12 @@ def main() -> None:
     mated = rk > 0
     log.info("%d searches, %d of enrolled people", sc.size, int(mated.sum()))
 
+    def hits(thr: np.ndarray) -> np.ndarray:
+        return (sc[:, None] >= thr) & ((~mated) | (rk <= LIST_LENGTH))[:, None]
+
     def curve(thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        fp = (sc[~mated, None] >= thr[~mated]).mean(0)
-        found = (sc[mated, None] >= thr[mated]) & (rk[mated, None] <= LIST_LENGTH)
-        return fp, 1.0 - found.mean(0)
+        hit = hits(thr)
+        return hit[~mated].mean(0), 1.0 - hit[mated].mean(0)
 
     floors = {
         n: np.array([model.gallery_threshold(t, int(n), True).threshold for t in TARGETS])
@@ -113,6 +150,7 @@ def main() -> None:
     }
     floor = np.vstack([floors[n] for n in nn])
     curves = {"gallery_size": curve(floor)}
+    differences: dict[str, Any] = {}
     for v in [x for x in a.variants.split(",") if x]:
         t0 = time.time()
         own = np.empty_like(floor)
@@ -121,6 +159,7 @@ def main() -> None:
             own[k] = [f.score_for(t) for t in TARGETS] if isinstance(f, tail.TailFit) else floor[k]
         curves[v] = curve(own)
         curves[f"{v}+floor"] = curve(np.maximum(own, floor))
+        differences[f"{v}+floor"] = _difference(hits(np.maximum(own, floor)), hits(floor), mated)
         log.info("%s fitted in %.0f s", v, time.time() - t0)
     out: dict[str, Any] = {
         "half": a.half,
@@ -128,6 +167,7 @@ def main() -> None:
         "nonenrolled": int((~mated).sum()),
         "targets": TARGETS.tolist(),
         "curves": {},
+        "fnir_minus_gallery_size": differences,
     }
     i1 = int(np.argmin(abs(TARGETS - 0.01)))
     for name, (fp, fn) in curves.items():
@@ -144,6 +184,7 @@ def main() -> None:
     if a.out:
         Path(a.out).write_text(text)
     print(json.dumps({k: v["fnir_at_fpir"] for k, v in out["curves"].items()}, indent=1))
+    print(json.dumps({"fnir_minus_gallery_size [point, 2.5 %, 97.5 %]": differences}, indent=1))
 
 
 if __name__ == "__main__":

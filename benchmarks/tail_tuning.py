@@ -62,6 +62,7 @@ def main() -> None:
         for j in pick:
             p, i = probes[j]
             cases.append((g @ acq[p].vector.astype(np.float32), row_of.get(i, -1)))
+    tail.PRECISE_EXCEEDANCES = 0  # the share alone sets the tail's size here
     for share in [float(x) for x in a.shares.split(",")]:
         tail.TAIL_SHARE = share
         for min_exc in (15, 25):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from leadguard.evidence import tail
 from leadguard.evidence.tail import (
     EXCLUDED_TOP,
     IDENTITY,
@@ -105,6 +106,40 @@ def test_a_true_mate_does_not_inflate_its_own_tail() -> None:
     assert _fitted(other) == fit
     assert fit.search_p(0.95) < 1e-3
     assert fit.search_p(float(np.sort(x)[-2])) > 1e-3
+
+
+def test_a_small_gallery_fits_a_steadier_tail_that_stays_conservative(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under 1,000 subjects the tail takes up to 100 scores (never over a fifth of them):
+    the per-search threshold then varies less from search to search than a tenth's 50 scores
+    give it, and searches of people not enrolled are still listed no more often than the
+    target, for an exponential and a bounded (normal) tail."""
+    assert tail.exceedances(500) == 100
+    assert tail.exceedances(200) == 40  # a fifth
+    assert tail.exceedances(120) == tail.MIN_EXCEEDANCES
+    assert tail.exceedances(5_000) == tail.MAX_EXCEEDANCES
+    rng = np.random.default_rng(5)
+    for draw in (
+        lambda: rng.exponential(0.05, 500),
+        lambda: rng.normal(0.5, 0.08, 500),
+    ):
+        sets = [draw() for _ in range(300)]
+
+        def thresholds() -> tuple[np.ndarray, np.ndarray]:
+            fits = [_fitted(x) for x in sets]
+            own = np.array([f.score_for(0.01) for f in fits])
+            ps = np.array([f.search_p(float(x.max())) for f, x in zip(fits, sets, strict=True)])
+            return own, ps
+
+        steady, p = thresholds()
+        with monkeypatch.context() as m:
+            m.setattr(tail, "PRECISE_EXCEEDANCES", 0)  # a tenth alone: 50 scores
+            assert tail.exceedances(500) == 50
+            noisy, _ = thresholds()
+        assert steady.std() < 0.85 * noisy.std(), (steady.std(), noisy.std())
+        assert (p < 0.05).mean() <= 0.05 * 1.6 + 0.02, (p < 0.05).mean()
+        assert (p < 0.20).mean() <= 0.20 * 1.3 + 0.02
 
 
 def test_score_for_inverts_the_search_probability() -> None:

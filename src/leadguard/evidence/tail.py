@@ -13,7 +13,11 @@ Balkema and de Haan 1974; Coles 2001, ch. 4):
 - The scores are the best score of each subject searched (one per subject, as the list).
   Of the ``n`` subjects, the top ``k + EXCLUDED_TOP`` scores form the tail; the next score is
   the tail's threshold ``u`` and the tail share is ``zeta = (k + EXCLUDED_TOP) / n``, with
-  ``k = clip(TAIL_SHARE * n, MIN_EXCEEDANCES, MAX_EXCEEDANCES)``.
+  ``k = clip(max(TAIL_SHARE * n, min(PRECISE_EXCEEDANCES, MAX_TAIL_SHARE * n)),
+  MIN_EXCEEDANCES, MAX_EXCEEDANCES)``: a tenth of the subjects, but in a gallery of under
+  1,000 subjects up to 100 scores (never more than a fifth of them), because a tail fitted on
+  50 scores gives each search a noisy threshold that costs mates at every FPIR (measured on
+  BLUFR's held-out people, docs/evidence.md), while a fifth of the scores stays in the tail.
 - The ``EXCLUDED_TOP`` best scores may be the person sought (or the same person under another
   id). Their values are not used; they are treated as *censored*: known only to be at least
   the highest score that is used. Under the hypothesis that the person is not enrolled this
@@ -56,6 +60,8 @@ import numpy as np
 
 EXCLUDED_TOP = 3  # best subjects whose scores are censored (the mate, or a duplicate id)
 TAIL_SHARE = 0.10  # share of the subjects searched whose scores form the fitted tail
+PRECISE_EXCEEDANCES = 100  # scores wanted for a steady fit, where MAX_TAIL_SHARE allows them
+MAX_TAIL_SHARE = 0.20  # largest share of the subjects taken to reach PRECISE_EXCEEDANCES
 MIN_EXCEEDANCES = 25  # fewest scores a tail is fitted on
 MAX_EXCEEDANCES = 250  # most (beyond, only the extreme matters and the cost grows)
 MIN_SUBJECTS = 100  # fewer subjects searched: no fit (too few stranger scores)
@@ -79,7 +85,11 @@ def from_fit_scale(z: float, transform: str) -> float:
 
 def exceedances(subjects: int) -> int:
     """How many scores below the censored top ones the tail is fitted on."""
-    return int(min(MAX_EXCEEDANCES, max(MIN_EXCEEDANCES, math.ceil(TAIL_SHARE * subjects))))
+    wanted = max(
+        math.ceil(TAIL_SHARE * subjects),
+        min(PRECISE_EXCEEDANCES, math.floor(MAX_TAIL_SHARE * subjects)),
+    )
+    return int(min(MAX_EXCEEDANCES, max(MIN_EXCEEDANCES, wanted)))
 
 
 def scores_needed(subjects: int) -> int:
