@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from leadguard.cli import progress as progress_bars
 from leadguard.cli import render
 from leadguard.core.errors import WorkspaceError
 from leadguard.gallery.enroll import enroll
@@ -132,7 +133,7 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
         f"({'the whole source' if full else 'a part; --full enrolls everything'}). Images with "
         "several faces use the face at the image centre (LFW's convention)."
     )
-    with render.enroll_progress(console) as progress:
+    with progress_bars.enroll_progress(console) as progress:
         report = enroll(ws, manifest, progress=progress)
     render.enroll_report(console, report)
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from leadguard.cli import eval_tails, render, session
+from leadguard.cli import progress as progress_bars
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx
 from leadguard.cli.common import out as _out
 from leadguard.services import evaluation
@@ -38,7 +39,7 @@ def _run_eval(
     then the summary and where the report and record went."""
     ctx = open_ctx(workspace)
     actor = session.actor(ctx)
-    with render.task_progress(_out(), label) as progress:
+    with progress_bars.task_progress(_out(), label) as progress:
         result = run(ctx, actor, progress)
     summary(_out(), result.metrics)
     _eval_done(result)

@@ -23,6 +23,7 @@ from leadguard.cli import (
     serve,
     session,
 )
+from leadguard.cli import progress as progress_bars
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx
 from leadguard.cli.common import out as _out
 from leadguard.core.errors import InputError
@@ -124,7 +125,7 @@ def enroll(
     actor = session.actor(ctx)
     console = _out()
     try:
-        with render.enroll_progress(console) as progress:
+        with progress_bars.enroll_progress(console) as progress:
             report = run_enroll(ctx, actor, source, progress=progress, retry_failed=retry_failed)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: work committed so far is kept; re-run to resume[/]")

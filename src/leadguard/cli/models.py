@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leadguard.cli import progress as progress_bars
 from leadguard.cli import render, session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
 
@@ -134,7 +135,7 @@ def gallery_reembed(
     ctx = open_ctx(workspace, workers=workers)
     console = out()
     try:
-        with render.enroll_progress(console) as progress:
+        with progress_bars.enroll_progress(console) as progress:
             report = reembed_gallery(
                 ctx, session.actor(ctx), model, progress=progress, retry_failed=retry_failed
             )

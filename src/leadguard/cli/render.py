@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
 from leadguard.core.serialize import candidate_list_dict
 from leadguard.core.textsafe import printable
 from leadguard.core.types import CandidateList, GalleryStats
 from leadguard.evidence.search_check import CHECKED
-from leadguard.gallery.enroll import EnrollReport, ProgressCallback
+from leadguard.gallery.enroll import EnrollReport
 from leadguard.gallery.lookalikes import LookalikeCheck
 from leadguard.gallery.maintenance import IndexCheck
 
@@ -39,20 +26,6 @@ def safe(value: object) -> str:
     (one value, one line; no forged lines) and Rich markup escaped (no hidden links, no
     MarkupError). Every place render shows such text goes through here."""
     return escape(printable(str(value)))
-
-
-class RateColumn(ProgressColumn):
-    """Images processed per second (a moving estimate from rich)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:5.1f} img/s" if speed else "  -.- img/s", style="progress.data.speed")
-
-
-@contextmanager
-def enroll_progress(console: Console) -> Iterator[ProgressCallback]:
-    with task_progress(console, "enrolling") as update:
-        yield lambda done, total, _enrolled: update(done, total)
 
 
 def enroll_report(console: Console, report: EnrollReport) -> None:
@@ -226,28 +199,6 @@ def lookalike_check(console: Console, check: LookalikeCheck) -> None:
             more = " ..." if check.missing + check.differ > len(check.differing_ids) else ""
             console.print(f"  (template ids {ids}{more})")
         console.print("  repair with: leadguard gallery rebuild")
-
-
-@contextmanager
-def task_progress(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar with count, rate and ETA; yields update(done, total)."""
-    progress = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    task_id = progress.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        progress.update(task_id, completed=done, total=total)
-
-    with progress:
-        yield update
 
 
 def _pct(x: float | None) -> str:
