@@ -108,6 +108,14 @@ def test_a_true_mate_does_not_inflate_its_own_tail() -> None:
     assert fit.search_p(float(np.sort(x)[-2])) > 1e-3
 
 
+def _thresholds_and_ps(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each set's per-search threshold at target 1 % and its top score's p."""
+    fits = [_fitted(x) for x in sets]
+    own = np.array([f.score_for(0.01) for f in fits])
+    ps = np.array([f.search_p(float(x.max())) for f, x in zip(fits, sets, strict=True)])
+    return own, ps
+
+
 def test_a_small_gallery_fits_a_steadier_tail_that_stays_conservative(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -125,18 +133,11 @@ def test_a_small_gallery_fits_a_steadier_tail_that_stays_conservative(
         lambda: rng.normal(0.5, 0.08, 500),
     ):
         sets = [draw() for _ in range(300)]
-
-        def thresholds() -> tuple[np.ndarray, np.ndarray]:
-            fits = [_fitted(x) for x in sets]
-            own = np.array([f.score_for(0.01) for f in fits])
-            ps = np.array([f.search_p(float(x.max())) for f, x in zip(fits, sets, strict=True)])
-            return own, ps
-
-        steady, p = thresholds()
+        steady, p = _thresholds_and_ps(sets)
         with monkeypatch.context() as m:
             m.setattr(tail, "PRECISE_EXCEEDANCES", 0)  # a tenth alone: 50 scores
             assert tail.exceedances(500) == 50
-            noisy, _ = thresholds()
+            noisy, _ = _thresholds_and_ps(sets)
         assert steady.std() < 0.85 * noisy.std(), (steady.std(), noisy.std())
         assert (p < 0.05).mean() <= 0.05 * 1.6 + 0.02, (p < 0.05).mean()
         assert (p < 0.20).mean() <= 0.20 * 1.3 + 0.02
