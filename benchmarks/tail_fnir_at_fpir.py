@@ -86,9 +86,7 @@ def _difference(hit: np.ndarray, base: np.ndarray, mated: np.ndarray) -> dict[st
         w = rng.poisson(1.0, mated.size).astype(np.float64)
         reps.append(_levels(hit, mated, w) - _levels(base, mated, w))
     lo, hi = np.nanpercentile(np.array(reps), [2.5, 97.5], axis=0)
-    return {
-        str(x): [float(point[j]), float(lo[j]), float(hi[j])] for j, x in enumerate(LEVELS)
-    }
+    return {str(x): [float(point[j]), float(lo[j]), float(hi[j])] for j, x in enumerate(LEVELS)}
 
 
 def main() -> None:

@@ -137,7 +137,6 @@ class Walk:
                     what = f"{v['id']} ({v['impact']}): {v['help']}"
                     self.a11y.append(f"{label} at {width} px: {what}")
 
-
     def docs_shot(self, page: Any, label: str, width: int) -> None:
         page.evaluate(HIDE_PHOTOS, True)
         path = Path(str(DOCS_SHOTS)) / f"ui-{label}-{width}.png"

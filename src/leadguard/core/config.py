@@ -398,7 +398,7 @@ def settings_reference() -> str:
         "",
         "Regenerate after changing a setting:",
         "`python -c 'from leadguard.core.config import settings_reference as r; "
-        "print(r(), end=\"\")' > docs/settings.md`",
+        'print(r(), end="")\' > docs/settings.md`',
         "",
         "| setting | default | where | what it does |",
         "|---|---|---|---|",

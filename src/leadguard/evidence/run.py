@@ -117,7 +117,6 @@ def fitted_domain(manifest: Path, blufr: Path | None) -> str:
     return f"manifest:{manifest.parent.name}/{manifest.name}"
 
 
-
 def fit_and_validate(
     ws: Workspace,
     data: Labelled,

@@ -67,8 +67,8 @@ class GalleryTail:
         return cls(hists, int(meta["count"]), int(meta["last"]))
 
 
-
 TAIL: Slot[GalleryTail] = Slot("tail")  # resident per space, with its generation
+
 
 def tail_path(ws: Workspace, space_key: str) -> Path:
     return ws.index_path(space_key).with_suffix(".gallery-tail.npz")

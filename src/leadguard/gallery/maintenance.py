@@ -219,8 +219,10 @@ def synced_index(
     # and a repair here would wait on that lock while holding the one the enrollment needs
     # next. The next batch, ``index check`` and ``audit verify`` still see it.
     in_search = session is not None
-    if (head_ok or in_search) and meta is not None and all(
-        meta.get(k) == v for k, v in summary.items()
+    if (
+        (head_ok or in_search)
+        and meta is not None
+        and all(meta.get(k) == v for k, v in summary.items())
     ):
         try:
             index = open_index(ws, space)

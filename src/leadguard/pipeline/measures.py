@@ -205,9 +205,7 @@ def head_pose(pts: np.ndarray, width: int, height: int) -> tuple[Measure, Measur
     )
 
 
-def blockiness(
-    pixels: np.ndarray, det: Detection, grey_box: np.ndarray | None = None
-) -> Measure:
+def blockiness(pixels: np.ndarray, det: Detection, grey_box: np.ndarray | None = None) -> Measure:
     """JPEG 8x8 blocking: mean step across block boundaries over the mean step elsewhere,
     in the face region at its native resolution (1 = no blocking). Only the box is
     converted to grey (it was the whole image); ``grey_box``: ``_box_grey(pixels, det)``."""

@@ -179,9 +179,7 @@ def api_duplicates(st: State, actor: ApiActor) -> S.DuplicatesOut:
 
 
 @router.post("/gallery/duplicates/resolve", response_model=S.DuplicateOut, tags=["gallery"])
-def api_duplicate_resolve(
-    body: S.DuplicateResolveIn, st: State, actor: ApiActor
-) -> S.DuplicateOut:
+def api_duplicate_resolve(body: S.DuplicateResolveIn, st: State, actor: ApiActor) -> S.DuplicateOut:
     d = st.call(
         gallery.resolve_duplicate,
         st.ctx,

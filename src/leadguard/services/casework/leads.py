@@ -263,7 +263,6 @@ def _third_review(
     return None
 
 
-
 def require_usable(s: Session, lead: Lead, pol: CaseworkPolicy, rule: str, what: str) -> None:
     refuse_if_final(s, lead, what)
     if pol.corroboration_required and not independent(s, lead):
