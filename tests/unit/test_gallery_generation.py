@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from leadguard.face_models import model_space
 from leadguard.gallery.maintenance import gallery_counts
+from leadguard.storage import maintenance_queries as maint_repo
 from leadguard.storage import queries as repo
 from leadguard.storage.tables import TemplateRecord
 from leadguard.storage.workspace import Workspace
@@ -36,7 +37,7 @@ def test_every_change_to_templates_moves_the_generation(tmp_path: Path) -> None:
     rewritten = stamp(ws)
     assert rewritten != added
     with ws.session() as s:
-        removed = repo.remove_subject(s, "S0003")
+        removed = maint_repo.remove_subject(s, "S0003")
     assert sum(len(v) for v in removed.values()) == 2
     assert stamp(ws) not in (first, added, rewritten)
     ws.close()
@@ -50,7 +51,7 @@ def test_resident_counts_follow_another_writer(tmp_path: Path) -> None:
         assert gallery_counts(ws, s, space.key) == (5, 10)
     other = Workspace.open(tmp_path / "ws")  # another process's connection
     with other.session() as s:
-        repo.remove_subject(s, "S0002")
+        maint_repo.remove_subject(s, "S0002")
     with ws.session() as s:
         assert gallery_counts(ws, s, space.key) == (4, 8)
     other.close()
@@ -78,7 +79,7 @@ def test_resident_score_tail_follows_the_generation(
     assert again is first and counted == []  # nothing changed: no count of the table
     other = Workspace.open(tmp_path / "ws")  # another process removes a subject
     with other.session() as s:
-        repo.remove_subject(s, "S0002")
+        maint_repo.remove_subject(s, "S0002")
     other.close()
     after = shift.gallery_tail(ws, space.key, stamp(ws))
     assert counted == [space.key] and after.template_count == 38  # rebuilt without them

@@ -19,6 +19,7 @@ from leadguard.core.types import EmbeddingSpace
 from leadguard.evidence.gallery_figures import delete_resolutions
 from leadguard.gallery import index_files, lookalikes
 from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
+from leadguard.storage import maintenance_queries as maint_repo
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import subject_rows
 from leadguard.storage.resident import Slot
@@ -127,7 +128,8 @@ def check_index(ws: Workspace, space: EmbeddingSpace) -> IndexCheck:
     vector bytes over all rows, computed chunk by chunk), so that vectors swapped or altered
     inside the index file are found and named."""
     with ws.session() as s:
-        db_ids, db_dig = _join([_digests(c) for c in repo.template_vector_chunks(s, space.key)])
+        chunks = maint_repo.template_vector_chunks(s, space.key)
+        db_ids, db_dig = _join([_digests(c) for c in chunks])
     files = tuple(check_files(ws, space))
     try:
         index = open_index(ws, space)
@@ -265,7 +267,7 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
     Under a court ``order`` (expungement) the evaluation cache of its images goes too. The
     audit entry is written in the same transaction as the deletion."""
     with ws.session() as s:
-        shas = [sha for sha, _ in repo.subject_images(s, external_id)]
+        shas = [sha for sha, _ in maint_repo.subject_images(s, external_id)]
         rows = subject_rows(s, external_id)
         going = audit.deleted_records(rows)
         by_space: dict[str, list[int]] = {}
@@ -274,7 +276,7 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
                 by_space.setdefault(row.space_key, []).append(row.id)
         for key, ids in by_space.items():  # in the removal's transaction
             lookalikes.on_remove(s, key, ids)
-        removed = repo.remove_subject(s, external_id)
+        removed = maint_repo.remove_subject(s, external_id)
         verdicts = delete_resolutions(s, external_id)  # no verdict names a removed subject
         spaces = {key: repo.get_space(s, key) for key in removed}
         details: dict[str, Any] = {
@@ -286,7 +288,7 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
             details["duplicate_verdicts_deleted"] = verdicts
         if order is not None:
             details["order"] = order
-            details["cached_templates_purged"] = repo.purge_cached_templates(s, shas)
+            details["cached_templates_purged"] = maint_repo.purge_cached_templates(s, shas)
         action = "gallery_remove" if order is None else "gallery_expunge"
         audit.append(s, action, f"subject:{external_id}", details)
     total = 0
@@ -325,7 +327,7 @@ def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:
     if not order.strip():
         raise InputError("an expungement needs the reference of the order (--order)")
     with ws.session() as s:
-        images = repo.subject_images(s, external_id)
+        images = maint_repo.subject_images(s, external_id)
     n = remove_subject(ws, external_id, order)
     shas = [sha for sha, _ in images]
     with ws.session() as s:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,7 +12,6 @@ import numpy.typing as npt
 from sqlalchemy import Select, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from leadguard.core.errors import LeadGuardError
 from leadguard.core.types import EmbeddingSpace, FaceTemplate, GalleryStats, ImageMeta
 from leadguard.storage.tables import (
     Base,
@@ -24,7 +22,6 @@ from leadguard.storage.tables import (
     GalleryGeneration,
     ImageRecord,
     Subject,
-    TemplateCache,
     TemplateRecord,
 )
 
@@ -435,30 +432,6 @@ def gallery_counts(session: Session, space_key: str) -> tuple[int, int]:
     return int(subjects or 0), int(templates or 0)
 
 
-class UnknownSubject(LeadGuardError):
-    pass
-
-
-def remove_subject(session: Session, external_id: str) -> dict[str, list[int]]:
-    """Delete a subject and everything under it; returns removed template ids per space."""
-    subject = session.scalar(select(Subject).where(Subject.external_id == external_id))
-    if subject is None:
-        raise UnknownSubject(f"subject {external_id!r} is not in the gallery")
-    rows = session.execute(
-        select(TemplateRecord.space_key, TemplateRecord.id)
-        .join(FaceRecord, TemplateRecord.face_id == FaceRecord.id)
-        .join(ImageRecord, FaceRecord.image_id == ImageRecord.id)
-        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
-        .where(Encounter.subject_id == subject.id)
-    ).all()
-    removed: dict[str, list[int]] = {}
-    for key, tid in rows:
-        removed.setdefault(key, []).append(tid)
-    session.delete(subject)
-    session.flush()
-    return removed
-
-
 def gallery_stats(session: Session) -> GalleryStats:
     def count(model: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
@@ -503,44 +476,3 @@ def latest_encounters(session: Session, subjects: list[str], space_key: str) -> 
         .group_by(Subject.external_id)
     )
     return {r[0]: r[1] for r in rows if r[1] is not None}
-
-
-def subject_images(session: Session, external_id: str) -> list[tuple[str, str]]:
-    """(SHA-256, source path) of every image of a subject."""
-    rows = session.execute(
-        select(ImageRecord.sha256, ImageRecord.source_path)
-        .join(Encounter, ImageRecord.encounter_id == Encounter.id)
-        .join(Subject, Encounter.subject_id == Subject.id)
-        .where(Subject.external_id == external_id)
-    )
-    return [(r[0], r[1]) for r in rows]
-
-
-def purge_cached_templates(session: Session, shas: list[str]) -> int:
-    """Delete evaluation-cache templates derived from these images; returns rows deleted."""
-    n = 0
-    for start in range(0, len(shas), 5000):
-        part = shas[start : start + 5000]
-        n += len(
-            session.scalars(select(TemplateCache.id).where(TemplateCache.sha256.in_(part))).all()
-        )
-        session.execute(delete(TemplateCache).where(TemplateCache.sha256.in_(part)))
-    return n
-
-
-def template_vector_chunks(
-    session: Session, space_key: str, chunk: int = 20000
-) -> Iterator[list[tuple[int, bytes]]]:
-    """A space's (template id, vector bytes) in id order, ``chunk`` rows at a time."""
-    last = 0
-    while True:
-        rows = session.execute(
-            select(TemplateRecord.id, TemplateRecord.vector)
-            .where(TemplateRecord.space_key == space_key, TemplateRecord.id > last)
-            .order_by(TemplateRecord.id)
-            .limit(chunk)
-        ).all()
-        if not rows:
-            return
-        yield [(int(r[0]), bytes(r[1])) for r in rows]
-        last = int(rows[-1][0])
