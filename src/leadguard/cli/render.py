@@ -18,6 +18,17 @@ from leadguard.gallery.lookalikes import LookalikeCheck
 from leadguard.gallery.maintenance import IndexCheck
 
 MAX_LISTED_FAILURES = 200
+CANDIDATE_COLUMNS = (
+    "rank",
+    "subject",
+    "score",
+    "FMR at score",
+    "worst-group FMR up to",
+    "log10 LR",
+    "photo date",
+    "image",
+)
+CANDIDATE_DROP = ("image", "photo date", "worst-group FMR up to", "log10 LR")  # first goes first
 
 
 def safe(value: object) -> str:
@@ -107,16 +118,7 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         table(
             console,
             f"{title}; score = cosine similarity, not a probability",
-            (
-                "rank",
-                "subject",
-                "score",
-                "FMR at score",
-                "worst-group FMR up to",
-                "log10 LR",
-                "photo date",
-                "image",
-            ),
+            CANDIDATE_COLUMNS,
             [
                 (
                     c.rank,
@@ -128,7 +130,7 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
                 )
                 for c in cl.candidates
             ],
-            drop=("image", "photo date", "worst-group FMR up to", "log10 LR"),
+            drop=CANDIDATE_DROP,
         )
         for c in cl.candidates:
             if c.evidence:
