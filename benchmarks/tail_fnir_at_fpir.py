@@ -13,8 +13,11 @@ Variants are ``shipped`` (evidence/tail.py as it is) or ``SHARE:CENSORED:MODE[:P
 censored, and the scores wanted for a steady fit in a small gallery (tail.PRECISE_EXCEEDANCES,
 default 0: the share alone). Each is run alone and with the gallery-size floor. For each
 variant with the floor, the FNIR difference from the gallery-size threshold at each level gets
-a 95 % interval from 300 Poisson bootstrap replicates of the searches (searches, not people,
-are resampled: a person's several probes are not independent, so the interval is too narrow).
+a 95 % interval from 300 Poisson bootstrap replicates over the probe people (a person's
+several searches share one weight: they are not independent, so resampling searches alone gave
+intervals too narrow). MODE ``lrt[CRIT]`` fixes the shape at 0 unless the likelihood ratio of the
+free fit (shape >= 0) over the exponential exceeds CRIT (default 2.71, the 5 % point of the
+one-sided boundary test).
 
     PYTHONPATH=src .venv/bin/python benchmarks/tail_fnir_at_fpir.py -w WS --half 1 \\
         --variants 0.1:3:gpd,0.25:3:gpd [--per-split 300] [--out FILE]
@@ -47,10 +50,29 @@ KEEP = 600  # best scores kept per search (enough for any tail share used here)
 LIST_LENGTH = 20
 
 
+def _loglik(fit: tail.TailFit, top: np.ndarray) -> float:
+    """The censored log-likelihood of a fit on the scores it was fitted on (fit scale)."""
+    z = np.sort(tail.to_fit_scale(top, fit.transform))[::-1]
+    kept = z[fit.censored : fit.censored + fit.used]
+    y, yc, sc, xi = kept - fit.threshold, float(kept[0] - fit.threshold), fit.scale, fit.shape
+    if xi < 1e-9:
+        return float(-y.size * np.log(sc) - y.sum() / sc - fit.censored * yc / sc)
+    logf = -np.log(sc) - (1 / xi + 1) * np.log1p(xi * y / sc)
+    return float(logf.sum() - fit.censored / xi * np.log1p(xi * yc / sc))
+
+
 def _fit(variant: str, top: np.ndarray, n: int) -> tail.TailFit | tail.TailRefused:
     if variant == "shipped":
         return tail.fit_tail(top, n)
     share, censored, mode, *precise = variant.split(":")
+    if mode.startswith("lrt"):  # shape 0 unless the likelihood ratio rejects it
+        crit = float(mode[3:] or 2.71)
+        free = _fit(":".join([share, censored, "gpd", *precise]), top, n)
+        if not isinstance(free, tail.TailFit) or free.shape < 1e-9:
+            return free
+        fixed = _fit(":".join([share, censored, "exp", *precise]), top, n)
+        assert isinstance(fixed, tail.TailFit)
+        return free if 2 * (_loglik(free, top) - _loglik(fixed, top)) > crit else fixed
     names = ("TAIL_SHARE", "EXCLUDED_TOP", "MAX_EXCEEDANCES", "PRECISE_EXCEEDANCES")
     old = [getattr(tail, k) for k in names]
     new = (float(share), int(censored), KEEP, int(precise[0]) if precise else 0)
@@ -76,14 +98,19 @@ def _levels(hit: np.ndarray, mated: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.array([fn[fp <= x].min() if (fp <= x).any() else np.nan for x in LEVELS])
 
 
-def _difference(hit: np.ndarray, base: np.ndarray, mated: np.ndarray) -> dict[str, Any]:
-    """FNIR of ``hit`` minus FNIR of ``base`` at each level, with a bootstrap interval."""
+def _difference(
+    hit: np.ndarray, base: np.ndarray, mated: np.ndarray, person: np.ndarray
+) -> dict[str, Any]:
+    """FNIR of ``hit`` minus FNIR of ``base`` at each level, with a bootstrap interval over
+    people: ``person`` numbers each search's probe person, and all of one person's searches
+    share one Poisson weight."""
     rng = np.random.default_rng(1)
     one = np.ones(mated.size)
     point = _levels(hit, mated, one) - _levels(base, mated, one)
+    people = int(person.max()) + 1
     reps = []
     for _ in range(REPLICATES):
-        w = rng.poisson(1.0, mated.size).astype(np.float64)
+        w = rng.poisson(1.0, people).astype(np.float64)[person]
         reps.append(_levels(hit, mated, w) - _levels(base, mated, w))
     lo, hi = np.nanpercentile(np.array(reps), [2.5, 97.5], axis=0)
     return {str(x): [float(point[j]), float(lo[j]), float(hi[j])] for j, x in enumerate(LEVELS)}
@@ -110,7 +137,7 @@ def main() -> None:
     acq = compute_templates(ws, space, paths, None)
     rng = np.random.default_rng(a.half)
     tops: list[np.ndarray] = []
-    ns, score, rank = [], [], []
+    ns, score, rank, who = [], [], [], []
     for sp in splits:
         ok = [(p, i) for p, i in sp.gallery if acq[p].vector is not None]
         gal = [(p, i) for p, i in ok if identity_half(i, a.seed) == a.half]
@@ -131,8 +158,10 @@ def main() -> None:
             ns.append(r.size)
             score.append(float(r[m]) if m >= 0 else float(r.max()))
             rank.append(1 + int((r > r[m]).sum()) if m >= 0 else 0)
+            who.append(i)
     sc, rk, nn = np.array(score), np.array(rank), np.array(ns)
     mated = rk > 0
+    person = np.unique(np.array(who), return_inverse=True)[1]
     log.info("%d searches, %d of enrolled people", sc.size, int(mated.sum()))
 
     def hits(thr: np.ndarray) -> np.ndarray:
@@ -157,7 +186,9 @@ def main() -> None:
             own[k] = [f.score_for(t) for t in TARGETS] if isinstance(f, tail.TailFit) else floor[k]
         curves[v] = curve(own)
         curves[f"{v}+floor"] = curve(np.maximum(own, floor))
-        differences[f"{v}+floor"] = _difference(hits(np.maximum(own, floor)), hits(floor), mated)
+        differences[f"{v}+floor"] = _difference(
+            hits(np.maximum(own, floor)), hits(floor), mated, person
+        )
         log.info("%s fitted in %.0f s", v, time.time() - t0)
     out: dict[str, Any] = {
         "half": a.half,
