@@ -33,16 +33,19 @@ def search_threshold(
     stored: StoredModel,
     gallery_templates: int,
     table: tuple[int, ...] | None = None,
+    figures: StrangerFigures | None = None,
 ) -> tuple[GalleryThreshold, ShiftCheck | None]:
     """The open-set threshold: the model's for this gallery size (raised for the worst
     group when the setting is on), then raised again to where the gallery's own tail allows
     the same false match rate, if that tail is heavier. ``table``: the gallery generation
-    just read (the tail is then kept resident, as the index is)."""
+    just read (the tail is then kept resident, as the index is); ``figures``: the gallery's
+    figures, where the caller has just read them for that generation."""
     settings = ws.settings
     t = stored.model.gallery_threshold(
         settings.target_fpir, gallery_templates, settings.worst_group_threshold
     )
-    figures = gallery_figures(ws, stored.model.space_key, table)
+    if figures is None:
+        figures = gallery_figures(ws, stored.model.space_key, table)
     shift = gallery_shift(stored.model, figures, t.threshold)
     if shift is not None and shift.shifted and shift.threshold > t.threshold:
         t = replace(

@@ -43,6 +43,7 @@ from leadguard.evidence.groups import worst_group as _worst_group
 from leadguard.storage.tables import EvidenceModelRecord
 from leadguard.storage.workspace import Workspace
 
+THRESHOLDS_HELD = 256  # gallery_threshold answers kept per model (several sizes and targets)
 FORMAT = 1  # later fields (group_lr, group_people, domain) live in meta and are optional
 
 
@@ -54,6 +55,10 @@ class EvidenceModel:
     tails: ProbeTails
     lr: LrTable
     meta: dict[str, Any] = field(default_factory=dict)  # provenance, partition, validation
+    # gallery_threshold's answers: a pure function of the model, asked on every search
+    _thresholds: dict[tuple[float, int, bool], GalleryThreshold] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def design_effect(self, score: float, group: str | None = None) -> float:
         """Measured design effect at this score, overall or within a group (nearest
@@ -75,6 +80,18 @@ class EvidenceModel:
     ) -> GalleryThreshold:
         """The open-set threshold for this gallery size; with ``worst_group`` raised until
         every adequately measured group's FMR is no higher than the average's was."""
+        key = (float(target_fpir), int(gallery_size), bool(worst_group))
+        held = self._thresholds.get(key)
+        if held is None:
+            held = self._gallery_threshold(target_fpir, gallery_size, worst_group)
+            if len(self._thresholds) >= THRESHOLDS_HELD:
+                self._thresholds.clear()
+            self._thresholds[key] = held
+        return held
+
+    def _gallery_threshold(
+        self, target_fpir: float, gallery_size: int, worst_group: bool
+    ) -> GalleryThreshold:
         g = threshold_for_gallery(self.tails, self.nonmated, target_fpir, gallery_size)
         if worst_group:
             t, binding = group_threshold(self, g.threshold)

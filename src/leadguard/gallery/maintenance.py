@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 # What a long-lived workspace keeps per space, each with the generation it agrees with.
 INDEX: Slot[StoredIndex] = Slot("index")
 COUNTS: Slot[tuple[int, int]] = Slot("counts")
-SUBJECTS: Slot[dict[int, str]] = Slot("template-subjects")
 
 
 @dataclass(frozen=True)
@@ -363,18 +362,3 @@ def gallery_counts(
         counts = repo.gallery_counts(s, space_key)
         ws.resident.put(COUNTS, space_key, table, counts)
     return counts
-
-
-def template_subjects(
-    ws: Workspace, s: Any, space_key: str, table: tuple[int, ...]
-) -> dict[int, str]:
-    """Each template's subject in a space, read again only when the templates table changed
-    (the gallery generation ``table``, just read by the caller): a search ranks hundreds of
-    templates by subject, and reading their subjects through four joins each time cost more
-    than the scan."""
-    held = ws.resident.get(SUBJECTS, space_key, table)
-    if held is None:
-        with s.no_autoflush:
-            held = repo.space_subjects(s, space_key)
-        ws.resident.put(SUBJECTS, space_key, table, held)
-    return held

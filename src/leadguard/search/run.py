@@ -26,14 +26,14 @@ from leadguard.evidence.statements import INVESTIGATION_NOTICE, NO_CANDIDATE, Ca
 from leadguard.evidence.tail import OpenSetDecision, TailRefused, decide, scores_needed
 from leadguard.face_models.base import FaceModel
 from leadguard.gallery.lookalikes import candidate_rows
-from leadguard.gallery.maintenance import gallery_counts, synced_index, template_subjects
+from leadguard.gallery.maintenance import gallery_counts, synced_index
 from leadguard.index.base import VectorIndex, check_space
 from leadguard.pipeline.compose import FacePipeline, FaceSelection, MeasuredFace, ProcessedImage
 from leadguard.pipeline.decode import Header, check_header, read_file, sha256_bytes
 from leadguard.quality.gate import QualityRefused, Verdict, workspace_policy
 from leadguard.quality.provenance import ProbeRefused, apply_edits, check_source_type
 from leadguard.search.intake import Intake, gate, log_refusal, receive_probe
-from leadguard.search.rank import best_subject_templates, with_rows
+from leadguard.search.rank import best_subject_templates, subject_codes, with_rows
 from leadguard.search.request import SearchRequest
 from leadguard.storage import queries as repo
 from leadguard.storage.tables import ProbeRecord, SearchLog
@@ -301,16 +301,18 @@ def _rank(
     vector = probe.processed.template.vector
     best: list[tuple[float, int]] = []  # (score, template id): rows read for the listed only
     if gallery.templates:
-        subjects = template_subjects(ws, s, gallery.index.space_key, gallery.table)
+        subjects = subject_codes(ws, s, gallery.index.space_key, gallery.table)
         best = best_subject_templates(gallery.index, vector, fetch, s, subjects)
     ranked = best[:k]
     threshold = shift = None
     figures: StrangerFigures | None = None
     open_set: OpenSetDecision | None = None
-    if req.investigation is None and gallery.stored is not None and gallery.templates:
-        threshold, shift = search_threshold(ws, gallery.stored, gallery.templates, gallery.table)
     if gallery.stored is not None and gallery.templates:  # resident: read once per generation
         figures = gallery_figures(ws, gallery.stored.model.space_key, gallery.table)
+    if req.investigation is None and gallery.stored is not None and gallery.templates:
+        threshold, shift = search_threshold(
+            ws, gallery.stored, gallery.templates, gallery.table, figures
+        )
     if gallery.templates:
         open_set = decide(
             [score for score, _ in best],
