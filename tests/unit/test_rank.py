@@ -26,7 +26,7 @@ def _reference(index: ExactIndex, query: np.ndarray, subject: dict[int, str], k:
 
 
 def _gallery(seed: int) -> tuple[ExactIndex, dict[int, str], np.ndarray]:
-    """Templates with coarse vectors (many exact ties), 1 to 4 per subject, sparse ids."""
+    """Templates with coarse vectors (many exact ties), about 2.4 per subject, sparse ids."""
     rng = np.random.default_rng(seed)
     n = 600
     vecs = rng.integers(-2, 3, size=(n, 8)).astype(np.float32)
