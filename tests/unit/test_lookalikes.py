@@ -95,7 +95,14 @@ def test_near_top_counts_the_others_within_the_margin() -> None:
     # every score read was within the margin and more people were searched: a floor
     crowded = la.near_top([top, top, top], subjects=1000)
     assert crowded is not None and crowded.others == 2 and not crowded.complete
-    assert "at least 2 other people" in crowded.line()
+    assert "at least 2 other people in the gallery score almost" in crowded.line()
+    assert "2 other people in the gallery score almost" in near.line()
+    # one verb for one person, none or one
+    alone = la.near_top([top, 0.5], subjects=2)
+    assert alone is not None and alone.others == 0
+    assert "no other person in the gallery scores almost" in alone.line()
+    one = la.near_top([top, floor + 1e-6, 0.5], subjects=3)
+    assert one is not None and "1 other person in the gallery scores almost" in one.line()
     assert la.near_top([], 0) is None
 
 

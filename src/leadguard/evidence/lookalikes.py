@@ -185,9 +185,10 @@ class NearTop:
 
     def line(self) -> str:
         at_least = "" if self.complete else "at least "
+        verb = "score" if self.others > 1 else "scores"
         return (
             f"Near the top: {at_least}{_people(self.others).replace('other enrolled', 'other')} "
-            f"in the gallery score almost as high as the top candidate (within "
+            f"in the gallery {verb} almost as high as the top candidate (within "
             f"{self.top - self.floor:.4f} of its {self.top:.4f}, that is at or above "
             f"{self.floor:.4f}: {MARGIN_Z} on Fisher's z scale)."
         )
