@@ -61,6 +61,14 @@ def _loglik(fit: tail.TailFit, top: np.ndarray) -> float:
     return float(logf.sum() - fit.censored / xi * np.log1p(xi * yc / sc))
 
 
+def pretest(free: tail.TailFit, fixed: tail.TailFit, top: np.ndarray, crit: float) -> tail.TailFit:
+    """The free fit (shape >= 0) where the likelihood ratio over the exponential exceeds
+    ``crit``, else the exponential."""
+    if free.shape < 1e-9:
+        return fixed
+    return free if 2 * (_loglik(free, top) - _loglik(fixed, top)) > crit else fixed
+
+
 def _fit(variant: str, top: np.ndarray, n: int) -> tail.TailFit | tail.TailRefused:
     if variant == "shipped":
         return tail.fit_tail(top, n)
@@ -68,11 +76,11 @@ def _fit(variant: str, top: np.ndarray, n: int) -> tail.TailFit | tail.TailRefus
     if mode.startswith("lrt"):  # shape 0 unless the likelihood ratio rejects it
         crit = float(mode[3:] or 2.71)
         free = _fit(":".join([share, censored, "gpd", *precise]), top, n)
-        if not isinstance(free, tail.TailFit) or free.shape < 1e-9:
+        if not isinstance(free, tail.TailFit):
             return free
         fixed = _fit(":".join([share, censored, "exp", *precise]), top, n)
         assert isinstance(fixed, tail.TailFit)
-        return free if 2 * (_loglik(free, top) - _loglik(fixed, top)) > crit else fixed
+        return pretest(free, fixed, top, crit)
     names = ("TAIL_SHARE", "EXCLUDED_TOP", "MAX_EXCEEDANCES", "PRECISE_EXCEEDANCES")
     old = [getattr(tail, k) for k in names]
     new = (float(share), int(censored), KEEP, int(precise[0]) if precise else 0)

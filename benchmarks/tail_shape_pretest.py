@@ -29,7 +29,7 @@ from scipy import stats
 
 from _common import save
 from leadguard.evidence import tail
-from tail_fnir_at_fpir import _loglik
+from tail_fnir_at_fpir import pretest
 
 log = logging.getLogger("tail_shape_pretest")
 SIZES = (150, 500, 1000, 5000)
@@ -40,13 +40,12 @@ CRITICAL = 2.71
 def fit(x: np.ndarray, rule: str) -> tail.TailFit:
     top = np.sort(x)[::-1][: tail.scores_needed(x.size)]
     free = tail.fit_tail(top, x.size, False, tail.IDENTITY)
-    fixed = tail.fit_tail(top, x.size, True, tail.IDENTITY)
-    assert isinstance(free, tail.TailFit) and isinstance(fixed, tail.TailFit)
+    assert isinstance(free, tail.TailFit)
     if rule == "shipped":
         return free
-    if rule == "exp" or free.shape < 1e-9:
-        return fixed
-    return free if 2 * (_loglik(free, top) - _loglik(fixed, top)) > CRITICAL else fixed
+    fixed = tail.fit_tail(top, x.size, True, tail.IDENTITY)
+    assert isinstance(fixed, tail.TailFit)
+    return fixed if rule == "exp" else pretest(free, fixed, top, CRITICAL)
 
 
 def main() -> None:
