@@ -5,13 +5,13 @@ builds one and keeps the face model, quality policy and vector index resident in
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadguard.quality.gate import workspace_policy
@@ -40,7 +40,7 @@ from leadguard.server.errors import (
     status_of,
     validation_message,
 )
-from leadguard.server.limits import BodyLimit
+from leadguard.server.limits import ASGIApp, BodyLimit, Message, Receive, Scope, Send
 from leadguard.server.state import ServerState
 from leadguard.services.context import Context
 
@@ -58,6 +58,33 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response (and ``Cache-Control:
+    no-store`` outside /static/), where the application did not set them. Plain ASGI, not
+    ``@app.middleware("http")``, whose request/response wrapping and extra task cost every
+    request a measurable share of the server's CPU (docs/hardening.md)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+                if not static:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def warm(ctx: Context, search_threads: int | None = 1) -> None:
@@ -125,16 +152,7 @@ def create_app(
     static = resources.files("leadguard.server").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)  # outermost: the 413s get them too
 
     async def handled(request: Request, exc: Exception) -> Response:
         status = status_of(exc)

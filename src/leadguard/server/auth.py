@@ -23,7 +23,7 @@ LOGIN_CSRF_COOKIE = "lg_login_csrf"
 bearer = HTTPBearer(auto_error=False, description="The token from POST /api/login")
 
 
-def state_of(request: Request) -> ServerState:
+async def state_of(request: Request) -> ServerState:  # async: no thread hop, no I/O
     st: ServerState = request.app.state.lg
     return st
 
@@ -52,7 +52,7 @@ def api_login(
     return _authenticate(st, creds.credentials if creds else None)
 
 
-def api_actor(login: Annotated[Login, Depends(api_login)]) -> Actor:
+async def api_actor(login: Annotated[Login, Depends(api_login)]) -> Actor:
     return login.actor
 
 
