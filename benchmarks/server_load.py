@@ -25,7 +25,7 @@ The per-user and per-address limits are raised for this run (every client is one
 127.0.0.1): the benchmark measures the compute path, not the limits.
 
 Usage: python benchmarks/server_load.py [--templates 100000] [--seconds 60]
-       [--clients 10 30 50] [--hostile-every 5] [--slots K]
+       [--clients 10 30 50] [--hostile-every 5] [--slots K] [--http-stack auto|asyncio]
 
 Also reported per N: the server process's CPU time per completed search and the clients'
 CPU time as a share of the cores (both from /proc, all threads).
@@ -96,7 +96,13 @@ def prepare(root: Path, n: int, clients: int) -> None:
     ctx.close()
 
 
-def run_server(root: str, port: int, slots: int | None = None) -> None:
+STACKS = {  # uvicorn's event loop and HTTP parser
+    "auto": ("auto", "auto"),  # what `leadguard serve` gets: uvloop and httptools, installed
+    "asyncio": ("asyncio", "h11"),  # the pure-Python stack, as before 2026-12-03 evening
+}
+
+
+def run_server(root: str, port: int, slots: int | None = None, stack: str = "auto") -> None:
     """The child process: the workspace opened as `leadguard serve` would, on uvicorn."""
     import uvicorn
 
@@ -110,7 +116,16 @@ def run_server(root: str, port: int, slots: int | None = None) -> None:
         server_compute_slots=slots,  # None: the setting's default (one per core)
     )
     app = create_app(ctx, secure_cookies=False, login_limit=10**6)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+    loop, http = STACKS[stack]
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        loop=loop,  # type: ignore[arg-type]
+        http=http,  # type: ignore[arg-type]
+    )
 
 
 def free_port() -> int:
@@ -369,6 +384,7 @@ def main() -> None:
     ap.add_argument(
         "--slots", type=int, default=None, help="server_compute_slots (default: one per core)"
     )
+    ap.add_argument("--http-stack", choices=sorted(STACKS), default="auto")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
@@ -385,7 +401,9 @@ def main() -> None:
         rate_before = pipeline_rate(root, cores, args.bound_seconds)
         port = free_port()
         ctx = multiprocessing.get_context("spawn")
-        server = ctx.Process(target=run_server, args=(str(root), port, args.slots), daemon=True)
+        server = ctx.Process(
+            target=run_server, args=(str(root), port, args.slots, args.http_stack), daemon=True
+        )
         server.start()
         base = f"http://127.0.0.1:{port}"
         for _ in range(600):
@@ -445,6 +463,7 @@ def main() -> None:
             "single_probe_pipeline_ms": round(single * 1000, 1),
             "cores": cores,
             "server_compute_slots": args.slots or "one per core",
+            "http_stack": args.http_stack,
             "cores_over_single_probe_per_s": round(naive, 3),
             "pipeline_rate_before_per_s": round(rate_before, 3),
             "pipeline_rate_after_per_s": round(rate_after, 3),

@@ -1,7 +1,9 @@
 """One urgent search through the service, in-process (no HTTP): `services.search.search`
 with a real LFW probe against a gallery of synthetic templates (as server_load.py makes it).
 
-Prints the median of --runs searches after three warm-ups. To compare two versions of the
+Prints the median wall time and CPU time (this process's, every thread) of --runs
+searches after three warm-ups: the CPU time is what compares with the server's CPU time
+a search in server_load.py. To compare two versions of the
 code in one sitting, run this alternately with each tree's ``src`` first on PYTHONPATH
 (for example a ``git worktree`` of the commit before), on the same --workspace.
 
@@ -43,14 +45,20 @@ def main() -> None:
         probe = Path(tmp) / PROBE.name
         probe.write_bytes(PROBE.read_bytes())
         wanted = SearchRequest(probe, "surveillance_still", probe_name=PROBE.name)
-        times = []
+        times, cpu = [], []
         for i in range(3 + a.runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             search(ctx, sup, wanted, Override("LOAD-1", "service benchmark"))
             if i >= 3:
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
         ctx.close()
-    log.info("median %.1f ms over %d searches", statistics.median(times) * 1000, a.runs)
+    log.info(
+        "median %.1f ms wall, %.1f ms CPU over %d searches",
+        statistics.median(times) * 1000,
+        statistics.median(cpu) * 1000,
+        a.runs,
+    )
 
 
 if __name__ == "__main__":
