@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import statistics
 import tempfile
 import threading
@@ -31,7 +30,7 @@ from typing import Any
 import httpx
 
 from _common import save
-from server_load import PROBE, PW, STACKS, cpu_seconds, free_port, prepare, run_server, token
+from server_load import PROBE, PW, STACKS, cpu_seconds, prepare, start_server, token
 
 log = logging.getLogger("request_cost")
 
@@ -47,20 +46,9 @@ def _rounds(pid: int, rounds: int, count: int, work: Any) -> list[float]:
 
 
 def served(root: Path, stack: str, rounds: int, me: int, searches: int) -> dict[str, Any]:
-    port = free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=run_server, args=(str(root), port, None, stack), daemon=True
-    )
-    server.start()
+    server, base = start_server(root, None, stack)
     assert server.pid is not None
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{base}/api/me", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         auth = {"Authorization": f"Bearer {token(base, 'sup0')}"}
         data = PROBE.read_bytes()
 

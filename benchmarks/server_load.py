@@ -128,6 +128,25 @@ def run_server(root: str, port: int, slots: int | None = None, stack: str = "aut
     )
 
 
+def start_server(
+    root: Path, slots: int | None = None, stack: str = "auto"
+) -> tuple[multiprocessing.process.BaseProcess, str]:
+    """``run_server`` in a spawned child, once it answers; the process and its base URL."""
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(
+        target=run_server, args=(str(root), port, slots, stack), daemon=True
+    )
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(f"{base}/api/me", timeout=2)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return server, base
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -399,19 +418,7 @@ def main() -> None:
         cores = os.cpu_count() or 1
         naive = cores / single
         rate_before = pipeline_rate(root, cores, args.bound_seconds)
-        port = free_port()
-        ctx = multiprocessing.get_context("spawn")
-        server = ctx.Process(
-            target=run_server, args=(str(root), port, args.slots, args.http_stack), daemon=True
-        )
-        server.start()
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                httpx.get(f"{base}/api/me", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        server, base = start_server(root, args.slots, args.http_stack)
         token(base, "sup0")
         warm = httpx.post(  # the first search loads the index and the gallery's score tail
             f"{base}/api/search",
