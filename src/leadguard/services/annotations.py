@@ -27,6 +27,7 @@ from leadguard.services.casework.review import FEATURES, reviews_of
 from leadguard.services.casework.service import check_case, get_request, policy, request_object
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.files import resolve_candidate
+from leadguard.storage.db import by_id
 from leadguard.storage.tables import Case, ComparisonAnnotation, SearchRequest, User
 
 KINDS = {"point": 1, "region": 2, "measure": 2}  # kind -> number of points
@@ -97,14 +98,6 @@ def may_mark(s: Session, user: User, req: SearchRequest, case: Case, blind: bool
         check_case(s, user, "lead.adjudicate", case)
 
 
-def _object(ctx: Context, request_id: int) -> str:
-    """The request's audit object; an id beyond any stored one is named as given (no
-    database integer holds it: get_request refuses it with a message)."""
-    if not 0 < request_id < 2**63:
-        return f"request:{request_id}"
-    return request_object(None, request_id, ctx)
-
-
 def _names(s: Session) -> dict[int, str]:
     return {u.id: u.username for u in s.scalars(select(User))}
 
@@ -132,7 +125,7 @@ def add_annotation(
 ) -> Annotation:
     """Mark the aligned pair of one candidate (by letter while blind, by subject after)."""
     pol = policy(ctx, observe=False)
-    obj = _object(ctx, request_id)
+    obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "comparison.annotate", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         cand, _, blind = resolve_candidate(s, actor, req, case, pol, subject, candidate)
@@ -192,12 +185,12 @@ def list_annotations(
 def delete_annotation(ctx: Context, actor: Actor, request_id: int, annotation_id: int) -> None:
     """Remove one of your own marks, while you may still mark."""
     pol = policy(ctx, observe=False)
-    obj = _object(ctx, request_id)
+    obj = request_object(None, request_id, ctx)
     with refusals(ctx, actor, "comparison.unannotate", obj), ctx.session() as s:
         req, case = get_request(s, request_id)
         user = current_user(s, actor)
         check_case(s, user, "case.view", case)  # before saying whether the mark exists
-        row = s.get(ComparisonAnnotation, annotation_id) if 0 < annotation_id < 2**63 else None
+        row = by_id(s, ComparisonAnnotation, annotation_id)
         if row is None or row.request_id != req.id or row.user_id != user.id:
             raise InputError(f"mark {annotation_id} of yours on request {req.id} does not exist")
         from leadguard.services.casework.blind import reviews_in

@@ -24,6 +24,7 @@ from leadguard.services.authz import NotAllowed
 from leadguard.services.casework.service import check_case
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
+from leadguard.storage.db import MAX_ID
 from leadguard.storage.tables import AuditEntry, Case, User
 
 MAX_PAGE = 200
@@ -91,6 +92,8 @@ def page(ctx: Context, actor: Actor | None, q: AuditQuery) -> AuditPage:
             raise InputError(f"case {number!r} does not exist and has no audit entries")
         newest_first = q.after is None
         start = q.before if newest_first else q.after
+        if start is not None:  # a cursor past any stored sequence number reads as the last one
+            start = min(start, MAX_ID)
         rows = _scan(s, base, newest_first, start, q.size + 1, reader, required, number, objects)
     more = len(rows) > q.size
     rows = rows[: q.size]

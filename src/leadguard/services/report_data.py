@@ -23,6 +23,7 @@ from leadguard.services.casework.lead_state import (
     lead_final,
     showing_dicts,
 )
+from leadguard.storage.db import by_id
 from leadguard.storage.tables import (
     AccuracyRecord,
     Case,
@@ -294,7 +295,7 @@ def accuracy_records(s: Session, space_key: str) -> list[dict[str, Any]]:
 
 def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
     """Everything the lead report shows, from stored records only."""
-    lead = s.get(Lead, lead_id)
+    lead = by_id(s, Lead, lead_id)
     if lead is None:
         raise InputError(f"lead {lead_id}: no such lead")
     req = s.get(SearchRequest, lead.request_id)

@@ -24,6 +24,7 @@ from leadguard.services.authz import authorize
 from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused
 from leadguard.services.casework.service import check_case, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.storage.db import by_id
 from leadguard.storage.tables import Case, Lead, SearchRequest, User
 
 
@@ -61,7 +62,7 @@ def render_both(doc: Document, out: Path, stem: str) -> list[WrittenFile]:
 
 def _lead_case(ctx: Context, lead_id: int) -> str:
     with ctx.session() as s:
-        lead = s.get(Lead, lead_id)
+        lead = by_id(s, Lead, lead_id)
         req = s.get(SearchRequest, lead.request_id) if lead else None
         case = s.get(Case, req.case_id) if req else None
         return f"case:{case.number}/lead:{lead_id}" if case else f"lead:{lead_id}"
@@ -102,7 +103,7 @@ def blind_to(s: Session, user: User, request_id: int, case: Case, pol: CaseworkP
     (a third reviewer is blind like the first two)."""
     from leadguard.services.casework.review import still_to_review
 
-    req = s.get(SearchRequest, request_id)
+    req = by_id(s, SearchRequest, request_id)
     if req is not None and still_to_review(s, user, req, case, pol):
         raise PolicyRefused(
             "blind_review",

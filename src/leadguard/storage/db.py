@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -35,6 +35,18 @@ def _unbounded_varchar(type_: String, compiler: Any, **kw: Any) -> str:
     if type(type_) is String:  # Text, Enum, JSON... keep their own rendering
         return "VARCHAR"
     return str(compiler.visit_string(type_, **kw))
+
+
+_Row = TypeVar("_Row")
+# the largest id any database here stores (a signed 64-bit integer)
+MAX_ID = 2**63 - 1
+
+
+def by_id(s: Session, model: type[_Row], ident: int) -> _Row | None:
+    """The row of ``model`` with primary key ``ident``, or None. An id no database integer
+    holds (0, negative, or past 2**63 - 1, as typed at a prompt or in a URL) is simply not
+    found: SQLite and psycopg would raise on binding it."""
+    return s.get(model, ident) if 0 < ident <= MAX_ID else None
 
 
 def sqlite_url(path: Path) -> str:

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from leadguard.core.errors import InputError
 from leadguard.services.casework.policy import PolicyRefused
 from leadguard.services.context import Context
+from leadguard.storage.db import by_id
 from leadguard.storage.tables import Case, Corroboration, Lead, LineupShowing, SearchRequest
 
 
 def get_lead(s: Session, lead_id: int) -> tuple[Lead, Case]:
-    lead = s.get(Lead, lead_id)
+    lead = by_id(s, Lead, lead_id)
     if lead is None:
         raise InputError(f"lead {lead_id} does not exist")
     req = s.get(SearchRequest, lead.request_id)

@@ -25,6 +25,7 @@ from leadguard.services.casework.adoption import require_adopted
 from leadguard.services.casework.config_watch import observe_config
 from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
 from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.storage.db import by_id
 from leadguard.storage.tables import Case, CaseAssignment, SearchLog, SearchRequest, User
 
 OUTCOMES = ("corroborated", "refuted", "no_further_action")
@@ -154,7 +155,7 @@ def request_object(s: Session | None, request_id: int, ctx: Context | None = Non
     """``case:N/request:R`` for a request (the audit object of refusals too)."""
 
     def find(sess: Session) -> str:
-        req = sess.get(SearchRequest, request_id)
+        req = by_id(sess, SearchRequest, request_id)
         case = sess.get(Case, req.case_id) if req else None
         return f"case:{case.number}/request:{request_id}" if case else f"request:{request_id}"
 
@@ -368,9 +369,7 @@ def request_search(
 
 
 def get_request(s: Session, request_id: int) -> tuple[SearchRequest, Case]:
-    if not 0 < request_id < 2**63:  # beyond any stored id (and any database's integer)
-        raise InputError(f"search request {request_id} does not exist")
-    req = s.get(SearchRequest, request_id)
+    req = by_id(s, SearchRequest, request_id)
     if req is None:
         raise InputError(f"search request {request_id} does not exist")
     case = s.get(Case, req.case_id)
