@@ -70,6 +70,9 @@ def test_exported_csv_cells_never_start_a_formula(tmp_path: Path) -> None:
         ("LEADGUARD_EXPENSIVE_PER_ADDRESS", "100000"),
         ("LEADGUARD_MAX_FORM_BYTES", "999999999"),
         ("LEADGUARD_SERVER_COMPUTE_QUEUE", "100000"),
+        # pydantic-settings matches names in any case: so must the refusal
+        ("leadguard_index_backend", "faiss-flat"),
+        ("Leadguard_Session_Hours", "24"),
     ],
 )
 def test_index_detector_and_proxy_settings_are_refused_from_the_environment(

@@ -322,9 +322,10 @@ FILE_ONLY = frozenset({"database_url"})
 
 
 def safeguard_env_overrides() -> list[str]:
-    """The LEADGUARD_<NAME> environment variables set for safeguard settings."""
-    names = (f"LEADGUARD_{k.upper()}" for k in SAFEGUARDS)
-    return sorted(n for n in names if n in os.environ)
+    """The LEADGUARD_<NAME> environment variables set for safeguard settings, in any case:
+    pydantic-settings reads ``leadguard_session_hours`` as readily as the upper-case name."""
+    names = {f"LEADGUARD_{k.upper()}" for k in SAFEGUARDS}
+    return sorted(n for n in os.environ if n.upper() in names)
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

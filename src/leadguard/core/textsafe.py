@@ -65,9 +65,10 @@ def subject_id_problem(subject: str) -> str | None:
 
 
 # The one rule for case numbers (CLI, API and web forms all reach it through the case
-# service): a letter or digit, then letters, digits and ``. _ / -``. Never a ``:``, so that in
-# an audit object ``case:NUMBER/kind:ID`` the number ends where the first ``kind:`` begins.
-CASE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+# service): a letter or digit, then letters, digits and ``. _ -``. Never a ``/``: a case number
+# is one part of every URL (``/cases/NUMBER/export``) and of every audit object
+# (``case:NUMBER/request:3``), and a number with a slash would be a case no route could reach.
+CASE_NUMBER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 MAX_CASE_NUMBER = 100
 _CASE_NUMBER = re.compile(CASE_NUMBER_PATTERN)
 
@@ -76,10 +77,11 @@ def case_number_problem(number: str) -> str | None:
     """Why ``number`` cannot be a case number, or None."""
     if len(number) > MAX_CASE_NUMBER:
         return f"case number is {len(number)} characters long, over the limit of {MAX_CASE_NUMBER}"
-    if not _CASE_NUMBER.fullmatch(number) or number.endswith("/") or "//" in number:
+    if not _CASE_NUMBER.fullmatch(number):
+        slash = " (write 2024/17 as 2024-17)" if "/" in number else ""
         return (
             f"case number {printable(number)!r} must start with a letter or digit and hold "
-            "only letters, digits and . _ / - (no empty part between slashes)"
+            f"only letters, digits and . _ -{slash}"
         )
     return None
 
