@@ -4,6 +4,7 @@ move the threshold (issue 25 items 3 and 4)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from leadguard.evidence.fit import Labelled, fit_model
 from leadguard.evidence.gallery_figures import candidate_lines, gallery_shift, list_lines
 from leadguard.evidence.gallery_pairs import ALL, GalleryPairs, measure_pairs
 from leadguard.evidence.model import EvidenceModel
-from leadguard.evidence.shift import GalleryTail, compare
+from leadguard.evidence.shift import GalleryTail, ShiftCheck, compare
 
 DIM = 128
 GROUPS = (("sex F", "F/a"), ("sex M", "M/b"))
@@ -170,6 +171,9 @@ def test_planted_duplicates_do_not_move_the_threshold(model: EvidenceModel) -> N
     counted = gallery_shift(model, stranger_figures(pairs, wrong), base)
     assert counted is not None and counted.shifted and counted.threshold < 0.6
     assert "the raise is limited" in counted.statement()
+    raised = counted.threshold > base
+    assert ("the threshold is raised to" in counted.statement()) == raised
+    assert ("is not raised" in counted.statement()) == (not raised)
 
 
 def test_a_gallery_heavier_throughout_still_raises_the_threshold(model: EvidenceModel) -> None:
@@ -180,6 +184,17 @@ def test_a_gallery_heavier_throughout_still_raises_the_threshold(model: Evidence
     base = model.gallery_threshold(0.01, len(subj)).threshold
     check = gallery_shift(model, stranger_figures(measure_pairs(w, subj, groups), {}), base)
     assert check is not None and check.shifted and check.threshold > base
+    assert f"the threshold is raised to {check.threshold:.4f}" in check.statement()
+
+
+def test_a_shift_below_the_threshold_does_not_say_it_raised_it() -> None:
+    # shifted at a lower level (the check looks at several), while at the threshold itself
+    # the gallery's tail is no heavier: the search raises nothing, and the words say so
+    check = ShiftCheck(True, "all", 0.41, 30, 10_000, 1e-3, 0.44, 5, base=0.4848)
+    said = check.statement()
+    assert "is raised" not in said and "follows" not in said
+    assert "the threshold 0.4848 is not raised" in said and "all groups" in said
+    assert "is raised to 0.5100" in replace(check, threshold=0.51).statement()
 
 
 def test_a_thin_group_needs_distinct_subjects_to_raise() -> None:

@@ -191,6 +191,10 @@ class GalleryThreshold:
     method: str = "per-probe"  # or "pooled" for galleries beyond the per-probe measurements
     binding_group: str | None = None  # the group whose own rate raised the threshold
     base_threshold: float | None = None  # the threshold for the average probe, if raised
+    # the threshold the gallery's shift check compared its own strangers with, where it raised
+    # the threshold further (evidence.for_search); its group: ``shift_group``
+    shift_from: float | None = None
+    shift_group: str | None = None
 
     @property
     def measurable(self) -> bool:
@@ -198,31 +202,46 @@ class GalleryThreshold:
         return not self.fmr.beyond_measured_range
 
     def statement(self) -> str:
-        text = (
-            f"threshold {self.threshold:.4f}, set so that about {self.target_fpir:g} of searches "
-            f"for people who are not enrolled return anyone from a gallery of "
-            f"{self.gallery_size:,} templates"
+        grouped = self.binding_group is not None and self.base_threshold is not None
+        base = next(
+            t
+            for t in (self.base_threshold if grouped else None, self.shift_from, self.threshold)
+            if t is not None
         )
-        # an unverifiable threshold prints no predicted rate (it would read 0)
-        text += f" (predicted {self.predicted_fpir:.3g})" if self.measurable else ""
+        # the target is met at the base threshold; each raise moves past it and says why
+        text = f"threshold {self.threshold:.4f}, " + (
+            f"raised from {base:.4f}, the threshold set" if base != self.threshold else "set"
+        )
+        text += (
+            f" so that about {self.target_fpir:g} of searches for people who are not enrolled "
+            f"return anyone from a gallery of {self.gallery_size:,} templates"
+        )
+        # an unverifiable threshold prints no predicted rate (it would read 0); a group raise
+        # moves the prediction (said with it), the shift check leaves it at what it was
+        if self.measurable and not grouped:
+            text += f" (predicted {self.predicted_fpir:.3g})"
         if self.method == "pooled":
             text += (
                 "; the gallery is larger than the number of strangers each calibration probe "
                 "was compared with, so the threshold comes from the pooled false match rate, "
                 "treating comparisons as independent (this overstates chance candidates)"
             )
-        if self.binding_group is not None and self.binding_group.startswith("this gallery"):
+        if grouped:
+            to = self.shift_from if self.shift_from is not None else self.threshold
             text += (
-                f"; raised from {self.base_threshold:.4f} to where {self.binding_group} "
-                "strangers reach it no more often than the model's stated rate (the gallery's "
-                "shift check, not the worst_group_threshold setting)"
+                f"; raised to {to:.4f}, where strangers within {self.binding_group}, who "
+                f"reached {base:.4f} more often than strangers do on average, reach it no more "
+                "often (the worst_group_threshold setting; the group whose rate may be highest "
+                "at the listed scores can be another)"
             )
-        elif self.binding_group is not None:
+            if self.measurable:
+                text += f"; predicted for the average probe: {self.predicted_fpir:.3g}"
+        if self.shift_from is not None:
             text += (
-                f"; raised from {self.base_threshold:.4f}, which strangers within "
-                f"{self.binding_group} reached more often than strangers do on average, to where "
-                "they reach it no more often (the worst_group_threshold setting; the group "
-                "whose rate may be highest at the listed scores can be another)"
+                f"; raised {'again ' if grouped else ''}to {self.threshold:.4f}, where this "
+                f"gallery's own strangers ({self.shift_group}) reach it no more often than the "
+                f"model's stated rate at {self.shift_from:.4f} (the gallery's shift check, not "
+                "the worst_group_threshold setting)"
             )
         if not self.measurable:
             text += (

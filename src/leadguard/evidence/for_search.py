@@ -19,7 +19,7 @@ from leadguard.evidence.duplicates import StrangerFigures
 from leadguard.evidence.gallery_figures import candidate_lines, gallery_figures, gallery_shift
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.model import StoredModel
-from leadguard.evidence.shift import ShiftCheck
+from leadguard.evidence.shift import ALL, ShiftCheck
 from leadguard.evidence.statements import CandidateEvidence, candidate_evidence, list_context
 from leadguard.evidence.tail import OpenSetDecision
 from leadguard.storage.workspace import Workspace
@@ -51,8 +51,8 @@ def search_threshold(
         t = replace(
             t,
             threshold=shift.threshold,
-            base_threshold=t.base_threshold or t.threshold,
-            binding_group=f"this gallery's (its own pairs, {shift.group})",
+            shift_from=t.threshold,
+            shift_group="all groups" if shift.group == ALL else shift.group,
             fmr=stored.model.fmr(shift.threshold),
         )
     return t, shift

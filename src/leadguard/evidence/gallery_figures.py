@@ -125,7 +125,10 @@ def gallery_shift(
     asks for limited to what many distinct subjects support
     (``duplicates.robust_threshold``): no handful of pairs moves it."""
     check = compare(model, GalleryTail(dict(figures.hists)), threshold)
-    if check is None or not check.shifted or check.threshold <= threshold:
+    if check is None:
+        return None
+    check = replace(check, base=threshold)
+    if not check.shifted or check.threshold <= threshold:
         return check
     stated = model.nonmated.at_least(threshold) / model.nonmated.comparisons
     target = stated if stated > 0 else 1.0 / model.nonmated.comparisons

@@ -196,6 +196,7 @@ class ShiftCheck:
     threshold: float  # the score at which the gallery's own tail has the model's stated FMR
     pairs_checked: int
     support_note: str | None = None  # the raise was limited for want of distinct subjects
+    base: float | None = None  # the threshold checked (gallery_figures.gallery_shift sets it)
 
     @property
     def gallery_rate(self) -> float:
@@ -207,9 +208,23 @@ class ShiftCheck:
             f"this gallery's own strangers ({who}, {self.gallery_pairs:,} pairs) reach "
             f"a score of {self.score:.4f} at a rate of {rate_words(self.gallery_rate)}, more than "
             f"the evidence model's 95 % upper bound of {rate_words(self.model_upper)}: the "
-            "model's statements are not validated for this gallery, and the threshold follows "
-            "the gallery's own, heavier tail"
-        ) + (f"; {self.support_note}" if self.support_note else "")
+            "model's statements are not validated for this gallery"
+        ) + self._threshold_words()
+
+    def _threshold_words(self) -> str:
+        """What the check did to the threshold: a raise is said only where there was one."""
+        if self.base is None or self.threshold > self.base:
+            raised = f" to {self.threshold:.4f}" if self.base is not None else ""
+            return (
+                f", and the threshold is raised{raised}, where the gallery's own, heavier tail "
+                "has the model's stated rate"
+            ) + (f"; {self.support_note}" if self.support_note else "")
+        if self.support_note:
+            return f"; the threshold is not raised: {self.support_note}"
+        return (
+            f"; the threshold {self.base:.4f} is not raised: at it, this gallery's own strangers "
+            "are no more frequent than the model states"
+        )
 
 
 def compare(model: EvidenceModel, tail: GalleryTail, threshold: float) -> ShiftCheck | None:
