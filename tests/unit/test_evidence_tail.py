@@ -192,6 +192,24 @@ def test_the_decision_never_lists_below_the_floor_and_says_why() -> None:
     assert isinstance(OpenSetDecision(0.01, 0.5, TailRefused("x", 3)).to_dict()["fit"], dict)
 
 
+def test_a_fit_whose_threshold_runs_to_the_end_of_the_scale_is_refused() -> None:
+    """A small gallery (105 subjects, 25 tail scores) with a heavy tail: the fitted shape is
+    large, and the score for FPIR 1 % extrapolates to the scale's end, where nobody, a mate
+    at 0.65 included, could be listed. The fit is refused; the floor lists, and says so."""
+    rng = np.random.default_rng(0)
+    s = np.tanh(0.3 + 0.05 * rng.pareto(1.2, 105))
+    top = np.sort(s)[::-1][: scores_needed(105)]
+    fit = fit_tail(top, 105)
+    assert isinstance(fit, TailFit) and fit.score_for(0.01) >= tail.SCALE_END
+    d = decide(top, 105, 0.01, floor=0.4848)
+    assert d.basis == "fallback" and d.listing_threshold == 0.4848
+    assert isinstance(d.fit, TailRefused) and "end of the score scale" in d.fit.reason
+    assert "fixed gallery-size threshold 0.4848 alone" in d.statement()
+    # a fit whose threshold stays inside the scale is kept
+    kept = np.tanh(1.0 + np.random.default_rng(8).exponential(0.1, 500))
+    assert decide(_top(kept), 500, 0.01, floor=0.5).fitted
+
+
 def test_probabilities_are_printed_without_false_precision() -> None:
     assert p_words(0.2) == "20.0%"
     assert p_words(0.002) == "1 in 500"

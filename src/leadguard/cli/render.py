@@ -81,6 +81,19 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
         console.print(f"  skipped {n}: {safe(why)}")
 
 
+def open_set_mode(cl: CandidateList) -> str:
+    """The mode line: the score the list starts from first (the per-search threshold where
+    it is higher), then how the gallery-size threshold was set."""
+    said = safe(cl.threshold.statement())
+    listing = cl.listing_threshold
+    if listing is None or cl.open_set is None or cl.open_set.basis != "per-search":
+        return f"candidates listed from score {cl.threshold.threshold:.4f}: the gallery-size {said}"
+    return (
+        f"candidates listed from score {listing:.4f}, this probe's per-search threshold (below); "
+        f"the gallery-size {said}"
+    )
+
+
 def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -> None:
     if as_json:
         console.print_json(json.dumps(candidate_list_dict(cl)))
@@ -93,7 +106,7 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         f"(exact search), embedding space {cl.space.key}"
     )
     if cl.threshold is not None:
-        console.print(f"  mode: open-set; {safe(cl.threshold.statement())}")
+        console.print(f"  mode: open-set; {open_set_mode(cl)}", soft_wrap=True)
     else:
         console.print(f"  mode: {cl.mode}")
     if cl.open_set is not None:

@@ -44,9 +44,11 @@ Balkema and de Haan 1974; Coles 2001, ch. 4):
 
 The fit is refused, with the reason, when too few subjects were searched
 (``MIN_SUBJECTS``), or the tail is degenerate (too few distinct scores, no spread, or the
-likelihood cannot be maximised). The caller then falls back to the fixed gallery-size
-threshold and says so. The Meta-Recognition Weibull predictor (Scheirer et al., TPAMI 2011)
-is not used.
+likelihood cannot be maximised), or its threshold for the target runs to the end of the
+score scale (``SCALE_END``: a small gallery's 25 tail scores fitted with a large shape once
+put it at 1.0000, and a mate at 0.65, above the gallery-size threshold, was hidden). The
+caller then falls back to the fixed gallery-size threshold and says so. The
+Meta-Recognition Weibull predictor (Scheirer et al., TPAMI 2011) is not used.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ MAX_SHAPE = 1.0  # shapes above 1 (infinite mean) are not credible for bounded s
 FISHER_Z = "fisher-z"  # fit atanh(score): a cosine's bound at 1 becomes an unbounded tail
 IDENTITY = "identity"  # fit the scores as they are (constructed tails in tests)
 _EDGE = 1.0 - 1e-9
+# a per-search threshold at or above this prints as 1.0000: the fit is refused (decide)
+SCALE_END = 0.99995
 
 
 def to_fit_scale(x: np.ndarray | float, transform: str) -> np.ndarray:
@@ -389,4 +393,14 @@ def decide(
 ) -> OpenSetDecision:
     """Fit this probe's tail and decide the score the list starts from."""
     fit = fit_tail(top_scores, subjects, exponential, transform)
+    if isinstance(fit, TailFit):
+        own = fit.score_for(target_fpir)
+        if own >= SCALE_END:  # a threshold nobody can reach hides every candidate, mates too
+            fit = TailRefused(
+                f"the tail fitted on this probe's {fit.used:,} scores ({fit.method}) puts the "
+                f"score a stranger reaches with probability {target_fpir:g} at {own:.6f}, the "
+                "end of the score scale, where nobody could be listed: too few scores to "
+                "extrapolate that far",
+                subjects,
+            )
     return OpenSetDecision(target_fpir, floor, fit)
