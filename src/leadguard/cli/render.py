@@ -106,7 +106,7 @@ def candidate_list(console: Console, cl: CandidateList, as_json: bool = False) -
         f"(exact search), embedding space {cl.space.key}"
     )
     if cl.threshold is not None:
-        console.print(f"  mode: open-set; {open_set_mode(cl)}", soft_wrap=True)
+        console.print(f"  mode: open-set; {open_set_mode(cl)}")
     else:
         console.print(f"  mode: {cl.mode}")
     if cl.open_set is not None:

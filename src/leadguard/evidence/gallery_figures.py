@@ -172,7 +172,9 @@ def list_lines(figures: StrangerFigures, at: float | None, model_domain: str) ->
     ]
     worst = None
     if at is not None:
-        lines.append(f"At the list's threshold, this gallery's own {figures.rate(at).words()}.")
+        lines.append(
+            f"At the list's threshold, among this gallery's strangers, {figures.rate(at).words()}."
+        )
         w = figures.worst_group(at)
         if w is not None:
             worst = w.group
