@@ -60,6 +60,11 @@ def check(ws: Workspace) -> audit.ChainCheck:
         return audit.verify(s)
 
 
+def _entries(ws: Workspace, action: str) -> list[AuditEntry]:
+    with ws.session() as s:
+        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
 def sql(ws: Workspace, statement: str) -> None:
     with ws.engine.begin() as conn:
         conn.execute(text(statement))
@@ -76,14 +81,18 @@ def test_enrollment_entries_hash_their_templates_and_images(ws: Workspace) -> No
         assert 1 <= sum(r["table"] == "images" for r in e.details["records"]) <= 4
     tables = [r["table"] for r in named]
     assert tables.count("images") == 6 and tables.count("templates") == 6
-    assert set(tables) == {"images", "templates", "subjects", "encounters"}  # names, dates
+    assert tables.count("faces") == 6  # where each face is, its enrolled quality verdict
+    assert set(tables) == {"images", "faces", "templates", "subjects", "encounters"}
     with ws.engine.connect() as conn:
         people = conn.execute(text("SELECT count(*) FROM subjects")).scalar_one()
         visits = conn.execute(text("SELECT count(*) FROM encounters")).scalar_one()
         models = conn.execute(text("SELECT count(*) FROM evidence_models")).scalar_one()
     assert people == 2 and models == 1  # the shipped evidence model, adopted at enrollment
+    spaces = _entries(ws, "embedding_space_registered")
+    assert [r["table"] for e in spaces for r in e.details["records"]] == ["embedding_spaces"]
     c = check(ws)
-    assert c.intact and c.records_checked == 12 + people + visits + models, c.record_problems
+    # 6 images, 6 faces, 6 templates, the people and their visits, the model and the space
+    assert c.intact and c.records_checked == 18 + people + visits + models + 1, c.record_problems
 
 
 def test_a_template_edited_or_deleted_in_the_database_is_named(ws: Workspace) -> None:
@@ -115,9 +124,10 @@ def test_a_removal_records_what_it_deletes(ws: Workspace) -> None:
         e = s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery_remove")).one()
         gone = [r["table"] for r in e.details["deleted_records"]]
     assert gone.count("images") == 3 and gone.count("templates") == 3
+    assert gone.count("faces") == 3
     assert gone.count("subjects") == 1 and gone.count("encounters") >= 1
     c = check(ws)
-    assert c.intact and c.records_checked == 12 + people + visits + models, c.record_problems
+    assert c.intact and c.records_checked == 18 + people + visits + models + 1, c.record_problems
 
 
 def test_vectors_swapped_inside_the_index_file_are_found(ws: Workspace) -> None:

@@ -21,8 +21,10 @@ from leadguard.audit import log as audit
 from leadguard.core.config import Settings
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evaluation.run import save_record
+from leadguard.evidence.gallery_figures import record_resolution
 from leadguard.evidence.model import adopt_shipped
 from leadguard.face_models import create_model
+from leadguard.gallery.enroll import register_space
 from leadguard.gallery.maintenance import remove_subject
 from leadguard.services import accounts
 from leadguard.services.authz import NotAllowed
@@ -62,7 +64,7 @@ def _enroll(ws: Workspace, people: list[tuple[str, str, str, int]]) -> None:
                 )
             )
     with ws.session() as s:
-        repo.ensure_space(s, create_model(Settings()).space)  # hashes the weights only
+        register_space(s, create_model(Settings()).space)  # hashes the weights only
         ids = repo.save_templates(s, rows)
         shas = [r.image.sha256 for r in rows]
         audit.append(
@@ -114,7 +116,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Pa
     rec = save_record(ctx.ws, prov, {"eer": 0.03}, root / "out", [])
     with ctx.session() as s:
         add_acceptance(s, SPACE, "dlib", {"key": SPACE}, {"lfw": rec}, "admin", "ok")
-    remove_subject(ctx.ws, "cy")
+    with ctx.session() as s:  # the agency's verdicts, as `gallery duplicates --resolve` writes
+        for a, b, verdict in (("ana", "bob", "different people"), ("bob", "cy", "same person")):
+            row = record_resolution(s, SPACE, a, b, verdict, "checked", 0.97, "sup")
+            audit.append(s, "gallery_duplicate_resolve", f"subjects:{a}|{b}", {}, records=[row])
+    remove_subject(ctx.ws, "cy")  # deletes cy's verdict too, and names it as deleted
     accounts.deactivate_user(ctx, admin, "ex2")
     ctx.close()
     mp.undo()
@@ -191,6 +197,33 @@ TAMPERING: dict[str, list[Tamper]] = {
         "FROM templates WHERE id = 1",
     ],
     "delete an image (and its templates)": ["DELETE FROM images WHERE id = 1"],
+    # faces: where the face is, and the quality verdict it was enrolled with
+    "change a face's quality verdict": ['UPDATE faces SET quality = \'{"decision": "pass"}\''],
+    "move a face's box": ['UPDATE faces SET "left" = 0, top = 0 WHERE id = 1'],
+    "insert a face": [
+        'INSERT INTO faces (image_id, space_key, "left", top, "right", bottom, detector_score, '
+        'faces_in_image, landmarks) SELECT image_id, space_key, "left", top, "right", '
+        "bottom, detector_score, faces_in_image, landmarks FROM faces WHERE id = 1"
+    ],
+    # which model and detector a space is
+    "change a space's descriptor": ['UPDATE embedding_spaces SET descriptor = \'{"model": "x"}\''],
+    "insert an embedding space": [
+        "INSERT INTO embedding_spaces (key, descriptor, created_at) "
+        "VALUES ('ffffffffffffffff', '{}', '2026-01-01')"
+    ],
+    # the agency's verdicts on probable duplicates (what the stranger figures count)
+    "change a duplicate verdict": ["UPDATE probable_duplicates SET verdict = 'same person'"],
+    "insert a duplicate verdict": [
+        "INSERT INTO probable_duplicates (space_key, subject_a, subject_b, verdict, note, score, "
+        f"resolved_by, resolved_at) VALUES ('{SPACE}', 'ana', 'zed', 'same person', 'x', 0.99, "
+        "'sup', '2026-01-01')"
+    ],
+    "delete a duplicate verdict": ["DELETE FROM probable_duplicates"],
+    "put back a removed subject's verdict": [
+        "INSERT INTO probable_duplicates (id, space_key, subject_a, subject_b, verdict, note, "
+        f"score, resolved_by, resolved_at) VALUES (2, '{SPACE}', 'bob', 'cy', 'same person', "
+        "'checked', 0.97, 'sup', '2026-01-01')"
+    ],
     # accounts and tokens
     "insert an admin account": [
         "INSERT INTO users (username, password_hash, role, unit, active, created_at) "

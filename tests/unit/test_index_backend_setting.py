@@ -10,6 +10,7 @@ import pytest
 
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.face_models import model_space
+from leadguard.gallery.enroll import register_space
 from leadguard.gallery.maintenance import check_index, remove_subject, synced_index
 from leadguard.index.exact import ExactIndex
 from leadguard.storage import queries as repo
@@ -29,7 +30,7 @@ def fill(ws: Workspace, n: int) -> tuple[np.ndarray, np.ndarray]:
         info = repo.SubjectInfo(external_id=f"S{i // 2:04d}")
         rows.append(repo.NewTemplate(info, meta, FaceTemplate(det, v, space.key), 1))
     with ws.session() as s:
-        repo.ensure_space(s, space)
+        register_space(s, space)  # with the entry naming its row
         repo.save_templates(s, rows)
     with ws.session() as s:
         return repo.template_vectors(s, space.key)

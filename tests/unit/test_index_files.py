@@ -16,6 +16,7 @@ from leadguard.audit import log as audit
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.face_models import model_space
 from leadguard.gallery import index_files
+from leadguard.gallery.enroll import register_space
 from leadguard.gallery.maintenance import (
     check_index,
     open_index,
@@ -48,7 +49,7 @@ def enroll(ws: Workspace, start: int, n: int, record: bool = True) -> None:
         info = repo.SubjectInfo(external_id=f"S{i // 2:04d}")
         rows.append(repo.NewTemplate(info, meta, FaceTemplate(_DET, v, space.key), 1))
     with ws.session() as s:
-        repo.ensure_space(s, space)
+        register_space(s, space)  # with the entry naming its row
     index, _ = synced_index(ws, space)  # agrees with the database before this batch
     with ws.session() as s:
         new_ids = repo.save_templates(s, rows)

@@ -15,6 +15,7 @@ from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evidence import lookalikes as la
 from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
+from leadguard.gallery.enroll import register_space
 from leadguard.gallery.maintenance import remove_subject, save_index, synced_index
 from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
@@ -143,7 +144,7 @@ def enroll_batch(ws: Workspace, first: int, subjects: list[int]) -> None:
         info = repo.SubjectInfo(external_id=f"S{sub:03d}")
         rows.append(repo.NewTemplate(info, meta, FaceTemplate(_DET, v, space.key), 1))
     with ws.session() as s:
-        repo.ensure_space(s, space)
+        register_space(s, space)  # with the entry naming its row
     index, _ = synced_index(ws, space)
     with ws.session() as s:
         new_ids = repo.save_templates(s, rows)

@@ -39,6 +39,11 @@ COVERED = (
     "model_acceptances",
     "accuracy_records",
     "comparison_annotations",
+    # where a face is and the quality verdict it was enrolled with, which model and detector
+    # a space is, and the agency's verdicts on probable duplicates (migration 0018)
+    "faces",
+    "embedding_spaces",
+    "probable_duplicates",
 )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import UnreadableImage
@@ -89,6 +90,13 @@ def enroll(
     return report
 
 
+def register_space(s: Session, space: EmbeddingSpace) -> None:
+    """The space's row, created with the audit entry that names it where it is new (its
+    descriptor says which model and detector its templates come from)."""
+    if (row := repo.ensure_space(s, space)) is not None:
+        audit.append(s, "embedding_space_registered", f"space:{space.key}", {}, records=[row])
+
+
 def enroll_source(
     ws: Workspace,
     src: Source,
@@ -102,7 +110,7 @@ def enroll_source(
     report = EnrollReport(total=len(src.items) + len(src.problems), space_key=space.key)
     report.failed.extend(Failure(p.where, "bad_row", p.reason) for p in src.problems)
     with ws.session() as s:
-        repo.ensure_space(s, space)
+        register_space(s, space)
         known = repo.known_images(s, space.key)
         failures = {} if retry_failed else repo.known_failures(s, space.key)
 

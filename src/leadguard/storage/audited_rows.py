@@ -1,16 +1,25 @@
-"""The rows an audit entry names: an enrollment batch's templates and images with their
-subjects and encounters, and a subject's rows that its removal deletes. Their content hashes
-go into the entry (``audit.append(records=...)``), so ``audit verify`` names a row edited or
-deleted afterwards. Functions take a Session; the caller owns the transaction."""
+"""The rows an audit entry names: an enrollment batch's templates, faces (box, landmarks and
+the quality verdict at enrollment) and images with their subjects and encounters, and a
+subject's rows that its removal deletes (with the duplicate verdicts naming it). Their
+content hashes go into the entry (``audit.append(records=...)``), so ``audit verify`` names
+a row edited or deleted afterwards. Functions take a Session; the caller owns the
+transaction."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from leadguard.storage.tables import Encounter, FaceRecord, ImageRecord, Subject, TemplateRecord
+from leadguard.storage.tables import (
+    DuplicateResolution,
+    Encounter,
+    FaceRecord,
+    ImageRecord,
+    Subject,
+    TemplateRecord,
+)
 
 
 def audited_rows(session: Session, template_ids: list[int], image_shas: list[str]) -> list[Any]:
@@ -19,7 +28,11 @@ def audited_rows(session: Session, template_ids: list[int], image_shas: list[str
     rows: list[Any] = []
     for start in range(0, len(template_ids), 5000):
         part = template_ids[start : start + 5000]
-        rows += session.scalars(select(TemplateRecord).where(TemplateRecord.id.in_(part)))
+        templates = list(session.scalars(select(TemplateRecord).where(TemplateRecord.id.in_(part))))
+        rows += templates
+        rows += session.scalars(
+            select(FaceRecord).where(FaceRecord.id.in_([t.face_id for t in templates]))
+        )
     subject_ids: set[int] = set()
     for start in range(0, len(image_shas), 5000):
         shas = image_shas[start : start + 5000]
@@ -45,8 +58,9 @@ def _subjects_and_encounters(session: Session, subject_ids: list[int]) -> list[A
 
 
 def subject_rows(session: Session, external_id: str) -> list[Any]:
-    """A subject's template, image, encounter and subject rows (those its removal deletes and
-    its audit entry names under ``deleted_records``)."""
+    """A subject's template, face, image, encounter and subject rows and the duplicate
+    verdicts naming it (those its removal deletes and its audit entry names under
+    ``deleted_records``)."""
     subject = session.scalar(select(Subject).where(Subject.external_id == external_id))
     if subject is None:
         return []
@@ -65,4 +79,21 @@ def subject_rows(session: Session, external_id: str) -> list[Any]:
             .where(FaceRecord.image_id.in_(image_ids))
         )
     )
-    return [*templates, *images, *_subjects_and_encounters(session, [subject.id])]
+    faces = list(session.scalars(select(FaceRecord).where(FaceRecord.image_id.in_(image_ids))))
+    verdicts = list(
+        session.scalars(
+            select(DuplicateResolution).where(
+                or_(
+                    DuplicateResolution.subject_a == external_id,
+                    DuplicateResolution.subject_b == external_id,
+                )
+            )
+        )
+    )
+    return [
+        *templates,
+        *faces,
+        *images,
+        *_subjects_and_encounters(session, [subject.id]),
+        *verdicts,
+    ]

@@ -26,10 +26,15 @@ from leadguard.storage.tables import (
 )
 
 
-def ensure_space(session: Session, space: EmbeddingSpace) -> None:
-    if session.get(EmbeddingSpaceRecord, space.key) is None:
-        session.add(EmbeddingSpaceRecord(key=space.key, descriptor=space.to_dict()))
-        session.flush()
+def ensure_space(session: Session, space: EmbeddingSpace) -> EmbeddingSpaceRecord | None:
+    """Register the space if it is new; returns the new row (for the caller's audit entry),
+    None when it was already there."""
+    if session.get(EmbeddingSpaceRecord, space.key) is not None:
+        return None
+    row = EmbeddingSpaceRecord(key=space.key, descriptor=space.to_dict())
+    session.add(row)
+    session.flush()
+    return row
 
 
 def get_space(session: Session, key: str) -> EmbeddingSpace | None:
