@@ -37,7 +37,7 @@ def login(
     """Log in: a short-lived, revocable token kept (mode 0600) in your config folder."""
     from leadguard.services.accounts import login as do_login
 
-    ctx = open_ctx(workspace)
+    ctx = open_ctx(workspace, check_settings=False)  # an admin logs in to mend the settings
     password = read_password(f"password for {username}", password_stdin)
     result = do_login(ctx, username, password)
     where = session.save_token(ctx, result.token)
@@ -52,7 +52,7 @@ def logout(workspace: WorkspaceOpt = None) -> None:
     """Revoke this workspace's login token and forget it."""
     from leadguard.services.accounts import logout as do_logout
 
-    ctx = open_ctx(workspace)
+    ctx = open_ctx(workspace, check_settings=False)
     token = session.forget(ctx)
     if token is not None:
         do_logout(ctx, token)
@@ -84,7 +84,7 @@ def settings_set(
     Before a workspace's first account no login is needed (its set-up)."""
     from leadguard.services.settings import set_setting
 
-    ctx = open_ctx(workspace)
+    ctx = open_ctx(workspace, check_settings=False)  # how a value edited by hand is recorded
     who = session.require(ctx, "settings.set") if ctx.has_accounts() else None
     change = set_setting(ctx, who, key, value)
     out().print(f"{change.key}: {change.old!r} -> {change.new!r}")

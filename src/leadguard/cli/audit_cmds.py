@@ -36,7 +36,7 @@ def audit_verify(
     against signed anchors; name each problem (exit 1 if any). Writes nothing."""
     from leadguard.services.audit import verify
 
-    ctx = open_ctx(workspace)
+    ctx = open_ctx(workspace, check_settings=False)  # names an edited settings file instead
     result = verify(ctx, session.actor(ctx), anchor, public_key)
     console = out()
     _render_chain(console, result.check)
@@ -44,6 +44,11 @@ def audit_verify(
     state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"index files against their recorded digests: {state}")
     for p in result.index_problems:
+        console.print(f"  {safe(p)}", soft_wrap=True)
+    bad = len(result.settings_problems)
+    state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
+    console.print(f"safeguard settings against the audit log: {state}")
+    for p in result.settings_problems:
         console.print(f"  {safe(p)}", soft_wrap=True)
     for r in result.anchors:
         a = r.anchor

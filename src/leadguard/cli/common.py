@@ -65,9 +65,11 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_ctx(workspace: Path | None, **overrides: Any) -> Context:
-    """The services' context for a workspace (safeguard environment overrides refused)."""
-    return Context.open(resolve_path(workspace), **overrides)
+def open_ctx(workspace: Path | None, check_settings: bool = True, **overrides: Any) -> Context:
+    """The services' context for a workspace (safeguard environment overrides refused, and a
+    settings file whose safeguards the audit log does not record, unless ``check_settings``
+    is off: the commands that let an admin log in and set them, and ``audit verify``)."""
+    return Context.open(resolve_path(workspace), check_settings, **overrides)
 
 
 def as_user(action: str, obj: str = "session") -> Callable[[F], F]:

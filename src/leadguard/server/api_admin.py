@@ -43,6 +43,7 @@ def verify_out(v: audit_svc.Verification) -> S.VerifyOut:
         records_checked=c.records_checked,
         record_problems=list(c.record_problems),
         index_problems=list(v.index_problems),
+        settings_problems=list(v.settings_problems),
         head=v.head,
     )
 

@@ -357,6 +357,7 @@ class VerifyOut(BaseModel):
     records_checked: int
     record_problems: list[str]
     index_problems: list[str] = []  # index files unlike the digests the chain recorded
+    settings_problems: list[str] = []  # safeguards in the settings file the log does not record
     head: str | None
 
 

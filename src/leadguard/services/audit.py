@@ -13,8 +13,10 @@ from leadguard.audit import anchor as anchors
 from leadguard.audit import log as audit
 from leadguard.audit.log import ChainCheck
 from leadguard.core import textsafe
+from leadguard.core.config import load_settings
 from leadguard.core.errors import InputError
 from leadguard.gallery import index_files
+from leadguard.services import settings_record
 from leadguard.services.authz import NotAllowed
 from leadguard.services.casework.service import check_case, is_assigned
 from leadguard.services.context import Actor, Context, current_user, refusals
@@ -28,10 +30,17 @@ class Verification:
     head: str | None
     anchors: list[anchors.AnchorCheck] = field(default_factory=list)
     index_problems: list[str] = field(default_factory=list)  # files unlike recorded digests
+    # safeguards in the settings file unlike those the log records (settings_record)
+    settings_problems: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        return self.check.intact and all(a.ok for a in self.anchors) and not self.index_problems
+        return (
+            self.check.intact
+            and all(a.ok for a in self.anchors)
+            and not self.index_problems
+            and not self.settings_problems
+        )
 
 
 def verify(
@@ -56,7 +65,8 @@ def verify(
             for key in index_files.recorded_spaces(s, backend)
             for p in index_files.check(s, key, backend, ctx.ws.index_path(key))
         ]
-    return Verification(check, head, results, problems)
+        settings = settings_record.problems(s, load_settings(ctx.root))
+    return Verification(check, head, results, problems, settings)
 
 
 def anchor(ctx: Context, actor: Actor | None, key: Path, out: Path) -> dict[str, Any]:

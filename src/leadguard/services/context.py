@@ -54,9 +54,18 @@ class Context:
         self.making = threading.Lock()
 
     @classmethod
-    def open(cls, root: Path, **overrides: Any) -> Context:
+    def open(cls, root: Path, check_settings: bool = True, **overrides: Any) -> Context:
+        """The context of a workspace; safeguards from the environment refused and (unless
+        ``check_settings`` is off: login, logout, ``settings set``, ``audit verify``) a
+        settings file whose safeguards differ from what the audit log records."""
         ctx = cls(Workspace.open(root, **overrides))
-        ctx.refuse_env_safeguards()
+        try:
+            ctx.refuse_env_safeguards()
+            if check_settings:
+                ctx.refuse_unrecorded_settings()
+        except BaseException:
+            ctx.close()
+            raise
         return ctx
 
     @property
@@ -140,6 +149,21 @@ class Context:
             raise WorkspaceError(
                 f"{', '.join(env)}: safeguard settings cannot be overridden from the environment "
                 "in a workspace with accounts; an admin changes them with `leadguard settings set`"
+            )
+
+    def refuse_unrecorded_settings(self) -> None:
+        """In a workspace with accounts, the settings file's safeguards are those the audit
+        log records (``settings_record``)."""
+        from leadguard.services import settings_record
+
+        if not self.has_accounts():
+            return
+        with self.session() as s:
+            found = settings_record.check(s, self.root)
+        if found:
+            raise WorkspaceError(
+                "; ".join(found) + "; an admin who has checked the value records it with "
+                "`leadguard settings set NAME VALUE` (or restores the file)"
             )
 
     def close(self) -> None:

@@ -1,0 +1,109 @@
+"""The safeguard settings as the audit log records them, and the refusal of a settings file
+edited behind the log's back.
+
+Every change an admin makes (``leadguard settings set``) is a ``settings.set`` entry with the
+old and new value. What the file held when the workspace got its accounts is a
+``settings.baseline`` entry: written the first time a workspace with accounts is opened
+(an older workspace, on its first open after the upgrade, adopts its file as it stands, as
+the migrations' baselines adopt rows). From then on the recorded value of each safeguard
+is the baseline's overlaid with the later ``settings.set`` entries; a file whose value
+differs (``target_fpir`` raised by hand, ``login_attempts`` edited, ``quality_policy``
+pointed at another file) is named by ``audit verify`` and refused when the workspace is
+opened, until an admin sets the value with ``leadguard settings set`` (which opens without
+this check, as do ``login``, ``logout`` and ``audit verify``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadguard.audit import log as audit
+from leadguard.core.config import SAFEGUARDS, SETTINGS_FILE, Settings, load_settings
+from leadguard.storage.tables import AuditEntry
+
+BASELINE = "settings.baseline"
+SET = "settings.set"
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit log stores it (paths as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def in_file(settings: Settings) -> dict[str, Any]:
+    """The safeguard values of these settings (read from the file alone)."""
+    return {k: _plain(getattr(settings, k)) for k in sorted(SAFEGUARDS)}
+
+
+def recorded(s: Session) -> tuple[dict[str, tuple[Any, int, str]], bool]:
+    """Each safeguard's recorded value with the entry (seq, actor) that set it, and whether
+    a baseline exists (without one nothing is recorded yet)."""
+    q = (
+        select(AuditEntry.seq, AuditEntry.action, AuditEntry.object, AuditEntry.actor)
+        .add_columns(AuditEntry.details)
+        .where(AuditEntry.action.in_((BASELINE, SET)))
+        .order_by(AuditEntry.seq)
+    )
+    out: dict[str, tuple[Any, int, str]] = {}
+    based = False
+    for seq, action, obj, actor, details in s.execute(q):
+        if not isinstance(details, dict):
+            continue
+        if action == BASELINE and isinstance(details.get("values"), dict):
+            based = True
+            out = {k: (v, seq, actor or "") for k, v in details["values"].items()}
+        elif action == SET and obj.startswith("settings:") and "new" in details:
+            out[obj.removeprefix("settings:")] = (details["new"], seq, actor or "")
+    return out, based
+
+
+def problems(s: Session, settings: Settings) -> list[str]:
+    """Each safeguard whose value in the settings file is not the one the log records."""
+    rec, based = recorded(s)
+    if not based:
+        return []
+    out = []
+    for key, now in in_file(settings).items():
+        if key not in rec:  # a setting newer than the baseline: its default was in force
+            default = Settings.model_fields[key]
+            want: Any = _plain(
+                default.default_factory() if default.default_factory else default.default  # type: ignore[call-arg]
+            )
+            where = "its default (no entry sets it)"
+        else:
+            want, seq, actor = rec[key]
+            where = f"audit entry {seq}, by {actor or 'unknown'}"
+        if now != want:
+            out.append(
+                f"{SETTINGS_FILE}: {key} = {json.dumps(now)}, but the audit log records "
+                f"{json.dumps(want)} ({where}): edited outside `leadguard settings set`"
+            )
+    return out
+
+
+def check(s: Session, root: Path) -> list[str]:
+    """The settings file against the log (``problems``), from the file alone (a command's
+    own overrides are not the file); the baseline written first where there is none."""
+    settings = load_settings(root)
+    if not recorded(s)[1]:
+        ensure_baseline(s, settings)
+        return []
+    return problems(s, settings)
+
+
+def ensure_baseline(s: Session, settings: Settings) -> None:
+    """Record the file's safeguard values once, where no baseline exists yet."""
+    if recorded(s)[1]:
+        return
+    audit.append(
+        s,
+        BASELINE,
+        "settings:safeguards",
+        {"values": in_file(settings), "file": SETTINGS_FILE},
+        actor="leadguard:baseline",
+    )
