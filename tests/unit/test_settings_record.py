@@ -76,7 +76,9 @@ def test_a_safeguard_edited_by_hand_is_named_and_refused_until_set(
     else:
         edit(root, line)
     found = settings_problems(root)
-    assert len(found) == 1 and found[0].startswith(f"{SETTINGS_FILE}: {key} = ")
+    # a policy path edited: the path, and the file's digest (none recorded for the shipped)
+    assert len(found) == (2 if key == "quality_policy" else 1), found
+    assert found[0].startswith(f"{SETTINGS_FILE}: {key} = ")
     assert "audit log records" in found[0]
     with pytest.raises(WorkspaceError, match=f"{key}.*leadguard settings set"):
         Context.open(root)
@@ -87,6 +89,26 @@ def test_a_safeguard_edited_by_hand_is_named_and_refused_until_set(
     set_setting(ctx, admin, key, value)
     ctx.close()
     Context.open(root).close()
+    assert settings_problems(root) == []
+
+
+def test_the_quality_policy_file_edited_in_place_is_named(root: Path) -> None:
+    (root / "qp.json").write_text('{"version": 1}\n')
+    ctx = Context.open(root)
+    admin = accounts.login(ctx, "admin", PW).actor
+    set_setting(ctx, admin, "quality_policy", "qp.json")  # records the file's digest
+    ctx.close()
+    Context.open(root).close()
+    assert settings_problems(root) == []
+    (root / "qp.json").write_text('{"version": 1, "refuse": {}}\n')  # made lenient in place
+    found = settings_problems(root)
+    assert len(found) == 1 and found[0].startswith("the quality policy file qp.json has SHA-256")
+    with pytest.raises(WorkspaceError, match=r"quality policy file qp\.json"):
+        Context.open(root)
+    ctx = Context.open(root, check_settings=False)
+    admin = accounts.login(ctx, "admin", PW).actor
+    set_setting(ctx, admin, "quality_policy", "qp.json")  # an admin who read it records it
+    ctx.close()
     assert settings_problems(root) == []
 
 

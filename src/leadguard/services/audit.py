@@ -65,7 +65,7 @@ def verify(
             for key in index_files.recorded_spaces(s, backend)
             for p in index_files.check(s, key, backend, ctx.ws.index_path(key))
         ]
-        settings = settings_record.problems(s, load_settings(ctx.root))
+        settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
     return Verification(check, head, results, problems, settings)
 
 

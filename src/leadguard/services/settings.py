@@ -19,6 +19,7 @@ from leadguard.core.config import (
     read_settings_file,
 )
 from leadguard.core.errors import InputError
+from leadguard.services import settings_record
 from leadguard.services.authz import authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 
@@ -77,11 +78,15 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             text = f"{line}\n{text}"
         with ctx.session() as s:
             change = SettingChange(key, old, new, key in SAFEGUARDS)
+            details: dict[str, Any] = {"old": old, "new": new, "safeguard": change.safeguard}
+            if key == "quality_policy":  # the file as set (settings_record checks it)
+                digest = settings_record.policy_digest(Settings(quality_policy=new), ctx.root)
+                details[settings_record.POLICY_DIGEST] = digest
             audit.append(
                 s,
                 "settings.set",
                 f"settings:{key}",
-                {"old": old, "new": new, "safeguard": change.safeguard},
+                details,
                 actor=actor.username if actor is not None else None,
             )
             path.write_text(text)  # inside the transaction: a failed write rolls the entry back

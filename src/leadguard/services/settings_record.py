@@ -5,16 +5,19 @@ Every change an admin makes (``leadguard settings set``) is a ``settings.set`` e
 old and new value. What the file held when the workspace got its accounts is a
 ``settings.baseline`` entry: written the first time a workspace with accounts is opened
 (an older workspace, on its first open after the upgrade, adopts its file as it stands, as
-the migrations' baselines adopt rows). From then on the recorded value of each safeguard
-is the baseline's overlaid with the later ``settings.set`` entries; a file whose value
-differs (``target_fpir`` raised by hand, ``login_attempts`` edited, ``quality_policy``
-pointed at another file) is named by ``audit verify`` and refused when the workspace is
-opened, until an admin sets the value with ``leadguard settings set`` (which opens without
-this check, as do ``login``, ``logout`` and ``audit verify``).
+the migrations' baselines adopt rows), with the SHA-256 of the quality policy file it
+names; ``settings set quality_policy`` records the file's digest again. From then on the
+recorded value of each safeguard is the baseline's overlaid with the later
+``settings.set`` entries; a file whose value differs (``target_fpir`` raised by hand,
+``login_attempts`` edited, ``quality_policy`` pointed at another file or that file edited)
+is named by ``audit verify`` and refused when the workspace is opened, until an admin sets
+the value with ``leadguard settings set`` (which opens without this check, as do
+``login``, ``logout`` and ``audit verify``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,9 +38,27 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def in_file(settings: Settings) -> dict[str, Any]:
-    """The safeguard values of these settings (read from the file alone)."""
-    return {k: _plain(getattr(settings, k)) for k in sorted(SAFEGUARDS)}
+# not a setting: the SHA-256 of the file ``quality_policy`` names (None: the shipped one)
+POLICY_DIGEST = "quality_policy_sha256"
+
+
+def policy_digest(settings: Settings, root: Path) -> str | None:
+    """The SHA-256 of the quality policy file these settings name (unreadable: the reason)."""
+    path = settings.quality_policy
+    if path is None:
+        return None
+    path = path if path.is_absolute() else root / path
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+
+
+def in_file(settings: Settings, root: Path) -> dict[str, Any]:
+    """The safeguard values of these settings (read from the file alone), and the digest of
+    the quality policy file they name."""
+    values = {k: _plain(getattr(settings, k)) for k in sorted(SAFEGUARDS)}
+    return {**values, POLICY_DIGEST: policy_digest(settings, root)}
 
 
 def recorded(s: Session) -> tuple[dict[str, tuple[Any, int, str]], bool]:
@@ -59,16 +80,28 @@ def recorded(s: Session) -> tuple[dict[str, tuple[Any, int, str]], bool]:
             out = {k: (v, seq, actor or "") for k, v in details["values"].items()}
         elif action == SET and obj.startswith("settings:") and "new" in details:
             out[obj.removeprefix("settings:")] = (details["new"], seq, actor or "")
+            if POLICY_DIGEST in details:  # setting quality_policy records the file's digest
+                out[POLICY_DIGEST] = (details[POLICY_DIGEST], seq, actor or "")
     return out, based
 
 
-def problems(s: Session, settings: Settings) -> list[str]:
-    """Each safeguard whose value in the settings file is not the one the log records."""
+def problems(s: Session, settings: Settings, root: Path) -> list[str]:
+    """Each safeguard whose value in the settings file is not the one the log records, and
+    a quality policy file edited since it was recorded."""
     rec, based = recorded(s)
     if not based:
         return []
     out = []
-    for key, now in in_file(settings).items():
+    for key, now in in_file(settings, root).items():
+        if key == POLICY_DIGEST:
+            want_sha, seq, actor = rec.get(key, (None, 0, ""))
+            if now != want_sha:
+                out.append(
+                    f"the quality policy file {settings.quality_policy} has SHA-256 "
+                    f"{str(now)[:12]}..., not the {str(want_sha)[:12]}... recorded in audit "
+                    f"entry {seq} (by {actor or 'unknown'}): edited since it was set"
+                )
+            continue
         if key not in rec:  # a setting newer than the baseline: its default was in force
             default = Settings.model_fields[key]
             want: Any = _plain(
@@ -91,12 +124,12 @@ def check(s: Session, root: Path) -> list[str]:
     own overrides are not the file); the baseline written first where there is none."""
     settings = load_settings(root)
     if not recorded(s)[1]:
-        ensure_baseline(s, settings)
+        ensure_baseline(s, settings, root)
         return []
-    return problems(s, settings)
+    return problems(s, settings, root)
 
 
-def ensure_baseline(s: Session, settings: Settings) -> None:
+def ensure_baseline(s: Session, settings: Settings, root: Path) -> None:
     """Record the file's safeguard values once, where no baseline exists yet."""
     if recorded(s)[1]:
         return
@@ -104,6 +137,6 @@ def ensure_baseline(s: Session, settings: Settings) -> None:
         s,
         BASELINE,
         "settings:safeguards",
-        {"values": in_file(settings), "file": SETTINGS_FILE},
+        {"values": in_file(settings, root), "file": SETTINGS_FILE},
         actor="leadguard:baseline",
     )
