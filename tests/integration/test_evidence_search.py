@@ -129,7 +129,8 @@ def test_cli_human_and_json_lists_carry_the_statements(johns) -> None:
     )
     assert res.exit_code == 0, res.output
     out = res.output
-    assert "open-set; threshold" in out and "False match rate at this score" in out
+    assert "open-set; candidates listed from score" in out and "threshold 0." in out
+    assert "False match rate at this score" in out
     assert "innocent people" in out and "Likelihood ratio" in out and "investigative lead" in out
     assert not VERDICT.search(out)
     res = runner.invoke(app, ["search", str(probe), "--source-type", "other", "-w", ws, "--json"])

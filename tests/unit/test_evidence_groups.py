@@ -274,3 +274,17 @@ def test_a_candidate_never_gets_another_sex_groups_figures(model: EvidenceModel)
     assert woman.worst_group is not None and woman.worst_group.group == "F/tight"
     unknown = candidate_evidence(model, 0.9, 300, None, None, None, ctx, ())
     assert unknown.worst_group is not None  # no recorded sex: the list's worst group applies
+
+
+def test_an_unknown_sex_or_race_is_no_group() -> None:
+    from leadguard.evidence.groups import subject_groups
+    from leadguard.services.casework.service import described_groups
+
+    # a witness's "?" once made a group "sex ?", measured nowhere and printed as one
+    assert subject_groups("?", "White") == ()
+    assert subject_groups("Unknown", None) == () and subject_groups("-", "-") == ()
+    assert subject_groups(" F ", "?") == ("sex F",)
+    assert subject_groups("X", "n/a") == ("sex X",)  # a recorded marker stays a group
+    assert subject_groups("M", "Black") == ("sex M", "M/Black")
+    assert described_groups({"sex": "?", "race": "unknown"}) == (None, None)
+    assert described_groups({"sex": "F", "race": " "}) == ("F", None)

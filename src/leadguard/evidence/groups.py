@@ -21,9 +21,23 @@ if TYPE_CHECKING:
 MIN_GROUP_COMPARISONS = 300  # fewer within-group non-mated pairs: the group is not ranked
 
 
+# words that record that a sex or race is not known: no group (a witness's "?" once made
+# a group "sex ?", measured nowhere, and printed as one)
+UNKNOWN = frozenset({"unknown", "unk", "not known", "unsure", "uncertain", "n/a", "na", "none"})
+
+
+def known(value: str | None) -> str:
+    """``value`` stripped, or "" where it records no group: blank, an unknown-word, or no
+    letter or digit at all ("?", "-")."""
+    v = (value or "").strip()
+    if not any(c.isalnum() for c in v) or v.casefold() in UNKNOWN:
+        return ""
+    return v
+
+
 def subject_groups(sex: str | None, race: str | None) -> tuple[str, ...]:
     """Groups a face is compared within: its sex, and its sex/race where both are known."""
-    sex, race = (sex or "").strip(), (race or "").strip()
+    sex, race = known(sex), known(race)
     out = [f"sex {sex}"] if sex else []
     if sex and race:
         out.append(f"{sex}/{race}")

@@ -470,12 +470,14 @@ def run_search(ctx: Context, actor: Actor, request_id: int) -> SearchRun:
 def described_groups(attributes: dict[str, Any] | None) -> tuple[str | None, str | None]:
     """The person sought's sex and race as the case describes them (the probe shows that
     person): what the search's statements group the probe by. Either is None where the case
-    does not describe it; a blank value describes nothing."""
+    does not describe it; a blank value, "?" or "unknown" describes nothing."""
+    from leadguard.evidence.groups import known
+
     attrs = attributes or {}
 
     def one(key: str) -> str | None:
         value = attrs.get(key)
-        return value.strip() if isinstance(value, str) and value.strip() else None
+        return (known(value) or None) if isinstance(value, str) else None
 
     return one("sex"), one("race")
 
