@@ -113,3 +113,20 @@ def test_bad_arguments_are_refused() -> None:
         fmr_for_fpir(0.0, 10)
     with pytest.raises(ValueError, match="no non-mated"):
         fmr_at_score([], 0.5)
+
+
+def test_an_upper_end_that_reads_as_the_figure_is_not_printed() -> None:
+    from leadguard.evidence.calibration import describe_lr
+    from leadguard.evidence.chance import ChanceMatches
+
+    # a huge gallery at a low score: the chance of at least one is 100 %, and so is its bound
+    certain = ChanceMatches(1_000_000, 0.01, 0.012).words()
+    assert "100.0%" in certain and "(up to 100.0%)" not in certain
+    assert "(up to" in ChanceMatches(1_000, 1e-4, 5e-4).words()  # a bound that says more
+    # a likelihood ratio held at the calibration's bound: no "18,197 to 18,197" range
+    at_bound = describe_lr(4.26, 4.26, 4.26, (-3.0, 4.26))
+    assert "the largest the calibration data can support" in at_bound
+    assert " to 18,197" not in at_bound
+    same = describe_lr(2.0, 2.0, 2.0, (-3.0, 4.26))
+    assert "100 to 100" not in same and "in every bootstrap resample" in same
+    assert "(95 % interval 32 to 316)" in describe_lr(2.0, 1.5, 2.5, (-3.0, 4.26))

@@ -99,6 +99,12 @@ def describe_lr(llr: float, low: float, high: float, bounds: tuple[float, float]
         v = 10.0**x
         return f"{v:,.0f}" if v >= 10 else f"{v:.2g}"
 
+    def interval(a: float, b: float) -> str:
+        ra, rb = ratio(a), ratio(b)  # "18,197 to 18,197" read as a range: say what it is
+        if ra != rb:
+            return f" (95 % interval {ra} to {rb})"
+        return "" if at_bound else f" (95 % interval: {ra} in every bootstrap resample)"
+
     at_bound = " (the largest the calibration data can support)" if llr >= bounds[1] else ""
     if llr <= bounds[0]:
         return (
@@ -109,10 +115,10 @@ def describe_lr(llr: float, low: float, high: float, bounds: tuple[float, float]
     if llr >= 0:
         return (
             f"the score is about {ratio(llr)} times more likely if the probe and this photo "
-            f"show the same person than if they show different people{at_bound} "
-            f"(95 % interval {ratio(low)} to {ratio(high)})"
+            f"show the same person than if they show different people{at_bound}"
+            f"{interval(low, high)}"
         )
     return (
         f"the score is about {ratio(-llr)} times more likely if they show different people "
-        f"than if they show the same person (95 % interval {ratio(-high)} to {ratio(-low)})"
+        f"than if they show the same person{interval(-high, -low)}"
     )

@@ -151,14 +151,15 @@ class ChanceMatches:
                 "high (95 % bound: no measured comparison of different people did), and the "
                 f"chance that at least one does is at most {rate_words(self.p_at_least_one_upper)}"
             )
+        bounded = not uninformative(self.fmr, self.fmr_upper)
         text = f"about {self.expected:.3g} innocent people"
-        if not uninformative(self.fmr, self.fmr_upper):
+        # an upper end that reads as the figure itself ("100.0% (up to 100.0%)") says nothing
+        if bounded and f"{self.expected_upper:.3g}" != f"{self.expected:.3g}":
             text += f" (up to {self.expected_upper:.3g})"
-        text += " are expected to score this high; the chance that at least one does is " + (
-            rate_words(self.p_at_least_one)
-        )
-        if not uninformative(self.fmr, self.fmr_upper):
-            text += f" (up to {rate_words(self.p_at_least_one_upper)})"
+        chance, upper = rate_words(self.p_at_least_one), rate_words(self.p_at_least_one_upper)
+        text += " are expected to score this high; the chance that at least one does is " + chance
+        if bounded and upper != chance:
+            text += f" (up to {upper})"
         return text
 
 
