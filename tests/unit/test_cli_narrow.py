@@ -269,3 +269,25 @@ def test_a_wrapping_column_breaks_between_words_and_the_table_fits() -> None:
     assert any("(F/african)" in line for line in lines), text
     table_lines = [line for line in lines if line[:1] in "┏┃┡│└"]
     assert table_lines and all(line.rstrip()[-1] in "┓┃┩│┘" for line in table_lines), text
+
+
+def test_a_refused_search_in_the_log_says_why_and_counts_nothing() -> None:
+    rows = [
+        (
+            7,
+            "2026-12-04 10:00",
+            "refused",
+            "unreadable",
+            0,
+            0,
+            None,
+            "gone.jpg",
+            "gone.jpg: file not found",
+        ),
+        (6, "2026-12-04 09:00", "open-set", "candidates", 2, 342, "0.5035", "p.jpg", None),
+    ]
+    text = narrow(render.search_log, rows)
+    refused = next(line for line in text.splitlines() if line.startswith("#7"))
+    assert "refused (unreadable): gone.jpg: file not found" in refused
+    assert "candidate(s)" not in refused and "templates" not in refused
+    assert "2 candidate(s) from 342 templates" in text

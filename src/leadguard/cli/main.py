@@ -255,6 +255,7 @@ def searches(
             r.gallery_templates,
             None if r.threshold is None else f"{r.threshold:.4f}",
             r.probe_name,
+            r.refused,
         )
         for r in search_log(ctx, session.actor(ctx), last)
     ]

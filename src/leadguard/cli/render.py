@@ -303,7 +303,11 @@ def records(console: Console, rows: list[tuple[Any, ...]]) -> None:
 
 def search_log(console: Console, rows: list[tuple[Any, ...]]) -> None:
     console.print("[bold]Search log (latest first)[/bold]")
-    for sid, when, mode, outcome, n, gallery, threshold, probe in rows:
+    for sid, when, mode, outcome, n, gallery, threshold, probe, refused in rows:
+        if mode == "refused":  # nothing was searched: no counts, the reason
+            why = safe(str(refused or outcome))
+            console.print(f"#{sid} {when} refused ({outcome}): {why}", soft_wrap=True)
+            continue
         console.print(
             f"#{sid} {when} {mode}: {outcome}, {n} candidate(s) from {gallery} templates, "
             f"threshold {threshold or 'none'}, probe {safe(str(probe))}",

@@ -151,6 +151,7 @@ class SearchLogEntry:
     gallery_templates: int
     threshold: float | None
     probe_name: str
+    refused: str | None = None  # why a refused search was refused (the probe's own words)
 
 
 def search_log(ctx: Context, actor: Actor | None, last: int) -> list[SearchLogEntry]:
@@ -180,6 +181,7 @@ def search_log(ctx: Context, actor: Actor | None, last: int) -> list[SearchLogEn
                 r.gallery_templates,
                 r.threshold,
                 Path(r.probe_source).name,
+                str(r.result.get("refused", "")) or None if r.mode == "refused" else None,
             )
             for r in rows
         ]
