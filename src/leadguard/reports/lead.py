@@ -176,9 +176,17 @@ def _candidates(doc: Document, rec: dict[str, Any]) -> None:
         _candidate_photo(doc, photos.get(c["rank"]))
         for line in ev.get("statements") or ["No evidence statement is on record."]:
             doc.p(line)
+        pq = c.get("gallery_photo_quality") or {}
+        if pq.get("decision") in ("warn", "refuse"):  # as the list said it (cli.render)
+            doc.p(
+                f"The gallery photo was flagged for quality when it was enrolled "
+                f"({pq['decision']}): {'; '.join(map(str, pq.get('findings') or [])) or '-'}.",
+                warning=True,
+            )
         doc.fields(
             [
                 ("Gallery photo SHA-256", c.get("image_sha256")),
+                ("Gallery photo quality at enrollment", pq.get("decision") or "not recorded"),
                 ("Gallery photo date", c.get("encounter_date") or "not recorded"),
                 ("Photo age at the incident (days)", ev.get("photo_age_days_at_incident")),
                 ("Newer photo of this person in the gallery", ev.get("newer_encounter_in_gallery")),
