@@ -88,3 +88,34 @@ def test_the_caption_gives_the_photo_date_and_says_what_is_missing(tmp_path: Pat
     [para] = [b for b in doc.blocks if isinstance(b, Para)]
     assert para.warning and "its date not recorded" in para.text and "gone" in para.text
     assert not any(isinstance(b, Picture) for b in doc.blocks)
+
+
+def test_the_probe_face_cites_the_searchs_own_probe_record(tmp_path: Path) -> None:
+    """Two requests filed the same bytes: each search's report shows its own probe record
+    (the earlier one may belong to another case)."""
+    from leadguard.storage.tables import ProbeRecord
+    from leadguard.storage.workspace import Workspace
+
+    data = image("PNG")
+    sha = hashlib.sha256(data).hexdigest()
+    ws = Workspace.init(tmp_path / "ws")
+    with ws.session() as s:
+        rows = [
+            ProbeRecord(
+                sha256=sha, source_type="cctv", original_name=n, exif={}, edits=[], data=data
+            )
+            for n in ("first.png", "second.png")
+        ]
+        s.add_all(rows)
+        s.flush()
+        first, second = rows[0].id, rows[1].id
+        result = {
+            "probe": {
+                "sha256": sha,
+                "face": {"box": {"left": 40, "top": 30, "right": 120, "bottom": 130}},
+            }
+        }
+        assert report_photos.probe_face(s, result, second)["probe_id"] == second
+        assert report_photos.probe_face(s, result, first)["probe_id"] == first
+        assert report_photos.probe_face(s, result)["probe_id"] == first  # none named: the first
+    ws.close()

@@ -230,7 +230,7 @@ def _pictures(s: Session, row: SearchLog, sealed: bool) -> dict[str, bytes]:
     every listed candidate's gallery photo as enrolled, its examined face and a record of
     its subject, date and SHA-256 (or why the photo is missing)."""
     out: dict[str, bytes] = {}
-    face = report_photos.probe_face(s, row.result)
+    face = report_photos.probe_face(s, row.result, row.probe_id)
     if face is not None and face["data"] is not None:
         out[f"probes/search-{row.id}-face.png"] = face["data"]
     if sealed:

@@ -313,7 +313,7 @@ def lead_record(s: Session, lead_id: int) -> dict[str, Any]:
         "lead": lead_dict(s, lead),
         "probes": [probe_dict(p) for p in probes_of(s, req.probe_id)],
         "search": search_dict(row),
-        "probe_face": report_photos.probe_face(s, row.result),
+        "probe_face": report_photos.probe_face(s, row.result, row.probe_id),
         "candidate_photos": report_photos.candidate_photos(s, row.result),
         "reviews": [review_dict(s, r) for r in reviews],
         "comparison": comparison_report.for_lead(s, req, lead.subject),

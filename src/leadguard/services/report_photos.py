@@ -67,14 +67,25 @@ def embeddable(data: bytes) -> tuple[bytes, bool]:
         return _png(img.convert("RGB")), True
 
 
-def probe_face(s: Session, result: dict[str, Any]) -> dict[str, Any] | None:
-    """The face examined in the searched probe image (the stored bytes the search names)."""
+def probe_face(
+    s: Session, result: dict[str, Any], probe_id: int | None = None
+) -> dict[str, Any] | None:
+    """The face examined in the searched probe image (the stored bytes the search names):
+    the search's own probe record (``probe_id``, the search log's), not an earlier record
+    of the same bytes, which may belong to another request or case."""
     probe = result.get("probe") or {}
     sha = probe.get("sha256")
     box = (probe.get("face") or {}).get("box")
     if not sha or not box:
         return None
-    row = s.scalars(select(ProbeRecord).where(ProbeRecord.sha256 == sha).limit(1)).first()
+    own = s.get(ProbeRecord, probe_id) if probe_id is not None else None
+    row = (
+        own
+        if own is not None and own.sha256 == sha
+        else s.scalars(
+            select(ProbeRecord).where(ProbeRecord.sha256 == sha).order_by(ProbeRecord.id).limit(1)
+        ).first()
+    )
     if row is None:
         return {"sha256": sha, "box": box, "data": None, "problem": "probe bytes not stored"}
     crop = face_crop(row.data, box)
