@@ -124,6 +124,10 @@ def test_the_commands_say_so_without_a_traceback(root: Path) -> None:
     checked = runner.invoke(app, ["audit", "verify", "-w", str(root)])
     assert checked.exit_code == 1 and "safeguard settings against the audit log" in checked.output
     assert "target_fpir" in checked.output
+    first = runner.invoke(app, ["logout", "-w", str(root)])  # opens without the check too
+    assert first.exit_code == 0 and first.output.strip() == "logged out"
+    again = runner.invoke(app, ["logout", "-w", str(root)])
+    assert again.exit_code == 0 and "nothing to revoke" in again.output
 
 
 def test_a_workspace_without_accounts_is_not_checked(tmp_path: Path) -> None:

@@ -54,8 +54,10 @@ def logout(workspace: WorkspaceOpt = None) -> None:
 
     ctx = open_ctx(workspace, check_settings=False)
     token = session.forget(ctx)
-    if token is not None:
-        do_logout(ctx, token)
+    if token is None:
+        out().print("not logged in to this workspace: nothing to revoke")
+        return
+    do_logout(ctx, token)
     out().print("logged out")
 
 
