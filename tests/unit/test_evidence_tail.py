@@ -205,6 +205,8 @@ def test_a_fit_whose_threshold_runs_to_the_end_of_the_scale_is_refused() -> None
     assert d.basis == "fallback" and d.listing_threshold == 0.4848
     assert isinstance(d.fit, TailRefused) and "end of the score scale" in d.fit.reason
     assert "fixed gallery-size threshold 0.4848 alone" in d.statement()
+    # in investigation mode nothing is hidden: the fit and its (weak) statements stand
+    assert decide(top, 105, 0.01, floor=None).fitted
     # a fit whose threshold stays inside the scale is kept
     kept = np.tanh(1.0 + np.random.default_rng(8).exponential(0.1, 500))
     assert decide(_top(kept), 500, 0.01, floor=0.5).fitted

@@ -393,9 +393,11 @@ def decide(
 ) -> OpenSetDecision:
     """Fit this probe's tail and decide the score the list starts from."""
     fit = fit_tail(top_scores, subjects, exponential, transform)
-    if isinstance(fit, TailFit):
+    # in open-set mode a threshold nobody can reach hides every candidate, mates too (in
+    # investigation mode nothing is hidden: the fit's weak statements stand)
+    if isinstance(fit, TailFit) and floor is not None:
         own = fit.score_for(target_fpir)
-        if own >= SCALE_END:  # a threshold nobody can reach hides every candidate, mates too
+        if own >= SCALE_END:
             fit = TailRefused(
                 f"the tail fitted on this probe's {fit.used:,} scores ({fit.method}) puts the "
                 f"score a stranger reaches with probability {target_fpir:g} at {own:.6f}, the "
