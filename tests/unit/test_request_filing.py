@@ -1,6 +1,6 @@
 """Filing a search request runs the search's header and decode checks: a truncated JPEG is
 refused when the request is filed, with the message the search would give, and nothing is
-stored; an intact photo is filed."""
+stored; an intact photo is filed; a chosen face the photo does not hold is refused at filing."""
 
 from __future__ import annotations
 
@@ -69,4 +69,17 @@ def test_an_intact_photo_is_filed(ctx: Context, tmp_path: Path) -> None:
     good.write_bytes(_jpeg())
     ex1 = accounts.login(ctx, "ex1", PW).actor
     info = cw.request_search(ctx, ex1, "C-1", good, "surveillance_still", "p")
+    assert info.probe_sha256 and _counts(ctx) == (1, 1)
+
+
+def test_a_face_the_photo_does_not_hold_is_refused_at_filing(ctx: Context, datasets: Path) -> None:
+    """``--face 99`` used to be filed, approved and refused only at the search."""
+    from leadguard.core.errors import FaceError
+
+    photo = datasets / "lfw" / "images" / "Lino_Oviedo" / "Lino_Oviedo_0003.jpg"
+    ex1 = accounts.login(ctx, "ex1", PW).actor
+    with pytest.raises(FaceError, match=r"no face 99: the image has \d+ face"):
+        cw.request_search(ctx, ex1, "C-1", photo, "surveillance_still", "p", face=99)
+    assert _counts(ctx) == (0, 0)
+    info = cw.request_search(ctx, ex1, "C-1", photo, "surveillance_still", "p", face=0)
     assert info.probe_sha256 and _counts(ctx) == (1, 1)

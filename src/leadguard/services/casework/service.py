@@ -307,10 +307,12 @@ def request_search(
     shown_as: str | None = None,
 ) -> RequestInfo:
     """The probe is stored as received (bytes, SHA-256, EXIF, source type) with the request;
-    a missing file, a prohibited kind or bytes the search's header and decode checks refuse
-    are refused here, before anyone can approve it.
+    a missing file, a prohibited kind, bytes the search's header and decode checks refuse,
+    or a chosen ``face`` the image does not hold are refused here, before anyone can
+    approve it.
     ``shown_as``: the name recorded and shown for the probe (an upload's file name, where
     ``probe`` is the server's temporary copy)."""
+    from leadguard.pipeline.compose import FaceSelection, choose_face
     from leadguard.pipeline.decode import decode_image, read_file
     from leadguard.quality.provenance import apply_edits, check_source_type, editor_flag, read_exif
     from leadguard.search.intake import store_probe
@@ -327,9 +329,12 @@ def request_search(
         # the search's own checks (header, then a full decode; the edits applied): a file
         # the search would refuse, a truncated JPEG say, is refused here with its message
         limit = ctx.settings.max_image_pixels
-        decode_image(data, shown, limit)
+        image = decode_image(data, shown, limit)
         if edits:
-            apply_edits(data, list(edits), shown, limit)
+            image = decode_image(apply_edits(data, list(edits), shown, limit), shown, limit)
+        if face is not None:  # a face the search could not find is refused now, not then
+            with ctx.borrowed_model() as model:
+                choose_face(model.detect(image.pixels), image, FaceSelection("reject", face))
         check_source_type(source_type, workspace_policy(ctx.ws).prohibited_source_types)
         exif = read_exif(data)
         with ctx.session() as s:
