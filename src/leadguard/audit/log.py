@@ -174,7 +174,7 @@ def verify(session: Session) -> ChainCheck:
         elif r.prev_hash != prev:
             after = f"entry {r.seq - 1}"
             broken = (r.seq, f"entry {r.seq} does not follow {after} (inserted or reordered)")
-        elif _hash_of(r) != r.hash:
+        elif entry_hash(r) != r.hash:
             broken = (r.seq, f"entry {r.seq} was altered after it was written")
         else:
             prev = r.hash
@@ -200,7 +200,8 @@ def hash_at(session: Session, seq: int) -> str | None:
     return session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq).limit(1))
 
 
-def _hash_of(r: Any) -> str:
+def entry_hash(r: Any) -> str:
+    """The hash an entry's content gives (equal to its stored ``hash`` if unedited)."""
     return content_hash(r.prev_hash, r.seq, r.at, r.actor, r.action, r.object, r.details)
 
 

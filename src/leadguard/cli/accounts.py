@@ -3,6 +3,7 @@ A password is read from a hidden prompt or stdin, never from the command line.""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, as_user, handles_errors, open_ctx, out
+from leadguard.cli.render import safe
 from leadguard.core.errors import InputError
 from leadguard.services.context import Actor, Context
 
@@ -75,7 +77,7 @@ def passwd(
     out().print("password changed; log in again")
 
 
-@settings_app.command("set")
+@settings_app.command("set", context_settings={"ignore_unknown_options": True})
 @handles_errors
 def settings_set(
     key: Annotated[str, typer.Argument()],
@@ -89,7 +91,11 @@ def settings_set(
     ctx = open_ctx(workspace, check_settings=False)  # how a value edited by hand is recorded
     who = session.require(ctx, "settings.set") if ctx.has_accounts() else None
     change = set_setting(ctx, who, key, value)
-    out().print(f"{change.key}: {change.old!r} -> {change.new!r}")
+
+    def shown(v: object) -> str:  # as the settings file writes it: 0.01, true, "qp.toml"
+        return json.dumps(v, default=str)
+
+    out().print(f"{change.key}: {safe(shown(change.old))} -> {safe(shown(change.new))}")
     if who is None:
         out().print(
             "(no accounts yet: set without a login, audited; once `leadguard user add` has "

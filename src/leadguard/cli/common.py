@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from leadguard.cli.render import safe
-from leadguard.core.errors import LeadGuardError, SeveralFaces
+from leadguard.core.errors import FindingsError, LeadGuardError, SeveralFaces
 from leadguard.pipeline.compose import detection_lines
 from leadguard.services.context import Actor, Context
 from leadguard.storage.workspace import resolve_path
@@ -57,6 +57,13 @@ def handles_errors(fn: F) -> F:
             for line in detection_lines(exc.detections):
                 console.print(f"  {line}")
             console.print("Choose one with --face I.")
+            raise typer.Exit(EXIT_INPUT) from exc
+        except FindingsError as exc:  # a line each, wrapped at the terminal's width
+            console = err()
+            console.print(f"[red]error:[/red] {safe(exc.head)}", highlight=False)
+            for finding in exc.findings:
+                console.print(f"  - {safe(finding)}", highlight=False)
+            console.print(safe(exc.remedy), highlight=False)
             raise typer.Exit(EXIT_INPUT) from exc
         except LeadGuardError as exc:
             err().print(f"[red]error:[/red] {safe(exc)}", highlight=False, soft_wrap=True)

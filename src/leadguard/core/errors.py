@@ -80,6 +80,15 @@ class WorkspaceError(LeadGuardError):
     """The workspace is missing, not initialised, or broken."""
 
 
+class FindingsError(WorkspaceError):
+    """A refusal with several findings: ``head``, one line per finding, then what to do
+    (a terminal shows them a line each; ``str`` joins them for a log or an API)."""
+
+    def __init__(self, head: str, findings: list[str], remedy: str) -> None:
+        self.head, self.findings, self.remedy = head, tuple(findings), remedy
+        super().__init__(f"{head} {'; '.join(findings)}; {remedy}")
+
+
 class ModelUnavailable(LeadGuardError):
     """A model package or weights file is not installed."""
 

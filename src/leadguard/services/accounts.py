@@ -235,6 +235,11 @@ def add_user(
             actor=actor.username if actor else username,
             records=[user],
         )
+        if first:  # the workspace becomes protected: its safeguards as they stand now
+            from leadguard.core.config import load_settings
+            from leadguard.services import settings_record
+
+            settings_record.ensure_baseline(s, load_settings(ctx.root), ctx.root)
         return _info(user)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.config import Settings, safeguard_env_overrides
-from leadguard.core.errors import LeadGuardError, WorkspaceError
+from leadguard.core.errors import FindingsError, LeadGuardError, WorkspaceError
 from leadguard.storage.tables import User
 from leadguard.storage.workspace import Workspace
 
@@ -161,9 +161,11 @@ class Context:
         with self.session() as s:
             found = settings_record.check(s, self.root)
         if found:
-            raise WorkspaceError(
-                "; ".join(found) + "; an admin who has checked the value records it with "
-                "`leadguard settings set NAME VALUE` (or restores the file)"
+            raise FindingsError(
+                "the workspace's safeguard settings are not as the audit log records them:",
+                found,
+                "an admin who has checked each value records it with `leadguard settings set "
+                "NAME VALUE` (or restores the file)",
             )
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             text = text.replace("[leadguard]", f"[leadguard]\n{line}", 1)
         else:
             text = f"{line}\n{text}"
+        _check_written(text, key, new, line)
         with ctx.session() as s:
             change = SettingChange(key, old, new, key in SAFEGUARDS)
             details: dict[str, Any] = {"old": old, "new": new, "safeguard": change.safeguard}
@@ -91,6 +93,25 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             )
             path.write_text(text)  # inside the transaction: a failed write rolls the entry back
         return change
+
+
+def _check_written(text: str, key: str, new: Any, line: str) -> None:
+    """Refuse to write a settings file that would not parse, or in which ``key`` would not
+    read as ``new`` (a quoted key, an inline table, a comment naming ``[leadguard]``: the
+    line-by-line edit cannot place the value safely there)."""
+    try:
+        data = tomllib.loads(text)
+        section = data.get("leadguard", data)
+        got = getattr(Settings(**section), key) if isinstance(section, dict) else None
+        why = None if got == new else f"{key} would still read {got!r}"
+    except (tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
+        why = f"the file would not parse ({str(exc).splitlines()[0]})"
+    if why is not None:
+        raise InputError(
+            f"{SETTINGS_FILE}: its layout is one `settings set` cannot edit safely: {why}; "
+            f"write `{line}` under [leadguard] by hand, then run this command again to "
+            "record it"
+        )
 
 
 @dataclass(frozen=True)

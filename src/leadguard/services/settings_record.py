@@ -3,16 +3,20 @@ edited behind the log's back.
 
 Every change an admin makes (``leadguard settings set``) is a ``settings.set`` entry with the
 old and new value. What the file held when the workspace got its accounts is a
-``settings.baseline`` entry: written the first time a workspace with accounts is opened
-(an older workspace, on its first open after the upgrade, adopts its file as it stands, as
-the migrations' baselines adopt rows), with the SHA-256 of the quality policy file it
+``settings.baseline`` entry: written with the first account (an older workspace, on its
+first open after the upgrade, adopts its file as it stands, as the migrations' baselines
+adopt rows), with the SHA-256 of the quality policy file it
 names; ``settings set quality_policy`` records the file's digest again. From then on the
 recorded value of each safeguard is the baseline's overlaid with the later
 ``settings.set`` entries; a file whose value differs (``target_fpir`` raised by hand,
 ``login_attempts`` edited, ``quality_policy`` pointed at another file or that file edited)
 is named by ``audit verify`` and refused when the workspace is opened, until an admin sets
 the value with ``leadguard settings set`` (which opens without this check, as do
-``login``, ``logout`` and ``audit verify``).
+``login``, ``logout`` and ``audit verify``). The settings entries are trusted only where a
+cheap local check of the chain around them holds (``untrusted``).
+
+What it cannot tell: an insider who can write the database and recomputes the chain can
+append a ``settings.set`` entry of their own; anchors prove only the entries before them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
@@ -61,6 +65,31 @@ def in_file(settings: Settings, root: Path) -> dict[str, Any]:
     return {**values, POLICY_DIGEST: policy_digest(settings, root)}
 
 
+def untrusted(s: Session) -> str | None:
+    """Why the log's settings entries cannot be relied on, or None. A cheap local check, not
+    ``audit verify``: no sequence number is missing, and each settings entry's own hash and
+    its links to the entries before and after it hold (an edited baseline, or deleted
+    settings entries, would otherwise be read as the record)."""
+    n, lo, hi = s.execute(
+        select(func.count(AuditEntry.id), func.min(AuditEntry.seq), func.max(AuditEntry.seq))
+    ).one()
+    if n and (lo != 1 or hi != n):
+        return f"the audit log has missing entries ({n:,} entries numbered {lo} to {hi})"
+    rows = s.scalars(
+        select(AuditEntry).where(AuditEntry.action.in_((BASELINE, SET))).order_by(AuditEntry.seq)
+    ).all()
+    for r in rows:
+        before = s.scalar(select(AuditEntry.hash).where(AuditEntry.seq == r.seq - 1))
+        after = s.scalar(select(AuditEntry.prev_hash).where(AuditEntry.seq == r.seq + 1))
+        if (
+            audit.entry_hash(r) != r.hash
+            or (r.seq > 1 and before != r.prev_hash)
+            or (after is not None and after != r.hash)
+        ):
+            return f"audit entry {r.seq} ({r.action}) was altered"
+    return None
+
+
 def recorded(s: Session) -> tuple[dict[str, tuple[Any, int, str]], bool]:
     """Each safeguard's recorded value with the entry (seq, actor) that set it, and whether
     a baseline exists (without one nothing is recorded yet)."""
@@ -88,18 +117,25 @@ def recorded(s: Session) -> tuple[dict[str, tuple[Any, int, str]], bool]:
 def problems(s: Session, settings: Settings, root: Path) -> list[str]:
     """Each safeguard whose value in the settings file is not the one the log records, and
     a quality policy file edited since it was recorded."""
+    why = untrusted(s)
+    if why is not None:
+        return [f"the safeguard settings cannot be checked: {why} (leadguard audit verify)"]
     rec, based = recorded(s)
     if not based:
         return []
     out = []
     for key, now in in_file(settings, root).items():
         if key == POLICY_DIGEST:
+            # only where the path is the recorded one (a changed path is named by its key)
+            path = _plain(settings.quality_policy)
+            if path is None or path != rec.get("quality_policy", (None,))[0]:
+                continue
             want_sha, seq, actor = rec.get(key, (None, 0, ""))
             if now != want_sha:
                 out.append(
-                    f"the quality policy file {settings.quality_policy} has SHA-256 "
-                    f"{str(now)[:12]}..., not the {str(want_sha)[:12]}... recorded in audit "
-                    f"entry {seq} (by {actor or 'unknown'}): edited since it was set"
+                    f"the quality policy file {path} {_digest_words(now, True)}, not "
+                    f"{_digest_words(want_sha)} as recorded in audit entry {seq} (by "
+                    f"{actor or 'unknown'}): changed since it was set"
                 )
             continue
         if key not in rec:  # a setting newer than the baseline: its default was in force
@@ -119,11 +155,20 @@ def problems(s: Session, settings: Settings, root: Path) -> list[str]:
     return out
 
 
+def _digest_words(sha: Any, verb: bool = False) -> str:
+    """A recorded digest (or why the file could not be read) in words."""
+    if isinstance(sha, str) and len(sha) == 64:
+        return f"{'has ' if verb else ''}SHA-256 {sha[:12]}..."
+    if sha is None:
+        return "is absent" if verb else "absent"
+    return f"is {sha}" if verb else str(sha)
+
+
 def check(s: Session, root: Path) -> list[str]:
     """The settings file against the log (``problems``), from the file alone (a command's
     own overrides are not the file); the baseline written first where there is none."""
     settings = load_settings(root)
-    if not recorded(s)[1]:
+    if untrusted(s) is None and not recorded(s)[1]:  # an older workspace: adopt its file
         ensure_baseline(s, settings, root)
         return []
     return problems(s, settings, root)
