@@ -119,7 +119,7 @@ class TailFit:
     def method(self) -> str:
         if self.exponential_only:
             return "exponential tail (shape fixed at 0)"
-        return f"generalized Pareto tail, shape constrained >= 0 (fitted {self.shape:.3f})"
+        return f"generalized Pareto tail, shape constrained >= 0, fitted {self.shape:.3f}"
 
     @property
     def tail_share(self) -> float:
@@ -168,7 +168,7 @@ class TailFit:
             f"fitted on this probe's own scores: {self.method}{on}, on the {self.used:,} "
             f"best-per-subject scores above {self.tail_start:.4f} among the "
             f"{self.subjects:,} subjects searched, the top {self.censored} counted only as "
-            f"at least {self.censored_at:.4f} (they may be the person sought)"
+            f"at least {self.censored_at:.4f}, since they may be the person sought"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -349,7 +349,7 @@ class OpenSetDecision:
         text = (
             f"per-search open-set threshold {own:.4f}: the score a stranger reaches in a search "
             f"of this probe in this gallery with probability {self.target_fpir:g} if the "
-            f"probe's person is not enrolled ({fit.statement()})"
+            f"probe's person is not enrolled; {fit.statement()}"
         )
         if self.basis == "per-search":
             text += f"; it is above the gallery-size threshold {self.floor:.4f} and is used"
