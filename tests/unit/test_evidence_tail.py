@@ -207,6 +207,14 @@ def test_a_fit_whose_threshold_runs_to_the_end_of_the_scale_is_refused() -> None
     assert "fixed gallery-size threshold 0.4848 alone" in d.statement()
     # in investigation mode nothing is hidden: the fit and its (weak) statements stand
     assert decide(top, 105, 0.01, floor=None).fitted
+    # from a long tail (100 scores of 1,000 subjects) the same finding stands: this probe
+    # is too generic to list anyone, and nobody is listed (the floor is not used instead)
+    big = np.tanh(0.3 + 0.05 * np.random.default_rng(0).pareto(1.2, 1_000))
+    long_fit = decide(_top(big), 1_000, 0.01, floor=0.5)
+    assert long_fit.fitted and long_fit.fit.used >= tail.PRECISE_EXCEEDANCES
+    listed_from = long_fit.listing_threshold
+    assert long_fit.basis == "per-search" and listed_from is not None
+    assert listed_from >= tail.SCALE_END
     # a fit whose threshold stays inside the scale is kept
     kept = np.tanh(1.0 + np.random.default_rng(8).exponential(0.1, 500))
     assert decide(_top(kept), 500, 0.01, floor=0.5).fitted

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from leadguard.evaluation.metrics import rate_ci
-from leadguard.evidence.tail import SCALE_END, TailFit, fit_tail, scores_needed
+from leadguard.evidence.tail import TailFit, fit_tail, runs_off_scale, scores_needed
 
 TARGETS = (0.001, 0.01, 0.05)
 P_LEVELS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.5)
@@ -109,8 +109,8 @@ def run_searches(
             out.flagged.append(flag_score is not None and mate < 0 and score >= flag_score)
             for t in TARGETS:
                 own = fit.score_for(t) if isinstance(fit, TailFit) else None
-                if own is not None and own >= SCALE_END:  # refused as tail.decide refuses it
-                    own = None
+                if isinstance(fit, TailFit) and own is not None and runs_off_scale(fit, own):
+                    own = None  # refused as tail.decide refuses it
                 values = {
                     "gallery_size": floors[t],
                     "per_search": floors[t] if own is None else own,
