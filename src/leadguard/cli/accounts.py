@@ -96,6 +96,7 @@ def settings_set(
         return json.dumps(v, default=str)
 
     out().print(f"{change.key}: {safe(shown(change.old))} -> {safe(shown(change.new))}")
+    out().print("(a running `leadguard serve` read its settings when it started: restart it)")
     if who is None:
         out().print(
             "(no accounts yet: set without a login, audited; once `leadguard user add` has "
