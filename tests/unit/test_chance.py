@@ -130,3 +130,24 @@ def test_an_upper_end_that_reads_as_the_figure_is_not_printed() -> None:
     same = describe_lr(2.0, 2.0, 2.0, (-3.0, 4.26))
     assert "100 to 100" not in same and "in every bootstrap resample" in same
     assert "(95 % interval 32 to 316)" in describe_lr(2.0, 1.5, 2.5, (-3.0, 4.26))
+
+
+def test_a_wide_interval_above_one_percent_is_no_figure() -> None:
+    from leadguard.evidence.chance import FmrAtScore, uninformative
+
+    assert uninformative(0.33, 0.97, 0.049)  # 1 of about 3 independent: 4.9 % to 97 %
+    assert uninformative(0.0, 0.708, 0.0)  # 0 of 710 pairs of three men: "up to 70.8 %"
+    assert not uninformative(0.034, 0.040, 0.028)  # tight, however high
+    assert not uninformative(1e-5, 3e-5, 1e-7)  # below 1 %: always a figure
+    wide = FmrAtScore(0.09, 1, 3, (0.049, 0.97))
+    assert not wide.informative and "not measured well enough" in wide.statement()
+    words = chance_matches(wide, 342).words()
+    assert "(up to" not in words and "photos of innocent people" in words
+
+
+def test_a_chance_short_of_certain_never_reads_100_percent() -> None:
+    from leadguard.evidence.chance import rate_words
+    from leadguard.evidence.tail import p_words
+
+    assert rate_words(1 - (1 - 0.04) ** 342) == "over 99.5%" == p_words(0.9996)
+    assert rate_words(0.5) == "50.0%" and rate_words(1.0) == "100.0%"

@@ -110,15 +110,17 @@ def test_a_large_gallery_is_a_seeded_sample_and_says_so() -> None:
     assert "seeded sample (seed 5)" in list_lines(stranger_figures(a, {}), 0.3, "lfw").list_lines[0]
 
 
-def test_intervals_are_exact_clopper_pearson_and_vacuous_bounds_give_no_figure() -> None:
+def test_intervals_are_exact_clopper_pearson_and_tight_rates_above_1_percent_are_given() -> None:
     r = GalleryRate("F/a", 0.5, 3, 20_000)
     lo, hi = r.ci
     assert lo == pytest.approx(beta.ppf(0.025, 3, 19_998))
     assert hi == pytest.approx(beta.ppf(0.975, 4, 19_997))
     assert "3 of 20,000 pairs" in r.words() and "interval" in r.words()
-    vacuous = GalleryRate("M/b", 0.5, 400, 20_000)  # upper bound above 1 %
-    assert vacuous.measured and not vacuous.informative
-    assert "no rate is given" in vacuous.words() and "2e-02" not in vacuous.words()
+    # 2 % with a tight interval is a figure (it used to be withheld as "above 1 %": the
+    # gallery said least exactly where strangers are common)
+    common = GalleryRate("M/b", 0.5, 400, 20_000)
+    assert common.measured and common.informative
+    assert "a false match rate of 0.02 (95 % interval 0.018 to 0.022)" in common.words()
     thin = GalleryRate("M/c", 0.5, 0, 710)
     assert not thin.measured and "not measured" in thin.words()
 
@@ -246,3 +248,9 @@ def test_a_pair_the_agency_resolved_stays_listed_even_below_the_cutoff() -> None
     listed = [d for d in figs.duplicates if d.key == key]
     assert len(listed) == 1 and listed[0].verdict == SAME and listed[0].excluded
     assert figs.hists[ALL].comparisons <= pairs.measured_pairs
+
+
+def test_a_zero_count_reads_at_most() -> None:
+    said = GalleryRate("all", 0.9036, 0, 57_787).words()
+    assert "none of 57,787 pairs reaches 0.9036" in said and "at most 6.4e-05" in said
+    assert "rate of 0 " not in said

@@ -28,15 +28,22 @@ def _histogram(nonmated: ScoreHistogram | npt.ArrayLike) -> ScoreHistogram:
     return nonmated if isinstance(nonmated, ScoreHistogram) else ScoreHistogram.of(nonmated)
 
 
-INFORMATIVE_BOUND = 0.01  # bounds above 1 % (and ten times the estimate) say nothing
+INFORMATIVE_BOUND = 0.01  # bounds above 1 % (and five times the lower end) say nothing
+WIDE = 5.0  # an interval above 1 % whose ends differ by more than this factor says nothing
 
 
-def uninformative(point: float, upper: float) -> bool:
-    """An upper bound that carries no information: above ``INFORMATIVE_BOUND`` and more than
-    ten times its own estimate (0 of 710 pairs, about 3 independent ones: "up to 70.8 %").
-    It is said in words, never printed as a figure. A measured rate with a tight interval
-    (3.4 %, 95 % interval 2.8 % to 4.0 %) is informative however high it is."""
-    return upper > INFORMATIVE_BOUND and upper > 10 * point
+def uninformative(point: float, upper: float, lower: float | None = None) -> bool:
+    """An interval that carries no information: its upper end above ``INFORMATIVE_BOUND``
+    and more than ``WIDE`` times its lower end (0 of 710 pairs, about 3 independent ones: "up
+    to 70.8 %"; 1 of about 3: "4.9 % to 97 %"), or, where no lower end is given, more than
+    ten times the estimate. It is said in words, never printed as a figure. A measured rate
+    with a tight interval (3.4 %, 95 % interval 2.8 % to 4.0 %) is informative however high
+    it is."""
+    if upper <= INFORMATIVE_BOUND:
+        return False
+    if lower is None:
+        return upper > 10 * point
+    return upper > WIDE * lower
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ class FmrAtScore:
     @property
     def informative(self) -> bool:
         """Its upper bound says something (``uninformative``)."""
-        return not uninformative(self.fmr, self.ci[1])
+        return not uninformative(self.fmr, self.ci[1], self.ci[0])
 
     def statement(self) -> str:
         eff = self.comparisons / self.design_effect
@@ -86,7 +93,10 @@ class FmrAtScore:
 
 
 def rate_words(rate: float) -> str:
-    """A rate as people read it: a percentage from 1 % up, "1 in N" below."""
+    """A rate as people read it: a percentage from 1 % up, "1 in N" below; a chance short of
+    certain never reads "100.0%"."""
+    if 0.995 <= rate < 1.0:
+        return "over 99.5%"
     if rate >= 0.01:
         return f"{rate:.1%}"
     if rate < 1e-9:
@@ -125,6 +135,7 @@ class ChanceMatches:
     gallery_size: int
     fmr: float
     fmr_upper: float  # the upper end of the FMR interval
+    fmr_lower: float | None = None  # its lower end (``uninformative``)
 
     @property
     def expected(self) -> float:
@@ -145,14 +156,16 @@ class ChanceMatches:
     def words(self) -> str:
         """The expected number and the chance of at least one, in plain words; the upper
         ends only where the FMR's own bound is informative."""
-        if self.fmr == 0.0 and not uninformative(self.fmr, self.fmr_upper):
+        bounded = not uninformative(self.fmr, self.fmr_upper, self.fmr_lower)
+        if self.fmr == 0.0 and bounded:
             return (
-                f"at most {self.expected_upper:.3g} innocent people are expected to score this "
-                "high (95 % bound: no measured comparison of different people did), and the "
+                f"at most {self.expected_upper:.3g} photos of innocent people are expected to "
+                "score this high (95 % bound: no measured comparison of different people did), "
+                "and the "
                 f"chance that at least one does is at most {rate_words(self.p_at_least_one_upper)}"
             )
-        bounded = not uninformative(self.fmr, self.fmr_upper)
-        text = f"about {self.expected:.3g} innocent people"
+        # photos, not people: N counts the gallery's templates (a person may have several)
+        text = f"about {self.expected:.3g} photos of innocent people"
         # an upper end that reads as the figure itself ("100.0% (up to 100.0%)") says nothing
         if bounded and f"{self.expected_upper:.3g}" != f"{self.expected:.3g}":
             text += f" (up to {self.expected_upper:.3g})"
@@ -166,7 +179,7 @@ class ChanceMatches:
 def chance_matches(at: FmrAtScore, gallery_size: int) -> ChanceMatches:
     if gallery_size < 0:
         raise ValueError("gallery size cannot be negative")
-    return ChanceMatches(gallery_size, at.fmr, at.ci[1])
+    return ChanceMatches(gallery_size, at.fmr, at.ci[1], at.ci[0])
 
 
 def fmr_for_fpir(fpir: float, gallery_size: int) -> float:

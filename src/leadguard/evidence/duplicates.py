@@ -42,11 +42,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadguard.evaluation.metrics import rate_ci
+from leadguard.evidence.chance import uninformative
 from leadguard.evidence.distribution import BIN_WIDTH, ScoreHistogram
 from leadguard.evidence.gallery_pairs import ALL, GalleryPairs, bin_of
 
 PAIR_FLOOR = 10_000  # fewer cross-subject pairs in a group: "not measured"
-UNINFORMATIVE = 0.01  # a 95 % upper bound above this carries no information: no figure
 EXPECTED_STRANGERS = 0.01  # stranger pairs expected at or above a probable duplicate's score
 MIN_SUPPORT = 25  # subject-disjoint pairs a threshold raise from the gallery needs
 SAME, DIFFERENT, OPEN = "same person", "different people", "open"
@@ -169,7 +169,10 @@ class GalleryRate:
 
     @property
     def informative(self) -> bool:
-        return self.measured and self.ci[1] <= UNINFORMATIVE
+        """Measured, and an interval that says something (``chance.uninformative``: a tight
+        interval above 1 %, 600 of 57,787 pairs, is a figure)."""
+        lo, hi = self.ci
+        return self.measured and not uninformative(self.fmr, hi, lo)
 
     def words(self) -> str:
         who = "all groups" if self.group == ALL else self.group
@@ -182,7 +185,12 @@ class GalleryRate:
         if not self.informative:
             return (
                 f"{who}: {self.count:,} of {self.pairs:,} pairs reach {self.score:.4f}; the 95 % "
-                f"upper bound is above {UNINFORMATIVE:.0%}, so no rate is given"
+                f"interval ({lo:.2g} to {hi:.2g}) is too wide to give a rate"
+            )
+        if self.count == 0:  # a zero count reads "at most", never "a rate of 0"
+            return (
+                f"{who}: none of {self.pairs:,} pairs reaches {self.score:.4f}, a false match "
+                f"rate of at most {hi:.2g} (95 % upper bound)"
             )
         return (
             f"{who}: {self.count:,} of {self.pairs:,} pairs reach {self.score:.4f}, a false "

@@ -151,9 +151,14 @@ class GalleryLines:
     worst_group: str | None  # the measured gallery group named as the list's worst
 
 
-def list_lines(figures: StrangerFigures, at: float | None, model_domain: str) -> GalleryLines:
+def list_lines(
+    figures: StrangerFigures, at: float | None, model_domain: str, worst: str | None = None
+) -> GalleryLines:
     """The list-level statement of where the figures come from, what is excluded, and (at
-    the list's threshold) the overall and worst measured group's gallery rates."""
+    the list's threshold) the overall gallery rate and that of ``worst``, the one group the
+    list names (the evidence model's ranking, as every section of every document names it:
+    the gallery measures few groups, and its own worst among them once named one whose
+    bound was the lowest of all). Without ``worst``, the gallery's worst measured group."""
     if small(figures):
         n = figures.hists[ALL].comparisons if ALL in figures.hists else 0
         return GalleryLines(
@@ -166,26 +171,30 @@ def list_lines(figures: StrangerFigures, at: float | None, model_domain: str) ->
         )
     lines = [
         source_line(figures),
-        f'Each candidate\'s "false match rate at this score" and group figures come from the '
+        f'A candidate\'s "false match rate at this score" and group figures come from the '
         f"evidence model ({model_domain}); the lines on this gallery's strangers are measured "
         "on the gallery itself.",
     ]
-    worst = None
     if at is not None:
         lines.append(
             f"At the list's threshold, among this gallery's strangers, {figures.rate(at).words()}."
         )
+        if worst is not None:
+            lines.append(
+                "In this gallery, the group this list names as the one whose rate may be "
+                f"highest: {figures.rate(at, worst).words()}."
+            )
+            return GalleryLines(tuple(lines), worst)
         w = figures.worst_group(at)
         if w is not None:
-            worst = w.group
             lines.append(
                 f"The measured group of this gallery whose rate there may be highest: {w.words()}."
             )
-        else:
-            lines.append(
-                f"No group of this gallery has the {PAIR_FLOOR:,} pairs needed to be measured."
-            )
-    return GalleryLines(tuple(lines), worst)
+            return GalleryLines(tuple(lines), w.group)
+        lines.append(
+            f"No group of this gallery has the {PAIR_FLOOR:,} pairs needed to be measured."
+        )
+    return GalleryLines(tuple(lines), None)
 
 
 def source_line(figures: StrangerFigures) -> str:

@@ -288,7 +288,9 @@ def _fit_gpd(
 
 def p_words(p: float) -> str:
     """A search probability as a list prints it: extrapolations far below what one search's
-    scores can check are bounded, not quoted."""
+    scores can check are bounded, not quoted; a chance short of certain never reads 100.0%."""
+    if 0.995 <= p < 1.0:
+        return "over 99.5%"
     if p >= 0.01:
         return f"{p:.1%}"
     if p >= 1e-4:

@@ -45,7 +45,13 @@ def models_section(doc: Document, rec: dict[str, Any]) -> None:
         groups = em["groups_at_threshold"]
         if groups:
             w = groups[0]
-            if w.get("informative", True):
+            if w.get("informative", True) and not w["fmr"]:  # zero reads "at most"
+                rate = (
+                    f"no comparison of different people within the group reached it: a false "
+                    f"match rate of at most {w['ci95'][1]:.3g} (95 % upper bound, "
+                    f"{w['comparisons']:,} comparisons)"
+                )
+            elif w.get("informative", True):
                 rate = (
                     f"false match rate {w['fmr']:.3g} (95 % interval up to {w['ci95'][1]:.3g}, "
                     f"{w['comparisons']:,} comparisons of different people within the group)"

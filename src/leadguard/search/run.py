@@ -187,7 +187,7 @@ def _search(
     ranked = _rank(ws, s, req, probe, gallery)
     candidates = _candidates(s, req, model.space.key, gallery, ranked)
     notices = [
-        LEAD_NOTICE,
+        *([LEAD_NOTICE] if candidates else []),  # not beside "No candidate above ..."
         *probe.intake.notices,
         *probe.verdict.warnings(),
         *_probe_notices(req, probe, gallery, ranked),
@@ -346,7 +346,9 @@ def _rank(
     if figures is not None:
         at = open_set.listing_threshold if open_set is not None else None
         domain = gallery.stored.model.domain if gallery.stored else ""
-        said = gallery_list_lines(figures, at, domain)
+        # the one group the list names: the evidence model's worst at the listing score
+        named = gallery.stored.model.worst_group(at) if gallery.stored and at is not None else None
+        said = gallery_list_lines(figures, at, domain, named.group if named else None)
         notices += said.list_lines
         worst = said.worst_group
     listed = with_rows(s, ranked)
