@@ -66,8 +66,9 @@ def html_text(page: str) -> str:
     return flat(html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
-def vacuous(point: float, upper: float) -> bool:
-    return upper > VACUOUS and upper > 10 * point
+def vacuous(point: float, upper: float, lower: float) -> bool:
+    """An interval above 1 % whose ends differ by more than a factor 5 (docs/evidence.md)."""
+    return upper > VACUOUS and upper > 5 * lower
 
 
 def worst_groups_named(text: str) -> set[str]:
@@ -101,12 +102,12 @@ def _vacuous_figures(ev: dict[str, Any]) -> list[float]:
     blocks = [ev, *([ev["worst_group"]] if ev.get("worst_group") else [])]
     for b in blocks:
         lo_hi = b.get("false_match_rate_ci95")
-        if lo_hi and vacuous(b["false_match_rate"], lo_hi[1]):
+        if lo_hi and vacuous(b["false_match_rate"], lo_hi[1], lo_hi[0]):
             # the bound says nothing, nor does what follows from it for the gallery
             out += [lo_hi[1], b["p_at_least_one_innocent_upper"]]
     for g in ev.get("recorded_groups") or []:
         ci = g.get("false_match_rate_ci95")
-        if ci and vacuous(g["false_match_rate"], ci[1]):
+        if ci and vacuous(g["false_match_rate"], ci[1], ci[0]):
             out.append(ci[1])
     return out
 
@@ -218,7 +219,7 @@ def check_document(
             if _printed(u, body):
                 f.add(f"rank {c['rank']}: prints the uninformative bound {rate_words(u)}")
     for g in groups or []:
-        if vacuous(g["fmr"], g["ci95"][1]) and f"– {g['ci95'][1]:.3g}" in body:
+        if vacuous(g["fmr"], g["ci95"][1], g["ci95"][0]) and f"– {g['ci95'][1]:.3g}" in body:
             f.add(f"prints {g['group']}'s uninformative bound {g['ci95'][1]:.3g}")
     named_first = (groups or [{}])[0].get("group")
     if groups and named and named != {named_first}:

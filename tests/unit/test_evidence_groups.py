@@ -158,29 +158,35 @@ def test_the_worst_group_setting_raises_the_threshold(model: EvidenceModel) -> N
         assert strict.binding_group == "F/tight" and "raised from" in strict.statement()
         # the raise names the group that bound it, not the list's worst group
         text = strict.statement()
-        assert f"strangers within F/tight, who reached {base.threshold:.4f} more often" in text
+        assert (
+            f"then to {strict.threshold:.4f}, because strangers within F/tight reached "
+            f"{base.threshold:.4f} more often than strangers on average: at "
+            f"{strict.threshold:.4f} they are no more frequent than the average stranger at "
+            f"{base.threshold:.4f}"
+        ) in text
         # the target is met at the base threshold, not at the raised one the sentence opens with
         assert text.startswith(
             f"threshold {strict.threshold:.4f}, raised from {base.threshold:.4f}, the "
-            "threshold set so that about 0.05 of searches"
+            "threshold set so that about 5 in 100 searches"
         )
-        assert f"(predicted {base.predicted_fpir:.3g})" not in text  # said for the raised one
-        assert f"predicted for the average probe: {strict.predicted_fpir:.3g}" in text
+        assert f"(predicted share: {base.predicted_fpir:.3g})" not in text  # the raised one's
+        assert f"for the average probe: {strict.predicted_fpir:.3g}" in text
         assert base.statement().startswith(f"threshold {base.threshold:.4f}, set so that")
         # the gallery's shift check raising it once more (evidence.for_search) keeps both
         # steps and their reasons in order, each with the score it started from
         both = replace(strict, threshold=0.99, shift_from=strict.threshold, shift_group="M/x")
         said = both.statement()
         assert said.startswith(f"threshold 0.9900, raised from {base.threshold:.4f}, the")
-        assert f"raised to {strict.threshold:.4f}, where strangers within F/tight" in said
+        assert f"then to {strict.threshold:.4f}, because strangers within F/tight" in said
         assert (
-            "raised again to 0.9900, where this gallery's own strangers (M/x) reach it no "
+            "then to 0.9900, where this gallery's own strangers (M/x) reach it no "
             f"more often than the model's stated rate at {strict.threshold:.4f}"
         ) in said
+        assert said.index(f"then to {strict.threshold:.4f}") < said.index("then to 0.9900")
         alone = replace(base, threshold=0.99, shift_from=base.threshold, shift_group="M/x")
         assert alone.statement().startswith(f"threshold 0.9900, raised from {base.threshold:.4f}")
-        assert f"(predicted {base.predicted_fpir:.3g})" in alone.statement()
-        assert "again" not in alone.statement()
+        assert f"(predicted share: {base.predicted_fpir:.3g})" in alone.statement()
+        assert "because strangers within" not in alone.statement()
         assert "can be another" in strict.statement()
 
 

@@ -92,6 +92,17 @@ class FmrAtScore:
         )
 
 
+def share_words(share: float) -> str:
+    """A target share in words: "1 in 100" for 0.01, "5 in 100" for 0.05, else a percent."""
+    per100 = share * 100
+    if per100 >= 1 and abs(per100 - round(per100)) < 1e-9:
+        return f"{round(per100)} in 100"
+    per1000 = share * 1000
+    if abs(per1000 - round(per1000)) < 1e-9 and round(per1000) >= 1:
+        return f"{round(per1000)} in 1,000"
+    return f"{share:.2%} of"
+
+
 def rate_words(rate: float) -> str:
     """A rate as people read it: a percentage from 1 % up, "1 in N" below; a chance short of
     certain never reads "100.0%"."""
@@ -101,7 +112,7 @@ def rate_words(rate: float) -> str:
         return f"{rate:.1%}"
     if rate < 1e-9:
         return "below 1 in a billion"
-    return f"1 in {1 / rate:,.0f}"
+    return f"1 in {float(f'{1 / rate:.3g}'):,.0f}"  # 3 figures: not "1 in 11,001,948"
 
 
 def fmr_at_score(
@@ -227,13 +238,13 @@ class GalleryThreshold:
             f"raised from {base:.4f}, the threshold set" if base != self.threshold else "set"
         )
         text += (
-            f" so that about {self.target_fpir:g} of searches for people who are not enrolled "
-            f"return anyone from a gallery of {self.gallery_size:,} templates"
+            f" so that about {share_words(self.target_fpir)} searches for people who are not "
+            f"enrolled return anyone from a gallery of {self.gallery_size:,} templates"
         )
         # an unverifiable threshold prints no predicted rate (it would read 0); a group raise
         # moves the prediction (said with it), the shift check leaves it at what it was
         if self.measurable and not grouped:
-            text += f" (predicted {self.predicted_fpir:.3g})"
+            text += f" (predicted share: {self.predicted_fpir:.3g})"
         if self.method == "pooled":
             text += (
                 "; the gallery is larger than the number of strangers each calibration probe "
@@ -243,19 +254,23 @@ class GalleryThreshold:
         if grouped:
             to = self.shift_from if self.shift_from is not None else self.threshold
             text += (
-                f"; raised to {to:.4f}, where strangers within {self.binding_group}, who "
-                f"reached {base:.4f} more often than strangers do on average, reach it no more "
-                "often (the worst_group_threshold setting; the group whose rate may be highest "
-                "at the listed scores can be another)"
+                f"; then to {to:.4f}, because strangers within {self.binding_group} reached "
+                f"{base:.4f} more often than strangers on average: at {to:.4f} they are no more "
+                f"frequent than the average stranger at {base:.4f} (the worst_group_threshold "
+                "setting; the group whose rate may be highest at the listed scores can be "
+                "another)"
             )
             if self.measurable:
-                text += f"; predicted for the average probe: {self.predicted_fpir:.3g}"
+                text += (
+                    "; predicted share of such searches returning anyone, for the average "
+                    f"probe: {self.predicted_fpir:.3g}"
+                )
         if self.shift_from is not None:
             text += (
-                f"; raised {'again ' if grouped else ''}to {self.threshold:.4f}, where this "
-                f"gallery's own strangers ({self.shift_group}) reach it no more often than the "
-                f"model's stated rate at {self.shift_from:.4f} (the gallery's shift check, not "
-                "the worst_group_threshold setting)"
+                f"; then to {self.threshold:.4f}, where this gallery's own strangers "
+                f"({self.shift_group}) reach it no more often than the model's stated rate at "
+                f"{self.shift_from:.4f} (the gallery's shift check, not the "
+                "worst_group_threshold setting)"
             )
         if not self.measurable:
             text += (

@@ -163,9 +163,9 @@ class TailFit:
         return from_fit_scale(self.threshold, self.transform)
 
     def statement(self) -> str:
-        on = " of atanh(score)" if self.transform == FISHER_Z else ""
+        on = " on Fisher's z scale, atanh(score)" if self.transform == FISHER_Z else ""
         return (
-            f"fitted on this probe's own scores: {self.method}{on}, on the {self.used:,} "
+            f"fitted on this probe's own scores{on}: {self.method}, on the {self.used:,} "
             f"best-per-subject scores above {self.tail_start:.4f} among the "
             f"{self.subjects:,} subjects searched, the top {self.censored} counted only as "
             f"at least {self.censored_at:.4f}, since they may be the person sought"
@@ -294,7 +294,7 @@ def p_words(p: float) -> str:
     if p >= 0.01:
         return f"{p:.1%}"
     if p >= 1e-4:
-        return f"1 in {1 / p:,.0f}"
+        return f"1 in {float(f'{1 / p:.3g}'):,.0f}"
     return "below 1 in 10,000 (extrapolated from the fitted tail)"
 
 
