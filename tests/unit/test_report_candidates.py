@@ -1,5 +1,5 @@
 """The lead report's candidate section carries what the list said of each candidate's
-gallery photo: a photo flagged for quality at enrollment is flagged in the report too."""
+gallery photo: a photo flagged for quality at enrollment is flagged in the report too; a witness description reads as words, not JSON."""
 
 from __future__ import annotations
 
@@ -40,3 +40,10 @@ def test_a_flagged_gallery_photo_is_flagged_in_the_report() -> None:
     assert "(warn): single_face = 2 faces (score 0)" in warned[0].text
     assert not any("flagged for quality" in p.text for p in _paras(_record({"decision": "pass"})))
     assert not any("flagged for quality" in p.text for p in _paras(_record(None)))
+
+
+def test_a_witness_description_reads_as_words() -> None:
+    from leadguard.reports.lead import _described
+
+    assert _described({"sex": "?", "height_cm": 180}) == "height cm: 180; sex: ?"
+    assert _described({}) == "none recorded" and "{" not in _described({"sex": "F"})

@@ -397,6 +397,16 @@ def _external(doc: Document, rows: list[dict[str, Any]]) -> None:
     )
 
 
+def _described(attrs: Any) -> str:
+    """A witness description in words ("sex: ?; height: 180 cm"), not as JSON."""
+    if not isinstance(attrs, dict) or not attrs:
+        return "none recorded"
+    return "; ".join(
+        f"{k.replace('_', ' ')}: {v if isinstance(v, str | int | float) else json.dumps(v)}"
+        for k, v in sorted(attrs.items())
+    )
+
+
 def lead_document(rec: dict[str, Any]) -> Document:
     case, req, lead = rec["case"], rec["request"], rec["lead"]
     doc = Document(f"Lead report — case {case['number']}, lead {lead['id']}", BANNER)
@@ -410,7 +420,7 @@ def lead_document(rec: dict[str, Any]) -> Document:
             ("Description", case["description"]),
             (
                 "Person sought (witness description)",
-                json.dumps(case["person_sought"], sort_keys=True, ensure_ascii=False),
+                _described(case["person_sought"]),
             ),
             ("Requesting officer", case["requesting_officer"]),
             ("Legal authority", case["legal_authority"]),
