@@ -1,5 +1,6 @@
 """The lead report's candidate section carries what the list said of each candidate's
-gallery photo: a photo flagged for quality at enrollment is flagged in the report too; a witness description reads as words, not JSON."""
+gallery photo: a photo flagged for quality at enrollment is flagged in the report too; a
+witness description reads as words, not JSON."""
 
 from __future__ import annotations
 
