@@ -117,3 +117,4 @@ def test_demo_without_a_source_says_how_to_point_it(tmp_path: Path) -> None:
     code, out = run("demo", "-w", str(tmp_path / "d"), "--source", str(tmp_path / "no-lfw"))
     assert code == 2
     assert "DEMO_ARGS='--source" in out and "Nothing is downloaded" in out
+    assert "\\x0a" not in out and "  - make demo DEMO_ARGS='--source /path/to/lfw'" in out

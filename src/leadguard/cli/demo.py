@@ -18,7 +18,7 @@ from rich.console import Console
 
 from leadguard.cli import progress as progress_bars
 from leadguard.cli import render
-from leadguard.core.errors import WorkspaceError
+from leadguard.core.errors import FindingsError, WorkspaceError
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.sources import EnrollItem, read_source
 from leadguard.services.context import Context
@@ -30,13 +30,13 @@ SEED = 20261126
 CASEWORK_DIR = "casework"
 MAX_IMAGES_PER_SUBJECT = 8
 HOW_TO_POINT = (
-    "No gallery source found. The demo enrolls LFW from ../shared/datasets/lfw when that "
-    "folder exists. Point it at a local copy of LFW (the folder holding images/ and "
-    "manifest.csv, or the images/ folder itself) or at any folder of <subject>/<image> "
-    "photos with one of:\n"
-    "  make demo DEMO_ARGS='--source /path/to/lfw'\n"
-    "  LEADGUARD_GALLERY_SOURCE=/path/to/photos make demo\n"
-    "Nothing is downloaded."
+    "The demo enrolls LFW from ../shared/datasets/lfw when that folder exists. Point it at a "
+    "local copy of LFW (the folder holding images/ and manifest.csv, or the images/ folder "
+    "itself) or at any folder of <subject>/<image> photos with one of:"
+)
+POINT_WITH = (
+    "make demo DEMO_ARGS='--source /path/to/lfw'",
+    "LEADGUARD_GALLERY_SOURCE=/path/to/photos make demo",
 )
 
 
@@ -109,9 +109,8 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
         )
     src = source or ws.settings.resolved_gallery_source()
     if src is None or not src.exists():
-        raise WorkspaceError(
-            HOW_TO_POINT if src is None else f"{src} does not exist.\n{HOW_TO_POINT}"
-        )
+        missing = "No gallery source found." if src is None else f"{src} does not exist."
+        raise FindingsError(f"{missing} {HOW_TO_POINT}", list(POINT_WITH), "Nothing is downloaded.")
     if src.is_dir() and (src / "images").is_dir() and not (src / "manifest.csv").exists():
         src = src / "images"
     # the demo's manifest (in the workspace) points into the source the operator named:
