@@ -138,7 +138,7 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
 
     probes = (
         (
-            "Probe 1: a photo of someone who IS enrolled (this photo itself was held back)",
+            "Probe 1: someone who IS enrolled (this photo was held back)",
             mated_probe,
         ),
         (
