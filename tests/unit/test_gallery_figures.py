@@ -120,7 +120,7 @@ def test_intervals_are_exact_clopper_pearson_and_tight_rates_above_1_percent_are
     # gallery said least exactly where strangers are common)
     common = GalleryRate("M/b", 0.5, 400, 20_000)
     assert common.measured and common.informative
-    assert "a false match rate of 0.02 (95 % interval 0.018 to 0.022)" in common.words()
+    assert "a false match rate of 2.0% (95 % interval 1.8% to 2.2%)" in common.words()
     thin = GalleryRate("M/c", 0.5, 0, 710)
     assert not thin.measured and "not measured" in thin.words()
 
@@ -252,5 +252,5 @@ def test_a_pair_the_agency_resolved_stays_listed_even_below_the_cutoff() -> None
 
 def test_a_zero_count_reads_at_most() -> None:
     said = GalleryRate("all", 0.9036, 0, 57_787).words()
-    assert "none of 57,787 pairs reaches 0.9036" in said and "at most 6.4e-05" in said
+    assert "none of 57,787 pairs reaches 0.9036" in said and "at most 1 in 15,700" in said
     assert "rate of 0 " not in said

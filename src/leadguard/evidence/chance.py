@@ -87,9 +87,16 @@ class FmrAtScore:
             )
         return (
             f"about {rate_words(self.fmr)} ({self.count:,} of {self.comparisons:,} comparisons "
-            f"of different people; 95 % interval {rate_words(self.ci[0])} to "
-            f"{rate_words(self.ci[1])})"
+            f"of different people; 95 % interval {interval_words(*self.ci)})"
         )
+
+
+def interval_words(lo: float, hi: float) -> str:
+    """An interval in one format: both ends as percentages where the upper one is (never
+    "1 in 122 to 1.3%"), else both as "1 in N"."""
+    if hi >= 0.01 and 1e-9 <= lo < 0.01:
+        return f"{lo:.2%} to {rate_words(hi)}"
+    return f"{rate_words(lo)} to {rate_words(hi)}"
 
 
 def share_words(share: float) -> str:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadguard.evaluation.metrics import rate_ci
-from leadguard.evidence.chance import uninformative
+from leadguard.evidence.chance import interval_words, rate_words, uninformative
 from leadguard.evidence.distribution import BIN_WIDTH, ScoreHistogram
 from leadguard.evidence.gallery_pairs import ALL, GalleryPairs, bin_of
 
@@ -185,16 +185,16 @@ class GalleryRate:
         if not self.informative:
             return (
                 f"{who}: {self.count:,} of {self.pairs:,} pairs reach {self.score:.4f}; the 95 % "
-                f"interval ({lo:.2g} to {hi:.2g}) is too wide to give a rate"
+                f"interval ({interval_words(lo, hi)}) is too wide to give a rate"
             )
         if self.count == 0:  # a zero count reads "at most", never "a rate of 0"
             return (
                 f"{who}: none of {self.pairs:,} pairs reaches {self.score:.4f}, a false match "
-                f"rate of at most {hi:.2g} (95 % upper bound)"
+                f"rate of at most {rate_words(hi)} (95 % upper bound)"
             )
         return (
             f"{who}: {self.count:,} of {self.pairs:,} pairs reach {self.score:.4f}, a false "
-            f"match rate of {self.fmr:.2g} (95 % interval {lo:.2g} to {hi:.2g})"
+            f"match rate of {rate_words(self.fmr)} (95 % interval {interval_words(lo, hi)})"
         )
 
 
