@@ -384,6 +384,12 @@ def default_settings_toml(face_model: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def setting_default(name: str) -> Any:
+    """A setting's default value (its factory's, where it has one)."""
+    field = Settings.model_fields[name]
+    return field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+
+
 def settings_reference() -> str:
     """docs/settings.md: every setting with its default, where it may be set and what it does
     (tests/unit/test_settings_reference.py keeps the file equal to this)."""
@@ -405,7 +411,7 @@ def settings_reference() -> str:
         "|---|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        default = setting_default(name)
         shown = "(none)" if default in (None, "", []) else str(default)
         where = "safeguard" if name in SAFEGUARDS else "file only" if name in FILE_ONLY else "any"
         what = " ".join((field.description or "").split()).replace("|", "\\|")

@@ -71,9 +71,9 @@ def list_evidence(
     shift: ShiftCheck | None = None,
     open_set: OpenSetDecision | None = None,
     figures: StrangerFigures | None = None,
-    gallery_worst: str | None = None,
 ) -> list[CandidateEvidence]:
-    """One statement set per candidate, all naming the same worst group."""
+    """One statement set per candidate, all naming the same worst group: the evidence
+    model's at the listing score, which the list's gallery line names too."""
     at = threshold.threshold if threshold else None
     if open_set is not None and open_set.listing_threshold is not None:
         at = open_set.listing_threshold  # the score the list starts from names its worst group
@@ -85,8 +85,6 @@ def list_evidence(
         gallery_subjects,
         shift.statement() if shift is not None and shift.shifted else None,
     )
-    if figures is not None and gallery_worst is not None:  # one worst group on the list
-        ctx = replace(ctx, worst_group=gallery_worst)
     out = [
         candidate_evidence(
             stored.model,

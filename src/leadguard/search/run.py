@@ -171,7 +171,6 @@ class _Ranked:
     open_set: OpenSetDecision | None
     notices: list[str]
     figures: StrangerFigures | None = None
-    gallery_worst: str | None = None
 
 
 def _search(
@@ -342,17 +341,16 @@ def _rank(
                 notices.append(f"NOT VALIDATED FOR THIS GALLERY: {shift.statement()}")
     if ranked and near is not None:  # the list's top candidate is the search's top score
         notices.append(near.line())
-    worst = None
     if figures is not None:
         at = open_set.listing_threshold if open_set is not None else None
         domain = gallery.stored.model.domain if gallery.stored else ""
         # the one group the list names: the evidence model's worst at the listing score
         named = gallery.stored.model.worst_group(at) if gallery.stored and at is not None else None
-        said = gallery_list_lines(figures, at, domain, named.group if named else None)
-        notices += said.list_lines
-        worst = said.worst_group
+        notices += gallery_list_lines(
+            figures, at, domain, named.group if named else None
+        ).list_lines
     listed = with_rows(s, ranked)
-    return _Ranked(listed, requested, k, threshold, shift, open_set, notices, figures, worst)
+    return _Ranked(listed, requested, k, threshold, shift, open_set, notices, figures)
 
 
 def _probe_notices(
@@ -395,7 +393,6 @@ def _candidates(
             ranked.shift,
             ranked.open_set,
             ranked.figures,
-            ranked.gallery_worst,
         )
         if gallery.stored
         else [None] * len(rows)

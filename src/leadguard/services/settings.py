@@ -82,7 +82,7 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             change = SettingChange(key, old, new, key in SAFEGUARDS)
             details: dict[str, Any] = {"old": old, "new": new, "safeguard": change.safeguard}
             if key == "quality_policy":  # the file as set (settings_record checks it)
-                digest = settings_record.policy_digest(Settings(quality_policy=new), ctx.root)
+                digest = settings_record.policy_digest(new, ctx.root)
                 details[settings_record.POLICY_DIGEST] = digest
             audit.append(
                 s,

@@ -30,7 +30,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
-from leadguard.core.config import SAFEGUARDS, SETTINGS_FILE, Settings, load_settings
+from leadguard.core.config import (
+    SAFEGUARDS,
+    SETTINGS_FILE,
+    Settings,
+    load_settings,
+    setting_default,
+)
 from leadguard.storage.tables import AuditEntry
 
 BASELINE = "settings.baseline"
@@ -46,9 +52,9 @@ def _plain(value: Any) -> Any:
 POLICY_DIGEST = "quality_policy_sha256"
 
 
-def policy_digest(settings: Settings, root: Path) -> str | None:
-    """The SHA-256 of the quality policy file these settings name (unreadable: the reason)."""
-    path = settings.quality_policy
+def policy_digest(path: Path | None, root: Path) -> str | None:
+    """The SHA-256 of the quality policy file ``path`` (None: the shipped one; unreadable:
+    the reason)."""
     if path is None:
         return None
     path = path if path.is_absolute() else root / path
@@ -62,65 +68,75 @@ def in_file(settings: Settings, root: Path) -> dict[str, Any]:
     """The safeguard values of these settings (read from the file alone), and the digest of
     the quality policy file they name."""
     values = {k: _plain(getattr(settings, k)) for k in sorted(SAFEGUARDS)}
-    return {**values, POLICY_DIGEST: policy_digest(settings, root)}
+    return {**values, POLICY_DIGEST: policy_digest(settings.quality_policy, root)}
 
 
-def untrusted(s: Session) -> str | None:
-    """Why the log's settings entries cannot be relied on, or None. A cheap local check, not
-    ``audit verify``: no sequence number is missing, and each settings entry's own hash and
-    its links to the entries before and after it hold (an edited baseline, or deleted
-    settings entries, would otherwise be read as the record)."""
+def _entries(s: Session) -> list[AuditEntry]:
+    """The log's settings entries (baselines and ``settings set``), in order."""
+    q = select(AuditEntry).where(AuditEntry.action.in_((BASELINE, SET)))
+    return list(s.scalars(q.order_by(AuditEntry.seq)))
+
+
+def untrusted(s: Session, rows: list[AuditEntry]) -> str | None:
+    """Why the settings entries ``rows`` cannot be relied on, or None. A cheap local check,
+    not ``audit verify``: no sequence number is missing, and each entry's own hash and its
+    links to the entries before and after it hold (an edited baseline, or deleted settings
+    entries, would otherwise be read as the record)."""
     n, lo, hi = s.execute(
         select(func.count(AuditEntry.id), func.min(AuditEntry.seq), func.max(AuditEntry.seq))
     ).one()
     if n and (lo != 1 or hi != n):
         return f"the audit log has missing entries ({n:,} entries numbered {lo} to {hi})"
-    rows = s.scalars(
-        select(AuditEntry).where(AuditEntry.action.in_((BASELINE, SET))).order_by(AuditEntry.seq)
-    ).all()
+    around = {r.seq + d for r in rows for d in (-1, 1)}
+    links = {
+        seq: (h, prev)
+        for seq, h, prev in s.execute(
+            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.prev_hash).where(
+                AuditEntry.seq.in_(around)
+            )
+        )
+    }
     for r in rows:
-        before = s.scalar(select(AuditEntry.hash).where(AuditEntry.seq == r.seq - 1))
-        after = s.scalar(select(AuditEntry.prev_hash).where(AuditEntry.seq == r.seq + 1))
+        before, after = links.get(r.seq - 1), links.get(r.seq + 1)
         if (
             audit.entry_hash(r) != r.hash
-            or (r.seq > 1 and before != r.prev_hash)
-            or (after is not None and after != r.hash)
+            or (r.seq > 1 and (before is None or before[0] != r.prev_hash))
+            or (after is not None and after[1] != r.hash)
         ):
             return f"audit entry {r.seq} ({r.action}) was altered"
     return None
 
 
-def recorded(s: Session) -> tuple[dict[str, tuple[Any, int, str]], bool]:
+def recorded(rows: list[AuditEntry]) -> tuple[dict[str, tuple[Any, int, str]], bool]:
     """Each safeguard's recorded value with the entry (seq, actor) that set it, and whether
     a baseline exists (without one nothing is recorded yet)."""
-    q = (
-        select(AuditEntry.seq, AuditEntry.action, AuditEntry.object, AuditEntry.actor)
-        .add_columns(AuditEntry.details)
-        .where(AuditEntry.action.in_((BASELINE, SET)))
-        .order_by(AuditEntry.seq)
-    )
     out: dict[str, tuple[Any, int, str]] = {}
     based = False
-    for seq, action, obj, actor, details in s.execute(q):
+    for r in rows:
+        details, actor = r.details, r.actor or ""
         if not isinstance(details, dict):
             continue
-        if action == BASELINE and isinstance(details.get("values"), dict):
+        if r.action == BASELINE and isinstance(details.get("values"), dict):
             based = True
-            out = {k: (v, seq, actor or "") for k, v in details["values"].items()}
-        elif action == SET and obj.startswith("settings:") and "new" in details:
-            out[obj.removeprefix("settings:")] = (details["new"], seq, actor or "")
+            out = {k: (v, r.seq, actor) for k, v in details["values"].items()}
+        elif r.action == SET and r.object.startswith("settings:") and "new" in details:
+            out[r.object.removeprefix("settings:")] = (details["new"], r.seq, actor)
             if POLICY_DIGEST in details:  # setting quality_policy records the file's digest
-                out[POLICY_DIGEST] = (details[POLICY_DIGEST], seq, actor or "")
+                out[POLICY_DIGEST] = (details[POLICY_DIGEST], r.seq, actor)
     return out, based
 
 
 def problems(s: Session, settings: Settings, root: Path) -> list[str]:
     """Each safeguard whose value in the settings file is not the one the log records, and
     a quality policy file edited since it was recorded."""
-    why = untrusted(s)
+    rows = _entries(s)
+    return _compare(settings, root, untrusted(s, rows), rows)
+
+
+def _compare(settings: Settings, root: Path, why: str | None, rows: list[AuditEntry]) -> list[str]:
     if why is not None:
         return [f"the safeguard settings cannot be checked: {why} (leadguard audit verify)"]
-    rec, based = recorded(s)
+    rec, based = recorded(rows)
     if not based:
         return []
     out = []
@@ -139,10 +155,7 @@ def problems(s: Session, settings: Settings, root: Path) -> list[str]:
                 )
             continue
         if key not in rec:  # a setting newer than the baseline: its default was in force
-            default = Settings.model_fields[key]
-            want: Any = _plain(
-                default.default_factory() if default.default_factory else default.default  # type: ignore[call-arg]
-            )
+            want: Any = _plain(setting_default(key))
             where = "its default (no entry sets it)"
         else:
             want, seq, actor = rec[key]
@@ -168,16 +181,21 @@ def check(s: Session, root: Path) -> list[str]:
     """The settings file against the log (``problems``), from the file alone (a command's
     own overrides are not the file); the baseline written first where there is none."""
     settings = load_settings(root)
-    if untrusted(s) is None and not recorded(s)[1]:  # an older workspace: adopt its file
-        ensure_baseline(s, settings, root)
+    rows = _entries(s)
+    why = untrusted(s, rows)
+    if why is None and not recorded(rows)[1]:  # an older workspace: adopt its file
+        _append_baseline(s, settings, root)
         return []
-    return problems(s, settings, root)
+    return _compare(settings, root, why, rows)
 
 
 def ensure_baseline(s: Session, settings: Settings, root: Path) -> None:
     """Record the file's safeguard values once, where no baseline exists yet."""
-    if recorded(s)[1]:
-        return
+    if not recorded(_entries(s))[1]:
+        _append_baseline(s, settings, root)
+
+
+def _append_baseline(s: Session, settings: Settings, root: Path) -> None:
     audit.append(
         s,
         BASELINE,
