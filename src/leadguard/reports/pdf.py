@@ -99,7 +99,7 @@ def _block(pdf: FPDF, b: object) -> None:
     elif isinstance(b, Table):
         pdf.set_font(FONT, "", 7.5)
         with pdf.table(
-            col_widths=b.widths or None,
+            col_widths=fit_widths(pdf, b),
             line_height=3.8,
             text_align="LEFT",
             headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
@@ -113,3 +113,41 @@ def _block(pdf: FPDF, b: object) -> None:
         pdf.image(io.BytesIO(b.data), w=b.width_mm)
         pdf.multi_cell(width, 4, b.caption, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(2)
+
+
+def _longest_word(pdf: FPDF, texts: list[str], style: str) -> float:
+    pdf.set_font(FONT, style, 7.5)
+    words = [w for t in texts for w in t.split()]
+    return max((pdf.get_string_width(w) for w in words), default=0.0)
+
+
+def fit_widths(pdf: FPDF, table: Table) -> tuple[float, ...]:
+    """Column widths (mm, summing to the page's width) that never break a word: each column
+    is at least as wide as its longest word (headings in bold), and the rest of the page is
+    shared as ``table.widths`` asks (equally if empty), taken from the columns with room to
+    spare. Only where the longest words alone overfill the page are words broken (by fpdf2,
+    within a column sized in proportion to its longest word)."""
+    n = len(table.header)
+    pad = 2 * pdf.c_margin + 0.5
+    need = [
+        pad
+        + max(
+            _longest_word(pdf, [table.header[j]], "B"),
+            _longest_word(pdf, [r[j] for r in table.rows if j < len(r)], ""),
+        )
+        for j in range(n)
+    ]
+    pdf.set_font(FONT, "", 7.5)
+    total = pdf.epw
+    if sum(need) >= total:
+        return tuple(total * w / sum(need) for w in need)
+    asked = list(table.widths) if len(table.widths) == n else [1.0] * n
+    fixed: set[int] = set()
+    while True:  # raise each too-narrow column to its need; the others share what is left
+        free = total - sum(need[j] for j in fixed)
+        share = sum(asked[j] for j in range(n) if j not in fixed)
+        widths = [need[j] if j in fixed else free * asked[j] / share for j in range(n)]
+        short = {j for j in range(n) if j not in fixed and widths[j] < need[j]}
+        if not short:
+            return tuple(widths)
+        fixed |= short
