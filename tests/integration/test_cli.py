@@ -92,6 +92,15 @@ def test_cli_errors_are_clear(tmp_path: Path, johns) -> None:
     multi = FIXTURES / "face_recognition_examples" / "_unlabelled" / "obama_and_biden.jpg"
     code, out = run("search", str(multi), "--source-type", "other", "-w", str(johns.ws.root))
     assert code == 2 and "face 2:" in out and "--face" in out
+    # asked for JSON, the refusal is JSON on stdout too (the message stays on stderr)
+    got = runner.invoke(
+        app, ["search", str(multi), "--source-type", "other", "-w", str(johns.ws.root), "--json"]
+    )
+    assert got.exit_code == 2
+    body = json.loads(got.stdout)
+    assert body["kind"] == "error" and body["error"] == "SeveralFaces"
+    assert len(body["detections"]) == 3 and "obama_and_biden.jpg" in body["message"]
+    assert "--face" in got.stderr
 
 
 @pytest.mark.slow

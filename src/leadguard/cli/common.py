@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.console import Console
 
 from leadguard.cli.render import safe
 from leadguard.core.errors import FindingsError, LeadGuardError, SeveralFaces
+from leadguard.core.serialize import error_dict
 from leadguard.pipeline.compose import detection_lines
 from leadguard.services.context import Actor, Context
 from leadguard.storage.workspace import resolve_path
@@ -42,34 +44,41 @@ def err() -> Console:
 
 
 def handles_errors(fn: F) -> F:
-    """Turn LeadGuard errors into a clear message and exit status 2."""
+    """Turn LeadGuard errors into a clear message and exit status 2; a command asked for
+    ``--json`` also prints the error as JSON on stdout (its result's place)."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except SeveralFaces as exc:
-            console = err()
-            console.print(
-                f"[red]error:[/red] {safe(exc.source)}: {len(exc.detections)} faces in the image.",
-                soft_wrap=True,
-            )
-            for line in detection_lines(exc.detections):
-                console.print(f"  {line}")
-            console.print("Choose one with --face I.")
-            raise typer.Exit(EXIT_INPUT) from exc
-        except FindingsError as exc:  # a line each, wrapped at the terminal's width
-            console = err()
-            console.print(f"[red]error:[/red] {safe(exc.head)}", highlight=False)
-            for finding in exc.findings:
-                console.print(f"  - {safe(finding)}", highlight=False)
-            console.print(safe(exc.remedy), highlight=False)
-            raise typer.Exit(EXIT_INPUT) from exc
         except LeadGuardError as exc:
-            err().print(f"[red]error:[/red] {safe(exc)}", highlight=False, soft_wrap=True)
+            if kwargs.get("json_out"):
+                typer.echo(json.dumps(error_dict(exc), indent=2))
+            _explain(exc)
             raise typer.Exit(EXIT_INPUT) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _explain(exc: LeadGuardError) -> None:
+    """The error for a person, on stderr: the faces found when there were several, a line
+    each for a check's findings (wrapped at the terminal's width)."""
+    console = err()
+    if isinstance(exc, SeveralFaces):
+        console.print(
+            f"[red]error:[/red] {safe(exc.source)}: {len(exc.detections)} faces in the image.",
+            soft_wrap=True,
+        )
+        for line in detection_lines(exc.detections):
+            console.print(f"  {line}")
+        console.print("Choose one with --face I.")
+    elif isinstance(exc, FindingsError):
+        console.print(f"[red]error:[/red] {safe(exc.head)}", highlight=False)
+        for finding in exc.findings:
+            console.print(f"  - {safe(finding)}", highlight=False)
+        console.print(safe(exc.remedy), highlight=False)
+    else:
+        console.print(f"[red]error:[/red] {safe(exc)}", highlight=False, soft_wrap=True)
 
 
 def open_ctx(workspace: Path | None, check_settings: bool = True, **overrides: Any) -> Context:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadguard.core.errors import FindingsError, LeadGuardError, SeveralFaces
 from leadguard.core.types import CandidateList, Detection
 
 
@@ -14,6 +15,20 @@ def detection_dict(d: Detection) -> dict[str, Any]:
         "size_px": [b.width, b.height],
         "detector_score": round(d.score, 4),
     }
+
+
+def error_dict(exc: LeadGuardError) -> dict[str, Any]:
+    """A refusal or bad input as JSON (what ``--json`` prints instead of a result): the
+    error's kind, its message, the rule that refused it, the faces found when there were
+    several, the findings of a check that failed."""
+    out: dict[str, Any] = {"kind": "error", "error": type(exc).__name__, "message": str(exc)}
+    if getattr(exc, "rule", None):
+        out["rule"] = exc.rule  # type: ignore[attr-defined]
+    if isinstance(exc, SeveralFaces):
+        out["detections"] = [detection_dict(d) for d in exc.detections]
+    if isinstance(exc, FindingsError):
+        out["findings"] = list(exc.findings)
+    return out
 
 
 def candidate_list_dict(cl: CandidateList) -> dict[str, Any]:
