@@ -261,6 +261,22 @@ def _rezip(src: Path, dst: Path, change: dict[str, bytes]) -> Path:
     return dst
 
 
+def _agreed(src: Path, dst: Path, change: dict[str, bytes]) -> Path:
+    """The packet with files changed or added and its manifest made to agree."""
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    files.update(change)
+    files["MANIFEST.sha256"] = "".join(
+        f"{hashlib.sha256(v).hexdigest()}  {k}\n"
+        for k, v in sorted(files.items())
+        if k != "MANIFEST.sha256"
+    ).encode()
+    with zipfile.ZipFile(dst, "w") as z:
+        for k, v in files.items():
+            z.writestr(k, v)
+    return dst
+
+
 def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(case) -> None:
     ctx, u, root = case["ctx"], case["u"], case["root"]
     with pytest.raises(NotAllowed):  # an examiner does not disclose
@@ -334,6 +350,30 @@ def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(cas
     bad = _verify(forged, root)
     assert bad.returncode == 1
     assert f"audit entry {trail_[0]['seq']}: its hash does not match" in bad.stdout
+
+    # files edited with the manifest made to agree: the packet's own audit entry, inside the
+    # hash-chained trail, still names each file's SHA-256
+    lead_html = f"reports/lead-{case['lead']}.html"
+    search_json = sorted(n for n in names if n.startswith("searches/"))[0]
+    with zipfile.ZipFile(packet) as z:
+        forged_files = {
+            lead_html: z.read(lead_html).replace(b"R-1", b"R-9"),
+            search_json: z.read(search_json).replace(b'"score": 0.', b'"score": 0.9'),
+            "extra.txt": b"planted",
+        }
+    assert forged_files[search_json] != b"" and forged_files[lead_html] != b""
+    bad = _verify(_agreed(packet, root / "agreed.zip", forged_files), root)
+    assert bad.returncode == 1, bad.stdout
+    entry = next(e for e in trail_ if e["action"] == "case.packet")
+    assert f"{lead_html}: SHA-256 differs from audit entry {entry['seq']}" in bad.stdout
+    assert f"{search_json}: SHA-256 differs from audit entry {entry['seq']}" in bad.stdout
+    assert f"extra.txt: not named by audit entry {entry['seq']}" in bad.stdout
+    assert "differs from the manifest" not in bad.stdout  # the manifest was made to agree
+    assert f"named by the packet's audit entry {entry['seq']}" in ok.stdout
+    assert (
+        entry["details"]["files"]["case.json"]
+        == hashlib.sha256(zipfile.ZipFile(packet).read("case.json")).hexdigest()
+    )
 
     exports = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "case.disclose"]
     assert exports[-1]["details"]["sha256"] == hashlib.sha256(packet.read_bytes()).hexdigest()

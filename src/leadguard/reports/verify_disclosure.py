@@ -13,6 +13,10 @@
    with the head hash in audit/chain.json and with `leadguard audit verify` on the live
    system. An entry marked "sealed" (a search still under blind review when the packet was
    made) carries its hashes but not its content: it is checked for its links only.
+3. The packet's own entry in that trail (action "case.packet", written as the packet was
+   made) names every other file by its SHA-256: each must agree, so a file edited with the
+   manifest made to agree is still caught unless the trail and its head are forged too
+   (which comparing the head hash with the live system, or an anchor, reveals).
 
 Prints what it checked; exits 0 when everything holds, 1 otherwise.
 """
@@ -26,6 +30,8 @@ import zipfile
 from pathlib import Path
 
 MANIFEST = "MANIFEST.sha256"
+PACKET_ACTION = "case.packet"
+AFTER_THE_ENTRY = {"audit/trail.jsonl", "audit/chain.json", MANIFEST}
 
 
 def entry_hash(e: dict) -> str:
@@ -97,6 +103,33 @@ def check_trail(files: dict[str, bytes]) -> tuple[list[str], list[str]]:
     return problems, notes
 
 
+def check_contents(files: dict[str, bytes]) -> tuple[list[str], list[str]]:
+    """Every file against the trail's newest "case.packet" entry (an older packet has none)."""
+    raw = files.get("audit/trail.jsonl", b"")
+    entries = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    named = [e for e in entries if e.get("action") == PACKET_ACTION and not e.get("sealed")]
+    if not named:
+        return [], [
+            f"no {PACKET_ACTION} entry in the trail (a packet made before packets named their "
+            "files): the files are checked against the manifest only"
+        ]
+    entry = named[-1]
+    listed = entry["details"].get("files") or {}
+    problems = []
+    for name in sorted(set(files) - AFTER_THE_ENTRY):
+        if name not in listed:
+            problems.append(f"{name}: not named by audit entry {entry['seq']} (added)")
+        elif hashlib.sha256(files[name]).hexdigest() != listed[name]:
+            problems.append(f"{name}: SHA-256 differs from audit entry {entry['seq']} (changed)")
+    for name in sorted(set(listed) - set(files)):
+        problems.append(f"{name}: named by audit entry {entry['seq']} but not in the packet")
+    note = (
+        f"{len(listed)} files named by the packet's audit entry {entry['seq']} "
+        f"(hash {entry['hash']}; compare with `leadguard audit verify` on the system)"
+    )
+    return problems, [note]
+
+
 def read_packet(path: Path) -> dict[str, bytes]:
     if path.is_dir():
         return {
@@ -116,6 +149,10 @@ def main(argv: list[str]) -> int:
     problems = check_manifest(files)
     trail_problems, notes = check_trail(files)
     problems += trail_problems
+    if not trail_problems:  # a trail that does not hold proves nothing about the files
+        content_problems, content_notes = check_contents(files)
+        problems += content_problems
+        notes += content_notes
     out = sys.stdout
     out.write(f"{len(files) - 1} files checked against {MANIFEST}\n")
     for n in notes:

@@ -45,6 +45,7 @@ ACTIONS = {
     "case.fact": "known fact recorded",
     "case.suspect": '"suspect identified" recorded',
     "case.disclose": "disclosure packet made",
+    "case.packet": "disclosure packet's files named",
     "comparison.annotate": "comparison mark made",
     "comparison.unannotate": "comparison mark removed",
     "external.record": "outside face search recorded",

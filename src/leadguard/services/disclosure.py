@@ -40,6 +40,7 @@ from leadguard.storage.tables import (
     SearchRequest,
 )
 
+PACKET_ACTION = "case.packet"  # the entry inside a packet that names its files
 LIBRARIES = ("dlib-bin", "face-recognition-models", "numpy", "faiss-cpu", "opencv-python-headless")
 
 README = """LeadGuard disclosure packet for case {number}
@@ -76,7 +77,10 @@ What is in it (docs/reports.md in LeadGuard describes every field):
                               provenance, held-out validation); -shipped-<digest> the file
                               LeadGuard ships, for a search recorded before it was stored
   system/accuracy-records.json  the evaluation records of the face model(s) used
-  audit/trail.jsonl           the case's audit trail, one entry a line, with hashes
+  audit/trail.jsonl           the case's audit trail, one entry a line, with hashes; its
+                              "case.packet" entry, written as this packet was made, names
+                              every other file but the trail, chain.json and the manifest
+                              by its SHA-256
   audit/chain.json            the chain's head at export and its verification then
   verify_disclosure.py        checks all of this with Python's standard library only
   MANIFEST.sha256             SHA-256 of every other file
@@ -117,11 +121,13 @@ def _search_ids(s: Session, reqs: list[SearchRequest], trail: list[dict[str, Any
 
 
 def packet_files(
-    s: Session, number: str, name: str, required: int = 2
+    s: Session, number: str, name: str, actor: str, required: int = 2
 ) -> tuple[dict[str, bytes], dict[str, int]]:
-    """The packet's files. A search whose reviews are not all in (``required``) is sealed:
-    its candidate list and reviews are left out (said so in their place) and its audit
-    entries are sealed, until every review is in."""
+    """The packet's files, and (in the caller's transaction) the ``case.packet`` audit entry
+    that names each of them by its SHA-256 (all but the trail, the chain's head and the
+    manifest, which follow it). A search whose reviews are not all in (``required``) is
+    sealed: its candidate list and reviews are left out (said so in their place) and its
+    audit entries are sealed, until every review is in."""
     from leadguard.services.casework.blind import sealed_requests
 
     case = case_by_number(s, number)
@@ -198,6 +204,19 @@ def packet_files(
         {k: rd.accuracy_records(s, k) for k in sorted(spaces)}
     )
     files["system/versions.json"] = as_json(_versions(s, spaces))
+    files["README.txt"] = README.format(number=number, packet=name).encode()
+    files["verify_disclosure.py"] = verifier_source()
+    # the files' SHA-256 go into the chain before the trail is exported, so the packet's
+    # own trail names its content: an edited file no longer agrees with a hashed entry
+    audit.append(
+        s,
+        PACKET_ACTION,
+        f"case:{number}",
+        {"packet": name, "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}},
+        actor=actor,
+    )
+    s.flush()
+    trail = entries(s, number, required=required)
     files["audit/trail.jsonl"] = "".join(
         as_json(e).decode().replace("\n", "") + "\n" for e in trail
     ).encode()
@@ -213,8 +232,6 @@ def packet_files(
             "genesis_prev_hash": audit.GENESIS,
         }
     )
-    files["README.txt"] = README.format(number=number, packet=name).encode()
-    files["verify_disclosure.py"] = verifier_source()
     counts = {
         "requests": len(reqs),
         "external_searches": len(externals),
@@ -285,8 +302,8 @@ def disclose(ctx: Context, actor: Actor, number: str, out: Path) -> Written:
             authorize(user, "case.disclose")
             check_case(s, user, "case.disclose", case_by_number(s, number))
             required = policy(ctx, observe=False).examiners_required
-            files, counts = packet_files(s, number, out.name, required)
-        written = write_atomic(out, build_zip(files))
+            files, counts = packet_files(s, number, out.name, actor.username, required)
+            written = write_atomic(out, build_zip(files))  # the entry commits with the file
         with ctx.session() as s:
             entry = audit.append(
                 s,
