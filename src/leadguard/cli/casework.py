@@ -12,7 +12,15 @@ from typing import Annotated, Any
 import typer
 
 from leadguard.cli import session, views
-from leadguard.cli.common import JsonOpt, WorkspaceOpt, as_user, handles_errors, open_ctx, out
+from leadguard.cli.common import (
+    JsonOpt,
+    WorkspaceOpt,
+    as_user,
+    handles_errors,
+    open_ctx,
+    out,
+    read_json,
+)
 from leadguard.core.errors import InputError
 from leadguard.services.context import Actor, Context
 
@@ -370,10 +378,7 @@ def review_submit(
     inconsistency explained)."""
     from leadguard.services.casework.review import submit_review
 
-    try:
-        decisions = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{file}: cannot read the decisions ({exc})") from exc
+    decisions = read_json(file, "decisions")
     submit_review(ctx, actor, request_id, decisions)
     out().print(f"review of request {request_id} submitted")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import stat
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -14,8 +15,9 @@ import typer
 from rich.console import Console
 
 from leadguard.cli.render import safe
-from leadguard.core.errors import FindingsError, LeadGuardError, SeveralFaces
+from leadguard.core.errors import FindingsError, InputError, LeadGuardError, SeveralFaces
 from leadguard.core.serialize import error_dict
+from leadguard.core.textsafe import shown_path
 from leadguard.pipeline.compose import detection_lines
 from leadguard.services.context import Actor, Context
 from leadguard.storage.workspace import resolve_path
@@ -79,6 +81,34 @@ def _explain(exc: LeadGuardError) -> None:
         console.print(safe(exc.remedy), highlight=False)
     else:
         console.print(f"[red]error:[/red] {safe(exc)}", highlight=False, soft_wrap=True)
+
+
+MAX_JSON_FILE = 1 << 20  # a decisions or answers file: a few KB of written notes
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file the user wrote (decisions, answers): a regular file of at most 1 MiB
+    (``/dev/zero`` or a 50 MB note is refused before it is read), parsed; ``what`` names it
+    in the message."""
+    where = shown_path(path)
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{where}: cannot read the {what}: not a regular file")
+        if st.st_size > MAX_JSON_FILE:
+            raise InputError(
+                f"{where}: cannot read the {what}: {st.st_size:,} bytes, over the limit "
+                f"of {MAX_JSON_FILE:,}"
+            )
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_JSON_FILE + 1)
+        if len(raw) > MAX_JSON_FILE:
+            raise InputError(f"{where}: cannot read the {what}: grew over the limit")
+        return json.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read the {what} ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{where}: cannot read the {what}: not JSON ({exc})") from None
 
 
 def open_ctx(workspace: Path | None, check_settings: bool = True, **overrides: Any) -> Context:

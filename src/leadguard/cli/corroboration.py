@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from leadguard.cli.common import JsonOpt, WorkspaceOpt, as_user, out
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, as_user, out, read_json
 from leadguard.core.errors import InputError
 from leadguard.services.context import Actor, Context
 
@@ -140,10 +139,7 @@ def adjudicate(
 
     written: dict[str, str] = {}
     if answers is not None:
-        try:
-            written = json.loads(answers.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{answers}: cannot read the answers ({exc})") from None
+        written = read_json(answers, "answers")
         if not isinstance(written, dict) or not all(isinstance(v, str) for v in written.values()):
             raise InputError(f"{answers}: must map each check name to a written answer")
     lead = rule(ctx, actor, request_id, subject, release_lead, note, written)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from leadguard.cli.common import WorkspaceOpt, as_user, out
-from leadguard.core.errors import InputError
+from leadguard.cli.common import WorkspaceOpt, as_user, out, read_json
 from leadguard.services.context import Actor, Context
 
 
@@ -61,10 +59,7 @@ def administer(
     """Record the double-blind, sequential showing of the lead's latest array."""
     from leadguard.services.casework.lineup import record_administration
 
-    try:
-        decisions = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{file}: {exc}") from None
+    decisions = read_json(file, "decisions")
     record_administration(
         ctx, actor, lead_id, administrator, instruction, decisions, witness, witness_type,
         witness_note,

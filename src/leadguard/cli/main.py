@@ -239,7 +239,9 @@ def _parse_date(text: str | None, option: str) -> date | None:
 @handles_errors
 def searches(
     workspace: WorkspaceOpt = None,
-    last: Annotated[int, typer.Option(min=1, help="How many of the latest searches.")] = 20,
+    last: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="How many of the latest searches.")
+    ] = 20,
 ) -> None:
     """The search log: every search, including those that returned no candidate."""
     from leadguard.services.gallery import search_log

@@ -9,8 +9,9 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from leadguard.cli.render import safe
 
 
 def plain(value: Any) -> Any:
@@ -137,10 +138,10 @@ def table(
     if _needed([head[i] for i in shown], [[r[i] for i in shown] for r in cells], keep) > (
         console.width
     ):
-        console.print(f"[bold]{escape(title)}[/]")
+        console.print(f"[bold]{safe(title)}[/]")
         for r in cells:
             for i, h in enumerate(head):
-                console.print(f"  {escape(h)}: {escape(r[i])}", soft_wrap=True, highlight=False)
+                console.print(f"  {safe(h)}: {safe(r[i])}", soft_wrap=True, highlight=False)
             console.print()
         return
     t = Table(title=title, title_justify="left")
@@ -153,7 +154,7 @@ def table(
         else:
             t.add_column(h, overflow="fold", width=folds[i])
     for r in cells:
-        t.add_row(*(escape(r[i]) for i in shown))
+        t.add_row(*(safe(r[i]) for i in shown))
     console.print(t)
     if left_out:
         console.print(
@@ -246,13 +247,13 @@ def _corroboration(lead: Any) -> str:
 def case_detail(console: Console, d: Any) -> None:
     c = d.case
     console.print(
-        f"[bold]Case {escape(c.number)}[/]: {escape(c.offence)}, incident "
-        f"{c.incident_date}, unit {escape(c.unit)}, status {c.status}"
+        f"[bold]Case {safe(c.number)}[/]: {safe(c.offence)}, incident "
+        f"{c.incident_date}, unit {safe(c.unit)}, status {c.status}"
     )
-    console.print(f"  {escape(c.description)}")
+    console.print(f"  {safe(c.description)}")
     console.print(
-        f"  officer {escape(c.officer)}; authority {escape(c.authority)}; "
-        f"assigned: {escape(', '.join(c.assigned))}"
+        f"  officer {safe(c.officer)}; authority {safe(c.authority)}; "
+        f"assigned: {safe(', '.join(c.assigned))}"
     )
     requests(console, d.requests)
     leads(console, d.leads)
@@ -280,12 +281,12 @@ def queue(console: Console, rows: Any) -> None:
 
 
 def packet(console: Console, p: Any) -> None:
-    console.print(f"[bold]Blind packet[/] for request {p.request} (case {escape(p.case)})")
+    console.print(f"[bold]Blind packet[/] for request {p.request} (case {safe(p.case)})")
     console.print(f"  probe: stored probe {p.probe_id} (sha256 {(p.probe_sha256 or '')[:16]})")
-    console.print(f"  incident: {escape(p.incident_description)}")
-    console.print(f"  person sought: {escape(json.dumps(p.person_sought))}")
+    console.print(f"  incident: {safe(p.incident_description)}")
+    console.print(f"  person sought: {safe(json.dumps(p.person_sought))}")
     if p.known_facts:
-        console.print(f"  known facts: {escape(json.dumps(p.known_facts))}")
+        console.print(f"  known facts: {safe(json.dumps(p.known_facts))}")
     table(
         console,
         "Candidates (by letter, your own order; no names or scores)",
@@ -294,17 +295,17 @@ def packet(console: Console, p: Any) -> None:
     )
     console.print(f"  decisions: {', '.join(p.decisions)}")
     console.print(
-        f"  a possible_lead checks each of: {escape(', '.join(p.required_checks))} "
+        f"  a possible_lead checks each of: {safe(', '.join(p.required_checks))} "
         "(consistent true/false/null; explain each false)"
     )
 
 
 def brief(console: Console, b: Any) -> None:
-    console.print(f"[bold]Adjudication brief[/]: {escape(b.subject)}, request {b.request}")
+    console.print(f"[bold]Adjudication brief[/]: {safe(b.subject)}, request {b.request}")
     for e in b.examiners:
-        console.print(f"  [bold]{escape(e.examiner)}[/]: {e.decision} (confidence {e.confidence})")
+        console.print(f"  [bold]{safe(e.examiner)}[/]: {e.decision} (confidence {e.confidence})")
         for k, v in sorted(e.features.items()):
-            console.print(f"    feature {escape(k)}: {escape(str(v))}")
+            console.print(f"    feature {safe(k)}: {safe(str(v))}")
         for c in e.checks:
             state = {True: "consistent", False: "NOT CONSISTENT", None: "cannot be checked"}
             line = f"    check {c.get('attribute')}: {state.get(c.get('consistent'), '?')}"
@@ -312,17 +313,17 @@ def brief(console: Console, b: Any) -> None:
                 line += f" ({c['note']})"
             if c.get("explanation"):
                 line += f"; explained: {c['explanation']}"
-            console.print(escape(line))
+            console.print(safe(line))
     for u in b.unchecked:
-        console.print(f"  [red]missing check[/]: {escape(u)}")
+        console.print(f"  [red]missing check[/]: {safe(u)}")
     if b.to_answer:
         console.print(
-            f"  the ruling must answer in writing (--answers): {escape(', '.join(b.to_answer))}"
+            f"  the ruling must answer in writing (--answers): {safe(', '.join(b.to_answer))}"
         )
 
 
 def reveal(console: Console, r: Any) -> None:
-    console.print(f"[bold]Request {r.request}[/] (case {escape(r.case)}): scores and decisions")
+    console.print(f"[bold]Request {r.request}[/] (case {safe(r.case)}): scores and decisions")
     names = [rv.examiner for rv in r.reviews]
     rows = []
     for c in r.candidates:
@@ -331,8 +332,8 @@ def reveal(console: Console, r: Any) -> None:
     table(console, "Candidates", ["rank", "subject", "score", *names], rows, keep={*KEEP, *names})
     for a in r.adjudications:
         console.print(
-            f"  adjudicated {escape(a['subject'])} on {a['on']} by {escape(a['by'])}: "
-            f"{'release' if a['release'] else 'no release'} ({escape(a['note'])})"
+            f"  adjudicated {safe(a['subject'])} on {a['on']} by {safe(a['by'])}: "
+            f"{'release' if a['release'] else 'no release'} ({safe(a['note'])})"
         )
         for check, answer in sorted((a.get("answers") or {}).items()):
-            console.print(f"    answered {escape(check)}: {escape(answer)}")
+            console.print(f"    answered {safe(check)}: {safe(answer)}")

@@ -48,6 +48,44 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def printable_lines(text: str) -> str:
+    """``printable`` line by line: line breaks (and tabs) kept, every other control, format
+    or bidi character escaped (a document's paragraph, a multi-line note)."""
+    return "\n".join(
+        "\t".join(printable(part) for part in line.split("\t"))
+        for line in text.replace("\r\n", "\n").split("\n")
+    )
+
+
+MAX_FREE_TEXT = 10_000  # characters of one written field (a description, a note, a reason)
+
+
+def free_text_problem(what: str, value: object, limit: int = MAX_FREE_TEXT) -> str | None:
+    """Why a written field (``what``: its name) cannot be stored, or None: more than
+    ``limit`` characters, or a control, invisible or bidi character other than a line break
+    or a tab (text that would rewrite a terminal, or hide or reorder words in a court
+    document). Strings inside lists and mappings are checked too."""
+    if isinstance(value, dict):
+        return next(
+            (
+                p
+                for k, v in value.items()
+                for p in (free_text_problem(f"{what} {k}", v, limit),)
+                if p
+            ),
+            None,
+        )
+    if isinstance(value, list | tuple):
+        return next((p for v in value if (p := free_text_problem(what, v, limit))), None)
+    if not isinstance(value, str):
+        return None
+    if len(value) > limit:
+        return f"{what} is {len(value):,} characters long, over the limit of {limit:,}"
+    if printable_lines(value) != value.replace("\r\n", "\n"):
+        return f"{what} holds control, invisible or bidi characters: {printable(value)[:80]!r}"
+    return None
+
+
 def subject_id_problem(subject: str) -> str | None:
     """Why ``subject`` cannot be a subject id, or None. Ids are shown in candidate lists and
     court documents: they must be short, one line, and hold no control characters."""
@@ -80,8 +118,8 @@ def case_number_problem(number: str) -> str | None:
     if not _CASE_NUMBER.fullmatch(number):
         slash = " (write 2024/17 as 2024-17)" if "/" in number else ""
         return (
-            f"case number {printable(number)!r} must start with a letter or digit and hold "
-            f"only letters, digits and . _ -{slash}"
+            f"case number {printable(number)!r} must start with an ASCII letter or digit and "
+            f"hold only ASCII letters, digits and . _ -{slash}"
         )
     return None
 

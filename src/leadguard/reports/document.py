@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from leadguard.core.textsafe import printable_lines
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -53,10 +55,10 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
 
     def h(self, text: str, level: int = 1) -> None:
-        self.blocks.append(Heading(text, level))
+        self.blocks.append(Heading(printable_lines(text), level))
 
     def p(self, text: str, warning: bool = False) -> None:
-        self.blocks.append(Para(text, warning))
+        self.blocks.append(Para(printable_lines(text), warning))
 
     def fields(self, rows: list[tuple[str, object]]) -> None:
         self.blocks.append(Fields(tuple((k, text(v)) for k, v in rows)))
@@ -69,7 +71,7 @@ class Document:
         )
 
     def picture(self, caption: str, data: bytes, width_mm: float = 60.0) -> None:
-        self.blocks.append(Picture(caption, data, width_mm))
+        self.blocks.append(Picture(printable_lines(caption), data, width_mm))
 
 
 def text(v: object) -> str:
@@ -80,4 +82,4 @@ def text(v: object) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.6g}"
-    return str(v)
+    return printable_lines(str(v))  # a stored control character is shown, never obeyed

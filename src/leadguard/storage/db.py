@@ -178,7 +178,11 @@ def reading() -> Iterator[None]:
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    from leadguard.storage.written_text import refuse_unsafe_text
+
+    made = sessionmaker(engine, expire_on_commit=False)
+    event.listen(made, "before_flush", refuse_unsafe_text)
+    return made
 
 
 def alembic_config(url: str) -> Config:

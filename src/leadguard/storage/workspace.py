@@ -61,7 +61,14 @@ class Workspace:
     # --- creation and opening ---
     @classmethod
     def init(cls, root: Path, **overrides: Any) -> Workspace:
-        root.mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"{root}: exists and is not a folder; give a new folder's path")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"{root}: cannot create the workspace folder ({exc.strerror or exc})"
+            ) from None
         settings_file = root / SETTINGS_FILE
         url = overrides.pop("database_url", None) or ""
         if not settings_file.exists():  # records the model chosen now (default or given)
