@@ -37,7 +37,7 @@ from leadguard.evidence.statements import group_sex
 VACUOUS = 0.01  # an upper bound above 1 % that is ten times its estimate carries no information
 WORST_NAMED = (
     re.compile(r"may be highest on this list \(([^,()]+)[,)]"),
-    re.compile(r"Worst measured group at this threshold: ([^,]+),"),
+    re.compile(r"may be highest at this threshold \(the highest 95 % upper bound\): ([^,]+),"),
 )
 MATCH = re.compile(r"\bmatch(es|ed|ing)?\b", re.IGNORECASE)
 ALLOWED_MATCH = re.compile(

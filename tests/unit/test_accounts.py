@@ -121,7 +121,7 @@ def test_unknown_users_cost_the_same_password_check(ctx: Context, monkeypatch) -
 
 
 def test_safeguard_settings_come_only_from_the_workspace(ctx: Context, monkeypatch) -> None:
-    monkeypatch.setenv("LEADGUARD_TARGET_FPIR", "0.9")
+    monkeypatch.setenv("LEADGUARD_TARGET_FPIR", "0.05")
     with pytest.raises(WorkspaceError, match="LEADGUARD_TARGET_FPIR"):
         Context.open(ctx.root)
     monkeypatch.delenv("LEADGUARD_TARGET_FPIR")
@@ -130,7 +130,7 @@ def test_safeguard_settings_come_only_from_the_workspace(ctx: Context, monkeypat
         assert audit.append(s, "x", "y", {}).actor.startswith("os:")
     ex1 = accounts.login(ctx, "ex1", PW).actor
     with pytest.raises(NotAllowed, match=r"may not settings\.set"):
-        set_setting(ctx, ex1, "target_fpir", "0.5")
+        set_setting(ctx, ex1, "target_fpir", "0.05")
     admin = accounts.login(ctx, "admin", PW).actor
     change = set_setting(ctx, admin, "target_fpir", "0.005")
     assert (change.old, change.new, change.safeguard) == (0.01, 0.005, True)

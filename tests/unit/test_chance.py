@@ -151,3 +151,13 @@ def test_a_chance_short_of_certain_never_reads_100_percent() -> None:
 
     assert rate_words(1 - (1 - 0.04) ** 342) == "over 99.5%" == p_words(0.9996)
     assert rate_words(0.5) == "50.0%" and rate_words(1.0) == "100.0%"
+
+
+def test_near_certain_and_tiny_shares_read_true() -> None:
+    from leadguard.evidence.chance import rate_words, share_words
+
+    assert rate_words(0.99488) == "99.49%"  # not "99.5%" beside "up to over 99.5%"
+    assert rate_words(0.995) == "over 99.5%"
+    assert share_words(1e-300) == "below 1 in a billion"  # was "0.00% of"
+    assert share_words(0.0001) == "1 in 10,000"
+    assert share_words(0.01) == "1 in 100" and share_words(0.0025) == "0.25% of"

@@ -101,8 +101,12 @@ def test_one_worst_group_names_every_candidate_on_a_list(model: EvidenceModel) -
     roles = [(r, st.group) for r, st in ev.own_groups]
     assert ("probe", "M/loose") in roles and ("candidate", "F/tight") in roles
     text = "\n".join(ev.lines())
-    assert "The probe's recorded group M/loose" in text
+    assert "The probe person's described group M/loose" in text
     assert "This candidate's recorded group F/tight" in text
+    same = candidate_evidence(model, 0.8, 300, None, None, None, ctx, ("sex M", "M/loose"))
+    lines = [x for x in same.lines() if "M/loose:" in x and "group" in x]
+    assert lines == [x for x in lines if "described group and this candidate's recorded" in x]
+    assert len(lines) == 1  # one line, not the same figures twice
 
 
 def test_an_unmeasured_group_is_said_to_be_unmeasured(model: EvidenceModel) -> None:

@@ -60,7 +60,7 @@ def test_normal_use_and_settings_set_raise_no_alarm(root: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "key"),
     [
-        ("target_fpir = 0.2", "target_fpir"),
+        ("target_fpir = 0.05", "target_fpir"),
         ("login_attempts = 1000", "login_attempts"),
         ('quality_policy = "my-lenient-policy.json"', "quality_policy"),
         ("top_k = 50", "top_k"),  # a value once set through the door, edited afterwards
@@ -112,13 +112,13 @@ def test_the_quality_policy_file_edited_in_place_is_named(root: Path) -> None:
 
 
 def test_the_commands_say_so_without_a_traceback(root: Path, tmp_path: Path) -> None:
-    edit(root, "target_fpir = 0.2")
+    edit(root, "target_fpir = 0.05")
     runner = CliRunner(env={"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "COLUMNS": "80"})
     stats = runner.invoke(app, ["gallery", "stats", "-w", str(root)])
     assert stats.exit_code != 0 and "target_fpir" in stats.output
     assert "Traceback" not in stats.output and "\\x0a" not in stats.output
     assert all(len(line) <= 80 for line in stats.output.splitlines())  # a finding a line
-    assert "  - leadguard.toml: target_fpir = 0.2" in stats.output
+    assert "  - leadguard.toml: target_fpir = 0.05" in stats.output
     inp = PW + "\n"
     login = runner.invoke(app, ["login", "aud", "--password-stdin", "-w", str(root)], input=inp)
     assert login.exit_code == 0, login.output
@@ -135,7 +135,7 @@ def test_a_workspace_without_accounts_is_not_checked(tmp_path: Path) -> None:
     from leadguard.storage.workspace import Workspace
 
     Workspace.init(tmp_path / "ws").close()
-    edit(tmp_path / "ws", "target_fpir = 0.2")
+    edit(tmp_path / "ws", "target_fpir = 0.05")
     Context.open(tmp_path / "ws").close()
 
 
@@ -175,7 +175,7 @@ def test_settings_entries_the_chain_no_longer_vouches_for_are_not_trusted(root: 
 
 def test_deleted_settings_entries_are_not_replaced_by_a_new_baseline(root: Path) -> None:
     _sql(root, "DELETE FROM audit_log WHERE action IN ('settings.baseline', 'settings.set')")
-    edit(root, "target_fpir = 0.4")
+    edit(root, "target_fpir = 0.03")
     with pytest.raises(WorkspaceError, match="missing entries"):
         Context.open(root)  # refused, and nothing adopted
     assert any("missing entries" in p for p in settings_problems(root))

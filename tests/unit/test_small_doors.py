@@ -188,3 +188,39 @@ def test_an_urgent_search_upload_is_recorded_and_refused_by_its_name(ctx: Contex
         names = [p.original_name for p in s.scalars(select(ProbeRecord))]
         names += [row.probe_source for row in s.scalars(select(SearchLog))]
     assert names and all(n == "urgent.jpg" for n in names), names
+
+
+# --- settings set: policy files that parse, list settings, safeguard ranges ---
+
+
+def test_settings_set_refuses_a_policy_file_that_does_not_parse(ctx: Context) -> None:
+    from leadguard.core.errors import InputError
+    from leadguard.services.settings import set_setting
+
+    admin = accounts.login(ctx, "admin", PW).actor
+    before = (ctx.root / "leadguard.toml").read_text()
+    for key, value, why in (
+        ("quality_policy", "/etc/passwd", "not a usable policy file"),
+        ("casework_policy", "/etc/hostname", "not a usable policy file"),
+        ("casework_policy", "/nonexistent.toml", "not a file"),
+        ("target_fpir", "0.5", "less than or equal to 0.1"),
+        ("target_fpir", "1e-300", "greater than or equal to"),
+    ):
+        with pytest.raises(InputError, match=why):
+            set_setting(ctx, admin, key, value)
+    assert (ctx.root / "leadguard.toml").read_text() == before  # nothing written
+    roots = ctx.root.parent / "photos"
+    roots.mkdir()
+    change = set_setting(ctx, admin, "source_roots", f"{roots}:{ctx.root.parent}")
+    assert change.new == [roots, ctx.root.parent]
+
+
+def test_a_bad_settings_value_reads_as_one_line(tmp_path: Path) -> None:
+    from leadguard.core.config import load_settings
+
+    (tmp_path / "leadguard.toml").write_text("[leadguard]\nmax_image_pixels = 1e30\n")
+    with pytest.raises(WorkspaceError) as exc:
+        load_settings(tmp_path)
+    text = str(exc.value)
+    assert text.startswith("invalid settings: max_image_pixels: ") and "given" in text
+    assert "\n" not in text and "pydantic.dev" not in text

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from leadguard.cli import render, session
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
 
 VERDICT_WORDS = {"same": "same person", "different": "different people"}
 
@@ -27,7 +27,7 @@ def gallery_duplicates(
         str | None, typer.Option(help="same (same person) or different (different people).")
     ] = None,
     note: Annotated[str, typer.Option(help="How the pair was resolved (kept, audited).")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """List pairs of different subject ids whose faces score far above this gallery's
     stranger range (probably one person enrolled twice), and the figures that exclude them;
@@ -54,7 +54,7 @@ def gallery_duplicates(
     figures = probable_duplicates(ctx, actor)
     from leadguard.evidence.gallery_figures import source_line
 
-    if as_json:
+    if json_out:
         rows = [
             {
                 "subject_a": d.subject_a,

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from leadguard.cli import progress as progress_bars
 from leadguard.cli import render, session
-from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
+from leadguard.cli.common import JsonOpt, WorkspaceOpt, handles_errors, open_ctx, out
 
 models_app = typer.Typer(
     help="Face models: embedding spaces, evaluations, acceptance.", no_args_is_help=True
@@ -37,7 +37,7 @@ def _missing(ev: dict[str, Any]) -> str:
 @handles_errors
 def models_list(
     workspace: WorkspaceOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Each registered face model: its embedding space, evaluation records and acceptance."""
     import dataclasses
@@ -49,7 +49,7 @@ def models_list(
         {**dataclasses.asdict(m), "open_set_search": m.open_set_search}
         for m in list_models(ctx, session.actor(ctx))
     ]
-    if as_json:
+    if json_out:
         out().print_json(json.dumps(rows, default=str))
         return
     show_models(out(), rows)

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from leadguard.core.errors import WorkspaceError
@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     source_roots: list[Path] = Field(
         [],
         description="Folders that enrollment manifests and folders may point into besides "
-        "their own folder; any other path (../.., absolute, a link elsewhere) is refused.",
+        "their own folder; any other path (../.., absolute, a link elsewhere) is refused. "
+        "`settings set source_roots /data/a:/data/b` (separated by ':').",
     )
     workers: int = Field(0, ge=0, description="Worker processes for enrollment; 0 = all cores.")
     commit_every: int = Field(
@@ -114,14 +115,18 @@ class Settings(BaseSettings):
 
     # --- search ---
     top_k: int = Field(
-        10, ge=1, description="Most candidates an open-set list shows (above the threshold)."
+        10,
+        ge=1,
+        le=10_000,
+        description="Most candidates an open-set list shows (above the threshold).",
     )
     target_fpir: float = Field(
         0.01,
-        gt=0.0,
-        lt=1.0,
+        ge=1e-6,
+        le=0.1,
         description="Open-set threshold: the share of searches for people not enrolled that "
-        "may return anyone; the score threshold is read from the evidence model for the "
+        "may return anyone (1e-6 to 0.1: above a tenth, a list of strangers would be the "
+        "normal answer); the score threshold is read from the evidence model for the "
         "gallery size searched.",
     )
     worst_group_threshold: bool = Field(
@@ -130,10 +135,10 @@ class Settings(BaseSettings):
         "demographic group's false match rate is no higher than the average's (docs/evidence.md).",
     )
     investigation_length: int = Field(
-        50, ge=1, description="Length of an investigation-mode list (no threshold)."
+        50, ge=1, le=10_000, description="Length of an investigation-mode list (no threshold)."
     )
     max_candidates: int = Field(
-        50, ge=1, description="Cap on candidate list length, whatever is asked for."
+        50, ge=1, le=10_000, description="Cap on candidate list length, whatever is asked for."
     )
 
     # --- database (read only from the workspace's own settings file: docs/postgres.md) ---
@@ -223,6 +228,17 @@ class Settings(BaseSettings):
         "multipart boundaries); a larger Content-Length is refused 413 before the body is "
         "read, and a body without one is counted and refused as soon as it passes the limit.",
     )
+
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _roots(cls, value: Any) -> Any:
+        if isinstance(value, str):  # `settings set source_roots /data/a:/data/b` (or JSON)
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            return [v for v in value.split(os.pathsep) if v.strip()]
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -355,8 +371,20 @@ def load_settings(workspace: Path | None, **overrides: Any) -> Settings:
         }
         file_only = {k: Settings.model_fields[k].default for k in FILE_ONLY}  # not the env's
         return Settings(**{**file_only, **file_values, **env_values, **clean})
+    except ValidationError as exc:
+        raise WorkspaceError(f"invalid settings: {settings_problems(exc)}") from None
     except ValueError as exc:
         raise WorkspaceError(f"invalid settings: {exc}") from exc
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """A settings validation error in one line a person reads: each setting, what is wrong,
+    the value given (not pydantic's multi-line text with its web address)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+        + (f" (given {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else "")
+        for e in exc.errors()
+    )
 
 
 def default_settings_toml(face_model: str | None = None) -> str:

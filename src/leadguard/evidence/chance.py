@@ -107,6 +107,8 @@ def share_words(share: float) -> str:
     per1000 = share * 1000
     if abs(per1000 - round(per1000)) < 1e-9 and round(per1000) >= 1:
         return f"{round(per1000)} in 1,000"
+    if share < 0.001:  # never "0.00% of"
+        return rate_words(share)
     return f"{share:.2%} of"
 
 
@@ -115,6 +117,8 @@ def rate_words(rate: float) -> str:
     certain never reads "100.0%"."""
     if 0.995 <= rate < 1.0:
         return "over 99.5%"
+    if 0.99 <= rate < 0.995:  # 0.99488 is not "99.5%" (beside "up to over 99.5%")
+        return f"{rate:.2%}"
     if rate >= 0.01:
         return f"{rate:.1%}"
     if rate < 1e-9:

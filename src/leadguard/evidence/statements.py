@@ -139,9 +139,20 @@ class CandidateEvidence:
                 "No demographic group was measured well enough at this list's score to be "
                 "named as the one whose false match rate may be highest."
             )
+        said: set[str] = set()
         for role, st in self.own_groups:
-            who = "The probe's" if role == "probe" else "This candidate's"
-            out.append(f"{who} recorded group {st.statement()}.")
+            if st.group in said:
+                continue  # the probe's group is also the candidate's: one line for both
+            said.add(st.group)
+            both = [r for r, o in self.own_groups if o.group == st.group]
+            who = (
+                "The probe person's described group and this candidate's recorded group"
+                if len(set(both)) > 1
+                else "The probe person's described group"
+                if role == "probe"
+                else "This candidate's recorded group"
+            )
+            out.append(f"{who} {st.statement()}.")
         out += self.lr.lines(self.worst_fmr_words())
         if self.photo_age_days is not None:
             out.append(

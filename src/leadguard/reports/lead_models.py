@@ -62,7 +62,11 @@ def models_section(doc: Document, rec: dict[str, Any]) -> None:
                     f"({w['comparisons']:,} comparisons of different people within the group "
                     f"cannot show that it is below 1 %)"
                 )
-            doc.p(f"Worst measured group at this threshold: {w['group']}, {rate}.", warning=True)
+            doc.p(
+                f"The group whose false match rate may be highest at this threshold (the "
+                f"highest 95 % upper bound): {w['group']}, {rate}.",
+                warning=True,
+            )
             doc.table(
                 ["Group", "False match rate at threshold", "95 % interval", "Comparisons"],
                 [

@@ -67,6 +67,7 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
         except ValidationError as exc:
             why = "; ".join(e["msg"] for e in exc.errors())
             raise InputError(f"{key} = {value!r}: not a valid value ({why})") from exc
+        _check_policy_file(ctx, key, new)
         old = current.get(key, Settings.model_fields[key].default)
         text = path.read_text() if path.exists() else "[leadguard]\n"
         line = f"{key} = {_render(new)}"
@@ -93,6 +94,27 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             )
             path.write_text(text)  # inside the transaction: a failed write rolls the entry back
         return change
+
+
+def _check_policy_file(ctx: Context, key: str, new: Any) -> None:
+    """A policy file named by ``quality_policy`` or ``casework_policy`` must be one that
+    parses (before, ``/etc/passwd`` was accepted and every search then failed)."""
+    if key not in ("quality_policy", "casework_policy") or new is None:
+        return
+    from leadguard.core.errors import LeadGuardError
+    from leadguard.quality.gate import load_policy
+    from leadguard.services.casework.policy import load_casework_policy
+
+    file = Path(new) if Path(new).is_absolute() else ctx.root / new
+    if not file.is_file():
+        raise InputError(f"{key} = {str(new)!r}: not a file")
+    try:
+        if key == "quality_policy":
+            load_policy(file, ctx.settings.face_model)
+        else:
+            load_casework_policy(file)
+    except LeadGuardError as exc:
+        raise InputError(f"{key} = {str(new)!r}: not a usable policy file ({exc})") from None
 
 
 def _check_written(text: str, key: str, new: Any, line: str) -> None:
