@@ -10,10 +10,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from leadguard.cli.main import app
+from leadguard.core.serialize import candidate_list_dict
 from leadguard.evaluation.templates import compute_templates
 from leadguard.face_models import model_space
 from leadguard.gallery.enroll import enroll
 from leadguard.search.request import SearchRequest
+from leadguard.services.report_photos import candidate_photos
 from leadguard.storage.tables import AuditEntry, ImageRecord, TemplateCache
 from leadguard.storage.workspace import Workspace
 from tests.integration.conftest import write_manifest
@@ -33,7 +35,11 @@ def test_expunged_subject_leaves_storage_and_search_and_is_logged(
     enroll(ws, write_manifest(tmp_path / "m.csv", rows))
     gone_paths = [p for p, s in rows if s == gone]
     compute_templates(ws, model_space(ws.settings), gone_paths[:2])  # an evaluation cache too
-    assert search(ws, SearchRequest(probes[0][0], investigation=2)).candidates[0].subject == gone
+    before = search(ws, SearchRequest(probes[0][0], investigation=2))
+    assert before.candidates[0].subject == gone
+    with ws.session() as s:
+        [shown, *_] = candidate_photos(s, candidate_list_dict(before))
+        assert shown["stored"] is not None and shown["problem"] is None
 
     res = runner.invoke(
         app, ["gallery", "expunge", gone, "--order", "CO-2026-117", "-w", str(ws.root)]
@@ -42,6 +48,13 @@ def test_expunged_subject_leaves_storage_and_search_and_is_logged(
     assert "under order CO-2026-117" in res.output and "FAILED" not in res.output
     after = search(ws, SearchRequest(probes[0][0], investigation=5))
     assert gone not in {c.subject for c in after.candidates}
+    with ws.session() as s:  # a later report or packet of the old list: the photo not re-read
+        [shown, *_] = candidate_photos(s, candidate_list_dict(before))
+        assert shown["stored"] is None and shown["data"] is None
+        assert (
+            shown["problem"] == "the gallery photo was expunged (order CO-2026-117): not read again"
+        )
+        assert Path(before.candidates[0].image_path).exists()  # although the file is still there
     with ws.session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery_expunge")).one()
         assert entry.object == f"subject:{gone}" and entry.details["order"] == "CO-2026-117"

@@ -21,7 +21,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadguard.storage.tables import FaceRecord, ProbeRecord, TemplateRecord
+from leadguard.storage.tables import AuditEntry, FaceRecord, ProbeRecord, TemplateRecord
 
 log = logging.getLogger(__name__)
 MARGIN = 0.25
@@ -98,6 +98,17 @@ def probe_face(
     }
 
 
+def _expunged(s: Session) -> dict[str, str]:
+    """SHA-256 of every expunged gallery photo -> the order that expunged it."""
+    out: dict[str, str] = {}
+    for details in s.scalars(
+        select(AuditEntry.details).where(AuditEntry.action == "gallery_expunge")
+    ):
+        for sha in (details or {}).get("images") or []:
+            out[str(sha)] = str(details.get("order"))
+    return out
+
+
 def _read_checked(path: str, sha: str | None) -> tuple[bytes | None, str | None]:
     try:
         data = Path(path).read_bytes()
@@ -121,8 +132,15 @@ def _face_box(s: Session, template_id: int | None) -> dict[str, int] | None:
 def candidate_photos(s: Session, result: dict[str, Any]) -> list[dict[str, Any]]:
     """Every listed candidate's gallery photo (bytes checked), its date and examined face."""
     out = []
+    expunged = _expunged(s)
     for c in result.get("candidates") or []:
-        data, problem = _read_checked(str(c.get("image") or ""), c.get("image_sha256"))
+        order = expunged.get(str(c.get("image_sha256")))
+        data: bytes | None
+        problem: str | None
+        if order is not None:  # a court's order: the photo is not read again, even if it exists
+            data, problem = None, f"the gallery photo was expunged (order {order}): not read again"
+        else:
+            data, problem = _read_checked(str(c.get("image") or ""), c.get("image_sha256"))
         shown, converted = embeddable(data) if data is not None else (None, False)
         box = _face_box(s, c.get("template_id"))
         crop = face_crop(data, box) if data is not None else None
