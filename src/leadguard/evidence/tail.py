@@ -295,7 +295,7 @@ def p_words(p: float) -> str:
         return f"{p:.1%}"
     if p >= 1e-4:
         return f"1 in {float(f'{1 / p:.3g}'):,.0f}"
-    return "below 1 in 10,000 (extrapolated from the fitted tail)"
+    return "below 1 in 10,000, extrapolated from the fitted tail"
 
 
 @dataclass(frozen=True)
@@ -369,8 +369,8 @@ class OpenSetDecision:
         return (
             f"If the person in the probe is not enrolled, a search of this probe in this "
             f"gallery of {self.fit.subjects:,} subjects puts at least one stranger at this score "
-            f"or higher with probability {p_words(p)} (from this probe's own scores against "
-            "the gallery)."
+            f"or higher with probability {p_words(p)}; this is read from this probe's own "
+            "scores against the gallery."
         )
 
     def to_dict(self) -> dict[str, Any]:
