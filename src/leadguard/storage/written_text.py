@@ -27,6 +27,8 @@ WRITTEN_BY_PEOPLE = frozenset(
         "lineup_showings",
         "external_searches",
         "comparison_annotations",
+        "probable_duplicates",
+        "model_acceptances",
     }
 )
 
