@@ -115,6 +115,17 @@ def test_candidate_statements_are_exact(fitted) -> None:
     assert lo_b <= raw[1] <= raw[0] <= raw[2] <= hi_b
     text = " ".join(ev.lines())
     assert "4.0 years older" in text and "more recent photo" in text
+    assert "(2023-05-01, taken 0.7 years before the incident)" in text
+    # a newer photo taken after the incident is further from it: said so
+    later = candidate_evidence(
+        model, 0.6, 5000, date(2010, 1, 1), date(2023, 1, 1), date(2005, 1, 1),
+        candidate_groups=("sex M",),
+    )  # fmt: skip
+    assert "(2023-01-01, taken 18.0 years after the incident)" in " ".join(later.lines())
+    assert (
+        later.to_dict()["newer_encounter_after_incident_days"]
+        == (date(2023, 1, 1) - date(2005, 1, 1)).days
+    )
     assert "match" not in text.lower().replace("false match rate", "")
     low = candidate_evidence(model, 0.1, 10, None, None, None, candidate_groups=("sex M",))
     assert model.lr.at(0.1)[0] < raw[0]  # a lower score is weaker evidence

@@ -77,6 +77,8 @@ class CandidateEvidence:
     worst_not_applicable: str | None = None
     # from the gallery's kept counts: other enrolled people at least this close to its photo
     lookalikes: Lookalikes | None = None
+    # the newer photo's date minus the incident's (an incident date was given)
+    newer_after_incident_days: int | None = None
     # this candidate's score among the gallery's own strangers (evidence.gallery_figures)
     gallery_lines: tuple[str, ...] = ()
 
@@ -163,8 +165,19 @@ class CandidateEvidence:
                 "the incident."
             )
         if self.newer_encounter is not None:
+            after = self.newer_after_incident_days
+            when = (
+                ""
+                if after is None
+                else f", taken {after / 365.25:.1f} years after the incident"
+                if after > 0
+                else f", taken {-after / 365.25:.1f} years before the incident"
+                if after < 0
+                else ", taken on the day of the incident"
+            )
             out.append(
-                f"This subject has a more recent photo in the gallery ({self.newer_encounter})."
+                f"This subject has a more recent photo in the gallery ({self.newer_encounter}"
+                f"{when})."
             )
         if self.lookalikes is not None:
             out.append(self.lookalikes.line())
@@ -213,6 +226,7 @@ class CandidateEvidence:
             "newer_encounter_in_gallery": self.newer_encounter.isoformat()
             if self.newer_encounter
             else None,
+            "newer_encounter_after_incident_days": self.newer_after_incident_days,
             "gallery_figures": list(self.gallery_lines),
             "statements": self.lines(),
         }
@@ -264,6 +278,7 @@ def candidate_evidence(
         open_set.p(score) if open_set else None,
         open_set.candidate_line(score) if open_set else None,
         mismatch,
+        newer_after_incident_days=(newer - incident).days if newer and incident else None,
     )
 
 
