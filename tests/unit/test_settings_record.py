@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from leadguard.cli.main import app
 from leadguard.core.config import SETTINGS_FILE
 from leadguard.core.errors import InputError, WorkspaceError
+from leadguard.quality.gate import shipped_policy_bytes
 from leadguard.services import accounts
 from leadguard.services.audit import verify
 from leadguard.services.context import Context
@@ -75,6 +76,8 @@ def test_a_safeguard_edited_by_hand_is_named_and_refused_until_set(
         path.write_text(path.read_text().replace("top_k = 7", line))
     else:
         edit(root, line)
+    if key == "quality_policy":  # a file that parses (settings set refuses one that does not)
+        (root / "my-lenient-policy.json").write_bytes(shipped_policy_bytes())
     found = settings_problems(root)
     assert len(found) == 1, found  # a policy path edited: the path alone
     assert found[0].startswith(f"{SETTINGS_FILE}: {key} = ")
@@ -92,14 +95,14 @@ def test_a_safeguard_edited_by_hand_is_named_and_refused_until_set(
 
 
 def test_the_quality_policy_file_edited_in_place_is_named(root: Path) -> None:
-    (root / "qp.json").write_text('{"version": 1}\n')
+    (root / "qp.json").write_bytes(shipped_policy_bytes())
     ctx = Context.open(root)
     admin = accounts.login(ctx, "admin", PW).actor
     set_setting(ctx, admin, "quality_policy", "qp.json")  # records the file's digest
     ctx.close()
     Context.open(root).close()
     assert settings_problems(root) == []
-    (root / "qp.json").write_text('{"version": 1, "refuse": {}}\n')  # made lenient in place
+    (root / "qp.json").write_bytes(shipped_policy_bytes() + b"\n# edited\n")  # edited in place
     found = settings_problems(root)
     assert len(found) == 1 and found[0].startswith("the quality policy file qp.json has SHA-256")
     with pytest.raises(WorkspaceError, match=r"quality policy file qp\.json"):
@@ -209,7 +212,7 @@ def test_a_negative_value_is_a_value_not_an_option(root: Path, tmp_path: Path) -
 
 
 def test_an_unreadable_policy_file_is_said_so(root: Path) -> None:
-    (root / "qp.json").write_text('{"version": 1}\n')
+    (root / "qp.json").write_bytes(shipped_policy_bytes())
     ctx = Context.open(root)
     set_setting(ctx, accounts.login(ctx, "admin", PW).actor, "quality_policy", "qp.json")
     ctx.close()
