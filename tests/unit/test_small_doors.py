@@ -205,6 +205,8 @@ def test_settings_set_refuses_a_policy_file_that_does_not_parse(ctx: Context) ->
         ("casework_policy", "/nonexistent.toml", "not a file"),
         ("target_fpir", "0.5", "less than or equal to 0.1"),
         ("target_fpir", "1e-300", "greater than or equal to"),
+        ("source_roots", "relative/dir", "not an absolute path of a folder"),
+        ("source_roots", "/", "would let a manifest point anywhere"),
     ):
         with pytest.raises(InputError, match=why):
             set_setting(ctx, admin, key, value)

@@ -45,6 +45,24 @@ def test_the_rule() -> None:
     assert "control" in (free_text_problem("attrs", {"sex": ["M", "x\x00"]}) or "")
     assert "over the limit" in (free_text_problem("note", "x" * (MAX_FREE_TEXT + 1)) or "")
     assert free_text_problem("n", 12) is None
+    # real names and languages are written text: no-break and thin spaces, the joiners of
+    # Persian and emoji, an Arabic name's right-to-left mark, the ideographic space
+    for ok in (
+        "Jean\u00a0Dupont",
+        "\u00ab\u202foui\u202f\u00bb",
+        "\u0645\u06cc\u200c\u062e",
+        "\U0001f469\u200d\U0001f692",
+        "\u0639\u0644\u064a\u200f",
+        "\u5c71\u3000\u7530",
+    ):
+        assert free_text_problem("name", ok) is None, ok
+        assert printable_lines(ok) == ok
+    # a key is text too, and a mapping is bounded
+    assert "key holds control" in (free_text_problem("attrs", {"\x1b]0;X\x07": "v"}) or "")
+    assert "over the limit of 1,000" in (
+        free_text_problem("a", {str(i): "" for i in range(1001)}) or ""
+    )
+    assert "control" in (free_text_problem("n", "zero\u200bwidth") or "")
     assert printable_lines("a\nb\x1b") == "a\nb\\x1b"
 
 
@@ -97,3 +115,17 @@ def test_a_decisions_file_is_a_small_regular_json_file(tmp_path: Path) -> None:
     ok = tmp_path / "ok.json"
     ok.write_text('{"A": "exclusion"}')
     assert read_json(ok, "decisions") == {"A": "exclusion"}
+
+
+def test_an_urgent_reason_and_an_order_reference_are_written_text(
+    ctx: Context, tmp_path: Path
+) -> None:
+    from leadguard.services.gallery import expunge_subject
+    from leadguard.services.search import Override, SearchRequest, search
+
+    sup = accounts.login(ctx, "sup", PW).actor
+    with pytest.raises(InputError, match="override's reason holds control"):
+        search(ctx, sup, SearchRequest(tmp_path / "x.jpg"), Override("C-1", f"urgent{ESC}"))
+    admin = accounts.login(ctx, "admin", PW).actor
+    with pytest.raises(InputError, match="order's reference"):
+        expunge_subject(ctx, admin, "someone", "CO-1\u202e")

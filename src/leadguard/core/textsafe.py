@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from leadguard.core.errors import InputError
@@ -48,40 +49,64 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+# characters a written field may hold although ``printable`` escapes them for a terminal:
+# spaces of other widths (no-break, thin, ideographic), the joiners Persian, Indic scripts
+# and emoji need, the directional marks (not overrides) of Arabic and Hebrew names, and
+# the soft hyphen
+_WRITTEN_OK = frozenset("\u00a0\u00ad\u061c\u200c\u200d\u200e\u200f")
+
+
+def _harmful(ch: str) -> bool:
+    """A character a document or stored note must not obey: a control, a line or paragraph
+    separator, a bidi override/embedding/isolate, an invisible format character (zero-width
+    space, word joiner, BOM, tag), a surrogate or an unassigned code point."""
+    if ch in "\n\t" or ch in _WRITTEN_OK:
+        return False
+    if ch in _BIDI:
+        return True
+    cat = unicodedata.category(ch)
+    return cat in ("Cc", "Cf", "Cs", "Cn", "Zl", "Zp")
+
+
 def printable_lines(text: str) -> str:
-    """``printable`` line by line: line breaks (and tabs) kept, every other control, format
-    or bidi character escaped (a document's paragraph, a multi-line note)."""
-    return "\n".join(
-        "\t".join(printable(part) for part in line.split("\t"))
-        for line in text.replace("\r\n", "\n").split("\n")
-    )
+    """``text`` as a document shows it: line breaks, tabs and the characters of real names
+    and languages kept, every harmful character (``_harmful``) escaped as ``\\xNN``/``\\uNNNN``."""
+    out = []
+    for ch in text.replace("\r\n", "\n"):
+        if _harmful(ch):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 MAX_FREE_TEXT = 10_000  # characters of one written field (a description, a note, a reason)
+MAX_ITEMS = 1_000  # entries of one written mapping or list (a case's described attributes)
 
 
 def free_text_problem(what: str, value: object, limit: int = MAX_FREE_TEXT) -> str | None:
     """Why a written field (``what``: its name) cannot be stored, or None: more than
     ``limit`` characters, or a control, invisible or bidi character other than a line break
     or a tab (text that would rewrite a terminal, or hide or reorder words in a court
-    document). Strings inside lists and mappings are checked too."""
+    document). The keys and strings inside mappings and lists are checked too."""
+    if isinstance(value, dict | list | tuple) and len(value) > MAX_ITEMS:
+        return f"{what} has {len(value):,} entries, over the limit of {MAX_ITEMS:,}"
     if isinstance(value, dict):
-        return next(
-            (
-                p
-                for k, v in value.items()
-                for p in (free_text_problem(f"{what} {k}", v, limit),)
-                if p
-            ),
-            None,
-        )
+        for k, v in value.items():
+            problem = free_text_problem(f"{what} key", k, limit) or free_text_problem(
+                f"{what} {printable(str(k))[:40]}", v, limit
+            )
+            if problem:
+                return problem
+        return None
     if isinstance(value, list | tuple):
         return next((p for v in value if (p := free_text_problem(what, v, limit))), None)
     if not isinstance(value, str):
         return None
     if len(value) > limit:
         return f"{what} is {len(value):,} characters long, over the limit of {limit:,}"
-    if printable_lines(value) != value.replace("\r\n", "\n"):
+    if any(_harmful(ch) for ch in value.replace("\r\n", "\n")):
         return f"{what} holds control, invisible or bidi characters: {printable(value)[:80]!r}"
     return None
 

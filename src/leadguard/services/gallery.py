@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
+from leadguard.core.textsafe import free_text_problem
 from leadguard.services.authz import NotAllowed, authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.storage.tables import AccuracyRecord, Case, SearchLog
@@ -77,6 +78,8 @@ def expunge_subject(ctx: Context, actor: Actor | None, subject: str, order: str)
     from leadguard.gallery.maintenance import expunge_subject as run
 
     operator_check(ctx, actor, "gallery.expunge", f"subject:{subject}")
+    if problem := free_text_problem("the order's reference", order, 500):
+        raise InputError(problem)
     return as_actor(actor, lambda: run(ctx.ws, subject, order))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
+from leadguard.core.textsafe import free_text_problem
 from leadguard.core.types import CandidateList
 from leadguard.search.request import SearchRequest
 
@@ -64,6 +65,8 @@ def search(
         else:
             if not override.reason.strip():
                 raise InputError("an urgent override needs its written reason (--reason)")
+            if problem := free_text_problem("the override's reason", override.reason):
+                raise InputError(problem)
             with ctx.read_session() as s:  # a check: no writer lock
                 case = case_by_number(s, override.case)
                 check_case(s, current_user(s, actor), "search.override", case)

@@ -98,7 +98,15 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
 
 def _check_policy_file(ctx: Context, key: str, new: Any) -> None:
     """A policy file named by ``quality_policy`` or ``casework_policy`` must be one that
-    parses (before, ``/etc/passwd`` was accepted and every search then failed)."""
+    parses (before, ``/etc/passwd`` was accepted and every search then failed); each of
+    ``source_roots`` an absolute path of a folder, not ``/``."""
+    if key == "source_roots":
+        for root in new:
+            if not Path(root).is_absolute() or not Path(root).is_dir():
+                raise InputError(f"source_roots: {str(root)!r} is not an absolute path of a folder")
+            if Path(root).resolve() == Path(Path(root).anchor):
+                raise InputError("source_roots: '/' would let a manifest point anywhere")
+        return
     if key not in ("quality_policy", "casework_policy") or new is None:
         return
     from leadguard.core.errors import LeadGuardError
