@@ -281,6 +281,89 @@ def _agreed(src: Path, dst: Path, change: dict[str, bytes]) -> Path:
     return dst
 
 
+def _with_trail(src: Path, dst: Path, entries: list[dict[str, Any]], **more: bytes) -> Path:
+    body = "".join(json.dumps(e) + "\n" for e in entries).encode()
+    return _agreed(src, dst, {"audit/trail.jsonl": body, **more})
+
+
+def _rehash(e: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(
+        [e["seq"], e["at"], e["actor"], e["action"], e["object"], e["details"]],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return {**e, "hash": hashlib.sha256((e["prev_hash"] + body).encode()).hexdigest()}
+
+
+def _forgeries_fail(packet: Path, root: Path, trail_: list[dict[str, Any]]) -> None:
+    """Each way a helper made the verifier pass a changed packet (the manifest always made
+    to agree), now a FAILED line; malformed packets a FAILED line, never a traceback."""
+    with zipfile.ZipFile(packet) as z:
+        case_json = z.read("case.json")
+    changed = {"case.json": case_json.replace(b"R-1", b"R-7")}
+    packet_entry, rest = trail_[-1], trail_[:-1]
+    assert packet_entry["action"] == "case.packet"
+    sealed = {**packet_entry, "sealed": True, "details": {"sealed": "x"}}
+    first = rest[0]
+    appended = _rehash({**packet_entry, "seq": packet_entry["seq"] + 7, "prev_hash": "0" * 64})
+    middle = next(i for i, e in enumerate(rest) if 0 < i < len(rest) - 1)
+    rewritten = [dict(e) for e in rest]
+    rewritten[middle] = _rehash({**rewritten[middle], "actor": "someone else"})
+    forgeries = {
+        "entry removed": (rest, "does not end with the packet's own case.packet entry"),
+        "entry sealed": ([*rest, sealed], "marked sealed, not as LeadGuard seals"),
+        "content flagged sealed": (
+            [{**first, "details": {"x": 1}, "sealed": "no"}, *rest[1:], packet_entry],
+            f"audit entry {first['seq']}: marked sealed, not as LeadGuard seals",
+        ),
+        "an entry after a made-up gap": (
+            [*trail_, appended],
+            "audit/chain.json: the head (entry",
+        ),
+        "an entry removed from the middle": (
+            [*rest[:middle], *rest[middle + 1 :], packet_entry],
+            "are not the ones audit entry",
+        ),
+        "an entry rewritten, its hash recomputed": (
+            [*rewritten, packet_entry],
+            "are not the ones audit entry",
+        ),
+    }
+    for what, (entries_, expected) in forgeries.items():
+        bad = _verify(_with_trail(packet, root / "f.zip", entries_, **changed), root)
+        assert bad.returncode == 1 and expected in bad.stdout, (what, bad.stdout)
+        assert "Traceback" not in bad.stderr, (what, bad.stderr)
+    # two copies of one name: the verifier reads one, a person may unzip the other
+    with zipfile.ZipFile(packet) as zin, zipfile.ZipFile(root / "dup.zip", "w") as zout:
+        zout.writestr("case.json", changed["case.json"])
+        for n in zin.namelist():
+            zout.writestr(n, zin.read(n))
+    bad = _verify(root / "dup.zip", root)
+    assert bad.returncode == 1 and "case.json: twice in the zip" in bad.stdout
+    for what, lines in {
+        "a line that is not JSON": b"{not json\n",
+        "not UTF-8": b"\xff\xfe\n",
+        "an entry without prev_hash": json.dumps(
+            {k: v for k, v in first.items() if k != "prev_hash"}
+        ).encode(),
+        "a list": b"[1, 2]\n",
+    }.items():
+        bad = _verify(_agreed(packet, root / "m.zip", {"audit/trail.jsonl": lines}), root)
+        assert bad.returncode == 1 and "FAILED:" in bad.stdout, (what, bad.stdout)
+        assert "Traceback" not in bad.stderr, (what, bad.stderr)
+    not_zip = root / "not.zip"
+    not_zip.write_bytes(b"plain text")
+    bad = subprocess.run(  # the script _verify copied out of the packet above
+        [sys.executable, "-I", "-S", "verify_disclosure.py", str(not_zip)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "not a readable zip" in bad.stdout and not bad.stderr
+
+
 def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(case) -> None:
     ctx, u, root = case["ctx"], case["u"], case["root"]
     with pytest.raises(NotAllowed):  # an examiner does not disclose
@@ -378,6 +461,8 @@ def test_disclosure_packet_holds_every_search_and_verifies_without_leadguard(cas
         entry["details"]["files"]["case.json"]
         == hashlib.sha256(zipfile.ZipFile(packet).read("case.json")).hexdigest()
     )
+
+    _forgeries_fail(packet, root, trail_)
 
     exports = [e for e in trail(ctx, u["aud"], "R-1") if e["action"] == "case.disclose"]
     assert exports[-1]["details"]["sha256"] == hashlib.sha256(packet.read_bytes()).hexdigest()

@@ -20,7 +20,7 @@ from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
-from leadguard.reports.packet import as_json, build_zip, manifest, verifier_source
+from leadguard.reports.packet import as_json, build_zip, manifest, trail_digest, verifier_source
 from leadguard.reports.pdf import render_pdf
 from leadguard.services import report_data as rd
 from leadguard.services import report_photos
@@ -78,9 +78,9 @@ What is in it (docs/reports.md in LeadGuard describes every field):
                               LeadGuard ships, for a search recorded before it was stored
   system/accuracy-records.json  the evaluation records of the face model(s) used
   audit/trail.jsonl           the case's audit trail, one entry a line, with hashes; its
-                              "case.packet" entry, written as this packet was made, names
-                              every other file but the trail, chain.json and the manifest
-                              by its SHA-256
+                              last entry, "case.packet", written as this packet was made,
+                              names every other file but the trail, chain.json and the
+                              manifest by its SHA-256, and the entries before it
   audit/chain.json            the chain's head at export and its verification then
   verify_disclosure.py        checks all of this with Python's standard library only
   MANIFEST.sha256             SHA-256 of every other file
@@ -208,11 +208,18 @@ def packet_files(
     files["verify_disclosure.py"] = verifier_source()
     # the files' SHA-256 go into the chain before the trail is exported, so the packet's
     # own trail names its content: an edited file no longer agrees with a hashed entry
+    # ... and the trail before it, by each entry's number, hash and sealing: an entry removed,
+    # added, sealed or rewritten (its hash recomputed) no longer agrees with it either
+    before = entries(s, number, required=required)
     audit.append(
         s,
         PACKET_ACTION,
         f"case:{number}",
-        {"packet": name, "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}},
+        {
+            "packet": name,
+            "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+            "trail": {"entries": len(before), "sha256": trail_digest(before)},
+        },
         actor=actor,
     )
     s.flush()
