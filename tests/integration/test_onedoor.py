@@ -127,7 +127,7 @@ def test_one_door(tmp_path: Path, johns_split, monkeypatch: pytest.MonkeyPatch) 
     )
     assert code == 2 and "may not search.override" in out
 
-    code, out = run(ws, "searches", env={"LEADGUARD_TARGET_FPIR": "0.9"})
+    code, out = run(ws, "searches", env={"LEADGUARD_TARGET_FPIR": "0.05"})
     assert code == 2 and "LEADGUARD_TARGET_FPIR" in out
 
     code, out = run(ws, "login", "admin", "--password-stdin", stdin=PW)

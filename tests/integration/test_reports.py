@@ -287,14 +287,9 @@ def _with_trail(src: Path, dst: Path, entries: list[dict[str, Any]], **more: byt
 
 
 def _rehash(e: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps(
-        [e["seq"], e["at"], e["actor"], e["action"], e["object"], e["details"]],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
-    return {**e, "hash": hashlib.sha256((e["prev_hash"] + body).encode()).hexdigest()}
+    from leadguard.reports.verify_disclosure import entry_hash
+
+    return {**e, "hash": entry_hash(e)}
 
 
 def _forgeries_fail(packet: Path, root: Path, trail_: list[dict[str, Any]]) -> None:
