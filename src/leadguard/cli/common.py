@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import stat
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.console import Console
 
 from leadguard.cli.render import safe
 from leadguard.core.errors import FindingsError, InputError, LeadGuardError, SeveralFaces
+from leadguard.core.files import read_bounded
 from leadguard.core.serialize import error_dict
 from leadguard.core.textsafe import shown_path
 from leadguard.pipeline.compose import detection_lines
@@ -91,22 +91,11 @@ def read_json(path: Path, what: str) -> Any:
     (``/dev/zero`` or a 50 MB note is refused before it is read), parsed; ``what`` names it
     in the message."""
     where = shown_path(path)
+    raw = read_bounded(
+        path, MAX_JSON_FILE, lambda why: InputError(f"{where}: cannot read the {what}: {why}")
+    )
     try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{where}: cannot read the {what}: not a regular file")
-        if st.st_size > MAX_JSON_FILE:
-            raise InputError(
-                f"{where}: cannot read the {what}: {st.st_size:,} bytes, over the limit "
-                f"of {MAX_JSON_FILE:,}"
-            )
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_JSON_FILE + 1)
-        if len(raw) > MAX_JSON_FILE:
-            raise InputError(f"{where}: cannot read the {what}: grew over the limit")
         return json.loads(raw.decode("utf-8"))
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read the {what} ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{where}: cannot read the {what}: not JSON ({exc})") from None
 

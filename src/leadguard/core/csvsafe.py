@@ -7,11 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from leadguard.core.errors import ManifestError
+from leadguard.core.files import read_bounded
 from leadguard.core.textsafe import printable, shown_path
 
 MAX_CSV_BYTES = 256 * 1024 * 1024
@@ -76,16 +76,7 @@ def _decode(path: Path, data: bytes) -> str:
 def read_table(path: Path, max_bytes: int = MAX_CSV_BYTES) -> CsvTable:
     """Header and rows of a CSV file, or ManifestError naming the file (and line)."""
     where = shown_path(path)
-    try:
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise ManifestError(f"{where}: not a regular file")
-        if st.st_size > max_bytes:
-            raise ManifestError(f"{where}: {st.st_size} bytes, over the limit of {max_bytes}")
-        with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise ManifestError(f"{where}: cannot open ({exc.strerror})") from exc
+    data = read_bounded(path, max_bytes, lambda why: ManifestError(f"{where}: {why}"))
     reader = csv.reader(io.StringIO(_decode(path, data), newline=""), strict=True)
     try:
         first = next(reader, None)

@@ -1,9 +1,12 @@
-"""Writing a file that other processes may read at the same moment."""
+"""Writing a file that other processes may read at the same moment; reading one a user
+named, bounded."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -22,3 +25,22 @@ def replace_file(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_bounded(path: Path, max_bytes: int, fail: Callable[[str], Exception]) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (``/dev/zero``, a folder or an
+    oversized file refused before it is read, and a file that grows meanwhile still
+    bounded); ``fail(reason)`` makes the error to raise."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise fail("not a regular file")
+        if st.st_size > max_bytes:
+            raise fail(f"{st.st_size} bytes, over the limit of {max_bytes}")
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise fail(f"cannot open ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise fail(f"grew over the limit of {max_bytes} bytes")
+    return data

@@ -35,18 +35,15 @@ def printable(text: str) -> str:
     for ch in text:
         # not printable: controls, format characters (zero-width, BOM, bidi), separators
         # other than the space, surrogates, unassigned and private-use code points
-        if (not ch.isprintable() and ch != " ") or ch in _BIDI:
-            code = ord(ch)
-            out.append(
-                f"\\x{code:02x}"
-                if code < 0x100
-                else f"\\u{code:04x}"
-                if code < 0x10000
-                else f"\\U{code:08x}"
-            )
-        else:
-            out.append(ch)
+        out.append(_escaped(ch) if (not ch.isprintable() and ch != " ") or ch in _BIDI else ch)
     return "".join(out)
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 # characters a written field may hold although ``printable`` escapes them for a terminal:
@@ -71,14 +68,7 @@ def _harmful(ch: str) -> bool:
 def printable_lines(text: str) -> str:
     """``text`` as a document shows it: line breaks, tabs and the characters of real names
     and languages kept, every harmful character (``_harmful``) escaped as ``\\xNN``/``\\uNNNN``."""
-    out = []
-    for ch in text.replace("\r\n", "\n"):
-        if _harmful(ch):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return "".join(_escaped(ch) if _harmful(ch) else ch for ch in text.replace("\r\n", "\n"))
 
 
 MAX_FREE_TEXT = 10_000  # characters of one written field (a description, a note, a reason)

@@ -41,10 +41,3 @@ def build_zip(files: dict[str, bytes]) -> bytes:
             info.create_system = 3
             z.writestr(info, everything[name])
     return buf.getvalue()
-
-
-def trail_digest(entries: list[dict[str, Any]]) -> str:
-    """SHA-256 over the trail's entries as ``seq hash sealed`` lines (the verifier computes
-    the same from audit/trail.jsonl: ``verify_disclosure.trail_digest``)."""
-    text = "".join(f"{e['seq']} {e['hash']} {e.get('sealed') is True}\n" for e in entries)
-    return hashlib.sha256(text.encode()).hexdigest()

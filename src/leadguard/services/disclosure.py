@@ -20,8 +20,9 @@ from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
-from leadguard.reports.packet import as_json, build_zip, manifest, trail_digest, verifier_source
+from leadguard.reports.packet import as_json, build_zip, manifest, verifier_source
 from leadguard.reports.pdf import render_pdf
+from leadguard.reports.verify_disclosure import trail_digest  # as the packet's script checks it
 from leadguard.services import report_data as rd
 from leadguard.services import report_photos
 from leadguard.services.audit import entries

@@ -67,7 +67,7 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
         except ValidationError as exc:
             why = "; ".join(e["msg"] for e in exc.errors())
             raise InputError(f"{key} = {value!r}: not a valid value ({why})") from exc
-        _check_policy_file(ctx, key, new)
+        _check_value(ctx, key, new)
         old = current.get(key, Settings.model_fields[key].default)
         text = path.read_text() if path.exists() else "[leadguard]\n"
         line = f"{key} = {_render(new)}"
@@ -96,7 +96,7 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
         return change
 
 
-def _check_policy_file(ctx: Context, key: str, new: Any) -> None:
+def _check_value(ctx: Context, key: str, new: Any) -> None:
     """A policy file named by ``quality_policy`` or ``casework_policy`` must be one that
     parses (before, ``/etc/passwd`` was accepted and every search then failed); each of
     ``source_roots`` an absolute path of a folder, not ``/``."""
