@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadguard.evidence.chance import rate_words
+from leadguard.evidence.chance import interval_words, rate_words
 from leadguard.evidence.groups import subject_groups
 from leadguard.evidence.lr_validity import shown_lr_groups
 from leadguard.evidence.model import EvidenceModel
@@ -219,8 +219,8 @@ def check_document(
             if _printed(u, body):
                 f.add(f"rank {c['rank']}: prints the uninformative bound {rate_words(u)}")
     for g in groups or []:
-        if vacuous(g["fmr"], g["ci95"][1], g["ci95"][0]) and f"– {g['ci95'][1]:.3g}" in body:
-            f.add(f"prints {g['group']}'s uninformative bound {g['ci95'][1]:.3g}")
+        if vacuous(g["fmr"], g["ci95"][1], g["ci95"][0]) and interval_words(*g["ci95"]) in body:
+            f.add(f"prints {g['group']}'s uninformative bound {rate_words(g['ci95'][1])}")
     named_first = (groups or [{}])[0].get("group")
     if groups and named and named != {named_first}:
         f.add(f"names {sorted(named)} as worst, its group table ranks {named_first} first")

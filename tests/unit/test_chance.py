@@ -161,3 +161,13 @@ def test_near_certain_and_tiny_shares_read_true() -> None:
     assert share_words(1e-300) == "below 1 in a billion"  # was "0.00% of"
     assert share_words(0.0001) == "1 in 10,000"
     assert share_words(0.01) == "1 in 100" and share_words(0.0025) == "0.25% of"
+
+
+
+def test_an_interval_from_no_count_starts_at_nought() -> None:
+    from leadguard.evidence.chance import interval_words, rate_ci, rate_words
+
+    lo, hi = rate_ci(0, 11_000)
+    assert lo == 0.0
+    assert interval_words(lo, hi) == f"0 to {rate_words(hi)}"
+    assert interval_words(2.88e-22, 3e-6) == "below 1 in a billion to 1 in 333,000"

@@ -112,3 +112,22 @@ def test_init_adopts_the_initial_policy(tmp_path: Path) -> None:
         assert entry is not None
         assert entry.details["sha256"] == hashlib.sha256(read_policy_file()[1]).hexdigest()
     assert adopt_initial_policy(ctx) is None  # once only
+
+
+def test_an_empty_value_restores_the_shipped_policy(ctx: Context) -> None:
+    ctx, _ = _own_policy(ctx)
+    adopt_policy(ctx, _login(ctx, "admin"))
+    change = set_setting(ctx, _login(ctx, "admin"), "casework_policy", "")
+    assert (change.old, change.new) == ("policy.toml", None)
+    text = (ctx.root / "leadguard.toml").read_text()
+    assert "\ncasework_policy =" not in text and "[leadguard]" in text
+    ctx = Context(Workspace.open(ctx.root))
+    assert ctx.settings.casework_policy is None
+    _open(ctx, "C-1")  # the shipped policy, whose bytes the last adoption holds, in force
+    _, shipped = read_policy_file()
+    with ctx.session() as s:
+        entry = adoption.last_adoption(s)
+        assert entry is not None and entry.details["sha256"] == hashlib.sha256(shipped).hexdigest()
+        assert audit.verify(s).intact
+    with pytest.raises(InputError):  # "" is not a value for a setting that has one
+        set_setting(ctx, _login(ctx, "admin"), "top_k", "")

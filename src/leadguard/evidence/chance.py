@@ -94,6 +94,10 @@ class FmrAtScore:
 def interval_words(lo: float, hi: float) -> str:
     """An interval in one format: both ends as percentages where the upper one is (never
     "1 in 122 to 1.3%"), else both as "1 in N"."""
+    if (
+        lo == 0.0
+    ):  # no comparison reached it: the interval starts at nought, not "below 1 in a billion"
+        return f"0 to {rate_words(hi)}"
     if hi >= 0.01 and 1e-9 <= lo < 0.01:
         return f"{lo:.2%} to {rate_words(hi)}"
     return f"{rate_words(lo)} to {rate_words(hi)}"

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadguard.evidence.chance import interval_words, rate_words
 from leadguard.reports.document import Document
+
+
+def _rate(v: float) -> str:
+    """A measured rate in words; none of the comparisons is 0, not "below 1 in a billion"."""
+    return "0" if v == 0 else rate_words(v)
 
 
 def models_section(doc: Document, rec: dict[str, Any]) -> None:
@@ -40,7 +46,7 @@ def models_section(doc: Document, rec: dict[str, Any]) -> None:
         f = em["fmr_at_threshold"]
         doc.p(
             f"False match rate at this search's threshold ({rec['search']['threshold']:.4f}): "
-            f"{f['fmr']:.3g} overall (95 % interval {f['ci95'][0]:.3g} to {f['ci95'][1]:.3g})."
+            f"{_rate(f['fmr'])} overall (95 % interval {interval_words(*f['ci95'])})."
         )
         groups = em["groups_at_threshold"]
         if groups:
@@ -48,12 +54,13 @@ def models_section(doc: Document, rec: dict[str, Any]) -> None:
             if w.get("informative", True) and not w["fmr"]:  # zero reads "at most"
                 rate = (
                     f"no comparison of different people within the group reached it: a false "
-                    f"match rate of at most {w['ci95'][1]:.3g} (95 % upper bound, "
+                    f"match rate of at most {rate_words(w['ci95'][1])} (95 % upper bound, "
                     f"{w['comparisons']:,} comparisons)"
                 )
             elif w.get("informative", True):
                 rate = (
-                    f"false match rate {w['fmr']:.3g} (95 % interval up to {w['ci95'][1]:.3g}, "
+                    f"false match rate {_rate(w['fmr'])} (95 % interval up to "
+                    f"{rate_words(w['ci95'][1])}, "
                     f"{w['comparisons']:,} comparisons of different people within the group)"
                 )
             else:
@@ -72,8 +79,8 @@ def models_section(doc: Document, rec: dict[str, Any]) -> None:
                 [
                     [
                         g["group"],
-                        f"{g['fmr']:.3g}" if g.get("informative", True) else "not measured well",
-                        f"{g['ci95'][0]:.3g} – {g['ci95'][1]:.3g}"
+                        _rate(g["fmr"]) if g.get("informative", True) else "not measured well",
+                        interval_words(*g["ci95"])
                         if g.get("informative", True)
                         else "too wide to give (reaches above 1 %)",
                         f"{g['comparisons']:,}",

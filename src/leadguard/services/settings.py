@@ -62,8 +62,9 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
                 authorize(current_user(s, actor), "settings.set")
         path: Path = ctx.root / SETTINGS_FILE
         current = read_settings_file(path)
-        try:
-            new = getattr(Settings(**{**current, key: value}), key)
+        unset = not value.strip() and Settings.model_fields[key].default is None
+        try:  # "" for a file setting whose default is none: back to the shipped default
+            new = None if unset else getattr(Settings(**{**current, key: value}), key)
         except ValidationError as exc:
             why = "; ".join(e["msg"] for e in exc.errors())
             raise InputError(f"{key} = {value!r}: not a valid value ({why})") from exc
@@ -72,7 +73,9 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
         text = path.read_text() if path.exists() else "[leadguard]\n"
         line = f"{key} = {_render(new)}"
         pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
-        if pattern.search(text):
+        if unset:
+            text = re.sub(rf"^[ \t]*{re.escape(key)}\s*=.*\n?", "", text, flags=re.MULTILINE)
+        elif pattern.search(text):
             text = pattern.sub(line, text, count=1)
         elif "[leadguard]" in text:
             text = text.replace("[leadguard]", f"[leadguard]\n{line}", 1)
