@@ -33,6 +33,13 @@ def test_gallery_enrolled_every_distinct_image(johns) -> None:
     assert johns.report.failed == []
     assert len(johns.report.skipped) == 1
     assert "same image bytes as" in johns.report.skipped[0][1]
+    by_sha: dict[str, list[str]] = {}
+    for path, subject in johns.enrolled:
+        by_sha.setdefault(sha256_bytes(path.read_bytes()), []).append(subject)
+    (first, second), *_ = [v for v in by_sha.values() if len(v) == 2]
+    # the other file's subject is named where it differs (an alias to resolve)
+    named = f"enrolled under subject {first!r}" in johns.report.skipped[0][1]
+    assert named == (first != second)
     with johns.ws.session() as s:
         assert repo.gallery_counts(s, johns.report.space_key) == (5, distinct)
     assert check_index(johns.ws, _space(johns.ws)).consistent
@@ -105,6 +112,20 @@ def test_same_bytes_under_another_subject_are_not_enrolled_twice(johns, tmp_path
     assert report.enrolled == 0
     assert report.skipped == [
         (str(path), f"the same image bytes are already enrolled under subject {subject!r}")
+    ]
+
+
+def test_same_bytes_twice_in_one_run_name_the_other_subject(tmp_path: Path) -> None:
+    path = FIXTURES / "dlib_johns" / "John_Shimkus" / "000378_02340151.jpg"
+    manifest = write_manifest(tmp_path / "two.csv", [(path, "A-1"), (path, "B-2")])
+    ws = Workspace.init(tmp_path / "ws", workers=1)
+    try:
+        report = enroll(ws, manifest)
+    finally:
+        ws.close()
+    assert report.enrolled == 1
+    assert report.skipped == [
+        (str(path), f"same image bytes as {path} in this run, enrolled under subject 'A-1'")
     ]
 
 

@@ -116,7 +116,7 @@ def enroll_source(
 
     items = src.items
     done_count = len(src.problems)
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}  # image SHA-256 -> its first file and subject
 
     def tick() -> None:
         if progress:
@@ -240,7 +240,7 @@ def _precheck(
     max_bytes: int,
     known: dict[str, repo.KnownImage],
     failures: dict[str, EnrollFailure],
-    seen: dict[str, str],
+    seen: dict[str, tuple[str, str]],
     report: EnrollReport,
 ) -> tuple[bytes, str] | None:
     """The file's bytes and SHA-256 if it still needs enrolling; otherwise record why not and
@@ -267,7 +267,9 @@ def _precheck(
         report.skipped.append((source, f"failed before ({f.reason_code}: {f.message})"))
         return None
     if sha in seen:
-        report.skipped.append((source, f"same image bytes as {seen[sha]} in this run"))
+        first, whose = seen[sha]
+        other = "" if whose == subject else f", enrolled under subject {whose!r}"
+        report.skipped.append((source, f"same image bytes as {first} in this run{other}"))
         return None
-    seen[sha] = source
+    seen[sha] = (source, subject)
     return data, sha
