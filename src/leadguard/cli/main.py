@@ -6,7 +6,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,7 +32,31 @@ from leadguard.services import evaluation
 from leadguard.services.context import Context
 from leadguard.storage.workspace import Workspace, resolve_path
 
-app = typer.Typer(
+
+class _Typer(typer.Typer):
+    """``--json`` answers in JSON even when the command line itself is wrong (``--top-k 0``,
+    an unknown option): a script reading stdout gets ``{"kind": "error", ...}``, not a
+    usage box on stderr and nothing on stdout."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        argv = kwargs.get("args")
+        if "--json" not in (sys.argv[1:] if argv is None else list(argv)):
+            return super().__call__(*args, **kwargs)
+        import json
+
+        try:
+            code = super().__call__(*args, **{**kwargs, "standalone_mode": False})
+        except typer.Abort:
+            sys.exit(1)
+        except typer.TyperException as exc:  # the command line itself (click's UsageError)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            what = {"kind": "error", "error": "UsageError", "message": message}
+            sys.stdout.write(json.dumps(what) + "\n")
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = _Typer(
     help="LeadGuard face search: returns candidates for investigation, never verdicts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
