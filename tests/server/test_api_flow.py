@@ -266,3 +266,8 @@ def test_urgent_search_returns_the_candidate_list(served: Served) -> None:
         "sup", "/api/search", files={"probe": ("x.jpg", b"not an image", "image/jpeg")}, data=form
     )
     assert r.status_code == 400 and r.json()["error"] == "UnreadableImage"
+    # a misspelt optional field is refused, named, not dropped (the search ran without it)
+    r = s.post("sup", "/api/search", files=files, data={**form, "incident-date": "2026-01-02"})
+    assert r.status_code == 400 and r.json()["error"] == "InputError"
+    msg = r.json()["message"]
+    assert "no such form field 'incident-date'" in msg and "incident_date" in msg

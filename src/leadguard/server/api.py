@@ -13,7 +13,7 @@ from leadguard.server.auth import ApiActor, Login, State, api_login, login
 from leadguard.server.errors import ERROR_RESPONSES, EXPENSIVE, TOO_MANY
 from leadguard.server.limits import check_expensive, compute
 from leadguard.server.schemas import array_message
-from leadguard.server.uploads import as_file, label, read_upload
+from leadguard.server.uploads import as_file, known_fields, label, read_upload
 from leadguard.services import accounts
 from leadguard.services.casework import (
     corroboration,
@@ -25,7 +25,7 @@ from leadguard.services.casework import (
     views,
 )
 
-router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, dependencies=[Depends(known_fields)])
 IMAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"}
 }

@@ -7,17 +7,17 @@ import math
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, State
 from leadguard.server.errors import ERROR_RESPONSES, EXPENSIVE
 from leadguard.server.limits import check_expensive, compute
-from leadguard.server.uploads import as_file, label, read_upload
+from leadguard.server.uploads import as_file, known_fields, label, read_upload
 from leadguard.services import accounts, audit_pages, gallery
 from leadguard.services import audit as audit_svc
 
-router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, dependencies=[Depends(known_fields)])
 
 
 @router.get("/users", response_model=list[S.UserOut], tags=["accounts"])

@@ -8,16 +8,17 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from leadguard.server import schemas as S
 from leadguard.server.auth import ApiActor, State
 from leadguard.server.errors import ERROR_RESPONSES
+from leadguard.server.uploads import known_fields
 from leadguard.services import annotations as marks_svc
 from leadguard.services import comparison
 
-router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, dependencies=[Depends(known_fields)])
 Letter = Annotated[str | None, Query(max_length=200, description="the letter of your blind packet")]
 Subject = Annotated[str | None, Query(max_length=200, description="once every review is in")]
 

@@ -10,12 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fastapi import Request
+from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
 
+from leadguard.core.errors import InputError
+from leadguard.core.textsafe import printable
 from leadguard.server.errors import TooLarge
 from leadguard.services.context import Context
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def label(name: str | None) -> str:
@@ -59,3 +64,21 @@ def as_file(data: bytes, name: str | None) -> Iterator[Path]:
         except Exception as exc:
             _unpath(exc, str(path), tmp, label(name))
             raise
+
+
+async def known_fields(request: Request) -> None:
+    """Refuse a form field the endpoint does not take (400, naming it and the fields it
+    does take): a misspelt optional field (``incident-date`` for ``incident_date``) was
+    dropped without a word, and the search ran without it."""
+    ctype = request.headers.get("content-type", "")
+    route = request.scope.get("route")
+    if not ctype.startswith(FORM_TYPES) or not isinstance(route, APIRoute):
+        return
+    taken = {p.alias for p in route.dependant.body_params}
+    given = set((await request.form()).keys())  # already parsed for the endpoint: cached
+    if unknown := sorted(given - taken):
+        names = ", ".join(repr(printable(n)[:64]) for n in unknown[:10])
+        raise InputError(
+            f"{request.method} {route.path}: no such form field {names} "
+            f"(it takes {', '.join(sorted(taken)) or 'none'})"
+        )
