@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadguard.evidence.chance import interval_words, rate_words
+from leadguard.core.rate_words import interval_words, rate_words
 from leadguard.reports.document import Document
 
 
