@@ -163,7 +163,6 @@ def test_near_certain_and_tiny_shares_read_true() -> None:
     assert share_words(0.01) == "1 in 100" and share_words(0.0025) == "0.25% of"
 
 
-
 def test_an_interval_from_no_count_starts_at_nought() -> None:
     from leadguard.evidence.chance import interval_words, rate_ci, rate_words
 
