@@ -44,6 +44,8 @@ def test_fits_reads_only_recorded_attributes() -> None:
     assert fits({"sex": "M"}, "m", None)
     assert not fits({"sex": "M", "race": "african"}, "M", None)  # not recorded: no fit
     assert not fits({"sex": "F"}, "M", "african")
+    assert fits({"sex": "male", "race": "African"}, "M", "african")  # one sex, two spellings
+    assert not fits({"sex": "?"}, "M", None)
 
 
 @pytest.fixture(scope="module")

@@ -295,6 +295,20 @@ def test_an_unknown_sex_or_race_is_no_group() -> None:
     assert subject_groups("Unknown", None) == () and subject_groups("-", "-") == ()
     assert subject_groups(" F ", "?") == ("sex F",)
     assert subject_groups("X", "n/a") == ("sex X",)  # a recorded marker stays a group
-    assert subject_groups("M", "Black") == ("sex M", "M/Black")
+    assert subject_groups("M", "Black") == ("sex M", "M/black")
     assert described_groups({"sex": "?", "race": "unknown"}) == (None, None)
     assert described_groups({"sex": "F", "race": " "}) == ("F", None)
+
+
+def test_one_sex_or_race_spelt_two_ways_is_one_group() -> None:
+    from leadguard.evidence.groups import race_code, sex_code, subject_groups
+    from leadguard.services.casework.service import described_groups
+
+    # "male", "m" and "M" in one manifest once made three groups, each measured apart
+    assert {sex_code(v) for v in ("M", "m", "male", " Male ", "MAN")} == {"M"}
+    assert {sex_code(v) for v in ("F", "f", "female", "Woman")} == {"F"}
+    assert sex_code("q") == "Q" and sex_code("non-binary") == "non-binary"  # kept, not guessed
+    assert sex_code("?") == "" and sex_code(None) == ""
+    assert race_code(" East  Asian ") == "east asian" == race_code("east asian")
+    assert subject_groups("female", "African") == subject_groups("F", "african")
+    assert described_groups({"sex": "male", "race": "White"}) == ("M", "white")

@@ -45,9 +45,12 @@ def test_manifest_rows_good_and_bad(tmp_path: Path) -> None:
 
 
 def test_identity_column_and_folder_manifest(tmp_path: Path) -> None:
-    (tmp_path / "manifest.csv").write_text("path,identity,sex,race,age\nx.jpg,X,M,,\n")
+    (tmp_path / "manifest.csv").write_text(
+        "path,identity,sex,race,age\nx.jpg,X,M,,\ny.jpg,Y,female,,\nz.jpg,Z,male,,\n"
+    )
     src = read_source(tmp_path)
-    assert [i.info.external_id for i in src.items] == ["X"]
+    assert [i.info.external_id for i in src.items] == ["X", "Y", "Z"]
+    assert [i.info.sex for i in src.items] == ["M", "F", "M"]  # recorded as one code each
 
 
 def test_bad_sources_are_named(tmp_path: Path) -> None:

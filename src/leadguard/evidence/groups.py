@@ -35,9 +35,32 @@ def known(value: str | None) -> str:
     return v
 
 
+# spellings of the two recorded sexes: one group each ("male", "m" and "M" were once three)
+SEX_WORDS = {
+    "M": frozenset({"m", "male", "man", "men"}),
+    "F": frozenset({"f", "female", "woman", "women"}),
+}
+
+
+def sex_code(value: str | None) -> str:
+    """A recorded sex as one code: ``M`` or ``F`` for any of their spellings, another value
+    as given (a single letter in capitals), "" where it records nothing."""
+    v = " ".join(known(value).split())
+    for code, words in SEX_WORDS.items():
+        if v.casefold() in words:
+            return code
+    return v.upper() if len(v) == 1 else v
+
+
+def race_code(value: str | None) -> str:
+    """A recorded race as one code: lower case, single spaces ("" where it records
+    nothing), so that "White" and "white " are one group."""
+    return " ".join(known(value).casefold().split())
+
+
 def subject_groups(sex: str | None, race: str | None) -> tuple[str, ...]:
     """Groups a face is compared within: its sex, and its sex/race where both are known."""
-    sex, race = known(sex), known(race)
+    sex, race = sex_code(sex), race_code(race)
     out = [f"sex {sex}"] if sex else []
     if sex and race:
         out.append(f"{sex}/{race}")

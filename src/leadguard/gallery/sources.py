@@ -26,6 +26,7 @@ from pathlib import Path
 from leadguard.core.csvsafe import read_table
 from leadguard.core.errors import ManifestError
 from leadguard.core.textsafe import is_utf8_name, printable, shown_path, subject_id_problem
+from leadguard.evidence.groups import sex_code
 from leadguard.pipeline.decode import file_kind
 from leadguard.storage.queries import SubjectInfo
 
@@ -255,7 +256,7 @@ def read_manifest(manifest: Path, roots: Sequence[Path] = ()) -> Source:
         info = SubjectInfo(
             external_id=subject,
             encounter_date=when,
-            sex=printable(row.values.get("sex", ""))[:MAX_ATTRIBUTE] or None,
+            sex=sex_code(printable(row.values.get("sex", ""))[:MAX_ATTRIBUTE]) or None,
             race=printable(row.values.get("race", ""))[:MAX_ATTRIBUTE] or None,
             attributes=extra,
         )

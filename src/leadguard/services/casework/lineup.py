@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
+from leadguard.evidence.groups import race_code, sex_code
 from leadguard.pipeline.compose import FacePipeline, FaceSelection
 from leadguard.services.casework.lead_state import get_lead, lead_object
 from leadguard.services.casework.leads import require_usable
@@ -78,10 +79,11 @@ def stands_out(suspect: float, fillers: list[float]) -> bool:
 
 def fits(description: dict[str, str], sex: str | None, race: str | None) -> bool:
     """A gallery subject fits the witness's description when every described attribute is
-    recorded for the subject and equal (case-insensitive)."""
+    recorded for the subject and the same (any spelling of one sex; race case-insensitive)."""
+    code = {"sex": sex_code, "race": race_code}
     recorded = {"sex": sex, "race": race}
     return all(
-        recorded.get(k) is not None and str(recorded[k]).lower() == str(v).lower()
+        bool(code[k](recorded[k])) and code[k](recorded[k]) == code[k](str(v))
         for k, v in description.items()
         if k in recorded and v
     )

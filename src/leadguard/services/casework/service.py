@@ -476,15 +476,14 @@ def described_groups(attributes: dict[str, Any] | None) -> tuple[str | None, str
     """The person sought's sex and race as the case describes them (the probe shows that
     person): what the search's statements group the probe by. Either is None where the case
     does not describe it; a blank value, "?" or "unknown" describes nothing."""
-    from leadguard.evidence.groups import known
+    from leadguard.evidence.groups import race_code, sex_code
 
     attrs = attributes or {}
-
-    def one(key: str) -> str | None:
-        value = attrs.get(key)
-        return (known(value) or None) if isinstance(value, str) else None
-
-    return one("sex"), one("race")
+    sex, race = attrs.get("sex"), attrs.get("race")
+    return (
+        (sex_code(sex) or None) if isinstance(sex, str) else None,
+        (race_code(race) or None) if isinstance(race, str) else None,
+    )
 
 
 def candidates_of(s: Session, req: SearchRequest) -> list[dict[str, Any]]:
