@@ -256,8 +256,10 @@ class GalleryThreshold:
                     f"probe: {self.predicted_fpir:.3g}"
                 )
         if self.shift_from is not None:
+            # the raise from the base is this one alone, or the second after the group's
+            step = "then to" if grouped else "raised to"
             text += (
-                f"; then to {self.threshold:.4f}, where this gallery's own strangers "
+                f"; {step} {self.threshold:.4f}, where this gallery's own strangers "
                 f"({self.shift_group}) reach it no more often than the model's stated rate at "
                 f"{self.shift_from:.4f} (the gallery's shift check, not the "
                 "worst_group_threshold setting)"
