@@ -36,8 +36,14 @@ def write_manifest(path: Path, rows: list[tuple[Path, str]]) -> None:
 def machine() -> dict[str, str]:
     import os
 
+    model = ""
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            named = (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+            model = next(named, "")
     return {
         "cpu_count": str(os.cpu_count()),
+        "cpu_model": model,
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
     }

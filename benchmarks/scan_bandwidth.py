@@ -8,7 +8,13 @@ between them), median of --repeats runs each. Reports ms per scan and GB/s of co
 streamed. (Until 2026-11-29 the floor stayed at minus infinity, so every row of every block
 went through the selection too: 42.7 ms at 10M on 2 threads, more than a search's scan.)
 
+Each compiled path named is timed (--kernel: "portable" C, "avx2", and "best", which is
+AVX-512 VNNI where the CPU has it, else AVX2); the paths this CPU runs are recorded with the
+results, in results/scan_bandwidth_<fastest path of this CPU>.json (the 2026-11-29 run on a
+CPU with AVX-512 VNNI is results/scan_bandwidth.json).
+
 Usage: python benchmarks/scan_bandwidth.py [--n 10000000] [--repeats 7] [--threads 2]
+           [--kernel best portable avx2]
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--kernel", nargs="+", choices=sorted(_qkernel.KERNELS), default=["best"])
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     blocks = args.n // 16
@@ -44,26 +51,31 @@ def main() -> None:
     vectors = np.zeros((1, 128), np.float32)
     rows = []
 
-    def scan(job: tuple[int, int, np.ndarray]) -> _qkernel.Candidates:
-        b0, b1, shared = job
-        return _qkernel.scan(_qkernel.Stored(codes, err, dead, vectors), b0, b1, query, 50, shared)
+    def scan(job: tuple[int, int, np.ndarray, str]) -> _qkernel.Candidates:
+        b0, b1, shared, kernel = job
+        data = _qkernel.Stored(codes, err, dead, vectors)
+        return _qkernel.scan(data, b0, b1, query, 50, shared, True, kernel)
 
+    runs = [(kernel, threads) for kernel in args.kernel for threads in sorted({1, args.threads})]
     with ThreadPoolExecutor(args.threads) as pool:
-        for threads in sorted({1, args.threads}):
+        for kernel, threads in runs:
             step = -(-blocks // threads)
             times = []
             for _ in range(args.repeats):
                 shared = np.full(1, np.inf)  # no bound reaches it: nothing is kept
-                jobs = [(b0, min(blocks, b0 + step), shared) for b0 in range(0, blocks, step)]
+                ends = [(b0, min(blocks, b0 + step)) for b0 in range(0, blocks, step)]
+                jobs = [(b0, b1, shared, kernel) for b0, b1 in ends]
                 t = time.perf_counter()
                 list(pool.map(scan, jobs))
                 times.append(time.perf_counter() - t)
             ms = 1000 * float(np.median(times))
-            rows.append({"threads": threads, "scan_ms": ms, "gb_per_s": codes.nbytes / ms / 1e6})
-            log.info("%d thread(s): scan %.1f ms, %.1f GB/s", threads, ms, rows[-1]["gb_per_s"])
-    save(
-        "scan_bandwidth", {"synthetic": True, "n": args.n, "code_bytes": codes.nbytes, "rows": rows}
-    )
+            rate = codes.nbytes / ms / 1e6
+            rows.append({"kernel": kernel, "threads": threads, "scan_ms": ms, "gb_per_s": rate})
+            log.info("%s, %d thread(s): scan %.1f ms, %.1f GB/s", kernel, threads, ms, rate)
+    cpu = sorted(_qkernel.kernels())
+    found = {"synthetic": True, "n": args.n, "code_bytes": codes.nbytes, "cpu_kernels": cpu}
+    fastest = next((k for k in ("vnni", "avx2", "portable") if k in cpu), "numpy")
+    save(f"scan_bandwidth_{fastest}", {**found, "rows": rows})  # one file per kind of CPU
 
 
 if __name__ == "__main__":

@@ -155,10 +155,10 @@ def test_compiled_kernel_loads_where_there_is_a_compiler_and_agrees_with_numpy()
         q32 = q.astype(np.float32)
         query = _prepare(seg, q32.astype(np.float64), q32, float(np.linalg.norm(q32)))
         found = []
-        for native, generic in ((True, False), (True, True), (False, False)):
+        for native, kernel in ((True, "best"), (True, "portable"), (True, "avx2"), (False, "")):
             shared = np.full(1, -np.inf)
             data = _qkernel.Stored(enc["codes"], enc["err"], enc["dead"], x)
-            res = _qkernel.scan(data, 0, blocks, query, 10, shared, native, generic)
+            res = _qkernel.scan(data, 0, blocks, query, 10, shared, native, kernel or "best")
             assert 10 <= res.rows.size <= res.checked < 3000  # it pruned, and kept enough
             exact = x[res.rows].astype(np.float64) @ q32.astype(np.float64)
             found.append(sorted(res.rows[np.argsort(-exact, kind="stable")[:10]].tolist()))
@@ -221,3 +221,39 @@ def test_a_loaded_index_keeps_searching_after_another_writer_drops_its_files(
     reloaded = CompressedIndex.load(tmp_path, "s", 16)
     odd = {i: x[i] for i in range(1, 2000, 2)}
     assert reloaded.search(q[None], 25)[1][0].tolist() == _reference_top(odd, q, 25)
+
+
+def test_every_compiled_path_finds_the_same_candidates_as_the_portable_one() -> None:
+    """The SIMD paths (AVX2, AVX-512 VNNI where the CPU has them) compute the same integer
+    sums as the portable C: the same rows kept, the same exact scores, for every width of
+    code and queries near stored rows, far from them and at the extremes of int8."""
+    from leadguard.index import _qkernel
+    from leadguard.index.compressed import _prepare, _Segment
+
+    if _qkernel.native() is None:
+        pytest.skip("no C compiler: only the NumPy scan runs here (tested elsewhere)")
+    paths = ["portable"] + [k for k in ("avx2",) if k in _qkernel.kernels()] + ["best"]
+    rng = np.random.default_rng(11)
+    for dim in (8, 32, 128, 256):
+        x = unit(rng, 4000, dim)
+        x[:, 0] *= 4  # an uneven scale: some dimensions use the whole code range
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        enc = encode(x, dim)
+        enc["dead"][::13] = 1
+        seg = _Segment("s", np.arange(4000, dtype=np.int64), vectors=x, **enc)
+        for q in (x[7] + 0.01 * unit(rng, 1, dim)[0], unit(rng, 1, dim)[0], -x[9]):
+            q32 = q.astype(np.float32)
+            query = _prepare(seg, q32.astype(np.float64), q32, float(np.linalg.norm(q32)))
+            got = {}
+            for path in paths:
+                data = _qkernel.Stored(enc["codes"], enc["err"], enc["dead"], x)
+                blocks = enc["codes"].shape[0]
+                res = _qkernel.scan(data, 0, blocks, query, 25, np.full(1, -np.inf), True, path)
+                assert res.checked < 4000  # it pruned
+                best = np.lexsort((res.rows, -res.scores))[:25]
+                got[path] = (res.rows[best].tolist(), res.scores[best].tolist())
+            live = np.flatnonzero(enc["dead"][:4000] == 0)
+            truth = x[live].astype(np.float64) @ q32.astype(np.float64)
+            top = live[np.lexsort((live, -truth))[:25]].tolist()
+            assert all(g[0] == top for g in got.values()), (dim, sorted(got))
+            assert all(g == got["portable"] for g in got.values())  # the same exact scores

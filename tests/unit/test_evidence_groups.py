@@ -192,9 +192,7 @@ def test_the_worst_group_setting_raises_the_threshold(model: EvidenceModel) -> N
         assert f"(predicted share: {base.predicted_fpir:.3g})" in alone.statement()
         assert "because strangers within" not in alone.statement()
         # a raise by the shift check alone is the first raise, not a second "then to"
-        assert "; raised to 0.9900, where this gallery's own strangers (M/x)" in (
-            alone.statement()
-        )
+        assert "; raised to 0.9900, where this gallery's own strangers (M/x)" in alone.statement()
         assert "then to" not in alone.statement()
         assert "can be another" in strict.statement()
 

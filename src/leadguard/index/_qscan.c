@@ -292,16 +292,116 @@ static void scan_vnni(const uint8_t *codes, long b0, long b1, const int8_t *p, i
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 32 bits (one per byte position) as 32 bytes of 0 or 1: byte i gets bit i. */
+__attribute__((target("avx2")))
+static inline __m256i bit_bytes(uint32_t w, __m256i spread, __m256i select, __m256i one) {
+    __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)w), spread);
+    return _mm256_min_epu8(_mm256_and_si256(b, select), one);
+}
+
+/* The same sums as scan_vnni with AVX2 (no VNNI): each half block of 8 vectors, 4 bytes a
+ * vector and group, multiplied by maddubs (u8 x s8 summed in pairs to s16: |2u+l| <= 31
+ * and |p| <= 128, so a pair of groups stays within 4 * 31 * 128 < 32767) and widened to
+ * int32 by madd. */
+__attribute__((target("avx2,fma,f16c")))
+static void scan_avx2(const uint8_t *codes, long b0, long b1, const int8_t *p, int pairs,
+                      int32_t bias, const uint16_t *err, float qn, float t, float dconst,
+                      sel_t *s) {
+    __m256i qb[64];
+    for (int g = 0; g < 2 * pairs; g++) {
+        int32_t w;
+        __builtin_memcpy(&w, p + 4 * g, 4);
+        qb[g] = _mm256_set1_epi32(w);
+    }
+    const __m256i low = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    const __m256i ones16 = _mm256_set1_epi16(1), vbias = _mm256_set1_epi32(bias);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256 vt = _mm256_set1_ps(t), vqn = _mm256_set1_ps(qn);
+    const __m256 vc = _mm256_set1_ps(dconst + SLACK);
+    double floor = scan_floor(s);
+    __m256 vfl = _mm256_set1_ps(down(floor));
+    const size_t ahead = (size_t)PREFETCH * pairs * 80;
+    for (long b = b0; b < b1; b++) {
+        const uint8_t *blk = codes + (size_t)b * pairs * 80;
+        const uint8_t *bits = blk + (size_t)pairs * 64;
+        __m256i a[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int h = 0; h < pairs; h++) {
+            _mm_prefetch((const char *)(blk + ahead + h * 80), _MM_HINT_T0);
+            uint64_t w0, w1;
+            __builtin_memcpy(&w0, bits + 16 * h, 8);
+            __builtin_memcpy(&w1, bits + 16 * h + 8, 8);
+            for (int half = 0; half < 2; half++) {
+                __m256i x = _mm256_loadu_si256((const __m256i *)(blk + h * 64 + 32 * half));
+                __m256i lo = _mm256_and_si256(x, low);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
+                /* 2u + l, in [0, 31], one byte a dimension */
+                lo = _mm256_or_si256(_mm256_add_epi8(lo, lo),
+                                     bit_bytes((uint32_t)(w0 >> (32 * half)), spread, select, one));
+                hi = _mm256_or_si256(_mm256_add_epi8(hi, hi),
+                                     bit_bytes((uint32_t)(w1 >> (32 * half)), spread, select, one));
+                __m256i sum = _mm256_add_epi16(_mm256_maddubs_epi16(lo, qb[2 * h]),
+                                               _mm256_maddubs_epi16(hi, qb[2 * h + 1]));
+                a[half] = _mm256_add_epi32(a[half], _mm256_madd_epi16(sum, ones16));
+            }
+        }
+        unsigned m = 0;
+        float u[16], l[16];
+        for (int half = 0; half < 2; half++) {
+            __m256i ai = _mm256_sub_epi32(a[half], vbias);
+            __m256 e = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(err + b * 16 + 8 * half)));
+            __m256 ta = _mm256_mul_ps(vt, _mm256_cvtepi32_ps(ai));
+            __m256 d = _mm256_fmadd_ps(vqn, e, vc);
+            __m256 ub = _mm256_add_ps(ta, d);
+            unsigned mh = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(ub, vfl, _CMP_GE_OQ));
+            if (mh) {
+                _mm256_storeu_ps(u + 8 * half, ub);
+                _mm256_storeu_ps(l + 8 * half, _mm256_sub_ps(ta, d));
+            }
+            m |= mh << (8 * half);
+        }
+        if (m) {
+            while (m) {
+                int v = __builtin_ctz(m);
+                m &= m - 1;
+                offer(s, b * 16 + v, u[v], l[v], floor);
+            }
+            floor = scan_floor(s);
+            vfl = _mm256_set1_ps(down(floor));
+        } else if ((b & 63) == 0) {
+            floor = scan_floor(s); /* pick up other threads' floors now and then */
+            vfl = _mm256_set1_ps(down(floor));
+        }
+    }
+}
+#endif
+
+/* The scan paths this CPU runs: 1 portable C, 2 AVX2 (with FMA and F16C), 4 AVX-512 VNNI. */
+int lg_kernels(void) {
+    int have = 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+        && __builtin_cpu_supports("f16c"))
+        have |= 2;
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) have |= 4;
+#endif
+    return have;
+}
+
 /* Scan blocks [b0, b1) of one segment. Returns how many candidates there are (rows/scores
  * hold the first cap of them), -1 when out of memory, -2 when a stored row could not be
  * read; *checked gets how many vectors were scored exactly. Rows come from vecs, or when
- * that is NULL from the file fd (row r at offset + r * dim * 4). heapbuf: room for 2k doubles, heaprows: for 2k int64. */
+ * that is NULL from the file fd (row r at offset + r * dim * 4). heapbuf: room for 2k doubles,
+ * heaprows: for 2k int64. force: 0 the fastest path this CPU runs, 1 portable C, 2 the
+ * fastest without VNNI (AVX2 where the CPU has it). */
 long lg_scan5(const uint8_t *codes, long b0, long b1, const int8_t *p, int pairs,
               const uint16_t *err, float qn, float t, float dconst, const uint8_t *dead,
               const float *vecs, int fd, long offset, int dim, const float *q,
               double *heapbuf, int64_t *heaprows,
               int k, double *shared, int64_t *rows, double *scores, long cap, long *checked,
-              int force_generic) {
+              int force) {
     int32_t bias = 0;
     for (int d = 0; d < 8 * pairs; d++) bias += 16 * p[d];
     if (!vecs && dim > MAX_DIM) return -2;
@@ -309,9 +409,12 @@ long lg_scan5(const uint8_t *codes, long b0, long b1, const int8_t *p, int pairs
                vecs, q, dim, fd, offset, NULL, 0, 0, 0, rows, scores, cap, 0, 0};
     int done = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (!force_generic && pairs <= 32 && __builtin_cpu_supports("avx512vnni")
-        && __builtin_cpu_supports("avx512bw")) {
+    int have = lg_kernels();
+    if (force == 0 && pairs <= 32 && (have & 4)) {
         scan_vnni(codes, b0, b1, p, pairs, bias, err, qn, t, dconst, &s);
+        done = 1;
+    } else if (force != 1 && pairs <= 32 && (have & 2)) {
+        scan_avx2(codes, b0, b1, p, pairs, bias, err, qn, t, dconst, &s);
         done = 1;
     }
 #endif
