@@ -9,7 +9,7 @@ import pytest
 
 from leadguard.core.errors import IndexError_
 from leadguard.index._qkernel import pack, unpack
-from leadguard.index.compressed import CompressedIndex, encode, id_hash
+from leadguard.index.compressed import CompressedIndex, _pool, encode, id_hash
 
 
 def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -257,3 +257,28 @@ def test_every_compiled_path_finds_the_same_candidates_as_the_portable_one() -> 
             top = live[np.lexsort((live, -truth))[:25]].tolist()
             assert all(g[0] == top for g in got.values()), (dim, sorted(got))
             assert all(g == got["portable"] for g in got.values())  # the same exact scores
+
+
+def test_a_scan_split_between_threads_gives_the_exact_top_k(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Threads share the running floor; split or not, the top k is the exact one. Small
+    galleries are scanned on one thread (the parts' size is lowered here to split them)."""
+    from leadguard.index import compressed
+
+    rng = np.random.default_rng(12)
+    x = unit(rng, 9000, 32)
+    x[8000:8010] = x[3]  # equal scores at the top for a query near row 3
+    index = CompressedIndex("s", 32, threads=3)
+    index.add(np.arange(5000, dtype=np.int64), x[:5000])
+    index.add(np.arange(5000, 9000, dtype=np.int64), x[5000:])
+    live = {i: x[i] for i in range(9000)}
+    ran: list[int] = []
+    monkeypatch.setattr(compressed, "_pool", lambda n: ran.append(n) or _pool(n))
+    for q in (x[3] + 0.01 * unit(rng, 1, 32)[0], unit(rng, 1, 32)[0]):
+        want = _reference_top(live, q, 30)
+        for part in (compressed.MIN_THREAD_BLOCKS, 16):
+            monkeypatch.setattr(compressed, "MIN_THREAD_BLOCKS", part)
+            ran.clear()
+            assert index.search(q[None], 30)[1][0].tolist() == want, part
+            assert ran == ([3] if part == 16 else [])  # split only into parts of that size

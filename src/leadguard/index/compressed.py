@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 FORMAT = "leadguard-compressed-2"
 SMALL_SEGMENT = 65536  # segments below this many rows are merged once there are too many
 MAX_SMALL_SEGMENTS = 8
+# a search's scan is split between threads only in parts of at least this many blocks of 16
+# (262,144 templates): on 2 cores, 2 threads at 100k took 6.5 ms against 4.6 on one, at 400k
+# 8.6 ms against 10.3 but 14.4 ms of CPU against 10.3 (docs/performance.md)
+MIN_THREAD_BLOCKS = 16384
 COMPACT_DEAD_FRACTION = 0.25
 _EPS = 1e-9  # covers fp64 rounding in the bound arithmetic (bounds are ~1e-2, errors ~1e-15)
 _ENCODE_ROWS = 131072
@@ -301,10 +305,14 @@ class CompressedIndex:
         qnorm = float(np.linalg.norm(q))
         shared = np.full(1, -np.inf)  # the k-th best exact score so far, for every job
         jobs: list[tuple[_Segment, _qkernel.Query, int, int]] = []
+        # threads only where each has enough to scan: below that they cost more CPU than
+        # they save time (the threads' floors rise apart, so more rows are scored exactly)
+        total = sum(seg.codes.shape[0] for seg in self._segments)
+        threads = max(1, min(self.threads, total // MIN_THREAD_BLOCKS))
         for seg in self._segments:
             query = _prepare(seg, q, q32, qnorm)
             blocks = seg.codes.shape[0]
-            step = max(4096, math.ceil(blocks / self.threads))
+            step = max(MIN_THREAD_BLOCKS, math.ceil(blocks / threads))
             jobs += [(seg, query, b0, min(blocks, b0 + step)) for b0 in range(0, blocks, step)]
 
         def run(job: tuple[_Segment, _qkernel.Query, int, int]) -> _qkernel.Candidates:
@@ -312,7 +320,7 @@ class CompressedIndex:
             data = _qkernel.Stored(seg.codes, seg.err, seg.dead, seg.vectors)
             return _qkernel.scan(data, b0, b1, query, k, shared, self.use_native)
 
-        if len(jobs) > 1 and self.threads > 1:
+        if len(jobs) > 1 and threads > 1:
             results = list(_pool(self.threads).map(run, jobs))
         else:
             results = [run(job) for job in jobs]
