@@ -229,6 +229,18 @@ static float down(double floor) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+/* The vectors of block b whose upper bound reached the floor (the bits of m), with their
+ * bounds u and l, offered to the selection; returns the floor after them. */
+static double offer_block(sel_t *s, long b, unsigned m, const float *u, const float *l,
+                          double floor) {
+    while (m) {
+        int v = __builtin_ctz(m);
+        m &= m - 1;
+        offer(s, b * 16 + v, u[v], l[v], floor);
+    }
+    return scan_floor(s);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void scan_vnni(const uint8_t *codes, long b0, long b1, const int8_t *p, int pairs,
                       int32_t bias, const uint16_t *err, float qn, float t, float dconst,
@@ -277,17 +289,13 @@ static void scan_vnni(const uint8_t *codes, long b0, long b1, const int8_t *p, i
             float u[16], l[16];
             _mm512_storeu_ps(u, ub);
             _mm512_storeu_ps(l, _mm512_sub_ps(ta, d));
-            while (m) {
-                int v = __builtin_ctz(m);
-                m &= m - 1;
-                offer(s, b * 16 + v, u[v], l[v], floor);
-            }
-            floor = scan_floor(s);
-            vfl = _mm512_set1_ps(down(floor));
+            floor = offer_block(s, b, m, u, l, floor);
         } else if ((b & 63) == 0) {
             floor = scan_floor(s); /* pick up other threads' floors now and then */
-            vfl = _mm512_set1_ps(down(floor));
+        } else {
+            continue;
         }
+        vfl = _mm512_set1_ps(down(floor));
     }
 }
 #endif
@@ -363,17 +371,13 @@ static void scan_avx2(const uint8_t *codes, long b0, long b1, const int8_t *p, i
             m |= mh << (8 * half);
         }
         if (m) {
-            while (m) {
-                int v = __builtin_ctz(m);
-                m &= m - 1;
-                offer(s, b * 16 + v, u[v], l[v], floor);
-            }
-            floor = scan_floor(s);
-            vfl = _mm256_set1_ps(down(floor));
+            floor = offer_block(s, b, m, u, l, floor);
         } else if ((b & 63) == 0) {
             floor = scan_floor(s); /* pick up other threads' floors now and then */
-            vfl = _mm256_set1_ps(down(floor));
+        } else {
+            continue;
         }
+        vfl = _mm256_set1_ps(down(floor));
     }
 }
 #endif
