@@ -101,6 +101,11 @@ def kill_loop(
             log.orphans += 1
             os.killpg(p.pid, signal.SIGKILL)  # clean up, the failure is counted
         log.templates_after_kill.append(count_templates(ws))
+        after = log.templates_after_kill
+        if len(after) >= 3 and after[-3] == after[-1]:
+            # two kills in a row with nothing committed: the machine is slower now than when
+            # calibrated (CI shares it), so later kills may land later (not a speed test)
+            window = (window[0], window[1] * 1.5)
     return log
 
 
