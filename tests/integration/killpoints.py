@@ -151,3 +151,35 @@ def start(
         start_new_session=True,
         env={**os.environ, **(env or {}), "COLUMNS": "200", "PYTHONPATH": path},
     )
+
+
+def killed_runs(
+    schedule: list[tuple[str, int]],
+    marker: Path,
+    args: tuple[str, ...],
+    after: Callable[[], Any],
+    env: dict[str, str] | None = None,
+) -> tuple[list[Any], int]:
+    """Run ``leadguard ARGS`` once for each (point, N) of ``schedule``, killed there.
+
+    Asserts that every run died of SIGKILL at the point it was armed with (a run that
+    finished or failed first is a test failure, not a skipped kill). After each kill it
+    waits for the whole process group to end and calls ``after()``. Returns what ``after``
+    gave for each kill, and how many kills left some process of the group (a worker, the
+    resource tracker) running: those are killed here, and counted.
+    """
+    from tests.integration.crashkit import wait_group_gone
+
+    seen: list[Any] = []
+    orphans = 0
+    for point, n in schedule:
+        p = start(point, n, marker, *args, env=env)
+        out = p.communicate(timeout=600)[0].decode("utf-8", "replace")
+        assert p.returncode == -signal.SIGKILL, (point, n, p.returncode, out[-2000:])
+        assert marker.read_text() == f"{point} {n}\n", (point, n)  # killed where armed
+        marker.unlink()
+        if not wait_group_gone(p.pid):
+            orphans += 1
+            os.killpg(p.pid, signal.SIGKILL)  # clean up; the failure is counted
+        seen.append(after())
+    return seen, orphans

@@ -1,5 +1,5 @@
 """Crash safety and concurrency with real processes, the real model and real SQLite:
-enrollment killed with SIGKILL at random moments and resumed; two enrollments into one
+enrollment SIGKILLed at chosen points of its commit path and resumed; two enrollments into one
 workspace at once; searches during an enrollment. Nothing lost, nothing doubled, the index
 agrees with the database, the audit log is one intact chain, no worker outlives its parent."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from leadguard.pipeline.decode import sha256_bytes
 from leadguard.storage.workspace import Workspace
-from tests.integration import crashkit
+from tests.integration import crashkit, killpoints
 from tests.integration.hostile_corpus import johns_chips
 
 pytestmark = pytest.mark.integration
@@ -38,17 +38,58 @@ def assert_exact(ws: Path, expected: int) -> crashkit.State:
     return st
 
 
+# (point, N): each run is killed the Nth time it reaches the point (``killpoints``), counted
+# by events, never by time. With one image a batch and two worker processes, a kill at
+# ``result`` lands while both workers are mid-image; the kills after one that left the index
+# behind the database land in the next run's repair. At most 29 images are committed
+# before the last kill, so every point is reached; the last kill comes after every batch.
+SCHEDULE: list[tuple[str, int]] = [
+    ("result", 1),  # nothing committed yet
+    ("batch_txn", 1),
+    ("batch_committed", 1),  # image 1 committed, its index not saved
+    ("index_saved", 1),  # the next run's repair saved, its digests not recorded
+    ("files_txn", 1),
+    ("meta_replaced", 1),
+    ("segment_written", 1),
+    ("result", 5),
+    ("batch_committed", 2),
+    ("segment_written", 3),
+    ("meta_replaced", 2),
+    ("index_saved", 2),
+    ("files_txn", 2),
+    ("result", 3),
+    ("batch_txn", 2),
+    ("batch_committed", 1),
+    ("result", 2),
+    ("index_saved", 3),
+    ("files_txn", 3),
+    ("tail", 1),  # every image done, killed at the end of the run
+]
+ONE_A_BATCH = {"LEADGUARD_COMMIT_EVERY": "1"}
+
+
+def killed_enrollments(
+    src: Path, ws: Path, schedule: list[tuple[str, int]], marker: Path
+) -> tuple[list[int], int]:
+    """``enroll`` with two workers, killed at each point of ``schedule``: the templates
+    committed after each kill, and the kills that left a process of the group running."""
+    args = ("enroll", str(src), "-w", str(ws), "--workers", "2")
+    return killpoints.killed_runs(
+        schedule, marker, args, lambda: crashkit.count_templates(ws), ONE_A_BATCH
+    )
+
+
 @pytest.mark.slow
 def test_twenty_sigkills_then_resume_lose_and_double_nothing(tmp_path: Path) -> None:
+    assert len(SCHEDULE) == 20 and {p for p, _ in SCHEDULE} == set(killpoints.POINTS)
     src, expected = source(tmp_path / "src", johns_chips())
     ws = tmp_path / "ws"
     Workspace.init(ws).close()
-    window = crashkit.kill_window(*crashkit.calibrate(src, tmp_path / "scratch"))
-    log = crashkit.kill_loop(src, ws, kills=20, seed=1, window=window)
-    assert log.kills + log.finished_early >= 20
-    assert log.orphans == 0, log
-    assert log.templates_after_kill == sorted(log.templates_after_kill)  # never goes back
-    assert log.kills_with_progress >= 1, log  # small commits: killed runs still add work
+    after_kill, orphans = killed_enrollments(src, ws, SCHEDULE, tmp_path / "killed-at")
+    assert orphans == 0
+    assert after_kill == sorted(after_kill), after_kill  # committed work is never lost
+    assert 0 < after_kill[-2] < expected, after_kill  # killed runs made progress
+    assert after_kill[-1] == expected, after_kill  # the tail kill came after the last batch
     code, out = crashkit.finish(src, ws)
     assert code == 0 and "Traceback" not in out, out
     assert_exact(ws, expected)
@@ -59,9 +100,10 @@ def test_a_killed_enrollment_leaves_no_worker_and_resumes(tmp_path: Path) -> Non
     src, expected = source(tmp_path / "src", johns_chips()[:12])
     ws = tmp_path / "ws"
     Workspace.init(ws).close()
-    window = crashkit.kill_window(*crashkit.calibrate(src, tmp_path / "scratch"))
-    log = crashkit.kill_loop(src, ws, kills=3, seed=2, window=window)
-    assert log.orphans == 0, log
+    schedule = [("result", 2), ("batch_committed", 1), ("files_txn", 1)]
+    after_kill, orphans = killed_enrollments(src, ws, schedule, tmp_path / "killed-at")
+    assert orphans == 0
+    assert after_kill == sorted(after_kill) and after_kill[-1] > 0, after_kill
     code, out = crashkit.finish(src, ws)
     assert code == 0 and "Traceback" not in out, out
     assert_exact(ws, expected)
