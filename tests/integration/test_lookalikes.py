@@ -9,8 +9,6 @@ score within the margin of the top one."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,7 @@ from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
 from leadguard.storage.workspace import Workspace
 from tests.conftest import FIXTURES, LFW
-from tests.integration import crashkit, killpoints
+from tests.integration import killpoints
 from tests.integration.conftest import write_manifest
 from tests.models import search
 
@@ -89,18 +87,11 @@ def test_counts_kept_through_enroll_kills_remove_and_expunge_equal_a_recount(
     args = ("enroll", str(second), "-w", str(ws_path), "--workers", "1")
     marker = tmp_path / "killed-at"
     env = {"LEADGUARD_COMMIT_EVERY": "1"}
-    committed = []
-    for point, n in (("batch_txn", 3), ("batch_committed", 2)):
-        p = killpoints.start(point, n, marker, *args, env=env)
-        out = p.communicate(timeout=600)[0].decode("utf-8", "replace")
-        assert p.returncode == -signal.SIGKILL, (point, p.returncode, out[-2000:])
-        assert marker.read_text() == f"{point} {n}\n"
-        marker.unlink()
-        if not crashkit.wait_group_gone(p.pid):
-            os.killpg(p.pid, signal.SIGKILL)
-        templates, ok = consistent(ws_path)
-        assert ok, point
-        committed.append(templates)
+    seen, orphans = killpoints.killed_runs(
+        [("batch_txn", 3), ("batch_committed", 2)], marker, args, lambda: consistent(ws_path), env
+    )
+    assert orphans == 0 and all(ok for _, ok in seen), seen
+    committed = [templates for templates, _ in seen]
     assert 19 < committed[0] < committed[1] < 19 + 16, committed
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output

@@ -10,8 +10,6 @@ is consistent for both spaces and ``audit verify`` is clean."""
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -138,21 +136,11 @@ def test_twenty_sigkills_during_reembed_lose_and_double_nothing(tmp_path: Path) 
     reembed = ("gallery", "reembed", "--model", "sface", "-w", str(ws_path), "--workers", "1")
     env = {"LEADGUARD_COMMIT_EVERY": "1"}  # one image a batch: many commits to land in
     marker = tmp_path / "killed-at"
-    after_kill: list[int] = []
-    index_behind = 0  # kills that left the new space's index unlike the database
-    orphans = 0
-    for point, n in SCHEDULE:
-        p = killpoints.start(point, n, marker, *reembed, env=env)
-        out = p.communicate(timeout=600)[0].decode("utf-8", "replace")
-        assert p.returncode == -signal.SIGKILL, (point, n, p.returncode, out[-2000:])
-        assert marker.read_text() == f"{point} {n}\n", (point, n)  # killed where it was armed
-        marker.unlink()
-        if not crashkit.wait_group_gone(p.pid):
-            orphans += 1  # a worker outlived its killed parent
-            os.killpg(p.pid, signal.SIGKILL)
-        committed, index_agrees = after_a_kill(ws_path, new)
-        after_kill.append(committed)
-        index_behind += not index_agrees
+    seen, orphans = killpoints.killed_runs(
+        SCHEDULE, marker, reembed, lambda: after_a_kill(ws_path, new), env=env
+    )
+    after_kill = [committed for committed, _ in seen]
+    index_behind = sum(not agrees for _, agrees in seen)  # the new space's index behind
     assert orphans == 0
     assert index_behind >= 5, index_behind  # the next runs had an index to repair
     assert after_kill == sorted(after_kill), after_kill  # committed work is never lost
