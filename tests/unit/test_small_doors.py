@@ -13,6 +13,7 @@ import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
+from leadguard.core.csvsafe import cell_in, cell_out
 from leadguard.core.errors import UnreadableImage, WorkspaceError
 from leadguard.evaluation.scores import read_rows, write_rows
 from leadguard.pipeline.decode import check_header
@@ -25,6 +26,17 @@ from leadguard.services.context import Context
 from tests.unit.accounts_kit import PW, north_desk
 
 HOSTILE = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=quoted"]
+# the same signs in full-width and small forms, the minus sign, and after leading spaces
+WIDE = [
+    "\uff1dSUM(1,2)",
+    "\ufe661+1",
+    "\uff0b1",
+    "\uff20x",
+    "\uff0d1",
+    "\u22121",
+    " =1",
+    "\u3000=1",
+]
 
 
 @pytest.fixture()
@@ -56,6 +68,14 @@ def test_exported_csv_cells_never_start_a_formula(tmp_path: Path) -> None:
         assert all(r["reference_identity"] == "plain" for r in back)
 
 
+def test_full_width_and_spaced_formula_signs_are_neutralised_too() -> None:
+    for value in WIDE:
+        out = cell_out(value)
+        assert isinstance(out, str) and out.startswith("'") and cell_in(out) == value, value
+    for value in ("abc", "\uff41bc", "2026-12-07", "-0.25", "1e-3"):  # text and numbers pass
+        assert cell_out(value) == value
+
+
 # --- safeguard settings from the environment ---
 
 
@@ -70,6 +90,10 @@ def test_exported_csv_cells_never_start_a_formula(tmp_path: Path) -> None:
         ("LEADGUARD_EXPENSIVE_PER_ADDRESS", "100000"),
         ("LEADGUARD_MAX_FORM_BYTES", "999999999"),
         ("LEADGUARD_SERVER_COMPUTE_QUEUE", "100000"),
+        ("LEADGUARD_SERVER_COMPUTE_SLOTS", "64"),
+        ("LEADGUARD_MAX_IMAGE_BYTES", "2000000000"),
+        ("LEADGUARD_MAX_IMAGE_PIXELS", "4000000000"),
+        ("LEADGUARD_DETECTOR_UPSAMPLE", "3"),
         # pydantic-settings matches names in any case: so must the refusal
         ("leadguard_index_backend", "faiss-flat"),
         ("Leadguard_Session_Hours", "24"),

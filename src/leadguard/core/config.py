@@ -320,13 +320,17 @@ SAFEGUARDS = frozenset(
         "index_backend",
         "milvus_uri",
         "detector_fallback_adjust",
+        "detector_upsample",
         "trusted_proxies",
-        # the server's limits on expensive requests and uploads: raising them from the
-        # environment would open what they close
+        # the limits on expensive requests and uploads: raising them from the environment
+        # would open what they close (a 2 GB body waited for, a decompression bomb decoded)
         "expensive_per_user",
         "expensive_per_address",
         "max_form_bytes",
+        "max_image_bytes",
+        "max_image_pixels",
         "server_compute_queue",
+        "server_compute_slots",
     }
 )
 

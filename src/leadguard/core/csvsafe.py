@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,11 @@ from leadguard.core.textsafe import printable, shown_path
 
 MAX_CSV_BYTES = 256 * 1024 * 1024
 
-# A cell a spreadsheet would run as a formula (=, +, -, @; tab and CR start the same tricks)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A cell a spreadsheet would run as a formula (=, +, -, @; tab and CR start the same tricks;
+# U+2212 is the minus sign). Full-width and small forms (＝, ﹦, ＋, ＠) are read through
+# NFKC, and spaces before the sign are looked through: some spreadsheets convert or trim them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\u2212")
+_LEADING_SPACE = " \u00a0\u3000"
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -27,7 +31,8 @@ def cell_out(value: object) -> object:
     restores every value exactly); plain numbers (``-0.25``) and other values pass."""
     if not isinstance(value, str) or _NUMBER.fullmatch(value):
         return value
-    if value.startswith(_FORMULA_START) or value.startswith("'"):
+    head = unicodedata.normalize("NFKC", value.lstrip(_LEADING_SPACE)[:1])
+    if head.startswith(_FORMULA_START) or value.startswith("'"):
         return "'" + value
     return value
 

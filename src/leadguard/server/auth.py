@@ -100,6 +100,7 @@ def check_rate(st: ServerState, request: Request, username: str) -> None:
 
 def login(st: ServerState, request: Request, username: str, password: str) -> accounts.LoginSession:
     """A login session; a failed login is ``LoginFailed`` (401, and a NotAllowed)."""
+    accounts.check_lengths(username, password)  # before a 1 MB name becomes a limiter key
     check_rate(st, request, username)
     try:
         return st.call(accounts.login, st.ctx, username, password)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, Field
 
 from leadguard.core.textsafe import CASE_NUMBER_PATTERN, MAX_CASE_NUMBER
+from leadguard.services.accounts import MAX_PASSWORD, MAX_USERNAME
 
 M = TypeVar("M", bound=BaseModel)
 Scalar = str | int | float | bool | None
@@ -31,8 +32,8 @@ def of(model: type[M], value: Any) -> M:
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
+    username: str = Field(min_length=1, max_length=MAX_USERNAME)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
 
 
 class Me(BaseModel):
@@ -52,8 +53,8 @@ class Done(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1000)
+    username: str = Field(min_length=1, max_length=MAX_USERNAME)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
     role: str
     unit: str = ""
 
@@ -142,7 +143,7 @@ class CaseDetailOut(BaseModel):
 
 
 class AssignIn(BaseModel):
-    username: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=MAX_USERNAME)
 
 
 class SuspectIn(BaseModel):

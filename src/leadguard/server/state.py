@@ -35,16 +35,28 @@ T = TypeVar("T")
 class RateLimiter:
     """At most ``limit`` attempts per key within ``window`` seconds (a sliding window)."""
 
+    SWEEP_FROM = 1024  # keys kept before the first sweep of expired ones
+
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._sweep_at = self.SWEEP_FROM
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
     def hit(self, key: str) -> float:
         """Record an attempt; 0 if allowed, else the seconds to wait."""
         now = time.monotonic()
         with self._lock:
+            if len(self._hits) >= self._sweep_at:
+                # keys whose attempts have all left the window (names tried once, rotated
+                # addresses): without this every name ever tried would stay in memory
+                old = now - self.window
+                self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > old}
+                self._sweep_at = max(self.SWEEP_FROM, 2 * len(self._hits))
             q = self._hits.setdefault(key, deque())
             while q and q[0] <= now - self.window:
                 q.popleft()

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from leadguard.core.errors import InputError
 from leadguard.server import web_format, web_refusals
 from leadguard.server.auth import (
     COOKIE,
@@ -143,6 +144,14 @@ def text(form: dict[str, Any], key: str) -> str:
     return v.strip() if isinstance(v, str) else ""
 
 
+def whole_number(value: str) -> int | None:
+    """A form field's whole number: ASCII digits only, at most nine (``"²".isdigit()`` is
+    true and ``int("²")`` fails; a thousand-digit number is no id or age), else None."""
+    if 0 < len(value) <= 9 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, st: State) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
@@ -171,6 +180,8 @@ async def login_post(request: Request, st: State) -> Response:
         sess = await run_in_threadpool(login, st, request, username, password)
     except NotAllowed as exc:
         return page(request, "login.html", None, 401, login_csrf=expected, failed=str(exc))
+    except InputError as exc:  # a name or password longer than any account's
+        return page(request, "login.html", None, 400, login_csrf=expected, failed=str(exc))
     response = RedirectResponse("/", status_code=303)
     hours = st.ctx.settings.session_hours
     set_session_cookie(st, response, sess.token, int(hours * 3600))  # a new token: no fixation

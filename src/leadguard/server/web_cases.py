@@ -14,7 +14,7 @@ from leadguard.server.auth import State, WebLogin
 from leadguard.server.errors import error_body
 from leadguard.server.limits import check_expensive, compute
 from leadguard.server.schemas import array_message
-from leadguard.server.web import call, done, form_of, page, text
+from leadguard.server.web import call, done, form_of, page, text, whole_number
 from leadguard.server.web_person import BUILDS, SEXES, person_sought
 from leadguard.services import case_actions
 from leadguard.services.casework import corroboration, leads, lineup, service, views
@@ -92,7 +92,9 @@ async def case_assign(number: str, request: Request, st: State, who: WebLogin) -
 @router.post("/cases/{number}/suspect")
 async def case_suspect(number: str, request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
-    lead = int(text(f, "lead") or -1)
+    lead = whole_number(text(f, "lead"))
+    if lead is None:
+        raise InputError(f"case {number}: suspect identified: choose the lead that names them")
     await call(st, leads.suspect_identified, st.ctx, who.actor, number, lead)
     return done(st, f"/cases/{number}", f"case {number}: suspect identified")
 

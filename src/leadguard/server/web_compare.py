@@ -14,7 +14,7 @@ from leadguard.core.errors import InputError
 from leadguard.server.api_compare import AnnotationIn, add, comparison_of
 from leadguard.server.auth import State, WebLogin, require_csrf
 from leadguard.server.errors import HANDLED, error_body, headers_of, status_of
-from leadguard.server.web import call
+from leadguard.server.web import call, whole_number
 from leadguard.services import annotations as marks_svc
 
 router = APIRouter(include_in_schema=False)
@@ -90,9 +90,9 @@ async def unannotate(
     form = await request.form()
     try:
         require_csrf(st, who, form.get("csrf"))  # first: a forged form learns nothing
-        if not annotation_id.isdigit():
+        mark = whole_number(annotation_id)
+        if mark is None:
             raise InputError(f"mark {annotation_id[:20]!r} does not exist")
-        mark = int(annotation_id)
         await call(st, marks_svc.delete_annotation, st.ctx, who.actor, request_id, mark)
     except HANDLED as exc:
         return refused(exc)

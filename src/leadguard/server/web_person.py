@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from leadguard.core.errors import InputError
+from leadguard.server.web import whole_number
 
 SEXES = ("M", "F")
 BUILDS = ("slim", "medium", "heavy", "athletic")
@@ -27,9 +28,9 @@ def _range(f: dict[str, Any], key: str, what: str, lo: int, hi: int) -> tuple[in
         return None
     if not low or not high:
         raise InputError(f"person sought: {what}: give both ends of the range (or neither)")
-    if not (low.isdigit() and high.isdigit()):
+    a, b = whole_number(low), whole_number(high)
+    if a is None or b is None:
         raise InputError(f"person sought: {what}: whole numbers, e.g. {lo + 20} to {lo + 30}")
-    a, b = int(low), int(high)
     if not (lo <= a <= b <= hi):
         raise InputError(f"person sought: {what}: from {lo} to {hi}, the lower end first")
     return a, b

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from leadguard.core.errors import InputError, LeadGuardError
 from leadguard.server.auth import Login, State, WebLogin
-from leadguard.server.web import call, done, form_of, page, text
+from leadguard.server.web import call, done, form_of, page, text, whole_number
 from leadguard.server.web_format import action_label
 from leadguard.services import assignment, notifications, queues, timeline
 
@@ -80,10 +80,10 @@ def notifications_page(request: Request, st: State, who: WebLogin) -> HTMLRespon
 @router.post("/notifications/read")
 async def notifications_read(request: Request, st: State, who: WebLogin) -> Response:
     f = await form_of(request, st, who)
-    through = text(f, "through")
-    if not through.isdigit():
+    through = whole_number(text(f, "through"))
+    if through is None:
         raise InputError("mark notifications read: which entry to read up to is missing")
-    await call(st, notifications.mark_read, st.ctx, who.actor, int(through))
+    await call(st, notifications.mark_read, st.ctx, who.actor, through)
     return done(st, "/notifications", "notifications marked read")
 
 

@@ -20,7 +20,7 @@ from leadguard.server.auth import Login, State, WebLogin
 from leadguard.server.held import Held, owner_of
 from leadguard.server.limits import check_expensive, compute
 from leadguard.server.uploads import as_file, label, read_upload
-from leadguard.server.web import call, done, form_of, page, text
+from leadguard.server.web import call, done, form_of, page, text, whole_number
 from leadguard.services.casework import service, views
 from leadguard.services.context import record_refusal
 
@@ -84,10 +84,10 @@ async def _probe(
     owner = owner_of(who.actor.id, who.token)
     upload = f.get("probe")
     if isinstance(upload, UploadFile) and upload.filename:
-        data = await read_upload(st.ctx, upload)
+        data, name = await read_upload(st.ctx, upload), label(upload.filename)  # as shown
         if not keep:
-            return "", Held(owner, data, upload.filename, hashlib.sha256(data).hexdigest(), 0)
-        return st.held.put(owner, data, upload.filename)
+            return "", Held(owner, data, name, hashlib.sha256(data).hexdigest(), 0)
+        return st.held.put(owner, data, name)
     token = text(f, "held")
     if not token:
         raise InputError("choose the probe image to upload")
@@ -117,7 +117,7 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
     check_expensive(st, request, who.actor, "request.preview" if preview else "request.create")
     edits = edits_of(f)
     face_text = text(f, "face")
-    face = int(face_text) if face_text.isdigit() else None
+    face = whole_number(face_text)
     token, held = await _probe(st, who, number, f, keep=preview)
     if preview:
         args = (st.ctx, who.actor, number, held.data, edits, held.name, face)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from leadguard.core.errors import InputError
 from leadguard.server.auth import State, WebLogin
-from leadguard.server.web import call, done, form_of, page, text
+from leadguard.server.web import call, done, form_of, page, text, whole_number
 from leadguard.services.casework import leads, review
 
 router = APIRouter(include_in_schema=False)
@@ -66,7 +66,7 @@ def decisions_of(f: dict[str, Any], features: tuple[str, ...]) -> dict[str, Any]
                 )
         out[subject] = {
             "decision": text(f, f"d.{i}"),
-            "confidence": int(conf) if conf.isdigit() else 0,
+            "confidence": whole_number(conf) or 0,
             "features": {ft: text(f, f"f.{i}.{ft}") for ft in features if text(f, f"f.{i}.{ft}")},
             "exculpatory": checks,
         }

@@ -21,6 +21,8 @@ from leadguard.services.context import Actor, Context, actor_of, current_user, r
 from leadguard.storage.tables import AuthToken, LoginState, User
 
 MIN_PASSWORD = 12
+MAX_PASSWORD = 1000
+MAX_USERNAME = 200
 BACKOFF_SECONDS = 30  # first lockout; doubles with every further failure
 
 
@@ -96,6 +98,7 @@ def login(ctx: Context, username: str, password: str) -> LoginSession:
 
     The counters live in ``login_state``, outside the hash chain: a failed login (anyone's)
     writes its audit entry but changes no hashed record."""
+    check_lengths(username, password)  # no account has such a name: nothing to count
     hours = ctx.settings.session_hours
     now = _now()
     reason = ""
@@ -183,9 +186,19 @@ def _revoke_all(s: Session, user_id: int) -> list[AuthToken]:
     return rows
 
 
+def check_lengths(username: str, password: str) -> None:
+    """The same limits as the API's schema, for every shell (a web form has none)."""
+    if not 0 < len(username) <= MAX_USERNAME:
+        raise InputError(f"an account name has 1 to {MAX_USERNAME} characters")
+    if len(password) > MAX_PASSWORD:
+        raise InputError(f"a password has at most {MAX_PASSWORD} characters")
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InputError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise InputError(f"a password has at most {MAX_PASSWORD} characters")
 
 
 def change_password(ctx: Context, actor: Actor, old: str, new: str) -> None:
@@ -213,6 +226,9 @@ def add_user(
     """Admins add users; the very first user of a workspace (an admin) needs no login."""
     if role not in ROLES:
         raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    check_lengths(username, password)
+    if username != username.strip() or not username.isprintable():
+        raise InputError("an account name has no spaces at its ends and no control characters")
     _check_password(password)
     with refusals(ctx, actor, "user.create", f"user:{username}"), ctx.session() as s:
         first = s.scalars(select(User.id).limit(1)).first() is None

@@ -126,7 +126,18 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
         start = datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
         return start.strftime("%Y-%m-%dT%H:%M:%S")
 
-    return utc(day), utc(day + timedelta(days=1))
+    # the calendar's first and last days have no instant before or after them (0001-01-01
+    # in a zone east of UTC, the day after 9999-12-31): the bound is then every stored time
+    # ("" is before all of them; second 60 of the last minute after all, in any collation)
+    try:
+        begins = utc(day)
+    except OverflowError:
+        begins = ""
+    try:
+        ends = utc(day + timedelta(days=1))
+    except OverflowError:
+        ends = "9999-12-31T23:59:60"
+    return begins, ends
 
 
 def _selection(

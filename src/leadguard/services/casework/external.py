@@ -86,7 +86,7 @@ def record_external_search(
     system, when, the person it named, how it reached the case, and its probe (stored as
     received, with its declared source type) where there is one. ``probe_name`` is the
     name the probe is stored under (an upload's label; the path by default)."""
-    from leadguard.pipeline.decode import check_header, read_file
+    from leadguard.pipeline.decode import decode_image, read_file
     from leadguard.quality.provenance import check_source_type, editor_flag, read_exif
     from leadguard.search.intake import store_probe
 
@@ -107,7 +107,8 @@ def record_external_search(
             if source_type is None:
                 raise InputError("an external search's probe needs its declared source type")
             data = read_file(probe, ctx.settings.max_image_bytes)
-            check_header(data, str(probe), ctx.settings.max_image_pixels)
+            # the search's header and decode checks: a truncated file cannot have been searched
+            decode_image(data, probe_name or str(probe), ctx.settings.max_image_pixels)
             check_source_type(source_type, workspace_policy(ctx.ws).prohibited_source_types)
         with ctx.session() as s:
             case = case_by_number(s, number)
