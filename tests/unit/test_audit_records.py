@@ -84,7 +84,7 @@ def ws(tmp_path: Path) -> Workspace:
         review = Review(request_id=req.id, examiner_id=ana.id, decisions={"s1": "exclusion"})
         s.add(review)
         s.flush()
-        audit.append(s, "review", "case:C-1/review", {}, actor="ana", records=[case, review])
+        audit.append(s, "review", "case:C-1/review", {}, actor="ana", records=[case, req, review])
     return w
 
 
@@ -112,16 +112,16 @@ def damage(ws: Workspace, statement: str, database: str) -> bool:
 
 def test_untouched_records_verify(ws: Workspace) -> None:
     c = check(ws)
-    assert c.intact and c.records_checked == 6, c.record_problems
+    assert c.intact and c.records_checked == 7, c.record_problems
     with ws.session() as s:
-        assert c.head_seq == 5 and c.head_hash == audit.hash_at(s, 5)
+        assert c.head_seq == 6 and c.head_hash == audit.hash_at(s, 6)  # 1: the schema's
 
 
 def test_an_edited_review_is_named(ws: Workspace) -> None:
     sql(ws, """UPDATE reviews SET decisions = '{"s1": "possible_lead"}'""")
     c = check(ws)
     assert c.broken_at is None and not c.intact  # the chain itself is untouched
-    assert c.record_problems == ("reviews row 1 was changed after audit entry 5",)
+    assert c.record_problems == ("reviews row 1 was changed after audit entry 6",)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_edited_security_rows_are_named(ws: Workspace, statement: str, named: st
 def test_a_deleted_working_record_is_named(ws: Workspace) -> None:
     sql(ws, "DELETE FROM reviews")
     c = check(ws)
-    assert c.record_problems == ("reviews row 1 was deleted after audit entry 5",)
+    assert c.record_problems == ("reviews row 1 was deleted after audit entry 6",)
 
 
 def test_the_latest_entry_naming_a_record_decides(ws: Workspace) -> None:
@@ -157,7 +157,7 @@ def test_the_latest_entry_naming_a_record_decides(ws: Workspace) -> None:
         audit.append(s, "user_role", "user:ana", {}, actor="admin", records=[u])
     assert check(ws).intact
     sql(ws, "UPDATE users SET role = 'examiner' WHERE username = 'ana'")  # put back quietly
-    assert check(ws).record_problems == ("users row 1 was changed after audit entry 6",)
+    assert check(ws).record_problems == ("users row 1 was changed after audit entry 7",)
 
 
 def test_a_recorded_deletion_is_accepted_and_a_reappearance_named(ws: Workspace) -> None:
@@ -175,7 +175,7 @@ def test_a_recorded_deletion_is_accepted_and_a_reappearance_named(ws: Workspace)
         "VALUES (1, 1, 1, '{\"s1\": \"possible_lead\"}', '2026-01-01 00:00:00')",
     )
     assert check(ws).record_problems == (
-        "reviews row 1 exists although audit entry 6 recorded its deletion",
+        "reviews row 1 exists although audit entry 7 recorded its deletion",
     )
 
 
@@ -211,8 +211,8 @@ def test_malformed_records_in_an_entry_are_named(ws: Workspace) -> None:
     with ws.session() as s:
         audit.append(s, "x", "y", {"records": [{"table": "reviews"}], "deleted_records": 3})
     problems = check(ws).record_problems
-    assert any("entry 6: malformed item in records" in p for p in problems)
-    assert any("entry 6: deleted_records is not a list" in p for p in problems)
+    assert any("entry 7: malformed item in records" in p for p in problems)
+    assert any("entry 7: deleted_records is not a list" in p for p in problems)
 
 
 def test_verify_writes_nothing(ws: Workspace) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import Connection, text
 
 from leadguard.acceptance.records import add_acceptance
@@ -102,6 +103,10 @@ def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Pa
     ex1 = accounts.login(ctx, "ex1", PW + " again")
     cw.open_case(ctx, sup, "C-1", "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant 26-117")
     cw.assign(ctx, sup, "C-1", "ex1")
+    still = root / "still.jpg"  # a request filed and approved: its probe and request rows
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (64, 64, 3), np.uint8)).save(still)
+    filed = cw.request_search(ctx, ex1.actor, "C-1", still, "surveillance_still", "a lead")
+    cw.approve(ctx, sup, filed.id)
     _enroll(ctx.ws, [("ana", "F", "Black", 2), ("bob", "M", "White", 2), ("cy", "M", "Asian", 1)])
     _enroll(ctx.ws, [("ana", "F", "Black", 3)])  # a later photo of a known person
     adopt_shipped(ctx.ws, SPACE)
@@ -157,6 +162,17 @@ def _table(statement: str) -> str:
 
 
 Tamper = str | Callable[[Connection], int]
+_INSERT_REQUEST = (
+    "INSERT INTO search_requests (case_id, probe_path, source_type, purpose, requested_by, "
+    "status, approved_by, probe_id, probe_sha256, edits, adjudications, created_at) "
+    "SELECT case_id, probe_path, source_type, purpose, requested_by, 'approved', approved_by, "
+    "probe_id, probe_sha256, edits, adjudications, created_at FROM search_requests"
+)
+_INSERT_LEAD = (
+    "INSERT INTO leads (request_id, subject, released_by, basis, corroboration, "
+    "lineup_recorded, outcomes, released_at) "
+    "VALUES (2, 'ana', 1, 'concurring', '[]', false, '[]', '2026-01-01')"
+)
 ADMIN_HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
 TAMPERING: dict[str, list[Tamper]] = {
     # subjects: who a candidate is, and what is recorded about them
@@ -260,6 +276,48 @@ TAMPERING: dict[str, list[Tamper]] = {
         "requesting_officer, legal_authority, unit, status, created_at) "
         "VALUES ('C-2', 'robbery', '2026-01-01', 'd', '{}', 'o', 'l', 'north', 'open', "
         "'2026-01-01')"
+    ],
+    # casework: what was asked, approved, reviewed, released and corroborated (0019)
+    "approve a request by hand": ["UPDATE search_requests SET approved_by = 1"],
+    "change a request's purpose": ["UPDATE search_requests SET purpose = 'anything'"],
+    "swap a stored probe's bytes": [
+        "UPDATE probes SET data = (SELECT payload FROM evidence_models)"
+    ],
+    "insert an approved request": [_INSERT_REQUEST],
+    "insert a review": [
+        _INSERT_REQUEST,
+        "INSERT INTO reviews (request_id, examiner_id, decisions, submitted_at) "
+        "VALUES (2, 1, '{}', '2026-01-01')",
+    ],
+    "insert a lead": [_INSERT_REQUEST, _INSERT_LEAD],
+    "insert a corroboration": [
+        _INSERT_REQUEST,
+        _INSERT_LEAD,
+        "INSERT INTO corroborations (lead_id, kind, description, how_obtained, obtained_by, "
+        "obtained_on, face_comparison_involved, witness_shown_candidate, links_to, counts, "
+        "recorded_by, recorded_at) VALUES (1, 'alibi', 'x', 'x', 'x', '2026-01-01', false, "
+        "false, 'offence', true, 'sup', '2026-01-01')",
+    ],
+    "insert a photo-array showing": [
+        _INSERT_REQUEST,
+        _INSERT_LEAD,
+        "INSERT INTO lineup_showings (lead_id, array_entry, administrator, witness, "
+        "witness_type, witness_note, instruction, decisions, recorded_by, recorded_at) "
+        "VALUES (1, 1, 'a', 'w', 'eyewitness', '', 'i', '[]', 'sup', '2026-01-01')",
+    ],
+    "insert an external search": [
+        "INSERT INTO external_searches (case_id, recorded_by, run_by, system, run_on, candidate, "
+        "how_received, notes, created_at) VALUES (1, 1, 'x', 'y', '2026-03-02', 'ana', 'mail', "
+        "'', '2026-03-02')"
+    ],
+    "insert a search log row": [
+        "INSERT INTO search_log (created_at, probe_sha256, probe_source, space_key, mode, "
+        "gallery_subjects, gallery_templates, candidates, outcome, result) VALUES "
+        f"('2026-01-01', '{'a' * 64}', 'p', '{SPACE}', 'open-set', 3, 6, 1, 'candidates', '{{}}')"
+    ],
+    "insert a probe": [
+        "INSERT INTO probes (created_at, sha256, source_type, original_name, exif, edits, data) "
+        "SELECT created_at, sha256, source_type, 'other.jpg', exif, edits, data FROM probes"
     ],
     # what a score is worth, and what a space is allowed to do
     "alter the evidence model (thresholds)": [_edit_evidence_model],

@@ -101,5 +101,5 @@ def test_text_that_sqlite_stores_is_stored_on_postgresql(
         audit.append(s, "probe_received", obj, {}, records=[subject])
     with ws.session() as s:
         assert audit.verify(s).intact
-        assert s.scalars(select(AuditEntry.object)).one() == obj
+        assert s.scalars(select(AuditEntry.object).where(AuditEntry.seq > 1)).one() == obj
     ws.close()

@@ -44,6 +44,17 @@ COVERED = (
     "faces",
     "embedding_spaces",
     "probable_duplicates",
+    # what decides what happens to a person: requests (approved or not), reviews, leads,
+    # corroboration, photo-array showings, external searches, and the search log and
+    # probes they rest on (migration 0019)
+    "search_log",
+    "probes",
+    "search_requests",
+    "reviews",
+    "leads",
+    "corroborations",
+    "lineup_showings",
+    "external_searches",
 )
 
 
