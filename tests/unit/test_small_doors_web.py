@@ -146,3 +146,15 @@ def test_a_comparison_side_is_aligned_once_and_then_reused(
     other = comparison.align_side(b"other bytes", box, "", "probe", 10**7)
     assert first == again and first.png is None and "no eyes" in first.problem
     assert calls == ["probe", "probe"] and other == first
+
+
+def test_a_case_is_opened_in_its_opener_s_unit(ctx: Context) -> None:
+    from leadguard.services.authz import NotAllowed
+
+    args = ("Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant")
+    ex1 = accounts.login(ctx, "ex1", PW).actor
+    for other in ("south", "ghost"):
+        with pytest.raises(NotAllowed, match=f"own unit \\(north\\) only, not in '{other}'"):
+            cw.open_case(ctx, ex1, "S-1", *args, unit=other)
+    assert cw.open_case(ctx, ex1, "N-1", *args, unit="north").unit == "north"
+    assert cw.open_case(ctx, ex1, "N-2", *args).unit == "north"

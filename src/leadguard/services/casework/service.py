@@ -22,6 +22,7 @@ from leadguard.quality.gate import workspace_policy
 from leadguard.quality.provenance import Edit
 from leadguard.services.authz import Account, authorize
 from leadguard.services.casework.adoption import require_adopted
+from leadguard.services.casework.case_fields import case_facts, case_unit
 from leadguard.services.casework.config_watch import observe_config
 from leadguard.services.casework.policy import CaseworkPolicy, PolicyRefused, load_casework_policy
 from leadguard.services.context import Actor, Context, current_user, refusals
@@ -199,6 +200,7 @@ def open_case(
                 raise InputError(problem)
             if s.scalars(select(Case).where(Case.number == number)).first():
                 raise InputError(f"case {number!r} already exists")
+            unit = case_unit(user, unit)
             case = Case(
                 number=number,
                 offence=offence.lower(),
@@ -207,8 +209,8 @@ def open_case(
                 attributes=attributes,
                 requesting_officer=officer,
                 legal_authority=authority,
-                unit=unit or user.unit,
-                known_facts=_facts(known_facts or {}, attributes),
+                unit=unit,
+                known_facts=case_facts(known_facts or {}, attributes),
             )
             s.add(case)
             s.flush()
@@ -225,17 +227,6 @@ def open_case(
             return case_info(s, case)
 
 
-def _facts(facts: dict[str, str], attributes: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for name, text in facts.items():
-        if not isinstance(name, str) or not name.strip() or not str(text).strip():
-            raise InputError(f"known fact {name!r}: needs a name and its text")
-        if name in attributes:
-            raise InputError(f"known fact {name!r}: already a described attribute of the case")
-        out[name.strip()] = str(text).strip()
-    return out
-
-
 def record_fact(ctx: Context, actor: Actor, number: str, name: str, text: str) -> CaseInfo:
     """Add a fact the case records about the person sought (a later check every possible
     lead needs: a release on reviews made before it is refused until it is answered)."""
@@ -245,7 +236,7 @@ def record_fact(ctx: Context, actor: Actor, number: str, name: str, text: str) -
         facts = dict(case.known_facts or {})
         if name in facts:
             raise InputError(f"case {number}: known fact {name!r} is already recorded")
-        facts.update(_facts({name: text}, dict(case.attributes)))
+        facts.update(case_facts({name: text}, dict(case.attributes)))
         case.known_facts = facts
         audit.append(
             s,
