@@ -158,3 +158,33 @@ def test_a_case_is_opened_in_its_opener_s_unit(ctx: Context) -> None:
             cw.open_case(ctx, ex1, "S-1", *args, unit=other)
     assert cw.open_case(ctx, ex1, "N-1", *args, unit="north").unit == "north"
     assert cw.open_case(ctx, ex1, "N-2", *args).unit == "north"
+
+
+def test_an_urgent_search_of_a_photo_awaiting_its_blind_review_is_refused(
+    ctx: Context, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from leadguard.services import search as search_svc
+    from leadguard.services.casework.policy import PolicyRefused
+
+    sup = accounts.login(ctx, "sup", PW).actor
+    ex1 = accounts.login(ctx, "ex1", PW).actor
+    cw.open_case(ctx, sup, "C-1", "Robbery", date(2026, 3, 1), "d", {}, "Det. R", "warrant")
+    cw.assign(ctx, sup, "C-1", "ex1")
+    still, other = tmp_path / "still.jpg", tmp_path / "other.jpg"
+    Image.new("RGB", (64, 64), (90, 80, 70)).save(still)
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(other)
+    filed = cw.request_search(ctx, ex1, "C-1", still, "surveillance_still", "a lead")
+    urgent = search_svc.Override("C-1", "a child is missing")
+    for status in ("pending", "approved"):
+        with pytest.raises(PolicyRefused, match="sealed until its search has run"):
+            search_svc.search(ctx, sup, search_svc.SearchRequest(still, "other"), urgent)
+        if status == "pending":
+            cw.approve(ctx, sup, filed.id)
+    with ctx.read_session() as s:  # another photo is not held back
+        search_svc.refuse_if_under_review(ctx, s, search_svc.SearchRequest(other, "other"))
+    with ctx.session() as s:
+        refused = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused"))
+        rules = [e.details.get("rule") for e in refused if e.object == "case:C-1"]
+    assert rules == ["blind_review", "blind_review"], rules  # each refusal on record

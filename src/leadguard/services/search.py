@@ -6,6 +6,7 @@ forbids that mode."""
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
-from leadguard.core.errors import InputError
+from leadguard.core.errors import InputError, LeadGuardError
 from leadguard.core.textsafe import free_text_problem
 from leadguard.core.types import CandidateList
 from leadguard.search.request import SearchRequest
@@ -71,6 +72,7 @@ def search(
                 case = case_by_number(s, override.case)
                 check_case(s, current_user(s, actor), "search.override", case)
                 request = with_case_groups(request, case.attributes)
+                refuse_if_under_review(ctx, s, request)
         if not protected:
             acting = audit.acting_as(actor.username) if actor else nullcontext()
             # a failed search logs itself (search-log row, audit entry)
@@ -103,6 +105,35 @@ def search(
                 f"URGENT OVERRIDE by {by} on case {number}: flagged for supervisory review",
                 *result.notices,
             ),
+        )
+
+
+def refuse_if_under_review(ctx: Context, s: Session, request: SearchRequest) -> None:
+    """An urgent search of a photo that a search request is waiting on (its search not yet
+    run, or its blind reviews not all in) is refused: its list would show that request's
+    candidates before the examiners' own decisions. (The same photo re-encoded is not the
+    same bytes: this rule closes the direct route, the audit trail shows the rest.)"""
+    from leadguard.pipeline.decode import read_file
+    from leadguard.services.casework.blind import before_review
+    from leadguard.services.casework.policy import PolicyRefused
+    from leadguard.services.casework.service import policy
+    from leadguard.storage.tables import ProbeRecord
+
+    if request.stored_probe is not None:
+        row = s.get(ProbeRecord, request.stored_probe)
+        sha = row.sha256 if row is not None else ""
+    else:
+        try:
+            data = read_file(request.probe, ctx.settings.max_image_bytes)
+        except LeadGuardError:
+            return  # the search refuses the file itself, with its own message
+        sha = hashlib.sha256(data).hexdigest()
+    if sha and before_review(s, sha, policy(ctx, observe=False).examiners_required):
+        raise PolicyRefused(
+            "blind_review",
+            "this photo is the probe of a search request whose candidates are sealed until "
+            "its search has run and every required review is in: an urgent search of it "
+            "would show them first",
         )
 
 

@@ -96,6 +96,25 @@ def sealed_requests(s: Session, required: int) -> list[Sealed]:
     return out
 
 
+def before_review(s: Session, probe_sha256: str, required: int) -> list[int]:
+    """The requests whose probe is these bytes and whose candidates nobody may read yet:
+    not yet searched, or searched with reviews missing. An urgent search of the same photo
+    would list those candidates first, outside the blind review."""
+    counts = (
+        select(Review.request_id, func.count(Review.id).label("n"))
+        .group_by(Review.request_id)
+        .subquery()
+    )
+    q = (
+        select(SearchRequest.id, SearchRequest.search_id, counts.c.n)
+        .outerjoin(counts, counts.c.request_id == SearchRequest.id)
+        .where(SearchRequest.probe_sha256 == probe_sha256)
+        .where(SearchRequest.status.in_(("pending", "approved", "searched")))
+        .order_by(SearchRequest.id)
+    )
+    return [rid for rid, sid, n in s.execute(q) if sid is None or (n or 0) < required]
+
+
 def sealed_entry(e: dict[str, Any], why: Sealed) -> dict[str, Any]:
     """The entry as shown while sealed: the chain fields stay, the details do not."""
     return {
