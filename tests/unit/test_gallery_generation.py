@@ -110,3 +110,43 @@ def test_a_torn_cache_file_is_measured_again_not_a_crash(tmp_path: Path) -> None
         assert gallery_figures.gallery_figures(ws, space.key).hists.keys() == figures.hists.keys()
         assert [f.read_bytes() for f in files] == whole  # written whole again
     ws.close()
+
+
+def test_a_forged_pairs_file_is_never_read(tmp_path: Path) -> None:
+    """Each pairs file written is recorded in the audit log (its SHA-256); a file that is
+    not the one recorded (forged to say no stranger ever scores high, as an adversarial
+    pass did with 5,000,000 pairs at the lowest score) is measured again, not believed."""
+    from dataclasses import replace
+
+    import numpy as np
+    from sqlalchemy import select
+
+    from leadguard.audit import log as audit
+    from leadguard.evidence import gallery_figures
+    from leadguard.evidence.distribution import BINS, ScoreHistogram
+    from leadguard.evidence.gallery_pairs import GalleryPairs
+    from leadguard.storage.tables import AuditEntry
+
+    ws = Workspace.init(tmp_path / "ws")
+    space = model_space(ws.settings)
+    fill(ws, 40)
+    figures = gallery_figures.gallery_figures(ws, space.key)
+    path = gallery_figures.pairs_path(ws, space.key)
+    real = path.read_bytes()
+    pairs = GalleryPairs.from_bytes(real)
+    lowest = np.zeros(BINS, dtype=np.int64)
+    lowest[0] = 5_000_000
+    forged = {k: ScoreHistogram(lowest.copy()) for k in pairs.hists}
+    path.write_bytes(replace(pairs, hists=forged).to_bytes())
+    again = gallery_figures.gallery_figures(ws, space.key)
+    assert again.hists.keys() == figures.hists.keys()
+    assert all(
+        again.hists[k].comparisons == figures.hists[k].comparisons < 5_000_000
+        for k in figures.hists
+    )
+    assert path.read_bytes() == real  # measured and written again
+    with ws.session() as s:
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "gallery.pairs")))
+        assert audit.verify(s).broken_at is None  # (fill writes templates unaudited)
+    assert len(entries) == 2 and entries[-1].details["sha256"] == entries[0].details["sha256"]
+    ws.close()

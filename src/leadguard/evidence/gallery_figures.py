@@ -13,6 +13,7 @@ fall back to the evidence model's figures and say so.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from zipfile import BadZipFile
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from leadguard.audit import log as audit
 from leadguard.core.files import replace_file
 from leadguard.evidence.duplicates import (
     DIFFERENT,
@@ -37,11 +39,14 @@ from leadguard.evidence.model import EvidenceModel
 from leadguard.evidence.shift import GalleryTail, ShiftCheck, compare
 from leadguard.storage import queries as repo
 from leadguard.storage.resident import Slot
-from leadguard.storage.tables import DuplicateResolution, utcnow
+from leadguard.storage.tables import AuditEntry, DuplicateResolution, utcnow
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 PAIRS: Slot[StrangerFigures] = Slot("gallery-pairs")
+# each pairs file written is recorded (its SHA-256) in the audit log, and a file that is
+# not the one recorded is never read: a forged file cannot change what a list states
+ACTION = "gallery.pairs"
 VERDICTS = (SAME, DIFFERENT)
 
 
@@ -63,11 +68,28 @@ def _resolution_stamp(s: Session, space_key: str) -> tuple[int, str]:
     return int(n or 0), str(last)
 
 
-def _load(path: Path, summary: dict[str, int]) -> GalleryPairs | None:
+def _recorded(s: Session, space_key: str) -> str | None:
+    """The SHA-256 the audit log holds for the space's pairs file, as last written."""
+    q = (
+        select(AuditEntry.details)
+        .where(AuditEntry.object == f"gallery-pairs:{space_key}", AuditEntry.action == ACTION)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    )
+    details = s.scalars(q).first()
+    sha = details.get("sha256") if isinstance(details, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
+def _load(path: Path, summary: dict[str, int], recorded: str | None) -> GalleryPairs | None:
     try:
         if not path.is_file():
             return None
-        pairs = GalleryPairs.from_bytes(path.read_bytes())
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != recorded:  # edited, or written before 0019
+            log.warning("%s: not the pairs file on record; measuring again", path)
+            return None
+        pairs = GalleryPairs.from_bytes(data)
     except (OSError, ValueError, KeyError, EOFError, BadZipFile) as exc:
         log.warning("gallery pairs %s unreadable (%s); measuring again", path, exc)
         return None
@@ -92,14 +114,18 @@ def gallery_figures(
             if held is not None:
                 return held
         summary = repo.template_id_summary(s, space_key)
-        pairs = _load(path, summary)
+        pairs = _load(path, summary, _recorded(s, space_key))
         if pairs is None:
             data = repo.labelled_templates(s, space_key)
         verdicts = resolutions(s, space_key)
     if pairs is None:
         groups = [subject_groups(sx, rc) for sx, rc in zip(data.sex, data.race, strict=True)]
         pairs = measure_pairs(data.vectors, list(data.subjects), groups, data.ids)
-        replace_file(path, pairs.to_bytes())  # a search or enrollment may be reading it
+        written = pairs.to_bytes()
+        replace_file(path, written)  # a search or enrollment may be reading it
+        with ws.session() as s:  # what a later load trusts: the file as written here
+            details = {"sha256": hashlib.sha256(written).hexdigest(), "templates": len(data.ids)}
+            audit.append(s, ACTION, f"gallery-pairs:{space_key}", details)
     figures = stranger_figures(pairs, verdicts)
     if table is not None:
         ws.resident.put(PAIRS, space_key, (_mtime(path), stamp), figures)
