@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
 from leadguard.services import accounts
+from leadguard.services import audit as audit_service
 from leadguard.services.authz import NotAllowed
 from leadguard.services.casework import adoption
 from leadguard.services.casework import service as cw
@@ -62,11 +63,15 @@ def test_a_policy_file_is_refused_until_adopted(ctx: Context) -> None:
     done = adopt_policy(ctx, _login(ctx, "admin"))
     assert done.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     _open(ctx, "C-1")  # adopted: in force
+    accounts.add_user(ctx, _login(ctx, "admin"), "aud", PW, "auditor")
+    assert not audit_service.verify(ctx, _login(ctx, "aud")).settings_problems
     # edited in place afterwards: refused again, naming the adoption it departs from
     path.write_text(path.read_text().replace("examiners_required = 2", "examiners_required = 3"))
     with pytest.raises(adoption.PolicyNotAdopted) as err:
         _open(ctx, "C-2")
     assert f"audit entry {done.seq}" in str(err.value) and "by admin" in str(err.value)
+    found = audit_service.verify(ctx, _login(ctx, "aud"))  # and verify names it
+    assert not found.intact and any("is not adopted" in p for p in found.settings_problems)
     again = adopt_policy(ctx, _login(ctx, "admin"))
     assert again.previous_sha256 == done.sha256
     _open(ctx, "C-2")

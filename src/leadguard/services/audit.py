@@ -14,11 +14,11 @@ from leadguard.audit import log as audit
 from leadguard.audit.log import ChainCheck
 from leadguard.core import textsafe
 from leadguard.core.config import load_settings
-from leadguard.core.errors import InputError
+from leadguard.core.errors import InputError, LeadGuardError
 from leadguard.gallery import index_files
 from leadguard.services import settings_record
 from leadguard.services.authz import NotAllowed
-from leadguard.services.casework.service import check_case, is_assigned
+from leadguard.services.casework.service import check_case, is_assigned, policy
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.gallery import operator_check
 from leadguard.storage.tables import AuditEntry, Case, ProbeRecord, SearchLog, SearchRequest, User
@@ -66,7 +66,17 @@ def verify(
             for p in index_files.check(s, key, backend, ctx.ws.index_path(key))
         ]
         settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
-    return Verification(check, head, results, problems, settings)
+    return Verification(check, head, results, problems, settings + _policy_problems(ctx))
+
+
+def _policy_problems(ctx: Context) -> list[str]:
+    """The casework policy file in force, unless it is the one last adopted (casework
+    actions refuse it; ``verify`` names it too, where an auditor looks)."""
+    try:
+        policy(ctx, observe=False)
+    except LeadGuardError as exc:  # not adopted (edited in place, re-pointed), unreadable
+        return [str(exc)]
+    return []
 
 
 def anchor(ctx: Context, actor: Actor | None, key: Path, out: Path) -> dict[str, Any]:
@@ -89,8 +99,6 @@ def trail(
     unit's users' entries tied to no case); a case without a record (refused at opening) only
     auditors. Entries under blind review are sealed for everyone (``casework.blind``). The
     export itself is audited."""
-    from leadguard.services.casework.service import policy
-
     obj = f"case:{number}" if number else "audit"
     operator_check(ctx, actor, "audit.read", obj)
     required = policy(ctx, observe=False).examiners_required
