@@ -88,3 +88,28 @@ def test_a_missing_anchor_or_key_is_a_clear_error(ws: Workspace, tmp_path: Path)
         app, ["audit", "anchor", "--key", str(tmp_path / "k"), "--out", str(tmp_path / "a"), *w]
     )
     assert res.exit_code == 2 and "key file" in res.output and "cannot be read" in res.output
+
+
+def test_a_written_document_is_checked_against_the_entry_that_recorded_it(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    import hashlib
+
+    report = tmp_path / "lead-1.html"
+    report.write_text("<p>candidate: ana</p>")
+    sha = hashlib.sha256(report.read_bytes()).hexdigest()
+    with ws.session() as s:  # as services.reports records a lead report
+        audit.append(s, "report.lead", "case:C-1", {"lead": 1, "files": {report.name: sha}})
+    edited = tmp_path / "lead-1-edited.html"
+    edited.write_text("<p>candidate: bob</p>")
+    w = ["-w", str(ws.root)]
+    res = runner.invoke(app, ["audit", "document", str(report), *w], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "as written: report.lead in audit entry 4" in " ".join(res.output.split())
+    res = runner.invoke(
+        app, ["audit", "document", str(report), str(edited), str(tmp_path / "none"), *w]
+    )
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    flat = " ".join(res.output.split())
+    assert "lead-1-edited.html: NOT RECORDED: SHA-256" in flat
+    assert "none: NOT RECORDED: cannot be read" in flat and "as written" in flat

@@ -162,3 +162,36 @@ def audit_export(
     finally:
         tmp.unlink(missing_ok=True)
     out().print(f"wrote {len(rows)} audit entries to {out_file}")
+
+
+@audit_app.command("document")
+@handles_errors
+def audit_document(
+    files: Annotated[list[Path], typer.Argument(help="Reports or packet files to check.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Check written documents (lead and transparency reports, the files of a disclosure
+    packet) against the audit log: each is named with the entry that recorded its SHA-256
+    when LeadGuard wrote it, or as recorded by none (exit 1): changed since, or not a
+    document of this workspace. `audit verify` proves the entries themselves."""
+    from leadguard.services.audit import documents
+
+    ctx = open_ctx(workspace)
+    console = out()
+    unknown = 0
+    for d in documents(ctx, session.actor(ctx), files):
+        if d.entry is not None:
+            console.print(
+                f"{safe(d.path)}: [green]as written[/green]: {d.action} in audit entry "
+                f"{d.entry} ({safe(d.actor)}, {d.at[:19]}), as {safe(d.recorded_as)}",
+                soft_wrap=True,
+            )
+            continue
+        unknown += 1
+        why = d.problem or (
+            f"SHA-256 {d.sha256[:16]}... is recorded by no audit entry: changed since it "
+            "was written, or not a document of this workspace"
+        )
+        console.print(f"{safe(d.path)}: [red]NOT RECORDED[/red]: {safe(why)}", soft_wrap=True)
+    if unknown:
+        raise typer.Exit(1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import anchor as anchors
@@ -238,4 +238,51 @@ def readable(s: Session, reader: User, rows: list[dict[str, Any]]) -> list[dict[
                 out.append(e)
         elif may(number):
             out.append(e)
+    return out
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """A written document (a lead or transparency report, a file of a disclosure packet)
+    against the audit log: the entry that recorded its SHA-256 when LeadGuard wrote it,
+    or none (not a document LeadGuard wrote, or changed since)."""
+
+    path: str
+    sha256: str
+    entry: int | None = None
+    action: str = ""
+    actor: str = ""
+    at: str = ""
+    recorded_as: str = ""  # the file name the entry gives it
+    problem: str = ""  # the file could not be read
+
+
+def documents(ctx: Context, actor: Actor | None, paths: list[Path]) -> list[DocumentCheck]:
+    """Each file's SHA-256 looked up among the files the audit entries recorded. A read
+    (auditors, and whoever may read the log); ``audit verify`` proves the entries."""
+    from leadguard.gallery.index_files import sha256_file
+
+    operator_check(ctx, actor, "audit.read", "audit")
+    out = []
+    with ctx.read_session() as s:
+        for path in paths:
+            try:
+                sha = sha256_file(path)
+            except OSError as exc:  # the others are still checked
+                why = f"cannot be read ({exc.strerror or exc})"
+                out.append(DocumentCheck(textsafe.shown_path(path), "", problem=why))
+                continue
+            found = DocumentCheck(textsafe.shown_path(path), sha)
+            q = (
+                select(AuditEntry)
+                .where(cast(AuditEntry.details, Text).like(f"%{sha}%"))
+                .order_by(AuditEntry.seq)
+            )
+            for e in s.scalars(q):
+                files = e.details.get("files") if isinstance(e.details, dict) else None
+                names = [n for n, d in (files or {}).items() if d == sha]
+                if names:
+                    found = replace(found, entry=e.seq, action=e.action, actor=e.actor, at=e.at)
+                    found = replace(found, recorded_as=str(names[0]))
+            out.append(found)
     return out
