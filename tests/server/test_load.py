@@ -191,6 +191,21 @@ def test_a_body_within_the_limit_reaches_the_application(small: FastAPI) -> None
     assert status == 401 and b"LoginFailed" in out  # the login read the replayed body
 
 
+def test_a_body_to_a_route_without_an_upload_is_held_to_the_form_limit(
+    small: FastAPI, nothing_spooled: list[str]
+) -> None:
+    """Bodies are read before anyone is authenticated: only the routes that take an image
+    may carry one (5120 bytes here), every other body at most max_form_bytes (1024)."""
+    headers = [MULTIPART, (b"content-length", b"3000")]
+    for path in ("/api/login", "/login", "/api/cases", "/cases/X/assign"):
+        status, body, reads = call_asgi(small, headers, [b"x" * 1000] * 3, path)
+        assert status == 413 and reads == 0, (path, status)
+        assert b"carries no image" in body and b"1024 bytes" in body, body
+    status, _, reads = call_asgi(small, [MULTIPART], [b"x" * 600] * 5, "/api/login")
+    assert status == 413 and reads == 2  # 1200 bytes passed 1024: refused while streaming
+    assert nothing_spooled == []
+
+
 def refusals_of(ctx: Context, rule: str) -> list[AuditEntry]:
     with ctx.session() as s:
         rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused")).all()

@@ -187,4 +187,4 @@ def test_an_urgent_search_of_a_photo_awaiting_its_blind_review_is_refused(
     with ctx.session() as s:
         refused = s.scalars(select(AuditEntry).where(AuditEntry.action == "refused"))
         rules = [e.details.get("rule") for e in refused if e.object == "case:C-1"]
-    assert rules == ["blind_review", "blind_review"], rules  # each refusal on record
+    assert rules == ["sealed_probe", "sealed_probe"], rules  # each refusal on record

@@ -134,7 +134,11 @@ def create_app(
     app.state.lg = st
     ctx.share_models(st.compute.slots)  # one face model per compute slot (loaded when needed)
     settings = ctx.settings
-    app.add_middleware(BodyLimit, limit=settings.max_image_bytes + settings.max_form_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_image_bytes + settings.max_form_bytes,
+        form_limit=settings.max_form_bytes,
+    )
     app.include_router(api.router)
     app.include_router(api_admin.router)
     app.include_router(api_compare.router)

@@ -13,7 +13,7 @@ _PRIVATE = {"subject", "candidate"}
 
 # policy rule -> what would make the action possible
 RULE_HELP = {
-    "blind_review": "Wait until the request's search has run and every required blind "
+    "sealed_probe": "Wait until the request's search has run and every required blind "
     "review is in; its candidates are then shown to everyone allowed to see them.",
     "corroboration_before_lineup": "Record independent corroboration on the lead first: "
     "evidence that links the person to the offence, obtained without any face recognition "

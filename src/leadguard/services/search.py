@@ -130,7 +130,7 @@ def refuse_if_under_review(ctx: Context, s: Session, request: SearchRequest) -> 
         sha = hashlib.sha256(data).hexdigest()
     if sha and before_review(s, sha, policy(ctx, observe=False).examiners_required):
         raise PolicyRefused(
-            "blind_review",
+            "sealed_probe",
             "this photo is the probe of a search request whose candidates are sealed until "
             "its search has run and every required review is in: an urgent search of it "
             "would show them first",
