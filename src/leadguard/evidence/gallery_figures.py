@@ -103,9 +103,14 @@ def _load(path: Path, summary: dict[str, int], recorded: str | None) -> GalleryP
 
 
 def gallery_figures(
-    ws: Workspace, space_key: str, table: tuple[int, ...] | None = None
+    ws: Workspace,
+    space_key: str,
+    table: tuple[int, ...] | None = None,
+    writing: Session | None = None,
 ) -> StrangerFigures:
-    """The gallery's stranger figures, measured again when its templates changed."""
+    """The gallery's stranger figures, measured again when its templates changed.
+    ``writing``: the caller's open write transaction (a search's), which records a file
+    measured again; without one, a transaction of its own does."""
     path = pairs_path(ws, space_key)
     with ws.session() as s:
         stamp = (table, _resolution_stamp(s, space_key))
@@ -123,9 +128,12 @@ def gallery_figures(
         pairs = measure_pairs(data.vectors, list(data.subjects), groups, data.ids)
         written = pairs.to_bytes()
         replace_file(path, written)  # a search or enrollment may be reading it
-        with ws.session() as s:  # what a later load trusts: the file as written here
-            details = {"sha256": hashlib.sha256(written).hexdigest(), "templates": len(data.ids)}
-            audit.append(s, ACTION, f"gallery-pairs:{space_key}", details)
+        details = {"sha256": hashlib.sha256(written).hexdigest(), "templates": len(data.ids)}
+        if writing is not None:  # what a later load trusts: the file as written here
+            audit.append(writing, ACTION, f"gallery-pairs:{space_key}", details)
+        else:
+            with ws.session() as s:
+                audit.append(s, ACTION, f"gallery-pairs:{space_key}", details)
     figures = stranger_figures(pairs, verdicts)
     if table is not None:
         ws.resident.put(PAIRS, space_key, (_mtime(path), stamp), figures)

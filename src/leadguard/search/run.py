@@ -307,7 +307,7 @@ def _rank(
     figures: StrangerFigures | None = None
     open_set: OpenSetDecision | None = None
     if gallery.stored is not None and gallery.templates:  # resident: read once per generation
-        figures = gallery_figures(ws, gallery.stored.model.space_key, gallery.table)
+        figures = gallery_figures(ws, gallery.stored.model.space_key, gallery.table, s)
     if req.investigation is None and gallery.stored is not None and gallery.templates:
         threshold, shift = search_threshold(
             ws, gallery.stored, gallery.templates, gallery.table, figures
