@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alembic import command
 from sqlalchemy import select, text
 
 from leadguard.audit import log as audit
@@ -19,11 +18,11 @@ from leadguard.core.config import Settings
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evidence.gallery_figures import record_resolution
 from leadguard.face_models import create_model
-from leadguard.storage import db
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.tables import AuditEntry, TemplateRecord
 from leadguard.storage.workspace import Workspace
+from tests.unit.migration_kit import downgrade
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -65,14 +64,7 @@ def test_an_upgraded_workspace_names_its_faces_spaces_and_verdicts(tmp_path: Pat
         before = audit.verify(s)
     unnamed = {p.split(" row")[0] for p in before.record_problems if "named by no" in p}
     assert unnamed == {"faces", "embedding_spaces", "probable_duplicates"}
-    url = ws.engine.url.render_as_string(hide_password=False)
-    ws.close()
-    engine = db.make_engine(url)
-    cfg = db.alembic_config(db.redact(url))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0017")
-    engine.dispose()
+    downgrade(ws, "0017")
 
     ws = Workspace.open(tmp_path / "ws")  # upgraded when opened: 0018 runs again
     with ws.session() as s:

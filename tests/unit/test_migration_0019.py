@@ -11,16 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import select, text
 
 from leadguard.audit import log as audit
 from leadguard.core.config import load_settings
 from leadguard.core.errors import WorkspaceError
-from leadguard.storage import db
 from leadguard.storage.migrations import schema_record
 from leadguard.storage.tables import AuditEntry
 from leadguard.storage.workspace import Workspace
+from tests.unit.migration_kit import downgrade
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
@@ -38,17 +37,6 @@ def _sql(ws: Workspace, statement: str, **params: object) -> None:
 def _actions(ws: Workspace) -> list[tuple[str, dict[str, object]]]:
     with ws.session() as s:
         return [(e.action, dict(e.details)) for e in s.scalars(select(AuditEntry))]
-
-
-def _downgrade(ws: Workspace, revision: str) -> None:
-    url = ws.engine.url.render_as_string(hide_password=False)
-    ws.close()
-    engine = db.make_engine(url)
-    cfg = db.alembic_config(db.redact(url))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-    engine.dispose()
 
 
 def _unmigrated(root: Path) -> Workspace:
@@ -82,7 +70,7 @@ def test_a_schema_revision_set_back_by_hand_is_refused(tmp_path: Path) -> None:
 
 def test_rows_written_before_0019_are_named_by_its_baseline(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
-    _downgrade(ws, "0018")  # as an operator would: recorded
+    downgrade(ws, "0018")  # as an operator would: recorded
     ws = _unmigrated(tmp_path / "ws")
     _sql(ws, PROBE, data=b"probe written by the code of revision 0018")
     _sql(

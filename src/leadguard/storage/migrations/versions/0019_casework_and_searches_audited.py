@@ -22,6 +22,7 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
+# written out, not read from COVERED: a later change to COVERED must not change this revision
 TABLES = (
     "search_log",
     "probes",
