@@ -260,14 +260,12 @@ class DocumentCheck:
 def documents(ctx: Context, actor: Actor | None, paths: list[Path]) -> list[DocumentCheck]:
     """Each file's SHA-256 looked up among the files the audit entries recorded. A read
     (auditors, and whoever may read the log); ``audit verify`` proves the entries."""
-    from leadguard.gallery.index_files import sha256_file
-
     operator_check(ctx, actor, "audit.read", "audit")
     out = []
     with ctx.read_session() as s:
         for path in paths:
             try:
-                sha = sha256_file(path)
+                sha = index_files.sha256_file(path)
             except OSError as exc:  # the others are still checked
                 why = f"cannot be read ({exc.strerror or exc})"
                 out.append(DocumentCheck(textsafe.shown_path(path), "", problem=why))
