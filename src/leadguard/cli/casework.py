@@ -112,7 +112,7 @@ def case_open(
     attributes: Annotated[
         str, typer.Option(help='JSON, e.g. {"age": "16-19", "sex": "M", "tattoo": "left hand"}')
     ] = "{}",
-    unit: Annotated[str | None, typer.Option(help="Unit (default: yours).")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit: yours (the only one allowed).")] = None,
     facts: Annotated[
         str,
         typer.Option(
