@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from leadguard.acceptance import gate as models_gate
@@ -51,6 +52,7 @@ def search(
     *,
     model: FaceModel,
     then: Callable[[Session, CandidateList], None] | None = None,
+    screen: Callable[[np.ndarray], None] | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so.
@@ -59,13 +61,16 @@ def search(
     snapshot → rank → evidence → log. A refused or failed search (prohibited source, quality
     gate, no face, ...) commits its probe, its search-log row and its audit entries, then
     raises. ``then(session, result)`` runs in the same transaction, after the search is
-    logged (a casework request is marked searched with it; an override is audited)."""
+    logged (a casework request is marked searched with it; an override is audited).
+    ``screen(template)`` runs once the probe is received and embedded, before the gallery is
+    read: an error it raises refuses the search, recorded like any refusal (an urgent search
+    of a sealed request's person)."""
     failure: LeadGuardError | None = None
     ready = prepare(ws, request, model)  # the costly part, before the transaction
     with ws.session() as s:
         received: list[Intake] = []  # the intake, once the probe is stored
         try:
-            result = _search(ws, s, request, model, received, ready)
+            result = _search(ws, s, request, model, received, ready, screen)
             if then is not None:
                 then(s, result)
             return result
@@ -180,8 +185,11 @@ def _search(
     model: FaceModel,
     received: list[Intake],
     ready: Prepared | None = None,
+    screen: Callable[[np.ndarray], None] | None = None,
 ) -> CandidateList:
     probe = _receive(ws, s, req, model, received, ready)
+    if screen is not None:
+        screen(probe.processed.template.vector)
     gallery = _snapshot(ws, s, model.space, req.investigation)
     ranked = _rank(ws, s, req, probe, gallery)
     candidates = _candidates(s, req, model.space.key, gallery, ranked)

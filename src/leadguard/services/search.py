@@ -46,6 +46,7 @@ def search(
     """A search outside casework: unprotected mode, or a supervisor's urgent override (its
     audit entry written in the search's own transaction)."""
     from leadguard.search.run import search as run_search
+    from leadguard.services.casework.sealed_faces import sealed_faces
     from leadguard.services.casework.service import case_by_number, check_case
 
     protected = ctx.has_accounts()
@@ -98,7 +99,9 @@ def search(
 
         # a failed search logs itself (search-log row, audit entry)
         with audit.acting_as(by), ctx.borrowed_model() as model:
-            result = run_search(ctx.ws, request, model=model, then=flag)
+            with ctx.read_session() as s:  # the person of a sealed request, in any photo
+                sealed = sealed_faces(ctx, s, model, lambda: examiners_required(ctx))
+            result = run_search(ctx.ws, request, model=model, then=flag, screen=sealed.check)
         return replace(
             result,
             notices=(
@@ -116,7 +119,6 @@ def refuse_if_under_review(ctx: Context, s: Session, request: SearchRequest) -> 
     from leadguard.pipeline.decode import read_file
     from leadguard.services.casework.blind import before_review
     from leadguard.services.casework.policy import PolicyRefused
-    from leadguard.services.casework.service import policy
     from leadguard.storage.tables import ProbeRecord
 
     if request.stored_probe is not None:
@@ -128,13 +130,20 @@ def refuse_if_under_review(ctx: Context, s: Session, request: SearchRequest) -> 
         except LeadGuardError:
             return  # the search refuses the file itself, with its own message
         sha = hashlib.sha256(data).hexdigest()
-    if sha and before_review(s, sha, policy(ctx, observe=False).examiners_required):
+    if sha and before_review(s, sha, lambda: examiners_required(ctx)):
         raise PolicyRefused(
             "sealed_probe",
             "this photo is the probe of a search request whose candidates are sealed until "
             "its search has run and every required review is in: an urgent search of it "
             "would show them first",
         )
+
+
+def examiners_required(ctx: Context) -> int:
+    """The casework policy's examiners per search (the adopted policy's)."""
+    from leadguard.services.casework.service import policy
+
+    return policy(ctx, observe=False).examiners_required
 
 
 def with_case_groups(request: SearchRequest, attributes: dict[str, Any] | None) -> SearchRequest:

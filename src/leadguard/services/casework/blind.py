@@ -14,6 +14,7 @@ candidates are, how they scored or what another examiner decided:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,23 +97,72 @@ def sealed_requests(s: Session, required: int) -> list[Sealed]:
     return out
 
 
-def before_review(s: Session, probe_sha256: str, required: int) -> list[int]:
-    """The requests whose probe is these bytes and whose candidates nobody may read yet:
-    not yet searched, or searched with reviews missing. An urgent search of the same photo
-    would list those candidates first, outside the blind review."""
-    counts = (
-        select(Review.request_id, func.count(Review.id).label("n"))
-        .group_by(Review.request_id)
-        .subquery()
-    )
+@dataclass(frozen=True)
+class Waiting:
+    """A request whose candidates nobody may read yet, and the probe it searches."""
+
+    request: int
+    probe: int | None
+    sha256: str
+    face: int | None
+    edits: tuple[tuple[str, tuple[Any, ...]], ...]
+    source_type: str
+
+
+def waiting_requests(
+    s: Session, required: Callable[[], int], probe_sha256: str | None = None
+) -> list[Waiting]:
+    """The requests (of this probe's bytes, where given) whose candidates nobody may read
+    yet: not yet searched, or searched with reviews missing. An urgent search of the same
+    photo would list those candidates first, outside the blind review. ``required`` (the
+    policy's examiners per search) is read only where such a request exists: almost every
+    search's photo is no request's."""
     q = (
-        select(SearchRequest.id, SearchRequest.search_id, counts.c.n)
-        .outerjoin(counts, counts.c.request_id == SearchRequest.id)
-        .where(SearchRequest.probe_sha256 == probe_sha256)
+        select(
+            SearchRequest.id,
+            SearchRequest.search_id,
+            SearchRequest.probe_id,
+            SearchRequest.probe_sha256,
+            SearchRequest.face,
+            SearchRequest.edits,
+            SearchRequest.source_type,
+        )
         .where(SearchRequest.status.in_(("pending", "approved", "searched")))
         .order_by(SearchRequest.id)
     )
-    return [rid for rid, sid, n in s.execute(q) if sid is None or (n or 0) < required]
+    if probe_sha256 is not None:
+        q = q.where(SearchRequest.probe_sha256 == probe_sha256)
+    rows = s.execute(q).all()
+    if not rows:
+        return []
+    searched = [r.id for r in rows if r.search_id is not None]
+    counts: dict[int, int] = {}
+    if searched:
+        counts = dict(
+            s.execute(
+                select(Review.request_id, func.count(Review.id))
+                .where(Review.request_id.in_(searched))
+                .group_by(Review.request_id)
+            ).all()
+        )
+    need = required() if searched else 0
+    return [
+        Waiting(
+            r.id,
+            r.probe_id,
+            r.probe_sha256 or "",
+            r.face,
+            tuple((e["op"], tuple(e["args"])) for e in r.edits or ()),
+            r.source_type,
+        )
+        for r in rows
+        if r.search_id is None or counts.get(r.id, 0) < need
+    ]
+
+
+def before_review(s: Session, probe_sha256: str, required: Callable[[], int]) -> list[int]:
+    """The requests of these bytes whose candidates nobody may read yet."""
+    return [w.request for w in waiting_requests(s, required, probe_sha256)]
 
 
 def sealed_entry(e: dict[str, Any], why: Sealed) -> dict[str, Any]:
