@@ -57,10 +57,10 @@ class SealedFaces:
         if self.threshold is None:
             raise PolicyRefused(
                 "sealed_probe",
-                f"{len(self.templates)} search request(s) have candidates sealed until their "
-                "blind reviews are in, and no evidence model for this embedding space can tell "
-                "whether this photo shows the person one of them is about; an urgent search "
-                "waits for those reviews",
+                "search requests have candidates sealed until their blind reviews are in, "
+                "and no evidence model for this embedding space can tell whether this photo "
+                "shows the person one of them is about; an urgent search waits for those "
+                "reviews",
             )
         v = np.asarray(vector, dtype=np.float32)
         if any(float(t @ v) >= self.threshold for _, t in self.templates):
