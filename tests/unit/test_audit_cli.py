@@ -113,3 +113,24 @@ def test_a_written_document_is_checked_against_the_entry_that_recorded_it(
     flat = " ".join(res.output.split())
     assert "lead-1-edited.html: NOT RECORDED: SHA-256" in flat
     assert "none: NOT RECORDED: cannot be read" in flat and "as written" in flat
+
+
+def test_a_packet_zip_is_found_by_its_own_digest_and_a_pipe_is_refused(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    import hashlib
+    import os
+
+    packet = tmp_path / "disclosure-C-1.zip"
+    packet.write_bytes(b"PK zip bytes")
+    sha = hashlib.sha256(packet.read_bytes()).hexdigest()
+    with ws.session() as s:  # as services.disclosure records a packet: its own digest
+        audit.append(s, "case.disclose", "case:C-1", {"file": packet.name, "sha256": sha})
+        audit.append(s, "case.packet", "case:C-1", {"files": {"copy.zip": sha}})  # later
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    w = ["-w", str(ws.root)]
+    res = runner.invoke(app, ["audit", "document", str(packet), str(fifo), *w])
+    flat = " ".join(res.output.split())
+    assert "as written: case.disclose in audit entry 4" in flat, flat  # the first, not the copy
+    assert "pipe: NOT RECORDED: is not a regular file" in flat and res.exit_code == 1

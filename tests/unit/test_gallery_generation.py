@@ -150,3 +150,27 @@ def test_a_forged_pairs_file_is_never_read(tmp_path: Path) -> None:
         assert audit.verify(s).broken_at is None  # (fill writes templates unaudited)
     assert len(entries) == 2 and entries[-1].details["sha256"] == entries[0].details["sha256"]
     ws.close()
+
+
+def test_a_folder_at_the_pairs_path_is_measured_used_and_not_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder (or a read-only place) where the pairs file goes: the figures are measured
+    for this use and the search goes on; nothing is recorded for a file never written."""
+    from sqlalchemy import func, select
+
+    from leadguard.evidence import gallery_figures
+    from leadguard.storage.tables import AuditEntry
+
+    ws = Workspace.init(tmp_path / "ws")
+    space = model_space(ws.settings)
+    fill(ws, 40)
+    path = gallery_figures.pairs_path(ws, space.key)
+    path.mkdir(parents=True)
+    figures = gallery_figures.gallery_figures(ws, space.key)
+    assert figures.hists and path.is_dir()
+    assert "cannot be written" in caplog.text
+    with ws.session() as s:
+        n = s.scalar(select(func.count()).where(AuditEntry.action == "gallery.pairs"))
+    assert n == 0
+    ws.close()

@@ -51,6 +51,14 @@ def test_a_new_workspace_records_its_schema(tmp_path: Path) -> None:
     ws.close()
 
 
+def test_a_revision_no_migration_knows_is_a_clear_error(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    _sql(ws, "UPDATE alembic_version SET version_num = '0020'")
+    ws.close()
+    with pytest.raises(WorkspaceError, match="newer LeadGuard, or set outside LeadGuard"):
+        Workspace.open(tmp_path / "ws")
+
+
 def test_a_schema_revision_set_back_by_hand_is_refused(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
     _sql(ws, PROBE, data=b"probe")  # a row inserted outside LeadGuard ...
@@ -96,6 +104,17 @@ def test_rows_written_before_0019_are_named_by_its_baseline(tmp_path: Path) -> N
     with ws.session() as s:
         check = audit.verify(s)
     assert check.intact, (check.reason, check.record_problems)
+    # the chain holds, but what the baselines adopted after the downgrade is unchecked:
+    # `audit verify` says so, naming the entry, and fails
+    from leadguard.services import audit as audit_svc
+    from leadguard.services.context import Context
+
+    shown = audit_svc.verify(Context(ws), None)
+    assert not shown.intact and len(shown.schema_problems) == 1, shown.schema_problems
+    assert (
+        shown.schema_problems[0].startswith("audit entry 2 (")
+        and "0019 to 0018" in (shown.schema_problems[0])
+    )
     _sql(ws, "UPDATE probes SET original_name = 'other.jpg'")
     _sql(ws, PROBE, data=b"inserted after the baseline")
     with ws.session() as s:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadguard.audit import log as audit
-from leadguard.core.errors import InputError
+from leadguard.core.errors import InputError, LeadGuardError
 from leadguard.services import accounts
 from leadguard.services import audit as audit_service
 from leadguard.services.authz import NotAllowed
@@ -136,3 +136,19 @@ def test_an_empty_value_restores_the_shipped_policy(ctx: Context) -> None:
         assert audit.verify(s).intact
     with pytest.raises(InputError):  # "" is not a value for a setting that has one
         set_setting(ctx, _login(ctx, "admin"), "top_k", "")
+
+
+def test_a_policy_path_that_is_a_pipe_is_named_not_waited_on(ctx: Context) -> None:
+    """A casework policy path swapped for a FIFO (or a device) once hung ``audit verify``
+    and every casework action: it is refused as not a regular file."""
+    import os
+
+    ctx, path = _own_policy(ctx)
+    path.unlink()
+    os.mkfifo(path)
+    accounts.add_user(ctx, _login(ctx, "admin"), "aud", PW, "auditor")
+    found = audit_service.verify(ctx, _login(ctx, "aud"))
+    assert not found.intact
+    assert any("not a regular file" in p for p in found.settings_problems), found
+    with pytest.raises(LeadGuardError, match="not a regular file"):
+        _open(ctx, "C-1")

@@ -50,6 +50,11 @@ def audit_verify(
     console.print(f"safeguard settings against the audit log: {state}")
     for p in result.settings_problems:
         console.print(f"  {safe(p)}", soft_wrap=True)
+    bad = len(result.schema_problems)
+    state = "[green]no downgrade[/green]" if not bad else f"[red]{bad} downgrade(s)[/red]"
+    console.print(f"schema revision history: {state}")
+    for p in result.schema_problems:
+        console.print(f"  {safe(p)}", soft_wrap=True)
     for r in result.anchors:
         a = r.anchor
         state = "[green]ok[/green]" if r.ok else "[red]FAILED[/red]"

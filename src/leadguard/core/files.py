@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+MAX_POLICY_BYTES = 1 << 20  # a policy file (casework, quality) is a few hundred bytes
+
 
 def replace_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a

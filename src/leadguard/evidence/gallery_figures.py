@@ -127,13 +127,22 @@ def gallery_figures(
         groups = [subject_groups(sx, rc) for sx, rc in zip(data.sex, data.race, strict=True)]
         pairs = measure_pairs(data.vectors, list(data.subjects), groups, data.ids)
         written = pairs.to_bytes()
-        replace_file(path, written)  # a search or enrollment may be reading it
         details = {"sha256": hashlib.sha256(written).hexdigest(), "templates": len(data.ids)}
-        if writing is not None:  # what a later load trusts: the file as written here
-            audit.append(writing, ACTION, f"gallery-pairs:{space_key}", details)
+        try:
+            replace_file(path, written)  # a search or enrollment may be reading it
+        except OSError as exc:  # a folder or a read-only place there: used, not kept
+            log.warning(
+                "%s: the gallery's pairs file cannot be written (%s); its figures were "
+                "measured for this use only and will be measured again",
+                path,
+                exc.strerror or exc,
+            )
         else:
-            with ws.session() as s:
-                audit.append(s, ACTION, f"gallery-pairs:{space_key}", details)
+            if writing is not None:  # what a later load trusts: the file as written here
+                audit.append(writing, ACTION, f"gallery-pairs:{space_key}", details)
+            else:
+                with ws.session() as s:
+                    audit.append(s, ACTION, f"gallery-pairs:{space_key}", details)
     figures = stranger_figures(pairs, verdicts)
     if table is not None:
         ws.resident.put(PAIRS, space_key, (_mtime(path), stamp), figures)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leadguard.core.errors import InputError
+from leadguard.core.files import MAX_POLICY_BYTES, read_bounded
 from leadguard.pipeline.measures import Measure
 
 if TYPE_CHECKING:
@@ -196,10 +197,10 @@ def shipped_policy_bytes(face_model: str = FALLBACK_MODEL) -> bytes:
 def load_policy(path: Path | None = None, face_model: str = FALLBACK_MODEL) -> Policy:
     """The policy file ``path``, else the one shipped for ``face_model``."""
     if path is not None:
-        try:
-            return parse_policy(path.read_text(), str(path))
-        except OSError as exc:
-            raise PolicyError(f"{path}: cannot read the quality policy ({exc})") from exc
+        where = f"{path}: cannot read the quality policy"
+        # a pipe or a device would never end
+        data = read_bounded(path, MAX_POLICY_BYTES, lambda why: PolicyError(f"{where} ({why})"))
+        return parse_policy(data.decode(), str(path))
     name, derived_for = shipped_policy_file(face_model)
     note = "" if derived_for == _canonical(face_model) else f", derived for {derived_for} only"
     return parse_policy(

@@ -44,6 +44,7 @@ def verify_out(v: audit_svc.Verification) -> S.VerifyOut:
         record_problems=list(c.record_problems),
         index_problems=list(v.index_problems),
         settings_problems=list(v.settings_problems),
+        schema_problems=list(v.schema_problems),
         head=v.head,
     )
 

@@ -359,6 +359,7 @@ class VerifyOut(BaseModel):
     record_problems: list[str]
     index_problems: list[str] = []  # index files unlike the digests the chain recorded
     settings_problems: list[str] = []  # safeguards in the settings file the log does not record
+    schema_problems: list[str] = []  # schema downgrades on record (rows adopted after each)
     head: str | None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ class Verification:
     index_problems: list[str] = field(default_factory=list)  # files unlike recorded digests
     # safeguards in the settings file unlike those the log records (settings_record)
     settings_problems: list[str] = field(default_factory=list)
+    # schema downgrades on record: the migrations after each adopted rows as they stood
+    schema_problems: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -40,6 +43,7 @@ class Verification:
             and all(a.ok for a in self.anchors)
             and not self.index_problems
             and not self.settings_problems
+            and not self.schema_problems
         )
 
 
@@ -66,7 +70,27 @@ def verify(
             for p in index_files.check(s, key, backend, ctx.ws.index_path(key))
         ]
         settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
-    return Verification(check, head, results, problems, settings + _policy_problems(ctx))
+        schema = _downgrades(s)
+    return Verification(check, head, results, problems, settings + _policy_problems(ctx), schema)
+
+
+def _downgrades(s: Session) -> list[str]:
+    """Each schema downgrade on record. Allowed (an operator's rollback), but the upgrade
+    after it re-runs migrations whose baselines adopt the rows as they then stand, so an edit
+    made while the schema was down is adopted, not caught: an auditor must look there."""
+    from leadguard.storage.migrations.schema_record import DOWN
+
+    rows = s.scalars(select(AuditEntry).where(AuditEntry.action == DOWN).order_by(AuditEntry.seq))
+    out = []
+    for e in rows:
+        d = e.details if isinstance(e.details, dict) else {}
+        out.append(
+            f"audit entry {e.seq} ({e.at}) records a schema downgrade from revision "
+            f"{d.get('from')} to {d.get('to')}: the migrations run after it adopted the rows as "
+            "they then stood, so an edit made while the schema was down is not caught; compare "
+            f"the database with a backup taken before entry {e.seq}"
+        )
+    return out
 
 
 def _policy_problems(ctx: Context) -> list[str]:
@@ -264,23 +288,42 @@ def documents(ctx: Context, actor: Actor | None, paths: list[Path]) -> list[Docu
     out = []
     with ctx.read_session() as s:
         for path in paths:
+            shown = textsafe.shown_path(path)
             try:
+                if not stat.S_ISREG(path.stat().st_mode):  # a pipe or a device never ends
+                    out.append(DocumentCheck(shown, "", problem="is not a regular file"))
+                    continue
                 sha = index_files.sha256_file(path)
             except OSError as exc:  # the others are still checked
                 why = f"cannot be read ({exc.strerror or exc})"
-                out.append(DocumentCheck(textsafe.shown_path(path), "", problem=why))
+                out.append(DocumentCheck(shown, "", problem=why))
                 continue
-            found = DocumentCheck(textsafe.shown_path(path), sha)
-            q = (
-                select(AuditEntry)
-                .where(cast(AuditEntry.details, Text).like(f"%{sha}%"))
-                .order_by(AuditEntry.seq)
-            )
-            for e in s.scalars(q):
-                files = e.details.get("files") if isinstance(e.details, dict) else None
-                names = [n for n, d in (files or {}).items() if d == sha]
-                if names:
-                    found = replace(found, entry=e.seq, action=e.action, actor=e.actor, at=e.at)
-                    found = replace(found, recorded_as=str(names[0]))
-            out.append(found)
+            out.append(_recorded(s, DocumentCheck(shown, sha)))
     return out
+
+
+def _recorded(s: Session, found: DocumentCheck) -> DocumentCheck:
+    """The first entry that recorded a file of this digest: among its ``files`` (reports,
+    packets), or as its own ``sha256`` with its ``file`` (a disclosure packet's zip)."""
+    sha = found.sha256
+    q = (
+        select(AuditEntry)
+        .where(cast(AuditEntry.details, Text).like(f"%{sha}%"))
+        .order_by(AuditEntry.seq)
+    )
+    for e in s.scalars(q):
+        details = e.details if isinstance(e.details, dict) else {}
+        files = details.get("files")
+        names = [n for n, d in (files if isinstance(files, dict) else {}).items() if d == sha]
+        if not names and details.get("sha256") == sha and isinstance(details.get("file"), str):
+            names = [details["file"]]
+        if names:
+            return replace(
+                found,
+                entry=e.seq,
+                action=e.action,
+                actor=e.actor,
+                at=e.at,
+                recorded_as=str(names[0]),
+            )
+    return found

@@ -19,6 +19,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import String
 
+from leadguard.core.errors import WorkspaceError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 # pg_advisory_xact_lock key taken by every PostgreSQL transaction at its start and held to its
 # commit or rollback: transactions queue as they do on SQLite (BEGIN IMMEDIATE), so an audit
@@ -195,9 +197,17 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
     cfg = alembic_config(redact(engine.url))  # the connection is what is used
+    from alembic.util.exc import CommandError
+
     with engine.begin() as conn:  # PostgreSQL: two processes migrating queue on the lock
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        except CommandError as exc:  # a revision no migration of this LeadGuard knows
+            raise WorkspaceError(
+                f"the database's schema revision cannot be migrated ({exc}): it was written "
+                "by a newer LeadGuard, or set outside LeadGuard. Nothing was migrated"
+            ) from None
 
 
 def has_schema(engine: Engine) -> bool:

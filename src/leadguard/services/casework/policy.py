@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from leadguard.core.errors import InputError, LeadGuardError
+from leadguard.core.files import MAX_POLICY_BYTES, read_bounded
 
 
 class PolicyRefused(LeadGuardError):
@@ -39,10 +40,11 @@ def read_policy_file(path: Path | None = None) -> tuple[str, bytes]:
     if path is None:
         f = resources.files("leadguard.services.casework").joinpath("data", "policy.toml")
         return SHIPPED, f.read_bytes()
-    try:
-        return str(path), path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the casework policy ({exc})") from exc
+
+    def fail(why: str) -> InputError:  # a pipe or a device would never end
+        return InputError(f"{path}: cannot read the casework policy ({why})")
+
+    return str(path), read_bounded(path, MAX_POLICY_BYTES, fail)
 
 
 def load_casework_policy(path: Path | None = None) -> CaseworkPolicy:
