@@ -4,6 +4,7 @@ tests/integration/test_quality.py)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -152,3 +153,15 @@ def test_unified_score_keeps_only_measures_that_predict_fewer_misses() -> None:
     curve = edc(sharp, scores, threshold=0.9)
     assert curve[0]["fnmr"] == missed.mean()
     assert curve[-1]["fnmr"] < curve[0]["fnmr"]
+
+
+def test_a_policy_path_that_is_a_pipe_or_not_text_is_a_clear_error(tmp_path: Path) -> None:
+    import os
+
+    fifo, binary = tmp_path / "pipe.toml", tmp_path / "binary.toml"
+    os.mkfifo(fifo)  # read whole, this never ends
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(PolicyError, match="not a regular file"):
+        load_policy(fifo)
+    with pytest.raises(PolicyError, match="not UTF-8 text"):
+        load_policy(binary)

@@ -200,7 +200,11 @@ def load_policy(path: Path | None = None, face_model: str = FALLBACK_MODEL) -> P
         where = f"{path}: cannot read the quality policy"
         # a pipe or a device would never end
         data = read_bounded(path, MAX_POLICY_BYTES, lambda why: PolicyError(f"{where} ({why})"))
-        return parse_policy(data.decode(), str(path))
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise PolicyError(f"{where} (not UTF-8 text)") from None
+        return parse_policy(text, str(path))
     name, derived_for = shipped_policy_file(face_model)
     note = "" if derived_for == _canonical(face_model) else f", derived for {derived_for} only"
     return parse_policy(
