@@ -91,12 +91,17 @@ def test_the_sealed_person_is_refused_in_any_photo_until_the_reviews_are_in(
 
 
 def test_the_comparison_uses_the_evidence_models_threshold(desk, johns_split) -> None:
-    """The waiting probes' templates are compared at the evidence model's open-set threshold
-    for a gallery of that many probes: the score printed is the real similarity."""
+    """The waiting probes' unit templates are compared at the evidence model's open-set
+    threshold for a gallery of that many probes, at the workspace's target FPIR."""
+    from leadguard.evidence import model as evidence_model
+
     ctx = desk["ctx"]
     open_case(desk, "S-2", johns_split[1][2][0])  # a request waiting for its search
     with ctx.borrowed_model() as model, ctx.read_session() as s:
         sealed = sealed_faces(ctx, s, model, lambda: examiners_required(ctx))
-    assert sealed.threshold is not None and 0 < sealed.threshold < 1
+        stored = evidence_model.latest(ctx.ws, model.space.key)
+    assert stored is not None and sealed.templates
+    expected = stored.model.gallery_threshold(ctx.settings.target_fpir, len(sealed.templates))
+    assert sealed.threshold == expected.threshold and 0 < sealed.threshold < 1
     for _, t in sealed.templates:
         assert abs(float(np.linalg.norm(t)) - 1) < 1e-4
