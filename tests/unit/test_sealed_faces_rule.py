@@ -16,25 +16,25 @@ def unit(*xs: float) -> np.ndarray:
 
 
 def test_nothing_waiting_refuses_nothing() -> None:
-    SealedFaces([], None, 0.01).check(unit(1, 0, 0))
-    SealedFaces([], 0.5, 0.01).check(unit(1, 0, 0))
+    SealedFaces([], None).check(unit(1, 0, 0))
+    SealedFaces([], 0.5).check(unit(1, 0, 0))
 
 
 def test_a_score_at_the_threshold_is_refused_and_one_below_is_not() -> None:
     waiting = unit(1, 0, 0)
     at = unit(0.6, 0.8, 0)  # similarity 0.6 with the waiting probe
-    rule = SealedFaces([(7, waiting)], float(waiting @ at), 0.01)
+    rule = SealedFaces([(7, waiting)], float(waiting @ at))
     with pytest.raises(PolicyRefused, match="sealed_probe") as refused:
         rule.check(at)
     text = str(refused.value)
     assert "7" not in text and "0.6" not in text  # neither the request nor the score
-    SealedFaces([(7, waiting)], float(waiting @ at) + 1e-3, 0.01).check(at)
+    SealedFaces([(7, waiting)], float(waiting @ at) + 1e-3).check(at)
 
 
 def test_any_waiting_probe_refuses_and_without_a_model_every_search_waits() -> None:
     a, b = unit(1, 0, 0), unit(0, 1, 0)
     with pytest.raises(PolicyRefused):
-        SealedFaces([(1, a), (2, b)], 0.9, 0.01).check(unit(0.05, 1, 0))
-    SealedFaces([(1, a), (2, b)], 0.9, 0.01).check(unit(0, 0, 1))
+        SealedFaces([(1, a), (2, b)], 0.9).check(unit(0.05, 1, 0))
+    SealedFaces([(1, a), (2, b)], 0.9).check(unit(0, 0, 1))
     with pytest.raises(PolicyRefused, match="no evidence model"):
-        SealedFaces([(1, a)], None, 0.01).check(unit(0, 0, 1))
+        SealedFaces([(1, a)], None).check(unit(0, 0, 1))

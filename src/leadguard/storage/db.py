@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -197,8 +198,6 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
     cfg = alembic_config(redact(engine.url))  # the connection is what is used
-    from alembic.util.exc import CommandError
-
     with engine.begin() as conn:  # PostgreSQL: two processes migrating queue on the lock
         cfg.attributes["connection"] = conn
         try:

@@ -48,7 +48,6 @@ class SealedFaces:
 
     templates: list[tuple[int, np.ndarray]]  # (request id, unit template)
     threshold: float | None  # None: no evidence model for the space
-    target_fpir: float
 
     def check(self, vector: np.ndarray) -> None:
         """Raise ``PolicyRefused("sealed_probe")`` where the probe is a waiting one's person."""
@@ -83,12 +82,12 @@ def sealed_faces(
     waiting = waiting_requests(s, required)
     templates = [(w.request, t) for w in waiting if (t := _template(ctx, model, w)) is not None]
     threshold = None
-    target = ctx.settings.target_fpir
     if templates:
         stored = evidence_model.latest(ctx.ws, model.space.key)
         if stored is not None:
+            target = ctx.settings.target_fpir
             threshold = stored.model.gallery_threshold(target, len(templates)).threshold
-    return SealedFaces(templates, threshold, target)
+    return SealedFaces(templates, threshold)
 
 
 def _template(ctx: Context, model: FaceModel, w: Waiting) -> np.ndarray | None:
