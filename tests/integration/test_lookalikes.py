@@ -1,10 +1,11 @@
 """Look-alike counts on real faces (dlib-resnet): the counts kept incrementally equal a full
 recount after enrollment in many batches, after an enrollment SIGKILLed inside a batch's
 transaction and after its commit (``killpoints``), after the resumed run, after a removal and
-an expungement; ``gallery check`` finds a count altered in the database and ``gallery
-rebuild`` repairs it. A search's list states, for each candidate, the count read at the grid
-point at or below its score (checked against a count from the vectors), and how many people
-score within the margin of the top one."""
+an expungement, and the chain's digest of them verifies after each; ``gallery check`` and
+``audit verify`` find a count altered in the database and ``gallery rebuild`` repairs it. A
+search's list states, for each candidate, the count read at the grid point at or below its
+score (checked against a count from the vectors), and how many people score within the
+margin of the top one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from leadguard.audit import log as audit
 from leadguard.cli.main import app
 from leadguard.evidence import lookalikes as la
 from leadguard.face_models import model_space
@@ -51,11 +53,16 @@ def lfw(names: list[str], first: int, last: int) -> list[tuple[Path, str]]:
 
 
 def consistent(ws_path: Path) -> tuple[int, bool]:
+    """(templates, counts equal a recount), and the chain verifies: the counts' recorded
+    set digest is that of the rows as they stand."""
     ws = Workspace.open(ws_path)
     try:
         key = model_space(ws.settings).key
         result = lookalikes.check_workspace(ws, key)
         assert result.missing == 0, result
+        with ws.session() as s:
+            chain = audit.verify(s)
+        assert chain.intact, (chain.reason, chain.record_problems)
         return result.templates, result.consistent
     finally:
         ws.close()
@@ -117,10 +124,15 @@ def test_counts_kept_through_enroll_kills_remove_and_expunge_equal_a_recount(
     result = runner.invoke(app, ["gallery", "check", "-w", str(ws_path)])
     assert result.exit_code == 1 and "INCONSISTENT" in result.output, result.output
     assert str(tid) in result.output and "gallery rebuild" in result.output
+    result = runner.invoke(app, ["audit", "verify", "-w", str(ws_path)])  # and the chain
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"lookalike_counts rows of space {key}" in flat, flat
+    assert "contents differ" in flat, flat
     result = runner.invoke(app, ["gallery", "rebuild", "-w", str(ws_path)])
     assert result.exit_code == 0 and f"{left.templates} templates" in result.output, result.output
     result = runner.invoke(app, ["gallery", "check", "-w", str(ws_path)])
     assert result.exit_code == 0 and "INCONSISTENT" not in result.output, result.output
+    assert consistent(ws_path) == (left.templates, True)  # the rebuild's digest recorded
 
 
 def count_from_vectors(ws: Workspace, template_id: int, score: float) -> int:

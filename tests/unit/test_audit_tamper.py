@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from leadguard.acceptance.records import add_acceptance
 from leadguard.audit import anchor
 from leadguard.audit import log as audit
+from leadguard.audit.lookalike_state import TABLE
 from leadguard.core.config import Settings
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evaluation.run import save_record
@@ -26,6 +27,7 @@ from leadguard.evidence.gallery_figures import record_resolution
 from leadguard.evidence.model import adopt_shipped
 from leadguard.face_models import create_model
 from leadguard.gallery.enroll import register_space
+from leadguard.gallery.lookalikes import rebuild_workspace
 from leadguard.gallery.maintenance import remove_subject
 from leadguard.services import accounts
 from leadguard.services.authz import NotAllowed
@@ -109,6 +111,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Pa
     cw.approve(ctx, sup, filed.id)
     _enroll(ctx.ws, [("ana", "F", "Black", 2), ("bob", "M", "White", 2), ("cy", "M", "Asian", 1)])
     _enroll(ctx.ws, [("ana", "F", "Black", 3)])  # a later photo of a known person
+    rebuild_workspace(ctx.ws, SPACE)  # the look-alike counts, and their digest in the chain
     adopt_shipped(ctx.ws, SPACE)
     prov = {
         "embedding_space": {"key": SPACE},
@@ -153,6 +156,27 @@ def _edit_evidence_model(conn: Connection) -> int:
     payload[len(payload) // 2] ^= 0xFF
     done = conn.execute(text("UPDATE evidence_models SET payload = :p"), {"p": bytes(payload)})
     return int(done.rowcount)
+
+
+def _raise_a_lookalike_count(conn: Connection) -> int:
+    """Add 5 to one grid point of one template's counts (a candidate would then be said to
+    resemble five more enrolled people)."""
+    blob = conn.execute(
+        text("SELECT counts FROM lookalike_counts ORDER BY template_id LIMIT 1")
+    ).scalar_one()
+    counts = np.frombuffer(bytes(blob), dtype="<u4").copy()
+    counts[len(counts) // 2] += 5
+    done = conn.execute(
+        text(
+            "UPDATE lookalike_counts SET counts = :c WHERE template_id = "
+            "(SELECT min(template_id) FROM lookalike_counts)"
+        ),
+        {"c": counts.tobytes()},
+    )
+    return int(done.rowcount)
+
+
+CALLABLE_TABLE = {_edit_evidence_model: "evidence_models", _raise_a_lookalike_count: TABLE}
 
 
 def _table(statement: str) -> str:
@@ -341,6 +365,14 @@ TAMPERING: dict[str, list[Tamper]] = {
         "note, created_at) SELECT space_key, 'other', space, evaluation, accepted_by, note, "
         "created_at FROM model_acceptances"
     ],
+    # what a list says a candidate resembles (derived, under one set digest per space)
+    "raise a look-alike count": [_raise_a_lookalike_count],
+    "delete a template's look-alike counts": [
+        "DELETE FROM lookalike_counts WHERE template_id = (SELECT min(template_id) FROM "
+        "lookalike_counts)"
+    ],
+    "relabel the look-alike grid": ["UPDATE lookalike_counts SET grid = 'fisher-z/0.05/6-83'"],
+    "empty the look-alike counts": ["DELETE FROM lookalike_counts"],
     # the log itself
     "edit an audit entry": ["UPDATE audit_log SET actor = 'someone' WHERE seq = 3"],
     "delete an audit entry": ["DELETE FROM audit_log WHERE seq = 4"],
@@ -388,7 +420,7 @@ def test_each_tampering_is_detected(
     check = verify(ws)
     assert not check.intact, kind
     last = TAMPERING[kind][-1]
-    table = "evidence_models" if not isinstance(last, str) else _table(last)
+    table = CALLABLE_TABLE[last] if not isinstance(last, str) else _table(last)
     if table == "audit_log":
         assert check.broken_at is not None or check.record_problems
     else:  # the finding names the table that was edited

@@ -1,7 +1,9 @@
 """Look-alike counts: the count logic on constructed scores (against a brute-force count),
 the reading of a candidate's count (which way it rounds), the list's near-top figure, and the
 counts kept in a workspace's database by enrollment batches and removal, against a full
-recount, on synthetic templates whose scores spread over the whole grid."""
+recount, on synthetic templates whose scores spread over the whole grid; the counts' set
+digest in the audit chain (kept through the same changes, finding an edit that a later
+enrollment does not launder, adopted by migration 0020 where rows were there before)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+from leadguard.audit import log as audit
+from leadguard.audit import lookalike_state
+from leadguard.core.config import load_settings
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evidence import lookalikes as la
 from leadguard.face_models import model_space
@@ -19,7 +25,9 @@ from leadguard.gallery.enroll import register_space
 from leadguard.gallery.maintenance import remove_subject, save_index, synced_index
 from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
+from leadguard.storage.tables import AuditEntry
 from leadguard.storage.workspace import Workspace
+from tests.unit.migration_kit import downgrade
 
 _DET = Detection(Box(0, 0, 100, 100), 1.0, ())
 
@@ -186,5 +194,81 @@ def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> 
         assert not bad.consistent and bad.differ == 1 and bad.differing_ids == (tid,)
         assert lookalikes.rebuild_workspace(ws, key) == result.templates
         assert lookalikes.check_workspace(ws, key).consistent
+    finally:
+        ws.close()
+
+
+def chain_findings(ws: Workspace) -> list[str]:
+    """``audit verify``'s findings about the look-alike counts (these synthetic templates
+    are named by no entry, which verify also says: not looked at here)."""
+    with ws.session() as s:
+        found = audit.verify(s).record_problems
+    return [p for p in found if p.startswith(lookalike_state.TABLE)]
+
+
+def edit_a_count(ws: Workspace, key: str) -> int:
+    with ws.session() as s:
+        tid = int(repo.template_ids(s, key)[0])
+        row = la.from_bytes(laq.lookalike_rows(s, [tid])[tid][1])
+        row[0] += 1
+        laq.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
+    return tid
+
+
+def test_the_chain_records_the_counts_and_finds_an_edit_later_changes_do_not_hide(
+    tmp_path: Path,
+) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        key = model_space(ws.settings).key
+        enroll_batch(ws, 0, [1, 1, 2, 3])
+        enroll_batch(ws, 10, [2, 4, 4, 5, 6])
+        remove_subject(ws, "S004")
+        with ws.session() as s:
+            recorded = lookalike_state.recorded(s, key)
+            assert recorded == lookalike_state.State(
+                lookalike_state.of_table(s, key).digest, 7, recorded.seq
+            )
+        assert chain_findings(ws) == []
+        edit_a_count(ws, key)
+        found = chain_findings(ws)
+        assert len(found) == 1 and "7 rows, as recorded, but their contents differ" in found[0]
+        enroll_batch(ws, 20, [1, 7, 8])  # raises the edited row's counts too: still found
+        remove_subject(ws, "S002")
+        found = chain_findings(ws)
+        assert len(found) == 1 and "contents differ" in found[0], found
+        with ws.session() as s:  # a row deleted: the count of rows says so too
+            laq.delete_lookalike_rows(s, ids=[int(repo.template_ids(s, key)[-1])])
+        assert "7 rows where it records 8" in chain_findings(ws)[0]
+        lookalikes.rebuild_workspace(ws, key)  # recomputed from the templates, audited
+        assert chain_findings(ws) == []
+    finally:
+        ws.close()
+
+
+def test_rows_written_before_0020_are_adopted_by_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    downgrade(ws, "0019")
+    ws = Workspace(tmp_path / "ws", load_settings(tmp_path / "ws"))  # not upgraded
+    with monkeypatch.context() as m:  # the counts as the code of 0019 wrote them: no digest
+        m.setattr(lookalike_state, "record_change", lambda *a, **k: None)
+        enroll_batch(ws, 0, [1, 1, 2, 3])
+    key = model_space(ws.settings).key
+    assert "no audit entry records" in chain_findings(ws)[0]
+    ws.close()
+    ws = Workspace.open(tmp_path / "ws")  # upgraded when opened: 0020 adopts the rows
+    try:
+        with ws.session() as s:
+            adopted = s.scalars(
+                select(AuditEntry).where(AuditEntry.action == lookalike_state.ACTION)
+            ).all()
+        assert [(e.actor, e.object, e.details["rows"]) for e in adopted] == [
+            ("migration:0020", lookalike_state.object_of(key), 4)
+        ]
+        assert chain_findings(ws) == []
+        edit_a_count(ws, key)
+        assert "contents differ" in chain_findings(ws)[0]
     finally:
         ws.close()

@@ -23,6 +23,8 @@ from tests.unit.migration_kit import downgrade
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
+HEAD = "0020"  # the newest revision
+
 PROBE = (
     "INSERT INTO probes (created_at, sha256, source_type, original_name, exif, edits, data) "
     f"VALUES ('2026-01-01', '{'a' * 64}', 'other', 'p.jpg', '{{}}', '[]', :data)"
@@ -47,13 +49,13 @@ def _unmigrated(root: Path) -> Workspace:
 def test_a_new_workspace_records_its_schema(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
     action, details = _actions(ws)[0]
-    assert action == schema_record.ACTION and details == {"from": None, "to": "0019"}
+    assert action == schema_record.ACTION and details == {"from": None, "to": HEAD}
     ws.close()
 
 
 def test_a_revision_no_migration_knows_is_a_clear_error(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
-    _sql(ws, "UPDATE alembic_version SET version_num = '0020'")
+    _sql(ws, "UPDATE alembic_version SET version_num = '0999'")
     ws.close()
     with pytest.raises(WorkspaceError, match="newer LeadGuard, or set outside LeadGuard"):
         Workspace.open(tmp_path / "ws")
@@ -64,7 +66,7 @@ def test_a_schema_revision_set_back_by_hand_is_refused(tmp_path: Path) -> None:
     _sql(ws, PROBE, data=b"probe")  # a row inserted outside LeadGuard ...
     _sql(ws, "UPDATE alembic_version SET version_num = '0018'")  # ... then laundered
     ws.close()
-    with pytest.raises(WorkspaceError, match="audit entry 1 records revision 0019"):
+    with pytest.raises(WorkspaceError, match=f"audit entry 1 records revision {HEAD}"):
         Workspace.open(tmp_path / "ws")
     ws = _unmigrated(tmp_path / "ws")
     with ws.engine.connect() as conn:  # nothing was migrated, nothing adopted
@@ -99,7 +101,7 @@ def test_rows_written_before_0019_are_named_by_its_baseline(tmp_path: Path) -> N
         "audit.baseline",
         schema_record.ACTION,
     ]
-    assert actions[1][1] == {"from": "0019", "to": "0018"}
+    assert actions[1][1] == {"from": HEAD, "to": "0018"}
     assert {d["revision"] for a, d in actions if a == "audit.baseline"} == {"0019"}
     with ws.session() as s:
         check = audit.verify(s)
@@ -113,7 +115,7 @@ def test_rows_written_before_0019_are_named_by_its_baseline(tmp_path: Path) -> N
     assert not shown.intact and len(shown.schema_problems) == 1, shown.schema_problems
     assert (
         shown.schema_problems[0].startswith("audit entry 2 (")
-        and "0019 to 0018" in (shown.schema_problems[0])
+        and f"{HEAD} to 0018" in (shown.schema_problems[0])
     )
     _sql(ws, "UPDATE probes SET original_name = 'other.jpg'")
     _sql(ws, PROBE, data=b"inserted after the baseline")

@@ -9,6 +9,8 @@
   subject's best score against every remaining template is taken off, and its rows go.
 - ``check`` recomputes every row from the database's vectors and compares; ``rebuild``
   replaces them. Both are an exact all-pairs scan: O(templates^2) work.
+- Every one of those changes appends the space's rows' set digest to the audit chain
+  (``leadguard.audit.lookalike_state``), so that ``audit verify`` finds an edited count.
 
 Scores are recomputed in float64 from the stored float32 vectors (the same in every path),
 so that incremental and rebuilt counts agree exactly.
@@ -25,6 +27,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
+from leadguard.audit import lookalike_state as state
 from leadguard.evidence import lookalikes as la
 from leadguard.index.registry import StoredIndex
 from leadguard.storage import lookalike_queries as laq
@@ -139,27 +142,28 @@ def on_enroll(
         hit = delta.any(axis=1)
         if hit.any():
             changed.append((cids[hit], delta[hit]))
-    updated = _apply(s, changed)
+    before, after = _apply(s, changed)
 
     def gallery() -> Iterator[Chunk]:
         yield from index.stored()
         yield ids, vecs
 
     rows = own_rows(vecs, dense, gallery, subjects)
-    laq.insert_lookalike_rows(
-        s,
-        space_key,
-        la.GRID_NAME,
-        [(int(i), la.to_bytes(r)) for i, r in zip(ids, rows, strict=True)],
-    )
-    return updated
+    own = [(int(i), la.to_bytes(r)) for i, r in zip(ids, rows, strict=True)]
+    laq.insert_lookalike_rows(s, space_key, la.GRID_NAME, own)
+    written = after + [(i, la.GRID_NAME, c) for i, c in own]
+    state.record_change(s, space_key, "enroll", added=written, removed=before)
+    return len(after)
 
 
-def _apply(s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]) -> int:
+def _apply(
+    s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]
+) -> tuple[list[state.Row], list[state.Row]]:
     """Add the deltas to the stored rows (templates with no row are left without one: the
-    check names them, the rebuild computes them)."""
+    check names them, the rebuild computes them). Returns the rows as they were and as
+    written, for the table's recorded digest."""
     if not changed:
-        return 0
+        return [], []
     ids = np.concatenate([c[0] for c in changed])
     deltas = np.vstack([c[1] for c in changed])
     stored = laq.lookalike_rows(s, [int(i) for i in ids])
@@ -170,7 +174,7 @@ def _apply(s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]) -
     )
     ids, deltas = ids[keep], deltas[keep]
     if ids.size == 0:
-        return 0
+        return [], []
     blob = b"".join(stored[int(i)][1] for i in ids)
     counts = np.frombuffer(blob, dtype=la.COUNT_DTYPE).reshape(-1, la.POINTS) + deltas
     if (counts < 0).any():  # those rows disagreed already; the check will say so
@@ -180,7 +184,8 @@ def _apply(s: Session, changed: list[tuple[npt.NDArray[np.int64], la.Counts]]) -
     packed = np.ascontiguousarray(counts.astype(la.COUNT_DTYPE))
     out = [(int(i), packed[r].tobytes()) for r, i in enumerate(ids)]
     laq.update_lookalike_rows(s, out)
-    return len(out)
+    before = [(i, la.GRID_NAME, stored[i][1]) for i, _ in out]
+    return before, [(i, la.GRID_NAME, c) for i, c in out]
 
 
 def on_remove(s: Session, space_key: str, removed: list[int]) -> int:
@@ -204,8 +209,11 @@ def on_remove(s: Session, space_key: str, removed: list[int]) -> int:
         hit = delta.any(axis=1)
         if hit.any():
             changed.append((cids[hit], delta[hit]))
+    going = [(i, g, c) for i, (g, c) in laq.lookalike_rows(s, [int(i) for i in removed]).items()]
     laq.delete_lookalike_rows(s, ids=[int(i) for i in removed])
-    return _apply(s, changed)
+    before, after = _apply(s, changed)
+    state.record_change(s, space_key, "remove", added=after, removed=before + going)
+    return len(after)
 
 
 def compute_all(s: Session, space_key: str) -> tuple[npt.NDArray[np.int64], la.Counts]:
@@ -260,6 +268,7 @@ def rebuild(s: Session, space_key: str) -> int:
         la.GRID_NAME,
         [(int(i), la.to_bytes(r)) for i, r in zip(ids, rows, strict=True)],
     )
+    state.record_table(s, space_key, "rebuild")
     return int(ids.size)
 
 

@@ -4,6 +4,7 @@ enrolled people score at least each point of the grid against it. Counted by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import cast
 
 import numpy as np
@@ -97,3 +98,30 @@ def delete_lookalike_rows(
             session.execute(delete(LookalikeCount).where(LookalikeCount.template_id.in_(part)))
     elif space_key is not None:
         session.execute(delete(LookalikeCount).where(LookalikeCount.space_key == space_key))
+
+
+def iter_space_rows(
+    session: Session, space_key: str, chunk: int = 5000
+) -> Iterator[tuple[int, str, bytes]]:
+    """Every look-alike row of a space as (template id, grid name, counts bytes), in
+    template order, a chunk of rows at a time (bounded memory whatever the gallery)."""
+    after = -1
+    while True:
+        rows = session.execute(
+            select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts)
+            .where(LookalikeCount.space_key == space_key, LookalikeCount.template_id > after)
+            .order_by(LookalikeCount.template_id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        for r in rows:
+            yield int(r[0]), str(r[1]), bytes(r[2])
+        after = int(rows[-1][0])
+
+
+def lookalike_spaces(session: Session) -> list[str]:
+    """The spaces that have look-alike rows."""
+    return sorted(
+        str(k) for k in session.scalars(select(LookalikeCount.space_key).distinct()).all()
+    )
