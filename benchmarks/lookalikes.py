@@ -13,8 +13,9 @@ each model's (a shared direction, a subject's own, noise):
 - ``sface-like``: strangers about 0.05, mates about 0.7: few strangers reach the grid.
 
 Reported: seconds of ``on_enroll`` per face over the whole run and in the last batches (the
-gallery at its largest), rows rewritten per batch, and ``gallery check`` / ``rebuild`` times
-at the final size.
+gallery at its largest; it includes the set digest each batch appends to the audit chain),
+rows rewritten per batch, ``gallery check`` / ``rebuild`` times at the final size, and the
+time ``audit verify`` takes to recompute the rows' digest.
 
 Usage: python benchmarks/lookalikes.py [--templates 10000] [--kinds dlib-like sface-like]
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import save
+from leadguard.audit import lookalike_state
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
@@ -89,6 +91,11 @@ def run(n: int, kind: str, root: Path) -> dict[str, object]:
     t = time.perf_counter()
     lookalikes.rebuild_workspace(ws, space.key)
     rebuild_s = time.perf_counter() - t
+    with ws.session() as s:  # what `audit verify` adds: the rows' set digest, recomputed
+        t = time.perf_counter()
+        digest = lookalike_state.of_table(s, space.key)
+        digest_s = time.perf_counter() - t
+        chain_agrees = lookalike_state.recorded(s, space.key).digest == digest.digest
     ws.close()
     last = times[-10:]
     out = {
@@ -103,13 +110,16 @@ def run(n: int, kind: str, root: Path) -> dict[str, object]:
         "incremental_equals_recount": result.consistent,
         "check_s": round(check_s, 2),
         "rebuild_s": round(rebuild_s, 2),
+        "verify_digest_s": round(digest_s, 2),
+        "chain_digest_agrees": chain_agrees,
     }
     print(
         f"{kind:>10}, {n:,} synthetic templates: on_enroll {out['on_enroll_total_s']} s in all, "
         f"{out['on_enroll_ms_per_face_whole_run']} ms a face over the run, "
         f"{out['on_enroll_ms_per_face_last_10_batches']} ms a face at {n:,} "
         f"({updated[-1]:,} rows rewritten by the last batch); check {check_s:.1f} s, "
-        f"rebuild {rebuild_s:.1f} s; incremental = recount: {result.consistent}"
+        f"rebuild {rebuild_s:.1f} s; incremental = recount: {result.consistent}; "
+        f"verify's digest {digest_s:.2f} s, as the chain records: {chain_agrees}"
     )
     return out
 
