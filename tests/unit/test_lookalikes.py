@@ -3,33 +3,24 @@ the reading of a candidate's count (which way it rounds), the list's near-top fi
 counts kept in a workspace's database by enrollment batches and removal, against a full
 recount, on synthetic templates whose scores spread over the whole grid; the counts' set
 digest in the audit chain (kept through the same changes, finding an edit that a later
-enrollment does not launder, adopted by migration 0020 where rows were there before)."""
+enrollment does not launder; migration 0020: tests/unit/test_migration_0020.py)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
-from leadguard.audit import log as audit
 from leadguard.audit import lookalike_state
-from leadguard.core.config import load_settings
-from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evidence import lookalikes as la
 from leadguard.face_models import model_space
 from leadguard.gallery import lookalikes
-from leadguard.gallery.enroll import register_space
-from leadguard.gallery.maintenance import remove_subject, save_index, synced_index
+from leadguard.gallery.maintenance import remove_subject
 from leadguard.storage import lookalike_queries as laq
 from leadguard.storage import queries as repo
-from leadguard.storage.tables import AuditEntry
 from leadguard.storage.workspace import Workspace
-from tests.unit.migration_kit import downgrade
-
-_DET = Detection(Box(0, 0, 100, 100), 1.0, ())
+from tests.unit.lookalike_kit import chain_findings, edit_a_count, enroll_batch
 
 
 def brute_counts(scores: np.ndarray, subjects: np.ndarray, own: int) -> np.ndarray:
@@ -127,41 +118,6 @@ def test_bytes_round_trip_and_refuse_a_wrong_length() -> None:
 # --- in a workspace ---
 
 
-def vectors(n: int, seed: int, subjects: list[int]) -> np.ndarray:
-    """Templates whose scores spread over the grid: a shared direction (so strangers score
-    0.3-0.9), a subject's own (mates higher), and noise."""
-    rng = np.random.default_rng(seed)
-    dim = 128
-    shared = np.random.default_rng(0).normal(size=dim)
-    own = {s: np.random.default_rng(1000 + s).normal(size=dim) for s in set(subjects)}
-    weight = {s: 0.15 + 0.1 * (s % 9) for s in set(subjects)}  # some subjects generic
-    out = []
-    for s in subjects:
-        v = shared + weight[s] * own[s] + 0.1 * rng.normal(size=dim)
-        out.append(v / np.linalg.norm(v))
-    return np.asarray(out, dtype=np.float32)[:n]
-
-
-def enroll_batch(ws: Workspace, first: int, subjects: list[int]) -> None:
-    space = model_space(ws.settings)
-    vecs = vectors(len(subjects), first, subjects)
-    rows = []
-    for i, (v, sub) in enumerate(zip(vecs, subjects, strict=True), start=first):
-        sha = hashlib.sha256(f"synthetic-{i}".encode()).hexdigest()
-        meta = ImageMeta(f"synthetic/{i}.jpg", sha, "JPEG", 250, 250, 10_000)
-        info = repo.SubjectInfo(external_id=f"S{sub:03d}")
-        rows.append(repo.NewTemplate(info, meta, FaceTemplate(_DET, v, space.key), 1))
-    with ws.session() as s:
-        register_space(s, space)  # with the entry naming its row
-    index, _ = synced_index(ws, space)
-    with ws.session() as s:
-        new_ids = repo.save_templates(s, rows)
-        lookalikes.on_enroll(s, space.key, index, new_ids, vecs)
-    index.add(np.asarray(new_ids, dtype=np.int64), vecs)
-    with ws.write_lock():
-        save_index(ws, space, index, "enroll")
-
-
 def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
     try:
@@ -198,23 +154,6 @@ def test_counts_kept_by_batches_and_removals_equal_a_recount(tmp_path: Path) -> 
         ws.close()
 
 
-def chain_findings(ws: Workspace) -> list[str]:
-    """``audit verify``'s findings about the look-alike counts (these synthetic templates
-    are named by no entry, which verify also says: not looked at here)."""
-    with ws.session() as s:
-        found = audit.verify(s).record_problems
-    return [p for p in found if p.startswith(lookalike_state.TABLE)]
-
-
-def edit_a_count(ws: Workspace, key: str) -> int:
-    with ws.session() as s:
-        tid = int(repo.template_ids(s, key)[0])
-        row = la.from_bytes(laq.lookalike_rows(s, [tid])[tid][1])
-        row[0] += 1
-        laq.update_lookalike_rows(s, [(tid, la.to_bytes(row))])
-    return tid
-
-
 def test_the_chain_records_the_counts_and_finds_an_edit_later_changes_do_not_hide(
     tmp_path: Path,
 ) -> None:
@@ -242,33 +181,5 @@ def test_the_chain_records_the_counts_and_finds_an_edit_later_changes_do_not_hid
         assert "7 rows where it records 8" in chain_findings(ws)[0]
         lookalikes.rebuild_workspace(ws, key)  # recomputed from the templates, audited
         assert chain_findings(ws) == []
-    finally:
-        ws.close()
-
-
-def test_rows_written_before_0020_are_adopted_by_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws = Workspace.init(tmp_path / "ws")
-    downgrade(ws, "0019")
-    ws = Workspace(tmp_path / "ws", load_settings(tmp_path / "ws"))  # not upgraded
-    with monkeypatch.context() as m:  # the counts as the code of 0019 wrote them: no digest
-        m.setattr(lookalike_state, "record_change", lambda *a, **k: None)
-        enroll_batch(ws, 0, [1, 1, 2, 3])
-    key = model_space(ws.settings).key
-    assert "no audit entry records" in chain_findings(ws)[0]
-    ws.close()
-    ws = Workspace.open(tmp_path / "ws")  # upgraded when opened: 0020 adopts the rows
-    try:
-        with ws.session() as s:
-            adopted = s.scalars(
-                select(AuditEntry).where(AuditEntry.action == lookalike_state.ACTION)
-            ).all()
-        assert [(e.actor, e.object, e.details["rows"]) for e in adopted] == [
-            ("migration:0020", lookalike_state.object_of(key), 4)
-        ]
-        assert chain_findings(ws) == []
-        edit_a_count(ws, key)
-        assert "contents differ" in chain_findings(ws)[0]
     finally:
         ws.close()
