@@ -105,3 +105,36 @@ def test_the_comparison_uses_the_evidence_models_threshold(desk, johns_split) ->
     assert sealed.threshold == expected.threshold and 0 < sealed.threshold < 1
     for _, t in sealed.templates:
         assert abs(float(np.linalg.norm(t)) - 1) < 1e-4
+
+
+def test_a_file_replaced_after_the_bytes_check_is_refused_by_the_bytes_searched(
+    desk, johns_split, tmp_path, monkeypatch
+) -> None:
+    """The early check reads the file before the search reads it again: a file replaced in
+    between by the sealed probe is refused by the SHA-256 of the bytes actually searched
+    (here with the face comparison switched off, so that the bytes alone decide)."""
+    from leadguard.services import search as search_service
+    from leadguard.services.casework import sealed_faces as sealed_module
+
+    ctx, u = desk["ctx"], desk["u"]
+    probes = johns_split[1]
+    sought, stranger = probes[0][0], probes[1][0]
+    cw.open_case(ctx, u["sup"], "S-SWAP", "Robbery", date(2026, 3, 1), "d", {}, "o", "w")
+    open_case(desk, "S-3", sought)  # waiting for its search
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(stranger.read_bytes())
+    checked = search_service.refuse_if_under_review
+
+    def check_then_replace(*args: Any) -> None:
+        checked(*args)  # reads the stranger's bytes: passes
+        photo.write_bytes(sought.read_bytes())
+
+    monkeypatch.setattr(search_service, "refuse_if_under_review", check_then_replace)
+    monkeypatch.setattr(sealed_module, "_template", lambda *args: None)
+    swap = Override("S-SWAP", "a child is missing")
+    with pytest.raises(PolicyRefused, match="is the probe of a search request") as no:
+        search(ctx, u["sup"], SearchRequest(photo, "other"), swap)
+    assert no.value.rule == "sealed_probe"
+    photo.write_bytes(stranger.read_bytes())  # the same route with the stranger: searched
+    monkeypatch.setattr(search_service, "refuse_if_under_review", checked)
+    assert search(ctx, u["sup"], SearchRequest(photo, "other"), swap).search_id is not None

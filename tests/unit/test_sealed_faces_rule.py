@@ -38,3 +38,13 @@ def test_any_waiting_probe_refuses_and_without_a_model_every_search_waits() -> N
     SealedFaces([(1, a), (2, b)], 0.9).check(unit(0, 0, 1))
     with pytest.raises(PolicyRefused, match="no evidence model"):
         SealedFaces([(1, a)], None).check(unit(0, 0, 1))
+
+
+def test_the_bytes_searched_are_refused_where_a_request_waits_on_them() -> None:
+    """With no template to compare (a waiting probe whose own search cannot run), the
+    SHA-256 of the bytes searched still decides."""
+    rule = SealedFaces([], None, frozenset({"a" * 64}))
+    with pytest.raises(PolicyRefused, match="is the probe of a search request"):
+        rule.check(unit(1, 0, 0), "a" * 64)
+    rule.check(unit(1, 0, 0), "b" * 64)
+    rule.check(unit(1, 0, 0))  # no hash given: the bytes rule is not asked

@@ -52,7 +52,7 @@ def search(
     *,
     model: FaceModel,
     then: Callable[[Session, CandidateList], None] | None = None,
-    screen: Callable[[np.ndarray], None] | None = None,
+    screen: Callable[[np.ndarray, str], None] | None = None,
 ) -> CandidateList:
     """Open-set by default: only subjects at or above the threshold measured for this gallery
     size; ``investigation=N`` returns N people with no threshold, and says so.
@@ -62,9 +62,10 @@ def search(
     gate, no face, ...) commits its probe, its search-log row and its audit entries, then
     raises. ``then(session, result)`` runs in the same transaction, after the search is
     logged (a casework request is marked searched with it; an override is audited).
-    ``screen(template)`` runs once the probe is received and embedded, before the gallery is
-    read: an error it raises refuses the search, recorded like any refusal (an urgent search
-    of a sealed request's person)."""
+    ``screen(template, sha256)`` runs once the probe is received and embedded, before the
+    gallery is read, with the SHA-256 of the bytes received (the ones searched, not a file
+    read again): an error it raises refuses the search, recorded like any refusal (an urgent
+    search of a sealed request's person)."""
     failure: LeadGuardError | None = None
     ready = prepare(ws, request, model)  # the costly part, before the transaction
     with ws.session() as s:
@@ -185,11 +186,11 @@ def _search(
     model: FaceModel,
     received: list[Intake],
     ready: Prepared | None = None,
-    screen: Callable[[np.ndarray], None] | None = None,
+    screen: Callable[[np.ndarray, str], None] | None = None,
 ) -> CandidateList:
     probe = _receive(ws, s, req, model, received, ready)
     if screen is not None:
-        screen(probe.processed.template.vector)
+        screen(probe.processed.template.vector, probe.intake.original_sha256)
     gallery = _snapshot(ws, s, model.space, req.investigation)
     ranked = _rank(ws, s, req, probe, gallery)
     candidates = _candidates(s, req, model.space.key, gallery, ranked)

@@ -114,11 +114,13 @@ def search(
 def refuse_if_under_review(ctx: Context, s: Session, request: SearchRequest) -> None:
     """An urgent search of a photo that a search request is waiting on (its search not yet
     run, or its blind reviews not all in) is refused: its list would show that request's
-    candidates before the examiners' own decisions. (The same photo re-encoded is not the
-    same bytes: this rule closes the direct route, the audit trail shows the rest.)"""
+    candidates before the examiners' own decisions, before the probe is embedded. (The same
+    photo re-encoded, or the file replaced after this read, is caught by the face screen,
+    ``sealed_faces``, which also compares the bytes actually searched.)"""
     from leadguard.pipeline.decode import read_file
     from leadguard.services.casework.blind import before_review
     from leadguard.services.casework.policy import PolicyRefused
+    from leadguard.services.casework.sealed_faces import SEALED_BYTES
     from leadguard.storage.tables import ProbeRecord
 
     if request.stored_probe is not None:
@@ -131,12 +133,7 @@ def refuse_if_under_review(ctx: Context, s: Session, request: SearchRequest) -> 
             return  # the search refuses the file itself, with its own message
         sha = hashlib.sha256(data).hexdigest()
     if sha and before_review(s, sha, lambda: examiners_required(ctx)):
-        raise PolicyRefused(
-            "sealed_probe",
-            "this photo is the probe of a search request whose candidates are sealed until "
-            "its search has run and every required review is in: an urgent search of it "
-            "would show them first",
-        )
+        raise PolicyRefused("sealed_probe", SEALED_BYTES)
 
 
 def examiners_required(ctx: Context) -> int:

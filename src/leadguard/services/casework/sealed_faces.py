@@ -42,15 +42,26 @@ _kept: OrderedDict[tuple[object, ...], np.ndarray | None] = OrderedDict()
 _lock = threading.Lock()
 
 
+SEALED_BYTES = (
+    "this photo is the probe of a search request whose candidates are sealed until its "
+    "search has run and every required review is in: an urgent search of it would show "
+    "them first"
+)
+
+
 @dataclass(frozen=True)
 class SealedFaces:
     """The waiting probes' templates and the score at which a probe is one of them."""
 
     templates: list[tuple[int, np.ndarray]]  # (request id, unit template)
     threshold: float | None  # None: no evidence model for the space
+    shas: frozenset[str] = frozenset()  # the waiting probes' bytes (SHA-256)
 
-    def check(self, vector: np.ndarray) -> None:
-        """Raise ``PolicyRefused("sealed_probe")`` where the probe is a waiting one's person."""
+    def check(self, vector: np.ndarray, sha256: str = "") -> None:
+        """Raise ``PolicyRefused("sealed_probe")`` where the probe is a waiting one's person,
+        or (``sha256``: of the bytes searched) one of their photos."""
+        if sha256 and sha256 in self.shas:  # the file may have changed since it was checked
+            raise PolicyRefused("sealed_probe", SEALED_BYTES)
         if not self.templates:
             return
         if self.threshold is None:
@@ -87,7 +98,7 @@ def sealed_faces(
         if stored is not None:
             target = ctx.settings.target_fpir
             threshold = stored.model.gallery_threshold(target, len(templates)).threshold
-    return SealedFaces(templates, threshold)
+    return SealedFaces(templates, threshold, frozenset(w.sha256 for w in waiting if w.sha256))
 
 
 def _template(ctx: Context, model: FaceModel, w: Waiting) -> np.ndarray | None:
