@@ -7,6 +7,7 @@ enrollment does not launder; migration 0020: tests/unit/test_migration_0020.py).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -181,5 +182,52 @@ def test_the_chain_records_the_counts_and_finds_an_edit_later_changes_do_not_hid
         assert "7 rows where it records 8" in chain_findings(ws)[0]
         lookalikes.rebuild_workspace(ws, key)  # recomputed from the templates, audited
         assert chain_findings(ws) == []
+    finally:
+        ws.close()
+
+
+def test_edits_found_by_a_red_team_are_found(tmp_path: Path) -> None:
+    """Two edits a helper session made pass ``verify`` (2026-12-07), by the database file
+    itself (``sqlite3``: foreign keys not enforced, a NUL allowed in text): bytes moved
+    from a row's counts into its grid name, which the digest's record once joined with
+    ``\\0`` alone (the record stayed the same, and the list then said "no count is kept");
+    and a row with a negative template id, below where the digest's scan began."""
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        enroll_batch(ws, 0, [1, 1, 2, 3])
+        assert chain_findings(ws) == []
+    finally:
+        ws.close()
+    db = sqlite3.connect(tmp_path / "ws" / "leadguard.db")
+    try:
+        tid, grid, blob = db.execute(
+            "SELECT template_id, grid, counts FROM lookalike_counts ORDER BY template_id"
+        ).fetchone()
+        k = bytes(blob).index(0)
+        moved = (grid + "\0" + bytes(blob)[:k].decode("latin-1"), bytes(blob)[k + 1 :], tid)
+        db.execute("UPDATE lookalike_counts SET grid = ?, counts = ? WHERE template_id = ?", moved)
+        db.commit()
+        ws = Workspace.open(tmp_path / "ws")
+        assert "contents differ" in " ".join(chain_findings(ws))
+        ws.close()
+        db.execute(
+            "UPDATE lookalike_counts SET grid = ?, counts = ? WHERE template_id = ?",
+            (grid, blob, tid),
+        )  # put back: verifies again
+        db.commit()
+        ws = Workspace.open(tmp_path / "ws")
+        assert chain_findings(ws) == []
+        ws.close()
+        db.execute(
+            "INSERT INTO lookalike_counts (template_id, space_key, grid, counts) "
+            "SELECT -5, space_key, grid, counts FROM lookalike_counts WHERE template_id = ?",
+            (tid,),
+        )
+        db.commit()
+    finally:
+        db.close()
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        assert "5 rows where it records 4" in " ".join(chain_findings(ws)), chain_findings(ws)
     finally:
         ws.close()

@@ -16,6 +16,7 @@ compares it with the latest entry's.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,9 +42,12 @@ def object_of(space_key: str) -> str:
 
 
 def _record(space_key: str, row: Row) -> bytes:
+    """One row as the digest hashes it: every field length-prefixed, so that no edit can
+    move bytes from one field into another and leave the record the same (a grid name
+    ending in ``\0`` plus the first bytes of the counts was, with separators alone)."""
     template_id, grid, counts = row
-    head = f"{template_id}\0{space_key}\0{grid}\0".encode()
-    return head + counts
+    parts = (str(template_id).encode(), space_key.encode(), grid.encode(), counts)
+    return b"".join(struct.pack("<Q", len(p)) + p for p in parts)
 
 
 @dataclass(frozen=True)

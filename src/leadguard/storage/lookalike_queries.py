@@ -105,14 +105,14 @@ def iter_space_rows(
 ) -> Iterator[tuple[int, str, bytes]]:
     """Every look-alike row of a space as (template id, grid name, counts bytes), in
     template order, a chunk of rows at a time (bounded memory whatever the gallery)."""
-    after = -1
+    after: int | None = None  # no lower bound at first: a row of any id is read
     while True:
-        rows = session.execute(
-            select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts)
-            .where(LookalikeCount.space_key == space_key, LookalikeCount.template_id > after)
-            .order_by(LookalikeCount.template_id)
-            .limit(chunk)
-        ).all()
+        q = select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
+            LookalikeCount.space_key == space_key
+        )
+        if after is not None:
+            q = q.where(LookalikeCount.template_id > after)
+        rows = session.execute(q.order_by(LookalikeCount.template_id).limit(chunk)).all()
         if not rows:
             return
         for r in rows:
