@@ -63,14 +63,19 @@ def verify(
     with ctx.session() as s:
         check, results = anchors.verify(s, loaded)
         head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-        backend = ctx.ws.settings.index_backend
+        settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
+        schema = _downgrades(s)
+    # The index files under the workspace's write lock, as they are saved: read while a
+    # removal or an enrollment was saving them, they differed from their last recorded
+    # digests (a false alarm a red-team pass saw, 2026-12-07). A read session: no database
+    # writer lock is asked for while the workspace's is held, so nothing can wait on both.
+    backend = ctx.ws.settings.index_backend
+    with ctx.ws.write_lock(), ctx.ws.read_session() as s:
         problems = [
             p
             for key in index_files.recorded_spaces(s, backend)
             for p in index_files.check(s, key, backend, ctx.ws.index_path(key))
         ]
-        settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
-        schema = _downgrades(s)
     return Verification(check, head, results, problems, settings + _policy_problems(ctx), schema)
 
 
