@@ -231,3 +231,28 @@ def test_edits_found_by_a_red_team_are_found(tmp_path: Path) -> None:
         assert "5 rows where it records 4" in " ".join(chain_findings(ws)), chain_findings(ws)
     finally:
         ws.close()
+
+
+def test_counts_that_are_not_bytes_are_findings_not_tracebacks(tmp_path: Path) -> None:
+    """SQLite keeps any type in any column: counts set by hand to a text or a number are
+    named by ``audit verify`` and by ``gallery check`` (as no row), never raised."""
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        key = model_space(ws.settings).key
+        enroll_batch(ws, 0, [1, 1, 2, 3])
+    finally:
+        ws.close()
+    db = sqlite3.connect(tmp_path / "ws" / "leadguard.db")
+    try:
+        db.execute("UPDATE lookalike_counts SET counts = 'abc' WHERE template_id = 1")
+        db.execute("UPDATE lookalike_counts SET counts = 42 WHERE template_id = 2")
+        db.commit()
+    finally:
+        db.close()
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        assert "4 rows, as recorded, but their contents differ" in " ".join(chain_findings(ws))
+        check = lookalikes.check_workspace(ws, key)
+        assert check.missing == 2 and check.differing_ids[:2] == (1, 2), check
+    finally:
+        ws.close()

@@ -41,13 +41,17 @@ def object_of(space_key: str) -> str:
     return f"lookalikes:{space_key}"
 
 
-def _record(space_key: str, row: Row) -> bytes:
+_NOT_BYTES = struct.pack("<Q", 2**64 - 1)  # in place of a length: the counts are no bytes
+
+
+def _record(space_key: str, row: tuple[int, str, bytes | None]) -> bytes:
     """One row as the digest hashes it: every field length-prefixed, so that no edit can
     move bytes from one field into another and leave the record the same (a grid name
     ending in ``\0`` plus the first bytes of the counts was, with separators alone)."""
     template_id, grid, counts = row
-    parts = (str(template_id).encode(), space_key.encode(), grid.encode(), counts)
-    return b"".join(struct.pack("<Q", len(p)) + p for p in parts)
+    head = (str(template_id).encode(), space_key.encode(), grid.encode())
+    out = b"".join(struct.pack("<Q", len(p)) + p for p in head)
+    return out + (_NOT_BYTES if counts is None else struct.pack("<Q", len(counts)) + counts)
 
 
 @dataclass(frozen=True)

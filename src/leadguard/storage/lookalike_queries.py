@@ -39,7 +39,8 @@ def template_subjects(
 
 
 def lookalike_rows(session: Session, ids: list[int]) -> dict[int, tuple[str, bytes]]:
-    """template id -> (grid name, counts bytes) of those of ``ids`` that have a row."""
+    """template id -> (grid name, counts bytes) of those of ``ids`` that have a row (whose
+    counts are bytes)."""
     out: dict[int, tuple[str, bytes]] = {}
     for start in range(0, len(ids), 5000):
         part = ids[start : start + 5000]
@@ -48,7 +49,7 @@ def lookalike_rows(session: Session, ids: list[int]) -> dict[int, tuple[str, byt
                 LookalikeCount.template_id.in_(part)
             )
         )
-        out.update({int(r[0]): (r[1], bytes(r[2])) for r in rows})
+        out.update({int(r[0]): (r[1], b) for r in rows if (b := _blob(r[2])) is not None})
     return out
 
 
@@ -59,7 +60,14 @@ def space_lookalike_rows(session: Session, space_key: str) -> dict[int, tuple[st
             LookalikeCount.space_key == space_key
         )
     )
-    return {int(r[0]): (r[1], bytes(r[2])) for r in rows}
+    return {int(r[0]): (r[1], b) for r in rows if (b := _blob(r[2])) is not None}
+
+
+def _blob(value: object) -> bytes | None:
+    """A counts value as bytes, or None where the column holds something else: SQLite keeps
+    any type in any column, so a text or a number set by hand is read as no row at all (the
+    check names it missing, a list says no count is kept), never as a traceback."""
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
 
 
 def insert_lookalike_rows(
@@ -102,9 +110,10 @@ def delete_lookalike_rows(
 
 def iter_space_rows(
     session: Session, space_key: str, chunk: int = 5000
-) -> Iterator[tuple[int, str, bytes]]:
-    """Every look-alike row of a space as (template id, grid name, counts bytes), in
-    template order, a chunk of rows at a time (bounded memory whatever the gallery)."""
+) -> Iterator[tuple[int, str, bytes | None]]:
+    """Every look-alike row of a space as (template id, grid name, counts bytes; None where
+    the column holds no bytes), in template order, a chunk of rows at a time (bounded
+    memory whatever the gallery)."""
     after: int | None = None  # no lower bound at first: a row of any id is read
     while True:
         q = select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
@@ -116,7 +125,7 @@ def iter_space_rows(
         if not rows:
             return
         for r in rows:
-            yield int(r[0]), str(r[1]), bytes(r[2])
+            yield int(r[0]), str(r[1]), _blob(r[2])
         after = int(rows[-1][0])
 
 
