@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -90,7 +90,7 @@ def recorded(session: Session, space_key: str) -> State:
     if state is None:
         log.warning("look-alike state entry %s cannot be read; starting from empty", row[0])
         return State(setdigest.EMPTY, 0, int(row[0]))
-    return State(state.digest, state.rows, int(row[0]))
+    return replace(state, seq=int(row[0]))
 
 
 def record_change(
@@ -128,7 +128,7 @@ def _append(session: Session, space_key: str, why: str, state: State) -> State:
         object_of(space_key),
         {"why": why, "rows": state.rows, "digest": setdigest.to_hex(state.digest)},
     )
-    return State(state.digest, state.rows, entry.seq)
+    return replace(state, seq=entry.seq)
 
 
 def of_table(session: Session, space_key: str) -> State:
