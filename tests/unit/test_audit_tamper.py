@@ -23,6 +23,7 @@ from leadguard.audit.lookalike_state import TABLE
 from leadguard.core.config import Settings
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.evaluation.run import save_record
+from leadguard.evaluation.templates import store_cached
 from leadguard.evidence.gallery_figures import record_resolution
 from leadguard.evidence.model import adopt_shipped
 from leadguard.face_models import create_model
@@ -112,6 +113,18 @@ def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Pa
     _enroll(ctx.ws, [("ana", "F", "Black", 2), ("bob", "M", "White", 2), ("cy", "M", "Asian", 1)])
     _enroll(ctx.ws, [("ana", "F", "Black", 3)])  # a later photo of a known person
     rebuild_workspace(ctx.ws, SPACE)  # the look-alike counts, and their digest in the chain
+    rng = np.random.default_rng(3)  # an evaluation's cached templates, and their digest
+    cached = [
+        (
+            hashlib.sha256(b"eval %d" % i).hexdigest(),
+            rng.random(128, np.float32).tobytes(),
+            1,
+            "",
+            "",
+        )
+        for i in range(3)
+    ]
+    store_cached(ctx.ws, SPACE, cached)
     adopt_shipped(ctx.ws, SPACE)
     prov = {
         "embedding_space": {"key": SPACE},
@@ -176,7 +189,25 @@ def _raise_a_lookalike_count(conn: Connection) -> int:
     return int(done.rowcount)
 
 
-CALLABLE_TABLE = {_edit_evidence_model: "evidence_models", _raise_a_lookalike_count: TABLE}
+def _replace_a_cached_template(conn: Connection) -> int:
+    """Swap one cached evaluation template for another image's (what the next fit reads)."""
+    vectors = conn.execute(text("SELECT vector FROM template_cache ORDER BY sha256")).scalars()
+    other = list(vectors)[-1]
+    done = conn.execute(
+        text(
+            "UPDATE template_cache SET vector = :v WHERE sha256 = "
+            "(SELECT min(sha256) FROM template_cache)"
+        ),
+        {"v": other},
+    )
+    return int(done.rowcount)
+
+
+CALLABLE_TABLE = {
+    _edit_evidence_model: "evidence_models",
+    _raise_a_lookalike_count: TABLE,
+    _replace_a_cached_template: "template_cache",
+}
 
 
 def _table(statement: str) -> str:
@@ -373,6 +404,18 @@ TAMPERING: dict[str, list[Tamper]] = {
     ],
     "relabel the look-alike grid": ["UPDATE lookalike_counts SET grid = 'fisher-z/0.05/6-83'"],
     "empty the look-alike counts": ["DELETE FROM lookalike_counts"],
+    # what a later evaluation fits from (the evaluation cache, one set digest per space)
+    "replace a cached evaluation template": [_replace_a_cached_template],
+    "mark a cached template a failure": [
+        "UPDATE template_cache SET vector = NULL, error_code = 'no_face' WHERE sha256 = "
+        "(SELECT min(sha256) FROM template_cache)"
+    ],
+    "insert a cached evaluation template": [
+        "INSERT INTO template_cache (sha256, space_key, vector, faces_in_image, error_code, "
+        "error) SELECT 'f' || substr(sha256, 2), space_key, vector, faces_in_image, "
+        "error_code, error FROM template_cache"
+    ],
+    "empty the evaluation cache": ["DELETE FROM template_cache"],
     # the log itself
     "edit an audit entry": ["UPDATE audit_log SET actor = 'someone' WHERE seq = 3"],
     "delete an audit entry": ["DELETE FROM audit_log WHERE seq = 4"],

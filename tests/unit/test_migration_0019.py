@@ -23,7 +23,7 @@ from tests.unit.migration_kit import downgrade
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
-HEAD = "0020"  # the newest revision
+HEAD = "0021"  # the newest revision
 
 PROBE = (
     "INSERT INTO probes (created_at, sha256, source_type, original_name, exif, edits, data) "

@@ -154,9 +154,9 @@ def verify(session: Session) -> ChainCheck:
     details, a sequence number that is not a number, a missing hash) is named with the
     reason, never raised. Each record named by an entry's ``records`` must still exist with
     the content hash of the latest entry naming it; one named by ``deleted_records`` must be
-    gone. Each space's look-alike counts must have the set digest its latest
-    ``lookalikes.state`` entry records (``audit.lookalike_state``)."""
-    from leadguard.audit import lookalike_state
+    gone. Each space's look-alike counts and evaluation cache must have the set digest
+    their latest state entry records (``audit.lookalike_state``, ``audit.cache_state``)."""
+    from leadguard.audit import cache_state, lookalike_state
     from leadguard.audit.records import check_records, read_chain
 
     rows = read_chain(session)
@@ -185,12 +185,13 @@ def verify(session: Session) -> ChainCheck:
         at = broken[0] if broken else len(rows)
         broken = (at, f"audit_log row id {misplaced[0].row_id}: {misplaced[0].problem}")
     checked, problems = check_records(session, trusted)
-    states = {  # the latest entry per space, as the chain is read (later ones replace)
-        r.object: (r.seq, r.details)
-        for r in rows
-        if not r.problem and r.action == lookalike_state.ACTION
-    }
-    problems += lookalike_state.check(session, states)
+    for tracked in (lookalike_state.TRACKED, cache_state.TRACKED):
+        states = {  # the latest entry per space, as the chain is read (later ones replace)
+            r.object: (r.seq, r.details)
+            for r in rows
+            if not r.problem and r.action == tracked.action
+        }
+        problems += tracked.check(session, states)
     last = rows[-1] if rows else None
     return ChainCheck(
         entries=len(rows),

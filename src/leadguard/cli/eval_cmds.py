@@ -203,6 +203,22 @@ def eval_quality(
 eval_tails.register(eval_app, _run_eval)
 
 
+@eval_app.command("clear-cache")
+@handles_errors
+def eval_clear_cache(
+    space: Annotated[
+        str | None,
+        typer.Option(help="Embedding space key (default: the workspace's face model's)."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Discard a space's cached evaluation templates (audited); the next evaluation
+    computes them again. The remedy where an evaluation refuses a changed cache."""
+    ctx = open_ctx(workspace)
+    key, n = evaluation.clear_cache(ctx, session.actor(ctx), space)
+    _out().print(f"evaluation cache of space {key}: {n} cached templates discarded (audited)")
+
+
 @eval_app.command("records")
 @handles_errors
 def eval_records(workspace: WorkspaceOpt = None) -> None:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 
+from leadguard.audit import cache_state
 from leadguard.core.errors import UnreadableImage
 from leadguard.core.types import EmbeddingSpace
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Task, WorkerPool
-from leadguard.storage.tables import TemplateCache
+from leadguard.storage import cache_queries as cq
 from leadguard.storage.workspace import Workspace
 
 Progress = Callable[[int, int], None]
@@ -47,11 +47,10 @@ def compute_templates(
             hashes[p] = sha256_bytes(read_file(p, ws.settings.max_image_bytes))
         except UnreadableImage as exc:
             out[p] = Acquired("", None, exc.code, exc.reason)
-    with ws.session() as s:
-        cached = {
-            c.sha256: c
-            for c in s.scalars(select(TemplateCache).where(TemplateCache.space_key == space.key))
-        }
+    with ws.read_session() as s:  # refused unless the rows are those the chain records
+        rows = list(cq.iter_cache_rows(s, space.key))
+        cache_state.check_space(s, space.key, rows)
+    cached = {str(r[0]): r for r in rows}
     todo = []
     twins: dict[str, list[Path]] = {}  # identical bytes under several paths: computed once
     for p, sha in hashes.items():
@@ -62,8 +61,9 @@ def compute_templates(
             twins[sha] = [p]
             todo.append(p)
         else:
-            vec = np.frombuffer(c.vector, np.float32).copy() if c.vector else None
-            out[p] = Acquired(sha, vec, c.error_code, c.error)
+            _, blob, _, code, error = c
+            vec = np.frombuffer(blob, np.float32).copy() if blob else None
+            out[p] = Acquired(sha, vec, code, error)
     done = len(unique) - sum(len(v) for v in twins.values())
     if progress:
         progress(done, len(unique))
@@ -74,7 +74,7 @@ def compute_templates(
         for i, p in enumerate(todo):
             yield Task(i, read_file(p, ws.settings.max_image_bytes), str(p), policy)
 
-    batch: list[TemplateCache] = []
+    batch: list[cq.CacheRow] = []
     workers = min(ws.settings.effective_workers(), len(todo))
     with WorkerPool(ws.settings, space.key, workers) as pool:
         for r in pool.map(tasks()):
@@ -83,29 +83,33 @@ def compute_templates(
             for twin in twins[hashes[p]]:
                 out[twin] = Acquired(r.sha256, vec, r.error_code, r.error)
                 done += 1
-            batch.append(
-                TemplateCache(
-                    sha256=r.sha256,
-                    space_key=space.key,
-                    vector=None if vec is None else vec.tobytes(),
-                    faces_in_image=r.faces_in_image,
-                    error_code=r.error_code,
-                    error=r.error,
-                )
-            )
+            blob = None if vec is None else vec.tobytes()
+            batch.append((r.sha256, blob, r.faces_in_image, r.error_code, r.error))
             if len(batch) >= 256:
-                _store(ws, batch)
+                store_cached(ws, space.key, batch)
             if progress:
                 progress(done, len(unique))
-        _store(ws, batch)
+        store_cached(ws, space.key, batch)
     return out
 
 
-def _store(ws: Workspace, batch: list[TemplateCache]) -> None:
+def store_cached(ws: Workspace, space_key: str, batch: list[cq.CacheRow]) -> None:
+    """Cache a batch of templates (then empties ``batch``), and record the cache's new
+    digest in the chain in the same transaction."""
     if batch:
         with ws.session() as s:
-            s.add_all(batch)
+            cq.insert_cache_rows(s, space_key, batch)
+            cache_state.record_added(s, space_key, batch)
         batch.clear()
+
+
+def clear_cached(ws: Workspace, space_key: str) -> int:
+    """Discard every cached template of a space (the next evaluation computes them
+    again), recording the emptied cache in the chain; returns rows deleted."""
+    with ws.session() as s:
+        n = cq.delete_space_cache(s, space_key)
+        cache_state.record_table(s, space_key, "cleared")
+    return n
 
 
 def dataset_checksum(acquired: dict[Path, Acquired], extra: bytes = b"") -> str:

@@ -13,12 +13,14 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.audit import cache_state
 from leadguard.audit import log as audit
 from leadguard.core.errors import IndexError_, InputError
 from leadguard.core.types import EmbeddingSpace
 from leadguard.evidence.gallery_figures import delete_resolutions
 from leadguard.gallery import index_files, lookalikes
 from leadguard.index.registry import StoredIndex, load_index, new_index, stored_meta
+from leadguard.storage import cache_queries
 from leadguard.storage import maintenance_queries as maint_repo
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import subject_rows
@@ -287,7 +289,7 @@ def remove_subject(ws: Workspace, external_id: str, order: str | None = None) ->
             details["duplicate_verdicts_deleted"] = verdicts
         if order is not None:
             details["order"] = order
-            details["cached_templates_purged"] = maint_repo.purge_cached_templates(s, shas)
+            details["cached_templates_purged"] = _purge_cache(s, shas)
         action = "gallery_remove" if order is None else "gallery_expunge"
         audit.append(s, action, f"subject:{external_id}", details)
     total = 0
@@ -318,6 +320,16 @@ class Expungement:
     @property
     def verified(self) -> bool:
         return all(ok for _, ok in self.checks)
+
+
+def _purge_cache(s: Session, shas: list[str]) -> int:
+    """Delete the evaluation cache's templates of these images, recording each space's
+    cache digest after it in the chain (``audit.cache_state``); returns rows deleted."""
+    going = cache_queries.cached_rows_of_images(s, shas)
+    n = maint_repo.purge_cached_templates(s, shas)
+    for key, rows in sorted(going.items()):
+        cache_state.record_removed(s, key, rows, "expunge")
+    return n
 
 
 def expunge_subject(ws: Workspace, external_id: str, order: str) -> Expungement:

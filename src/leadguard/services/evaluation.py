@@ -120,6 +120,18 @@ def check_searches(
     )
 
 
+def clear_cache(ctx: Context, actor: Actor | None, space_key: str | None) -> tuple[str, int]:
+    """Discard the evaluation cache of a space (``eval clear-cache``; the workspace's face
+    model's space unless one is named): the remedy for a cache that the chain does not
+    record, and the next evaluation computes its templates again. Returns the space and the
+    rows deleted; the clearing is audited."""
+    from leadguard.evaluation.templates import clear_cached
+    from leadguard.face_models import model_space
+
+    key = space_key or model_space(ctx.settings).key
+    return key, _run(ctx, actor, lambda ws: clear_cached(ws, key))
+
+
 def quality_study(
     ctx: Context,
     actor: Actor | None,

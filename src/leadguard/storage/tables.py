@@ -365,7 +365,7 @@ class SearchRequest(Base):
     search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
     # the probe as received with the request: what the approval names and the search reads
     probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", name="fk_request_probe"))
-    probe_sha256: Mapped[str | None] = mapped_column(String(64))
+    probe_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     face: Mapped[int | None] = mapped_column(Integer)
     edits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     adjudications: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

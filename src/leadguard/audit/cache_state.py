@@ -1,0 +1,83 @@
+"""The evaluation cache under the chain: one set digest per space (``audit.table_state``).
+
+``template_cache`` holds the templates an evaluation computed, by image hash: a later
+``eval`` fits its thresholds and evidence models from them without embedding the images
+again. An edited cached template would change what that fit stores, and only embedding the
+image again could show it. So each transaction that writes cached templates (a batch of an
+evaluation), deletes them (an expungement) or clears a space (``eval clear-cache``) appends
+an ``eval.cache.state`` entry with the digest of the space's rows after it; ``audit verify``
+compares the rows with it, and every evaluation does the same before it reads the cache
+(``check_space``): it refuses a cache that is not what the chain records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from leadguard.audit.table_state import State, Tracked, fields
+from leadguard.core.errors import WorkspaceError
+from leadguard.storage import cache_queries as cq
+
+ACTION = "eval.cache.state"
+TABLE = "template_cache"
+REMEDY = (
+    "`leadguard eval clear-cache --space {space}` discards the space's cached templates"
+    " (audited), and the next evaluation computes them again"
+)
+
+
+def _value(v: Any) -> bytes:
+    """A field with its type: a text or a number set by hand where bytes belong (SQLite
+    keeps any type in any column) never hashes like the bytes of the same characters."""
+    if v is None:
+        return b"n"
+    if isinstance(v, bytes | bytearray | memoryview):
+        return b"b" + bytes(v)
+    if isinstance(v, str):
+        return b"s" + v.encode("utf-8", "surrogatepass")
+    if isinstance(v, int) and not isinstance(v, bool):
+        return b"i" + str(v).encode()
+    return b"?" + repr(v).encode("utf-8", "backslashreplace")
+
+
+def _record(space_key: str, row: tuple[Any, ...]) -> bytes:
+    return fields(_value(space_key), *(_value(v) for v in row))
+
+
+TRACKED = Tracked(
+    action=ACTION,
+    prefix="template_cache:",
+    table=TABLE,
+    spaces=cq.cache_spaces,
+    rows=cq.iter_cache_rows,
+    record=_record,
+    remedy=REMEDY,
+)
+
+
+class CacheChanged(WorkspaceError):
+    """The evaluation cache of a space is not what the chain records."""
+
+
+def check_space(session: Session, space_key: str, rows: list[cq.CacheRow]) -> None:
+    """Refuse to fit from ``rows`` (a space's cache, as just read) unless they are the rows
+    the latest ``eval.cache.state`` entry records (an empty cache with no entry is fine)."""
+    found = TRACKED.finding(
+        space_key, TRACKED.recorded(session, space_key), TRACKED.of_rows(space_key, rows)
+    )
+    if found:
+        raise CacheChanged(f"evaluation refused: {found}")
+
+
+def record_added(session: Session, space_key: str, rows: list[cq.CacheRow]) -> State:
+    return TRACKED.record_change(session, space_key, "evaluation", added=rows)
+
+
+def record_removed(session: Session, space_key: str, rows: list[cq.CacheRow], why: str) -> State:
+    return TRACKED.record_change(session, space_key, why, removed=rows)
+
+
+def record_table(session: Session, space_key: str, why: str) -> State:
+    return TRACKED.record_table(session, space_key, why)

@@ -1,0 +1,75 @@
+"""The evaluation cache's table (``template_cache``): templates of evaluation images, kept
+per image hash and embedding space so that a second run recomputes nothing. Written by
+``leadguard.evaluation.templates``; its digest is kept in the chain by
+``leadguard.audit.cache_state``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from leadguard.storage.tables import TemplateCache
+
+# (image sha256, vector bytes or None, faces in the image, error code, error), as stored:
+# a value set by hand to another type (SQLite keeps any type in any column) is kept as read.
+CacheRow = tuple[Any, ...]
+
+_COLUMNS = (
+    TemplateCache.sha256,
+    TemplateCache.vector,
+    TemplateCache.faces_in_image,
+    TemplateCache.error_code,
+    TemplateCache.error,
+)
+
+
+def cache_spaces(session: Session) -> list[str]:
+    """The spaces that have cached templates."""
+    keys = session.scalars(select(TemplateCache.space_key).distinct()).all()
+    return sorted(str(k) for k in keys)
+
+
+def iter_cache_rows(session: Session, space_key: str, chunk: int = 5000) -> Iterator[CacheRow]:
+    """Every cached row of a space, fetched ``chunk`` rows at a time (bounded memory), in
+    no particular order (a set digest does not depend on one)."""
+    q = select(*_COLUMNS).where(TemplateCache.space_key == space_key)
+    for part in session.execute(q.execution_options(yield_per=chunk)).partitions():
+        yield from (tuple(r) for r in part)
+
+
+def cached_rows_of_images(session: Session, shas: list[str]) -> dict[str, list[CacheRow]]:
+    """The cached rows of these images, per space (what an expungement deletes)."""
+    out: dict[str, list[CacheRow]] = {}
+    for start in range(0, len(shas), 5000):
+        part = shas[start : start + 5000]
+        q = select(TemplateCache.space_key, *_COLUMNS).where(TemplateCache.sha256.in_(part))
+        for r in session.execute(q).all():
+            out.setdefault(str(r[0]), []).append(tuple(r[1:]))
+    return out
+
+
+def delete_space_cache(session: Session, space_key: str) -> int:
+    """Delete every cached template of a space; returns rows deleted."""
+    n = len(
+        session.scalars(select(TemplateCache.id).where(TemplateCache.space_key == space_key)).all()
+    )
+    session.execute(delete(TemplateCache).where(TemplateCache.space_key == space_key))
+    return n
+
+
+def insert_cache_rows(session: Session, space_key: str, rows: list[CacheRow]) -> None:
+    """Store cached templates of a space."""
+    session.add_all(
+        TemplateCache(
+            sha256=sha,
+            space_key=space_key,
+            vector=blob,
+            faces_in_image=faces,
+            error_code=code,
+            error=error,
+        )
+        for sha, blob, faces, code, error in rows
+    )
