@@ -118,6 +118,9 @@ def test_an_evaluation_reads_a_recorded_cache_and_refuses_an_edited_one(
     with ws.session() as s:
         left = s.scalars(select(TemplateCache.space_key).distinct()).all()
     assert left == [_other(ws).key]
+    typo = CliRunner().invoke(app, ["eval", "clear-cache", "--space", "nope", "-w", str(ws.root)])
+    assert typo.exit_code != 0 and "no evaluation cache for space 'nope'" in typo.output
+    assert _other(ws).key in typo.output and "Traceback" not in typo.output
     _cache(ws, space.key, [_sha(p) for p in paths])  # computed again, recorded again
     assert _findings(ws) == []
 

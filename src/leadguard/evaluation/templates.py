@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from leadguard.audit import cache_state
-from leadguard.core.errors import UnreadableImage
+from leadguard.core.errors import InputError, UnreadableImage
 from leadguard.core.types import EmbeddingSpace
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Task, WorkerPool
@@ -107,6 +107,13 @@ def clear_cached(ws: Workspace, space_key: str) -> int:
     """Discard every cached template of a space (the next evaluation computes them
     again), recording the emptied cache in the chain; returns rows deleted."""
     with ws.session() as s:
+        known = cq.cache_spaces(s)
+        if space_key not in known and cache_state.TRACKED.recorded(s, space_key).seq is None:
+            have = ", ".join(known) or "none"
+            raise InputError(
+                f"no evaluation cache for space {space_key!r} (spaces with cached templates:"
+                f" {have})"
+            )
         n = cq.delete_space_cache(s, space_key)
         cache_state.record_table(s, space_key, "cleared")
     return n
