@@ -8,6 +8,7 @@ import json
 import logging
 import platform
 import statistics
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,16 @@ def save(name: str, payload: dict) -> Path:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
+
+
+def timed(fn: Callable[[], object], repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return median(times)
 
 
 def new_workspace(root: Path, backend: str) -> Workspace:

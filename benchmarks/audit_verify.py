@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import median, new_workspace, sweep
+from _common import new_workspace, sweep, timed
 from leadguard.audit import log as audit
 from leadguard.core.types import Box, Detection, FaceTemplate, ImageMeta
 from leadguard.face_models import model_space
@@ -56,15 +55,6 @@ def fill(ws: Workspace, n: int, batch: int = 500) -> None:
                 records=audited_rows(s, ids, shas),
             )
     rebuild_index(ws, space)
-
-
-def timed(fn: object, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - t)
-    return median(times)
 
 
 def measure(n: int, repeats: int, backend: str) -> dict[str, float]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import save
+from _common import save, timed
 from leadguard.audit import cache_state
 from leadguard.evaluation.templates import store_cached
 from leadguard.face_models import model_space
@@ -46,15 +46,6 @@ def rows(n: int, seed: int = 0) -> list[cq.CacheRow]:
         else:
             out.append((sha, rng.standard_normal(128).astype(np.float32).tobytes(), 1, "", ""))
     return out
-
-
-def timed(fn: object, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:
