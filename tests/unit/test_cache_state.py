@@ -233,3 +233,21 @@ def test_rows_cached_before_0021_are_adopted_by_it(
         assert _findings(ws) == []
     finally:
         ws.close()
+
+
+@both
+def test_two_evaluations_caching_the_same_images_neither_fails_nor_alarms(
+    ws: Workspace,
+) -> None:
+    """Two evaluations of one space that computed the same images at once: the second's
+    batch keeps the rows the first stored (the unique key refused the insert before)."""
+    key = _space(ws).key
+    shas = [hashlib.sha256(b"%d" % i).hexdigest() for i in range(5)]
+    _cache(ws, key, shas[:3])
+    vec = np.ones(8, np.float32).tobytes()
+    store_cached(ws, key, [(sha, vec, 1, "", "") for sha in shas[1:]] + [(shas[4], vec, 1, "", "")])
+    assert _findings(ws) == []
+    with ws.session() as s:
+        rows = s.execute(select(TemplateCache.sha256, TemplateCache.vector)).all()
+    assert sorted(r[0] for r in rows) == sorted(shas)
+    assert dict(rows)[shas[1]] is None  # the first evaluation's row (a failure) is kept

@@ -95,11 +95,15 @@ def compute_templates(
 
 def store_cached(ws: Workspace, space_key: str, batch: list[cq.CacheRow]) -> None:
     """Cache a batch of templates (then empties ``batch``), and record the cache's new
-    digest in the chain in the same transaction."""
+    digest in the chain in the same transaction. An image cached meanwhile by another
+    evaluation of the same space keeps its row (the same image, the same pipeline)."""
     if batch:
         with ws.session() as s:
-            cq.insert_cache_rows(s, space_key, batch)
-            cache_state.record_added(s, space_key, batch)
+            have = cq.cached_shas(s, space_key, [str(r[0]) for r in batch])
+            new = [r for r in dict((r[0], r) for r in batch).values() if r[0] not in have]
+            if new:
+                cq.insert_cache_rows(s, space_key, new)
+                cache_state.record_added(s, space_key, new)
         batch.clear()
 
 

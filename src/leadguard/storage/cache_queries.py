@@ -51,6 +51,18 @@ def cached_rows_of_images(session: Session, shas: list[str]) -> dict[str, list[C
     return out
 
 
+def cached_shas(session: Session, space_key: str, shas: list[str]) -> set[str]:
+    """Which of these image hashes a space has cached."""
+    out: set[str] = set()
+    for start in range(0, len(shas), 5000):
+        part = shas[start : start + 5000]
+        q = select(TemplateCache.sha256).where(
+            TemplateCache.space_key == space_key, TemplateCache.sha256.in_(part)
+        )
+        out |= {str(x) for x in session.scalars(q).all()}
+    return out
+
+
 def delete_space_cache(session: Session, space_key: str) -> int:
     """Delete every cached template of a space; returns rows deleted."""
     n = len(
