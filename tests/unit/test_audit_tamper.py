@@ -17,7 +17,7 @@ from PIL import Image
 from sqlalchemy import Connection, text
 
 from leadguard.acceptance.records import add_acceptance
-from leadguard.audit import anchor
+from leadguard.audit import anchor, failures_state
 from leadguard.audit import log as audit
 from leadguard.audit.lookalike_state import TABLE
 from leadguard.core.config import Settings
@@ -34,6 +34,7 @@ from leadguard.services import accounts
 from leadguard.services.authz import NotAllowed
 from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
+from leadguard.storage import failure_queries
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.workspace import Workspace
@@ -125,6 +126,14 @@ def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Pa
         for i in range(3)
     ]
     store_cached(ctx.ws, SPACE, cached)
+    with ctx.session() as s:  # an image that failed to enroll, as an enrollment batch keeps it
+        sha = hashlib.sha256(b"a wall").hexdigest()
+        before = failure_queries.failure_rows_of(s, SPACE, [sha])
+        repo.save_failure(s, sha, SPACE, "/g/wall.png", "no_face", "no face found")
+        s.flush()
+        failures_state.record_batch(
+            s, SPACE, before, failure_queries.failure_rows_of(s, SPACE, [sha])
+        )
     adopt_shipped(ctx.ws, SPACE)
     prov = {
         "embedding_space": {"key": SPACE},
@@ -416,6 +425,16 @@ TAMPERING: dict[str, list[Tamper]] = {
         "error_code, error FROM template_cache"
     ],
     "empty the evaluation cache": ["DELETE FROM template_cache"],
+    # which images an enrollment skips as "failed before" (one set digest per space)
+    "insert an enrollment failure": [
+        "INSERT INTO enroll_failures (sha256, space_key, source_path, reason_code, message, "
+        "created_at) SELECT 'f' || substr(sha256, 2), space_key, source_path, reason_code, "
+        "message, created_at FROM enroll_failures"
+    ],
+    "change an enrollment failure's reason": [
+        "UPDATE enroll_failures SET reason_code = 'unreadable', message = 'corrupt'"
+    ],
+    "delete an enrollment failure": ["DELETE FROM enroll_failures"],
     # the log itself
     "edit an audit entry": ["UPDATE audit_log SET actor = 'someone' WHERE seq = 3"],
     "delete an audit entry": ["DELETE FROM audit_log WHERE seq = 4"],

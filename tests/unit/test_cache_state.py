@@ -7,6 +7,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,14 +17,16 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from leadguard.audit import cache_state
+from leadguard.audit import cache_state, failures_state
 from leadguard.audit import log as audit
 from leadguard.cli.main import app
+from leadguard.core import setdigest
 from leadguard.core.config import load_settings
 from leadguard.core.types import EmbeddingSpace
-from leadguard.evaluation.templates import compute_templates, store_cached
+from leadguard.evaluation.templates import clear_cached, compute_templates, store_cached
 from leadguard.face_models import model_space
 from leadguard.gallery.maintenance import expunge_subject
+from leadguard.storage import queries as repo
 from leadguard.storage.tables import AuditEntry, TemplateCache
 from leadguard.storage.workspace import Workspace
 from tests.unit.lookalike_kit import enroll_batch
@@ -152,6 +155,89 @@ def test_each_edit_of_the_cache_is_found(ws: Workspace, tmp_path: Path, edit: st
         compute_templates(ws, space, paths)
 
 
+@both
+def test_an_altered_state_entry_is_refused_by_an_evaluation(ws: Workspace, tmp_path: Path) -> None:
+    """An edit of the cache made to agree with an edited entry: ``verify`` finds the chain
+    broken, and the evaluation, which reads only the latest entry, checks that entry where
+    it stands in the chain instead of fitting from the cache (a red-team pass did this)."""
+    space = _space(ws)
+    paths = _files(tmp_path / "img", 3)
+    _cache(ws, space.key, [_sha(p) for p in paths])
+    with ws.engine.begin() as conn:
+        conn.execute(text("DELETE FROM template_cache WHERE vector IS NULL"))
+    with ws.session() as s:
+        digest = cache_state.TRACKED.of_table(s, space.key)
+    with ws.engine.begin() as conn:  # the entry rewritten to record the edited rows
+        seq = conn.execute(
+            text("SELECT max(seq) FROM audit_log WHERE action = :a"), {"a": cache_state.ACTION}
+        ).scalar_one()
+        details = json.dumps(
+            {"why": "evaluation", "rows": 2, "digest": setdigest.to_hex(digest.digest)}
+        )
+        conn.execute(
+            text("UPDATE audit_log SET details = :d WHERE seq = :s"), {"d": details, "s": seq}
+        )
+    assert _findings(ws) == []  # the rows agree with the entry as it now reads
+    with ws.session() as s:
+        assert not audit.verify(s).intact
+    with pytest.raises(cache_state.CacheChanged) as refused:
+        compute_templates(ws, space, paths)
+    assert f"audit entry {seq} (eval.cache.state of template_cache:{space.key}) was altered" in str(
+        refused.value
+    )
+
+
+def test_damage_sqlite_allows_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
+    """SQLite keeps any value anywhere: a text of bytes that are not UTF-8 (its driver
+    cannot decode one), a blob where the space key belongs (no text key matches it), a
+    sequence number that is not a number. Each is a finding or a refusal, never a
+    traceback (a red-team pass's)."""
+    ws = Workspace.init(tmp_path / "ws")
+    key = _space(ws).key
+    enroll_batch(ws, 0, [1, 1, 2])
+    shas = [hashlib.sha256(f"synthetic-{i}".encode()).hexdigest() for i in range(3)]
+    paths = _files(tmp_path / "img", 3)
+    try:
+        _cache(ws, key, [_sha(p) for p in paths])
+        with ws.engine.begin() as conn:
+            conn.execute(text("UPDATE template_cache SET error = CAST(x'ff41' AS TEXT)"))
+        assert "contents differ" in _findings(ws)[0]
+        with pytest.raises(cache_state.CacheChanged):
+            compute_templates(ws, _space(ws), paths)
+        clear_cached(ws, key)
+
+        _cache(ws, key, shas)
+        with ws.engine.begin() as conn:  # a copy of a row under a key no text matches
+            conn.execute(
+                text(
+                    "INSERT INTO template_cache (sha256, space_key, vector, faces_in_image,"
+                    " error_code, error) SELECT sha256, CAST(space_key AS BLOB), vector,"
+                    " faces_in_image, error_code, error FROM template_cache"
+                    " WHERE sha256 = :s"
+                ),
+                {"s": shas[0]},
+            )
+        found = _findings(ws)
+        assert len(found) == 1 and "whose space key is b'" in found[0], found
+        expunge_subject(ws, "S001", "order 26-3")  # deletes that row too, records no space
+        assert _findings(ws) == []
+
+        with ws.engine.begin() as conn:  # an entry whose sequence number is not a number
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash,"
+                    " hash) SELECT '999x', at, actor, action, object, details, prev_hash, hash"
+                    " FROM audit_log WHERE action = :a ORDER BY seq DESC LIMIT 1"
+                ),
+                {"a": cache_state.ACTION},
+            )
+        with pytest.raises(cache_state.CacheChanged) as refused:
+            compute_templates(ws, _space(ws), paths)
+        assert "'999x' is not a whole number" in str(refused.value)
+    finally:
+        ws.close()
+
+
 def test_a_text_where_bytes_belong_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")  # SQLite: only it keeps a text in a binary column
     space = _space(ws)
@@ -208,13 +294,17 @@ def test_rows_cached_before_0021_are_adopted_by_it(
     with monkeypatch.context() as m:  # the cache as the code of 0020 wrote it: no digest
         m.setattr(cache_state, "record_added", lambda *a, **k: None)
         _cache(ws, key, ["a" * 64, "b" * 64, "c" * 64])
+    with ws.session() as s:  # and a failure, as 0020's enrollment kept it: no digest either
+        repo.save_failure(s, "d" * 64, key, "/g/wall.png", "no_face", "no face found")
     assert "no audit entry records" in _findings(ws)[0]
     ws.close()
     ws = Workspace.open(tmp_path / "ws")  # upgraded when opened: 0021 adopts the rows
     try:
         with ws.session() as s:
             adopted = s.scalars(
-                select(AuditEntry).where(AuditEntry.action == cache_state.ACTION)
+                select(AuditEntry)
+                .where(AuditEntry.action.in_([cache_state.ACTION, failures_state.ACTION]))
+                .order_by(AuditEntry.seq)
             ).all()
             indexed = {
                 name
@@ -227,10 +317,12 @@ def test_rows_cached_before_0021_are_adopted_by_it(
                 )
             }
         assert [(e.actor, e.object, e.details["rows"]) for e in adopted] == [
-            ("migration:0021", cache_state.TRACKED.object_of(key), 3)
+            ("migration:0021", cache_state.TRACKED.object_of(key), 3),
+            ("migration:0021", failures_state.TRACKED.object_of(key), 1),
         ]
         assert "ix_search_requests_probe_sha256" in indexed
-        assert _findings(ws) == []
+        with ws.session() as s:
+            assert not audit.verify(s).record_problems
     finally:
         ws.close()
 

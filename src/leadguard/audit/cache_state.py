@@ -12,11 +12,9 @@ compares the rows with it, and every evaluation does the same before it reads th
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
-from leadguard.audit.table_state import State, Tracked, fields
+from leadguard.audit.table_state import State, Tracked, typed_record
 from leadguard.core.errors import WorkspaceError
 from leadguard.storage import cache_queries as cq
 
@@ -28,31 +26,13 @@ REMEDY = (
 )
 
 
-def _value(v: Any) -> bytes:
-    """A field with its type: a text or a number set by hand where bytes belong (SQLite
-    keeps any type in any column) never hashes like the bytes of the same characters."""
-    if v is None:
-        return b"n"
-    if isinstance(v, bytes | bytearray | memoryview):
-        return b"b" + bytes(v)
-    if isinstance(v, str):
-        return b"s" + v.encode("utf-8", "surrogatepass")
-    if isinstance(v, int) and not isinstance(v, bool):
-        return b"i" + str(v).encode()
-    return b"?" + repr(v).encode("utf-8", "backslashreplace")
-
-
-def _record(space_key: str, row: tuple[Any, ...]) -> bytes:
-    return fields(_value(space_key), *(_value(v) for v in row))
-
-
 TRACKED = Tracked(
     action=ACTION,
     prefix="template_cache:",
     table=TABLE,
     spaces=cq.cache_spaces,
     rows=cq.iter_cache_rows,
-    record=_record,
+    record=typed_record,
     remedy=REMEDY,
 )
 
@@ -63,10 +43,15 @@ class CacheChanged(WorkspaceError):
 
 def check_space(session: Session, space_key: str, rows: list[cq.CacheRow]) -> None:
     """Refuse to fit from ``rows`` (a space's cache, as just read) unless they are the rows
-    the latest ``eval.cache.state`` entry records (an empty cache with no entry is fine)."""
-    found = TRACKED.finding(
-        space_key, TRACKED.recorded(session, space_key), TRACKED.of_rows(space_key, rows)
-    )
+    the latest ``eval.cache.state`` entry records, and that entry stands unaltered in the
+    chain (an empty cache with no entry is fine)."""
+    want = TRACKED.trusted(session, space_key)
+    if isinstance(want, str):
+        raise CacheChanged(
+            f"evaluation refused: the evaluation cache of space {space_key} cannot be checked:"
+            f" {want}; `leadguard audit verify` names what changed"
+        )
+    found = TRACKED.finding(space_key, want, TRACKED.of_rows(space_key, rows))
     if found:
         raise CacheChanged(f"evaluation refused: {found}")
 

@@ -154,9 +154,9 @@ def verify(session: Session) -> ChainCheck:
     details, a sequence number that is not a number, a missing hash) is named with the
     reason, never raised. Each record named by an entry's ``records`` must still exist with
     the content hash of the latest entry naming it; one named by ``deleted_records`` must be
-    gone. Each space's look-alike counts and evaluation cache must have the set digest
-    their latest state entry records (``audit.lookalike_state``, ``audit.cache_state``)."""
-    from leadguard.audit import cache_state, lookalike_state
+    gone. Each space's look-alike counts, evaluation cache and enrollment failures must
+    have the set digest their latest state entry records (``audit.table_state``)."""
+    from leadguard.audit import cache_state, failures_state, lookalike_state
     from leadguard.audit.records import check_records, read_chain
 
     rows = read_chain(session)
@@ -185,7 +185,7 @@ def verify(session: Session) -> ChainCheck:
         at = broken[0] if broken else len(rows)
         broken = (at, f"audit_log row id {misplaced[0].row_id}: {misplaced[0].problem}")
     checked, problems = check_records(session, trusted)
-    for tracked in (lookalike_state.TRACKED, cache_state.TRACKED):
+    for tracked in (lookalike_state.TRACKED, cache_state.TRACKED, failures_state.TRACKED):
         states = {  # the latest entry per space, as the chain is read (later ones replace)
             r.object: (r.seq, r.details)
             for r in rows

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import ColumnElement, Text, select, type_coerce
 from sqlalchemy.orm import Mapper, Session
 
 from leadguard.storage.tables import AuditEntry, Base
@@ -72,23 +72,23 @@ class RawEntry:
     problem: str = ""
 
 
-def read_chain(session: Session) -> list[RawEntry]:
-    """Every audit_log row in chain order (readable rows by sequence number, then damaged
-    ones), each with ``problem`` set when the row cannot be part of a valid chain."""
+def read_chain(session: Session, where: ColumnElement[bool] | None = None) -> list[RawEntry]:
+    """Every audit_log row (or those ``where`` selects) in chain order (readable rows by
+    sequence number, then damaged ones), each with ``problem`` set when the row cannot be
+    part of a valid chain."""
     t = AuditEntry.__table__
-    rows = session.execute(
-        select(
-            t.c.id,
-            type_coerce(t.c.seq, Text),
-            t.c.at,
-            t.c.actor,
-            t.c.action,
-            t.c.object,
-            type_coerce(t.c.details, Text),
-            t.c.prev_hash,
-            t.c.hash,
-        )
-    ).all()
+    q = select(
+        t.c.id,
+        type_coerce(t.c.seq, Text),
+        t.c.at,
+        t.c.actor,
+        t.c.action,
+        t.c.object,
+        type_coerce(t.c.details, Text),
+        t.c.prev_hash,
+        t.c.hash,
+    )
+    rows = session.execute(q if where is None else q.where(where)).all()
     out = [_parse(*r) for r in rows]
     out.sort(key=lambda e: (0, e.seq, e.row_id) if isinstance(e.seq, int) else (1, 0, e.row_id))
     return out

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
+from leadguard.audit.records import read_chain
 from leadguard.core import setdigest
 from leadguard.storage.tables import AuditEntry
 
@@ -38,6 +39,25 @@ def fields(*parts: bytes) -> bytes:
     field into another and leave the record the same (with separators alone, a name ending
     in ``\\0`` plus the first bytes of the next field was the same record)."""
     return b"".join(struct.pack("<Q", len(p)) + p for p in parts)
+
+
+def _value(v: Any) -> bytes:
+    """A field with its type: a text or a number set by hand where bytes belong (SQLite
+    keeps any type in any column) never hashes like the bytes of the same characters."""
+    if v is None:
+        return b"n"
+    if isinstance(v, bytes | bytearray | memoryview):
+        return b"b" + bytes(v)
+    if isinstance(v, str):
+        return b"s" + v.encode("utf-8", "surrogatepass")
+    if isinstance(v, int) and not isinstance(v, bool):
+        return b"i" + str(v).encode()
+    return b"?" + repr(v).encode("utf-8", "backslashreplace")
+
+
+def typed_record(space_key: str, row: tuple[Any, ...]) -> bytes:
+    """A row as the digest hashes it: the space and every field, typed and length-prefixed."""
+    return fields(_value(space_key), *(_value(v) for v in row))
 
 
 @dataclass(frozen=True)
@@ -70,7 +90,7 @@ class Tracked:
     action: str  # the state entries' action
     prefix: str  # their object is prefix + space key
     table: str  # as findings name it
-    spaces: Callable[[Session], list[str]]  # the spaces that have rows
+    spaces: Callable[[Session], list[Any]]  # the space keys of the rows (as stored)
     rows: Callable[[Session, str], Iterator[tuple[Any, ...]]]  # a space's rows, as stored
     record: Callable[[str, tuple[Any, ...]], bytes]  # (space key, row) -> hashed bytes
     remedy: str  # what a finding tells the operator to do ("{space}": the space's key)
@@ -90,10 +110,46 @@ class Tracked:
         if row is None:
             return State(setdigest.EMPTY, 0)
         state = parse(row[1])
+        seq = row[0] if isinstance(row[0], int) and not isinstance(row[0], bool) else None
+        if state is None or seq is None:  # ``verify`` names the damaged entry
+            log.warning("%s entry %r cannot be read; starting from empty", self.action, row[0])
+            return State(setdigest.EMPTY, 0, seq)
+        return replace(state, seq=seq)
+
+    def trusted(self, session: Session, space_key: str) -> State | str:
+        """The space's recorded state for a reader that acts on the rows (an evaluation, an
+        enrollment), with its entry checked where it stands in the chain: its own hash, the
+        entry before it and the one after (``verify`` walks the whole chain). A string says
+        why the state cannot be trusted (an entry altered, damaged or out of place)."""
+        obj = self.object_of(space_key)
+        mine = read_chain(session, (AuditEntry.action == self.action) & (AuditEntry.object == obj))
+        if not mine:
+            return State(setdigest.EMPTY, 0)
+        if bad := [r for r in mine if r.problem]:
+            row = bad[0]
+            return f"audit entry row id {row.row_id} ({self.action} of {obj}): {row.problem}"
+        last = mine[-1]
+        state = parse(last.details)
         if state is None:
-            log.warning("%s entry %s cannot be read; starting from empty", self.action, row[0])
-            return State(setdigest.EMPTY, 0, int(row[0]))
-        return replace(state, seq=int(row[0]))
+            return f"audit entry {last.seq} ({self.action} of {obj}) cannot be read"
+        if audit.entry_hash(last) != last.hash:
+            return (
+                f"audit entry {last.seq} ({self.action} of {obj}) was altered after it was written"
+            )
+        around = {
+            r.seq: r
+            for r in read_chain(session, AuditEntry.seq.in_([last.seq - 1, last.seq + 1]))
+            if not r.problem
+        }
+        before, after = around.get(last.seq - 1), around.get(last.seq + 1)
+        where = f"audit entry {last.seq} ({self.action} of {obj})"
+        if before is None and last.seq != 1:
+            return f"{where}: entry {last.seq - 1} before it is missing or damaged"
+        if last.prev_hash != (before.hash if before is not None else audit.GENESIS):
+            return f"{where} does not follow the entry before it (inserted or reordered)"
+        if after is not None and after.prev_hash != last.hash:
+            return f"{where}: the entry after it does not follow it (altered or inserted)"
+        return replace(state, seq=last.seq)
 
     def record_change(
         self,
@@ -173,9 +229,14 @@ class Tracked:
         """``audit verify``'s findings: for every space with rows or a recorded state, the
         rows as they stand against the latest entry (``latest``: object -> (seq, details),
         from the chain as read; objects of other prefixes are ignored)."""
-        spaces = set(self.spaces(session))
+        stored = self.spaces(session)
+        problems = [
+            f"{self.table} rows whose space key is {key!r}, not text: written outside LeadGuard"
+            for key in stored
+            if not isinstance(key, str)
+        ]
+        spaces = {key for key in stored if isinstance(key, str)}
         spaces |= {o[len(self.prefix) :] for o in latest if o.startswith(self.prefix)}
-        problems: list[str] = []
         for key in sorted(spaces):
             entry = latest.get(self.object_of(key))
             want: State | None = State(setdigest.EMPTY, 0)

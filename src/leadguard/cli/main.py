@@ -139,7 +139,11 @@ def enroll(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (0 = all cores).")] = None,
     retry_failed: Annotated[
-        bool, typer.Option(help="Try again images that failed in an earlier run.")
+        bool,
+        typer.Option(
+            help="Try again images that failed in an earlier run (clears the recorded failures"
+            " of the space first, audited)."
+        ),
     ] = False,
 ) -> None:
     """Enroll a gallery. Idempotent and resumable: re-running enrolls only what is missing."""

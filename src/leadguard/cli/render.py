@@ -51,6 +51,8 @@ def enroll_report(console: Console, report: EnrollReport) -> None:
     table.add_row("time", f"{report.elapsed_s:.1f} s ({report.faces_per_second:.1f} faces/s)")
     table.add_row("flagged low quality (enrolled)", str(len(report.low_quality)))
     console.print(table)
+    for notice in report.notices:
+        console.print(f"[bold yellow]Notice:[/bold yellow] {safe(notice)}")
     if report.low_quality:
         console.print(
             "[bold]Low-quality gallery photos[/bold] (enrolled and flagged; candidate lists "

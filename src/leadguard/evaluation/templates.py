@@ -113,7 +113,7 @@ def clear_cached(ws: Workspace, space_key: str) -> int:
     with ws.session() as s:
         known = cq.cache_spaces(s)
         if space_key not in known and cache_state.TRACKED.recorded(s, space_key).seq is None:
-            have = ", ".join(known) or "none"
+            have = ", ".join(str(k) for k in known) or "none"
             raise InputError(
                 f"no evaluation cache for space {space_key!r} (spaces with cached templates:"
                 f" {have})"

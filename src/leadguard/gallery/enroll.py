@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
+from leadguard.audit import failures_state
 from leadguard.audit import log as audit
 from leadguard.core.errors import UnreadableImage
 from leadguard.core.textsafe import shown_path
@@ -28,6 +29,7 @@ from leadguard.gallery.sources import EnrollItem, Source, read_source
 from leadguard.pipeline.decode import read_file, sha256_bytes
 from leadguard.pipeline.worker import Result, Task, WorkerPool
 from leadguard.quality.gate import Policy, assess, workspace_policy
+from leadguard.storage import failure_queries
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import audited_rows
 from leadguard.storage.tables import EnrollFailure
@@ -58,6 +60,7 @@ class EnrollReport:
     interrupted: bool = False
     # gallery photos below the quality policy: enrolled, stored with the verdict, flagged
     low_quality: list[tuple[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what the run did differently, and why
 
     @property
     def faces_per_second(self) -> float:
@@ -112,7 +115,7 @@ def enroll_source(
     with ws.session() as s:
         register_space(s, space)
         known = repo.known_images(s, space.key)
-        failures = {} if retry_failed else repo.known_failures(s, space.key)
+        failures = _known_failures(s, space.key, retry_failed, report)
 
     items = src.items
     done_count = len(src.problems)
@@ -190,6 +193,8 @@ def _commit(
     batch_shas: set[str] = set()
     with ws.session() as s:
         shas = [r.sha256 for r in pending if not r.error_code]
+        touched = [r.sha256 for r in pending]
+        failed_before = failure_queries.failure_rows_of(s, space.key, touched)
         already = repo.known_images(s, space.key, shas)
         for r in pending:
             if r.error_code:
@@ -213,6 +218,9 @@ def _commit(
                 report.low_quality.append((r.source, f"{verdict.decision}: {why}"))
             rows.append(repo.NewTemplate(info, r.image, tmpl, r.faces_in_image, verdict.to_dict()))
         new_ids = repo.save_templates(s, rows)
+        s.flush()  # the failures written and deleted, then their digest in the chain
+        failed_after = failure_queries.failure_rows_of(s, space.key, touched)
+        failures_state.record_batch(s, space.key, failed_before, failed_after)
         if new_ids:  # the look-alike counts change in the same transaction as the templates
             vectors = np.vstack([r.template.vector for r in rows])
             lookalikes.on_enroll(s, space.key, index, new_ids, vectors)
@@ -233,6 +241,22 @@ def _commit(
         index.add(np.asarray(new_ids, dtype=np.int64), np.vstack([r.template.vector for r in rows]))
     save_index(ws, space, index, "enroll")
     hold_index(ws, space, index, table)  # the next batch need not read the index file again
+
+
+def _known_failures(
+    s: Session, space_key: str, retry_failed: bool, report: EnrollReport
+) -> dict[str, EnrollFailure]:
+    """The failures a run skips: none with ``retry_failed`` (which clears them, audited),
+    and none where the space's failure rows are not those the chain records (every image is
+    retried, and the report says why)."""
+    if retry_failed:
+        failures_state.clear(s, space_key)
+        return {}
+    problem = failures_state.finding(s, space_key)
+    if problem is not None:
+        report.notices.append(f"no earlier failure is skipped: {problem}")
+        return {}
+    return repo.known_failures(s, space_key)
 
 
 def _precheck(

@@ -327,8 +327,9 @@ def _purge_cache(s: Session, shas: list[str]) -> int:
     cache digest after it in the chain (``audit.cache_state``); returns rows deleted."""
     going = cache_queries.cached_rows_of_images(s, shas)
     n = maint_repo.purge_cached_templates(s, shas)
-    for key, rows in sorted(going.items()):
-        cache_state.record_removed(s, key, rows, "expunge")
+    for key, rows in sorted(going.items(), key=repr):
+        if isinstance(key, str):  # a key that is not text is no space (``verify`` names it)
+            cache_state.record_removed(s, key, rows, "expunge")
     return n
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from leadguard.storage.tables import TemplateCache
+from leadguard.storage.typed_rows import typed_keys, typed_rows
 
 # (image sha256, vector bytes or None, faces in the image, error code, error), as stored:
 # a value set by hand to another type (SQLite keeps any type in any column) is kept as read.
@@ -26,28 +27,27 @@ _COLUMNS = (
 )
 
 
-def cache_spaces(session: Session) -> list[str]:
-    """The spaces that have cached templates."""
-    keys = session.scalars(select(TemplateCache.space_key).distinct()).all()
-    return sorted(str(k) for k in keys)
+def cache_spaces(session: Session) -> list[Any]:
+    """The space keys of the cached rows, as stored (a key that is not text, set by hand in
+    SQLite, is returned as it is: ``verify`` names it)."""
+    return typed_keys(session, TemplateCache.space_key)
 
 
 def iter_cache_rows(session: Session, space_key: str, chunk: int = 5000) -> Iterator[CacheRow]:
-    """Every cached row of a space, fetched ``chunk`` rows at a time (bounded memory), in
+    """Every cached row of a space as stored, ``chunk`` rows at a time (bounded memory), in
     no particular order (a set digest does not depend on one)."""
-    q = select(*_COLUMNS).where(TemplateCache.space_key == space_key)
-    for part in session.execute(q.execution_options(yield_per=chunk)).partitions():
-        yield from (tuple(r) for r in part)
+    yield from typed_rows(session, _COLUMNS, TemplateCache.space_key == space_key, chunk)
 
 
-def cached_rows_of_images(session: Session, shas: list[str]) -> dict[str, list[CacheRow]]:
-    """The cached rows of these images, per space (what an expungement deletes)."""
-    out: dict[str, list[CacheRow]] = {}
+def cached_rows_of_images(session: Session, shas: list[str]) -> dict[Any, list[CacheRow]]:
+    """The cached rows of these images as stored, per space key (what an expungement
+    deletes)."""
+    out: dict[Any, list[CacheRow]] = {}
     for start in range(0, len(shas), 5000):
         part = shas[start : start + 5000]
-        q = select(TemplateCache.space_key, *_COLUMNS).where(TemplateCache.sha256.in_(part))
-        for r in session.execute(q).all():
-            out.setdefault(str(r[0]), []).append(tuple(r[1:]))
+        cols = (TemplateCache.space_key, *_COLUMNS)
+        for r in typed_rows(session, cols, TemplateCache.sha256.in_(part)):
+            out.setdefault(r[0], []).append(tuple(r[1:]))
     return out
 
 

@@ -1,9 +1,12 @@
-"""evaluation cache under the audit chain; the search requests' probe hash indexed
+"""evaluation cache and enrollment failures under the audit chain; the search requests'
+probe hash indexed
 
 Every write of the evaluation cache (``template_cache``) now appends an
 ``eval.cache.state`` entry with the set digest of the space's cached rows
-(``audit.cache_state``); ``audit verify`` and every evaluation compare the rows with it.
-The rows a workspace already holds are adopted as they stand: one entry per space that has
+(``audit.cache_state``), and every enrollment batch that changes a space's failures
+(``enroll_failures``) an ``enroll.failures.state`` entry (``audit.failures_state``); ``audit
+verify``, every evaluation and every enrollment compare the rows with them. The rows a
+workspace already holds are adopted as they stand: one entry per table and space that has
 rows. ``search_requests.probe_sha256`` gets an index: every urgent search looks up the
 waiting requests of its probe's hash (the sealed-probe rule).
 
@@ -25,9 +28,8 @@ depends_on = None
 def upgrade() -> None:
     from sqlalchemy.orm import Session
 
-    from leadguard.audit import cache_state
+    from leadguard.audit import cache_state, failures_state
     from leadguard.audit import log as audit
-    from leadguard.storage import cache_queries
 
     with op.batch_alter_table("search_requests", schema=None) as batch_op:
         batch_op.create_index(
@@ -35,8 +37,10 @@ def upgrade() -> None:
         )
     session = Session(bind=op.get_bind())
     with audit.acting_as(f"migration:{revision}"):
-        for key in cache_queries.cache_spaces(session):
-            cache_state.record_table(session, key, f"adopted at revision {revision}")
+        for tracked in (cache_state.TRACKED, failures_state.TRACKED):
+            for key in tracked.spaces(session):
+                if isinstance(key, str):  # a key that is not text: ``verify`` names it
+                    tracked.record_table(session, key, f"adopted at revision {revision}")
     session.flush()
 
 
