@@ -256,3 +256,29 @@ def test_counts_that_are_not_bytes_are_findings_not_tracebacks(tmp_path: Path) -
         assert check.missing == 2 and check.differing_ids[:2] == (1, 2), check
     finally:
         ws.close()
+
+
+def test_a_grid_of_bytes_that_are_not_text_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
+    """A grid name set by hand to bytes that are not UTF-8 (SQLite's driver cannot decode
+    them) or a space key set to a blob: ``audit verify`` names both (a red-team pass of the
+    evaluation cache found the same doors there)."""
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        enroll_batch(ws, 0, [1, 1, 2, 3])
+    finally:
+        ws.close()
+    db = sqlite3.connect(tmp_path / "ws" / "leadguard.db")
+    try:
+        db.execute("UPDATE lookalike_counts SET grid = CAST(x'ff41' AS TEXT) WHERE template_id = 1")
+        db.execute(
+            "UPDATE lookalike_counts SET space_key = CAST(space_key AS BLOB) WHERE template_id = 2"
+        )
+        db.commit()
+    finally:
+        db.close()
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        found = " ".join(chain_findings(ws))
+        assert "3 rows where it records 4" in found and "whose space key is b'" in found, found
+    finally:
+        ws.close()

@@ -33,7 +33,9 @@ def _record(space_key: str, row: tuple[Any, ...]) -> bytes:
     """One row as the digest hashes it: every field length-prefixed; counts that are not
     bytes (a text or a number set by hand in SQLite) marked as such."""
     template_id, grid, counts = row
-    head = fields(str(template_id).encode(), space_key.encode(), grid.encode())
+    head = fields(
+        str(template_id).encode(), space_key.encode(), grid.encode("utf-8", "surrogateescape")
+    )
     return head + (NOT_BYTES if counts is None else fields(counts))
 
 

@@ -5,7 +5,7 @@ enrolled people score at least each point of the grid against it. Counted by
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,7 @@ from leadguard.storage.tables import (
     LookalikeCount,
     TemplateRecord,
 )
+from leadguard.storage.typed_rows import typed_keys, typed_rows
 
 
 def template_subjects(
@@ -110,27 +111,18 @@ def delete_lookalike_rows(
 
 def iter_space_rows(
     session: Session, space_key: str, chunk: int = 5000
-) -> Iterator[tuple[int, str, bytes | None]]:
+) -> Iterator[tuple[Any, str, bytes | None]]:
     """Every look-alike row of a space as (template id, grid name, counts bytes; None where
-    the column holds no bytes), in template order, a chunk of rows at a time (bounded
-    memory whatever the gallery)."""
-    after: int | None = None  # no lower bound at first: a row of any id is read
-    while True:
-        q = select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
-            LookalikeCount.space_key == space_key
-        )
-        if after is not None:
-            q = q.where(LookalikeCount.template_id > after)
-        rows = session.execute(q.order_by(LookalikeCount.template_id).limit(chunk)).all()
-        if not rows:
-            return
-        for r in rows:
-            yield int(r[0]), str(r[1]), _blob(r[2])
-        after = int(rows[-1][0])
+    the column holds no bytes), each as stored (``typed_rows``: a grid of bytes that are not
+    UTF-8 is read, not a traceback), a chunk of rows at a time (bounded memory whatever the
+    gallery), in no particular order (a set digest does not depend on one)."""
+    cols = (LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts)
+    where = LookalikeCount.space_key == space_key
+    for tid, grid, counts in typed_rows(session, cols, where, chunk):
+        yield tid, str(grid), _blob(counts)
 
 
-def lookalike_spaces(session: Session) -> list[str]:
-    """The spaces that have look-alike rows."""
-    return sorted(
-        str(k) for k in session.scalars(select(LookalikeCount.space_key).distinct()).all()
-    )
+def lookalike_spaces(session: Session) -> list[Any]:
+    """The space keys of the look-alike rows, as stored (a key that is not text is returned
+    as it is: ``verify`` names it)."""
+    return typed_keys(session, LookalikeCount.space_key)
