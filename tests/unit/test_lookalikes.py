@@ -280,5 +280,9 @@ def test_a_grid_of_bytes_that_are_not_text_is_a_finding_not_a_traceback(tmp_path
     try:
         found = " ".join(chain_findings(ws))
         assert "3 rows where it records 4" in found and "whose space key is b'" in found, found
+        enroll_batch(ws, 4, [4])  # the next enrollment reads those rows too: no traceback
+        assert "rows where it records" in " ".join(chain_findings(ws))
+        check = lookalikes.check_workspace(ws, model_space(ws.settings).key)
+        assert 1 in check.differing_ids, check  # the row of that grid counts as wrong
     finally:
         ws.close()

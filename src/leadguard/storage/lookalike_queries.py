@@ -39,29 +39,25 @@ def template_subjects(
     return ids, subjects
 
 
+_ROW = (LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts)
+
+
 def lookalike_rows(session: Session, ids: list[int]) -> dict[int, tuple[str, bytes]]:
     """template id -> (grid name, counts bytes) of those of ``ids`` that have a row (whose
-    counts are bytes)."""
+    counts are bytes), each as stored (``typed_rows``: a grid of bytes that are not UTF-8
+    is read as a name no grid has, never a traceback)."""
     out: dict[int, tuple[str, bytes]] = {}
     for start in range(0, len(ids), 5000):
         part = ids[start : start + 5000]
-        rows = session.execute(
-            select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
-                LookalikeCount.template_id.in_(part)
-            )
-        )
-        out.update({int(r[0]): (r[1], b) for r in rows if (b := _blob(r[2])) is not None})
+        rows = typed_rows(session, _ROW, LookalikeCount.template_id.in_(part))
+        out.update({int(r[0]): (str(r[1]), b) for r in rows if (b := _blob(r[2])) is not None})
     return out
 
 
 def space_lookalike_rows(session: Session, space_key: str) -> dict[int, tuple[str, bytes]]:
     """Every look-alike row of a space: template id -> (grid name, counts bytes)."""
-    rows = session.execute(
-        select(LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts).where(
-            LookalikeCount.space_key == space_key
-        )
-    )
-    return {int(r[0]): (r[1], b) for r in rows if (b := _blob(r[2])) is not None}
+    rows = typed_rows(session, _ROW, LookalikeCount.space_key == space_key)
+    return {int(r[0]): (str(r[1]), b) for r in rows if (b := _blob(r[2])) is not None}
 
 
 def _blob(value: object) -> bytes | None:
@@ -116,9 +112,8 @@ def iter_space_rows(
     the column holds no bytes), each as stored (``typed_rows``: a grid of bytes that are not
     UTF-8 is read, not a traceback), a chunk of rows at a time (bounded memory whatever the
     gallery), in no particular order (a set digest does not depend on one)."""
-    cols = (LookalikeCount.template_id, LookalikeCount.grid, LookalikeCount.counts)
     where = LookalikeCount.space_key == space_key
-    for tid, grid, counts in typed_rows(session, cols, where, chunk):
+    for tid, grid, counts in typed_rows(session, _ROW, where, chunk):
         yield tid, str(grid), _blob(counts)
 
 
