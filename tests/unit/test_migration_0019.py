@@ -8,6 +8,7 @@ while an operator's ``alembic downgrade`` is allowed and recorded."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,4 +124,32 @@ def test_rows_written_before_0019_are_named_by_its_baseline(tmp_path: Path) -> N
         problems = audit.verify(s).record_problems
     assert any(p.startswith("probes row 1 was changed") for p in problems), problems
     assert any(p.startswith("probes row 2: named by no audit entry") for p in problems)
+    ws.close()
+
+
+def test_a_revision_set_back_behind_a_restored_entry_is_named(tmp_path: Path) -> None:
+    """A red-team pass: the newest schema entry's details changed for a moment to say 0020,
+    the revision set back, 0021 re-run on opening (adopting a row inserted meanwhile), then
+    the entry put back as it was (its hash holds again). The chain verifies; the schema
+    history does not: the next entry starts from 0020 where the one before left 0021."""
+    ws = Workspace.init(tmp_path / "ws")
+    with ws.engine.begin() as conn:
+        original = conn.execute(text("SELECT details FROM audit_log WHERE seq = 1")).scalar_one()
+    _sql(ws, "UPDATE audit_log SET details = :d WHERE seq = 1", d='{"from": null, "to": "0020"}')
+    _sql(ws, "UPDATE alembic_version SET version_num = '0020'")
+    _sql(ws, "DROP INDEX ix_search_requests_probe_sha256")
+    ws.close()
+    ws = Workspace.open(tmp_path / "ws")  # upgraded: 0021 runs again
+    details = original if isinstance(original, str) else json.dumps(original)
+    _sql(ws, "UPDATE audit_log SET details = :d WHERE seq = 1", d=details)
+    with ws.session() as s:
+        check = audit.verify(s)
+    assert check.intact, (check.reason, check.record_problems)
+    from leadguard.services import audit as audit_svc
+    from leadguard.services.context import Context
+
+    shown = audit_svc.verify(Context(ws), None)
+    gap = [p for p in shown.schema_problems if "changed outside LeadGuard" in p]
+    assert len(gap) == 1 and "from revision 0020, but entry 1 left it at 0021" in gap[0], gap
+    assert not shown.intact
     ws.close()

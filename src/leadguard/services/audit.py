@@ -80,21 +80,35 @@ def verify(
 
 
 def _downgrades(s: Session) -> list[str]:
-    """Each schema downgrade on record. Allowed (an operator's rollback), but the upgrade
-    after it re-runs migrations whose baselines adopt the rows as they then stand, so an edit
-    made while the schema was down is adopted, not caught: an auditor must look there."""
-    from leadguard.storage.migrations.schema_record import DOWN
+    """Each schema downgrade on record, and each move of the revision that no entry records
+    (an entry starting from another revision than the one before it left). A downgrade is
+    allowed (an operator's rollback), but the upgrade after it re-runs migrations whose
+    baselines adopt the rows as they then stand, so an edit made while the schema was down
+    is adopted, not caught: an auditor must look there."""
+    from leadguard.storage.migrations.schema_record import ACTION, DOWN
 
-    rows = s.scalars(select(AuditEntry).where(AuditEntry.action == DOWN).order_by(AuditEntry.seq))
+    moves = select(AuditEntry).where(AuditEntry.action.in_([ACTION, DOWN]))
     out = []
-    for e in rows:
+    last: tuple[int, Any] | None = None  # the entry and revision the chain recorded last
+    for e in s.scalars(moves.order_by(AuditEntry.seq)):
         d = e.details if isinstance(e.details, dict) else {}
-        out.append(
-            f"audit entry {e.seq} ({e.at}) records a schema downgrade from revision "
-            f"{d.get('from')} to {d.get('to')}: the migrations run after it adopted the rows as "
-            "they then stood, so an edit made while the schema was down is not caught; compare "
-            f"the database with a backup taken before entry {e.seq}"
-        )
+        if last is not None and d.get("from") != last[1]:
+            # the revision moved with no entry: set back by hand, the migrations re-run
+            out.append(
+                f"audit entry {e.seq} ({e.at}) records a schema change from revision "
+                f"{d.get('from')}, but entry {last[0]} left it at {last[1]}: the revision "
+                "was changed outside LeadGuard in between, and the migrations run then "
+                "adopted the rows as they stood; compare the database with a backup taken "
+                f"before entry {e.seq}"
+            )
+        last = (e.seq, d.get("to"))
+        if e.action == DOWN:
+            out.append(
+                f"audit entry {e.seq} ({e.at}) records a schema downgrade from revision "
+                f"{d.get('from')} to {d.get('to')}: the migrations run after it adopted the rows"
+                " as they then stood, so an edit made while the schema was down is not caught;"
+                f" compare the database with a backup taken before entry {e.seq}"
+            )
     return out
 
 
