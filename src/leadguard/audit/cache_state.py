@@ -64,5 +64,6 @@ def record_removed(session: Session, space_key: str, rows: list[cq.CacheRow], wh
     return TRACKED.record_change(session, space_key, why, removed=rows)
 
 
-def record_table(session: Session, space_key: str, why: str) -> State:
-    return TRACKED.record_table(session, space_key, why)
+def record_cleared(session: Session, space_key: str) -> State:
+    """After every row of the space was deleted: the empty cache (not read back)."""
+    return TRACKED.record_rows(session, space_key, "cleared", [])

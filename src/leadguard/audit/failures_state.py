@@ -59,5 +59,5 @@ def clear(session: Session, space_key: str) -> int:
     there were rows or a recorded state; returns rows deleted."""
     n = fq.delete_space_failures(session, space_key)
     if n or TRACKED.recorded(session, space_key).seq is not None:
-        TRACKED.record_table(session, space_key, "retry-failed")
+        TRACKED.record_rows(session, space_key, "retry-failed", [])  # what was meant: none
     return n

@@ -155,9 +155,11 @@ def verify(session: Session) -> ChainCheck:
     reason, never raised. Each record named by an entry's ``records`` must still exist with
     the content hash of the latest entry naming it; one named by ``deleted_records`` must be
     gone. Each space's look-alike counts, evaluation cache and enrollment failures must
-    have the set digest their latest state entry records (``audit.table_state``)."""
+    have the set digest their latest state entry records (``audit.table_state``). A
+    database trigger LeadGuard did not create is named too (``storage.triggers``)."""
     from leadguard.audit import cache_state, failures_state, lookalike_state
     from leadguard.audit.records import check_records, read_chain
+    from leadguard.storage.triggers import foreign_triggers
 
     rows = read_chain(session)
     prev = GENESIS
@@ -185,6 +187,12 @@ def verify(session: Session) -> ChainCheck:
         at = broken[0] if broken else len(rows)
         broken = (at, f"audit_log row id {misplaced[0].row_id}: {misplaced[0].problem}")
     checked, problems = check_records(session, trusted)
+    problems += [
+        f"database trigger {name!r} on table {table}: not one of LeadGuard's (created outside"
+        " it); a trigger can change rows as LeadGuard writes them, after it hashed them: drop"
+        " it, then compare the database with a backup"
+        for name, table in foreign_triggers(session)
+    ]
     for tracked in (lookalike_state.TRACKED, cache_state.TRACKED, failures_state.TRACKED):
         states = {  # the latest entry per space, as the chain is read (later ones replace)
             r.object: (r.seq, r.details)

@@ -74,9 +74,15 @@ def record_change(
     return TRACKED.record_change(session, space_key, why, added, removed)
 
 
+def record_rows(session: Session, space_key: str, why: str, rows: Iterable[Row]) -> State:
+    """Append the state of a space whose rows a rebuild replaced with ``rows`` (as written,
+    not read back)."""
+    return TRACKED.record_rows(session, space_key, why, rows)
+
+
 def record_table(session: Session, space_key: str, why: str) -> State:
-    """Append the state of the space's rows as they stand (after a rebuild, which recomputes
-    every row from the templates, or a migration adopting rows written before)."""
+    """Append the state of the space's rows as they stand (a migration adopting rows
+    written before it)."""
     return TRACKED.record_table(session, space_key, why)
 
 

@@ -172,9 +172,17 @@ class Tracked:
         rows = before.rows + len(now - had) - len(had - now)
         return self._append(session, space_key, why, State(digest, rows))
 
+    def record_rows(
+        self, session: Session, space_key: str, why: str, rows: Iterable[tuple[Any, ...]]
+    ) -> State:
+        """Append the state of a space whose rows a change replaced with ``rows`` (a clearing,
+        a rebuild): computed from what was written, never read back, so that rows put in
+        meanwhile by anything else (a trigger created by hand) stay a finding."""
+        return self._append(session, space_key, why, self.of_rows(space_key, rows))
+
     def record_table(self, session: Session, space_key: str, why: str) -> State:
-        """Append the state of the space's rows as they stand (after a rebuild or a clearing,
-        or a migration adopting rows written before)."""
+        """Append the state of the space's rows as they stand (a migration adopting rows
+        written before it)."""
         return self._append(session, space_key, why, self.of_table(session, space_key))
 
     def _append(self, session: Session, space_key: str, why: str, state: State) -> State:

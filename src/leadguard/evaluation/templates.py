@@ -119,7 +119,7 @@ def clear_cached(ws: Workspace, space_key: str) -> int:
                 f" {have})"
             )
         n = cq.delete_space_cache(s, space_key)
-        cache_state.record_table(s, space_key, "cleared")
+        cache_state.record_cleared(s, space_key)
     return n
 
 

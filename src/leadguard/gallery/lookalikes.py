@@ -261,14 +261,10 @@ def check(s: Session, space_key: str) -> LookalikeCheck:
 def rebuild(s: Session, space_key: str) -> int:
     """Replace every row of the space with recomputed counts; returns rows written."""
     ids, rows = compute_all(s, space_key)
+    written = [(int(i), la.to_bytes(r)) for i, r in zip(ids, rows, strict=True)]
     laq.delete_lookalike_rows(s, space_key=space_key)
-    laq.insert_lookalike_rows(
-        s,
-        space_key,
-        la.GRID_NAME,
-        [(int(i), la.to_bytes(r)) for i, r in zip(ids, rows, strict=True)],
-    )
-    state.record_table(s, space_key, "rebuild")
+    laq.insert_lookalike_rows(s, space_key, la.GRID_NAME, written)
+    state.record_rows(s, space_key, "rebuild", [(i, la.GRID_NAME, b) for i, b in written])
     return int(ids.size)
 
 
