@@ -45,13 +45,21 @@ def audit_verify(
     console.print(f"index files against their recorded digests: {state}")
     for p in result.index_problems:
         console.print(f"  {safe(p)}", soft_wrap=True)
+    if bad:
+        console.print(
+            "  (an enrollment, removal or rebuild killed between saving the index and"
+            " recording its files leaves such findings: the next of them, or `leadguard"
+            " index rebuild`, saves and records the files again; findings that remain after"
+            " it mean the files were changed outside LeadGuard)",
+            soft_wrap=True,
+        )
     bad = len(result.settings_problems)
     state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"safeguard settings against the audit log: {state}")
     for p in result.settings_problems:
         console.print(f"  {safe(p)}", soft_wrap=True)
     bad = len(result.schema_problems)
-    state = "[green]no downgrade[/green]" if not bad else f"[red]{bad} downgrade(s)[/red]"
+    state = "[green]no downgrade[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"schema revision history: {state}")
     for p in result.schema_problems:
         console.print(f"  {safe(p)}", soft_wrap=True)
