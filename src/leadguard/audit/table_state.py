@@ -246,16 +246,14 @@ class Tracked:
         spaces = {key for key in stored if isinstance(key, str)}
         spaces |= {o[len(self.prefix) :] for o in latest if o.startswith(self.prefix)}
         for key in sorted(spaces):
-            entry = latest.get(self.object_of(key))
-            want: State | None = State(setdigest.EMPTY, 0)
-            if entry is not None:
-                parsed = parse(entry[1])
-                want = None if parsed is None else replace(parsed, seq=entry[0])
-            if want is None:
-                problems.append(
-                    f"{self.table} rows of space {key}: audit entry {entry and entry[0]}"
-                    " cannot be read"
-                )
-            elif found := self.finding(key, want, self.of_table(session, key)):
+            want = State(setdigest.EMPTY, 0)  # no entry: the empty table's
+            if (entry := latest.get(self.object_of(key))) is not None:
+                if (parsed := parse(entry[1])) is None:
+                    problems.append(
+                        f"{self.table} rows of space {key}: audit entry {entry[0]} cannot be read"
+                    )
+                    continue
+                want = replace(parsed, seq=entry[0])
+            if found := self.finding(key, want, self.of_table(session, key)):
                 problems.append(found)
         return problems

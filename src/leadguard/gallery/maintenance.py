@@ -326,7 +326,7 @@ def _purge_cache(s: Session, shas: list[str]) -> int:
     """Delete the evaluation cache's templates of these images, recording each space's
     cache digest after it in the chain (``audit.cache_state``); returns rows deleted."""
     going = cache_queries.cached_rows_of_images(s, shas)
-    n = maint_repo.purge_cached_templates(s, shas)
+    n = cache_queries.purge_images(s, shas)
     for key, rows in sorted(going.items(), key=repr):
         if isinstance(key, str):  # a key that is not text is no space (``verify`` names it)
             cache_state.record_removed(s, key, rows, "expunge")

@@ -65,10 +65,18 @@ def cached_shas(session: Session, space_key: str, shas: list[str]) -> set[str]:
 
 def delete_space_cache(session: Session, space_key: str) -> int:
     """Delete every cached template of a space; returns rows deleted."""
-    n = len(
-        session.scalars(select(TemplateCache.id).where(TemplateCache.space_key == space_key)).all()
-    )
-    session.execute(delete(TemplateCache).where(TemplateCache.space_key == space_key))
+    done = session.execute(delete(TemplateCache).where(TemplateCache.space_key == space_key))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_images(session: Session, shas: list[str]) -> int:
+    """Delete every space's cached templates of these images; returns rows deleted."""
+    n = 0
+    for start in range(0, len(shas), 5000):
+        done = session.execute(
+            delete(TemplateCache).where(TemplateCache.sha256.in_(shas[start : start + 5000]))
+        )
+        n += int(done.rowcount or 0)  # type: ignore[attr-defined]
     return n
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from leadguard.storage.tables import EnrollFailure
@@ -47,8 +47,5 @@ def failure_rows_of(session: Session, space_key: str, shas: list[str]) -> list[F
 
 def delete_space_failures(session: Session, space_key: str) -> int:
     """Delete every failure row of a space; returns rows deleted."""
-    n = len(
-        session.scalars(select(EnrollFailure.id).where(EnrollFailure.space_key == space_key)).all()
-    )
-    session.execute(delete(EnrollFailure).where(EnrollFailure.space_key == space_key))
-    return n
+    done = session.execute(delete(EnrollFailure).where(EnrollFailure.space_key == space_key))
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard.core.errors import LeadGuardError
@@ -15,7 +15,6 @@ from leadguard.storage.tables import (
     FaceRecord,
     ImageRecord,
     Subject,
-    TemplateCache,
     TemplateRecord,
 )
 
@@ -53,18 +52,6 @@ def subject_images(session: Session, external_id: str) -> list[tuple[str, str]]:
         .where(Subject.external_id == external_id)
     )
     return [(r[0], r[1]) for r in rows]
-
-
-def purge_cached_templates(session: Session, shas: list[str]) -> int:
-    """Delete evaluation-cache templates derived from these images; returns rows deleted."""
-    n = 0
-    for start in range(0, len(shas), 5000):
-        part = shas[start : start + 5000]
-        n += len(
-            session.scalars(select(TemplateCache.id).where(TemplateCache.sha256.in_(part))).all()
-        )
-        session.execute(delete(TemplateCache).where(TemplateCache.sha256.in_(part)))
-    return n
 
 
 def template_vector_chunks(

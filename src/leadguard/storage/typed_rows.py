@@ -35,8 +35,10 @@ def typed_rows(
     columns: Sequence[Any],  # columns or mapped attributes
     where: ColumnElement[bool] | None = None,
     chunk: int = 5000,
+    distinct: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
-    """The rows ``where`` selects, ``chunk`` at a time, each column as stored."""
+    """The rows ``where`` selects (each once, with ``distinct``), ``chunk`` at a time, each
+    column as stored."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     picked: list[ColumnElement[Any]] = []
     for c in columns:
@@ -44,6 +46,8 @@ def typed_rows(
     q = select(*picked)
     if where is not None:
         q = q.where(where)
+    if distinct:
+        q = q.distinct()
     for part in session.execute(q.execution_options(yield_per=chunk)).partitions():
         for r in part:
             if sqlite:
@@ -54,5 +58,4 @@ def typed_rows(
 
 def typed_keys(session: Session, column: Any) -> list[Any]:
     """The distinct values of a column as stored (a blob where a text belongs stays bytes)."""
-    seen = {r[0] for r in typed_rows(session, [column])}
-    return sorted(seen, key=repr)
+    return sorted((r[0] for r in typed_rows(session, [column], distinct=True)), key=repr)
