@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from leadguard.acceptance.records import add_acceptance
 from leadguard.audit import anchor, failures_state
@@ -31,12 +31,14 @@ from leadguard.gallery.enroll import register_space
 from leadguard.gallery.lookalikes import rebuild_workspace
 from leadguard.gallery.maintenance import remove_subject
 from leadguard.services import accounts
+from leadguard.services.audit_key import adopt_key
 from leadguard.services.authz import NotAllowed
 from leadguard.services.casework import service as cw
 from leadguard.services.context import Context
 from leadguard.storage import failure_queries
 from leadguard.storage import queries as repo
 from leadguard.storage.audited_rows import audited_rows
+from leadguard.storage.tables import AuditEntry
 from leadguard.storage.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.pgserver import copy_workspace
@@ -92,6 +94,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, backend: str, request) -> Pa
     ctx = Context(Workspace.init(root / "ws", database_url=new_database_url(request, backend)))
     accounts.add_user(ctx, None, "admin", PW, "admin")
     admin = accounts.login(ctx, "admin", PW).actor
+    key_dir = root / "keys"
+    key_dir.mkdir(mode=0o700)
+    adopt_key(ctx, admin, key_dir / "audit.key")  # what follows runs on a keyed log
     for name, role in (("sup", "supervisor"), ("ex1", "examiner"), ("ex2", "examiner")):
         accounts.add_user(ctx, admin, name, PW, role, "north")
     sup = accounts.login(ctx, "sup", PW).actor
@@ -212,7 +217,38 @@ def _replace_a_cached_template(conn: Connection) -> int:
     return int(done.rowcount)
 
 
+def _forge_a_head_entry(conn: Connection) -> int:
+    """Append an entry with a correct hash, as an insider who knows the chain's rule (but
+    cannot read the audit key) would: a settings change nobody made."""
+    log = AuditEntry.__table__
+    seq, head = conn.execute(
+        select(log.c.seq, log.c.hash).order_by(log.c.seq.desc()).limit(1)
+    ).one()
+    at, details = "2026-12-07T18:00:00+00:00", {"old": 0.01, "new": 0.2, "safeguard": True}
+    args = (seq + 1, at, "admin", "settings.set", "settings:target_fpir", details)
+    row = dict(zip(("seq", "at", "actor", "action", "object", "details"), args, strict=True))
+    conn.execute(log.insert().values(**row, prev_hash=head, hash=audit.content_hash(head, *args)))
+    return 1
+
+
+def _rewrite_and_rechain(conn: Connection) -> int:
+    """Change who did entry 20 and recompute every hash from it on: a consistent chain."""
+    log = AuditEntry.__table__
+    rows = conn.execute(select(log).where(log.c.seq >= 20).order_by(log.c.seq)).all()
+    prev = rows[0].prev_hash
+    for k, r in enumerate(rows):
+        actor = "someone else" if k == 0 else r.actor
+        new = audit.content_hash(prev, r.seq, r.at, actor, r.action, r.object, r.details)
+        conn.execute(
+            log.update().where(log.c.id == r.id).values(actor=actor, prev_hash=prev, hash=new)
+        )
+        prev = new
+    return len(rows)
+
+
 CALLABLE_TABLE = {
+    _forge_a_head_entry: "audit_log",
+    _rewrite_and_rechain: "audit_log",
     _edit_evidence_model: "evidence_models",
     _raise_a_lookalike_count: TABLE,
     _replace_a_cached_template: "template_cache",
@@ -439,6 +475,14 @@ TAMPERING: dict[str, list[Tamper]] = {
     "edit an audit entry": ["UPDATE audit_log SET actor = 'someone' WHERE seq = 3"],
     "delete an audit entry": ["DELETE FROM audit_log WHERE seq = 4"],
     "empty the log": ["DELETE FROM audit_log"],
+    # an insider who recomputes hashes (caught by the audit key's codes, or an anchor after)
+    "append a forged entry with a correct hash": [_forge_a_head_entry],
+    "rewrite an entry and recompute the chain after it": [_rewrite_and_rechain],
+    "strip the authentication codes": ["DELETE FROM audit_macs"],
+    "copy one entry's code onto another": [
+        "UPDATE audit_macs SET code = (SELECT code FROM audit_macs WHERE seq = "
+        "(SELECT min(seq) FROM audit_macs)) WHERE seq = (SELECT max(seq) FROM audit_macs)"
+    ],
 }
 
 
@@ -448,8 +492,9 @@ def test_the_shipped_space_is_the_default() -> None:
 
 def test_normal_use_verifies(ws: Workspace) -> None:
     check = verify(ws)
-    assert check.intact, (check.reason, check.record_problems)
+    assert check.intact, (check.reason, check.record_problems, check.key_problems)
     assert check.records_checked > 30
+    assert "checked with key" in check.keyed_note  # keyed early: every later entry has a code
 
 
 def _anchored(ws: Workspace, folder: Path) -> anchor.Anchor:
@@ -483,8 +528,8 @@ def test_each_tampering_is_detected(
     assert not check.intact, kind
     last = TAMPERING[kind][-1]
     table = CALLABLE_TABLE[last] if not isinstance(last, str) else _table(last)
-    if table == "audit_log":
-        assert check.broken_at is not None or check.record_problems
+    if table in ("audit_log", "audit_macs"):
+        assert check.broken_at is not None or check.record_problems or check.key_problems
     else:  # the finding names the table that was edited
         assert any(p.startswith(f"{table} row") for p in check.record_problems), check
 

@@ -24,7 +24,7 @@ from tests.unit.migration_kit import downgrade
 
 pytestmark = pytest.mark.usefixtures("database")  # SQLite and PostgreSQL
 
-HEAD = "0021"  # the newest revision
+HEAD = "0022"  # the newest revision
 
 PROBE = (
     "INSERT INTO probes (created_at, sha256, source_type, original_name, exif, edits, data) "
@@ -131,13 +131,14 @@ def test_a_revision_set_back_behind_a_restored_entry_is_named(tmp_path: Path) ->
     """A red-team pass: the newest schema entry's details changed for a moment to say 0020,
     the revision set back, 0021 re-run on opening (adopting a row inserted meanwhile), then
     the entry put back as it was (its hash holds again). The chain verifies; the schema
-    history does not: the next entry starts from 0020 where the one before left 0021."""
+    history does not: the next entry starts from 0020 where the one before left the head."""
     ws = Workspace.init(tmp_path / "ws")
     with ws.engine.begin() as conn:
         original = conn.execute(text("SELECT details FROM audit_log WHERE seq = 1")).scalar_one()
     _sql(ws, "UPDATE audit_log SET details = :d WHERE seq = 1", d='{"from": null, "to": "0020"}')
     _sql(ws, "UPDATE alembic_version SET version_num = '0020'")
     _sql(ws, "DROP INDEX ix_search_requests_probe_sha256")
+    _sql(ws, "DROP TABLE audit_macs")  # so that 0021 and 0022 can run again
     ws.close()
     ws = Workspace.open(tmp_path / "ws")  # upgraded: 0021 runs again
     details = original if isinstance(original, str) else json.dumps(original)
@@ -150,6 +151,6 @@ def test_a_revision_set_back_behind_a_restored_entry_is_named(tmp_path: Path) ->
 
     shown = audit_svc.verify(Context(ws), None)
     gap = [p for p in shown.schema_problems if "changed outside LeadGuard" in p]
-    assert len(gap) == 1 and "from revision 0020, but entry 1 left it at 0021" in gap[0], gap
+    assert len(gap) == 1 and f"from revision 0020, but entry 1 left it at {HEAD}" in gap[0], gap
     assert not shown.intact
     ws.close()

@@ -155,7 +155,11 @@ def make(session: Session, key_path: Path, workspace: Path) -> dict[str, Any]:
     anchor would vouch for it). Reads only."""
     check = audit.verify(session)
     if not check.intact:
-        why = check.reason if check.broken_at is not None else check.record_problems[0]
+        why = (
+            check.reason
+            if check.broken_at is not None
+            else (check.record_problems + check.key_problems)[0]
+        )
         raise AnchorError(f"the audit log does not verify ({why}); anchoring refused")
     if check.head_seq is None or check.head_hash is None:
         raise AnchorError("the audit log is empty: nothing to anchor")
@@ -285,8 +289,11 @@ def check(
     return AnchorCheck(anchor, True, f"entry {n} matches {when}", after)
 
 
-def verify(session: Session, anchors: list[Anchor]) -> tuple[audit.ChainCheck, list[AnchorCheck]]:
-    """The chain and record check, and each anchor compared with the log. Reads only."""
-    chain = audit.verify(session)
+def verify(
+    session: Session, anchors: list[Anchor], mac_key: bytes | None = None
+) -> tuple[audit.ChainCheck, list[AnchorCheck]]:
+    """The chain and record check (``mac_key``: as ``audit.verify``), and each anchor
+    compared with the log. Reads only."""
+    chain = audit.verify(session, mac_key)
     first = audit.hash_at(session, 1)
     return chain, [check(a, chain, audit.hash_at(session, a.seq), first) for a in anchors]

@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
+from leadguard.audit import keyed
 from leadguard.storage.tables import AuditEntry
 
 GENESIS = "0" * 64
@@ -128,6 +129,7 @@ def append(
         hash=content_hash(prev, seq, at, who, action, obj, clean),
     )
     session.add(entry)
+    keyed.on_append(session, seq, entry.hash)  # its code, where the log is keyed
     session.flush()
     return entry
 
@@ -141,13 +143,15 @@ class ChainCheck:
     head_hash: str | None = None
     records_checked: int = 0  # working records named by entries and checked against them
     record_problems: tuple[str, ...] = ()  # edited, deleted or reappeared working records
+    key_problems: tuple[str, ...] = ()  # a keyed log's entries without a valid code
+    keyed_note: str = ""  # a keyed log: how many codes were checked, or why none was
 
     @property
     def intact(self) -> bool:
-        return self.broken_at is None and not self.record_problems
+        return self.broken_at is None and not self.record_problems and not self.key_problems
 
 
-def verify(session: Session) -> ChainCheck:
+def verify(session: Session, mac_key: bytes | None = None) -> ChainCheck:
     """Walk the chain from genesis and check every working record the entries name.
 
     Reads only (writes nothing, not even an entry of its own). A damaged row (unreadable
@@ -156,7 +160,9 @@ def verify(session: Session) -> ChainCheck:
     the content hash of the latest entry naming it; one named by ``deleted_records`` must be
     gone. Each space's look-alike counts, evaluation cache and enrollment failures must
     have the set digest their latest state entry records (``audit.table_state``). A
-    database trigger LeadGuard did not create is named too (``storage.triggers``)."""
+    database trigger LeadGuard did not create is named too (``storage.triggers``). In a
+    keyed log every entry from the key's adoption on must carry its authentication code
+    under ``mac_key`` (default: the session's key; ``audit.keyed``)."""
     from leadguard.audit import cache_state, failures_state, lookalike_state
     from leadguard.audit.records import check_records, read_chain
     from leadguard.storage.triggers import foreign_triggers
@@ -200,6 +206,9 @@ def verify(session: Session) -> ChainCheck:
             if not r.problem and r.action == tracked.action
         }
         problems += tracked.check(session, states)
+    key = mac_key or keyed.session_key(session)
+    unreadable = None if mac_key else session.info.get(keyed.UNREADABLE)
+    key_problems, key_note = keyed.check(session, rows, key, unreadable)
     last = rows[-1] if rows else None
     return ChainCheck(
         entries=len(rows),
@@ -209,6 +218,8 @@ def verify(session: Session) -> ChainCheck:
         head_hash=last.hash if last and not last.problem else None,
         records_checked=checked,
         record_problems=tuple(problems),
+        key_problems=tuple(key_problems),
+        keyed_note=key_note,
     )
 
 

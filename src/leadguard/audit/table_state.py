@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.audit import keyed
 from leadguard.audit import log as audit
 from leadguard.audit.records import read_chain
 from leadguard.core import setdigest
@@ -149,6 +150,8 @@ class Tracked:
             return f"{where} does not follow the entry before it (inserted or reordered)"
         if after is not None and after.prev_hash != last.hash:
             return f"{where}: the entry after it does not follow it (altered or inserted)"
+        if why := keyed.local_problem(session, last.seq, last.hash):
+            return f"{where}: {why}"
         return replace(state, seq=last.seq)
 
     def record_change(

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from leadguard.audit.keyed import NOT_CHECKED
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
 from leadguard.cli.render import safe
@@ -31,15 +32,32 @@ def audit_verify(
         Path | None,
         typer.Option("--public-key", help="The anchor key's public half (KEYFILE.pub)."),
     ] = None,
+    mac_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--mac-key",
+            help="The audit key to check a keyed log's codes with (default: "
+            "the workspace's audit_mac_key).",
+        ),
+    ] = None,
 ) -> None:
-    """Check the whole hash chain and every working record its entries name, and the log
-    against signed anchors; name each problem (exit 1 if any). Writes nothing."""
+    """Check the whole hash chain (and a keyed log's authentication codes) and every
+    working record its entries name, and the log against signed anchors; name each problem
+    (exit 1 if any). Writes nothing."""
     from leadguard.services.audit import verify
 
     ctx = open_ctx(workspace, check_settings=False)  # names an edited settings file instead
-    result = verify(ctx, session.actor(ctx), anchor, public_key)
+    result = verify(ctx, session.actor(ctx), anchor, public_key, mac_key)
     console = out()
     _render_chain(console, result.check)
+    note, bad = result.check.keyed_note, len(result.check.key_problems)
+    if note or bad:
+        note = note or "authentication codes"
+        colour = "red" if bad else "yellow" if NOT_CHECKED in note else "default"
+        state = f": {bad} problem(s)" if bad else ""
+        console.print(f"[{colour}]{safe(note)}{state}[/{colour}]", soft_wrap=True)
+    for p in result.check.key_problems:
+        console.print(f"  {safe(p)}", soft_wrap=True)
     bad = len(result.index_problems)
     state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"index files against their recorded digests: {state}")
@@ -114,6 +132,35 @@ def audit_keygen(
 
     pub, kid = anchors.keygen(out_file, resolve_path(workspace))
     out().print(f"wrote private key {out_file} (mode 0600) and public key {pub}; key id {kid}")
+
+
+@audit_app.command("key")
+@handles_errors
+def audit_key(
+    key: Annotated[
+        Path,
+        typer.Option(
+            "--key",
+            help="The audit key's file: an absolute path outside the workspace "
+            "(created, mode 0600, if it does not exist).",
+        ),
+    ],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Key the audit log: from now on every entry gets an authentication code under a
+    secret key kept outside the database, so that whoever can write the database but not
+    read the key cannot forge or recompute entries unseen. Admin only; never replaced."""
+    from leadguard.services.audit_key import adopt_key
+
+    ctx = open_ctx(workspace)
+    done = adopt_key(ctx, session.actor(ctx), key)
+    made = "created" if done.created else "read"
+    out().print(
+        f"audit log keyed from entry {done.seq} with key {done.key_id} ({made} {key}); "
+        "every process that writes to this workspace needs to read that file. Keep a copy "
+        "where an auditor can reach it, and note the key id",
+        soft_wrap=True,
+    )
 
 
 @audit_app.command("anchor")

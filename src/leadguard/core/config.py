@@ -149,6 +149,14 @@ class Settings(BaseSettings):
         "`leadguard init --database-url` (or LEADGUARD_DATABASE_URL at init only).",
     )
 
+    # --- audit (read only from the workspace's own settings file: docs/audit.md) ---
+    audit_mac_key: Path | None = Field(
+        None,
+        description="The audit key's file (absolute path, outside the workspace, mode 0600): "
+        "every new audit entry gets an authentication code under it. Written by `leadguard "
+        "audit key`; once a log is keyed, a process without the key cannot write to it.",
+    )
+
     # --- vector index ---
     index_backend: Literal["faiss-flat", "compressed", "milvus"] = Field(
         "compressed",
@@ -338,7 +346,7 @@ SAFEGUARDS = frozenset(
 # Settings read only from the workspace's settings file (or set by the caller), never from the
 # environment: which database a workspace is (its accounts, audit log and gallery) must not be
 # switched by whoever runs a command, since a database without accounts would disable them.
-FILE_ONLY = frozenset({"database_url"})
+FILE_ONLY = frozenset({"database_url", "audit_mac_key"})
 
 
 def safeguard_env_overrides() -> list[str]:

@@ -42,6 +42,8 @@ def verify_out(v: audit_svc.Verification) -> S.VerifyOut:
         broken_at=c.broken_at,
         records_checked=c.records_checked,
         record_problems=list(c.record_problems),
+        key_problems=list(c.key_problems),
+        keyed=c.keyed_note,
         index_problems=list(v.index_problems),
         settings_problems=list(v.settings_problems),
         schema_problems=list(v.schema_problems),

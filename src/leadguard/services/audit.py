@@ -11,6 +11,7 @@ from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import anchor as anchors
+from leadguard.audit import keyed
 from leadguard.audit import log as audit
 from leadguard.audit.log import ChainCheck
 from leadguard.core import textsafe
@@ -52,16 +53,19 @@ def verify(
     actor: Actor | None,
     anchor_files: list[Path] | None = None,
     public_key: Path | None = None,
+    mac_key: Path | None = None,
 ) -> Verification:
-    """A read: checks the chain, the working records its entries name, the index files
-    against the digests recorded for the configured backend, and the log against
-    each signed anchor (a forged anchor is refused before anything is read). Writes nothing
-    (a refusal of the actor is recorded)."""
+    """A read: checks the chain (with the authentication codes of a keyed log, under
+    ``mac_key`` or else the workspace's audit key), the working records its entries name,
+    the index files against the digests recorded for the configured backend, and the log
+    against each signed anchor (a forged anchor is refused before anything is read). Writes
+    nothing (a refusal of the actor is recorded)."""
     pub = anchors.load_public_key(public_key) if public_key else None
     loaded = [anchors.load(p, pub) for p in anchor_files or []]
+    key = keyed.load_key(mac_key, ctx.root) if mac_key is not None else None
     operator_check(ctx, actor, "audit.read", "audit")
     with ctx.session() as s:
-        check, results = anchors.verify(s, loaded)
+        check, results = anchors.verify(s, loaded, key)
         head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
         settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
         schema = _downgrades(s)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
+from leadguard.audit.keyed import KeyMissing
 from leadguard.core.config import Settings, safeguard_env_overrides
 from leadguard.core.errors import FindingsError, LeadGuardError, WorkspaceError
 from leadguard.storage.tables import User
@@ -193,6 +194,8 @@ def record_refusal(
     rule = getattr(exc, "rule", None)
     if rule:
         details["rule"] = rule
+    if isinstance(exc, KeyMissing):
+        return  # a keyed log without its key: nothing can be written, the refusal neither
     try:
         with ctx.session() as s:
             audit.append(s, "refused", obj, details, actor=actor.username if actor else None)

@@ -52,6 +52,11 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
         if key not in Settings.model_fields:
             names = ", ".join(sorted(Settings.model_fields))
             raise InputError(f"{key!r} is not a setting ({names})")
+        if key == "audit_mac_key":
+            raise InputError(
+                "audit_mac_key: set by `leadguard audit key --key FILE`, which records the "
+                "key's adoption in the log; a key is never replaced"
+            )
         if key in FILE_ONLY:  # its audit entry would land in the database being left
             raise InputError(
                 f"{key}: a workspace's database is not switched by a setting; move the data "
@@ -70,18 +75,7 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             raise InputError(f"{key} = {value!r}: not a valid value ({why})") from exc
         _check_value(ctx, key, new)
         old = current.get(key, Settings.model_fields[key].default)
-        text = path.read_text() if path.exists() else "[leadguard]\n"
-        line = f"{key} = {_render(new)}"
-        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
-        if unset:
-            text = re.sub(rf"^[ \t]*{re.escape(key)}\s*=.*\n?", "", text, flags=re.MULTILINE)
-        elif pattern.search(text):
-            text = pattern.sub(line, text, count=1)
-        elif "[leadguard]" in text:
-            text = text.replace("[leadguard]", f"[leadguard]\n{line}", 1)
-        else:
-            text = f"{line}\n{text}"
-        _check_written(text, key, new, line)
+        text = edited_file(path, key, new, unset)
         with ctx.session() as s:
             change = SettingChange(key, old, new, key in SAFEGUARDS)
             details: dict[str, Any] = {"old": old, "new": new, "safeguard": change.safeguard}
@@ -97,6 +91,24 @@ def set_setting(ctx: Context, actor: Actor | None, key: str, value: str) -> Sett
             )
             path.write_text(text)  # inside the transaction: a failed write rolls the entry back
         return change
+
+
+def edited_file(path: Path, key: str, new: Any, unset: bool = False) -> str:
+    """The settings file's text with ``key = new`` (or without the key: ``unset``), refused
+    where the line-by-line edit cannot place it safely (``_check_written``)."""
+    text = path.read_text() if path.exists() else "[leadguard]\n"
+    line = f"{key} = {_render(new)}"
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
+    if unset:
+        text = re.sub(rf"^[ \t]*{re.escape(key)}\s*=.*\n?", "", text, flags=re.MULTILINE)
+    elif pattern.search(text):
+        text = pattern.sub(line, text, count=1)
+    elif "[leadguard]" in text:
+        text = text.replace("[leadguard]", f"[leadguard]\n{line}", 1)
+    else:
+        text = f"{line}\n{text}"
+    _check_written(text, key, new, line)
+    return text
 
 
 def _check_value(ctx: Context, key: str, new: Any) -> None:

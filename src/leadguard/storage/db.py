@@ -180,10 +180,11 @@ def reading() -> Iterator[None]:
         _intent.reading = before
 
 
-def make_sessions(engine: Engine) -> sessionmaker[Session]:
+def make_sessions(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """``info``: what each session carries (a workspace's audit key: ``audit.keyed``)."""
     from leadguard.storage.written_text import refuse_unsafe_text
 
-    made = sessionmaker(engine, expire_on_commit=False)
+    made = sessionmaker(engine, expire_on_commit=False, info=info)
     event.listen(made, "before_flush", refuse_unsafe_text)
     return made
 
@@ -195,11 +196,13 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+def upgrade(engine: Engine, info: dict[str, Any] | None = None) -> None:
+    """Bring the schema to the newest migration (``info``: as ``make_sessions``, for the
+    entries the migrations append)."""
     cfg = alembic_config(redact(engine.url))  # the connection is what is used
     with engine.begin() as conn:  # PostgreSQL: two processes migrating queue on the lock
         cfg.attributes["connection"] = conn
+        cfg.attributes["session_info"] = dict(info or {})
         try:
             command.upgrade(cfg, "head")
         except CommandError as exc:  # a revision no migration of this LeadGuard knows

@@ -280,6 +280,16 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditMac(Base):
+    """The authentication code of one audit entry in a keyed log (``audit.keyed``):
+    HMAC-SHA256 of its sequence number and hash under a key kept outside the database."""
+
+    __tablename__ = "audit_macs"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(64))
+
+
 # --- casework ---
 
 

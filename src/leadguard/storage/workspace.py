@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadguard.core.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
 from leadguard.core.errors import WorkspaceError
-from leadguard.storage import db
+from leadguard.storage import audit_key, db
 from leadguard.storage.resident import Resident
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class Workspace:
         """Bring the database to the newest schema; a one-line error if it cannot be reached
         (the URL shown without its password)."""
         try:
-            db.upgrade(self.engine)
+            db.upgrade(self.engine, audit_key.key_info(self.settings.audit_mac_key, self.root))
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
             raise WorkspaceError(f"database {self.database_label}: {reason}") from None
@@ -149,12 +149,25 @@ class Workspace:
             self._engine = db.make_engine(target)
         return self._engine
 
+    def session_info(self) -> dict[str, Any]:
+        """What every session of this workspace carries: its audit key (``audit_key``)."""
+        return audit_key.session_info(self.engine, self.settings.audit_mac_key, self.root)
+
+    def use_audit_key(self, path: Path) -> None:
+        """After ``audit_mac_key`` was written to the settings file: this process's later
+        sessions carry the key too."""
+        self.settings = self.settings.model_copy(update={"audit_mac_key": path})
+        self._sessions = None
+
+    def _session_maker(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = db.make_sessions(self.engine, self.session_info())
+        return self._sessions
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
-        if self._sessions is None:
-            self._sessions = db.make_sessions(self.engine)
-        with self._sessions() as session, session.begin():
+        with self._session_maker()() as session, session.begin():
             yield session
 
     @contextmanager
@@ -162,9 +175,7 @@ class Workspace:
         """A session that only reads: its transaction takes no writer lock (it reads the
         last committed state and never waits behind a writer); a change made in it is
         refused when it would be written."""
-        if self._sessions is None:
-            self._sessions = db.make_sessions(self.engine)
-        with self._sessions() as session, session.begin():
+        with self._session_maker()() as session, session.begin():
             event.listen(session, "before_flush", _refuse_writes)
             with db.reading():
                 session.connection()  # begin now, as a read

@@ -21,7 +21,8 @@ def migrate(conn: Connection) -> None:
     schema_record.refuse_if_set_back(conn, before)
     with context.begin_transaction():
         context.run_migrations()
-        schema_record.record(conn, before, migration.get_current_revision())
+        after = migration.get_current_revision()
+        schema_record.record(conn, before, after, config.attributes.get("session_info", {}))
 
 
 def run() -> None:

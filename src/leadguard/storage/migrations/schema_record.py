@@ -71,13 +71,17 @@ def refuse_if_set_back(conn: Connection, current: str | None) -> None:
         )
 
 
-def record(conn: Connection, before: str | None, after: str | None) -> None:
+def record(
+    conn: Connection, before: str | None, after: str | None, info: dict[str, Any] | None = None
+) -> None:
     """Append the entry of a migration run that changed the revision (a downgrade to an
-    empty schema leaves no log to write in)."""
-    if after == before or "audit_log" not in inspect(conn).get_table_names():
+    empty schema leaves no log to write in). ``info``: the workspace's session info (its
+    audit key), used where the schema reached has ``audit_macs``."""
+    tables = inspect(conn).get_table_names()
+    if after == before or "audit_log" not in tables:
         return
     down = after is None or (_number(before) or 0) > (_number(after) or 0)
-    session = Session(bind=conn)
+    session = Session(bind=conn, info=dict(info or {}) if "audit_macs" in tables else {})
     audit.append(
         session, DOWN if down else ACTION, "schema", {"from": before, "to": after}, actor=ACTOR
     )

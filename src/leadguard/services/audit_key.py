@@ -1,0 +1,50 @@
+"""Keying the audit log (``audit.keyed``): an admin adopts a key kept outside the
+workspace; from then on every entry carries an authentication code under it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from leadguard.audit import keyed
+from leadguard.core.config import SETTINGS_FILE
+from leadguard.services.authz import authorize
+from leadguard.services.context import Actor, Context, current_user, refusals
+from leadguard.services.settings import edited_file
+
+
+@dataclass(frozen=True)
+class KeyAdoption:
+    key_file: Path
+    key_id: str
+    created: bool
+    seq: int  # the adoption entry
+
+
+def adopt_key(ctx: Context, actor: Actor | None, key_file: Path) -> KeyAdoption:
+    """Key the workspace's audit log with the key in ``key_file`` (created, mode 0600, if
+    it does not exist): the adoption entry and ``audit_mac_key`` in the settings file are
+    written together (a failed file write rolls the entry back). Once the workspace has
+    accounts only an admin may; refused where the log is keyed already."""
+    with refusals(ctx, actor, "audit.key", "audit"):
+        if actor is not None or ctx.has_accounts():
+            with ctx.session() as s:
+                authorize(current_user(s, actor), "settings.set")
+        if ctx.settings.audit_mac_key is not None:
+            raise keyed.AuditKeyError(
+                f"{SETTINGS_FILE} names an audit key already ({ctx.settings.audit_mac_key}); "
+                "a key is never replaced"
+            )
+        if not key_file.is_absolute():
+            raise keyed.AuditKeyError(f"--key {key_file}: give an absolute path")
+        created = not key_file.exists()
+        key = (
+            keyed.create_key(key_file, ctx.root) if created else keyed.load_key(key_file, ctx.root)
+        )
+        path = ctx.root / SETTINGS_FILE
+        text = edited_file(path, "audit_mac_key", key_file)
+        with ctx.session() as s:
+            seq = keyed.adopt(s, key, key_file, actor.username if actor is not None else None)
+            path.write_text(text)  # inside the transaction: a failed write rolls it back
+        ctx.ws.use_audit_key(key_file)
+        return KeyAdoption(key_file, keyed.key_id(key), created, seq)

@@ -1,0 +1,127 @@
+"""The audit key's file, and what a workspace's sessions carry of it (``audit.keyed``
+makes and checks the codes). Read only from the file the workspace's settings name, never
+from the environment; kept outside the workspace."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect, select
+
+from leadguard.core.errors import InputError
+from leadguard.storage.tables import AuditEntry
+
+ACTION = "audit.key_adopted"  # the entry from which a log is keyed
+FORMAT = "leadguard-audit-mac-key/1"
+INFO = "leadguard_audit_mac_key"  # Session.info: the key (bytes), or None: none configured
+UNREADABLE = "leadguard_audit_mac_key_unreadable"  # Session.info: why there is no key
+DROPPED = "leadguard_audit_macs_dropped"  # Session.info: a keyed log without its codes' table
+
+
+def dropped(seq: int) -> str:
+    return (
+        f"table audit_macs is gone, but audit entry {seq} keyed the log: it was dropped "
+        "outside LeadGuard; restore the database from a backup"
+    )
+
+
+class AuditKeyError(InputError):
+    """An unusable audit key, or a keyed log written without its key."""
+
+
+class KeyMissing(AuditKeyError):
+    """A keyed log, and no key in this process: nothing can be written to it."""
+
+
+def key_id(key: bytes) -> str:
+    """A short fingerprint of the key to compare by eye; it does not reveal the key."""
+    return hmac.new(key, b"leadguard audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def _refuse_inside(path: Path, workspace: Path) -> None:
+    if path.resolve().is_relative_to(workspace.resolve()):
+        raise AuditKeyError(
+            f"audit key {path} is inside the workspace {workspace}: keep it where a copy of "
+            "the workspace or its database does not reach it (another folder, readable only "
+            "by the account LeadGuard runs as)"
+        )
+
+
+def create_key(path: Path, workspace: Path) -> bytes:
+    """Write a new 256-bit key to ``path`` (mode 0600); never overwrites."""
+    _refuse_inside(path, workspace)
+    if not path.is_absolute():
+        raise AuditKeyError(f"audit key {path}: give an absolute path")
+    if not path.parent.is_dir():
+        raise AuditKeyError(f"audit key {path}: folder {path.parent} does not exist")
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AuditKeyError(f"audit key {path} already exists (keys are never replaced)") from None
+    except OSError as exc:
+        raise AuditKeyError(f"audit key {path} cannot be written ({exc.strerror})") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{FORMAT}\n{key.hex()}\n")
+    return key
+
+
+def load_key(path: Path, workspace: Path) -> bytes:
+    """The key in ``path``; refused inside the workspace, readable by other accounts, or
+    not a key file of this format."""
+    _refuse_inside(path, workspace)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        lines = path.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not a text file"
+        raise AuditKeyError(f"audit key {path} cannot be read ({why})") from None
+    if mode & 0o077:
+        raise AuditKeyError(
+            f"audit key {path} can be read by other accounts (mode {mode:04o}); "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        if len(lines) != 2 or lines[0] != FORMAT:
+            raise ValueError
+        key = bytes.fromhex(lines[1])
+        if len(key) != 32:
+            raise ValueError
+    except ValueError:
+        raise AuditKeyError(
+            f"audit key {path} is not a LeadGuard audit key ({FORMAT}, 64 hex digits)"
+        ) from None
+    return key
+
+
+def session_info(engine: Engine, path: Path | None, workspace: Path) -> dict[str, Any]:
+    """What every session of a workspace carries: the key in ``path`` (None where none is
+    configured), or, where it cannot be read, None and why (a keyed log then refuses every
+    write, saying so). A database without ``audit_macs`` (not migrated to it) carries
+    nothing, unless its log records a key's adoption: then the table was dropped, and every
+    write is refused."""
+    tables = inspect(engine).get_table_names()
+    if "audit_macs" not in tables:
+        if "audit_log" not in tables:
+            return {}
+        with engine.connect() as conn:
+            seq = conn.scalar(select(AuditEntry.seq).where(AuditEntry.action == ACTION).limit(1))
+        if seq is None:
+            return {}
+        return {INFO: None, DROPPED: True, UNREADABLE: dropped(seq)}
+    return key_info(path, workspace)
+
+
+def key_info(path: Path | None, workspace: Path) -> dict[str, Any]:
+    """The key in ``path`` as sessions carry it (``session_info``), for a database at the
+    newest schema (a migration's last entry)."""
+    try:
+        return {INFO: load_key(path, workspace) if path is not None else None}
+    except AuditKeyError as exc:
+        return {INFO: None, UNREADABLE: str(exc)}

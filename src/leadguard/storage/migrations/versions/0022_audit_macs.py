@@ -1,0 +1,33 @@
+"""a keyed audit log: an authentication code per entry, under a key outside the database
+
+``audit_macs`` holds, for every entry written after an admin adopts an audit key
+(``leadguard audit key``), HMAC-SHA256 of its sequence number and hash under that key
+(``audit.keyed``). Nothing is adopted: a workspace stays unkeyed until an admin keys it.
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-07 18:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0022"
+down_revision = "0021"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_macs",
+        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("audit_macs")  # the codes go; the entries stay (append-only)
