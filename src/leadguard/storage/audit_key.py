@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, select
 
-from leadguard.core.errors import InputError
+from leadguard.core.errors import InputError, WorkspaceError
 from leadguard.storage.tables import AuditEntry
 
 ACTION = "audit.key_adopted"  # the entry from which a log is keyed
@@ -35,8 +35,9 @@ class AuditKeyError(InputError):
     """An unusable audit key, or a keyed log written without its key."""
 
 
-class KeyMissing(AuditKeyError):
-    """A keyed log, and no key in this process: nothing can be written to it."""
+class KeyMissing(WorkspaceError):
+    """A keyed log, and no key in this process: nothing can be written to it (a set-up
+    problem of the workspace, not bad input: the server answers 503)."""
 
 
 def key_id(key: bytes) -> str:
