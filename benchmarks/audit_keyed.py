@@ -5,7 +5,7 @@ same entries: ``--entries`` audit entries, ``--per-tx`` to a transaction (a sear
 three). Reported, medians of ``--runs``, measured alternately in one run:
 - milliseconds a transaction of ``--per-tx`` appends, unkeyed and keyed (the keyed one adds
   an HMAC and an insert into ``audit_macs`` per entry; the unkeyed one a one-row read of
-  ``audit_macs``, which tells it whether the log is keyed);
+  ``audit_macs`` per transaction, which tells it whether the log is keyed);
 - ``audit.verify`` over the whole chain, unkeyed and keyed (every code recomputed).
 
 Usage: python benchmarks/audit_keyed.py [--entries 20000] [--per-tx 3] [--runs 5]

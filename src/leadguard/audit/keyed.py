@@ -51,6 +51,7 @@ __all__ += ["NOT_CHECKED", "create_key", "key_id", "load_key"]
 __all__ += ["adopt", "adoption", "check", "code", "is_keyed", "local_problem", "on_append"]
 __all__ += ["session_key"]
 _SHOWN = 5  # findings named one by one; the rest are counted
+_SEEN = "leadguard_audit_keyed_seen"  # Session.info: whether this session found the log keyed
 NOT_CHECKED = "not checked"
 
 
@@ -67,6 +68,13 @@ def is_keyed(session: Session) -> bool:
     return session.scalar(select(AuditMac.seq).limit(1)) is not None
 
 
+def _keyed_here(session: Session) -> bool:
+    """``is_keyed``, asked once per session (a transaction: no other writer between)."""
+    if _SEEN not in session.info:
+        session.info[_SEEN] = is_keyed(session)
+    return bool(session.info[_SEEN])
+
+
 def on_append(session: Session, seq: int, entry_hash: str) -> None:
     """Called for every new entry: its code under the session's key; with no key, refused
     where the log is keyed. A session made outside a workspace (a migration's own) and so
@@ -76,7 +84,7 @@ def on_append(session: Session, seq: int, entry_hash: str) -> None:
     key = session_key(session)
     if key is not None:
         session.add(AuditMac(seq=seq, code=code(key, seq, entry_hash)))
-    elif session.info.get(DROPPED) or is_keyed(session):
+    elif session.info.get(DROPPED) or _keyed_here(session):
         why = session.info.get(UNREADABLE)
         raise KeyMissing(
             f"the audit log is keyed (leadguard audit key), but this process has no key ({why})"
