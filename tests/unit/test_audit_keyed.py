@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from leadguard.audit import cache_state, keyed
 from leadguard.audit import log as audit
 from leadguard.cli.main import app
-from leadguard.core.errors import InputError
+from leadguard.core.errors import InputError, WorkspaceError
 from leadguard.evaluation.templates import compute_templates, store_cached
 from leadguard.face_models import model_space
 from leadguard.services import accounts
@@ -29,6 +29,7 @@ from leadguard.services.context import Context
 from leadguard.storage.workspace import Workspace
 from tests.conftest import new_database_url
 from tests.unit.accounts_kit import cheap_hashing
+from tests.unit.migration_kit import downgrade
 
 PW = "correct horse battery staple"
 
@@ -204,3 +205,15 @@ def test_the_commands_at_80_columns(tmp_path: Path, keys: Path) -> None:
     assert "Nothing was written" in refused.output
     given = run(app, ["audit", "verify", "-w", str(ws), "--mac-key", str(keys / "k.key")], env=env)
     assert given.exit_code == 1 and "without an authentication code" in given.output
+
+
+def test_a_keyed_log_is_not_taken_below_its_codes(tmp_path: Path, keys: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    adopt_key(Context(ws), None, keys / "audit.key")
+    with pytest.raises(WorkspaceError, match="the audit log is keyed"):
+        downgrade(ws, "0021")
+    opened = Workspace.open(tmp_path / "ws")
+    try:
+        assert _check(opened).intact
+    finally:
+        opened.close()

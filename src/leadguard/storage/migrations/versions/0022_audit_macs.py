@@ -30,4 +30,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("audit_macs")  # the codes go; the entries stay (append-only)
+    from leadguard.core.errors import WorkspaceError
+
+    if op.get_bind().execute(sa.text("SELECT count(*) FROM audit_macs")).scalar():
+        raise WorkspaceError(
+            "the audit log is keyed: below revision 0022 its authentication codes would be "
+            "lost, and every entry since the key's adoption would then be named as forged. "
+            "Nothing was migrated"
+        )
+    op.drop_table("audit_macs")
