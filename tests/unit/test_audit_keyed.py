@@ -217,3 +217,31 @@ def test_a_keyed_log_is_not_taken_below_its_codes(tmp_path: Path, keys: Path) ->
         assert _check(opened).intact
     finally:
         opened.close()
+
+
+def test_an_adoption_cut_off_after_the_settings_file_is_finished(
+    tmp_path: Path, keys: Path
+) -> None:
+    """Killed between writing leadguard.toml and committing the adoption entry: the file
+    names the key, no entry records it. The next entries get codes; verify says how to
+    finish; the same command with the same key finishes it (another key is refused)."""
+    ws = Workspace.init(tmp_path / "ws")
+    key_file = keys / "audit.key"
+    key = keyed.create_key(key_file, ws.root)
+    settings = ws.root / "leadguard.toml"
+    settings.write_text(settings.read_text() + f'audit_mac_key = "{key_file}"\n')
+    ws.close()
+    ctx = Context(Workspace.open(tmp_path / "ws"))
+    with ctx.session() as s:
+        audit.append(s, "note", "workspace", {})
+    found = _check(ctx.ws).key_problems
+    assert len(found) == 1 and "with the same file, records the adoption" in found[0]
+    with pytest.raises(InputError, match="names an audit key already"):
+        adopt_key(ctx, None, keys / "other.key")
+    done = adopt_key(ctx, None, key_file)
+    assert done.key_id == keyed.key_id(key) and not done.created
+    check = _check(ctx.ws)
+    assert check.intact and f"from entry {done.seq} on" in check.keyed_note
+    with pytest.raises(InputError, match="keyed already"):
+        adopt_key(ctx, None, key_file)
+    ctx.close()

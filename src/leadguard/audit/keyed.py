@@ -157,10 +157,14 @@ def check(
         )
     if adopted is None:
         why = (
-            "audit_macs holds codes, but no entry records a key's adoption (it was removed)"
+            "audit_macs holds codes, but no entry records a key's adoption"
             if codes
-            else "no entry records a key's adoption: the chain was rewritten without its "
-            "codes, or audit_mac_key was set by hand (`leadguard audit key` adopts a key)"
+            else "no entry records a key's adoption"
+        )
+        why += (
+            ": the chain was rewritten without it (compare with an anchor), or the adoption"
+            " was interrupted or audit_mac_key set by hand (then `leadguard audit key --key"
+            " FILE`, with the same file, records the adoption)"
         )
         return [f"an audit key ({key_id(key)}) is configured, but {why}"], ""
     recorded = adopted.details.get("key_id")
@@ -211,12 +215,14 @@ def adopt(session: Session, key: bytes, key_file: Path, actor: str | None) -> in
     entry gets its code from the session's key. Returns its sequence number."""
     from leadguard.audit import log as audit
 
-    if (earlier := adoption(session)) is not None or is_keyed(session):
-        at = f" (entry {earlier[0]})" if earlier is not None else ""
-        raise AuditKeyError(f"the audit log is keyed already{at}; a key is never replaced")
+    if (earlier := adoption(session)) is not None:
+        raise AuditKeyError(
+            f"the audit log is keyed already (entry {earlier[0]}); a key is never replaced"
+        )
     entry = audit.append(
         session, ACTION, "audit", {"key_id": key_id(key), "key_file": str(key_file)}, actor=actor
     )
-    session.add(AuditMac(seq=entry.seq, code=code(key, entry.seq, entry.hash)))
+    if session_key(session) is None:  # (a session that carries the key coded it already)
+        session.add(AuditMac(seq=entry.seq, code=code(key, entry.seq, entry.hash)))
     session.flush()
     return entry.seq

@@ -25,24 +25,26 @@ def adopt_key(ctx: Context, actor: Actor | None, key_file: Path) -> KeyAdoption:
     """Key the workspace's audit log with the key in ``key_file`` (created, mode 0600, if
     it does not exist): the adoption entry and ``audit_mac_key`` in the settings file are
     written together (a failed file write rolls the entry back). Once the workspace has
-    accounts only an admin may; refused where the log is keyed already."""
+    accounts only an admin may; refused where the log is keyed already. An adoption
+    interrupted after the file was written (it names the key, no entry records it) is
+    finished by the same command with the same key."""
     with refusals(ctx, actor, "audit.key", "audit"):
         if actor is not None or ctx.has_accounts():
             with ctx.session() as s:
                 authorize(current_user(s, actor), "settings.set")
-        if ctx.settings.audit_mac_key is not None:
-            raise keyed.AuditKeyError(
-                f"{SETTINGS_FILE} names an audit key already ({ctx.settings.audit_mac_key}); "
-                "a key is never replaced"
-            )
         if not key_file.is_absolute():
             raise keyed.AuditKeyError(f"--key {key_file}: give an absolute path")
+        named = ctx.settings.audit_mac_key
+        if named is not None and named != key_file:
+            raise keyed.AuditKeyError(
+                f"{SETTINGS_FILE} names an audit key already ({named}); a key is never replaced"
+            )
         created = not key_file.exists()
         key = (
             keyed.create_key(key_file, ctx.root) if created else keyed.load_key(key_file, ctx.root)
         )
         path = ctx.root / SETTINGS_FILE
-        text = edited_file(path, "audit_mac_key", key_file)
+        text = path.read_text() if named else edited_file(path, "audit_mac_key", key_file)
         with ctx.session() as s:
             seq = keyed.adopt(s, key, key_file, actor.username if actor is not None else None)
             path.write_text(text)  # inside the transaction: a failed write rolls it back
