@@ -84,16 +84,21 @@ def test_a_process_without_the_key_writes_nothing(ctx: Context) -> None:
     other = Workspace(ctx.root, ctx.settings.model_copy(update={"audit_mac_key": None}))
     try:
         with (
-            pytest.raises(keyed.KeyMissing, match="no key: set audit_mac_key"),
+            pytest.raises(keyed.KeyMissing, match="no key: a running `leadguard serve`"),
             other.session() as s,
         ):
             audit.append(s, "note", "workspace", {})
-        check = _check(other)
-        assert check.intact and keyed.NOT_CHECKED in check.keyed_note
+        check = _check(other)  # without the key nothing about the codes is proven
+        assert check.broken_at is None and not check.intact
+        assert keyed.NOT_CHECKED in check.key_problems[0] and "--mac-key" in check.key_problems[0]
+        with ctx.ws.engine.begin() as conn:  # codes deleted do not unkey the log
+            conn.execute(text("DELETE FROM audit_macs"))
+        with pytest.raises(keyed.KeyMissing), other.session() as s:
+            audit.append(s, "note", "workspace", {})
     finally:
         other.close()
     after = _check(ctx.ws)
-    assert after.entries == before and after.intact
+    assert after.entries == before and "without an authentication code" in after.key_problems[0]
 
 
 @pytest.mark.usefixtures("database")
@@ -194,6 +199,7 @@ def test_the_commands_at_80_columns(tmp_path: Path, keys: Path) -> None:
         opened.close()
     shown = run(app, ["audit", "verify", "-w", str(ws)], env=env)
     assert shown.exit_code == 1 and "1 problem(s)" in shown.output
+    assert "audit log NOT proven" in shown.output and "audit log intact" not in shown.output
     (ws / "leadguard.toml").write_text(
         (ws / "leadguard.toml").read_text().replace(f'"{keys / "k.key"}"', '"/nonexistent.key"')
     )
@@ -201,8 +207,8 @@ def test_the_commands_at_80_columns(tmp_path: Path, keys: Path) -> None:
     assert gone.exit_code == 1 and "audit key /nonexistent.key cannot be read" in gone.output
     assert "Traceback" not in gone.output
     refused = run(app, ["settings", "set", "top_k", "30", "-w", str(ws)], env=env)
-    assert refused.exit_code == 2 and "/nonexistent.key cannot be read" in refused.output
-    assert "Nothing was written" in refused.output
+    assert refused.exit_code == 2 and "audit_mac_key names cannot be used" in refused.output
+    assert "Nothing was written" in refused.output and "nonexistent" not in refused.output
     given = run(app, ["audit", "verify", "-w", str(ws), "--mac-key", str(keys / "k.key")], env=env)
     assert given.exit_code == 1 and "without an authentication code" in given.output
 
@@ -245,3 +251,47 @@ def test_an_adoption_cut_off_after_the_settings_file_is_finished(
     with pytest.raises(InputError, match="keyed already"):
         adopt_key(ctx, None, key_file)
     ctx.close()
+
+
+def test_a_code_planted_in_an_unkeyed_log_is_named_and_blocks_nothing(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        with ws.engine.begin() as conn:
+            conn.execute(text("INSERT INTO audit_macs (seq, code) VALUES (999, '00')"))
+        with ws.session() as s:  # not keyed: no adoption entry
+            audit.append(s, "note", "workspace", {})
+        found = _check(ws).key_problems
+        assert len(found) == 1 and "holds 1 authentication code(s), but no entry" in found[0]
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("value", ["ééé", "00", "ABC"])
+def test_any_stored_code_is_compared_safely(ctx: Context, value: str) -> None:
+    with ctx.ws.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_macs SET code = :c WHERE seq = (SELECT max(seq) FROM audit_macs)"),
+            {"c": value},
+        )
+    found = _check(ctx.ws).key_problems
+    assert len(found) == 1 and "authentication code is wrong" in found[0]
+
+
+def test_a_key_path_that_is_no_plain_file_is_refused_unread(tmp_path: Path, keys: Path) -> None:
+    import os
+
+    ws = tmp_path / "ws"
+    fifo = keys / "fifo"
+    os.mkfifo(fifo)
+    big = keys / "big.key"
+    big.write_bytes(b"0" * 100_000)
+    big.chmod(0o600)
+    for path, why in (
+        (Path("/dev/zero"), "not a plain file"),
+        (fifo, "not a plain file"),  # never opened: a FIFO would hang
+        (keys, "not a plain file"),
+        (big, "not a LeadGuard audit key"),
+        (Path("relative.key"), "give an absolute path"),
+    ):
+        with pytest.raises(InputError, match=why):
+            keyed.load_key(path, ws)

@@ -42,13 +42,14 @@ from leadguard.storage.audit_key import (
     dropped,
     key_id,
     load_key,
+    no_key,
 )
 from leadguard.storage.tables import AuditEntry, AuditMac
 
 # the key file and the sessions' key are storage's (storage.audit_key), named here too
 __all__ = ["ACTION", "FORMAT", "INFO", "UNREADABLE", "AuditKeyError", "KeyMissing"]
 __all__ += ["NOT_CHECKED", "create_key", "key_id", "load_key"]
-__all__ += ["adopt", "adoption", "check", "code", "is_keyed", "local_problem", "on_append"]
+__all__ += ["adopt", "adoption", "check", "code", "local_problem", "on_append"]
 __all__ += ["session_key"]
 _SHOWN = 5  # findings named one by one; the rest are counted
 _SEEN = "leadguard_audit_keyed_seen"  # Session.info: whether this session found the log keyed
@@ -64,14 +65,12 @@ def session_key(session: Session) -> bytes | None:
     return key if isinstance(key, bytes) else None
 
 
-def is_keyed(session: Session) -> bool:
-    return session.scalar(select(AuditMac.seq).limit(1)) is not None
-
-
 def _keyed_here(session: Session) -> bool:
-    """``is_keyed``, asked once per session (a transaction: no other writer between)."""
+    """Whether the log records a key's adoption, asked once per session (a transaction: no
+    other writer between). The adoption entry decides, not the codes: codes deleted do not
+    unkey a log, a code inserted does not key one."""
     if _SEEN not in session.info:
-        session.info[_SEEN] = is_keyed(session)
+        session.info[_SEEN] = adoption(session) is not None
     return bool(session.info[_SEEN])
 
 
@@ -84,16 +83,9 @@ def on_append(session: Session, seq: int, entry_hash: str) -> None:
     key = session_key(session)
     if key is not None:
         session.add(AuditMac(seq=seq, code=code(key, seq, entry_hash)))
-    elif session.info.get(DROPPED) or _keyed_here(session):
-        why = session.info.get(UNREADABLE)
-        raise KeyMissing(
-            f"the audit log is keyed (leadguard audit key), but this process has no key ({why})"
-            ". Nothing was written"
-            if why
-            else "the audit log is keyed (leadguard audit key), but this process has no key: "
-            "set audit_mac_key in the workspace's leadguard.toml to the key file's absolute "
-            "path (readable by this account). Nothing was written"
-        )
+    elif session.info.get(DROPPED) or session.info.get(UNREADABLE) or _keyed_here(session):
+        # fail closed: a configured key that cannot be used refuses even an unkeyed log
+        raise KeyMissing(no_key(session.info.get(UNREADABLE), bool(session.info.get(DROPPED))))
 
 
 def adoption(session: Session) -> tuple[int, Any] | None:
@@ -117,9 +109,22 @@ def local_problem(session: Session, seq: int, entry_hash: str) -> str | None:
     got = session.scalar(select(type_coerce(AuditMac.code, Text)).where(AuditMac.seq == seq))
     if got is None:
         return f"entry {seq} has no authentication code (written without the audit key)"
-    if not hmac.compare_digest(str(got), code(key, seq, entry_hash)):
+    if not _same(str(got), code(key, seq, entry_hash)):
         return f"entry {seq}'s authentication code is wrong (forged without the audit key)"
     return None
+
+
+def _orphans(n: int) -> str:
+    return (
+        f"audit_macs holds {n} authentication code(s), but no entry records a key's adoption:"
+        " put there outside LeadGuard, or the adoption entry removed with the chain rewritten"
+        " (check with the key: --mac-key, and against an anchor)"
+    )
+
+
+def _same(got: str, want: str) -> bool:
+    """A stored code equal to the expected one (any stored text compared safely)."""
+    return got.isascii() and hmac.compare_digest(got, want)
 
 
 def _codes(session: Session) -> dict[int, str]:
@@ -138,23 +143,27 @@ def check(
 ) -> tuple[list[str], str]:
     """(problems, note) for the chain's readable ``rows`` (``records.RawEntry``): with a
     key, every entry from the adoption on must carry its code, and the note says how many
-    were checked; without one, the note says the codes were not checked (``NOT_CHECKED``),
-    and a key configured but ``unreadable`` is a problem."""
+    were checked. Without one, a keyed log is a problem (its codes ``NOT_CHECKED``: an
+    entry forged without the key would pass), and so are a configured key that is
+    ``unreadable`` and codes without an adoption entry."""
     good = [r for r in rows if not r.problem]
     adopted = next((r for r in good if r.action == ACTION), None)
     if "audit_macs" not in inspect(session.connection()).get_table_names():
         return ([dropped(adopted.seq)] if adopted is not None else []), ""
     codes = _codes(session)
     if key is None:
-        if adopted is None and not codes:
-            return [], ""
-        since = f"since entry {adopted.seq}" if adopted is not None else "(no adoption entry)"
-        kid = adopted.details.get("key_id") if adopted is not None else None
-        found = [f"{unreadable}: the authentication codes were not checked"] if unreadable else []
-        return found, (
-            f"the log is keyed {since} (key {kid or '?'}), but its authentication codes were "
-            f"{NOT_CHECKED}: no audit key here (audit_mac_key in leadguard.toml, or --mac-key)"
-        )
+        found = [f"{unreadable}: the authentication codes were {NOT_CHECKED}"] if unreadable else []
+        if adopted is not None:  # an entry forged without the key would pass: not proven
+            kid = adopted.details.get("key_id")
+            where = "the audit key configured cannot be read" if unreadable else "no audit key"
+            found = found or [
+                f"the log is keyed since entry {adopted.seq} (key {kid}), but its "
+                f"authentication codes were {NOT_CHECKED}: {where} here; give it with "
+                "--mac-key (or audit_mac_key in leadguard.toml)"
+            ]
+        elif codes:
+            found.append(_orphans(len(codes)))
+        return found, ""
     if adopted is None:
         why = (
             "audit_macs holds codes, but no entry records a key's adoption"
@@ -177,9 +186,7 @@ def check(
     after = [r for r in good if isinstance(r.seq, int) and r.seq >= adopted.seq]
     missing = [r.seq for r in after if r.seq not in codes]
     wrong = [
-        r.seq
-        for r in after
-        if r.seq in codes and not hmac.compare_digest(codes[r.seq], code(key, r.seq, r.hash))
+        r.seq for r in after if r.seq in codes and not _same(codes[r.seq], code(key, r.seq, r.hash))
     ]
     known = {r.seq for r in good}
     stray = sorted(s for s in codes if s >= adopted.seq and s not in known)
@@ -219,6 +226,7 @@ def adopt(session: Session, key: bytes, key_file: Path, actor: str | None) -> in
         raise AuditKeyError(
             f"the audit log is keyed already (entry {earlier[0]}); a key is never replaced"
         )
+    session.info[_SEEN] = False  # not keyed before this entry (checked just above)
     entry = audit.append(
         session, ACTION, "audit", {"key_id": key_id(key), "key_file": str(key_file)}, actor=actor
     )

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from leadguard.audit.keyed import NOT_CHECKED
 from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
 from leadguard.cli.render import safe
@@ -53,7 +52,7 @@ def audit_verify(
     note, bad = result.check.keyed_note, len(result.check.key_problems)
     if note or bad:
         note = note or "authentication codes"
-        colour = "red" if bad else "yellow" if NOT_CHECKED in note else "default"
+        colour = "red" if bad else "default"
         state = f": {bad} problem(s)" if bad else ""
         console.print(f"[{colour}]{safe(note)}{state}[/{colour}]", soft_wrap=True)
     for p in result.check.key_problems:
@@ -102,7 +101,14 @@ def audit_verify(
 
 
 def _render_chain(console: Console, chain: Any) -> None:
-    if chain.broken_at is None:
+    if chain.broken_at is None and chain.key_problems:
+        console.print(
+            f"[red]audit log NOT proven[/red]: its hash chain holds ({chain.entries} entries; "
+            f"head entry {chain.head_seq or '-'}), but an entry forged with a recomputed hash "
+            "would hold too: see the authentication codes below",
+            soft_wrap=True,
+        )
+    elif chain.broken_at is None:
         console.print(
             f"audit log intact: {chain.entries} entries; head entry {chain.head_seq or '-'} "
             f"hash {chain.head_hash or '-'}",

@@ -199,6 +199,8 @@ def record_refusal(
     try:
         with ctx.session() as s:
             audit.append(s, "refused", obj, details, actor=actor.username if actor else None)
+    except KeyMissing as cannot:  # a keyed log without its key: said once, no traceback
+        log.warning("the refusal of %s was not recorded: %s", action, cannot)
     except Exception:  # the refusal itself is what the caller reports
         log.exception("could not record the refusal of %s", action)
 

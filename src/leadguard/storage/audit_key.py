@@ -31,6 +31,28 @@ def dropped(seq: int) -> str:
     )
 
 
+def no_key(why: str | None, dropped_table: bool) -> str:
+    """The refusal of a write to a keyed log this process cannot code. Shown to anyone a
+    server answers (a login's caller included): it names no path; ``audit verify`` gives
+    the reason in full."""
+    if dropped_table:
+        return (
+            "the audit log is keyed, but its table of authentication codes is gone (run "
+            "`leadguard audit verify`). Nothing was written"
+        )
+    if why:
+        return (
+            "the audit log is keyed, but the audit key that audit_mac_key names cannot be "
+            "used (`leadguard audit verify` says why). Nothing was written"
+        )
+    return (
+        "the audit log is keyed (leadguard audit key), but this process has no key: a "
+        "running `leadguard serve` started before the key's adoption must be restarted; "
+        "otherwise set audit_mac_key in the workspace's leadguard.toml to the key file's "
+        "absolute path (readable by this account). Nothing was written"
+    )
+
+
 class AuditKeyError(InputError):
     """An unusable audit key, or a keyed log written without its key."""
 
@@ -73,13 +95,25 @@ def create_key(path: Path, workspace: Path) -> bytes:
     return key
 
 
+_MAX_BYTES = 256  # a key file is 91 bytes
+
+
 def load_key(path: Path, workspace: Path) -> bytes:
-    """The key in ``path``; refused inside the workspace, readable by other accounts, or
-    not a key file of this format."""
+    """The key in ``path``; refused for a relative path, inside the workspace, not a plain
+    file (a device or FIFO is never read), readable by other accounts, or not a key file
+    of this format."""
+    if not path.is_absolute():
+        raise AuditKeyError(f"audit key {path}: give an absolute path")
     _refuse_inside(path, workspace)
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        lines = path.read_text(encoding="ascii").split()
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise AuditKeyError(f"audit key {path} is not a plain file")
+        if st.st_size > _MAX_BYTES:
+            raise AuditKeyError(f"audit key {path} is not a LeadGuard audit key ({FORMAT})")
+        mode = stat.S_IMODE(st.st_mode)
+        with path.open("rb") as fh:
+            lines = fh.read(_MAX_BYTES + 1).decode("ascii").split()
     except (OSError, UnicodeDecodeError) as exc:
         why = getattr(exc, "strerror", None) or "not a text file"
         raise AuditKeyError(f"audit key {path} cannot be read ({why})") from None
