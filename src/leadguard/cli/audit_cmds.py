@@ -163,8 +163,9 @@ def audit_key(
     made = "created" if done.created else "read"
     out().print(
         f"audit log keyed from entry {done.seq} with key {done.key_id} ({made} {key}); "
-        "every process that writes to this workspace needs to read that file. Keep a copy "
-        "where an auditor can reach it, and note the key id",
+        "every process that writes to this workspace needs to read that file (restart a "
+        "running `leadguard serve`). Keep a copy where an auditor can reach it, and note "
+        "the key id",
         soft_wrap=True,
     )
 
