@@ -38,18 +38,19 @@ from leadguard.storage.audit_key import (
     UNREADABLE,
     AuditKeyError,
     KeyMissing,
+    adopted_at,
     create_key,
     dropped,
     key_id,
     load_key,
     no_key,
 )
-from leadguard.storage.tables import AuditEntry, AuditMac
+from leadguard.storage.tables import AuditMac
 
 # the key file and the sessions' key are storage's (storage.audit_key), named here too
 __all__ = ["ACTION", "FORMAT", "INFO", "UNREADABLE", "AuditKeyError", "KeyMissing"]
 __all__ += ["NOT_CHECKED", "create_key", "key_id", "load_key"]
-__all__ += ["adopt", "adoption", "check", "code", "local_problem", "on_append"]
+__all__ += ["adopt", "adopted_at", "check", "code", "local_problem", "on_append"]
 __all__ += ["session_key"]
 _SHOWN = 5  # findings named one by one; the rest are counted
 _SEEN = "leadguard_audit_keyed_seen"  # Session.info: whether this session found the log keyed
@@ -70,7 +71,7 @@ def _keyed_here(session: Session) -> bool:
     other writer between). The adoption entry decides, not the codes: codes deleted do not
     unkey a log, a code inserted does not key one."""
     if _SEEN not in session.info:
-        session.info[_SEEN] = adoption(session) is not None
+        session.info[_SEEN] = adopted_at(session) is not None
     return bool(session.info[_SEEN])
 
 
@@ -88,23 +89,12 @@ def on_append(session: Session, seq: int, entry_hash: str) -> None:
         raise KeyMissing(no_key(session.info.get(UNREADABLE), bool(session.info.get(DROPPED))))
 
 
-def adoption(session: Session) -> tuple[int, Any] | None:
-    """(sequence number, details) of the first adoption entry, if any."""
-    row = session.execute(
-        select(AuditEntry.seq, AuditEntry.details)
-        .where(AuditEntry.action == ACTION)
-        .order_by(AuditEntry.seq)
-        .limit(1)
-    ).first()
-    return (int(row[0]), row[1]) if row is not None else None
-
-
 def local_problem(session: Session, seq: int, entry_hash: str) -> str | None:
     """Why one entry's code does not hold (None: it holds, or there is no key to check it
     with, or the entry comes before the adoption). For readers that trust one entry."""
     key = session_key(session)
-    adopted = adoption(session) if key is not None else None
-    if key is None or adopted is None or seq < adopted[0]:
+    adopted = adopted_at(session) if key is not None else None
+    if key is None or adopted is None or seq < adopted:
         return None
     got = session.scalar(select(type_coerce(AuditMac.code, Text)).where(AuditMac.seq == seq))
     if got is None:
@@ -222,9 +212,9 @@ def adopt(session: Session, key: bytes, key_file: Path, actor: str | None) -> in
     entry gets its code from the session's key. Returns its sequence number."""
     from leadguard.audit import log as audit
 
-    if (earlier := adoption(session)) is not None:
+    if (earlier := adopted_at(session)) is not None:
         raise AuditKeyError(
-            f"the audit log is keyed already (entry {earlier[0]}); a key is never replaced"
+            f"the audit log is keyed already (entry {earlier}); a key is never replaced"
         )
     session.info[_SEEN] = False  # not keyed before this entry (checked just above)
     entry = audit.append(

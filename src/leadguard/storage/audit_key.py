@@ -12,7 +12,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy.orm import Session
 
 from leadguard.core.errors import InputError, WorkspaceError
 from leadguard.storage.tables import AuditEntry
@@ -135,6 +136,14 @@ def load_key(path: Path, workspace: Path) -> bytes:
     return key
 
 
+def adopted_at(db: Connection | Session) -> int | None:
+    """The sequence number of the entry that keyed the log (the first adoption), if any."""
+    seq = db.scalar(
+        select(AuditEntry.seq).where(AuditEntry.action == ACTION).order_by(AuditEntry.seq).limit(1)
+    )
+    return int(seq) if seq is not None else None
+
+
 def session_info(engine: Engine, path: Path | None, workspace: Path) -> dict[str, Any]:
     """What every session of a workspace carries: the key in ``path`` (None where none is
     configured), or, where it cannot be read, None and why (a keyed log then refuses every
@@ -146,7 +155,7 @@ def session_info(engine: Engine, path: Path | None, workspace: Path) -> dict[str
         if "audit_log" not in tables:
             return {}
         with engine.connect() as conn:
-            seq = conn.scalar(select(AuditEntry.seq).where(AuditEntry.action == ACTION).limit(1))
+            seq = adopted_at(conn)
         if seq is None:
             return {}
         return {INFO: None, DROPPED: True, UNREADABLE: dropped(seq)}
