@@ -64,14 +64,21 @@ def _source_roots() -> None:
     os.environ[SOURCE_ROOTS_ENV[0]] = SOURCE_ROOTS_ENV[1]
 
 
+@pytest.fixture(scope="session")
+def _data_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data-home")
+
+
 @pytest.fixture(autouse=True)
-def _isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see a developer's LEADGUARD_* environment."""
+def _isolate_env(monkeypatch: pytest.MonkeyPatch, _data_home: Path) -> None:
+    """Tests never see a developer's LEADGUARD_* environment, and the audit keys that
+    `leadguard init` makes go to a folder of the session's, not the account's home."""
     import os
 
     for key in list(os.environ):
         if key.startswith("LEADGUARD_"):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(_data_home))
     # manifests written by tests point into the shared datasets: declare them a source root
     monkeypatch.setenv(*SOURCE_ROOTS_ENV)
 

@@ -117,6 +117,8 @@ def test_demo_runs_on_a_small_part_of_lfw(
     assert out.count("mode: open-set") == 2 and "INVESTIGATION MODE" in out
     assert "Investigation list (5 people, no threshold)" in out
     assert "NOT enrolled" in out
+    assert "audit log keyed from entry" in out  # as `leadguard init` keys a workspace
+    assert "authentication codes:" in out and "checked with key" in out
     assert not VERDICT.search(out)
     for doc in ("lead-1.pdf", "lead-1.html", "DEMO-1-disclosure.zip", "transparency-"):
         assert f"{doc}" in out, doc

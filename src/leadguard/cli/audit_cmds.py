@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
 from leadguard.cli.render import safe
 from leadguard.core.errors import InputError
 from leadguard.storage.workspace import resolve_path
+
+if TYPE_CHECKING:
+    from leadguard.services.audit_key import KeyAdoption
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -159,15 +162,35 @@ def audit_key(
     from leadguard.services.audit_key import adopt_key
 
     ctx = open_ctx(workspace)
-    done = adopt_key(ctx, session.actor(ctx), key)
+    keyed_message(out(), adopt_key(ctx, session.actor(ctx), key))
+
+
+def keyed_message(console: Console, done: KeyAdoption, restart: bool = True) -> None:
     made = "created" if done.created else "read"
-    out().print(
-        f"audit log keyed from entry {done.seq} with key {done.key_id} ({made} {key}); "
-        "every process that writes to this workspace needs to read that file (restart a "
-        "running `leadguard serve`). Keep a copy where an auditor can reach it, and note "
-        "the key id",
+    again = " (restart a running `leadguard serve`)" if restart else ""
+    console.print(
+        f"audit log keyed from entry {done.seq} with key {done.key_id} ({made} "
+        f"{safe(done.key_file)}); every process that writes to this workspace needs to read "
+        f"that file{again}. Keep a copy where an auditor can reach it, and note the key "
+        "id: without the key nothing can be written to the workspace",
         soft_wrap=True,
     )
+
+
+def init_keying(console: Console, done: KeyAdoption | None, named: Path | None, off: bool) -> None:
+    """What ``leadguard init`` did to the audit log's key."""
+    if done is not None:
+        keyed_message(console, done, restart=False)
+    elif named is not None:
+        console.print(f"audit log keyed already (key file {safe(named)})", soft_wrap=True)
+    else:
+        why = "--no-audit-key" if off else "the workspace has accounts"
+        console.print(
+            f"audit log NOT keyed ({why}): whoever can write the database can append or "
+            "recompute entries that `audit verify` cannot tell from real ones; an admin "
+            "keys it with `leadguard audit key --key FILE` (docs/audit.md)",
+            soft_wrap=True,
+        )
 
 
 @audit_app.command("anchor")

@@ -18,9 +18,11 @@ from rich.console import Console
 
 from leadguard.cli import progress as progress_bars
 from leadguard.cli import render
+from leadguard.cli.audit_cmds import keyed_message
 from leadguard.core.errors import FindingsError, WorkspaceError
 from leadguard.gallery.enroll import enroll
 from leadguard.gallery.sources import EnrollItem, read_source
+from leadguard.services.audit_key import key_new_workspace
 from leadguard.services.context import Context
 from leadguard.services.search import SearchRequest
 from leadguard.services.search import search as one_door
@@ -107,6 +109,7 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
             f"{root} has accounts: the demo's own workspace has none (its casework part runs "
             f"in {root / CASEWORK_DIR}); give the demo a folder of its own"
         )
+    keyed = key_new_workspace(ctx)  # as `leadguard init` does: the log keyed from the start
     src = source or ws.settings.resolved_gallery_source()
     if src is None or not src.exists():
         missing = "No gallery source found." if src is None else f"{src} does not exist."
@@ -122,6 +125,8 @@ def run_demo(root: Path, console: Console, source: Path | None, full: bool, subj
     ctx = Context(ws)
     console.rule("LeadGuard demo")
     console.print(f"workspace: {ws.root.resolve()}   gallery source: {src}")
+    if keyed is not None:
+        keyed_message(console, keyed, restart=False)
     items = read_source(src).items
     gallery, mated_probe, absent_probe = plan_demo(items, subjects, full)
     manifest = ws.root / "demo_gallery.csv"

@@ -99,6 +99,8 @@ def walk(ctx: Context, console: Console, probe: Path, person: str, face: int | N
         counterfeit(ctx, console, u["ex2"], lead.id)
     check = audit_svc.verify(ctx, u["sup"]).check
     say(f"audit chain: {check.entries} entries, {check.reason}; every refusal above is one of them")
+    if check.keyed_note:  # the demo's workspace is keyed, as `leadguard init` keys one
+        say(check.keyed_note)
     if lead is not None:
         documents(ctx, console, u["sup"], lead.id)
 

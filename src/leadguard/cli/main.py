@@ -115,17 +115,42 @@ def init(
             "settings file; default: the workspace's own SQLite file (docs/postgres.md).",
         ),
     ] = None,
+    audit_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-key",
+            help="The audit key's file (absolute, outside the workspace; created if "
+            "missing). Default: a new key in ~/.local/share/leadguard/audit-keys/.",
+        ),
+    ] = None,
+    no_audit_key: Annotated[
+        bool,
+        typer.Option(
+            "--no-audit-key",
+            help="Leave the audit log unkeyed: whoever can write the database can then "
+            "append entries unseen (docs/audit.md).",
+        ),
+    ] = False,
 ) -> None:
-    """Create a workspace: settings file, database (migrated) and index folder."""
+    """Create a workspace: settings file, database (migrated), index folder, and a key
+    for its audit log's authentication codes (kept outside the workspace)."""
+    from leadguard.services.audit_key import check_key_file, key_new_workspace
     from leadguard.services.settings import adopt_initial_policy
 
+    if no_audit_key and audit_key is not None:
+        raise InputError("give --audit-key FILE or --no-audit-key, not both")
     root = resolve_path(path)
+    if audit_key is not None:
+        check_key_file(root, audit_key)
     ws = Workspace.init(root, database_url=database_url)
-    adopt_initial_policy(Context(ws))  # its policy as adopted, from the start
+    ctx = Context(ws)
+    keyed = None if no_audit_key else key_new_workspace(ctx, audit_key)
+    adopt_initial_policy(ctx)  # its policy as adopted, from the start
     _out().print(
         f"workspace ready at {ws.root} (settings: {ws.root / 'leadguard.toml'}; "
         f"database: {ws.database_label})"
     )
+    audit_cmds.init_keying(_out(), keyed, ws.settings.audit_mac_key, no_audit_key)
 
 
 @app.command()

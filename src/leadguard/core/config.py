@@ -154,7 +154,9 @@ class Settings(BaseSettings):
         None,
         description="The audit key's file (absolute path, outside the workspace, mode 0600): "
         "every new audit entry gets an authentication code under it. Written by `leadguard "
-        "audit key`; once a log is keyed, a process without the key cannot write to it.",
+        "init` (a new key in ~/.local/share/leadguard/audit-keys/, unless --audit-key FILE "
+        "or --no-audit-key) or `leadguard audit key`; once a log is keyed, a process "
+        "without the key cannot write to it.",
     )
 
     # --- vector index ---

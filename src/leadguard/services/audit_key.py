@@ -11,6 +11,7 @@ from leadguard.core.config import SETTINGS_FILE
 from leadguard.services.authz import authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.settings import edited_file
+from leadguard.storage.audit_key import adopted_at, default_key_file, refuse_inside
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,30 @@ def adopt_key(ctx: Context, actor: Actor | None, key_file: Path) -> KeyAdoption:
             path.write_text(text)  # inside the transaction: a failed write rolls it back
         ctx.ws.use_audit_key(key_file)
         return KeyAdoption(key_file, keyed.key_id(key), created, seq)
+
+
+def key_new_workspace(ctx: Context, key_file: Path | None = None) -> KeyAdoption | None:
+    """A new workspace's default (``leadguard init``, the demo): where its log is not keyed
+    and it has no accounts yet, key it with ``key_file``, else with the key the settings
+    file already names (an interrupted adoption), else with a new key in the account's
+    data folder (``storage.audit_key.default_key_file``). None where the log is keyed
+    already (with ``key_file``, if given), or where none is given and the workspace has
+    accounts (then an admin keys it: ``audit key``); a key given is never ignored: another
+    than the one adopted, or one given without an admin's login, is refused."""
+    named = ctx.settings.audit_mac_key
+    with ctx.read_session() as s:
+        keyed_already = adopted_at(s) is not None
+    if keyed_already and key_file in (None, named):
+        return None
+    if key_file is None and ctx.has_accounts():
+        return None
+    chosen = key_file or named or default_key_file(ctx.root)
+    return adopt_key(ctx, None, chosen)
+
+
+def check_key_file(root: Path, key_file: Path) -> None:
+    """Refuse a key file that ``key_new_workspace`` would refuse for a workspace at ``root``
+    (a relative path, one inside the workspace) before the workspace is made."""
+    if not key_file.is_absolute():
+        raise keyed.AuditKeyError(f"--audit-key {key_file}: give an absolute path")
+    refuse_inside(key_file, root)

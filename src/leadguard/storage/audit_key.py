@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -68,7 +69,7 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"leadguard audit key id", hashlib.sha256).hexdigest()[:16]
 
 
-def _refuse_inside(path: Path, workspace: Path) -> None:
+def refuse_inside(path: Path, workspace: Path) -> None:
     if path.resolve().is_relative_to(workspace.resolve()):
         raise AuditKeyError(
             f"audit key {path} is inside the workspace {workspace}: keep it where a copy of "
@@ -79,7 +80,7 @@ def _refuse_inside(path: Path, workspace: Path) -> None:
 
 def create_key(path: Path, workspace: Path) -> bytes:
     """Write a new 256-bit key to ``path`` (mode 0600); never overwrites."""
-    _refuse_inside(path, workspace)
+    refuse_inside(path, workspace)
     if not path.is_absolute():
         raise AuditKeyError(f"audit key {path}: give an absolute path")
     if not path.parent.is_dir():
@@ -96,6 +97,27 @@ def create_key(path: Path, workspace: Path) -> bytes:
     return key
 
 
+def default_key_file(workspace: Path) -> Path:
+    """Where ``leadguard init`` keeps a new workspace's key when none is named: the
+    account's own data folder (``$XDG_DATA_HOME``, else ``~/.local/share``), under
+    ``leadguard/audit-keys/`` (made, mode 0700), named after the workspace and a random
+    suffix (never an existing file's name). Outside the workspace, so that neither a copy
+    of the workspace nor its database carries the key."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    folder = base / "leadguard" / "audit-keys"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise AuditKeyError(
+            f"cannot make the folder for the audit key {folder} ({exc.strerror or exc}); "
+            "name a key file with --audit-key FILE"
+        ) from None
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", workspace.resolve().name)[:40].lstrip(".")
+    return folder / f"{name or 'workspace'}-{secrets.token_hex(6)}.key"
+
+
 _MAX_BYTES = 256  # a key file is 91 bytes
 
 
@@ -105,7 +127,7 @@ def load_key(path: Path, workspace: Path) -> bytes:
     of this format."""
     if not path.is_absolute():
         raise AuditKeyError(f"audit key {path}: give an absolute path")
-    _refuse_inside(path, workspace)
+    refuse_inside(path, workspace)
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
