@@ -17,7 +17,7 @@ from PIL import Image
 from sqlalchemy import Connection, select, text
 
 from leadguard.acceptance.records import add_acceptance
-from leadguard.audit import anchor, failures_state
+from leadguard.audit import anchor, failures_state, head, keyed
 from leadguard.audit import log as audit
 from leadguard.audit.lookalike_state import TABLE
 from leadguard.core.config import Settings
@@ -168,13 +168,17 @@ def ws(built: Path, tmp_path: Path, backend: str, request) -> Iterator[Workspace
     copy_workspace(built, tmp_path / "ws", server)
     w = Workspace.open(tmp_path / "ws")
     assert w.engine.dialect.name == {"sqlite": "sqlite", "postgres": "postgresql"}[backend]
+    with w.session() as s:  # the copy's first write: this account's head receipt for it
+        audit.append(s, "note", "workspace", {"copied": True})
     yield w
     w.close()
 
 
 def verify(ws: Workspace) -> audit.ChainCheck:
+    """As `audit verify` does: the head receipt read first, then the database."""
+    receipt = head.read_first(ws.session_info().get(keyed.INFO), ws.root)
     with ws.session() as s:
-        return audit.verify(s)
+        return audit.verify(s, receipt=receipt)
 
 
 def _edit_evidence_model(conn: Connection) -> int:
@@ -479,6 +483,16 @@ TAMPERING: dict[str, list[Tamper]] = {
     "append a forged entry with a correct hash": [_forge_a_head_entry],
     "rewrite an entry and recompute the chain after it": [_rewrite_and_rechain],
     "strip the authentication codes": ["DELETE FROM audit_macs"],
+    # the newest entries deleted with their codes: a chain that holds, every code valid
+    # (caught by this account's head receipt, or an anchor after them)
+    "cut off the newest entries and their codes": [
+        "DELETE FROM audit_macs WHERE seq > (SELECT max(seq) - 3 FROM audit_log)",
+        "DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 3 FROM audit_log)",
+    ],
+    "cut off the newest entry (one that names no record) and its code": [
+        "DELETE FROM audit_macs WHERE seq = (SELECT max(seq) FROM audit_log)",
+        "DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)",
+    ],
     "copy one entry's code onto another": [
         "UPDATE audit_macs SET code = (SELECT code FROM audit_macs WHERE seq = "
         "(SELECT min(seq) FROM audit_macs)) WHERE seq = (SELECT max(seq) FROM audit_macs)"

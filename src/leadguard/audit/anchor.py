@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
+from leadguard.audit.head import HeadRead
 from leadguard.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -290,10 +291,13 @@ def check(
 
 
 def verify(
-    session: Session, anchors: list[Anchor], mac_key: bytes | None = None
+    session: Session,
+    anchors: list[Anchor],
+    mac_key: bytes | None = None,
+    receipt: HeadRead | None = None,
 ) -> tuple[audit.ChainCheck, list[AnchorCheck]]:
-    """The chain and record check (``mac_key``: as ``audit.verify``), and each anchor
-    compared with the log. Reads only."""
-    chain = audit.verify(session, mac_key)
+    """The chain and record check (``mac_key``, ``receipt``: as ``audit.verify``), and each
+    anchor compared with the log. Reads only."""
+    chain = audit.verify(session, mac_key, receipt)
     first = audit.hash_at(session, 1)
     return chain, [check(a, chain, audit.hash_at(session, a.seq), first) for a in anchors]

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Text, inspect, select, type_coerce
 from sqlalchemy.orm import Session
 
+from leadguard.audit import head
 from leadguard.storage.audit_key import (
     ACTION,
     DROPPED,
@@ -84,6 +85,7 @@ def on_append(session: Session, seq: int, entry_hash: str) -> None:
     key = session_key(session)
     if key is not None:
         session.add(AuditMac(seq=seq, code=code(key, seq, entry_hash)))
+        head.on_append(session, seq, entry_hash)  # the head receipt, after the commit
     elif session.info.get(DROPPED) or session.info.get(UNREADABLE) or _keyed_here(session):
         # fail closed: a configured key that cannot be used refuses even an unkeyed log
         raise KeyMissing(no_key(session.info.get(UNREADABLE), bool(session.info.get(DROPPED))))

@@ -28,7 +28,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from leadguard.audit import keyed
+from leadguard.audit import head, keyed
+from leadguard.audit.head import HeadRead
 from leadguard.storage.tables import AuditEntry
 
 GENESIS = "0" * 64
@@ -145,13 +146,16 @@ class ChainCheck:
     record_problems: tuple[str, ...] = ()  # edited, deleted or reappeared working records
     key_problems: tuple[str, ...] = ()  # a keyed log's entries without a valid code
     keyed_note: str = ""  # a keyed log: how many codes were checked, or why none was
+    head_note: str = ""  # the head receipt: the entry it records, or why none was checked
 
     @property
     def intact(self) -> bool:
         return self.broken_at is None and not self.record_problems and not self.key_problems
 
 
-def verify(session: Session, mac_key: bytes | None = None) -> ChainCheck:
+def verify(
+    session: Session, mac_key: bytes | None = None, receipt: HeadRead | None = None
+) -> ChainCheck:
     """Walk the chain from genesis and check every working record the entries name.
 
     Reads only (writes nothing, not even an entry of its own). A damaged row (unreadable
@@ -162,7 +166,9 @@ def verify(session: Session, mac_key: bytes | None = None) -> ChainCheck:
     have the set digest their latest state entry records (``audit.table_state``). A
     database trigger LeadGuard did not create is named too (``storage.triggers``). In a
     keyed log every entry from the key's adoption on must carry its authentication code
-    under ``mac_key`` (default: the session's key; ``audit.keyed``)."""
+    under ``mac_key`` (default: the session's key; ``audit.keyed``), and the log must hold
+    the entry that this account's head ``receipt`` (read before the session, by
+    ``head.read_first``) records (``audit.head``)."""
     from leadguard.audit import cache_state, failures_state, lookalike_state
     from leadguard.audit.records import check_records, read_chain
     from leadguard.storage.triggers import foreign_triggers
@@ -209,6 +215,7 @@ def verify(session: Session, mac_key: bytes | None = None) -> ChainCheck:
     key = mac_key or keyed.session_key(session)
     unreadable = None if mac_key else session.info.get(keyed.UNREADABLE)
     key_problems, key_note = keyed.check(session, rows, key, unreadable)
+    head_problems, head_note = head.check(rows, receipt)
     last = rows[-1] if rows else None
     return ChainCheck(
         entries=len(rows),
@@ -218,8 +225,9 @@ def verify(session: Session, mac_key: bytes | None = None) -> ChainCheck:
         head_hash=last.hash if last and not last.problem else None,
         records_checked=checked,
         record_problems=tuple(problems),
-        key_problems=tuple(key_problems),
+        key_problems=tuple(key_problems + head_problems),
         keyed_note=key_note,
+        head_note=head_note,
     )
 
 

@@ -60,6 +60,8 @@ def audit_verify(
         console.print(f"[{colour}]{safe(note)}{state}[/{colour}]", soft_wrap=True)
     for p in result.check.key_problems:
         console.print(f"  {safe(p)}", soft_wrap=True)
+    if result.check.head_note:
+        console.print(safe(result.check.head_note), soft_wrap=True)
     bad = len(result.index_problems)
     state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"index files against their recorded digests: {state}")
@@ -94,9 +96,15 @@ def audit_verify(
         if r.ok and r.after:
             console.print(f"  {r.after} entries after it are covered by the chain only")
     if not anchor:
+        receipt = result.check.head_note.startswith("head receipt: entry")
         console.print(
-            "no anchor given: a log cut off at the end or rewritten from some entry on is "
-            "only caught against a signed anchor (leadguard audit anchor)",
+            (
+                "no anchor given: entries that other accounts wrote, cut off the end, and a "
+                "rewrite by someone who holds the key are"
+                if receipt
+                else "no anchor given: a log cut off at the end or rewritten from some entry on is"
+            )
+            + " only caught against a signed anchor (leadguard audit anchor)",
             soft_wrap=True,
         )
     if not result.intact:
@@ -107,8 +115,9 @@ def _render_chain(console: Console, chain: Any) -> None:
     if chain.broken_at is None and chain.key_problems:
         console.print(
             f"[red]audit log NOT proven[/red]: its hash chain holds ({chain.entries} entries; "
-            f"head entry {chain.head_seq or '-'}), but an entry forged with a recomputed hash "
-            "would hold too: see the authentication codes below",
+            f"head entry {chain.head_seq or '-'}), but a chain cut off at its end, or with "
+            "entries forged and their hashes recomputed, would hold too: see the "
+            "authentication codes and the head receipt below",
             soft_wrap=True,
         )
     elif chain.broken_at is None:
@@ -191,6 +200,27 @@ def init_keying(console: Console, done: KeyAdoption | None, named: Path | None, 
             "keys it with `leadguard audit key --key FILE` (docs/audit.md)",
             soft_wrap=True,
         )
+
+
+@audit_app.command("accept-restore")
+@handles_errors
+def audit_accept_restore(
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why the log ends where it does (which backup).")
+    ],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Accept a keyed log that ends before, or differs at, the entry this account last
+    wrote (its head receipt): after the database was restored from a backup. Admin only;
+    recorded with the reason and what the receipt held."""
+    from leadguard.services.audit_key import accept_restore
+
+    ctx = open_ctx(workspace)
+    done = accept_restore(ctx, session.actor(ctx), reason)
+    out().print(
+        f"accepted in audit entry {done.seq}: the log as it stands, where {safe(done.receipt)}",
+        soft_wrap=True,
+    )
 
 
 @audit_app.command("anchor")

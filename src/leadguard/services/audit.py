@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from leadguard.audit import anchor as anchors
 from leadguard.audit import keyed
 from leadguard.audit import log as audit
+from leadguard.audit.head import read_first
 from leadguard.audit.log import ChainCheck
 from leadguard.core import textsafe
 from leadguard.core.config import load_settings
@@ -64,8 +65,10 @@ def verify(
     loaded = [anchors.load(p, pub) for p in anchor_files or []]
     key = keyed.load_key(mac_key, ctx.root) if mac_key is not None else None
     operator_check(ctx, actor, "audit.read", "audit")
+    own = key if key is not None else ctx.ws.session_info().get(keyed.INFO)
+    receipt = read_first(own, ctx.root)  # before the database is read: audit.head
     with ctx.session() as s:
-        check, results = anchors.verify(s, loaded, key)
+        check, results = anchors.verify(s, loaded, key, receipt)
         head = s.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
         settings = settings_record.problems(s, load_settings(ctx.root), ctx.root)
         schema = _downgrades(s)

@@ -6,11 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from leadguard.audit import keyed
+from leadguard.audit import head, keyed
+from leadguard.audit import log as audit
+from leadguard.audit.records import read_chain
 from leadguard.core.config import SETTINGS_FILE
+from leadguard.core.errors import InputError
 from leadguard.services.authz import authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.settings import edited_file
+from leadguard.storage import audit_head
 from leadguard.storage.audit_key import adopted_at, default_key_file, refuse_inside
 
 
@@ -78,3 +82,45 @@ def check_key_file(root: Path, key_file: Path) -> None:
     if not key_file.is_absolute():
         raise keyed.AuditKeyError(f"--audit-key {key_file}: give an absolute path")
     refuse_inside(key_file, root)
+
+
+@dataclass(frozen=True)
+class HeadAccepted:
+    seq: int  # the entry that records it
+    receipt: str  # what the receipt held before
+
+
+def accept_restore(ctx: Context, actor: Actor | None, reason: str) -> HeadAccepted:
+    """Accept a keyed log as it stands where it disagrees with this account's head receipt
+    (``audit.head``): the database restored from a backup. An admin's; the entry records
+    the reason, the receipt's entry and hash and the log's head, and the receipt moves to
+    it. Refused where the log agrees with the receipt (nothing to accept)."""
+    with refusals(ctx, actor, "audit.accept_restore", "audit"):
+        if actor is not None or ctx.has_accounts():
+            with ctx.session() as s:
+                authorize(current_user(s, actor), "settings.set")
+        if not reason.strip():
+            raise InputError("--reason: say why the log ends where it does (which backup)")
+        with ctx.session() as s:
+            key, path = keyed.session_key(s), s.info.get(audit_head.FILE)
+            if key is None or path is None:
+                raise keyed.AuditKeyError(
+                    "this process keeps no head receipt for the workspace (its log is not "
+                    "keyed here, or the receipt's folder cannot be made): nothing to accept"
+                )
+            found = audit_head.read(path, key)
+            if isinstance(found, audit_head.Receipt):
+                what = head.finding(read_chain(s), found)
+                was: dict[str, object] | str = {"seq": found.seq, "hash": found.hash}
+            else:  # none, damaged, or written without the key: the next write makes one
+                what, was = found, str(found)
+            if what is None:
+                raise InputError(
+                    "the audit log holds the entry this account's head receipt records: "
+                    "nothing to accept"
+                )
+            details = {"reason": reason.strip(), "receipt": was, "problem": what}
+            who = actor.username if actor is not None else None
+            entry = audit.append(s, head.RESTORE, "audit", details, actor=who)
+            s.info[audit_head.FORCE] = True  # the receipt moves to this entry
+        return HeadAccepted(entry.seq, what)

@@ -97,22 +97,32 @@ def create_key(path: Path, workspace: Path) -> bytes:
     return key
 
 
+def data_folder(name: str) -> Path:
+    """``leadguard/NAME`` in the account's data folder (``$XDG_DATA_HOME``, else
+    ``~/.local/share``), made with mode 0700 (OSError, or RuntimeError without a home)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    folder = base / "leadguard" / name
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise OSError(f"{folder}: {exc.strerror or exc}") from None
+    return folder
+
+
 def default_key_file(workspace: Path) -> Path:
     """Where ``leadguard init`` keeps a new workspace's key when none is named: the
     account's own data folder (``$XDG_DATA_HOME``, else ``~/.local/share``), under
     ``leadguard/audit-keys/`` (made, mode 0700), named after the workspace and a random
     suffix (never an existing file's name). Outside the workspace, so that neither a copy
     of the workspace nor its database carries the key."""
-    xdg = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    folder = base / "leadguard" / "audit-keys"
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
-    except OSError as exc:
+        folder = data_folder("audit-keys")
+    except (OSError, RuntimeError) as exc:
         raise AuditKeyError(
-            f"cannot make the folder for the audit key {folder} ({exc.strerror or exc}); "
-            "name a key file with --audit-key FILE"
+            f"cannot make the folder for the audit key ({exc}); name a key file with "
+            "--audit-key FILE"
         ) from None
     name = re.sub(r"[^A-Za-z0-9._-]", "_", workspace.resolve().name)[:40].lstrip(".")
     return folder / f"{name or 'workspace'}-{secrets.token_hex(6)}.key"

@@ -182,10 +182,13 @@ def reading() -> Iterator[None]:
 
 def make_sessions(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
     """``info``: what each session carries (a workspace's audit key: ``audit.keyed``)."""
+    from leadguard.storage import audit_head
     from leadguard.storage.written_text import refuse_unsafe_text
 
     made = sessionmaker(engine, expire_on_commit=False, info=info)
     event.listen(made, "before_flush", refuse_unsafe_text)
+    event.listen(made, "after_commit", audit_head.after_commit)
+    event.listen(made, "after_soft_rollback", lambda s, _tx: audit_head.after_rollback(s))
     return made
 
 

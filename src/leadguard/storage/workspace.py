@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadguard.core.config import SETTINGS_FILE, Settings, default_settings_toml, load_settings
 from leadguard.core.errors import WorkspaceError
-from leadguard.storage import audit_key, db
+from leadguard.storage import audit_head, audit_key, db
 from leadguard.storage.resident import Resident
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,10 @@ class Workspace:
         return self._engine
 
     def session_info(self) -> dict[str, Any]:
-        """What every session of this workspace carries: its audit key (``audit_key``)."""
-        return audit_key.session_info(self.engine, self.settings.audit_mac_key, self.root)
+        """What every session of this workspace carries: its audit key (``audit_key``) and
+        this account's head receipt for it (``audit_head``)."""
+        info = audit_key.session_info(self.engine, self.settings.audit_mac_key, self.root)
+        return audit_head.session_info(info, self.root)
 
     def use_audit_key(self, path: Path) -> None:
         """After ``audit_mac_key`` was written to the settings file: this process's later

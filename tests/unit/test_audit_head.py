@@ -1,0 +1,231 @@
+"""A keyed log cut off at its end is caught without an anchor (``audit.head``): this
+account's head receipt, kept outside the database, records the last entry it wrote. Writing
+more entries does not hide a cut; an admin accepts a restore from a backup, recorded; normal
+use (threads writing while verify reads, a copy of the workspace, a rolled-back
+transaction) raises no alarm. SQLite and PostgreSQL where it matters."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from typer.testing import CliRunner
+
+from leadguard.audit import head, keyed
+from leadguard.audit import log as audit
+from leadguard.cli.main import app
+from leadguard.core.errors import InputError
+from leadguard.services import accounts
+from leadguard.services.audit import verify as verify_service
+from leadguard.services.audit_key import accept_restore, adopt_key
+from leadguard.services.authz import NotAllowed
+from leadguard.services.context import Context
+from leadguard.storage import audit_head
+from leadguard.storage.tables import AuditEntry
+from leadguard.storage.workspace import Workspace
+from tests.conftest import new_database_url
+from tests.pgserver import copy_workspace
+from tests.unit.accounts_kit import cheap_hashing
+
+PW = "correct horse battery staple"
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Context]:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    c = Context(Workspace.init(tmp_path / "ws", database_url=new_database_url(request, backend)))
+    adopt_key(c, None, keys / "audit.key")
+    _notes(c, 5)
+    yield c
+    c.close()
+
+
+def _notes(c: Context, n: int) -> None:
+    for i in range(n):
+        with c.session() as s:
+            audit.append(s, "note", "workspace", {"n": i})
+
+
+def _check(c: Context, actor: accounts.Actor | None = None) -> audit.ChainCheck:
+    return verify_service(c, actor).check
+
+
+def _cut(c: Context, n: int) -> None:
+    """An insider deletes the newest ``n`` entries and their codes (no key needed)."""
+    with c.ws.engine.begin() as conn:
+        top = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar_one()
+        conn.execute(text("DELETE FROM audit_macs WHERE seq > :s"), {"s": top - n})
+        conn.execute(text("DELETE FROM audit_log WHERE seq > :s"), {"s": top - n})
+
+
+def _receipt(c: Context) -> Path:
+    with c.read_session() as s:
+        path = s.info[audit_head.FILE]
+    assert isinstance(path, Path) and path.is_file()
+    return path
+
+
+@pytest.mark.usefixtures("database")
+def test_a_cut_is_named_and_more_entries_do_not_hide_it(ctx: Context) -> None:
+    check = _check(ctx)
+    assert check.intact, check.key_problems
+    assert check.head_note.startswith("head receipt: entry 7 as this account wrote it")
+    _cut(ctx, 2)
+    check = _check(ctx)
+    assert check.broken_at is None  # the chain alone holds, and so does every code
+    assert not check.intact
+    assert "the log ends at entry 5, but this account wrote entry 7" in check.key_problems[0]
+    assert "entries 6 to 7 were cut off" in check.key_problems[0]
+    assert "accept-restore" in check.key_problems[0]
+    _notes(ctx, 4)  # past the receipt's entry: the receipt stays, the cut is still named
+    check = _check(ctx)
+    assert not check.intact
+    assert "entry 7 is not the entry this account wrote" in check.key_problems[0]
+
+
+@pytest.mark.usefixtures("database")
+def test_an_admin_accepts_a_restore_with_a_reason(ctx: Context, monkeypatch) -> None:
+    cheap_hashing(monkeypatch)
+    accounts.add_user(ctx, None, "admin", PW, "admin")
+    admin = accounts.login(ctx, "admin", PW).actor
+    accounts.add_user(ctx, admin, "ex1", PW, "examiner", "north")
+    accounts.add_user(ctx, admin, "aud", PW, "auditor")
+    ex1 = accounts.login(ctx, "ex1", PW).actor
+    aud = accounts.login(ctx, "aud", PW).actor
+    with pytest.raises(InputError, match="nothing to accept"):
+        accept_restore(ctx, admin, "the nightly backup")
+    _cut(ctx, 1)
+    with pytest.raises(NotAllowed):
+        accept_restore(ctx, ex1, "the nightly backup")
+    with pytest.raises(InputError, match="--reason"):
+        accept_restore(ctx, admin, "  ")
+    done = accept_restore(ctx, admin, "restored the backup of 2026-12-06")
+    check = _check(ctx, aud)
+    assert check.intact, check.key_problems
+    assert f"entry {done.seq} as this account wrote it" in check.head_note
+    with ctx.read_session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.seq == done.seq)).one()
+    assert entry.action == head.RESTORE and entry.actor == "admin"
+    assert entry.details["reason"] == "restored the backup of 2026-12-06"
+    assert "is not the entry this account wrote" in entry.details["problem"]  # refusals since
+    assert set(entry.details["receipt"]) == {"seq", "hash"}
+
+
+def test_a_forged_receipt_is_named_and_a_damaged_one_is_said(ctx: Context) -> None:
+    path = _receipt(ctx)
+    body = json.loads(path.read_text())
+    path.write_text(json.dumps({**body, "seq": body["seq"] + 50}))  # without the key
+    check = _check(ctx)
+    assert not check.intact and "wrong authentication code" in check.key_problems[0]
+    path.write_text('{"format": "leadguard-audit-')  # a write cut short
+    check = _check(ctx)
+    assert check.intact and "is damaged" in check.head_note
+    _notes(ctx, 1)  # the next write makes a good one again
+    assert "as this account wrote it" in _check(ctx).head_note
+
+
+def test_a_rolled_back_transaction_moves_no_receipt(ctx: Context) -> None:
+    before = _receipt(ctx).read_text()
+    with pytest.raises(RuntimeError), ctx.session() as s:
+        audit.append(s, "note", "workspace", {"n": "rolled back"})
+        raise RuntimeError("the change failed")
+    assert _receipt(ctx).read_text() == before
+    assert _check(ctx).intact
+
+
+def test_a_copy_keeps_a_receipt_of_its_own(
+    ctx: Context, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """As the demo's casework copy: both share the key, each folder has its receipt."""
+    ctx.ws.close()
+    server = request.getfixturevalue("pg_server") if backend == "postgres" else None
+    copy_workspace(ctx.root, tmp_path / "copy", server)
+    copy = Context(Workspace.open(tmp_path / "copy"))
+    try:
+        check = _check(copy)
+        assert check.intact and "none for this workspace's folder" in check.head_note
+        _notes(copy, 3)
+        assert _check(copy).intact and _check(ctx).intact
+        _notes(ctx, 1)
+        assert _check(copy).intact and _check(ctx).intact
+        assert _receipt(copy) != _receipt(ctx)
+    finally:
+        copy.close()
+
+
+@pytest.mark.usefixtures("database")
+def test_writers_in_threads_while_verify_reads_raise_no_alarm(ctx: Context) -> None:
+    """Receipts are written after commits, verify reads the receipt before the database:
+    a commit between the two can never look like a cut."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for i in range(40):
+                with ctx.session() as s:
+                    audit.append(s, "note", "workspace", {"w": i})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    writers = [threading.Thread(target=write) for _ in range(2)]
+    for w in writers:
+        w.start()
+    checks = 0
+    while not stop.is_set() or checks < 3:
+        check = _check(ctx)
+        assert check.intact, (check.reason, check.key_problems)
+        checks += 1
+    for w in writers:
+        w.join()
+    assert not errors
+    assert _check(ctx).intact and "entry 87 as this account wrote it" in _check(ctx).head_note
+
+
+def test_no_receipt_folder_blocks_nothing_and_is_said(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
+    fresh = Context(Workspace.open(ctx.root))
+    try:
+        _notes(fresh, 2)
+        check = _check(fresh)
+        assert check.intact and "none is kept (its folder cannot be made)" in check.head_note
+    finally:
+        fresh.close()
+
+
+def test_the_commands_at_80_columns(ctx: Context) -> None:
+    ctx.ws.close()
+    run = CliRunner().invoke
+    env = {"COLUMNS": "80"}
+    ws = str(ctx.root)
+    shown = run(app, ["audit", "verify", "-w", ws], env=env)
+    assert shown.exit_code == 0 and "head receipt: entry 7 as this account wrote it" in shown.output
+    _cut(ctx, 1)
+    shown = run(app, ["audit", "verify", "-w", ws], env=env)
+    assert shown.exit_code == 1 and "entry 7 was cut off" in shown.output
+    assert "audit log intact" not in shown.output and "Traceback" not in shown.output
+    empty = run(app, ["audit", "accept-restore", "-w", ws, "--reason", ""], env=env)
+    assert empty.exit_code == 2 and "--reason" in empty.output
+    done = run(app, ["audit", "accept-restore", "-w", ws, "--reason", "backup 12-06"], env=env)
+    assert done.exit_code == 0 and "accepted in audit entry 8" in done.output  # 7: refusal
+    assert run(app, ["audit", "verify", "-w", ws], env=env).exit_code == 0
+
+
+def test_verify_with_the_auditors_key_reads_the_same_receipt(ctx: Context) -> None:
+    key_file = ctx.settings.audit_mac_key
+    assert key_file is not None
+    _cut(ctx, 1)
+    check = verify_service(ctx, None, mac_key=key_file).check
+    assert not check.intact and "entry 7 was cut off" in check.key_problems[0]
+    assert keyed.load_key(key_file, ctx.root)  # (the same key as the workspace's)
