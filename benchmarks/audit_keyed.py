@@ -4,8 +4,10 @@ Two real SQLite workspaces, one keyed (``leadguard audit key``) and one not, eac
 same entries: ``--entries`` audit entries, ``--per-tx`` to a transaction (a search writes
 three). Reported, medians of ``--runs``, measured alternately in one run:
 - milliseconds a transaction of ``--per-tx`` appends, unkeyed and keyed (the keyed one adds
-  an HMAC and an insert into ``audit_macs`` per entry; the unkeyed one a one-row read of
-  ``audit_macs`` per transaction, which tells it whether the log is keyed);
+  an HMAC and an insert into ``audit_macs`` per entry, and per transaction the head
+  receipt: read and one indexed query at its first entry, rewritten after its commit; the
+  unkeyed one a one-row read of the log per transaction, which tells it whether the log is
+  keyed);
 - ``audit.verify`` over the whole chain, unkeyed and keyed (every code recomputed).
 
 Usage: python benchmarks/audit_keyed.py [--entries 20000] [--per-tx 3] [--runs 5]
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +52,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        os.environ["XDG_DATA_HOME"] = str(root / "data")  # the head receipts: not the home's
         (root / "keys").mkdir(mode=0o700)
         plain = Workspace.init(root / "plain")
         keyed = Workspace.init(root / "keyed")

@@ -7,6 +7,8 @@ transaction) raises no alarm. SQLite and PostgreSQL where it matters."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,10 +84,31 @@ def test_a_cut_is_named_and_more_entries_do_not_hide_it(ctx: Context) -> None:
     assert "the log ends at entry 5, but this account wrote entry 7" in check.key_problems[0]
     assert "entries 6 to 7 were cut off" in check.key_problems[0]
     assert "accept-restore" in check.key_problems[0]
-    _notes(ctx, 4)  # past the receipt's entry: the receipt stays, the cut is still named
+    _notes(ctx, 4)  # past the receipt's entry: the receipt is marked, the cut still named
     check = _check(ctx)
     assert not check.intact
-    assert "entry 7 is not the entry this account wrote" in check.key_problems[0]
+    assert "when entry 6 was written, the log no longer held entry 7" in check.key_problems[0]
+
+
+@pytest.mark.usefixtures("database")
+def test_a_hash_put_back_for_a_moment_does_not_clear_the_mark(ctx: Context) -> None:
+    """A red-team pass (2026-12-07): after a cut and new entries past the receipt's number,
+    the insider set that entry's hash to the receipt's for one legitimate write, then put
+    it back; the receipt had moved on and every check held. The mark is kept for good."""
+    with ctx.read_session() as s:
+        receipt = audit_head.read(s.info[audit_head.FILE], keyed.session_key(s) or b"")
+    assert isinstance(receipt, audit_head.Receipt) and receipt.seq == 7
+    _cut(ctx, 2)
+    _notes(ctx, 3)  # entries 6, 7, 8 again, each written with the key
+    with ctx.ws.engine.begin() as conn:
+        real = conn.execute(text("SELECT hash FROM audit_log WHERE seq = 7")).scalar_one()
+        conn.execute(text("UPDATE audit_log SET hash = :h WHERE seq = 7"), {"h": receipt.hash})
+    _notes(ctx, 1)  # a legitimate write while the hash is the receipt's
+    with ctx.ws.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET hash = :h WHERE seq = 7"), {"h": real})
+    check = _check(ctx)
+    assert check.broken_at is None and not check.intact
+    assert "when entry 6 was written" in check.key_problems[0]
 
 
 @pytest.mark.usefixtures("database")
@@ -112,7 +135,7 @@ def test_an_admin_accepts_a_restore_with_a_reason(ctx: Context, monkeypatch) -> 
         entry = s.scalars(select(AuditEntry).where(AuditEntry.seq == done.seq)).one()
     assert entry.action == head.RESTORE and entry.actor == "admin"
     assert entry.details["reason"] == "restored the backup of 2026-12-06"
-    assert "is not the entry this account wrote" in entry.details["problem"]  # refusals since
+    assert "the log no longer held entry" in entry.details["problem"]  # (refusals since)
     assert set(entry.details["receipt"]) == {"seq", "hash"}
 
 
@@ -122,6 +145,8 @@ def test_a_forged_receipt_is_named_and_a_damaged_one_is_said(ctx: Context) -> No
     path.write_text(json.dumps({**body, "seq": body["seq"] + 50}))  # without the key
     check = _check(ctx)
     assert not check.intact and "wrong authentication code" in check.key_problems[0]
+    _notes(ctx, 1)  # a write does not replace it: verify goes on naming it
+    assert "wrong authentication code" in _check(ctx).key_problems[0]
     path.write_text('{"format": "leadguard-audit-')  # a write cut short
     check = _check(ctx)
     assert check.intact and "is damaged" in check.head_note
@@ -229,3 +254,46 @@ def test_verify_with_the_auditors_key_reads_the_same_receipt(ctx: Context) -> No
     check = verify_service(ctx, None, mac_key=key_file).check
     assert not check.intact and "entry 7 was cut off" in check.key_problems[0]
     assert keyed.load_key(key_file, ctx.root)  # (the same key as the workspace's)
+
+
+def test_a_workspace_made_again_in_its_folder_with_the_same_key_starts_clean(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    for again in (False, True):  # removed and made again: `rm -rf ws; leadguard init ws`
+        shutil.rmtree(tmp_path / "ws", ignore_errors=True)
+        c = Context(Workspace.init(tmp_path / "ws"))
+        try:
+            adopt_key(c, None, keys / "audit.key")
+            _notes(c, 2 if again else 6)  # fewer entries than the first log's receipt
+            check = _check(c)
+            assert check.intact, check.key_problems
+            assert "as this account wrote it" in check.head_note
+        finally:
+            c.close()
+
+
+def test_hostile_receipt_files_block_nothing_and_follow_no_link(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """A red-team pass: a FIFO hung every write, 4,000 '[' ended in a traceback, a symlink
+    at the temporary file's name overwrote its target."""
+    path = _receipt(ctx)
+    path.unlink()
+    os.mkfifo(path)
+    check = _check(ctx)  # not waited on
+    assert check.intact and "not a plain file" in check.head_note
+    _notes(ctx, 1)  # nor here: the FIFO is replaced by a receipt
+    assert path.is_file() and "as this account wrote it" in _check(ctx).head_note
+    path.unlink()
+    path.write_text("[" * 4000)
+    _notes(ctx, 1)
+    assert _check(ctx).intact and "as this account wrote it" in _check(ctx).head_note
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    path.unlink()
+    path.symlink_to(victim)  # the receipt itself a link: read as none, replaced, not followed
+    _notes(ctx, 1)
+    assert victim.read_text() == "keep me"
+    assert not path.is_symlink() and "as this account wrote it" in _check(ctx).head_note

@@ -63,10 +63,11 @@ def test_init_keys_the_log_outside_the_workspace_and_a_forged_entry_is_named(
     assert code == 1 and "audit log NOT proven" in out
     assert f"entry {seq}" in out and "without an authentication code" in out
 
+    keys = set(key_file.parent.iterdir())
     code, out = _run("init", str(root))  # again: the same key, no second one
     assert code == 0 and "audit log keyed already" in out
     assert load_settings(root).audit_mac_key == key_file
-    assert len(list(key_file.parent.glob("ws-*.key"))) == 1
+    assert set(key_file.parent.iterdir()) == keys
 
 
 def test_two_workspaces_of_one_name_get_two_keys(tmp_path: Path) -> None:
@@ -112,6 +113,7 @@ def test_a_data_folder_that_cannot_be_made_is_said(tmp_path: Path, monkeypatch) 
     result = CliRunner().invoke(app, ["init", str(tmp_path / "ws")], env=ENV)
     assert result.exit_code == 2 and "cannot make the folder for the audit key" in result.output
     assert "--audit-key FILE" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "ws").exists()  # refused before anything was made
 
 
 def test_a_workspace_with_accounts_is_left_to_an_admin(tmp_path: Path, monkeypatch) -> None:
@@ -125,3 +127,20 @@ def test_a_workspace_with_accounts_is_left_to_an_admin(tmp_path: Path, monkeypat
         ctx.close()
     code, out = _run("init", str(tmp_path / "ws"))
     assert code == 0 and "audit log NOT keyed (the workspace has accounts)" in out
+
+
+def test_a_key_file_that_cannot_be_used_is_refused_before_anything_is_made(
+    tmp_path: Path,
+) -> None:
+    """A red-team pass: such a refusal left a workspace made, unkeyed, without its policy."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not a key")
+    plain.chmod(0o600)
+    for key, said in (
+        (plain, "is not a LeadGuard audit key"),
+        (tmp_path, "is not a plain file"),
+        (tmp_path / "missing" / "k.key", "does not exist"),
+    ):
+        code, out = _run("init", str(tmp_path / "ws"), "--audit-key", str(key))
+        assert code == 2 and said in out and "Traceback" not in out, out
+        assert not (tmp_path / "ws").exists()

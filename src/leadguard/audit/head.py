@@ -5,14 +5,16 @@ Deleting the newest entries (and their codes) leaves a chain that verifies, and 
 whose every code holds: only something outside the database can say that entries are
 missing. The receipt does, for the entries this account wrote. ``verify`` names a log that
 ends before the receipt's entry, or whose entry there has another hash (rewritten from
-there). A transaction that appends to such a log does not move the receipt on, so writing
-more entries does not hide the cut; ``leadguard audit accept-restore`` (an admin's,
-audited) accepts the log as it stands after a restore from a backup.
+there). A transaction that appends to such a log does not move the receipt on: it marks
+it, for good, as having found the log cut, so neither more entries nor an entry's hash put
+back for a moment hide the cut; ``leadguard audit accept-restore`` (an admin's, audited)
+accepts the log as it stands after a restore from a backup.
 
 What it does not catch: a cut of entries written by another account or on another host
 (each keeps its own receipt), a receipt deleted together with the cut (it lives in the
-account's data folder: keep that folder from those who can write the database), and a
-workspace copied or moved to another folder (its receipt starts again there).
+account's data folder: keep that folder from those who can write the database), an older
+receipt put back, and a workspace copied or moved to another folder (its receipt starts
+again there; one moved away with a symlink left in its place keeps the path's receipt).
 """
 
 from __future__ import annotations
@@ -59,11 +61,12 @@ def on_append(session: Session, seq: int, entry_hash: str) -> None:
     if PENDING not in session.info:
         found = audit_head.read(path, key)
         if isinstance(found, Receipt) and (
-            found.seq >= seq
+            found.held is not None
+            or found.seq >= seq
             or session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == found.seq))
             != found.hash
         ):
-            session.info[HELD] = True
+            session.info[HELD] = True  # the receipt is marked so, for good
     session.info[PENDING] = (seq, entry_hash)
 
 
@@ -88,7 +91,7 @@ def check(rows: list[Any], head: HeadRead | None) -> tuple[list[str], str]:
             f"written here with the key since it was copied, moved or keyed): {unsure}"
         )
     if isinstance(found, str):
-        if "wrong authentication code" in found:
+        if audit_head.WRONG in found:
             return [found], ""
         return [], f"{found}: {unsure}"
     what = finding(rows, found)
@@ -103,6 +106,11 @@ def finding(rows: list[Any], found: Receipt) -> str | None:
     good = {r.seq: r.hash for r in rows if not r.problem and isinstance(r.seq, int)}
     last = max(good, default=0)
     where = f"head receipt {found.path}"
+    if found.held is not None:  # found when a later entry was written: kept for good
+        return (
+            f"when entry {found.held} was written, the log no longer held entry {found.seq} "
+            f"as this account wrote it ({where}): it was cut off or rewritten from there"
+        )
     if found.seq > last:
         cut = (
             f"entry {found.seq} was"

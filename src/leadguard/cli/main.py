@@ -26,6 +26,7 @@ from leadguard.cli import (
 from leadguard.cli import progress as progress_bars
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx
 from leadguard.cli.common import out as _out
+from leadguard.core.config import SETTINGS_FILE
 from leadguard.core.errors import InputError
 from leadguard.core.textsafe import utf8_name
 from leadguard.services import evaluation
@@ -134,17 +135,17 @@ def init(
 ) -> None:
     """Create a workspace: settings file, database (migrated), index folder, and a key
     for its audit log's authentication codes (kept outside the workspace)."""
-    from leadguard.services.audit_key import check_key_file, key_new_workspace
+    from leadguard.services.audit_key import key_new_workspace, new_workspace_key
     from leadguard.services.settings import adopt_initial_policy
 
     if no_audit_key and audit_key is not None:
         raise InputError("give --audit-key FILE or --no-audit-key, not both")
     root = resolve_path(path)
-    if audit_key is not None:
-        check_key_file(root, audit_key)
+    fresh = not (root / SETTINGS_FILE).exists()  # a new key checked before anything is made
+    chosen = new_workspace_key(root, audit_key) if fresh and not no_audit_key else audit_key
     ws = Workspace.init(root, database_url=database_url)
     ctx = Context(ws)
-    keyed = None if no_audit_key else key_new_workspace(ctx, audit_key)
+    keyed = None if no_audit_key else key_new_workspace(ctx, audit_key, chosen)
     adopt_initial_policy(ctx)  # its policy as adopted, from the start
     _out().print(
         f"workspace ready at {ws.root} (settings: {ws.root / 'leadguard.toml'}; "

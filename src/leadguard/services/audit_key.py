@@ -52,16 +52,24 @@ def adopt_key(ctx: Context, actor: Actor | None, key_file: Path) -> KeyAdoption:
         text = path.read_text() if named else edited_file(path, "audit_mac_key", key_file)
         with ctx.session() as s:
             seq = keyed.adopt(s, key, key_file, actor.username if actor is not None else None)
+            entry_hash = audit.hash_at(s, seq) or ""
             path.write_text(text)  # inside the transaction: a failed write rolls it back
+        # a new log under this key here: a receipt left by an earlier workspace in this
+        # folder with the same key file (removed, made again) is not this log's
+        if (receipt := audit_head.head_file(key, ctx.root)) is not None:
+            audit_head.advance(receipt, key, seq, entry_hash, force=True)
         ctx.ws.use_audit_key(key_file)
         return KeyAdoption(key_file, keyed.key_id(key), created, seq)
 
 
-def key_new_workspace(ctx: Context, key_file: Path | None = None) -> KeyAdoption | None:
+def key_new_workspace(
+    ctx: Context, key_file: Path | None = None, fallback: Path | None = None
+) -> KeyAdoption | None:
     """A new workspace's default (``leadguard init``, the demo): where its log is not keyed
     and it has no accounts yet, key it with ``key_file``, else with the key the settings
-    file already names (an interrupted adoption), else with a new key in the account's
-    data folder (``storage.audit_key.default_key_file``). None where the log is keyed
+    file already names (an interrupted adoption), else with ``fallback`` (the file
+    ``new_workspace_key`` chose), else with a new key in the account's data folder
+    (``storage.audit_key.default_key_file``). None where the log is keyed
     already (with ``key_file``, if given), or where none is given and the workspace has
     accounts (then an admin keys it: ``audit key``); a key given is never ignored: another
     than the one adopted, or one given without an admin's login, is refused."""
@@ -72,16 +80,25 @@ def key_new_workspace(ctx: Context, key_file: Path | None = None) -> KeyAdoption
         return None
     if key_file is None and ctx.has_accounts():
         return None
-    chosen = key_file or named or default_key_file(ctx.root)
+    chosen = key_file or named or fallback or default_key_file(ctx.root)
     return adopt_key(ctx, None, chosen)
 
 
-def check_key_file(root: Path, key_file: Path) -> None:
-    """Refuse a key file that ``key_new_workspace`` would refuse for a workspace at ``root``
-    (a relative path, one inside the workspace) before the workspace is made."""
+def new_workspace_key(root: Path, key_file: Path | None) -> Path:
+    """The key file ``key_new_workspace`` will use for a new workspace at ``root``, checked
+    before the workspace is made, so that a refusal leaves nothing half made: ``key_file``
+    (absolute, outside the workspace; an existing one a readable key, a new one in a folder
+    that exists), else a new name in the account's data folder (made)."""
+    if key_file is None:
+        return default_key_file(root)
     if not key_file.is_absolute():
         raise keyed.AuditKeyError(f"--audit-key {key_file}: give an absolute path")
     refuse_inside(key_file, root)
+    if key_file.exists() or key_file.is_symlink():
+        keyed.load_key(key_file, root)
+    elif not key_file.parent.is_dir():
+        raise keyed.AuditKeyError(f"audit key {key_file}: folder {key_file.parent} does not exist")
+    return key_file
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ import hmac
 import json
 import logging
 import os
+import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,72 +42,114 @@ class Receipt:
     seq: int
     hash: str
     path: Path
+    held: int | None = None  # the entry whose writing found the log cut or rewritten
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str, *args: object) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message, *args)
 
 
 def head_file(key: bytes, workspace: Path) -> Path | None:
     """This account's receipt for ``workspace`` under ``key`` (the folder made, mode 0700);
-    None where the folder cannot be made (no receipt is then kept; logged)."""
+    None where the folder cannot be made (no receipt is then kept; logged once). The
+    workspace is named by its absolute path as given, symlinks not followed: a workspace
+    moved away and a symlink left in its place keeps the receipt of the path in use."""
     try:
         folder = data_folder("audit-heads")
     except (OSError, RuntimeError) as exc:
-        log.warning("no audit head receipt is kept: its folder cannot be made (%s)", exc)
+        _warn_once("no audit head receipt is kept: its folder cannot be made (%s)", exc)
         return None
-    where = hashlib.sha256(str(workspace.resolve()).encode()).hexdigest()[:16]
+    where = hashlib.sha256(os.path.abspath(workspace).encode()).hexdigest()[:16]
     return folder / f"{key_id(key)}-{where}.head"
 
 
-def _code(key: bytes, path: Path, seq: int, entry_hash: str) -> str:
-    message = f"{FORMAT}:{path.name}:{seq}:{entry_hash}".encode()  # bound to its own name
+def _code(key: bytes, path: Path, seq: int, entry_hash: str, held: int | None) -> str:
+    message = f"{FORMAT}:{path.name}:{seq}:{entry_hash}:{held}".encode()  # bound to its name
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _raw(path: Path) -> bytes | None:
+    """The file's first bytes: a plain file only (a FIFO or device is never waited on, a
+    symlink never followed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a plain file")
+        return os.read(fd, _MAX_BYTES)
+    finally:
+        os.close(fd)
+
+
+WRONG = "has a wrong authentication code"
 
 
 def read(path: Path, key: bytes) -> Receipt | str | None:
     """The receipt in ``path``: None where there is none, else the receipt, or why it
-    cannot be used (damaged, or written without the key)."""
+    cannot be used (damaged, not a plain file, or written without the key: ``WRONG``)."""
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(_MAX_BYTES)
-    except FileNotFoundError:
-        return None
+        raw = _raw(path)
     except OSError as exc:
         return f"head receipt {path} cannot be read ({exc.strerror or exc})"
+    if raw is None:
+        return None
     try:
         data = json.loads(raw)
         seq, entry_hash, got = int(data["seq"]), str(data["hash"]), str(data["code"])
+        held = None if data.get("held") is None else int(data["held"])
         if data.get("format") != FORMAT:
             raise ValueError
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
         return f"head receipt {path} is damaged (not a {FORMAT} file)"
-    if not (got.isascii() and hmac.compare_digest(got, _code(key, path, seq, entry_hash))):
-        return (
-            f"head receipt {path} has a wrong authentication code: written or edited by "
-            "someone without the audit key"
-        )
-    return Receipt(seq, entry_hash, path)
+    if not (got.isascii() and hmac.compare_digest(got, _code(key, path, seq, entry_hash, held))):
+        return f"head receipt {path} {WRONG}: written or edited by someone without the audit key"
+    return Receipt(seq, entry_hash, path, held)
 
 
-def advance(path: Path, key: bytes, seq: int, entry_hash: str, force: bool = False) -> None:
-    """Record entry ``seq`` as the last written, unless the receipt records a later one
-    (``force``: regardless). Never raises: a failure is logged."""
+def _write(path: Path, key: bytes, seq: int, entry_hash: str, held: int | None) -> None:
+    body: dict[str, Any] = {"format": FORMAT, "seq": seq, "hash": entry_hash, "held": held}
+    body["code"] = _code(key, path, seq, entry_hash, held)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW  # never through a link
+    with os.fdopen(os.open(tmp, flags, 0o600), "w") as fh:
+        fh.write(json.dumps(body))
+    os.replace(tmp, path)
+
+
+def advance(
+    path: Path, key: bytes, seq: int, entry_hash: str, force: bool = False, held: bool = False
+) -> None:
+    """Under the receipt's lock: record entry ``seq`` as the last written, unless the
+    receipt records a later one, is marked held, or has a wrong code (kept, so that
+    ``verify`` goes on naming it). ``held``: the log disagreed with the receipt when entry
+    ``seq`` was written: the receipt is marked so, for good. ``force`` (an admin's
+    acceptance, a new adoption): a clean receipt at ``seq``. Never raises: logged."""
     try:
-        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        lock = path.with_name(path.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             now = read(path, key)
-            if not force and isinstance(now, Receipt) and now.seq >= seq:
+            if force:
+                _write(path, key, seq, entry_hash, None)
+            elif isinstance(now, str) and WRONG in now:
                 return
-            body = {"format": FORMAT, "seq": seq, "hash": entry_hash}
-            body["code"] = _code(key, path, seq, entry_hash)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
-                fh.write(json.dumps(body))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            elif isinstance(now, Receipt) and (held or now.held is not None):
+                if now.held is None:
+                    _write(path, key, now.seq, now.hash, seq)
+            elif not isinstance(now, Receipt) or now.seq < seq:
+                _write(path, key, seq, entry_hash, None)
         finally:
             os.close(fd)  # releases the lock
     except OSError as exc:
-        log.warning("audit head receipt %s not written (%s)", path, exc.strerror or exc)
+        _warn_once("audit head receipt %s not written (%s)", path, exc.strerror or exc)
 
 
 def session_info(info: dict[str, Any], workspace: Path) -> dict[str, Any]:
@@ -118,16 +162,16 @@ def session_info(info: dict[str, Any], workspace: Path) -> dict[str, Any]:
 
 
 def after_commit(session: Session) -> None:
-    """A committed transaction's last entry becomes the receipt (where it appended any,
-    and the log agreed with the receipt before it, or an admin accepted the log)."""
+    """A committed transaction's last entry becomes the receipt where it appended any;
+    where the log disagreed with the receipt before it, the receipt is marked held
+    instead (``advance``)."""
     pending = session.info.pop(PENDING, None)
-    held = session.info.pop(HELD, False)
-    force = session.info.pop(FORCE, False)
+    held = bool(session.info.pop(HELD, False))
+    force = bool(session.info.pop(FORCE, False))
     path, key = session.info.get(FILE), session.info.get(INFO)
     if pending is None or not isinstance(path, Path) or not isinstance(key, bytes):
         return
-    if not held or force:
-        advance(path, key, pending[0], pending[1], force=force)
+    advance(path, key, pending[0], pending[1], force=force, held=held)
 
 
 def after_rollback(session: Session) -> None:
