@@ -256,22 +256,65 @@ def test_verify_with_the_auditors_key_reads_the_same_receipt(ctx: Context) -> No
     assert keyed.load_key(key_file, ctx.root)  # (the same key as the workspace's)
 
 
-def test_a_workspace_made_again_in_its_folder_with_the_same_key_starts_clean(
-    tmp_path: Path,
-) -> None:
+def test_keying_again_never_resets_a_receipt_the_log_does_not_hold(tmp_path: Path) -> None:
+    """A red-team pass (2026-12-07): an insider cut the log from its adoption entry on, and
+    keying it again as `verify` advised (`audit key`, or `init` once more) reset the receipt
+    clean: the cut was gone without a trace. The same holds for a workspace removed and made
+    again in its folder with the same key file: the receipt is kept and named until an
+    admin records why."""
     keys = tmp_path / "keys"
     keys.mkdir(mode=0o700)
-    for again in (False, True):  # removed and made again: `rm -rf ws; leadguard init ws`
-        shutil.rmtree(tmp_path / "ws", ignore_errors=True)
-        c = Context(Workspace.init(tmp_path / "ws"))
-        try:
-            adopt_key(c, None, keys / "audit.key")
-            _notes(c, 2 if again else 6)  # fewer entries than the first log's receipt
-            check = _check(c)
-            assert check.intact, check.key_problems
-            assert "as this account wrote it" in check.head_note
-        finally:
-            c.close()
+    c = Context(Workspace.init(tmp_path / "ws"))
+    try:
+        adopt_key(c, None, keys / "audit.key")
+        _notes(c, 4)
+        with c.ws.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_macs"))
+            conn.execute(text("DELETE FROM audit_log WHERE seq >= 2"))
+    finally:
+        c.close()
+    settings = tmp_path / "ws" / "leadguard.toml"
+    settings.write_text(settings.read_text().replace("audit_mac_key =", "# audit_mac_key ="))
+    c = Context(Workspace.open(tmp_path / "ws"))
+    try:
+        again = adopt_key(c, None, keys / "audit.key")
+        assert again.earlier is not None and "this account wrote entry 6" in again.earlier
+        _notes(c, 6)  # past entry 6 again
+        check = _check(c)
+        assert not check.intact and "no longer held entry 6" in check.key_problems[0]
+        accept_restore(c, None, "keyed again after a cut: see the incident report")
+        assert _check(c).intact
+    finally:
+        c.close()
+
+    shutil.rmtree(tmp_path / "ws")  # made again in its folder, with the same key file
+    code = CliRunner().invoke(
+        app,
+        ["init", str(tmp_path / "ws"), "--audit-key", str(keys / "audit.key")],
+        env={"COLUMNS": "80"},
+    )
+    assert code.exit_code == 0 and "warning" in code.output and "accept-restore" in code.output
+    c = Context(Workspace.open(tmp_path / "ws"))
+    try:
+        assert not _check(c).intact
+    finally:
+        c.close()
+
+
+def test_a_path_through_a_symlink_and_dotdot_names_the_folder_it_reaches(tmp_path: Path) -> None:
+    """A red-team pass: ``lnk/../ws`` (lnk a symlink) named another workspace's receipt,
+    and that untouched workspace's receipt was marked."""
+    (tmp_path / "far" / "sub").mkdir(parents=True)
+    (tmp_path / "lnk").symlink_to(tmp_path / "far" / "sub")
+    key = b"k" * 32
+    near = audit_head.head_file(key, tmp_path / "ws")
+    far = audit_head.head_file(key, tmp_path / "far" / "ws")
+    assert near != far
+    assert audit_head.head_file(key, tmp_path / "lnk" / ".." / "ws") == far
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "ws").symlink_to(moved)  # a workspace moved, a symlink left in its place
+    assert audit_head.head_file(key, tmp_path / "ws") == near
 
 
 def test_hostile_receipt_files_block_nothing_and_follow_no_link(

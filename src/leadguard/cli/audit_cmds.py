@@ -184,6 +184,12 @@ def keyed_message(console: Console, done: KeyAdoption, restart: bool = True) -> 
         "id: without the key nothing can be written to the workspace",
         soft_wrap=True,
     )
+    if done.earlier:
+        console.print(
+            f"[red]warning[/red]: {safe(done.earlier)}; `leadguard audit verify` names it "
+            "until an admin records why: `leadguard audit accept-restore --reason TEXT`",
+            soft_wrap=True,
+        )
 
 
 def init_keying(console: Console, done: KeyAdoption | None, named: Path | None, off: bool) -> None:

@@ -24,6 +24,7 @@ class KeyAdoption:
     key_id: str
     created: bool
     seq: int  # the adoption entry
+    earlier: str | None = None  # a head receipt of this folder the log does not hold
 
 
 def adopt_key(ctx: Context, actor: Actor | None, key_file: Path) -> KeyAdoption:
@@ -54,12 +55,31 @@ def adopt_key(ctx: Context, actor: Actor | None, key_file: Path) -> KeyAdoption:
             seq = keyed.adopt(s, key, key_file, actor.username if actor is not None else None)
             entry_hash = audit.hash_at(s, seq) or ""
             path.write_text(text)  # inside the transaction: a failed write rolls it back
-        # a new log under this key here: a receipt left by an earlier workspace in this
-        # folder with the same key file (removed, made again) is not this log's
-        if (receipt := audit_head.head_file(key, ctx.root)) is not None:
-            audit_head.advance(receipt, key, seq, entry_hash, force=True)
+        earlier = _earlier_receipt(ctx, key, seq, entry_hash)
         ctx.ws.use_audit_key(key_file)
-        return KeyAdoption(key_file, keyed.key_id(key), created, seq)
+        return KeyAdoption(key_file, keyed.key_id(key), created, seq, earlier)
+
+
+def _earlier_receipt(ctx: Context, key: bytes, seq: int, entry_hash: str) -> str | None:
+    """After an adoption: this account's head receipt for the workspace's folder under the
+    key starts at the adoption entry, unless one is there that the log does not hold (a
+    log cut off with its adoption entry and keyed again, or a workspace made again in its
+    folder with the same key file). That one is never reset here, where nothing records
+    what it held: it is returned, and ``verify`` names it until an admin records why
+    (``accept_restore``)."""
+    path = audit_head.head_file(key, ctx.root)
+    if path is None:
+        return None
+    found = audit_head.read(path, key)
+    if isinstance(found, audit_head.Receipt):
+        with ctx.read_session() as s:
+            what = head.finding(read_chain(s), found)
+        if what is not None:
+            return what
+    elif isinstance(found, str) and audit_head.WRONG in found:
+        return found
+    audit_head.advance(path, key, seq, entry_hash, force=True)
+    return None
 
 
 def key_new_workspace(

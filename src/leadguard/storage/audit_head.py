@@ -57,14 +57,22 @@ def _warn_once(message: str, *args: object) -> None:
 def head_file(key: bytes, workspace: Path) -> Path | None:
     """This account's receipt for ``workspace`` under ``key`` (the folder made, mode 0700);
     None where the folder cannot be made (no receipt is then kept; logged once). The
-    workspace is named by its absolute path as given, symlinks not followed: a workspace
-    moved away and a symlink left in its place keeps the receipt of the path in use."""
+    workspace is named by its folder's real parent and its own name as given: a workspace
+    moved away and a symlink left in its place keeps the receipt of the path in use, and
+    ``..`` after a symlink names the folder it really reaches."""
     try:
         folder = data_folder("audit-heads")
     except (OSError, RuntimeError) as exc:
         _warn_once("no audit head receipt is kept: its folder cannot be made (%s)", exc)
         return None
-    where = hashlib.sha256(os.path.abspath(workspace).encode()).hexdigest()[:16]
+    named = os.path.join(os.getcwd(), workspace).rstrip("/") or "/"  # ".." kept as given
+    parent, name = os.path.split(named)
+    real = (
+        os.path.realpath(named)
+        if name in ("", ".", "..")
+        else os.path.join(os.path.realpath(parent), name)
+    )
+    where = hashlib.sha256(real.encode()).hexdigest()[:16]
     return folder / f"{key_id(key)}-{where}.head"
 
 
