@@ -8,7 +8,8 @@ three). Reported, medians of ``--runs``, measured alternately in one run:
   receipt: read and one indexed query at its first entry, rewritten after its commit; the
   unkeyed one a one-row read of the log per transaction, which tells it whether the log is
   keyed);
-- ``audit.verify`` over the whole chain, unkeyed and keyed (every code recomputed).
+- ``audit.verify`` over the whole chain, unkeyed and keyed (every code recomputed);
+- microseconds to read the head receipt and to move it on (``storage.audit_head``).
 
 Usage: python benchmarks/audit_keyed.py [--entries 20000] [--per-tx 3] [--runs 5]
 """
@@ -26,6 +27,7 @@ from _common import median, save, timed
 from leadguard.audit import log as audit
 from leadguard.services.audit_key import adopt_key
 from leadguard.services.context import Context
+from leadguard.storage import audit_head
 from leadguard.storage.workspace import Workspace
 
 log = logging.getLogger("audit_keyed")
@@ -41,6 +43,26 @@ def fill(ws: Workspace, entries: int, per_tx: int) -> list[float]:
                 audit.append(s, "bench", f"search:{k}", {"k": k, "threshold": 0.58})
         times.append(time.perf_counter() - t)
     return times
+
+
+def receipt_costs(root: Path, runs: int, n: int = 1000) -> dict[str, float]:
+    """Microseconds to read the head receipt (a transaction's first entry does) and to
+    move it on (after a commit), medians of ``runs`` rounds of ``n``."""
+    key = b"k" * 32
+    path = audit_head.head_file(key, root / "receipt-bench")
+    assert path is not None
+    audit_head.advance(path, key, 1, "0" * 64, force=True)
+    reads, moves = [], []
+    for r in range(runs):
+        t = time.perf_counter()
+        for _ in range(n):
+            audit_head.read(path, key)
+        reads.append((time.perf_counter() - t) / n)
+        t = time.perf_counter()
+        for i in range(n):
+            audit_head.advance(path, key, 2 + r * n + i, "0" * 64)
+        moves.append((time.perf_counter() - t) / n)
+    return {"read": round(median(reads) * 1e6, 1), "advance": round(median(moves) * 1e6, 1)}
 
 
 def main() -> None:
@@ -77,7 +99,9 @@ def main() -> None:
             "append_tx_ms": {k: [round(v * 1000, 3) for v in vs] for k, vs in append.items()},
             "append_tx_ms_median": {k: round(median(vs) * 1000, 3) for k, vs in append.items()},
             "verify_s": {k: round(v, 3) for k, v in verify.items()},
+            "receipt_us": receipt_costs(root, args.runs),
         }
+        log.info("head receipt: %s", result["receipt_us"])
         for name in ("unkeyed", "keyed"):
             log.info(
                 "%s: %.2f ms a transaction of %d entries; verify of %d entries %.2f s",

@@ -60,13 +60,11 @@ def on_append(session: Session, seq: int, entry_hash: str) -> None:
         return
     if PENDING not in session.info:
         found = audit_head.read(path, key)
-        if isinstance(found, Receipt) and (
-            found.held is not None
-            or found.seq >= seq
-            or session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == found.seq))
-            != found.hash
-        ):
-            session.info[HELD] = True  # the receipt is marked so, for good
+        if isinstance(found, Receipt):
+            with session.no_autoflush:  # the new entry is flushed by its append, after this
+                stored = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == found.seq))
+            if found.held is not None or found.seq >= seq or stored != found.hash:
+                session.info[HELD] = True  # the receipt is marked so, for good
     session.info[PENDING] = (seq, entry_hash)
 
 

@@ -101,7 +101,26 @@ WRONG = "has a wrong authentication code"
 
 def read(path: Path, key: bytes) -> Receipt | str | None:
     """The receipt in ``path``: None where there is none, else the receipt, or why it
-    cannot be used (damaged, not a plain file, or written without the key: ``WRONG``)."""
+    cannot be used (damaged, not a plain file, or written without the key: ``WRONG``).
+    Read under the receipt's lock, shared: never half of one write and half of another."""
+    try:
+        fd = _lock(path)
+    except OSError:
+        return _read(path, key)  # no lock file can be made: read as it is
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return _read(path, key)
+    finally:
+        os.close(fd)
+
+
+def _lock(path: Path) -> int:
+    return os.open(
+        path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
+    )
+
+
+def _read(path: Path, key: bytes) -> Receipt | str | None:
     try:
         raw = _raw(path)
     except OSError as exc:
@@ -121,13 +140,33 @@ def read(path: Path, key: bytes) -> Receipt | str | None:
     return Receipt(seq, entry_hash, path, held)
 
 
+_SIZE = 512  # every receipt is written padded to this size, in one write at offset 0
+
+
 def _write(path: Path, key: bytes, seq: int, entry_hash: str, held: int | None) -> None:
+    """In place where the receipt is a plain file (one write of ``_SIZE`` bytes: a crash
+    leaves the old receipt or the new, at worst one cut short, which ``read`` says);
+    otherwise (none yet, a link, a FIFO, a device) through a new file and a rename, which
+    replaces what is there without following it."""
     body: dict[str, Any] = {"format": FORMAT, "seq": seq, "hash": entry_hash, "held": held}
     body["code"] = _code(key, path, seq, entry_hash, held)
+    data = json.dumps(body).encode().ljust(_SIZE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_size <= _SIZE:
+                os.pwrite(fd, data, 0)
+                return
+        finally:
+            os.close(fd)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW  # never through a link
-    with os.fdopen(os.open(tmp, flags, 0o600), "w") as fh:
-        fh.write(json.dumps(body))
+    with os.fdopen(os.open(tmp, flags, 0o600), "wb") as fh:
+        fh.write(data)
     os.replace(tmp, path)
 
 
@@ -140,11 +179,10 @@ def advance(
     ``seq`` was written: the receipt is marked so, for good. ``force`` (an admin's
     acceptance, a new adoption): a clean receipt at ``seq``. Never raises: logged."""
     try:
-        lock = path.with_name(path.name + ".lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = _lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            now = read(path, key)
+            now = _read(path, key)  # (a second lock of this process's would wait forever)
             if force:
                 _write(path, key, seq, entry_hash, None)
             elif isinstance(now, str) and WRONG in now:
