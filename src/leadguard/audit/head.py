@@ -53,8 +53,8 @@ def read_first(key: bytes | None, workspace: Path) -> HeadRead | None:
 
 def on_append(session: Session, seq: int, entry_hash: str) -> None:
     """The first entry of a transaction checks the log against the receipt (one indexed
-    read): where entries after the receipt's are missing or its entry differs, this
-    transaction does not move the receipt on."""
+    read): where the receipt is marked already, entries up to the receipt's are missing,
+    or its entry differs, this transaction marks the receipt instead of moving it on."""
     path, key = session.info.get(FILE), session.info.get(INFO)
     if not isinstance(path, Path) or not isinstance(key, bytes):
         return

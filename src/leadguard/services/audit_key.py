@@ -130,8 +130,9 @@ class HeadAccepted:
 def accept_restore(ctx: Context, actor: Actor | None, reason: str) -> HeadAccepted:
     """Accept a keyed log as it stands where it disagrees with this account's head receipt
     (``audit.head``): the database restored from a backup. An admin's; the entry records
-    the reason, the receipt's entry and hash and the log's head, and the receipt moves to
-    it. Refused where the log agrees with the receipt (nothing to accept)."""
+    the reason, what the receipt held and how the log disagrees with it, and the receipt
+    moves to that entry. Refused where the log agrees with the receipt (nothing to
+    accept)."""
     with refusals(ctx, actor, "audit.accept_restore", "audit"):
         if actor is not None or ctx.has_accounts():
             with ctx.session() as s:
