@@ -144,3 +144,9 @@ def test_a_key_file_that_cannot_be_used_is_refused_before_anything_is_made(
         code, out = _run("init", str(tmp_path / "ws"), "--audit-key", str(key))
         assert code == 2 and said in out and "Traceback" not in out, out
         assert not (tmp_path / "ws").exists()
+
+
+def test_a_key_path_with_control_characters_is_refused(tmp_path: Path) -> None:
+    code, out = _run("init", str(tmp_path / "ws"), "--audit-key", str(tmp_path / "a\nb.key"))
+    assert code == 2 and "control characters" in out and "Traceback" not in out
+    assert not (tmp_path / "ws").exists() and not (tmp_path / "a\nb.key").exists()

@@ -70,6 +70,12 @@ def key_id(key: bytes) -> str:
 
 
 def refuse_inside(path: Path, workspace: Path) -> None:
+    """Refuse a key path inside the workspace, and one with control characters (it is
+    written into leadguard.toml and shown in messages)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(path)):
+        raise AuditKeyError(
+            f"audit key {str(path)!a}: the path holds control characters; give a plain path"
+        )
     if path.resolve().is_relative_to(workspace.resolve()):
         raise AuditKeyError(
             f"audit key {path} is inside the workspace {workspace}: keep it where a copy of "
