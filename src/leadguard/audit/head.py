@@ -32,6 +32,7 @@ from leadguard.storage.audit_key import INFO
 from leadguard.storage.tables import AuditEntry
 
 RESTORE = "audit.head_accepted"  # an admin accepted the log as it stands (a restore)
+CHECKED = "head receipt: entry"  # how a note begins where the receipt was checked and held
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def check(rows: list[Any], head: HeadRead | None) -> tuple[list[str], str]:
     if what is not None:
         return [f"{what}; {_REMEDY}"], ""
     last = max((r.seq for r in rows if not r.problem and isinstance(r.seq, int)), default=0)
-    return [], f"head receipt: entry {found.seq} as this account wrote it (the log ends at {last})"
+    return [], f"{CHECKED} {found.seq} as this account wrote it (the log ends at {last})"
 
 
 def finding(rows: list[Any], found: Receipt) -> str | None:

@@ -96,7 +96,9 @@ def audit_verify(
         if r.ok and r.after:
             console.print(f"  {r.after} entries after it are covered by the chain only")
     if not anchor:
-        receipt = result.check.head_note.startswith("head receipt: entry")
+        from leadguard.audit.head import CHECKED
+
+        receipt = result.check.head_note.startswith(CHECKED)
         console.print(
             (
                 "no anchor given: entries that other accounts wrote, cut off the end, and a "

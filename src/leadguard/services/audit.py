@@ -65,7 +65,7 @@ def verify(
     loaded = [anchors.load(p, pub) for p in anchor_files or []]
     key = keyed.load_key(mac_key, ctx.root) if mac_key is not None else None
     operator_check(ctx, actor, "audit.read", "audit")
-    own = key if key is not None else ctx.ws.session_info().get(keyed.INFO)
+    own = key if key is not None else ctx.ws.audit_key()
     receipt = read_first(own, ctx.root)  # before the database is read: audit.head
     with ctx.session() as s:
         check, results = anchors.verify(s, loaded, key, receipt)

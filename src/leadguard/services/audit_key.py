@@ -15,7 +15,7 @@ from leadguard.services.authz import authorize
 from leadguard.services.context import Actor, Context, current_user, refusals
 from leadguard.services.settings import edited_file
 from leadguard.storage import audit_head
-from leadguard.storage.audit_key import adopted_at, default_key_file, refuse_inside
+from leadguard.storage.audit_key import adopted_at, default_key_file, refuse_unsafe_path
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def new_workspace_key(root: Path, key_file: Path | None) -> Path:
         return default_key_file(root)
     if not key_file.is_absolute():
         raise keyed.AuditKeyError(f"--audit-key {key_file}: give an absolute path")
-    refuse_inside(key_file, root)
+    refuse_unsafe_path(key_file, root)
     if key_file.exists() or key_file.is_symlink():
         keyed.load_key(key_file, root)
     elif not key_file.parent.is_dir():

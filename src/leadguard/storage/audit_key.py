@@ -69,9 +69,9 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"leadguard audit key id", hashlib.sha256).hexdigest()[:16]
 
 
-def refuse_inside(path: Path, workspace: Path) -> None:
-    """Refuse a key path inside the workspace, and one with control characters (it is
-    written into leadguard.toml and shown in messages)."""
+def refuse_unsafe_path(path: Path, workspace: Path) -> None:
+    """Refuse a key path with control characters (it is written into leadguard.toml and
+    shown in messages), and one inside the workspace."""
     if any(ord(c) < 32 or ord(c) == 127 for c in str(path)):
         raise AuditKeyError(
             f"audit key {str(path)!a}: the path holds control characters; give a plain path"
@@ -86,7 +86,7 @@ def refuse_inside(path: Path, workspace: Path) -> None:
 
 def create_key(path: Path, workspace: Path) -> bytes:
     """Write a new 256-bit key to ``path`` (mode 0600); never overwrites."""
-    refuse_inside(path, workspace)
+    refuse_unsafe_path(path, workspace)
     if not path.is_absolute():
         raise AuditKeyError(f"audit key {path}: give an absolute path")
     if not path.parent.is_dir():
@@ -118,11 +118,9 @@ def data_folder(name: str) -> Path:
 
 
 def default_key_file(workspace: Path) -> Path:
-    """Where ``leadguard init`` keeps a new workspace's key when none is named: the
-    account's own data folder (``$XDG_DATA_HOME``, else ``~/.local/share``), under
-    ``leadguard/audit-keys/`` (made, mode 0700), named after the workspace and a random
-    suffix (never an existing file's name). Outside the workspace, so that neither a copy
-    of the workspace nor its database carries the key."""
+    """Where ``leadguard init`` keeps a new workspace's key when none is named:
+    ``data_folder("audit-keys")``, named after the workspace and a random suffix. Outside
+    the workspace, so that neither a copy of the workspace nor its database carries it."""
     try:
         folder = data_folder("audit-keys")
     except (OSError, RuntimeError) as exc:
@@ -143,7 +141,7 @@ def load_key(path: Path, workspace: Path) -> bytes:
     of this format."""
     if not path.is_absolute():
         raise AuditKeyError(f"audit key {path}: give an absolute path")
-    refuse_inside(path, workspace)
+    refuse_unsafe_path(path, workspace)
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):

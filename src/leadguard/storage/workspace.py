@@ -155,6 +155,11 @@ class Workspace:
         info = audit_key.session_info(self.engine, self.settings.audit_mac_key, self.root)
         return audit_head.session_info(info, self.root)
 
+    def audit_key(self) -> bytes | None:
+        """The audit key this workspace's sessions carry (read once, with them)."""
+        key = self._session_maker().kw.get("info", {}).get(audit_key.INFO)
+        return key if isinstance(key, bytes) else None
+
     def use_audit_key(self, path: Path) -> None:
         """After ``audit_mac_key`` was written to the settings file: this process's later
         sessions carry the key too."""
