@@ -75,19 +75,19 @@ def _receipt(c: Context) -> Path:
 @pytest.mark.usefixtures("database")
 def test_a_cut_is_named_and_more_entries_do_not_hide_it(ctx: Context) -> None:
     check = _check(ctx)
-    assert check.intact, check.key_problems
+    assert check.intact, check.problems
     assert check.head_note.startswith("head receipt: entry 7 as this account wrote it")
     _cut(ctx, 2)
     check = _check(ctx)
     assert check.broken_at is None  # the chain alone holds, and so does every code
     assert not check.intact
-    assert "the log ends at entry 5, but this account wrote entry 7" in check.key_problems[0]
-    assert "entries 6 to 7 were cut off" in check.key_problems[0]
-    assert "accept-restore" in check.key_problems[0]
+    assert "the log ends at entry 5, but this account wrote entry 7" in check.head_problems[0]
+    assert "entries 6 to 7 were cut off" in check.head_problems[0]
+    assert "accept-restore" in check.head_problems[0]
     _notes(ctx, 4)  # past the receipt's entry: the receipt is marked, the cut still named
     check = _check(ctx)
     assert not check.intact
-    assert "when entry 6 was written, the log no longer held entry 7" in check.key_problems[0]
+    assert "when entry 6 was written, the log no longer held entry 7" in check.head_problems[0]
 
 
 @pytest.mark.usefixtures("database")
@@ -108,7 +108,7 @@ def test_a_hash_put_back_for_a_moment_does_not_clear_the_mark(ctx: Context) -> N
         conn.execute(text("UPDATE audit_log SET hash = :h WHERE seq = 7"), {"h": real})
     check = _check(ctx)
     assert check.broken_at is None and not check.intact
-    assert "when entry 6 was written" in check.key_problems[0]
+    assert "when entry 6 was written" in check.head_problems[0]
 
 
 @pytest.mark.usefixtures("database")
@@ -129,7 +129,7 @@ def test_an_admin_accepts_a_restore_with_a_reason(ctx: Context, monkeypatch) -> 
         accept_restore(ctx, admin, "  ")
     done = accept_restore(ctx, admin, "restored the backup of 2026-12-06")
     check = _check(ctx, aud)
-    assert check.intact, check.key_problems
+    assert check.intact, check.problems
     assert f"entry {done.seq} as this account wrote it" in check.head_note
     with ctx.read_session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.seq == done.seq)).one()
@@ -144,9 +144,9 @@ def test_a_forged_receipt_is_named_and_a_damaged_one_is_said(ctx: Context) -> No
     body = json.loads(path.read_text())
     path.write_text(json.dumps({**body, "seq": body["seq"] + 50}))  # without the key
     check = _check(ctx)
-    assert not check.intact and "wrong authentication code" in check.key_problems[0]
+    assert not check.intact and "wrong authentication code" in check.head_problems[0]
     _notes(ctx, 1)  # a write does not replace it: verify goes on naming it
-    assert "wrong authentication code" in _check(ctx).key_problems[0]
+    assert "wrong authentication code" in _check(ctx).head_problems[0]
     path.write_text('{"format": "leadguard-audit-')  # a write cut short
     check = _check(ctx)
     assert check.intact and "is damaged" in check.head_note
@@ -206,7 +206,7 @@ def test_writers_in_threads_while_verify_reads_raise_no_alarm(ctx: Context) -> N
     checks = 0
     while not stop.is_set() or checks < 3:
         check = _check(ctx)
-        assert check.intact, (check.reason, check.key_problems)
+        assert check.intact, (check.reason, check.problems)
         checks += 1
     for w in writers:
         w.join()
@@ -240,6 +240,10 @@ def test_the_commands_at_80_columns(ctx: Context) -> None:
     shown = run(app, ["audit", "verify", "-w", ws], env=env)
     assert shown.exit_code == 1 and "entry 7 was cut off" in shown.output
     assert "audit log intact" not in shown.output and "Traceback" not in shown.output
+    # named under the receipt's own heading, not counted among the authentication codes
+    assert "head receipt: 1 problem(s)" in shown.output
+    codes = next(x for x in shown.output.splitlines() if x.startswith("authentication codes"))
+    assert "problem" not in codes, codes
     empty = run(app, ["audit", "accept-restore", "-w", ws, "--reason", ""], env=env)
     assert empty.exit_code == 2 and "--reason" in empty.output
     done = run(app, ["audit", "accept-restore", "-w", ws, "--reason", "backup 12-06"], env=env)
@@ -252,7 +256,7 @@ def test_verify_with_the_auditors_key_reads_the_same_receipt(ctx: Context) -> No
     assert key_file is not None
     _cut(ctx, 1)
     check = verify_service(ctx, None, mac_key=key_file).check
-    assert not check.intact and "entry 7 was cut off" in check.key_problems[0]
+    assert not check.intact and "entry 7 was cut off" in check.head_problems[0]
     assert keyed.load_key(key_file, ctx.root)  # (the same key as the workspace's)
 
 
@@ -281,7 +285,7 @@ def test_keying_again_never_resets_a_receipt_the_log_does_not_hold(tmp_path: Pat
         assert again.earlier is not None and "this account wrote entry 6" in again.earlier
         _notes(c, 6)  # past entry 6 again
         check = _check(c)
-        assert not check.intact and "no longer held entry 6" in check.key_problems[0]
+        assert not check.intact and "no longer held entry 6" in check.head_problems[0]
         accept_restore(c, None, "keyed again after a cut: see the incident report")
         assert _check(c).intact
     finally:

@@ -156,11 +156,7 @@ def make(session: Session, key_path: Path, workspace: Path) -> dict[str, Any]:
     anchor would vouch for it). Reads only."""
     check = audit.verify(session)
     if not check.intact:
-        why = (
-            check.reason
-            if check.broken_at is not None
-            else (check.record_problems + check.key_problems)[0]
-        )
+        why = check.reason if check.broken_at is not None else check.problems[0]
         raise AnchorError(f"the audit log does not verify ({why}); anchoring refused")
     if check.head_seq is None or check.head_hash is None:
         raise AnchorError("the audit log is empty: nothing to anchor")

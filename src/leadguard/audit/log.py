@@ -146,11 +146,17 @@ class ChainCheck:
     record_problems: tuple[str, ...] = ()  # edited, deleted or reappeared working records
     key_problems: tuple[str, ...] = ()  # a keyed log's entries without a valid code
     keyed_note: str = ""  # a keyed log: how many codes were checked, or why none was
+    head_problems: tuple[str, ...] = ()  # the log unlike this account's head receipt
     head_note: str = ""  # the head receipt: the entry it records, or why none was checked
 
     @property
+    def problems(self) -> tuple[str, ...]:
+        """Every finding of an unbroken chain: records, codes, then the head receipt."""
+        return self.record_problems + self.key_problems + self.head_problems
+
+    @property
     def intact(self) -> bool:
-        return self.broken_at is None and not self.record_problems and not self.key_problems
+        return self.broken_at is None and not self.problems
 
 
 def verify(
@@ -225,8 +231,9 @@ def verify(
         head_hash=last.hash if last and not last.problem else None,
         records_checked=checked,
         record_problems=tuple(problems),
-        key_problems=tuple(key_problems + head_problems),
+        key_problems=tuple(key_problems),
         keyed_note=key_note,
+        head_problems=tuple(head_problems),
         head_note=head_note,
     )
 

@@ -52,16 +52,8 @@ def audit_verify(
     result = verify(ctx, session.actor(ctx), anchor, public_key, mac_key)
     console = out()
     _render_chain(console, result.check)
-    note, bad = result.check.keyed_note, len(result.check.key_problems)
-    if note or bad:
-        note = note or "authentication codes"
-        colour = "red" if bad else "default"
-        state = f": {bad} problem(s)" if bad else ""
-        console.print(f"[{colour}]{safe(note)}{state}[/{colour}]", soft_wrap=True)
-    for p in result.check.key_problems:
-        console.print(f"  {safe(p)}", soft_wrap=True)
-    if result.check.head_note:
-        console.print(safe(result.check.head_note), soft_wrap=True)
+    _findings(console, result.check.keyed_note, "authentication codes", result.check.key_problems)
+    _findings(console, result.check.head_note, "head receipt", result.check.head_problems)
     bad = len(result.index_problems)
     state = "[green]as recorded[/green]" if not bad else f"[red]{bad} problem(s)[/red]"
     console.print(f"index files against their recorded digests: {state}")
@@ -113,8 +105,20 @@ def audit_verify(
         raise typer.Exit(1)
 
 
+def _findings(console: Console, note: str, name: str, problems: tuple[str, ...]) -> None:
+    """A check's note (or its name where problems have none), in red with their count if
+    there are any, then each problem."""
+    if not (note or problems):
+        return
+    colour = "red" if problems else "default"
+    state = f": {len(problems)} problem(s)" if problems else ""
+    console.print(f"[{colour}]{safe(note or name)}{state}[/{colour}]", soft_wrap=True)
+    for p in problems:
+        console.print(f"  {safe(p)}", soft_wrap=True)
+
+
 def _render_chain(console: Console, chain: Any) -> None:
-    if chain.broken_at is None and chain.key_problems:
+    if chain.broken_at is None and (chain.key_problems or chain.head_problems):
         console.print(
             f"[red]audit log NOT proven[/red]: its hash chain holds ({chain.entries} entries; "
             f"head entry {chain.head_seq or '-'}), but a chain cut off at its end, or with "

@@ -44,6 +44,7 @@ def verify_out(v: audit_svc.Verification) -> S.VerifyOut:
         record_problems=list(c.record_problems),
         key_problems=list(c.key_problems),
         keyed=c.keyed_note,
+        head_problems=list(c.head_problems),
         head_receipt=c.head_note,
         index_problems=list(v.index_problems),
         settings_problems=list(v.settings_problems),

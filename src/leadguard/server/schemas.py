@@ -359,6 +359,7 @@ class VerifyOut(BaseModel):
     record_problems: list[str]
     key_problems: list[str] = []  # a keyed log's entries without a valid authentication code
     keyed: str = ""  # a keyed log: how many codes were checked, or why none was
+    head_problems: list[str] = []  # the log unlike this account's head receipt (audit.head)
     head_receipt: str = ""  # the head receipt's entry, or why none was checked (audit.head)
     index_problems: list[str] = []  # index files unlike the digests the chain recorded
     settings_problems: list[str] = []  # safeguards in the settings file the log does not record
