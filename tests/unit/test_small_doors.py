@@ -29,6 +29,8 @@ HOSTILE = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "
 # the same signs in full-width and small forms, the minus sign, and after leading spaces
 WIDE = [
     "\uff1dSUM(1,2)",
+    "-\u0663",  # Arabic-Indic three: a digit to Python's \d, not a number to a spreadsheet
+    "+\uff11",  # full-width one
     "\ufe661+1",
     "\uff0b1",
     "\uff20x",

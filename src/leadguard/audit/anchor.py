@@ -29,10 +29,12 @@ from sqlalchemy.orm import Session
 from leadguard.audit import log as audit
 from leadguard.audit.head import HeadRead
 from leadguard.core.errors import InputError
+from leadguard.core.files import read_bounded, replace_file
 
 log = logging.getLogger(__name__)
 
 FORMAT = "leadguard-audit-anchor/1"
+MAX_ANCHOR_BYTES = 1 << 20  # an anchor or a PEM key is a few hundred bytes
 
 
 class AnchorError(InputError):
@@ -108,9 +110,9 @@ def _load_private(path: Path, workspace: Path | None) -> Any:
     _refuse_inside(path, workspace, "key file")
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
-        data = path.read_bytes()
     except OSError as exc:
         raise AnchorError(f"key file {path} cannot be read ({exc.strerror})") from exc
+    data = _bounded(path, "key file")
     if mode & 0o077:
         raise AnchorError(
             f"key file {path} can be read by other accounts (mode {mode:04o}); "
@@ -130,9 +132,7 @@ def load_public_key(path: Path) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except OSError as exc:
-        raise AnchorError(f"public key {path} cannot be read ({exc.strerror})") from exc
+        key = serialization.load_pem_public_key(_bounded(path, "public key"))
     except (ValueError, TypeError) as exc:
         raise AnchorError(f"public key {path} is not a PEM public key") from exc
     if not isinstance(key, _crypto().Ed25519PublicKey):
@@ -184,20 +184,29 @@ def write(signed: dict[str, Any], out: Path, workspace: Path | None) -> None:
         raise AnchorError(f"--out {out} is a folder; name the anchor file to write")
     if not out.parent.is_dir():
         raise AnchorError(f"--out {out}: folder {out.parent} does not exist")
+    if os.path.lexists(out):
+        raise AnchorError(
+            f"--out {out} exists; an anchor is never replaced (an earlier one still vouches "
+            "for the log): name a new file"
+        )
     if workspace is not None and _inside(out, workspace):
         log.warning("anchor %s is inside the workspace; keep a copy elsewhere", out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(signed, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out)
+    replace_file(out, (json.dumps(signed, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _bounded(path: Path, what: str) -> bytes:
+    """A key or anchor file's bytes (a regular file of at most 1 MiB: ``/dev/zero`` or a
+    FIFO refused before it is read)."""
+    return read_bounded(path, MAX_ANCHOR_BYTES, lambda why: AnchorError(f"{what} {path}: {why}"))
 
 
 def load(path: Path, public_key: bytes | None = None) -> Anchor:
     """Read an anchor file and check its signature (against ``public_key`` when given, else
     against the key it carries, which proves integrity but not who signed)."""
     try:
-        doc = json.loads(path.read_text())
-    except OSError as exc:
-        raise AnchorError(f"anchor {path} cannot be read ({exc.strerror})") from exc
+        doc = json.loads(_bounded(path, "anchor"))
+    except RecursionError:
+        raise AnchorError(f"anchor {path} is not an anchor (nested too deeply)") from None
     except ValueError as exc:
         raise AnchorError(f"anchor {path} is not valid JSON ({exc})") from exc
     try:

@@ -14,6 +14,7 @@ from leadguard.cli import session
 from leadguard.cli.common import WorkspaceOpt, handles_errors, open_ctx, out
 from leadguard.cli.render import safe
 from leadguard.core.errors import InputError
+from leadguard.core.files import not_replaceable
 from leadguard.storage.workspace import resolve_path
 
 if TYPE_CHECKING:
@@ -277,6 +278,8 @@ def audit_export(
 
     if out_file.is_dir():
         raise InputError(f"--out {out_file} is a folder; name the JSON Lines file to write")
+    if why := not_replaceable(out_file):
+        raise InputError(f"--out {out_file} {why}")
     if not out_file.parent.is_dir():
         raise InputError(f"--out {out_file}: folder {out_file.parent} does not exist")
     ctx = open_ctx(workspace)

@@ -45,6 +45,8 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{option}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise InputError(f"{option}: not a JSON object (nested too deeply)") from None
     if not isinstance(value, dict):
         raise InputError(f"{option}: must be a JSON object (name -> value)")
     return value

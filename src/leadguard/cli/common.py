@@ -98,6 +98,8 @@ def read_json(path: Path, what: str) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{where}: cannot read the {what}: not JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{where}: cannot read the {what}: nested too deeply") from None
 
 
 def open_ctx(workspace: Path | None, check_settings: bool = True, **overrides: Any) -> Context:

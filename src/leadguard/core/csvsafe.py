@@ -22,7 +22,7 @@ MAX_CSV_BYTES = 256 * 1024 * 1024
 # NFKC, and spaces before the sign are looked through: some spreadsheets convert or trim them.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\u2212")
 _LEADING_SPACE = " \u00a0\u3000"
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def cell_out(value: object) -> object:

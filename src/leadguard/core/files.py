@@ -9,13 +9,34 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from leadguard.core.errors import InputError
+
 MAX_POLICY_BYTES = 1 << 20  # a policy file (casework, quality) is a few hundred bytes
+
+
+def not_replaceable(path: Path) -> str | None:
+    """Why a file LeadGuard writes may not take the place of what is at ``path`` (None: nothing
+    is there, or a regular file): a device (``/dev/null``), a FIFO, a socket or a folder is
+    never replaced by a renamed file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be inspected ({exc.strerror})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device or a FIFO)"
+    return f"is {kind}; LeadGuard writes only regular files"
 
 
 def replace_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a
     part: a temporary file of its own in the same folder (two writers never share one),
-    flushed to disk, then renamed into place."""
+    flushed to disk, then renamed into place. What is at ``path`` must be a regular file or
+    nothing (``not_replaceable``)."""
+    if why := not_replaceable(path):
+        raise InputError(f"{path} {why}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

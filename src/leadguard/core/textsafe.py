@@ -23,6 +23,14 @@ def shown_path(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def clipped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was: what is stored or shown
+    of an input that was refused, so that no request can write an entry of any size."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
+
+
 def is_utf8_name(path: Path | str) -> bool:
     return shown_path(path) == str(path)
 

@@ -67,6 +67,7 @@ def templates() -> Jinja2Templates:
         folder = resources.files("leadguard.server").joinpath("templates")
         _templates = Jinja2Templates(directory=str(folder))
         _templates.env.filters["when"] = web_format.when
+        _templates.env.filters["shown"] = web_format.shown
         _templates.env.filters["word"] = web_format.word
         _templates.env.filters["attribute"] = web_format.attribute
     return _templates

@@ -174,3 +174,11 @@ def details_items(details: Any) -> list[tuple[str, str]]:
         else:
             out.append((label(key), value_text(v)))
     return out
+
+
+def shown(value: Any) -> str:
+    """A value from the log or a form as one safe line: control, bidi and invisible
+    characters escaped (``textsafe.printable``), so a name cannot reorder what follows."""
+    from leadguard.core.textsafe import printable
+
+    return printable(value if isinstance(value, str) else str(value))

@@ -4,6 +4,7 @@ SHA-256 is stored), lockout with exponential backoff, the same work for unknown 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,11 +15,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.audit import as_recorded
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
+from leadguard.core.textsafe import free_text_problem, printable
 from leadguard.services.authz import ROLES, NotAllowed, authorize
 from leadguard.services.context import Actor, Context, actor_of, current_user, refusals
 from leadguard.storage.tables import AuthToken, LoginState, User
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1000
@@ -111,6 +116,11 @@ def login(ctx: Context, username: str, password: str) -> LoginSession:
             _check(_dummy_hash(), password)
             ok = False
             reason = "locked" if locked else "unknown or inactive"
+        elif why := as_recorded.problem(s, [user], f"user:{username}", ctx.recorded):
+            _check(_dummy_hash(), password)  # the same work and the same answer as a refusal
+            ok = False
+            reason = f"the account is not as the audit log records it ({why})"
+            log.warning("a login of %r refused: %s", username, why)
         else:
             ok = _check(user.password_hash, password)
             reason = "" if ok else "wrong password"
@@ -153,6 +163,12 @@ def authenticate(ctx: Context, token: str) -> Actor:
             )
         if not user.active:
             raise NotAllowed(f"{user.username}: the account is deactivated")
+        if why := as_recorded.problem(s, [user, row], f"user:{user.username}", ctx.recorded):
+            log.warning("a login of %r refused: %s", user.username, why)
+            raise NotAllowed(
+                f"{user.username}: this login or account is not as the audit log records it "
+                f"({why}); refused. An administrator should run `leadguard audit verify`"
+            )
         return actor_of(user)
 
 
@@ -194,6 +210,17 @@ def check_lengths(username: str, password: str) -> None:
         raise InputError(f"a password has at most {MAX_PASSWORD} characters")
 
 
+def _check_names(username: str, unit: str) -> None:
+    """A new account's name and unit: one line each, within the table's limits, without a
+    control, invisible or bidi character (a name that reorders what is shown after it)."""
+    for what, value, limit in (("account name", username, 64), ("unit", unit, 64)):
+        problem = free_text_problem(what, value, limit)
+        if problem is None and ("\n" in value or "\t" in value):
+            problem = f"{what} holds a line break or a tab: {printable(value)!r}"
+        if problem:
+            raise InputError(problem)
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InputError(f"a password needs at least {MIN_PASSWORD} characters")
@@ -231,6 +258,7 @@ def add_user(
         raise InputError("an account name has no spaces at its ends and no control characters")
     _check_password(password)
     with refusals(ctx, actor, "user.create", f"user:{username}"), ctx.session() as s:
+        _check_names(username, unit)
         first = s.scalars(select(User.id).limit(1)).first() is None
         if first and role != "admin":
             raise InputError("the first account of a workspace must be an admin")

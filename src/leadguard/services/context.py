@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadguard.audit import as_recorded
 from leadguard.audit import log as audit
 from leadguard.audit.keyed import KeyMissing
 from leadguard.core.config import Settings, safeguard_env_overrides
 from leadguard.core.errors import FindingsError, LeadGuardError, WorkspaceError
+from leadguard.core.textsafe import clipped
 from leadguard.storage.tables import User
 from leadguard.storage.workspace import Workspace
 
@@ -53,6 +55,7 @@ class Context:
         self.shared = 0
         self.made = 0
         self.making = threading.Lock()
+        self.recorded = as_recorded.Recorded()  # accounts and tokens checked as used
 
     @classmethod
     def open(cls, root: Path, check_settings: bool = True, **overrides: Any) -> Context:
@@ -185,12 +188,19 @@ def current_user(s: Session, actor: Actor | None) -> User:
     return user
 
 
+# what a refusal entry keeps of the object and the reason (both may echo a request's input)
+MAX_REFUSAL_OBJECT = 300
+MAX_REFUSAL_REASON = 2000
+
+
 def record_refusal(
     ctx: Context, actor: Actor | None, action: str, obj: str, exc: BaseException
 ) -> None:
     """A refusal is an audit entry of its own (its own transaction: the refused change
     rolled back)."""
-    details: dict[str, Any] = {"refused": action, "reason": str(exc), "kind": type(exc).__name__}
+    reason = clipped(str(exc), MAX_REFUSAL_REASON)
+    details: dict[str, Any] = {"refused": action, "reason": reason, "kind": type(exc).__name__}
+    obj = clipped(obj, MAX_REFUSAL_OBJECT)
     rule = getattr(exc, "rule", None)
     if rule:
         details["rule"] = rule
