@@ -96,6 +96,7 @@ def test_full_width_and_spaced_formula_signs_are_neutralised_too() -> None:
         ("LEADGUARD_MAX_IMAGE_BYTES", "2000000000"),
         ("LEADGUARD_MAX_IMAGE_PIXELS", "4000000000"),
         ("LEADGUARD_DETECTOR_UPSAMPLE", "3"),
+        ("LEADGUARD_SFACE_MIRROR", "true"),  # another embedding space: people left unsearched
         # pydantic-settings matches names in any case: so must the refusal
         ("leadguard_index_backend", "faiss-flat"),
         ("Leadguard_Session_Hours", "24"),

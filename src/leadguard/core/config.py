@@ -325,6 +325,9 @@ SAFEGUARDS = frozenset(
         "login_attempts",
         "worst_group_threshold",
         "face_model",
+        # part of the embedding space: enrolling with it on puts people in a space that
+        # searches with it off do not read (nobody would be told they were left out)
+        "sface_mirror",
         # which index answers a search, where it lives, and how hard the detector looks:
         # each changes what a search can find
         "index_backend",
