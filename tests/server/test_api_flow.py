@@ -271,3 +271,10 @@ def test_urgent_search_returns_the_candidate_list(served: Served) -> None:
     assert r.status_code == 400 and r.json()["error"] == "InputError"
     msg = r.json()["message"]
     assert "no such form field 'incident-date'" in msg and "incident_date" in msg
+    # two probe files: refused, not the last one searched without a word
+    two = [("probe", files["probe"]), ("probe", files["probe"])]
+    r = s.post("sup", "/api/search", files=two, data=form)
+    assert r.status_code == 400 and "form field 'probe' given 2 times" in r.json()["message"]
+    # a query parameter the endpoint does not take is refused too, named
+    r = s.get("aud", "/api/audit/entries", params={"object": "case:API-URGENT"})
+    assert r.status_code == 400 and "no such query parameter 'object'" in r.json()["message"]

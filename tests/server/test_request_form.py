@@ -113,6 +113,10 @@ def test_preview_keeps_the_upload_and_files_it(served: Served) -> None:
     token = _held(again.text)
 
     before = len(_requests(srv, number))
+    for face in ("\u00b2", "abc"):  # not a face's number: refused, not filed without one
+        bad = _file(ex1, number, token, face=face)
+        assert bad.status_code == 400 and "is not a face&#39;s number" in bad.text, bad.text
+    assert len(_requests(srv, number)) == before
     r = _file(ex1, number, token)
     assert r.status_code == 303, r.text
     rows = _requests(srv, number)

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -67,18 +68,44 @@ def as_file(data: bytes, name: str | None) -> Iterator[Path]:
 
 
 async def known_fields(request: Request) -> None:
-    """Refuse a form field the endpoint does not take (400, naming it and the fields it
-    does take): a misspelt optional field (``incident-date`` for ``incident_date``) was
-    dropped without a word, and the search ran without it."""
-    ctype = request.headers.get("content-type", "")
+    """Refuse a query parameter or form field the endpoint does not take (400, naming it and
+    those it does take), and a single-valued form field given twice: a misspelt optional
+    field (``incident-date`` for ``incident_date``, ``object`` for ``prefix``) was dropped
+    without a word and the request ran without it; of two probe files the last was
+    searched."""
     route = request.scope.get("route")
-    if not ctype.startswith(FORM_TYPES) or not isinstance(route, APIRoute):
+    if not isinstance(route, APIRoute):
         return
-    taken = {p.alias for p in route.dependant.body_params}
-    given = set((await request.form()).keys())  # already parsed for the endpoint: cached
+    queries = _query_params(route.dependant)
+    _refuse_unknown(request, route, "query parameter", set(request.query_params), queries)
+    if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+        return
+    form = await request.form()  # already parsed for the endpoint: cached
+    _refuse_unknown(request, route, "form field", set(form.keys()), route.dependant.body_params)
+    for name in sorted(set(form.keys())):
+        given = len(form.getlist(name))
+        if given > 1:
+            raise InputError(
+                f"{request.method} {route.path}: form field {printable(name)[:64]!r} given "
+                f"{given} times; it takes one"
+            )
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    """The query parameters an endpoint and its dependencies take."""
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found += _query_params(sub)
+    return found
+
+
+def _refuse_unknown(
+    request: Request, route: APIRoute, kind: str, given: set[str], params: list[Any]
+) -> None:
+    taken = {p.alias for p in params}
     if unknown := sorted(given - taken):
         names = ", ".join(repr(printable(n)[:64]) for n in unknown[:10])
         raise InputError(
-            f"{request.method} {route.path}: no such form field {names} "
+            f"{request.method} {route.path}: no such {kind} {names} "
             f"(it takes {', '.join(sorted(taken)) or 'none'})"
         )

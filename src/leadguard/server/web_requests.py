@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from leadguard.core.errors import InputError
+from leadguard.core.textsafe import printable
 from leadguard.quality.gate import declarable_source_types
 from leadguard.quality.provenance import EDIT_ARGS, Edit
 from leadguard.server.auth import Login, State, WebLogin
@@ -118,6 +119,11 @@ async def request_add(number: str, request: Request, st: State, who: WebLogin) -
     edits = edits_of(f)
     face_text = text(f, "face")
     face = whole_number(face_text)
+    if face_text.strip() and face is None:
+        raise InputError(
+            f"face: {printable(face_text)[:20]!r} is not a face's number (0, 1, 2, ... as the "
+            "preview numbers them); leave it empty to let the search choose"
+        )
     token, held = await _probe(st, who, number, f, keep=preview)
     if preview:
         args = (st.ctx, who.actor, number, held.data, edits, held.name, face)
