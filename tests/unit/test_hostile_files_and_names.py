@@ -23,6 +23,7 @@ from leadguard.services.context import (
     Context,
     record_refusal,
 )
+from leadguard.services.reports import write_atomic
 from leadguard.storage.workspace import Workspace
 from tests.unit.accounts_kit import PW, north_desk
 
@@ -34,6 +35,8 @@ def test_a_file_is_never_written_over_a_fifo_or_a_folder(tmp_path: Path) -> None
     os.mkfifo(fifo)
     for target in (fifo, tmp_path):
         with pytest.raises(InputError, match="LeadGuard writes only regular files"):
+            write_atomic(target, b"data")  # a report, a packet: the user's --out
+        with pytest.raises(FileExistsError):  # a cache's writer: an OSError, as before
             replace_file(target, b"data")
     assert fifo.exists() and not fifo.is_file()  # still the FIFO
     plain = tmp_path / "plain.txt"

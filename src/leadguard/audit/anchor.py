@@ -197,7 +197,9 @@ def write(signed: dict[str, Any], out: Path, workspace: Path | None) -> None:
 def _bounded(path: Path, what: str) -> bytes:
     """A key or anchor file's bytes (a regular file of at most 1 MiB: ``/dev/zero`` or a
     FIFO refused before it is read)."""
-    return read_bounded(path, MAX_ANCHOR_BYTES, lambda why: AnchorError(f"{what} {path}: {why}"))
+    return read_bounded(
+        path, MAX_ANCHOR_BYTES, lambda why: AnchorError(f"{what} {path} cannot be read ({why})")
+    )
 
 
 def load(path: Path, public_key: bytes | None = None) -> Anchor:

@@ -80,7 +80,8 @@ def problem(session: Session, rows: list[Any], obj: str, known: Recorded) -> str
     since = min((c[1] if c else 0) for c in cached.values())
     if since > head:
         return f"the audit log ends at entry {head}, before entry {since} that was read earlier"
-    recent = read_chain(session, (AuditEntry.seq > since) & (AuditEntry.object == obj))
+    where = (AuditEntry.seq > since) & (AuditEntry.object == obj)
+    recent = read_chain(session, where) if since < head else []  # nothing new: no query
     learnt: dict[tuple[str, Any], tuple[str | None, int]] = {}
     for d in digests:
         table, ident = d["table"], d["id"]

@@ -3,13 +3,12 @@ named, bounded."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
-from leadguard.core.errors import InputError
 
 MAX_POLICY_BYTES = 1 << 20  # a policy file (casework, quality) is a few hundred bytes
 
@@ -34,9 +33,9 @@ def replace_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a
     part: a temporary file of its own in the same folder (two writers never share one),
     flushed to disk, then renamed into place. What is at ``path`` must be a regular file or
-    nothing (``not_replaceable``)."""
-    if why := not_replaceable(path):
-        raise InputError(f"{path} {why}")
+    nothing (``not_replaceable``; else ``FileExistsError``)."""
+    if why := not_replaceable(path):  # an OSError, as a failed write is, for a cache's writer
+        raise FileExistsError(errno.EEXIST, why, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
 from leadguard.core.errors import InputError
-from leadguard.core.files import replace_file
+from leadguard.core.files import not_replaceable, replace_file
 from leadguard.reports.document import Document
 from leadguard.reports.html import render_html
 from leadguard.reports.lead import lead_document
@@ -42,7 +42,10 @@ class Written:
 
 
 def write_atomic(path: Path, data: bytes) -> WrittenFile:
-    """Write atomically (a temporary file of its own, renamed into place)."""
+    """Write atomically (a temporary file of its own, renamed into place), never over a
+    device, a FIFO or a folder."""
+    if why := not_replaceable(path):
+        raise InputError(f"{path} {why}")
     replace_file(path, data)
     return WrittenFile(path, hashlib.sha256(data).hexdigest(), len(data))
 
