@@ -344,3 +344,21 @@ def test_hostile_receipt_files_block_nothing_and_follow_no_link(
     _notes(ctx, 1)
     assert victim.read_text() == "keep me"
     assert not path.is_symlink() and "as this account wrote it" in _check(ctx).head_note
+
+
+def test_a_linked_data_folder_is_used_and_its_target_keeps_its_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noticed at stop 48: a symlinked ``audit-heads`` folder had its target chmodded 0700
+    (a link to /etc, run as root, would lock it)."""
+    from leadguard.storage.audit_key import data_folder
+
+    target = tmp_path / "shared-folder"
+    target.mkdir(mode=0o755)
+    target.chmod(0o755)
+    (tmp_path / "xdg" / "leadguard").mkdir(parents=True)
+    (tmp_path / "xdg" / "leadguard" / "audit-heads").symlink_to(target)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert data_folder("audit-heads").resolve() == target.resolve()
+    assert (target.stat().st_mode & 0o777) == 0o755
+    assert (data_folder("audit-keys").stat().st_mode & 0o777) == 0o700  # a folder it makes

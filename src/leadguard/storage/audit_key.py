@@ -105,13 +105,15 @@ def create_key(path: Path, workspace: Path) -> bytes:
 
 def data_folder(name: str) -> Path:
     """``leadguard/NAME`` in the account's data folder (``$XDG_DATA_HOME``, else
-    ``~/.local/share``), made with mode 0700 (OSError, or RuntimeError without a home)."""
+    ``~/.local/share``), made with mode 0700 (OSError, or RuntimeError without a home); a
+    folder that is a symbolic link is used as it is, its target's mode left alone."""
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     folder = base / "leadguard" / name
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
+        if not folder.is_symlink():  # a link's target keeps its mode (it may be /etc)
+            folder.chmod(0o700)
     except OSError as exc:
         raise OSError(f"{folder}: {exc.strerror or exc}") from None
     return folder
