@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from leadguard.audit import log as audit
@@ -133,3 +133,58 @@ def test_normal_use_is_never_refused(ctx: Context) -> None:
     accounts.logout(ctx, other.token)
     assert accounts.authenticate(ctx, admin.token).username == "admin"
     assert verify(ctx, accounts.login(ctx, "aud", PW).actor).check.intact
+
+
+def test_an_entry_from_before_the_key_vouches_only_if_linked_to_its_adoption(
+    ctx: Context,
+) -> None:
+    """A second red-team pass: a token's digest written into entry 1 (before the key was
+    adopted, so without a code) with its hash recomputed was accepted for admin."""
+    token = "insider-token-before-the-key"
+    now = datetime.now(UTC)
+    _sql(
+        ctx,
+        "INSERT INTO auth_tokens (user_id, token_sha256, created_at, expires_at, revoked) "
+        "VALUES (:u, :s, :at, :e, 0)",
+        u=_id(ctx, "admin"),
+        s=hashlib.sha256(token.encode()).hexdigest(),
+        at=now,
+        e=now + timedelta(hours=2),
+    )
+    with Session(ctx.ws.engine) as raw, raw.begin():
+        from leadguard.storage.tables import AuditEntry, AuthToken
+
+        row = raw.scalars(select(AuthToken).order_by(AuthToken.id.desc())).first()
+        first = raw.scalars(select(AuditEntry).where(AuditEntry.seq == 1)).one()
+        first.details = {**first.details, "records": [audit.row_digest(row)]}
+        first.hash = audit.content_hash(
+            first.prev_hash, 1, first.at, first.actor, first.action, first.object, first.details
+        )
+    with pytest.raises(NotAllowed, match="not linked to the adoption"):
+        accounts.authenticate(ctx, token)
+
+
+def test_an_account_a_migration_adopted_after_changing_its_columns_logs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second red-team pass: after migration 0011 (columns dropped from ``users``, rows
+    adopted by ``audit.baseline`` entries of ``table:users``), every login was refused,
+    because the older ``user.create`` entry was taken for the latest."""
+    from leadguard.audit import baseline
+
+    cheap_hashing(monkeypatch)
+    c = Context(Workspace.init(tmp_path / "ws"))
+    try:
+        accounts.add_user(c, None, "admin", PW, "admin")
+        token = accounts.login(c, "admin", PW).token
+        with c.ws.engine.begin() as conn:  # as a migration: the row changes, then adopted
+            conn.execute(text("UPDATE users SET unit = 'moved by a migration'"))
+            baseline.adopt(conn, "test", ("users",))
+        fresh = Context(Workspace.open(c.root))
+        try:
+            assert accounts.authenticate(fresh, token).unit == "moved by a migration"
+            assert accounts.login(fresh, "admin", PW).actor.username == "admin"
+        finally:
+            fresh.close()
+    finally:
+        c.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import func, select
@@ -61,16 +62,33 @@ def _latest(entries: list[RawEntry], table: str, ident: Any) -> tuple[RawEntry, 
 
 
 def _entry_problem(session: Session, entry: RawEntry) -> str | None:
+    """Why this entry cannot vouch for a row: unreadable, altered, without its code, or
+    (written before the key was adopted, so without a code) not linked by unbroken hashes
+    to the adoption entry, whose code holds."""
     if entry.problem:
         return f"audit entry {entry.seq} cannot be read ({entry.problem})"
     if audit.entry_hash(entry) != entry.hash:
         return f"audit entry {entry.seq} was altered after it was written"
-    return keyed.local_problem(session, entry.seq, entry.hash)
+    adopted = keyed.adopted_at(session) if keyed.session_key(session) is not None else None
+    if adopted is None or entry.seq >= adopted:
+        return keyed.local_problem(session, entry.seq, entry.hash)
+    span = read_chain(session, (AuditEntry.seq >= entry.seq) & (AuditEntry.seq <= adopted))
+    for before, after in pairwise(span):
+        linked = after.seq == before.seq + 1 and after.prev_hash == before.hash
+        if after.problem or not linked or audit.entry_hash(after) != after.hash:
+            return (
+                f"audit entry {entry.seq}, written before the key was adopted, is not linked "
+                f"to the adoption (entry {adopted}) by unbroken hashes"
+            )
+    if not span or span[-1].seq != adopted:
+        return f"audit entry {adopted}, the key's adoption, cannot be read"
+    return keyed.local_problem(session, adopted, span[-1].hash)
 
 
 def problem(session: Session, rows: list[Any], obj: str, known: Recorded) -> str | None:
     """Why these rows cannot be acted on (None: each is as the latest entry naming it
-    records). ``obj``: the object of the entries that change them."""
+    records). ``obj``: the object of the entries that change them (besides a migration's baseline
+    entries, ``table:NAME``)."""
     head = session.scalar(select(func.max(AuditEntry.seq))) or 0
     if not isinstance(head, int):
         return f"the audit log's last sequence number {head!r} is not a whole number"
@@ -80,7 +98,9 @@ def problem(session: Session, rows: list[Any], obj: str, known: Recorded) -> str
     since = min((c[1] if c else 0) for c in cached.values())
     if since > head:
         return f"the audit log ends at entry {head}, before entry {since} that was read earlier"
-    where = (AuditEntry.seq > since) & (AuditEntry.object == obj)
+    # the entries that change such rows, and a migration's baseline of their tables
+    objects = {obj} | {f"table:{d['table']}" for d in digests}
+    where = (AuditEntry.seq > since) & AuditEntry.object.in_(sorted(objects))
     recent = read_chain(session, where) if since < head else []  # nothing new: no query
     learnt: dict[tuple[str, Any], tuple[str | None, int]] = {}
     for d in digests:
