@@ -188,3 +188,23 @@ def test_an_account_a_migration_adopted_after_changing_its_columns_logs_in(
             fresh.close()
     finally:
         c.close()
+
+
+def test_an_account_revived_used_and_put_back_is_found_by_verify(ctx: Context) -> None:
+    """A second red-team pass: bob deactivated (entry N), then in the database bob active
+    again and entry N's object changed, so that the check as used does not see it; bob
+    logs in; everything put back. ``verify`` found nothing: each entry now records the
+    acting account's row, and ``verify`` compares it with the entries before."""
+    admin = accounts.login(ctx, "admin", PW).actor
+    accounts.deactivate_user(ctx, admin, "ex1")
+    with ctx.read_session() as s:
+        gone = read_chain(s)[-1]
+    assert gone.object == "user:ex1"
+    _sql(ctx, "UPDATE users SET active = 1 WHERE username = 'ex1'")
+    _sql(ctx, "UPDATE audit_log SET object = 'user:ex1#' WHERE seq = :n", n=gone.seq)
+    assert accounts.login(ctx, "ex1", PW).actor.username == "ex1"  # the check is misled
+    _sql(ctx, "UPDATE users SET active = 0 WHERE username = 'ex1'")
+    _sql(ctx, "UPDATE audit_log SET object = 'user:ex1' WHERE seq = :n", n=gone.seq)
+    check = verify(ctx, accounts.login(ctx, "aud", PW).actor).check
+    assert not check.intact
+    assert any("written by 'ex1' while the account's row" in p for p in check.problems)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import head, keyed
 from leadguard.audit.head import HeadRead
-from leadguard.storage.tables import AuditEntry
+from leadguard.storage.tables import AuditEntry, User
 
 GENESIS = "0" * 64
 
@@ -93,6 +93,21 @@ def row_digest(row: Any) -> dict[str, Any]:
     )
 
 
+# the acting account's row as it stands when an entry is written: ``verify`` checks it
+# against what the entries before record, so an account changed outside LeadGuard, used,
+# and put back is still found (``records.acted_problems``)
+ACTED_AS = "acted_as"
+_NOT_ACCOUNTS = ("os:", "migration:", "leadguard:")
+
+
+def _account_row(session: Session, who: str) -> Any:
+    """The account row of the actor ``who`` names (None for a process, a migration, or a
+    name no account has, such as a failed login's)."""
+    if who.startswith(_NOT_ACCOUNTS):
+        return None
+    return session.scalars(select(User).where(User.username == who)).first()
+
+
 def append(
     session: Session,
     action: str,
@@ -109,6 +124,9 @@ def append(
     if records:
         session.flush()
         details = {**details, "records": [row_digest(r) for r in records]}
+    who = actor or current_actor()
+    if acting := _account_row(session, who):
+        details = {**details, ACTED_AS: row_digest(acting)}
     # No other writer can append between this read and the commit: the transaction began
     # IMMEDIATE (SQLite) or by taking the writer lock (PostgreSQL; storage/db.make_engine).
     last = session.execute(  # the head's number and hash only, not its details
@@ -117,7 +135,6 @@ def append(
     seq = int(last[0]) + 1 if last else 1
     prev = str(last[1]) if last else GENESIS
     at = datetime.now(UTC).isoformat()
-    who = actor or current_actor()
     clean = json.loads(json.dumps(details, default=str))  # what is stored is what is hashed
     entry = AuditEntry(
         seq=seq,
@@ -176,7 +193,7 @@ def verify(
     the entry that this account's head ``receipt`` (read before the session, by
     ``head.read_first``) records (``audit.head``)."""
     from leadguard.audit import cache_state, failures_state, lookalike_state
-    from leadguard.audit.records import check_records, read_chain
+    from leadguard.audit.records import acted_problems, check_records, read_chain
     from leadguard.storage.triggers import foreign_triggers
 
     rows = read_chain(session)
@@ -205,6 +222,7 @@ def verify(
         at = broken[0] if broken else len(rows)
         broken = (at, f"audit_log row id {misplaced[0].row_id}: {misplaced[0].problem}")
     checked, problems = check_records(session, trusted)
+    problems += acted_problems([r for r in rows if not r.problem])
     problems += [
         f"database trigger {name!r} on table {table}: not one of LeadGuard's (created outside"
         " it); a trigger can change rows as LeadGuard writes them, after it hashed them: drop"

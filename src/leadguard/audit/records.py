@@ -275,3 +275,41 @@ def _current_rows(
         for row in rows:
             out[getattr(row, key)] = row
     return out
+
+
+def acted_problems(rows: list[RawEntry]) -> list[str]:
+    """Entries written by an account that, as the entry records it (``acted_as``), was not
+    as the entries before it (or the entry itself) record: an account deactivated, demoted
+    or given another password, changed back in the database for a while, used, and put back
+    again leaves these. Walked in chain order; an entry's own records apply first."""
+    from leadguard.audit.log import ACTED_AS
+
+    state: dict[tuple[str, Any], str | None] = {}
+    problems: list[str] = []
+    for r in sorted(rows, key=lambda e: e.seq):
+        details = r.details if isinstance(r.details, dict) else {}
+        for listed, deleted in (("records", False), ("deleted_records", True)):
+            items = details.get(listed)
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("table"), str):
+                    sha = item.get("sha256")
+                    state[(item["table"], _key(item.get("id")))] = None if deleted else sha
+        acted = details.get(ACTED_AS)
+        if acted is None:
+            continue
+        if not isinstance(acted, dict) or not isinstance(acted.get("table"), str):
+            problems.append(f"entry {r.seq}: malformed {ACTED_AS}: {acted!r}")
+            continue
+        where = (acted["table"], _key(acted.get("id")))
+        if where not in state:
+            problems.append(
+                f"entry {r.seq} was written by {r.actor!r}, whose account row "
+                f"{_show(where[1])} no earlier entry records (inserted outside LeadGuard)"
+            )
+        elif state[where] != acted.get("sha256"):
+            problems.append(
+                f"entry {r.seq} was written by {r.actor!r} while the account's row "
+                f"{_show(where[1])} was not as the entries before it record (changed "
+                "outside LeadGuard, perhaps put back since)"
+            )
+    return problems
