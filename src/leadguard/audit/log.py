@@ -98,6 +98,7 @@ def row_digest(row: Any) -> dict[str, Any]:
 # and put back is still found (``records.acted_problems``)
 ACTED_AS = "acted_as"
 _NOT_ACCOUNTS = ("os:", "migration:", "leadguard:")
+_ACCOUNTS = "leadguard.acting_accounts"  # session.info: the account rows read for ACTED_AS
 
 
 def _account_row(session: Session, who: str) -> Any:
@@ -105,7 +106,13 @@ def _account_row(session: Session, who: str) -> Any:
     name no account has, such as a failed login's)."""
     if who.startswith(_NOT_ACCOUNTS):
         return None
-    return session.scalars(select(User).where(User.username == who)).first()
+    known = session.info.setdefault(_ACCOUNTS, {})  # one query a transaction and name
+    key = (id(session.get_transaction()), who)
+    if key not in known:
+        fresh = select(User).where(User.username == who).execution_options(populate_existing=True)
+        known.clear()  # an earlier transaction's rows: read again
+        known[key] = session.scalars(fresh).first()
+    return known[key]
 
 
 def append(
