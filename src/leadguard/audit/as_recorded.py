@@ -10,9 +10,15 @@ acting (an account, its login token) are compared, each time they are used, with
 that the latest entry naming them recorded; that entry's own hash and code are checked.
 
 The latest entry naming a row is searched among those with the row's object (``user:NAME``
-for accounts and their tokens), then, for a row no such entry names (an account adopted by
-a migration), among all entries. Per process, a row's recorded digest is kept with the last
-entry searched, so a later check reads only the entries written since.
+for accounts and their tokens) and a migration's baseline entries of its table
+(``table:NAME``), then, for a row none of them names, among all entries. An entry from
+before the key's adoption (it has no code) vouches only if unbroken hashes link it to the
+adoption entry. Per process, a row's recorded digest is kept with the last entry searched,
+so a later check reads only the entries written since.
+
+The check reads entries by object, so an insider who changes the object of the newest entry
+naming a row hides it here; ``verify`` still finds what was done meanwhile, because every
+entry an account writes records that account's row as it stood (``log.ACTED_AS``).
 """
 
 from __future__ import annotations
@@ -87,8 +93,8 @@ def _entry_problem(session: Session, entry: RawEntry) -> str | None:
 
 def problem(session: Session, rows: list[Any], obj: str, known: Recorded) -> str | None:
     """Why these rows cannot be acted on (None: each is as the latest entry naming it
-    records). ``obj``: the object of the entries that change them (besides a migration's baseline
-    entries, ``table:NAME``)."""
+    records). ``obj``: the object of the entries that change them (a migration's baseline
+    entries, ``table:NAME``, are read too)."""
     head = session.scalar(select(func.max(AuditEntry.seq))) or 0
     if not isinstance(head, int):
         return f"the audit log's last sequence number {head!r} is not a whole number"
