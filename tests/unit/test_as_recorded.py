@@ -21,7 +21,7 @@ from leadguard.services import accounts
 from leadguard.services.audit import verify
 from leadguard.services.audit_key import adopt_key
 from leadguard.services.authz import NotAllowed
-from leadguard.services.context import Context
+from leadguard.services.context import Context, acting_through
 from leadguard.storage.workspace import Workspace
 from tests.unit.accounts_kit import PW, cheap_hashing
 
@@ -208,3 +208,38 @@ def test_an_account_revived_used_and_put_back_is_found_by_verify(ctx: Context) -
     check = verify(ctx, accounts.login(ctx, "aud", PW).actor).check
     assert not check.intact
     assert any("written by 'ex1' while the account's row" in p for p in check.problems)
+
+
+def test_a_revoked_token_revived_used_and_put_back_is_found_by_verify(ctx: Context) -> None:
+    """A logout revokes the token and leaves the account's row as it was: a token revived
+    (its logout entry hidden from the check as used) is found by the row of the token each
+    entry records (``acted_via``), as the server and the CLI record it."""
+    first = accounts.login(ctx, "admin", PW)
+    accounts.logout(ctx, first.token)
+    with ctx.read_session() as s:
+        out = read_chain(s)[-1]
+    assert out.action == "logout"
+    _sql(ctx, "UPDATE auth_tokens SET revoked = 0 WHERE id = (SELECT max(id) FROM auth_tokens)")
+    _sql(ctx, "UPDATE audit_log SET object = 'user:admin#' WHERE seq = :n", n=out.seq)
+    revived = accounts.authenticate(ctx, first.token)  # the check as used is misled
+    with acting_through(revived):
+        accounts.add_user(ctx, revived, "ghost", PW, "admin")
+    _sql(ctx, "UPDATE auth_tokens SET revoked = 1 WHERE id = (SELECT max(id) FROM auth_tokens)")
+    _sql(ctx, "UPDATE audit_log SET object = 'user:admin' WHERE seq = :n", n=out.seq)
+    check = verify(ctx, accounts.login(ctx, "aud", PW).actor).check
+    assert any("while the login token" in p for p in check.problems), check.problems
+
+
+def test_a_login_revoked_while_its_request_runs_raises_no_alarm(ctx: Context) -> None:
+    """Normal use: a password change made through the token it revokes, and a logout in
+    another tab while a request made with the same token is still writing."""
+    mine = accounts.login(ctx, "ex1", PW)
+    me = accounts.authenticate(ctx, mine.token)
+    with acting_through(me):
+        accounts.change_password(ctx, me, PW, PW + " 2")  # revokes the token it acts through
+    admin = accounts.login(ctx, "admin", PW)
+    busy = accounts.authenticate(ctx, admin.token)
+    accounts.logout(ctx, admin.token)  # another tab
+    with acting_through(busy):
+        accounts.add_user(ctx, busy, "ex3", PW, "examiner", "north")  # the request ends
+    assert verify(ctx, accounts.login(ctx, "aud", PW).actor).check.intact

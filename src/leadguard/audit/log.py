@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import head, keyed
 from leadguard.audit.head import HeadRead
-from leadguard.storage.tables import AuditEntry, User
+from leadguard.storage.tables import AuditEntry, AuthToken, User
 
 GENESIS = "0" * 64
 
@@ -40,6 +40,26 @@ _ACTOR: ContextVar[str | None] = ContextVar("leadguard_actor", default=None)
 
 def current_actor() -> str:
     return _ACTOR.get() or f"os:{getpass.getuser()}"
+
+
+# the login a service call acts through: (account name, its token row's id); entries that
+# account writes inside record the token's row (ACTED_VIA)
+_VIA: ContextVar[tuple[str, int] | None] = ContextVar("leadguard_via", default=None)
+
+
+@contextmanager
+def acting_through(username: str, token_id: int | None) -> Iterator[None]:
+    """Entries written inside by ``username`` record the login token it acts through."""
+    token = _VIA.set((username, token_id) if token_id is not None else None)
+    try:
+        yield
+    finally:
+        _VIA.reset(token)
+
+
+def set_acting_through(username: str, token_id: int | None) -> None:
+    """``acting_through`` for the rest of this process's context (a CLI command)."""
+    _VIA.set((username, token_id) if token_id is not None else None)
 
 
 @contextmanager
@@ -97,6 +117,7 @@ def row_digest(row: Any) -> dict[str, Any]:
 # against what the entries before record, so an account changed outside LeadGuard, used,
 # and put back is still found (``records.acted_problems``)
 ACTED_AS = "acted_as"
+ACTED_VIA = "acted_via"  # the login token's row the account acts through, likewise
 _NOT_ACCOUNTS = ("os:", "migration:", "leadguard:")
 _ACCOUNTS = "leadguard.acting_accounts"  # session.info: the account rows read for ACTED_AS
 
@@ -113,6 +134,19 @@ def _account_row(session: Session, who: str) -> Any:
         known.clear()  # an earlier transaction's rows: read again
         known[key] = session.scalars(fresh).first()
     return known[key]
+
+
+def _token_row(session: Session, who: str) -> Any:
+    """The row of the login token ``who`` acts through in this call (``acting_through``),
+    read in this transaction: revoked meanwhile by a logout elsewhere, it is recorded as it
+    now stands, as the entries before record it."""
+    via = _VIA.get()
+    if via is None or via[0] != who:
+        return None
+    fresh = (
+        select(AuthToken).where(AuthToken.id == via[1]).execution_options(populate_existing=True)
+    )
+    return session.scalars(fresh).first()
 
 
 def append(
@@ -134,6 +168,8 @@ def append(
     who = actor or current_actor()
     if acting := _account_row(session, who):
         details = {**details, ACTED_AS: row_digest(acting)}
+        if through := _token_row(session, who):
+            details = {**details, ACTED_VIA: row_digest(through)}
     # No other writer can append between this read and the commit: the transaction began
     # IMMEDIATE (SQLite) or by taking the writer lock (PostgreSQL; storage/db.make_engine).
     last = session.execute(  # the head's number and hash only, not its details

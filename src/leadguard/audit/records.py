@@ -278,11 +278,13 @@ def _current_rows(
 
 
 def acted_problems(rows: list[RawEntry]) -> list[str]:
-    """Entries written by an account that, as the entry records it (``acted_as``), was not
-    as the entries before it (or the entry itself) record: an account deactivated, demoted
-    or given another password, changed back in the database for a while, used, and put back
-    again leaves these. Walked in chain order; an entry's own records apply first."""
-    from leadguard.audit.log import ACTED_AS
+    """Entries written by an account that was not as the entries before record it: its row
+    (``acted_as``) or the login token it acted through (``acted_via``), each as it stood
+    when the entry was written (this entry's own records apply first: a password change
+    revokes the token it is made through). An account deactivated, demoted or given
+    another password, or a revoked token, changed back in the database for a while, used,
+    and put back again leaves these. Walked in chain order."""
+    from leadguard.audit.log import ACTED_AS, ACTED_VIA
 
     state: dict[tuple[str, Any], str | None] = {}
     problems: list[str] = []
@@ -294,22 +296,28 @@ def acted_problems(rows: list[RawEntry]) -> list[str]:
                 if isinstance(item, dict) and isinstance(item.get("table"), str):
                     sha = item.get("sha256")
                     state[(item["table"], _key(item.get("id")))] = None if deleted else sha
-        acted = details.get(ACTED_AS)
-        if acted is None:
-            continue
-        if not isinstance(acted, dict) or not isinstance(acted.get("table"), str):
-            problems.append(f"entry {r.seq}: malformed {ACTED_AS}: {acted!r}")
-            continue
-        where = (acted["table"], _key(acted.get("id")))
-        if where not in state:
-            problems.append(
-                f"entry {r.seq} was written by {r.actor!r}, whose account row "
-                f"{_show(where[1])} no earlier entry records (inserted outside LeadGuard)"
-            )
-        elif state[where] != acted.get("sha256"):
-            problems.append(
-                f"entry {r.seq} was written by {r.actor!r} while the account's row "
-                f"{_show(where[1])} was not as the entries before it record (changed "
-                "outside LeadGuard, perhaps put back since)"
-            )
+        problems += _acted(r, details.get(ACTED_AS), ACTED_AS, "account's row", state)
+        problems += _acted(r, details.get(ACTED_VIA), ACTED_VIA, "login token", state)
     return problems
+
+
+def _acted(
+    r: RawEntry, acted: Any, name: str, what: str, state: dict[tuple[str, Any], str | None]
+) -> list[str]:
+    if acted is None:
+        return []
+    if not isinstance(acted, dict) or not isinstance(acted.get("table"), str):
+        return [f"entry {r.seq}: malformed {name}: {acted!r}"]
+    where = (acted["table"], _key(acted.get("id")))
+    if where not in state:
+        return [
+            f"entry {r.seq} was written by {r.actor!r} through {what} {_show(where[1])}, which "
+            "no earlier entry records (inserted outside LeadGuard)"
+        ]
+    if state[where] != acted.get("sha256"):
+        return [
+            f"entry {r.seq} was written by {r.actor!r} while the {what} {_show(where[1])} was "
+            "not as the entries before it record (changed outside LeadGuard, perhaps put "
+            "back since)"
+        ]
+    return []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from leadguard.core.files import replace_file
 from leadguard.services.authz import NotAllowed
-from leadguard.services.context import Actor, Context, record_refusal
+from leadguard.services.context import Actor, Context, act_through, record_refusal
 
 
 def config_dir() -> Path:
@@ -65,9 +65,11 @@ def actor(ctx: Context) -> Actor | None:
     if t is None or not ctx.has_accounts():
         return None
     try:
-        return authenticate(ctx, t)
+        who = authenticate(ctx, t)
     except NotAllowed:
         return None
+    act_through(who)  # this command's entries record the login they act through
+    return who
 
 
 def require(ctx: Context, action: str, obj: str = "session") -> Actor:

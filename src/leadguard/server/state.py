@@ -26,7 +26,7 @@ import anyio
 
 from leadguard.server.errors import ServerBusy
 from leadguard.server.held import HeldUploads
-from leadguard.services.context import Context
+from leadguard.services.context import Actor, Context, acting_through
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -134,7 +134,9 @@ class ServerState:
         """Run one service call (in the calling thread; the services' transactions queue
         in the database)."""
         self._thread_setup()
-        return fn(*args, **kwargs)
+        actor = next((a for a in (*args, *kwargs.values()) if isinstance(a, Actor)), None)
+        with acting_through(actor):
+            return fn(*args, **kwargs)
 
     def _thread_setup(self) -> None:
         """FAISS's thread count is a per-thread OpenMP setting: set it in each thread that

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -169,7 +169,7 @@ def authenticate(ctx: Context, token: str) -> Actor:
                 f"{user.username}: this login or account is not as the audit log records it "
                 f"({why}); refused. An administrator should run `leadguard audit verify`"
             )
-        return actor_of(user)
+        return replace(actor_of(user), via=row.id)
 
 
 def logout(ctx: Context, token: str) -> None:

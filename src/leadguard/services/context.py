@@ -7,7 +7,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +38,29 @@ class Actor:
     role: str
     unit: str
     active: bool = True
+    # the id of the login token it was authenticated by, whose row the entries written
+    # through it record (audit.log.ACTED_VIA); None for a login just made or no token
+    via: int | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 def actor_of(user: User) -> Actor:
     return Actor(user.id, user.username, user.role, user.unit, user.active)
+
+
+@contextmanager
+def acting_through(actor: Actor | None) -> Iterator[None]:
+    """Entries the actor writes inside record the login token it was authenticated by
+    (``audit.log.ACTED_VIA``), so that ``verify`` can tell a token revived for a while."""
+    if actor is None or actor.via is None:
+        yield
+        return
+    with audit.acting_through(actor.username, actor.via):
+        yield
+
+
+def act_through(actor: Actor) -> None:
+    """``acting_through`` for the rest of this command (a CLI process acts for one login)."""
+    audit.set_acting_through(actor.username, actor.via)
 
 
 class Context:
