@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from leadguard.audit import keyed
 from leadguard.audit import log as audit
-from leadguard.audit.records import RawEntry, read_chain
+from leadguard.audit.records import RawEntry, named_records, read_chain
 from leadguard.storage.tables import AuditEntry
 
 
@@ -48,14 +48,10 @@ class Recorded:
 
 def _names(entry: RawEntry, table: str, ident: Any) -> tuple[bool, str | None]:
     """(whether the entry names the row, the digest it records: None for a deletion)."""
-    details = entry.details if isinstance(entry.details, dict) else {}
     found: tuple[bool, str | None] = (False, None)
-    for listed, deleted in (("records", False), ("deleted_records", True)):
-        items = details.get(listed)
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and item.get("table") == table and item.get("id") == ident:
-                sha = item.get("sha256")
-                found = (True, None if deleted else sha if isinstance(sha, str) else "")
+    for where, sha in named_records(entry.details):
+        if where == (table, ident):
+            found = (True, sha if isinstance(sha, str) or sha is None else "")
     return found
 
 

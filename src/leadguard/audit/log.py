@@ -127,13 +127,15 @@ def _account_row(session: Session, who: str) -> Any:
     name no account has, such as a failed login's)."""
     if who.startswith(_NOT_ACCOUNTS):
         return None
-    known = session.info.setdefault(_ACCOUNTS, {})  # one query a transaction and name
-    key = (id(session.get_transaction()), who)
-    if key not in known:
+    tx = session.get_transaction()
+    held = session.info.get(_ACCOUNTS)
+    if held is None or held[0] is not tx:  # an earlier transaction's rows: read again
+        held = session.info[_ACCOUNTS] = (tx, {})
+    known: dict[str, Any] = held[1]  # one query a transaction and name
+    if who not in known:
         fresh = select(User).where(User.username == who).execution_options(populate_existing=True)
-        known.clear()  # an earlier transaction's rows: read again
-        known[key] = session.scalars(fresh).first()
-    return known[key]
+        known[who] = session.scalars(fresh).first()
+    return known[who]
 
 
 def _token_row(session: Session, who: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,6 +278,19 @@ def _current_rows(
     return out
 
 
+def named_records(details: Any) -> Iterator[tuple[tuple[str, Any], str | None]]:
+    """The records an entry's details name, in order: ((table, id), the digest recorded,
+    or None for a deletion). Malformed items are skipped (``check_records`` names them)."""
+    if not isinstance(details, dict):
+        return
+    for listed, deleted in (("records", False), ("deleted_records", True)):
+        items = details.get(listed)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("table"), str):
+                sha = item.get("sha256")
+                yield (item["table"], _key(item.get("id"))), None if deleted else sha
+
+
 def acted_problems(rows: list[RawEntry]) -> list[str]:
     """Entries written by an account that was not as the entries before record it: its row
     (``acted_as``) or the login token it acted through (``acted_via``), each as it stood
@@ -290,12 +304,7 @@ def acted_problems(rows: list[RawEntry]) -> list[str]:
     problems: list[str] = []
     for r in sorted(rows, key=lambda e: e.seq):
         details = r.details if isinstance(r.details, dict) else {}
-        for listed, deleted in (("records", False), ("deleted_records", True)):
-            items = details.get(listed)
-            for item in items if isinstance(items, list) else []:
-                if isinstance(item, dict) and isinstance(item.get("table"), str):
-                    sha = item.get("sha256")
-                    state[(item["table"], _key(item.get("id")))] = None if deleted else sha
+        state.update(named_records(details))
         problems += _acted(r, details.get(ACTED_AS), ACTED_AS, "account's row", state)
         problems += _acted(r, details.get(ACTED_VIA), ACTED_VIA, "login token", state)
     return problems
